@@ -1,0 +1,56 @@
+"""The vendzz-migrate command line: a thin layer over the library.
+
+Each command lives in its own module, builds settings, makes one library call, renders the
+result and maps errors to the documented exit codes (:class:`vendzz_migrate.errors.ExitCode`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vendzz_migrate import __version__
+from vendzz_migrate import console
+from vendzz_migrate.cli import copy as copy_cmd
+from vendzz_migrate.cli import demo as demo_cmd
+from vendzz_migrate.cli import schema as schema_cmd
+
+app = typer.Typer(
+    name="vendzz-migrate",
+    help="Move a live Vendzz SQLite file to PostgreSQL + Redis without losing a row, and prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.out.print(f"vendzz-migrate {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More output (-vv: tracebacks).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
+) -> None:
+    """vendzz-migrate: SQLite -> PostgreSQL + Redis for Vendzz."""
+    console.set_verbosity(-1 if quiet else verbose)
+
+
+app.command("sqlite-to-pg", help=copy_cmd.HELP)(copy_cmd.sqlite_to_pg)
+app.add_typer(schema_cmd.app, name="schema")
+app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,87 @@
+"""Pieces every command shares: option aliases (each naming its env var) and the error boundary."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+
+from vendzz_migrate import console
+from vendzz_migrate.errors import ExitCode, VendzzError
+from vendzz_migrate.urls import mask_text
+
+T = TypeVar("T")
+
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="PostgreSQL URL of the target. [env: DATABASE_URL]",
+        show_default=False,
+    ),
+]
+RedisOpt = Annotated[
+    str | None,
+    typer.Option("--redis", help="Redis URL (redis://, rediss://). [env: REDIS_URL]"),
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option("--schema", help="Target PostgreSQL schema. [env: VENDZZ_SCHEMA] [default: public]"),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="Mapping YAML written by `schema infer` (else inferred)."),
+]
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option("--json", help="Also write the report as JSON to this file ('-' for stdout)."),
+]
+JunitOpt = Annotated[
+    Path | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")
+]
+SourceArg = Annotated[
+    Path, typer.Argument(help="The SQLite file (it is only read, never written).", show_default=False)
+]
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run one library call; turn every error into one line on stderr and an exit code."""
+    try:
+        return fn()
+    except VendzzError as exc:
+        console.err.print(f"[red]error:[/red] {mask_text(str(exc))}", soft_wrap=True)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        console.err.print("[yellow]interrupted[/yellow]: state is saved; rerun with --resume")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if console.verbosity() > 1:
+            console.err.print(mask_text(traceback.format_exc()), markup=False)
+        first = (str(exc).splitlines() or [""])[0]
+        console.err.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {mask_text(first)} "
+            "(a bug; rerun with -vv for the traceback)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def write_json(path: Path | None, payload: BaseModel | dict[str, Any]) -> None:
+    """Write a report as JSON: to a file (atomically) or to stdout with ``-``."""
+    if path is None:
+        return
+    from vendzz_migrate.fileio import atomic_write_text
+
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    text = json.dumps(data, indent=2, sort_keys=False, default=str)
+    if str(path) == "-":
+        console.out.print(text, markup=False, highlight=False)
+    else:
+        atomic_write_text(path, text + "\n")

@@ -1,0 +1,91 @@
+"""All configuration in one place: defaults < ``vendzz-migrate.toml`` < environment < flags.
+
+The spec's own names are the environment variables (``DATABASE_URL``, ``REDIS_URL``,
+``PGPOOL_MIN_CONNECTIONS``, ``PGPOOL_MAX_CONNECTIONS``, ``REDIS_MAX_CONNECTIONS``); anything of
+ours is ``VENDZZ_*``. Flags are applied by the CLI with :meth:`Settings.with_overrides`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from vendzz_migrate.errors import ConfigError
+
+CONFIG_FILE = "vendzz-migrate.toml"
+
+
+def default_work_dir() -> Path:
+    return Path.home() / ".cache" / "vendzz-migrate"
+
+
+class Settings(BaseSettings):
+    """Settings shared by every command."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENDZZ_",
+        toml_file=CONFIG_FILE,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )
+    pgpool_min_connections: int = Field(
+        default=10,
+        ge=0,
+        validation_alias=AliasChoices("PGPOOL_MIN_CONNECTIONS", "pgpool_min_connections"),
+    )
+    pgpool_max_connections: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=AliasChoices("PGPOOL_MAX_CONNECTIONS", "pgpool_max_connections"),
+    )
+    redis_max_connections: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=AliasChoices("REDIS_MAX_CONNECTIONS", "redis_max_connections"),
+    )
+    work_dir: Path = Field(default_factory=default_work_dir)
+    schema_name: str = Field(default="public", validation_alias=AliasChoices("VENDZZ_SCHEMA"))
+    state_schema: str = "vendzz_migrate"
+    connect_timeout_s: int = 10
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def with_overrides(self, **flags: Any) -> Settings:
+        """Apply command-line flags (``None`` means "not given")."""
+        given = {k: v for k, v in flags.items() if v is not None}
+        return self.model_copy(update=given)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Build settings from file and environment, then apply flags; errors name the field."""
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    return base.with_overrides(**flags)

@@ -1,0 +1,30 @@
+"""URL helpers. Every URL that is shown, logged, stored or reported goes through :func:`mask`."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@", re.I)
+_PW_PARAM = re.compile(r"(?P<k>\bpassword=)(?P<v>[^&\s]+)", re.I)
+
+
+def mask(url: str | None) -> str:
+    """Return ``url`` with any password replaced by ``***`` (also in ``?password=``)."""
+    if not url:
+        return ""
+    masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return _PW_PARAM.sub(lambda m: f"{m['k']}***", masked)
+
+
+def mask_text(text: str) -> str:
+    """Mask every URL-looking password inside free text (error messages from drivers)."""
+    return mask(text)
+
+
+def identity(url: str) -> str:
+    """A password-free identity of a database URL: scheme, user, host, port, path."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}@{host}:{parts.port or ''}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query and mask(parts.query), ""))
