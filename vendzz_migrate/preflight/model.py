@@ -1,0 +1,132 @@
+"""What preflight returns: one :class:`Check` per thing checked, in a :class:`PreflightReport`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.preflight.profile import Ceiling, Floor, Level
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Area(StrEnum):
+    ENVIRONMENT = "environment"
+    HOST = "host"
+    POOLS = "pools"
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    SQLITE = "sqlite"
+
+
+class Check(BaseModel):
+    """One result: pass / warn / fail, what was measured, what was expected, how to fix it."""
+
+    id: str
+    area: Area
+    title: str
+    status: Status
+    measured: str
+    expected: str
+    remedy: str = ""
+
+
+class PreflightReport(BaseModel):
+    profile: str
+    strict: bool = False
+    checks: list[Check] = Field(default_factory=list)
+    servers: dict[str, str] = Field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.checks if c.status is status)
+
+    @property
+    def passed(self) -> bool:
+        """True when the gate lets the pipeline go on (no failure; no warning with --strict)."""
+        if self.count(Status.FAIL):
+            return False
+        return not (self.strict and self.count(Status.WARN))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.passed else ExitCode.CHECK_FAILED
+
+    def by_area(self) -> dict[Area, list[Check]]:
+        groups: dict[Area, list[Check]] = {}
+        for check in self.checks:
+            groups.setdefault(check.area, []).append(check)
+        return groups
+
+
+def make_check(  # noqa: PLR0917 - every check module calls it positionally via partial
+    area: Area, cid: str, title: str, status: Status, measured: str, expected: str, remedy: str
+) -> Check:
+    """A :class:`Check` with id ``<area>.<cid>``."""
+    return Check(
+        id=f"{area.value}.{cid}",
+        area=area,
+        title=title,
+        status=status,
+        measured=measured,
+        expected=expected,
+        remedy=remedy,
+    )
+
+
+def on_miss(level: Level) -> Status:
+    """The status a miss gets under a profile level (``off`` checks are never built)."""
+    return Status.FAIL if level == "fail" else Status.WARN
+
+
+def floor_status(value: float, floor: Floor) -> Status:
+    if floor.min is not None and value < floor.min:
+        return Status.FAIL
+    if floor.recommended is not None and value < floor.recommended:
+        return Status.WARN
+    return Status.PASS
+
+
+def floor_text(floor: Floor, unit: str = "") -> str:
+    parts = []
+    if floor.min is not None:
+        parts.append(f">= {floor.min:g}{unit} (minimum)")
+    if floor.recommended is not None:
+        parts.append(f">= {floor.recommended:g}{unit} (recommended)")
+    return ", ".join(parts) or "any"
+
+
+def ceiling_status(value: float, ceiling: Ceiling) -> Status:
+    if ceiling.fail_above is not None and value > ceiling.fail_above:
+        return Status.FAIL
+    if ceiling.warn_above is not None and value > ceiling.warn_above:
+        return Status.WARN
+    return Status.PASS
+
+
+def ceiling_text(ceiling: Ceiling, unit: str = "") -> str:
+    parts = []
+    if ceiling.warn_above is not None:
+        parts.append(f"<= {ceiling.warn_above:g}{unit}")
+    if ceiling.fail_above is not None:
+        parts.append(f"fails above {ceiling.fail_above:g}{unit}")
+    return ", ".join(parts) or "any"
+
+
+def gib(n_bytes: float) -> float:
+    return n_bytes / 1024**3
+
+
+def human_bytes(n_bytes: float) -> str:
+    value = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} TiB"
