@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     schema_name: str = Field(default="public", validation_alias=AliasChoices("VENDZZ_SCHEMA"))
     state_schema: str = "vendzz_migrate"
     connect_timeout_s: int = 10
+    preflight_profile: str = "production-1000"  # VENDZZ_PREFLIGHT_PROFILE: name or YAML file
+    pgbouncer_admin_url: str | None = None  # VENDZZ_PGBOUNCER_ADMIN_URL: admin console
 
     @classmethod
     def settings_customise_sources(
