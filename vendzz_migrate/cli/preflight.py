@@ -29,6 +29,7 @@ _STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 
 def preflight(
+    *,
     profile: ProfileOpt = None,
     source: Annotated[
         Path | None, typer.Option("--source", help="The SQLite file to check (only read).")
@@ -81,8 +82,13 @@ def render(report: PreflightReport) -> None:
         for c in checks:
             style = _STYLE[c.status.value]
             remedy = "" if c.status.value == "pass" else c.remedy
-            table.add_row(f"[{style}]{c.status.value.upper()}[/{style}]", c.title, c.measured,
-                          c.expected, remedy)
+            table.add_row(
+                f"[{style}]{c.status.value.upper()}[/{style}]",
+                c.title,
+                c.measured,
+                c.expected,
+                remedy,
+            )
     console.out.print(table)
     counts = {s: report.count(s) for s in type(report.checks[0].status)} if report.checks else {}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
