@@ -1,7 +1,58 @@
+"""`vendzz-migrate sqlite-to-pg`."""
+
 from __future__ import annotations
 
-HELP = "Copy a SQLite file into PostgreSQL: batched COPY, resumable, lossless."
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vendzz_migrate.cli.common import JsonOpt, MappingOpt, SchemaOpt, SourceArg, TargetOpt
+from vendzz_migrate.cli.common import guarded, write_json
+from vendzz_migrate.errors import RejectsError
+
+HELP = ("Copy a SQLite file into PostgreSQL: consistent snapshot, batched COPY, tables in "
+        "parallel, resumable, every row accounted for.")
 
 
-def sqlite_to_pg() -> None:
-    raise NotImplementedError("work in progress")
+def sqlite_to_pg(
+    source: SourceArg,
+    target: TargetOpt = None,
+    mapping: MappingOpt = None,
+    schema: SchemaOpt = None,
+    data_only: Annotated[bool, typer.Option(help="Load into tables that already exist.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Parallel copy workers.")] = 2,
+    batch_rows: Annotated[int, typer.Option(min=1, help="Rows per unit (one transaction).")]
+    = 20_000,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted run.")] = False,
+    restart: Annotated[bool, typer.Option(help="Drop what an earlier run created; start over.")]
+    = False,
+    dry_run: Annotated[bool, typer.Option(help="Print the DDL and the plan; touch nothing.")]
+    = False,
+    allow_rejects: Annotated[bool, typer.Option(help="Exit 0 even if rows were rejected.")]
+    = False,
+    work_dir: Annotated[Path | None, typer.Option(help="Snapshots. [env: VENDZZ_WORK_DIR]")]
+    = None,
+    json_out: JsonOpt = None,
+) -> None:
+    from vendzz_migrate.copy.run import CopyOptions, run
+    from vendzz_migrate.report.render import copy_summary
+    from vendzz_migrate.settings import load_settings
+
+    def call() -> None:
+        settings = load_settings(database_url=target, schema_name=schema, work_dir=work_dir)
+        opts = CopyOptions(
+            source=source, target_url=settings.database_url, schema_name=settings.schema_name,
+            state_schema=settings.state_schema, mapping_path=mapping, data_only=data_only,
+            workers=workers, batch_rows=batch_rows, resume=resume, restart=restart,
+            dry_run=dry_run, allow_rejects=allow_rejects, work_dir=settings.work_dir)
+        try:
+            report = run(opts)
+        except RejectsError as exc:
+            copy_summary(exc.data["report"])
+            write_json(json_out, exc.data["report"])
+            raise
+        copy_summary(report)
+        write_json(json_out, report)
+
+    guarded(call)

@@ -1,0 +1,214 @@
+"""Steps 5-7 of sqlite-to-pg and the checks around a run's target objects.
+
+Every statement runs in its own transaction; one that PostgreSQL refuses becomes a note in the
+report (and in ``vendzz_migrate.notes``) instead of stopping the run, because the data is
+already safely in. Each step is idempotent, so a resumed run can repeat it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vendzz_migrate import console
+from vendzz_migrate.errors import StateError
+from vendzz_migrate.report.copy import Orphans
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import snapshot
+from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.store import Store
+from vendzz_migrate.target import ddl
+from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.typemap.mapping import Mapping
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
+    names = [p.target for p in plans.values()]
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r','p','v','m')",
+        (schema, names),
+    ).fetchall()
+    if rows:
+        found = ", ".join(sorted(str(r[0]) for r in rows)[:5])
+        raise StateError(
+            f"the target schema {schema!r} already holds {len(rows)} of the tables ({found}); "
+            "use --data-only to load into them, or another --schema")
+
+
+def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+    """--restart: drop what earlier runs created (only that) and forget their state."""
+    with conn.transaction():
+        for kind, name in sorted(store.objects(schema), key=lambda o: o[0] != "view"):
+            what = "VIEW" if kind == "view" else "TABLE"
+            conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
+        store.forget_runs(schema)
+
+
+def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str) -> bool:
+    import psycopg
+
+    try:
+        with conn.transaction():
+            conn.execute(sql.encode())
+    except psycopg.Error as exc:
+        message = (str(exc).splitlines() or ["refused"])[0]
+        store.add_note(run_id, obj, f"not created: {message}")
+        console.warn(f"{obj}: not created: {message}")
+        return False
+    return True
+
+
+def keys_and_indexes(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
+                     plans: dict[str, TablePlan], mapping: Mapping | None,
+                     src: insp.Schema | None, snapshot_path: Path, data_only: bool) -> None:
+    if data_only:
+        return
+    assert mapping is not None and src is not None
+    lengths = _max_lengths(conn, schema, plans)
+    post = ddl.post_load(schema, plans, mapping, src, lengths)
+    for obj, message in post.notes:
+        store.add_note(run_id, obj, message)
+    for stmt in post.keys + post.indexes:
+        if not _exists(conn, schema, stmt):
+            _attempt(conn, store, run_id, stmt.sql, stmt.object)
+    for name, plan in plans.items():
+        for check in src.table(name).checks:
+            translated = ddl.transpile(f"SELECT 1 WHERE {check}", booleans=ddl.booleans(plan))
+            if translated is None:
+                store.add_note(run_id, name, f"CHECK ({check}) not translatable")
+                continue
+            cond = translated.split(" WHERE ", 1)[1]
+            _attempt(conn, store, run_id, f"ALTER TABLE {qualified(schema, plan.target)}"
+                     f" ADD CHECK ({cond})", f"{plan.target} CHECK")
+    for trigger in src.triggers:
+        store.add_note(run_id, trigger.name, f"trigger on {trigger.table} not migrated: "
+                       "PostgreSQL triggers need a function; translate it by hand")
+
+
+def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:
+    if " PRIMARY KEY " not in stmt.sql:
+        return False  # CREATE INDEX IF NOT EXISTS is idempotent by itself
+    name = stmt.sql.split("ADD CONSTRAINT ", 1)[1].split(" PRIMARY KEY", 1)[0].strip('"')
+    row = conn.execute(
+        "SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = %s AND c.conname = %s", (schema, name.replace('""', '"')),
+    ).fetchone()
+    return row is not None
+
+
+def _max_lengths(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]
+                 ) -> dict[tuple[str, str], int]:
+    """Longest text per indexed text column, measured in PostgreSQL after the load."""
+    out: dict[tuple[str, str], int] = {}
+    for name, plan in plans.items():
+        indexed = {c for i in plan.table.indexes for c in i.columns if c}
+        cols = [c for c in plan.columns if c.source in indexed and c.conversion.kind == "text"]
+        if not cols:
+            continue
+        exprs = ", ".join(f"coalesce(max(octet_length({pq(c.target)})), 0)" for c in cols)
+        row = conn.execute(f"SELECT {exprs} FROM {qualified(schema, plan.target)}".encode()
+                           ).fetchone()
+        assert row is not None
+        for col, length in zip(cols, row, strict=True):
+            out[(name, col.source)] = int(length)
+    return out
+
+
+def foreign_keys(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
+                 plans: dict[str, TablePlan], mapping: Mapping | None, src: insp.Schema | None,
+                 snapshot_path: Path, data_only: bool) -> None:
+    if data_only:
+        return
+    assert mapping is not None and src is not None
+    for cname, child, parent, alter, orphan_from, cols in ddl.foreign_keys(
+            schema, plans, mapping, src):
+        if _constraint_exists(conn, schema, cname):
+            continue
+        row = conn.execute(f"SELECT count(*) {orphan_from}".encode()).fetchone()
+        count = int(row[0]) if row else 0
+        if count:
+            sample = conn.execute(
+                f"SELECT {', '.join('c.' + pq(c) for c in cols)} {orphan_from} LIMIT 5".encode()
+            ).fetchall()
+            store.add_orphans(run_id, child, cname, parent, count,
+                              [dict(zip(cols, r, strict=True)) for r in sample])
+            console.warn(f"{child}: {count} orphan row(s) for {cname}: added NOT VALID")
+        _attempt(conn, store, run_id, alter + (" NOT VALID" if count else ""), cname)
+
+
+def _constraint_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = %s AND c.conname = %s", (schema, name)).fetchone()
+    return row is not None
+
+
+def views_sequences_analyze(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
+                            plans: dict[str, TablePlan], mapping: Mapping | None,
+                            src: insp.Schema | None, snapshot_path: Path,
+                            data_only: bool) -> None:
+    assert src is not None
+    if not data_only:
+        for view in src.views:
+            _view(conn, store, run_id, schema, view, ddl.booleans(*plans.values()))
+    _sequences(conn, store, run_id, schema, plans, snapshot_path)
+    for plan in plans.values():
+        conn.execute(f"ANALYZE {qualified(schema, plan.target)}".encode())
+
+
+def _view(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
+          view: insp.View, flags: frozenset[str]) -> None:
+    sql = ddl.view_sql(schema, view.name, view.sql, flags)
+    if sql is None:
+        store.add_note(run_id, view.name, "view not translatable to PostgreSQL; recreate by hand")
+        return
+    statement = f"SET LOCAL search_path TO {pq(schema)}; {sql}"
+    if _attempt(conn, store, run_id, statement, f"view {view.name}"):
+        store.add_object(run_id, "view", view.name)
+
+
+def _sequences(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
+               plans: dict[str, TablePlan], snapshot_path: Path) -> None:
+    seqs = _sqlite_sequences(snapshot_path)
+    for name, plan in plans.items():
+        for col in plan.columns:
+            table = qualified(schema, plan.target)
+            row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                               (table, col.target)).fetchone()
+            if not row or not row[0]:
+                continue
+            top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
+            value = max(int(top[0]) if top and top[0] is not None else 0, seqs.get(name, 0))
+            conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
+            store.add_note(run_id, f"{plan.target}.{col.target}",
+                           f"sequence set past max(id): next value {value + 1}")
+
+
+def _sqlite_sequences(path: Path) -> dict[str, int]:
+    lite = snapshot.open_snapshot(path)
+    try:
+        rows = lite.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        lite.close()
+    return {(n.decode() if isinstance(n, bytes) else str(n)): int(s) for n, s in rows}
+
+
+def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:
+    rows = conn.execute(
+        f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
+        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name", (run_id,)).fetchall()
+    return [Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
+            for t, c, r, n, s in rows]
+
+
+def _sample(value: Any) -> list[dict[str, object]]:
+    data = json.loads(value) if isinstance(value, str) else value
+    return list(data or [])

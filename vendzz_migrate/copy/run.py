@@ -1,0 +1,400 @@
+"""sqlite-to-pg: the copy as a sequence of named, resumable steps.
+
+  step 1/7 snapshot         consistent copy of the live file (backup API), kept for --resume
+  step 2/7 mapping          introspection + the given or inferred mapping
+  step 3/7 tables           CREATE TABLE (no keys yet) and the list of units, one transaction
+  step 4/7 data             units copied with COPY, in parallel; each commits with its progress
+  step 5/7 keys & indexes   primary keys, unique constraints, indexes (after the data: faster)
+  step 6/7 foreign keys     validated, or NOT VALID with the orphans reported
+  step 7/7 views, sequences, ANALYZE
+
+State lives in the target's ``vendzz_migrate`` schema; see ``state/schema.sql``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from vendzz_migrate import console, retry
+from vendzz_migrate.copy import plan as planner
+from vendzz_migrate.copy import postload
+from vendzz_migrate.copy.unit import copy_unit
+from vendzz_migrate.errors import RejectsError, StateError
+from vendzz_migrate.report.copy import CopyReport, Note, TableReport
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import open_readonly, reader, snapshot
+from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.store import Run, Store, Unit
+from vendzz_migrate.target import classify, connect, require_url
+from vendzz_migrate.target.ddl import create_table, pq, qualified
+from vendzz_migrate.typemap import infer as inferrer
+from vendzz_migrate.typemap import mapping as maps
+from vendzz_migrate.urls import identity, mask
+
+if TYPE_CHECKING:
+    import psycopg
+
+STEPS = ("snapshot", "mapping", "tables", "data", "keys & indexes", "foreign keys",
+         "views, sequences, analyze")
+
+
+class CopyOptions(BaseModel):
+    source: Path
+    target_url: str | None
+    schema_name: str = "public"
+    state_schema: str = "vendzz_migrate"
+    mapping_path: Path | None = None
+    data_only: bool = False
+    workers: int = Field(default=2, ge=1, le=64)
+    batch_rows: int = Field(default=20_000, ge=1)
+    resume: bool = False
+    restart: bool = False
+    dry_run: bool = False
+    allow_rejects: bool = False
+    work_dir: Path = Path(".vendzz-migrate")
+
+
+@dataclass
+class Context:
+    opts: CopyOptions
+    url: str
+    admin: psycopg.Connection
+    store: Store
+    run_id: str = ""
+    snapshot_path: Path = Path()
+    schema: insp.Schema | None = None
+    mapping: maps.Mapping | None = None
+    plans: dict[str, TablePlan] = field(default_factory=dict)
+    report: CopyReport | None = None
+
+
+def run(opts: CopyOptions) -> CopyReport:
+    """Copy ``opts.source`` into PostgreSQL; raises RejectsError (with the report) on rejects."""
+    if opts.resume and opts.restart:
+        raise StateError("--resume and --restart exclude each other")
+    if opts.dry_run:
+        from vendzz_migrate.copy.dryrun import dry_run
+
+        return dry_run(opts)
+    started = time.monotonic()
+    url = require_url(opts.target_url)
+    admin = connect(url, autocommit=True)
+    try:
+        ctx = Context(opts, url, admin, Store(admin, opts.state_schema))
+        with _exclusive(ctx):
+            report = _run(ctx)
+    finally:
+        admin.close()
+    report.seconds = time.monotonic() - started
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if report.total.rejected_rows and not opts.allow_rejects:
+        raise RejectsError(
+            f"{report.total.rejected_rows} row(s) were rejected into "
+            f"{opts.state_schema}.rejects (see the summary); rerun with --allow-rejects to "
+            "accept", report=report)
+    return report
+
+
+@contextmanager
+def _exclusive(ctx: Context) -> Iterator[None]:
+    key = int(hashlib.sha256(f"{ctx.opts.state_schema}/{ctx.opts.schema_name}".encode())
+              .hexdigest()[:15], 16)
+    row = ctx.admin.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    if not row or not row[0]:
+        raise StateError(f"another vendzz-migrate run is working on schema "
+                         f"{ctx.opts.schema_name!r} of this database")
+    try:
+        yield
+    finally:
+        ctx.admin.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _run(ctx: Context) -> CopyReport:
+    prior = ctx.store.active_run(ctx.opts.schema_name)
+    if prior is not None and ctx.opts.restart:
+        postload.drop_previous(ctx.admin, ctx.store, ctx.opts.schema_name)
+        _remove_snapshot(Path(prior.snapshot))
+        prior = None
+    if prior is not None and prior.status == "running" and not ctx.opts.resume:
+        raise StateError(
+            f"an interrupted run ({prior.run_id}) exists for schema {ctx.opts.schema_name!r}: "
+            "rerun with --resume to finish it, or --restart to start over")
+    if prior is not None and prior.status == "done" and not ctx.opts.resume:
+        raise StateError(
+            f"the target schema {ctx.opts.schema_name!r} already holds the tables of run "
+            f"{prior.run_id}; use --restart to copy again, or --data-only into other tables")
+    if prior is None and ctx.opts.resume:
+        raise StateError("nothing to resume: no earlier run for this target schema")
+    if prior is not None:
+        _resume(ctx, prior)
+    else:
+        _fresh(ctx)
+    return _finish(ctx)
+
+
+def _fingerprint(ctx: Context, mapping_digest: str) -> str:
+    data = {
+        "source": str(ctx.opts.source.resolve()), "target": identity(ctx.url),
+        "schema": ctx.opts.schema_name, "data_only": ctx.opts.data_only,
+        "batch_rows": ctx.opts.batch_rows, "mapping": mapping_digest,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _fresh(ctx: Context) -> None:
+    opts = ctx.opts
+    with console.step(1, len(STEPS), STEPS[0]):
+        ctx.snapshot_path = opts.work_dir / "snapshots" / f"{_slug(opts)}.db"
+        snap = snapshot.take(opts.source, ctx.snapshot_path)
+        console.info(f"  {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
+                     f"{snap.journal_mode}) in {snap.seconds:.2f}s")
+    with console.step(2, len(STEPS), STEPS[1]):
+        lite = snapshot.open_snapshot(ctx.snapshot_path)
+        try:
+            ctx.schema = insp.introspect(lite)
+            ctx.mapping = (maps.load(opts.mapping_path) if opts.mapping_path
+                           else inferrer.infer(lite, ctx.schema, source=str(opts.source)))
+        finally:
+            lite.close()
+    given = ctx.mapping.digest() if opts.mapping_path else "inferred"
+    with console.step(3, len(STEPS), STEPS[2]):
+        _create(ctx, _fingerprint(ctx, given))
+
+
+def _slug(opts: CopyOptions) -> str:
+    return hashlib.sha256(f"{opts.source.resolve()}|{opts.schema_name}|{time.time_ns()}"
+                          .encode()).hexdigest()[:16]
+
+
+def _create(ctx: Context, fingerprint: str) -> None:
+    import psycopg
+
+    assert ctx.mapping is not None and ctx.schema is not None
+    try:
+        with ctx.admin.transaction():
+            ctx.store.ensure()
+            if ctx.opts.data_only:
+                ctx.plans, notes = planner.build_data_only(
+                    ctx.admin, ctx.opts.schema_name, ctx.mapping, ctx.schema)
+            else:
+                ctx.plans, notes = planner.build(ctx.mapping, ctx.schema), []
+                postload.refuse_existing(ctx.admin, ctx.opts.schema_name, ctx.plans)
+            ctx.run_id = ctx.store.create_run(
+                target_schema=ctx.opts.schema_name, fingerprint=fingerprint,
+                source=str(ctx.opts.source.resolve()), snapshot=str(ctx.snapshot_path),
+                options=ctx.opts.model_dump(mode="json", exclude={"target_url"}),
+                mapping=ctx.mapping.model_dump(mode="json"))
+            for obj, message in notes:
+                ctx.store.add_note(ctx.run_id, obj, message)
+            if not ctx.opts.data_only:
+                _create_tables(ctx)
+            _plan_units(ctx)
+            ctx.store.mark_step(ctx.run_id, "tables")
+    except psycopg.Error as exc:
+        raise classify(exc, ctx.url) from None
+
+
+def _create_tables(ctx: Context) -> None:
+    assert ctx.mapping is not None
+    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(ctx.opts.schema_name)}")
+    for name, plan in ctx.plans.items():
+        for col, cmap in ctx.mapping.tables[name].columns.items():
+            if cmap.default is not None and not _default_ok(ctx.admin, cmap.default, cmap.type):
+                ctx.store.add_note(ctx.run_id, f"{name}.{col}",
+                                   f"default {cmap.default!r} refused by PostgreSQL; left out")
+                cmap.default = None
+        ctx.admin.execute(create_table(ctx.opts.schema_name, plan, ctx.mapping).encode())
+        ctx.store.add_object(ctx.run_id, "table", plan.target)
+
+
+def _default_ok(conn: psycopg.Connection, default: str, pg_type: str) -> bool:
+    import psycopg
+
+    try:
+        with conn.transaction():
+            conn.execute(f"SELECT ({default})::{pg_type}".encode())
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _plan_units(ctx: Context) -> None:
+    lite = snapshot.open_snapshot(ctx.snapshot_path)
+    try:
+        units: list[Unit] = []
+        for name, plan in ctx.plans.items():
+            bounds = reader.boundaries(lite, plan, ctx.opts.batch_rows)
+            edges: list[reader.KeyTuple | None] = [None, *bounds, None]
+            for seq in range(len(edges) - 1):
+                lo, hi = edges[seq], edges[seq + 1]
+                units.append(Unit(name, seq, reader.encode_key(lo) if lo else None,
+                                  reader.encode_key(hi) if hi else None))
+        ctx.store.add_units(ctx.run_id, units)
+    finally:
+        lite.close()
+
+
+def _resume(ctx: Context, prior: Run) -> None:
+    ctx.run_id, ctx.snapshot_path = prior.run_id, Path(prior.snapshot)
+    ctx.mapping = maps.parse(prior.mapping, "stored mapping")
+    given = maps.load(ctx.opts.mapping_path).digest() if ctx.opts.mapping_path else "inferred"
+    if prior.fingerprint != _fingerprint(ctx, given):
+        raise StateError(
+            f"run {prior.run_id} was started with another source, target, mapping or options "
+            f"({_differences(prior.options, ctx.opts)}); use --restart to start over")
+    console.info(f"resuming run {prior.run_id} from snapshot {ctx.snapshot_path}")
+    lite = snapshot.open_snapshot(ctx.snapshot_path)
+    try:
+        ctx.schema = insp.introspect(lite)
+    finally:
+        lite.close()
+    if ctx.opts.data_only:
+        ctx.plans, _ = planner.build_data_only(ctx.admin, ctx.opts.schema_name, ctx.mapping,
+                                               ctx.schema)
+    else:
+        ctx.plans = planner.build(ctx.mapping, ctx.schema)
+
+
+def _differences(stored: dict[str, Any], opts: CopyOptions) -> str:
+    now = opts.model_dump(mode="json", exclude={"target_url"})
+    keys = ("source", "schema_name", "data_only", "batch_rows", "mapping_path")
+    diff = [k for k in keys if stored.get(k) != now.get(k)]
+    return "changed: " + (", ".join(diff) if diff else "target or mapping content")
+
+
+def _finish(ctx: Context) -> CopyReport:
+    n = len(STEPS)
+    if not ctx.store.step_done(ctx.run_id, "data"):
+        with console.step(4, n, STEPS[3]):
+            copy_data(ctx)
+            ctx.store.mark_step(ctx.run_id, "data")
+    for number, name, action in ((5, STEPS[4], postload.keys_and_indexes),
+                                 (6, STEPS[5], postload.foreign_keys),
+                                 (7, STEPS[6], postload.views_sequences_analyze)):
+        if ctx.store.step_done(ctx.run_id, name):
+            continue
+        with console.step(number, n, name):
+            action(ctx.admin, ctx.store, ctx.run_id, ctx.opts.schema_name, ctx.plans,
+                   ctx.mapping, ctx.schema, ctx.snapshot_path, ctx.opts.data_only)
+            ctx.store.mark_step(ctx.run_id, name)
+    ctx.store.finish_run(ctx.run_id)
+    return _report(ctx)
+
+
+def _report(ctx: Context) -> CopyReport:
+    report = CopyReport(run_id=ctx.run_id, source=str(ctx.opts.source), target=mask(ctx.url),
+                        schema_name=ctx.opts.schema_name, resumed=ctx.opts.resume,
+                        data_only=ctx.opts.data_only)
+    totals = ctx.store.table_totals(ctx.run_id)
+    for name, plan in ctx.plans.items():
+        src, copied, rejected, converted, seconds = totals.get(name, (0, 0, 0, 0, 0.0))
+        report.tables.append(TableReport(
+            table=name, target=plan.target, source_rows=src, copied_rows=copied,
+            rejected_rows=rejected, converted_values=converted, seconds=seconds))
+    report.add_totals()
+    report.notes = [Note(object=o, message=m) for o, m in ctx.store.notes(ctx.run_id)]
+    report.orphans = postload.orphans(ctx.admin, ctx.store, ctx.run_id)
+    return report
+
+
+# -- step 4: data ---------------------------------------------------------------------------
+
+
+class _Worker(threading.local):
+    pg: psycopg.Connection | None = None
+    lite: sqlite3.Connection | None = None
+
+
+def copy_data(ctx: Context) -> None:
+    units = ctx.store.units(ctx.run_id, pending_only=True)
+    units.sort(key=lambda u: (u.seq, u.table))  # spread big tables over the workers
+    local = _Worker()
+    opened: list[Any] = []
+    lock = threading.Lock()
+    copy_sql = {name: _copy_statement(ctx.opts.schema_name, plan)
+                for name, plan in ctx.plans.items()}
+
+    def work(unit: Unit) -> None:
+        def once() -> None:
+            if local.pg is None or local.pg.closed:
+                local.pg = connect(ctx.url)
+                local.lite = snapshot.open_snapshot(ctx.snapshot_path)
+                with lock:
+                    opened.extend((local.pg, local.lite))
+            assert local.lite is not None
+            try:
+                result = copy_unit(local.pg, local.lite, Store(local.pg, ctx.opts.state_schema),
+                                   ctx.run_id, ctx.plans[unit.table], unit, copy_sql[unit.table])
+            except Exception:
+                local.pg.close()
+                raise
+            progress.advance(unit.table, result.source_rows)
+
+        retry.policy()(once)
+
+    with console.ProgressReporter() as progress:
+        _progress_tables(ctx, progress)
+        with ThreadPoolExecutor(max_workers=ctx.opts.workers) as pool:
+            futures = [pool.submit(work, u) for u in units]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in futures:
+                fut.cancel()
+            _raise_first(done)
+        for name in ctx.plans:
+            progress.finish(name)
+    for conn in opened:
+        conn.close()
+
+
+def _raise_first(done: set[Any]) -> None:
+    import psycopg
+
+    for fut in done:
+        exc = fut.exception()
+        if exc is None:
+            continue
+        if isinstance(exc, psycopg.Error):
+            raise classify(exc) from exc
+        raise exc
+
+
+def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
+    totals = ctx.store.table_totals(ctx.run_id)
+    lite = snapshot.open_snapshot(ctx.snapshot_path)
+    try:
+        for name, plan in ctx.plans.items():
+            where, params = reader.range_clause(plan.keys, None, None)
+            progress.add(name, reader.count(lite, plan, where, params),
+                         totals.get(name, (0,))[0])
+    finally:
+        lite.close()
+
+
+def _copy_statement(schema: str, plan: TablePlan) -> bytes:
+    cols = ", ".join(pq(c.target) for c in plan.columns)
+    return f"COPY {qualified(schema, plan.target)} ({cols}) FROM STDIN".encode()
+
+
+def _remove_snapshot(path: Path) -> None:
+    if path.name.endswith(".db") and path.exists():
+        os.unlink(path)
+
+
+def open_source(path: Path) -> sqlite3.Connection:
+    conn = open_readonly(path)
+    conn.text_factory = bytes
+    return conn

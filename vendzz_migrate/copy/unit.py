@@ -1,0 +1,179 @@
+"""Copy one unit (a key range of one table) in one PostgreSQL transaction.
+
+The unit's rows, its rejects and the "unit done" mark commit together, so a crash at any
+moment leaves nothing half-done: a rerun copies the unit again from scratch, or skips it.
+
+A value PostgreSQL refuses (COPY reports the line) costs only its own row: the row is
+recorded as a reject and the unit is sent again without it, inside a savepoint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vendzz_migrate.source import reader
+from vendzz_migrate.source.reader import KeyTuple, TablePlan
+from vendzz_migrate.state.store import RejectRow, Store, Unit
+from vendzz_migrate.typemap.convert import OnError, Reject, copy_escape
+from vendzz_migrate.typemap.values import Raw, encode_raw
+
+if TYPE_CHECKING:
+    import psycopg
+
+FLUSH_BYTES = 1 << 20
+_LINE = re.compile(r"\bline (\d+)")
+_COLUMN = re.compile(r"\bcolumn ([^:]+):")
+
+
+@dataclass
+class UnitResult:
+    table: str
+    source_rows: int = 0
+    copied: int = 0
+    rejected: int = 0
+    converted: int = 0
+    seconds: float = 0.0
+    skipped: bool = False
+
+
+@dataclass
+class _Attempt:
+    keys: list[KeyTuple] = field(default_factory=list)
+    rejects: list[tuple[KeyTuple, str | None, Raw | None, str]] = field(default_factory=list)
+    converted: int = 0
+
+
+def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, run_id: str,
+              plan: TablePlan, unit: Unit, copy_sql: bytes) -> UnitResult:
+    """Copy ``unit`` unless it is already done; returns its counts."""
+    started = time.monotonic()
+    result = UnitResult(plan.table.name)
+    lo, hi = reader.decode_key(unit.lo), reader.decode_key(unit.hi)
+    with pg.transaction():
+        if store.unit_done(run_id, unit, lock=True):
+            result.skipped = True
+            return result
+        excluded: list[KeyTuple] = []
+        failed: list[tuple[KeyTuple, str | None, Raw | None, str]] = []
+        while True:
+            where, params = reader.range_clause(plan.keys, lo, hi, excluded)
+            bad = _try_copy(pg, lite, plan, where, params, copy_sql)
+            if isinstance(bad, _Attempt):
+                break
+            excluded.append(bad[0])
+            failed.append(bad)
+        attempt = bad
+        where, params = reader.range_clause(plan.keys, lo, hi)
+        result.source_rows = reader.count(lite, plan, where, params)
+        all_rejects = failed + attempt.rejects
+        result.rejected = len(all_rejects)
+        result.copied = len(attempt.keys)
+        result.converted = attempt.converted
+        if result.copied + result.rejected != result.source_rows:  # never lose a row silently
+            raise AssertionError(
+                f"{plan.table.name}: unit {unit.seq} accounts for {result.copied}+"
+                f"{result.rejected} of {result.source_rows} rows"
+            )
+        store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
+        result.seconds = time.monotonic() - started
+        store.finish_unit(run_id, unit, source_rows=result.source_rows, copied=result.copied,
+                          rejected=result.rejected, converted=result.converted,
+                          seconds=result.seconds)
+    return result
+
+
+def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, where: str,
+              params: list[object], copy_sql: bytes
+              ) -> _Attempt | tuple[KeyTuple, str | None, Raw | None, str]:
+    """One COPY of the range inside a savepoint: the attempt, or the row PostgreSQL refused."""
+    import psycopg
+
+    attempt = _Attempt()
+    try:
+        with pg.transaction(), pg.cursor() as cur, cur.copy(copy_sql) as copy:
+            buf: list[bytes] = []
+            size = 0
+            for key, line, converted in reader.fast_rows(lite, plan, where, params):
+                attempt.keys.append(key)
+                attempt.converted += converted
+                buf.append(line)
+                size += len(line)
+                if size >= FLUSH_BYTES:
+                    copy.write(b"\n".join(buf) + b"\n")
+                    buf, size = [], 0
+            for key, values in reader.slow_rows(lite, plan, where, params):
+                line = _slow_line(plan, key, values, attempt)
+                if line is not None:
+                    attempt.keys.append(key)
+                    buf.append(line)
+                    size += len(line)
+            if buf:
+                copy.write(b"\n".join(buf) + b"\n")
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        return _refused(exc, attempt, plan, lite)
+    return attempt
+
+
+def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Attempt
+               ) -> bytes | None:
+    fields: list[str] = []
+    converted = 0
+    for col, raw in zip(plan.columns, values, strict=True):
+        conv = col.conversion
+        try:
+            fields.append(conv.field(raw))
+            converted += raw.kind != "null"
+        except Reject as rej:
+            if raw.kind == "null" and col.source in plan.table.primary_key:
+                rej = Reject("NULL primary key (PostgreSQL keys cannot be NULL)")
+            policy = conv.on_error
+            if policy is OnError.NULL and raw.kind != "null":
+                fields.append("\\N")
+            elif policy is OnError.WRAP and raw.kind == "text":
+                fields.append(copy_escape(json.dumps(_text_or_reject(raw, rej))))
+            else:
+                attempt.rejects.append((key, col.source, raw, rej.reason))
+                return None
+            converted += 1
+    attempt.converted += converted
+    return "\t".join(fields).encode("utf-8")
+
+
+def _text_or_reject(raw: Raw, rej: Reject) -> str:
+    assert isinstance(raw.value, bytes)
+    try:
+        text = raw.value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise rej from None
+    if "\x00" in text:
+        raise rej
+    return text
+
+
+def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan, lite: sqlite3.Connection
+             ) -> tuple[KeyTuple, str | None, Raw | None, str]:
+    """Locate the row PostgreSQL refused from the COPY context ('line N, column c')."""
+    diag = getattr(exc, "diag", None)
+    context = (getattr(diag, "context", None) or "") if diag else ""
+    match = _LINE.search(context)
+    reason = (getattr(diag, "message_primary", None) if diag else None) or str(exc)
+    if not match or int(match.group(1)) > len(attempt.keys):
+        raise exc
+    key = attempt.keys[int(match.group(1)) - 1]
+    column_match = _COLUMN.search(context)
+    target_col = column_match.group(1).strip() if column_match else None
+    source_col = next((c.source for c in plan.columns if c.target == target_col), None)
+    return key, source_col, None, f"PostgreSQL refused the value: {reason}"
+
+
+def _reject_row(lite: sqlite3.Connection, plan: TablePlan,
+                rej: tuple[KeyTuple, str | None, Raw | None, str]) -> RejectRow:
+    key, column, raw, reason = rej
+    row = reader.raw_row(lite, plan, key)
+    value = encode_raw(raw) if raw is not None else (row.get(column) if column else None)
+    return RejectRow(plan.table.name, reader.identity(lite, plan, key), column, value, row, reason)

@@ -1,0 +1,171 @@
+"""Reading one table of the snapshot in key-ordered units, as ready-made COPY lines.
+
+Every row of a unit comes out of exactly one of two queries over the same key range:
+- the fast query, where SQLite checks and formats every value itself (one bytes line per row);
+- the slow query, the rows with at least one unusual value, returned raw for Python to convert.
+Both are filtered by the same predicate wrapped in ``coalesce(..., 0)``, so a NULL verdict can
+never drop a row from both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vendzz_migrate.source import qi
+from vendzz_migrate.source.introspect import Table
+from vendzz_migrate.typemap.convert import Conversion
+from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
+
+KeyTuple = tuple[Raw, ...]
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    source: str
+    target: str
+    conversion: Conversion
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    table: Table
+    target: str
+    columns: tuple[ColumnPlan, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What orders and splits the table: rowid, or the key of a WITHOUT ROWID table."""
+        return self.table.primary_key if self.table.without_rowid else ("rowid",)
+
+    @property
+    def identity_keys(self) -> tuple[str, ...]:
+        """What identifies a row to a human (rejects, verify): the primary key, else rowid."""
+        return self.table.primary_key or ("rowid",)
+
+
+def _key_sql(keys: Sequence[str]) -> str:
+    return ", ".join("rowid" if k == "rowid" else qi(k) for k in keys)
+
+
+def _bind(raw: Raw) -> tuple[str, Any]:
+    return ("CAST(? AS TEXT)", raw.value) if raw.kind == "text" else ("?", raw.value)
+
+
+def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
+                 excluded: Sequence[KeyTuple] = ()) -> tuple[str, list[Any]]:
+    """WHERE clause for lo < key <= hi (row values), minus excluded keys."""
+    cols = f"({_key_sql(keys)})"
+    parts: list[str] = ["1"]
+    params: list[Any] = []
+    for bound, op in ((lo, ">"), (hi, "<=")):
+        if bound is not None:
+            binds = [_bind(r) for r in bound]
+            parts.append(f"{cols} {op} ({', '.join(b[0] for b in binds)})")
+            params.extend(b[1] for b in binds)
+    if excluded:
+        rows = []
+        for key in excluded:
+            binds = [_bind(r) for r in key]
+            rows.append(f"({', '.join(b[0] for b in binds)})")
+            params.extend(b[1] for b in binds)
+        parts.append(f"{cols} NOT IN (VALUES {', '.join(rows)})")
+    return " AND ".join(parts), params
+
+
+def encode_key(key: KeyTuple) -> list[Any]:
+    return [encode_raw(r) for r in key]
+
+
+def decode_key(data: list[Any] | None) -> KeyTuple | None:
+    return None if data is None else tuple(decode_raw(d) for d in data)
+
+
+def _typed_keys(keys: Sequence[str]) -> str:
+    return ", ".join(f"typeof({k}), {k}" for k in (_key_sql([x]) for x in keys))
+
+
+def _raw(kind: bytes | str, value: Any) -> Raw:
+    """A value and its typeof() (bytes, since the snapshot is read with text_factory=bytes)."""
+    return Raw(kind.decode() if isinstance(kind, bytes) else kind, value)
+
+
+def _key_of(row: Sequence[Any], width: int) -> KeyTuple:
+    return tuple(_raw(row[2 * i], row[2 * i + 1]) for i in range(width))
+
+
+def boundaries(conn: sqlite3.Connection, plan: TablePlan, batch_rows: int) -> list[KeyTuple]:
+    """Every ``batch_rows``-th key in key order: the upper bounds of all units but the last."""
+    keys = _key_sql(plan.keys)
+    sql = (f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {keys}, row_number() OVER"
+           f" (ORDER BY {keys}) AS vz_rn FROM {qi(plan.table.name)}) WHERE vz_rn % ? = 0"
+           f" ORDER BY {keys}")
+    if plan.keys == ("rowid",):
+        sql = sql.replace("SELECT rowid, row_number()", "SELECT rowid AS rowid, row_number()")
+    return [_key_of(row, len(plan.keys)) for row in conn.execute(sql, (batch_rows,))]
+
+
+def _ok(plan: TablePlan) -> str:
+    checks = [c.conversion.row_ok_sql(qi(c.source)) for c in plan.columns]
+    return f"coalesce({' AND '.join(checks) or '1'}, 0)"
+
+
+def fast_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
+              ) -> Iterator[tuple[KeyTuple, bytes, int]]:
+    """(key, COPY line, converted values) for every row whose values are all usual."""
+    fields = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
+    conv = [c.conversion.converted_sql(qi(c.source)) for c in plan.columns]
+    counted = " + ".join(f"coalesce({x}, 0)" for x in conv if x) or "0"
+    sql = (f"SELECT {_typed_keys(plan.keys)}, {fields or chr(39) * 2}, {counted}"
+           f" FROM {qi(plan.table.name)} WHERE ({where}) AND {_ok(plan)} ORDER BY {_key_sql(plan.keys)}")
+    width = len(plan.keys)
+    for row in conn.execute(sql, params):
+        yield _key_of(row, width), row[2 * width], int(row[2 * width + 1])
+
+
+def slow_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
+              ) -> Iterator[tuple[KeyTuple, list[Raw]]]:
+    """(key, raw values) for the rows the fast query does not take."""
+    cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in plan.columns)
+    sql = (f"SELECT {_typed_keys(plan.keys)}{', ' + cols if cols else ''} FROM {qi(plan.table.name)}"
+           f" WHERE ({where}) AND NOT {_ok(plan)} ORDER BY {_key_sql(plan.keys)}")
+    width = len(plan.keys)
+    for row in conn.execute(sql, params):
+        values = [_raw(row[i], row[i + 1]) for i in range(2 * width, len(row), 2)]
+        yield _key_of(row, width), values
+
+
+def count(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {qi(plan.table.name)} WHERE {where}",
+                       params).fetchone()
+    return int(row[0])
+
+
+def raw_row(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[str, Any]:
+    """Every stored column of one row, plus its identity, encoded losslessly."""
+    binds = [_bind(r) for r in key]
+    where = f"({_key_sql(plan.keys)}) = ({', '.join(b[0] for b in binds)})"
+    params = [b[1] for b in binds]
+    names = [c.name for c in plan.table.stored_columns]
+    cols = ", ".join(f"typeof({qi(n)}), {qi(n)}" for n in names)
+    row = conn.execute(f"SELECT {cols} FROM {qi(plan.table.name)} WHERE {where}",
+                       params).fetchone()
+    return {n: encode_raw(_raw(row[2 * i], row[2 * i + 1])) for i, n in enumerate(names)}
+
+
+def _plain(encoded: dict[str, Any]) -> Any:
+    """A JSON value for a key part: text and integers plainly, anything odd still encoded."""
+    if encoded["type"] == "integer":
+        return int(encoded["value"])
+    return encoded["value"] if encoded["type"] == "text" and "value" in encoded else encoded
+
+
+def identity(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[str, Any]:
+    """The human identity of a row (primary key values, else rowid), JSON-safe."""
+    if plan.keys == plan.identity_keys:
+        return {k: _plain(encode_raw(r)) for k, r in zip(plan.keys, key, strict=True)}
+    data = raw_row(conn, plan, key)
+    found = {k: _plain(data[k]) for k in plan.identity_keys}
+    return found | {"rowid": key[0].value}

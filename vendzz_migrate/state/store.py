@@ -1,0 +1,200 @@
+"""Reading and writing the run state in the target's ``vendzz_migrate`` schema."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from vendzz_migrate.urls import mask
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    target_schema: str
+    fingerprint: str
+    source: str
+    snapshot: str
+    options: dict[str, Any]
+    mapping: dict[str, Any]
+    status: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    table: str
+    seq: int
+    lo: list[Any] | None
+    hi: list[Any] | None
+
+
+@dataclass(frozen=True)
+class RejectRow:
+    table: str
+    source_key: Any
+    column: str | None
+    raw_value: Any
+    raw_row: Any
+    reason: str
+
+
+class Store:
+    """State of runs, one object per connection (the caller owns the transaction)."""
+
+    def __init__(self, conn: psycopg.Connection, schema: str = "vendzz_migrate") -> None:
+        self.conn = conn
+        self.schema = schema
+        self.q = '"' + schema.replace('"', '""') + '"'
+
+    def ensure(self) -> None:
+        text = resources.files("vendzz_migrate.state").joinpath("schema.sql").read_text()
+        self.conn.execute(text.replace("{state}", self.q).encode())
+
+    def exists(self) -> bool:
+        row = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{self.q}.runs",)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def active_run(self, target_schema: str) -> Run | None:
+        if not self.exists():
+            return None
+        row = self.conn.execute(
+            f"SELECT run_id, target_schema, fingerprint, source, snapshot, options, mapping, status"
+            f" FROM {self.q}.runs WHERE target_schema = %s ORDER BY started_at DESC LIMIT 1",
+            (target_schema,),
+        ).fetchone()
+        return Run(*row) if row else None
+
+    def create_run(self, *, target_schema: str, fingerprint: str, source: str, snapshot: str,
+                   options: dict[str, Any], mapping: dict[str, Any]) -> str:
+        run_id = uuid.uuid4().hex[:16]
+        self.conn.execute(
+            f"INSERT INTO {self.q}.runs (run_id, target_schema, fingerprint, source, snapshot,"
+            f" options, mapping) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (run_id, target_schema, fingerprint, mask(source), snapshot,
+             json.dumps(options), json.dumps(mapping)),
+        )
+        return run_id
+
+    def forget_runs(self, target_schema: str) -> None:
+        """Delete every run of ``target_schema`` with its units, steps and rejects."""
+        if not self.exists():
+            return
+        self.conn.execute(
+            f"DELETE FROM {self.q}.rejects WHERE run_id IN"
+            f" (SELECT run_id FROM {self.q}.runs WHERE target_schema = %s)", (target_schema,),
+        )
+        self.conn.execute(f"DELETE FROM {self.q}.runs WHERE target_schema = %s", (target_schema,))
+
+    def objects(self, target_schema: str) -> list[tuple[str, str]]:
+        if not self.exists():
+            return []
+        rows = self.conn.execute(
+            f"SELECT o.kind, o.name FROM {self.q}.objects o JOIN {self.q}.runs r USING (run_id)"
+            f" WHERE r.target_schema = %s", (target_schema,),
+        ).fetchall()
+        return [(str(k), str(n)) for k, n in rows]
+
+    def add_object(self, run_id: str, kind: str, name: str) -> None:
+        self.conn.execute(
+            f"INSERT INTO {self.q}.objects VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (run_id, kind, name),
+        )
+
+    def step_done(self, run_id: str, step: str) -> bool:
+        row = self.conn.execute(
+            f"SELECT 1 FROM {self.q}.steps WHERE run_id = %s AND step = %s", (run_id, step)
+        ).fetchone()
+        return row is not None
+
+    def mark_step(self, run_id: str, step: str, detail: Any = None) -> None:
+        self.conn.execute(
+            f"INSERT INTO {self.q}.steps (run_id, step, detail) VALUES (%s, %s, %s)"
+            f" ON CONFLICT (run_id, step) DO UPDATE SET finished_at = now(), detail = EXCLUDED.detail",
+            (run_id, step, json.dumps(detail)),
+        )
+
+    def add_units(self, run_id: str, units: list[Unit]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {self.q}.units (run_id, table_name, seq, lo, hi) VALUES (%s,%s,%s,%s,%s)",
+                [(run_id, u.table, u.seq, _j(u.lo), _j(u.hi)) for u in units],
+            )
+
+    def units(self, run_id: str, *, pending_only: bool) -> list[Unit]:
+        rows = self.conn.execute(
+            f"SELECT table_name, seq, lo, hi FROM {self.q}.units WHERE run_id = %s"
+            f"{' AND NOT done' if pending_only else ''} ORDER BY table_name, seq", (run_id,),
+        ).fetchall()
+        return [Unit(t, s, lo, hi) for t, s, lo, hi in rows]
+
+    def unit_done(self, run_id: str, unit: Unit, *, lock: bool) -> bool:
+        row = self.conn.execute(
+            f"SELECT done FROM {self.q}.units WHERE run_id = %s AND table_name = %s AND seq = %s"
+            f"{' FOR UPDATE' if lock else ''}", (run_id, unit.table, unit.seq),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def finish_unit(self, run_id: str, unit: Unit, *, source_rows: int, copied: int,
+                    rejected: int, converted: int, seconds: float) -> None:
+        self.conn.execute(
+            f"UPDATE {self.q}.units SET done = true, source_rows = %s, copied_rows = %s,"
+            f" rejected_rows = %s, converted_values = %s, seconds = %s"
+            f" WHERE run_id = %s AND table_name = %s AND seq = %s",
+            (source_rows, copied, rejected, converted, seconds, run_id, unit.table, unit.seq),
+        )
+
+    def add_rejects(self, run_id: str, rejects: list[RejectRow]) -> None:
+        if not rejects:
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {self.q}.rejects (run_id, table_name, source_key, column_name,"
+                f" raw_value, raw_row, reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [(run_id, r.table, json.dumps(r.source_key), r.column, _j(r.raw_value),
+                  json.dumps(r.raw_row), r.reason) for r in rejects],
+            )
+
+    def table_totals(self, run_id: str) -> dict[str, tuple[int, int, int, int, float]]:
+        rows = self.conn.execute(
+            f"SELECT table_name, coalesce(sum(source_rows),0), coalesce(sum(copied_rows),0),"
+            f" coalesce(sum(rejected_rows),0), coalesce(sum(converted_values),0),"
+            f" coalesce(sum(seconds),0) FROM {self.q}.units WHERE run_id = %s GROUP BY table_name",
+            (run_id,),
+        ).fetchall()
+        return {str(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows}
+
+    def add_orphans(self, run_id: str, table: str, constraint: str, ref_table: str, count: int,
+                    sample: list[Any]) -> None:
+        self.conn.execute(
+            f"INSERT INTO {self.q}.orphans VALUES (%s, %s, %s, %s, %s, %s)"
+            f" ON CONFLICT (run_id, constraint_name) DO UPDATE SET orphan_rows = EXCLUDED.orphan_rows,"
+            f" sample = EXCLUDED.sample",
+            (run_id, table, constraint, ref_table, count, json.dumps(sample, default=str)),
+        )
+
+    def add_note(self, run_id: str, obj: str, message: str) -> None:
+        self.conn.execute(f"INSERT INTO {self.q}.notes VALUES (%s, %s, %s)", (run_id, obj, message))
+
+    def notes(self, run_id: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            f"SELECT object, message FROM {self.q}.notes WHERE run_id = %s", (run_id,)
+        ).fetchall()
+        return [(str(o), str(m)) for o, m in rows]
+
+    def finish_run(self, run_id: str) -> None:
+        self.conn.execute(
+            f"UPDATE {self.q}.runs SET status = 'done', finished_at = now() WHERE run_id = %s",
+            (run_id,),
+        )
+
+
+def _j(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)

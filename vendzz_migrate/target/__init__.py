@@ -1,0 +1,70 @@
+"""The PostgreSQL side: connections, DDL, COPY, constraints after the load."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vendzz_migrate import retry
+from vendzz_migrate.errors import (
+    CapacityError,
+    ConfigError,
+    ConnectionFailed,
+    PermissionDenied,
+    TargetError,
+    VendzzError,
+)
+from vendzz_migrate.urls import mask, mask_text
+
+if TYPE_CHECKING:
+    import psycopg
+
+LOAD_SESSION = (
+    "SET TIME ZONE 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET synchronous_commit = off",  # safe: a unit's rows and its progress commit together
+    "SET extra_float_digits = 3",
+)
+
+
+def require_url(url: str | None) -> str:
+    if not url:
+        raise ConfigError("no target: pass --target or set DATABASE_URL")
+    if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
+        raise ConfigError(f"not a PostgreSQL URL: {mask(url)}")
+    return url
+
+
+def connect(url: str, *, autocommit: bool = False, timeout_s: int = 10) -> psycopg.Connection:
+    """Connect (retrying only transient failures briefly); errors become one clear line."""
+    import psycopg
+
+    def attempt() -> psycopg.Connection:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout_s)
+
+    try:
+        conn = retry.policy(attempts=3, budget_s=timeout_s)(attempt)
+    except psycopg.Error as exc:
+        raise classify(exc, url) from None
+    for statement in LOAD_SESSION:
+        conn.execute(statement)
+    if not autocommit:
+        conn.commit()
+    return conn
+
+
+def classify(exc: Exception, url: str | None = None) -> VendzzError:
+    """Map a psycopg error to the project's error hierarchy, with a masked one-line message."""
+    import psycopg
+    from psycopg import errors as e
+
+    text = mask_text((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    where = f" ({mask(url)})" if url else ""
+    if isinstance(exc, e.InsufficientPrivilege):
+        return PermissionDenied(f"PostgreSQL refused: {text}")
+    if isinstance(exc, e.DiskFull | e.OutOfMemory):
+        return CapacityError(f"PostgreSQL is out of space: {text}")
+    if isinstance(exc, psycopg.OperationalError):
+        if "password authentication failed" in text or "authentication" in text:
+            return ConnectionFailed(f"authentication failed{where}: check the user and password")
+        return ConnectionFailed(f"cannot reach PostgreSQL{where}: {text}")
+    return TargetError(f"PostgreSQL error: {text}")

@@ -1,0 +1,1 @@
+"""Type mapping: profiles of SQLite columns, the mapping file, and value conversions."""

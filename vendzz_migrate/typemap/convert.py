@@ -1,0 +1,480 @@
+"""Value conversions: SQLite value -> PostgreSQL COPY text, in two equivalent implementations.
+
+Each :class:`Conversion` has
+- a fast path, written in SQLite SQL: ``ok_sql`` says whether a value is in the common form,
+  ``copy_sql`` formats it as PostgreSQL COPY text right inside SQLite (where it is cheapest);
+- a slow path in Python, :meth:`Conversion.convert`, the reference implementation, used for every
+  value the fast path does not claim. It either returns the text or raises :class:`Reject`.
+
+The two paths must agree wherever ``ok_sql`` is true; property tests check that. A value that
+neither path can convert costs its own row (it goes to ``vendzz_migrate.rejects``), never more.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from vendzz_migrate.typemap.values import Raw
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECONDS_LIMIT = 100_000_000_000  # below: epoch seconds (until year 5138)
+MS_LIMIT = 100_000_000_000_000  # below: epoch milliseconds
+FAST_REAL_MIN = 1e-12  # SQLite's printf('%!.17g') round-trips exactly in this range (tested)
+FAST_REAL_MAX = 1e15
+_INT_TEXT = re.compile(rb"\s*[+-]?\d+\s*")
+_NUM_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)\s*")
+_INFINITY = {"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
+             "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+_ISO_Z = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z"
+_SQL_DT = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+INT_RANGES = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "int2": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    TIMESTAMP = "timestamp"
+    JSON = "json"
+    BYTES = "bytes"
+
+
+class OnError(StrEnum):
+    """What to do with a value that does not convert."""
+
+    REJECT = "reject"  # the row goes to vendzz_migrate.rejects (default)
+    NULL = "null"  # the value becomes NULL (counted as converted); nullable columns only
+    WRAP = "wrap"  # json only: keep the raw text as a JSON string
+
+
+class Reject(Exception):  # noqa: N818 - a verdict, not a failure
+    """The value cannot be converted as the mapping asks; its row goes to the rejects table."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def copy_escape(text: str) -> str:
+    """Escape text for PostgreSQL COPY text format."""
+    return (
+        text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    )
+
+
+def sql_escape(expr: str) -> str:
+    """The same escaping, as a SQLite expression over ``expr``."""
+    return (
+        f"replace(replace(replace(replace({expr},'\\','\\\\'),"
+        f"char(10),'\\n'),char(13),'\\r'),char(9),'\\t')"
+    )
+
+
+def decode_text(raw: Raw) -> str:
+    """Text of a text/blob value, or a reject for invalid UTF-8 and NUL bytes."""
+    assert isinstance(raw.value, bytes)
+    try:
+        text = raw.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Reject(f"invalid UTF-8 at byte {exc.start}") from None
+    if "\x00" in text:
+        raise Reject("NUL byte in text (PostgreSQL text cannot hold it)")
+    return text
+
+
+def float_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+class Conversion:
+    """Base: subclasses define the fast path (SQL) and the reference slow path (Python)."""
+
+    kind: Kind
+
+    def __init__(self, pg_type: str, not_null: bool = False,
+                 on_error: OnError = OnError.REJECT) -> None:
+        self.pg_type = pg_type
+        self.not_null = not_null
+        self.on_error = on_error
+
+    # -- fast path -------------------------------------------------------------------------
+    def ok_sql(self, col: str) -> str:
+        """SQLite predicate: the value (never NULL here) is in the form copy_sql handles."""
+        raise NotImplementedError
+
+    def copy_sql(self, col: str) -> str:
+        """SQLite expression formatting a value accepted by ok_sql as COPY text."""
+        raise NotImplementedError
+
+    def converted_sql(self, col: str) -> str | None:
+        """SQLite predicate: the fast path converted the value between forms (counted)."""
+        return None
+
+    # -- slow path -------------------------------------------------------------------------
+    def convert(self, raw: Raw) -> str:
+        """Reference conversion of a non-NULL value to its PostgreSQL text (unescaped)."""
+        raise NotImplementedError
+
+    # -- composition -----------------------------------------------------------------------
+    def field_sql(self, col: str) -> str:
+        return f"CASE WHEN {col} IS NULL THEN '\\N' ELSE {self.copy_sql(col)} END"
+
+    def row_ok_sql(self, col: str) -> str:
+        null_ok = "0" if self.not_null else "1"
+        return f"(CASE WHEN {col} IS NULL THEN {null_ok} ELSE ({self.ok_sql(col)}) END)"
+
+    def field(self, raw: Raw) -> str:
+        """Slow path for one field, NULL included, as escaped COPY text."""
+        if raw.kind == "null":
+            if self.not_null:
+                raise Reject("NULL in a NOT NULL column")
+            return "\\N"
+        return copy_escape(self.convert(raw))
+
+
+class TextConversion(Conversion):
+    kind = Kind.TEXT
+
+    def __init__(self, pg_type: str, not_null: bool = False,
+                 on_error: OnError = OnError.REJECT) -> None:
+        super().__init__(pg_type, not_null, on_error)
+        match = re.fullmatch(r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*",
+                             pg_type, re.I)
+        self.max_length = int(match.group(1)) if match else None
+
+    def ok_sql(self, col: str) -> str:
+        length = f" AND length({col}) <= {self.max_length}" if self.max_length else ""
+        return (f"(typeof({col}) = 'text' AND instr(CAST({col} AS BLOB), X'00') = 0{length})"
+                f" OR typeof({col}) = 'integer'")
+
+    def copy_sql(self, col: str) -> str:
+        return f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT) ELSE {sql_escape(col)} END"
+
+    def convert(self, raw: Raw) -> str:
+        if raw.kind == "integer":
+            text = str(raw.value)
+        elif raw.kind == "real":
+            assert isinstance(raw.value, float)
+            text = float_text(raw.value)
+        else:
+            text = decode_text(raw)
+        if self.max_length is not None and len(text) > self.max_length:
+            raise Reject(f"text of {len(text)} characters is longer than {self.pg_type}")
+        return text
+
+
+class IntegerConversion(Conversion):
+    kind = Kind.INTEGER
+
+    def __init__(self, pg_type: str, not_null: bool = False,
+                 on_error: OnError = OnError.REJECT) -> None:
+        super().__init__(pg_type, not_null, on_error)
+        self.low, self.high = INT_RANGES.get(pg_type.strip().lower(), INT_RANGES["bigint"])
+
+    def ok_sql(self, col: str) -> str:
+        return f"typeof({col}) = 'integer' AND {col} BETWEEN {self.low} AND {self.high}"
+
+    def copy_sql(self, col: str) -> str:
+        return f"CAST({col} AS TEXT)"
+
+    def convert(self, raw: Raw) -> str:
+        value: int
+        if raw.kind == "integer":
+            assert isinstance(raw.value, int)
+            value = raw.value
+        elif raw.kind == "real":
+            assert isinstance(raw.value, float)
+            if not math.isfinite(raw.value) or raw.value != int(raw.value):
+                raise Reject(f"{float_text(raw.value)} is not an integer")
+            value = int(raw.value)
+        elif raw.kind == "text" and isinstance(raw.value, bytes) and _INT_TEXT.fullmatch(raw.value):
+            value = int(raw.value)
+        else:
+            raise Reject(f"{_preview(raw)} is not an integer")
+        if not self.low <= value <= self.high:
+            raise Reject(f"{value} is out of range for {self.pg_type}")
+        return str(value)
+
+
+class FloatConversion(Conversion):
+    kind = Kind.FLOAT
+
+    def ok_sql(self, col: str) -> str:
+        return (f"(typeof({col}) = 'real' AND ({col} = 0 OR abs({col}) BETWEEN {FAST_REAL_MIN!r}"
+                f" AND {FAST_REAL_MAX!r})) OR (typeof({col}) = 'integer'"
+                f" AND abs({col}) <= 9007199254740992)")
+
+    def copy_sql(self, col: str) -> str:
+        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
+                f" ELSE printf('%!.17g', {col}) END")
+
+    def convert(self, raw: Raw) -> str:
+        return float_text(_to_float(raw))
+
+
+class DecimalConversion(Conversion):
+    kind = Kind.DECIMAL
+
+    def __init__(self, pg_type: str, not_null: bool = False,
+                 on_error: OnError = OnError.REJECT) -> None:
+        super().__init__(pg_type, not_null, on_error)
+        match = re.fullmatch(r"\s*(?:numeric|decimal)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?\s*",
+                             pg_type, re.I)
+        self.precision = int(match.group(1)) if match and match.group(1) else None
+        self.scale = int(match.group(2)) if match and match.group(2) else 0
+
+    def ok_sql(self, col: str) -> str:
+        if self.precision is None:
+            return f"typeof({col}) = 'integer'"
+        limit = 10 ** (self.precision - self.scale)
+        return (f"(typeof({col}) = 'integer' AND abs({col}) < {limit}) OR (typeof({col}) = 'real'"
+                f" AND round({col}, {self.scale}) = {col} AND abs({col}) < {min(limit, 10**15)})")
+
+    def copy_sql(self, col: str) -> str:
+        if self.precision is None:
+            return f"CAST({col} AS TEXT)"
+        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
+                f" ELSE printf('%.{self.scale}f', {col}) END")
+
+    def convert(self, raw: Raw) -> str:
+        if raw.kind == "integer":
+            number = Decimal(str(raw.value))
+        elif raw.kind == "real":
+            assert isinstance(raw.value, float)
+            if not math.isfinite(raw.value):
+                raise Reject(f"{float_text(raw.value)} does not fit {self.pg_type}")
+            number = Decimal(repr(raw.value))
+        else:
+            number = _decimal_text(raw)
+        return self._fit(number)
+
+    def _fit(self, number: Decimal) -> str:
+        if not number.is_finite():
+            if self.precision is None:
+                return "NaN" if number.is_nan() else ("Infinity" if number > 0 else "-Infinity")
+            raise Reject(f"{number} does not fit {self.pg_type}")
+        if self.precision is None:
+            return format(number, "f")
+        quantum = Decimal(1).scaleb(-self.scale)
+        fitted = number.quantize(quantum)
+        if fitted != number:
+            raise Reject(f"{number} has more than {self.scale} decimals ({self.pg_type})")
+        if abs(fitted) >= Decimal(10) ** (self.precision - self.scale):
+            raise Reject(f"{number} is too large for {self.pg_type}")
+        return format(fitted, "f")
+
+
+class BooleanConversion(Conversion):
+    kind = Kind.BOOLEAN
+    _TEXT = {b"0": "f", b"1": "t", b"false": "f", b"true": "t", b"f": "f", b"t": "t"}
+
+    def ok_sql(self, col: str) -> str:
+        return f"typeof({col}) = 'integer' AND {col} IN (0, 1)"
+
+    def copy_sql(self, col: str) -> str:
+        return f"CASE {col} WHEN 1 THEN 't' ELSE 'f' END"
+
+    def convert(self, raw: Raw) -> str:
+        if raw.kind in ("integer", "real") and raw.value in (0, 1):
+            return "t" if raw.value == 1 else "f"
+        if raw.kind == "text" and isinstance(raw.value, bytes):
+            found = self._TEXT.get(raw.value.strip().lower())
+            if found is not None:
+                return found
+        raise Reject(f"{_preview(raw)} is not a boolean (0/1)")
+
+
+class TimestampConversion(Conversion):
+    """Epoch seconds / milliseconds (told apart per value), ISO-8601 and SQL datetime text."""
+
+    kind = Kind.TIMESTAMP
+
+    def ok_sql(self, col: str) -> str:
+        return (f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {MS_LIMIT})"
+                f" OR (typeof({col}) = 'text' AND ({col} GLOB '{_ISO_Z}' OR {col} GLOB '{_SQL_DT}')"
+                f" AND datetime({col}) = substr(replace({col}, 'T', ' '), 1, 19))")
+
+    def copy_sql(self, col: str) -> str:
+        return (
+            f"CASE WHEN typeof({col}) = 'text' THEN replace(replace({col}, 'T', ' '), 'Z', '')"
+            f" || '+00' WHEN {col} < {SECONDS_LIMIT} THEN"
+            f" strftime('%Y-%m-%d %H:%M:%S', {col}, 'unixepoch') || '+00'"
+            f" ELSE strftime('%Y-%m-%d %H:%M:%S', {col} / 1000, 'unixepoch') || '.'"
+            f" || printf('%03d', {col} % 1000) || '+00' END"
+        )
+
+    def convert(self, raw: Raw) -> str:
+        moment = parse_timestamp(raw)
+        return moment.isoformat(sep=" ")
+
+
+class JsonConversion(Conversion):
+    """JSON text to jsonb; double (or deeper) encoded objects and arrays are unwrapped."""
+
+    kind = Kind.JSON
+
+    def ok_sql(self, col: str) -> str:
+        # CASE, not AND: SQLite may evaluate both sides of AND; json_type() raises on bad JSON
+        inner = f"json_extract({col}, '$')"
+        return (f"CASE WHEN typeof({col}) = 'text' AND json_valid({col})"
+                f" AND instr({col}, '\\u0000') = 0 THEN CASE WHEN json_type({col}) <> 'text'"
+                f" THEN 1 WHEN json_valid({inner}) THEN json_type({inner})"
+                f" NOT IN ('object', 'array', 'text') ELSE 1 END ELSE 0 END")
+
+    def copy_sql(self, col: str) -> str:
+        return sql_escape(col)
+
+    def convert(self, raw: Raw) -> str:
+        if raw.kind != "text":
+            raise Reject(f"{_preview(raw)} is not JSON text")
+        return unwrap_json(decode_text(raw))
+
+
+class BytesConversion(Conversion):
+    kind = Kind.BYTES
+
+    def ok_sql(self, col: str) -> str:
+        return f"typeof({col}) = 'blob'"
+
+    def copy_sql(self, col: str) -> str:
+        return f"'\\\\x' || hex({col})"
+
+    def convert(self, raw: Raw) -> str:
+        if raw.kind in ("blob", "text"):
+            assert isinstance(raw.value, bytes)
+            return "\\x" + raw.value.hex().upper()
+        raise Reject(f"{_preview(raw)} is not binary data")
+
+
+CONVERSIONS: dict[Kind, type[Conversion]] = {
+    Kind.TEXT: TextConversion,
+    Kind.INTEGER: IntegerConversion,
+    Kind.FLOAT: FloatConversion,
+    Kind.DECIMAL: DecimalConversion,
+    Kind.BOOLEAN: BooleanConversion,
+    Kind.TIMESTAMP: TimestampConversion,
+    Kind.JSON: JsonConversion,
+    Kind.BYTES: BytesConversion,
+}
+
+
+def make(kind: Kind, pg_type: str, not_null: bool = False,
+         on_error: OnError = OnError.REJECT) -> Conversion:
+    return CONVERSIONS[kind](pg_type, not_null, on_error)
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+
+def parse_timestamp(raw: Raw) -> datetime:
+    """Classify and parse one timestamp value (UTC); raises Reject when it is not one."""
+    if raw.kind in ("integer", "real"):
+        assert isinstance(raw.value, int | float)
+        return epoch_to_datetime(raw.value)
+    if raw.kind != "text":
+        raise Reject(f"{_preview(raw)} is not a timestamp")
+    text = decode_text(raw).strip()
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+        return epoch_to_datetime(float(text) if "." in text else int(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Reject(f"{text[:40]!r} is not a timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def epoch_to_datetime(value: int | float) -> datetime:
+    """Epoch seconds below 1e11, milliseconds below 1e14 (per value, sign-aware)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Reject(f"{float_text(value)} is not a timestamp")
+    magnitude = abs(value)
+    if magnitude < SECONDS_LIMIT:
+        micros = round(Decimal(repr(value) if isinstance(value, float) else value) * 1_000_000)
+    elif magnitude < MS_LIMIT:
+        micros = round(Decimal(repr(value) if isinstance(value, float) else value) * 1_000)
+    else:
+        raise Reject(f"{value} is too large for epoch seconds or milliseconds")
+    try:
+        return EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        raise Reject(f"{value} is out of the timestamp range") from None
+
+
+def unwrap_json(text: str) -> str:
+    """Validate JSON text and unwrap objects/arrays that were JSON-encoded again as strings."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        raise Reject("invalid JSON") from None
+    current = text
+    while isinstance(value, str):
+        try:
+            inner = json.loads(value, parse_constant=_no_constant)
+        except ValueError:
+            break
+        if not isinstance(inner, dict | list | str):
+            break
+        current, value = value, inner
+    return current if isinstance(value, dict | list) else text
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _to_float(raw: Raw) -> float:
+    if raw.kind in ("integer", "real"):
+        assert isinstance(raw.value, int | float)
+        if raw.kind == "integer" and abs(int(raw.value)) > 2**53:
+            raise Reject(f"{raw.value} cannot be held exactly by double precision")
+        return float(raw.value)
+    if raw.kind == "text":
+        text = decode_text(raw).strip()
+        special = _INFINITY.get(text.lower())
+        if special is not None:
+            return special
+        if text.lower() == "nan":
+            return math.nan
+        if _NUM_TEXT.fullmatch(text):
+            return float(text)
+    raise Reject(f"{_preview(raw)} is not a number")
+
+
+def _decimal_text(raw: Raw) -> Decimal:
+    if raw.kind != "text":
+        raise Reject(f"{_preview(raw)} is not a number")
+    text = decode_text(raw).strip()
+    if not _NUM_TEXT.fullmatch(text) and text.lower().lstrip("+-") not in {"inf", "infinity", "nan"}:
+        raise Reject(f"{text[:40]!r} is not a number")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise Reject(f"{text[:40]!r} is not a number") from None
+
+
+def _preview(raw: Raw) -> str:
+    if isinstance(raw.value, bytes):
+        shown = raw.value[:40].decode("utf-8", "backslashreplace")
+        return f"{raw.kind} {shown!r}"
+    return f"{raw.kind} {raw.value!r}"
