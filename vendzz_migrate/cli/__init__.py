@@ -12,6 +12,7 @@ import typer
 
 from vendzz_migrate import __version__
 from vendzz_migrate import console
+from vendzz_migrate.cli import cache as cache_cmd
 from vendzz_migrate.cli import copy as copy_cmd
 from vendzz_migrate.cli import demo as demo_cmd
 from vendzz_migrate.cli import preflight as preflight_cmd
@@ -53,6 +54,8 @@ app.add_typer(schema_cmd.app, name="schema")
 app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
 app.command("preflight", help=preflight_cmd.PREFLIGHT_HELP)(preflight_cmd.preflight)
 app.command("provision", help=preflight_cmd.PROVISION_HELP)(preflight_cmd.provision)
+app.command("warm-cache", help=cache_cmd.WARM_HELP)(cache_cmd.warm_cache)
+app.command("cache-stats", help=cache_cmd.STATS_HELP)(cache_cmd.cache_stats)
 
 
 def main() -> None:

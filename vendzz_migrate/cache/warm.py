@@ -1,0 +1,226 @@
+"""warm-cache: fill Redis from PostgreSQL before traffic arrives.
+
+Steps: validate every selected cache against PostgreSQL (columns, ``requires``) and estimate it;
+stop here for ``dry_run``; otherwise connect to Redis, check ``maxmemory`` headroom, then write
+each cache (streamed, pipelined by node) and prune its stale keys. Reruns are idempotent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vendzz_migrate.cache import query
+from vendzz_migrate.cache.models import OVERHEAD_PER_KEY, CacheReport, WarmReport
+from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis_errors
+from vendzz_migrate.cache.spec import CacheDef, CacheSpec, KeyTemplate, parse_template
+from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
+from vendzz_migrate.console import ProgressReporter
+from vendzz_migrate.errors import CapacityError
+from vendzz_migrate.settings import Settings
+from vendzz_migrate.urls import mask
+
+if TYPE_CHECKING:
+    from vendzz_migrate.cache.query import PgConn
+
+
+@dataclass
+class Plan:
+    cache: CacheDef
+    ttl: tuple[int, int]
+    columns: list[query.Column]
+    estimate: query.Estimate | None
+    skip_reason: str | None = None
+
+    @property
+    def estimated_bytes(self) -> int:
+        if self.estimate is None:
+            return 0
+        return int(self.estimate.keys * (self.estimate.avg_bytes + OVERHEAD_PER_KEY))
+
+
+def warm(
+    settings: Settings,
+    spec: CacheSpec,
+    *,
+    only: list[str] | None = None,
+    dry_run: bool = False,
+    check_memory: bool = True,
+    progress: ProgressReporter | None = None,
+) -> WarmReport:
+    """Warm the caches of ``spec`` (or only those named); return what was written."""
+    caches = spec.select(only)
+    started = time.monotonic()
+    conn = query.connect(settings)
+    try:
+        plans = [_plan(conn, settings, spec, c) for c in caches]
+        if dry_run:
+            return _dry_report(settings, plans)
+        target = open_target(settings, spec.client)
+        try:
+            if check_memory:
+                check_headroom(target, plans)
+            report = WarmReport(
+                database=mask(settings.database_url),
+                redis=target.url,
+                mode="cluster" if target.cluster else "standalone",
+                nodes=sorted(target.nodes),
+            )
+            for plan in plans:
+                report.caches.append(_run(conn, spec, target, plan, report, progress=progress))
+        finally:
+            target.close()
+    finally:
+        conn.close()
+    report.seconds = round(time.monotonic() - started, 3)
+    report.keys = sum(c.keys for c in report.caches)
+    report.keys_per_s = round(report.keys / max(report.seconds, 1e-9), 1)
+    return report
+
+
+def _plan(conn: PgConn, settings: Settings, spec: CacheSpec, cache: CacheDef) -> Plan:
+    ttl = spec.ttl_of(cache)
+    missing = query.missing_tables(conn, settings.schema_name, cache.requires)
+    if missing:
+        reason = f"table {missing[0]!r} not found in schema {settings.schema_name!r}"
+        return Plan(cache, ttl, [], None, reason)
+    columns = query.probe(conn, cache)
+    estimate = query.estimate(conn, spec, cache, columns, SCRIPT_SHA)
+    return Plan(cache, ttl, columns, estimate)
+
+
+def _base(plan: Plan) -> CacheReport:
+    est = plan.estimate
+    return CacheReport(
+        name=plan.cache.name,
+        encoding=plan.cache.encoding,
+        status="skipped" if plan.skip_reason else "planned",
+        reason=plan.skip_reason,
+        rows=est.rows if est else 0,
+        skipped_rows=est.rows - est.keys if est else 0,
+        estimated_bytes=plan.estimated_bytes,
+        ttl_s=plan.ttl[0],
+        jitter_s=plan.ttl[1],
+        sample_keys=est.sample_keys if est else [],
+    )
+
+
+def _dry_report(settings: Settings, plans: list[Plan]) -> WarmReport:
+    caches = []
+    for plan in plans:
+        report = _base(plan)
+        report.keys = plan.estimate.keys if plan.estimate else 0
+        caches.append(report)
+    return WarmReport(
+        database=mask(settings.database_url),
+        redis=mask(settings.redis_url) or None,
+        mode="none",
+        dry_run=True,
+        caches=caches,
+        keys=sum(c.keys for c in caches),
+    )
+
+
+def check_headroom(target: Target, plans: list[Plan]) -> None:
+    """Refuse to start when the estimate does not fit under ``maxmemory`` on some master."""
+    need = sum(p.estimated_bytes for p in plans) / max(len(target.nodes), 1)
+    for address, info in target.info("memory").items():
+        maxmemory = int(info.get("maxmemory", 0))
+        used = int(info.get("used_memory", 0))
+        if maxmemory and need > maxmemory - used:
+            raise CapacityError(
+                f"Redis {target.url} ({address}) has {_mb(maxmemory - used)} free under maxmemory "
+                f"{_mb(maxmemory)} but the caches need about {_mb(need)}; nothing was written "
+                "(raise maxmemory, use --only or max_keys, or --skip-memory-check)"
+            )
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1_048_576:,.1f} MB"
+
+
+def _run(
+    conn: PgConn,
+    spec: CacheSpec,
+    target: Target,
+    plan: Plan,
+    report: WarmReport,
+    *,
+    progress: ProgressReporter | None,
+) -> CacheReport:
+    result = _base(plan)
+    if plan.skip_reason:
+        return result
+    name = plan.cache.name
+    if progress:
+        progress.add(name, plan.estimate.keys if plan.estimate else None)
+    writer = Writer(target, spec.client, lambda n: progress.advance(name, n) if progress else None)
+    if plan.cache.encoding == "hash":
+        writer.load_script()
+    seen: set[int] = set()
+    started = time.monotonic()
+    try:
+        rows = query.stream(conn, spec, plan.cache, plan.columns, SCRIPT_SHA)
+        written = writer.write(_remember(rows, seen))
+    except OutOfMemory as exc:
+        raise _oom(exc, target, plan, writer.result.keys, report) from None
+    if progress:
+        progress.finish(name)
+    result.seconds = round(time.monotonic() - started, 3)
+    result.status = "written"
+    result.keys, result.bytes = written.keys, written.bytes
+    result.errors, result.first_error = written.errors, written.first_error
+    result.keys_per_s = round(written.keys / max(result.seconds, 1e-9), 1)
+    result.pruned = prune(target, parse_template(plan.cache.key), seen)
+    return result
+
+
+def _remember(batches: Iterator[list[Row]], seen: set[int]) -> Iterator[list[Row]]:
+    for rows in batches:
+        seen.update([hash(k) for k, _ in rows])
+        yield rows
+
+
+def _oom(
+    exc: OutOfMemory, target: Target, plan: Plan, keys: int, report: WarmReport
+) -> CapacityError:
+    done = [c.name for c in report.caches if c.status == "written"]
+    total = plan.estimate.keys if plan.estimate else 0
+    finished = f"; caches finished: {', '.join(done)}" if done else ""
+    return CapacityError(
+        f"Redis {target.url} ran out of memory (OOM) while warming cache {plan.cache.name!r}: "
+        f"{keys:,} of {total:,} keys written{finished}; free memory or raise maxmemory, then "
+        "rerun (reruns are idempotent)",
+        report=report,
+        cache=plan.cache.name,
+        keys_written=keys,
+        redis_message=str(exc),
+    )
+
+
+def prune(target: Target, template: KeyTemplate, seen: set[int]) -> int:
+    """Delete keys of this cache's template that this run did not write (rows gone since)."""
+    regex, pattern, deleted = template.regex(), template.glob(), 0
+    for address, node in target.nodes.items():
+        with redis_errors(f"{target.url} ({address})"):
+            stale: list[bytes] = []
+            for raw in node.client.scan_iter(match=pattern, count=1000):
+                key = raw.decode("utf-8", "surrogateescape")
+                if hash(key) not in seen and regex.match(key):
+                    stale.append(raw)
+                if len(stale) >= 1000:
+                    deleted += _unlink(node.client, stale)
+                    stale = []
+            deleted += _unlink(node.client, stale)
+    return deleted
+
+
+def _unlink(client: object, keys: list[bytes]) -> int:
+    if not keys:
+        return 0
+    pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+    for key in keys:
+        pipe.unlink(key)
+    return sum(int(n) for n in pipe.execute())
