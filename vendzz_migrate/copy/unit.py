@@ -175,5 +175,7 @@ def _reject_row(lite: sqlite3.Connection, plan: TablePlan,
                 rej: tuple[KeyTuple, str | None, Raw | None, str]) -> RejectRow:
     key, column, raw, reason = rej
     row = reader.raw_row(lite, plan, key)
+    if column is None:  # e.g. invalid UTF-8: PostgreSQL names the line, not the column
+        column = next((c for c, v in row.items() if v["type"] == "text" and "base64" in v), None)
     value = encode_raw(raw) if raw is not None else (row.get(column) if column else None)
     return RejectRow(plan.table.name, reader.identity(lite, plan, key), column, value, row, reason)

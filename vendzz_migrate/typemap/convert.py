@@ -163,8 +163,8 @@ class TextConversion(Conversion):
 
     def ok_sql(self, col: str) -> str:
         length = f" AND length({col}) <= {self.max_length}" if self.max_length else ""
-        return (f"(typeof({col}) = 'text' AND instr(CAST({col} AS BLOB), X'00') = 0{length})"
-                f" OR typeof({col}) = 'integer'")
+        return (f"((typeof({col}) = 'text' AND instr(CAST({col} AS BLOB), X'00') = 0)"
+                f" OR typeof({col}) = 'integer'){length}")
 
     def copy_sql(self, col: str) -> str:
         return f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT) ELSE {sql_escape(col)} END"
@@ -219,9 +219,11 @@ class FloatConversion(Conversion):
     kind = Kind.FLOAT
 
     def ok_sql(self, col: str) -> str:
-        return (f"(typeof({col}) = 'real' AND ({col} = 0 OR abs({col}) BETWEEN {FAST_REAL_MIN!r}"
-                f" AND {FAST_REAL_MAX!r})) OR (typeof({col}) = 'integer'"
-                f" AND abs({col}) <= 9007199254740992)")
+        # CASE keeps abs() away from integers (abs(-2**63) overflows); zero is left to Python,
+        # as SQLite cannot print the sign of -0.0
+        return (f"CASE typeof({col}) WHEN 'real' THEN abs({col}) BETWEEN {FAST_REAL_MIN!r}"
+                f" AND {FAST_REAL_MAX!r} WHEN 'integer' THEN {col} BETWEEN -9007199254740992"
+                f" AND 9007199254740992 ELSE 0 END")
 
     def copy_sql(self, col: str) -> str:
         return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
@@ -246,8 +248,9 @@ class DecimalConversion(Conversion):
         if self.precision is None:
             return f"typeof({col}) = 'integer'"
         limit = 10 ** (self.precision - self.scale)
-        return (f"(typeof({col}) = 'integer' AND abs({col}) < {limit}) OR (typeof({col}) = 'real'"
-                f" AND round({col}, {self.scale}) = {col} AND abs({col}) < {min(limit, 10**15)})")
+        return (f"CASE typeof({col}) WHEN 'integer' THEN {col} > -{limit} AND {col} < {limit}"
+                f" WHEN 'real' THEN round({col}, {self.scale}) = {col}"
+                f" AND abs({col}) < {min(limit, 10**15)} ELSE 0 END")
 
     def copy_sql(self, col: str) -> str:
         if self.precision is None:

@@ -82,8 +82,11 @@ def choose(col: Column, prof: ColumnProfile, *, is_key: bool = False) -> Choice:
         return Kind.INTEGER, "bigint", _outliers(n - prof.integers, "non-integer")
     if col.affinity == "INTEGER" and not n:
         return Kind.INTEGER, "bigint", ""
-    if col.affinity in ("REAL", "NUMERIC", "BLOB") and n and \
-            prof.integers + prof.reals >= n * MAJORITY:
+    numbers = prof.integers + prof.reals
+    if col.affinity == "REAL" and n and \
+            numbers + prof.numeric_text + prof.special_float_text >= n * MAJORITY:
+        return _real(col, prof)
+    if col.affinity in ("NUMERIC", "BLOB") and n and numbers >= n * MAJORITY:
         return _real(col, prof)
     if col.affinity == "REAL" and not n:
         return Kind.FLOAT, "double precision", ""
@@ -117,8 +120,10 @@ def _real(col: Column, prof: ColumnProfile) -> Choice:
     fits_cents = prof.real_2dp == prof.reals and (prof.real_max_abs or 0) < 1e10
     if _MONEY_NAME.search(col.name) and fits_cents and prof.integers + prof.reals == n:
         return Kind.DECIMAL, "numeric(12,2)", "money: every value has at most 2 decimals"
-    return Kind.FLOAT, "double precision", _outliers(n - prof.integers - prof.reals,
-                                                     "non-numeric text")
+    texts = prof.numeric_text + prof.special_float_text
+    notes = [f"{texts} numeric text value(s) (e.g. 'Infinity') converted" if texts else "",
+             _outliers(n - prof.integers - prof.reals - texts, "non-numeric text")]
+    return Kind.FLOAT, "double precision", "; ".join(x for x in notes if x)
 
 
 def _text(col: Column, prof: ColumnProfile, is_key: bool) -> Choice:

@@ -39,6 +39,7 @@ class ColumnProfile:
     real_max_abs: float | None = None
     nul_bytes: int = 0
     numeric_text: int = 0
+    special_float_text: int = 0
 
     @property
     def non_null(self) -> int:
@@ -96,6 +97,8 @@ def _aggregates(col: str) -> list[str]:
         f"max(CASE WHEN {t} = 'real' THEN abs({c}) END)",
         f"sum({t} = 'text' AND instr(CAST({c} AS BLOB), X'00') > 0)",
         f"sum({t} = 'text' AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*')",
+        f"sum({t} = 'text' AND lower(trim({c})) IN ('infinity', '+infinity', '-infinity', 'inf',"
+        f" '+inf', '-inf', 'nan'))",
     ]
 
 

@@ -1,0 +1,187 @@
+"""The SQLite fast path and the Python slow path of every conversion agree.
+
+For any value the fast path claims (``ok_sql`` true), the text it formats inside SQLite must
+mean the same as the reference Python conversion's text.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vendzz_migrate.typemap.convert import (
+    Conversion,
+    Kind,
+    Reject,
+    copy_escape,
+    epoch_to_datetime,
+    make,
+    unwrap_json,
+)
+from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
+
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+EDGE_INTS = st.sampled_from([0, 1, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)])
+FLOATS = st.floats(allow_nan=False) | st.sampled_from([-0.0, 5e-324, 1.7976931348623157e308,
+                                                       1e-12, 1e15, 0.1, 1e300, -1e-300])
+TEXTS = st.text() | st.sampled_from(["", "a\x00b", "é", "\t\n\r\\", "1.0", " 42 ", "Infinity"])
+VALUES = st.one_of(st.none(), INT64, EDGE_INTS, FLOATS, TEXTS, st.binary(max_size=20))
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def lite() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.text_factory = bytes
+    conn.execute("CREATE TABLE v (x)")
+    return conn
+
+
+def fast(lite: sqlite3.Connection, conv: Conversion, value: object
+         ) -> tuple[bytes | None, Raw]:
+    """The fast path's COPY field for ``value`` (None when it does not claim the value), and
+    the value as SQLite really stores it (e.g. SQLite keeps no -0.0)."""
+    lite.execute("DELETE FROM v")
+    lite.execute("INSERT INTO v VALUES (?)", (value,))
+    row = lite.execute(f"SELECT {conv.row_ok_sql('x')}, {conv.field_sql('x')}, typeof(x), x"
+                       " FROM v").fetchone()
+    return (row[1] if row[0] else None), Raw(row[2].decode(), row[3])
+
+
+def slow(conv: Conversion, raw: Raw) -> str | None:
+    try:
+        return conv.field(raw)
+    except Reject:
+        return None
+
+
+def same_meaning(kind: Kind, a: str, b: str) -> bool:
+    if a == "\\N" or b == "\\N":
+        return a == b
+    if kind is Kind.FLOAT:
+        fa, fb = float(a), float(b)
+        return fa == fb and math.copysign(1, fa) == math.copysign(1, fb)
+    if kind is Kind.DECIMAL:
+        return Decimal(a) == Decimal(b)
+    if kind is Kind.TIMESTAMP:
+        return datetime.fromisoformat(a.replace("+00", "+00:00")) == datetime.fromisoformat(
+            b.replace("+00:00", "+00").replace("+00", "+00:00"))
+    return a == b
+
+
+CASES = [
+    (Kind.TEXT, "text"), (Kind.TEXT, "varchar(5)"), (Kind.INTEGER, "bigint"),
+    (Kind.INTEGER, "integer"), (Kind.FLOAT, "double precision"),
+    (Kind.DECIMAL, "numeric(12,2)"), (Kind.BOOLEAN, "boolean"),
+    (Kind.TIMESTAMP, "timestamptz"), (Kind.JSON, "jsonb"), (Kind.BYTES, "bytea"),
+]
+
+
+@pytest.mark.parametrize(("kind", "pg_type"), CASES)
+@SETTINGS
+@given(value=VALUES)
+def test_fast_path_agrees_with_reference(lite: sqlite3.Connection, kind: Kind, pg_type: str,
+                                         value: object) -> None:
+    conv = make(kind, pg_type)
+    claimed, stored = fast(lite, conv, value)
+    if claimed is None:
+        return  # the slow path decides; nothing to compare
+    reference = slow(conv, stored)
+    assert reference is not None, f"fast path accepted {value!r}, reference refuses it"
+    assert same_meaning(kind, claimed.decode("utf-8"), reference)
+
+
+@given(value=st.integers(min_value=0, max_value=10**14 - 1))
+@SETTINGS
+def test_timestamps_fast_and_slow_agree_on_every_epoch(lite: sqlite3.Connection,
+                                                       value: int) -> None:
+    conv = make(Kind.TIMESTAMP, "timestamptz")
+    claimed, _ = fast(lite, conv, value)
+    assert claimed is not None
+    expected = epoch_to_datetime(value)
+    assert datetime.fromisoformat(claimed.decode().replace("+00", "+00:00")) == expected
+
+
+def test_epoch_seconds_and_milliseconds_are_told_apart_per_value() -> None:
+    assert epoch_to_datetime(1_700_000_000).isoformat() == "2023-11-14T22:13:20+00:00"
+    assert epoch_to_datetime(1_700_000_000_123).isoformat() == "2023-11-14T22:13:20.123000+00:00"
+    with pytest.raises(Reject):
+        epoch_to_datetime(10**15)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"a": 1}', '{"a": 1}'),
+    ('"{\\"a\\": 1}"', '{"a": 1}'),  # double-encoded object
+    ('"\\"[]\\""', "[]"),  # triple-encoded array
+    ('"invalid"', '"invalid"'),  # a JSON string scalar stays a string
+    ('"123"', '"123"'),  # so does a string holding a number
+])
+def test_json_unwrapping(text: str, expected: str) -> None:
+    assert unwrap_json(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "{broken", "NaN", "[1,"])
+def test_invalid_json_is_rejected(text: str) -> None:
+    with pytest.raises(Reject):
+        unwrap_json(text)
+
+
+@given(value=VALUES)
+def test_raw_values_encode_losslessly(value: object) -> None:
+    raw = Raw.of(value)  # type: ignore[arg-type]
+    back = decode_raw(encode_raw(raw))
+    if raw.kind == "real":
+        assert isinstance(back.value, float) and isinstance(raw.value, float)
+        assert back.value == raw.value
+        assert math.copysign(1, back.value) == math.copysign(1, raw.value)
+    else:
+        assert back == raw
+
+
+def test_invalid_utf8_and_nul_are_rejected_with_a_reason() -> None:
+    conv = make(Kind.TEXT, "text")
+    with pytest.raises(Reject, match="UTF-8"):
+        conv.convert(Raw("text", b"a\xffb"))
+    with pytest.raises(Reject, match="NUL"):
+        conv.convert(Raw("text", b"a\x00b"))
+
+
+def test_copy_escape() -> None:
+    assert copy_escape("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+
+
+@pytest.mark.parametrize(("pg_type", "value", "ok"), [
+    ("integer", 2**31, False), ("integer", 2**31 - 1, True), ("bigint", 2**63 - 1, True),
+    ("bigint", "42", True), ("bigint", "4x", False), ("bigint", 3.0, True), ("bigint", 3.5, False),
+])
+def test_integer_ranges_and_text(pg_type: str, value: object, ok: bool) -> None:
+    conv = make(Kind.INTEGER, pg_type)
+    if ok:
+        assert Decimal(conv.convert(Raw.of(value))) == Decimal(str(value))  # type: ignore[arg-type]
+    else:
+        with pytest.raises(Reject):
+            conv.convert(Raw.of(value))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Infinity", "Infinity"), ("-inf", "-Infinity"), ("NaN", "NaN"), (" 1.5 ", "1.5"),
+    (-0.0, "-0.0"), (9e999, "Infinity"),
+])
+def test_float_specials(value: object, expected: str) -> None:
+    assert make(Kind.FLOAT, "double precision").convert(Raw.of(value)) == expected  # type: ignore[arg-type]
+
+
+def test_money_keeps_cents_exactly_and_refuses_more() -> None:
+    conv = make(Kind.DECIMAL, "numeric(12,2)")
+    assert conv.convert(Raw.of(19.9)) == "19.90"
+    with pytest.raises(Reject):
+        conv.convert(Raw.of(0.285))
+    with pytest.raises(Reject):
+        conv.convert(Raw.of("Infinity"))
