@@ -194,9 +194,11 @@ def load_profile(name_or_path: str | Path) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"profile {where}: {field}: {first['msg']}", field=field) from None
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        field = ".".join(str(p) for p in errors[0]["loc"]) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        message = f"profile {where}: {field}: {errors[0]['msg']}{more}"
+        raise ConfigError(message, field=field) from None
 
 
 def _read(name_or_path: str) -> tuple[str, str]:

@@ -110,7 +110,7 @@ def redis_conf(profile: Profile, redis_url: str | None, pools: Pools) -> str:
         port=redis.port,
         dir=redis.dir,
         appendfsync=redis.appendfsync,
-        maxmemory=f"{floor:g}gb" if floor else "0",
+        maxmemory=f"{round(floor * 1024)}mb" if floor else "0",
         maxmemory_policy=redis.maxmemory_policies[0],
         app_clients=clients,
         maxclients=max(_headroom(clients, profile.pools.alert_pct), 10000),
