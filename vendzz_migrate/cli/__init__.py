@@ -16,6 +16,7 @@ from vendzz_migrate.cli import cache as cache_cmd
 from vendzz_migrate.cli import copy as copy_cmd
 from vendzz_migrate.cli import demo as demo_cmd
 from vendzz_migrate.cli import preflight as preflight_cmd
+from vendzz_migrate.cli import sample as sample_cmd
 from vendzz_migrate.cli import schema as schema_cmd
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ def _root(
 app.command("sqlite-to-pg", help=copy_cmd.HELP)(copy_cmd.sqlite_to_pg)
 app.add_typer(schema_cmd.app, name="schema")
 app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
+app.command("sample", help=sample_cmd.HELP)(sample_cmd.sample)
 app.command("preflight", help=preflight_cmd.PREFLIGHT_HELP)(preflight_cmd.preflight)
 app.command("provision", help=preflight_cmd.PROVISION_HELP)(preflight_cmd.provision)
 app.command("warm-cache", help=cache_cmd.WARM_HELP)(cache_cmd.warm_cache)
