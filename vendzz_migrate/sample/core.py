@@ -132,7 +132,7 @@ def _answer(f: Fake, first: str, last: str) -> Any:
     return f.words(1, 3)
 
 
-def _responses(f: Fake, submitted: int) -> str:
+def responses_json(f: Fake, submitted: int) -> str:
     """The ``responses`` JSON in one of the six shapes seen in the real file."""
     first, last = f.name()
     count = f.num(1, 6)
@@ -160,7 +160,7 @@ def _item(f: Fake, shape: int, i: int, answer: Any, submitted: int) -> dict[str,
     return {"elementId": element, "answer": answer}
 
 
-def _metadata(f: Fake, submitted: int) -> str:
+def metadata_json(f: Fake, submitted: int) -> str:
     complete = f.chance(0.7)
     meta: dict[str, Any] = {"isComplete": complete, "isPartial": not complete,
                             "completionPercentage": 100 if complete else f.num(5, 95)}
@@ -203,7 +203,7 @@ def responses_and_variables(ctx: Context) -> None:
         for _ in range(min(CHUNK, total - start)):
             rid, quiz, submitted = f.nanoid(), f.pick(quiz_ids), f.ts()
             brazil = f.chance(0.6)
-            responses.append((rid, quiz, _responses(f, submitted), _metadata(f, submitted),
+            responses.append((rid, quiz, responses_json(f, submitted), metadata_json(f, submitted),
                               submitted, "BR" if brazil else None, "+55" if brazil else None,
                               f.maybe(0.05, f.nanoid(10)), None))
             variables.extend(_variables(f, rid, quiz, submitted))

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from vendzz_migrate.errors import SourceError
-from vendzz_migrate.sample.core import _metadata, _responses
+from vendzz_migrate.sample.core import metadata_json, responses_json
 from vendzz_migrate.sample.fake import END_S, Fake
 
 INSERT = ("INSERT INTO quiz_responses (id, quizId, responses, metadata, submittedAt, country, "
@@ -65,8 +65,8 @@ def _write(conn: sqlite3.Connection, stop: threading.Event | None, max_rows: int
         submitted = END_S + written
         rid = f.nanoid()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(INSERT, (rid, f.pick(quiz_ids), _responses(f, submitted),
-                              _metadata(f, submitted), submitted))
+        conn.execute(INSERT, (rid, f.pick(quiz_ids), responses_json(f, submitted),
+                              metadata_json(f, submitted), submitted))
         if partial and written % 2:
             conn.execute(COMPLETE, (partial.pop(0),))
         conn.execute("COMMIT")
