@@ -1,0 +1,150 @@
+"""verify: prove that PostgreSQL holds exactly what SQLite held, or show exactly where not.
+
+    report = verify.run(VerifyOptions(source=Path("vendzz.db"), target_url=url))
+
+returns a :class:`VerifyReport` when everything matches and raises
+:class:`~vendzz_migrate.errors.MismatchError` (``.data["report"]``) when it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from vendzz_migrate import console
+from vendzz_migrate.copy import plan as planner
+from vendzz_migrate.errors import ConfigError, MismatchError
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.store import Run, Store
+from vendzz_migrate.target import require_url
+from vendzz_migrate.typemap import infer as inferrer
+from vendzz_migrate.typemap import mapping as maps
+from vendzz_migrate.urls import mask
+from vendzz_migrate.verify import compare, lite, pgside, schema_check
+from vendzz_migrate.verify import spec as specs
+from vendzz_migrate.verify.model import Mode, Status, TableResult, VerifyReport
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class VerifyOptions(BaseModel):
+    source: Path
+    target_url: str | None
+    schema_name: str = "public"
+    state_schema: str = "vendzz_migrate"
+    mapping_path: Path | None = None
+    mode: Mode = "checksum"
+    tables: list[str] | None = None
+    show_values: bool = False
+    strict: bool = False
+    segment_rows: int = Field(default=10_000, ge=2)
+
+
+def run(opts: VerifyOptions) -> VerifyReport:
+    """Compare the SQLite file with the target; raise MismatchError (with the report) unless
+    everything matches (quarantined rows only fail with ``strict``)."""
+    started = time.monotonic()
+    url = require_url(opts.target_url)
+    source = lite.open_source(opts.source)
+    try:
+        target = pgside.open_target(url)
+        try:
+            report = _verify(opts, url, source, target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    report.seconds = time.monotonic() - started
+    if not report.ok:
+        raise MismatchError(f"verify: {report.summary()}", report=report)
+    return report
+
+
+def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
+            target: psycopg.Connection) -> VerifyReport:
+    schema = insp.introspect(source)
+    store = Store(target, opts.state_schema)
+    prior = store.active_run(opts.schema_name)
+    mapping, origin = _mapping(opts, source, schema, prior)
+    plans = _selected(planner.build(mapping, schema), opts.tables)
+    report = VerifyReport(source=opts.source, target=mask(url), schema_name=opts.schema_name,
+                          mode=opts.mode, strict=opts.strict, mapping_from=origin,
+                          run_id=prior.run_id if prior else None)
+    rejects = _rejects(store, prior)
+    columns = {p.target: pgside.table_types(target, opts.schema_name, p.target)
+               for p in plans.values()}
+    ctx = compare.Ctx(source, target, opts.schema_name, opts.show_values, opts.segment_rows)
+    for name, plan in plans.items():
+        console.debug(f"verify {name} ({opts.mode})")
+        if not columns[plan.target]:
+            report.tables.append(_absent(source, plan))
+            continue
+        spec = specs.build(plan, columns[plan.target], mapping.tables[name].primary_key,
+                           rejects.get(name, frozenset()))
+        report.tables.append(compare.compare_table(ctx, spec, opts.mode))
+    cat = schema_check.catalog(target, opts.schema_name, columns,
+                               store.notes(prior.run_id) if prior else [],
+                               _orphans(store, prior))
+    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans,
+                                              mapping, schema, cat)
+    report.add_totals()
+    return report
+
+
+def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,
+             prior: Run | None) -> tuple[maps.Mapping, str]:
+    if opts.mapping_path is not None:
+        return maps.load(opts.mapping_path), str(opts.mapping_path)
+    if prior is not None:
+        return maps.parse(prior.mapping, "stored mapping"), f"run {prior.run_id}"
+    return inferrer.infer(source, schema, source=str(opts.source)), "inferred"
+
+
+def _selected(plans: dict[str, TablePlan], wanted: list[str] | None) -> dict[str, TablePlan]:
+    if not wanted:
+        return plans
+    by_any = {n: n for n in plans} | {p.target: n for n, p in plans.items()}
+    unknown = [w for w in wanted if w not in by_any]
+    if unknown:
+        raise ConfigError(f"--tables: no such migrated table: {', '.join(unknown)}")
+    return {by_any[w]: plans[by_any[w]] for w in wanted}
+
+
+def _rejects(store: Store, prior: Run | None) -> dict[str, frozenset[str]]:
+    if prior is None:
+        return {}
+    rows = store.conn.execute(
+        f"SELECT table_name, source_key FROM {store.q}.rejects WHERE run_id = %s",
+        (prior.run_id,)).fetchall()
+    found: dict[str, set[str]] = {}
+    for table, key in rows:
+        found.setdefault(str(table), set()).add(json.dumps(_loaded(key), sort_keys=True))
+    return {t: frozenset(k) for t, k in found.items()}
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _orphans(store: Store, prior: Run | None) -> dict[str, int]:
+    if prior is None:
+        return {}
+    rows = store.conn.execute(
+        f"SELECT constraint_name, orphan_rows FROM {store.q}.orphans WHERE run_id = %s",
+        (prior.run_id,)).fetchall()
+    return {str(c): int(n) for c, n in rows}
+
+
+def _absent(source: sqlite3.Connection, plan: TablePlan) -> TableResult:
+    from vendzz_migrate.source import qi
+
+    rows = int(source.execute(f"SELECT count(*) FROM {qi(plan.table.name)}").fetchone()[0])
+    return TableResult(table=plan.table.name, target=plan.target, status=Status.MISMATCH,
+                       source_rows=rows, missing=rows, note="table missing in the target")
