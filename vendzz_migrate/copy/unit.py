@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
     import psycopg
 
 FLUSH_BYTES = 1 << 20
-_LINE = re.compile(r"\bline (\d+)")
-_COLUMN = re.compile(r"\bcolumn ([^:]+):")
+_WHERE = re.compile(r", line (\d+)(?:, column (.*?): .*)?$", re.S)
 
 
 @dataclass
@@ -65,6 +65,7 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
             bad = _try_copy(pg, lite, plan, where, params, copy_sql)
             if isinstance(bad, _Attempt):
                 break
+            _confirm(pg, lite, plan, bad[0], copy_sql)
             excluded.append(bad[0])
             failed.append(bad)
         attempt = bad
@@ -157,18 +158,37 @@ def _text_or_reject(raw: Raw, rej: Reject) -> str:
 
 def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan, lite: sqlite3.Connection
              ) -> tuple[KeyTuple, str | None, Raw | None, str]:
-    """Locate the row PostgreSQL refused from the COPY context ('line N, column c')."""
+    """Locate the row PostgreSQL refused from the COPY context ('COPY t, line N, column c').
+
+    The context may hold other 'line N' (e.g. 'JSON data, line 1'), so only the line that
+    starts with 'COPY <table>' is read.
+    """
     diag = getattr(exc, "diag", None)
     context = (getattr(diag, "context", None) or "") if diag else ""
-    match = _LINE.search(context)
-    reason = (getattr(diag, "message_primary", None) if diag else None) or str(exc)
-    if not match or int(match.group(1)) > len(attempt.keys):
-        raise exc
+    prefix = f"COPY {plan.target}"
+    found = [ln[len(prefix):] for ln in context.splitlines() if ln.startswith(prefix)]
+    match = _WHERE.match(found[-1]) if found else None
+    if not match or not 0 < int(match.group(1)) <= len(attempt.keys):
+        raise TargetError(f"{plan.table.name}: PostgreSQL refused a row it did not locate: "
+                          f"{(str(exc).splitlines() or [''])[0]}") from exc
     key = attempt.keys[int(match.group(1)) - 1]
-    column_match = _COLUMN.search(context)
-    target_col = column_match.group(1).strip() if column_match else None
+    target_col = match.group(2)
     source_col = next((c.source for c in plan.columns if c.target == target_col), None)
+    reason = (getattr(diag, "message_primary", None) if diag else None) or str(exc)
     return key, source_col, None, f"PostgreSQL refused the value: {reason}"
+
+
+def _confirm(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, key: KeyTuple,
+             copy_sql: bytes) -> None:
+    """Send the blamed row alone (rolled back): if PostgreSQL takes it, the blame was wrong,
+    and rejecting a good row would be worse than stopping."""
+    where, params = reader.key_clause(plan.keys, key)
+    with pg.transaction(force_rollback=True):
+        alone = _try_copy(pg, lite, plan, where, params, copy_sql)
+    if isinstance(alone, _Attempt) and alone.keys:
+        raise TargetError(f"{plan.table.name}: PostgreSQL refused a batch but accepts the row "
+                          f"it blamed ({reader.encode_key(key)}); stopping rather than "
+                          "rejecting a good row")
 
 
 def _reject_row(lite: sqlite3.Connection, plan: TablePlan,

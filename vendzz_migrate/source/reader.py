@@ -75,6 +75,13 @@ def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
     return " AND ".join(parts), params
 
 
+def key_clause(keys: Sequence[str], key: KeyTuple) -> tuple[str, list[Any]]:
+    """WHERE clause selecting exactly the row with ``key``."""
+    binds = [_bind(r) for r in key]
+    return (f"({_key_sql(keys)}) = ({', '.join(b[0] for b in binds)})",
+            [b[1] for b in binds])
+
+
 def encode_key(key: KeyTuple) -> list[Any]:
     return [encode_raw(r) for r in key]
 
@@ -145,9 +152,7 @@ def count(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[An
 
 def raw_row(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[str, Any]:
     """Every stored column of one row, plus its identity, encoded losslessly."""
-    binds = [_bind(r) for r in key]
-    where = f"({_key_sql(plan.keys)}) = ({', '.join(b[0] for b in binds)})"
-    params = [b[1] for b in binds]
+    where, params = key_clause(plan.keys, key)
     names = [c.name for c in plan.table.stored_columns]
     cols = ", ".join(f"typeof({qi(n)}), {qi(n)}" for n in names)
     row = conn.execute(f"SELECT {cols} FROM {qi(plan.table.name)} WHERE {where}",
