@@ -18,6 +18,7 @@ from vendzz_migrate.cli import demo as demo_cmd
 from vendzz_migrate.cli import preflight as preflight_cmd
 from vendzz_migrate.cli import sample as sample_cmd
 from vendzz_migrate.cli import schema as schema_cmd
+from vendzz_migrate.cli import verify as verify_cmd
 
 app = typer.Typer(
     name="vendzz-migrate",
@@ -52,6 +53,7 @@ def _root(
 
 app.command("sqlite-to-pg", help=copy_cmd.HELP)(copy_cmd.sqlite_to_pg)
 app.add_typer(schema_cmd.app, name="schema")
+app.command("verify", help=verify_cmd.HELP)(verify_cmd.verify)
 app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
 app.command("sample", help=sample_cmd.HELP)(sample_cmd.sample)
 app.command("preflight", help=preflight_cmd.PREFLIGHT_HELP)(preflight_cmd.preflight)

@@ -1,0 +1,66 @@
+"""`vendzz-migrate verify`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from vendzz_migrate.cli.common import JsonOpt, JunitOpt, MappingOpt, SchemaOpt, SourceArg
+from vendzz_migrate.cli.common import TargetOpt, guarded, write_json
+from vendzz_migrate.errors import MismatchError
+
+
+
+class ModeChoice(StrEnum):
+    COUNTS = "counts"
+    CHECKSUM = "checksum"
+    FULL = "full"
+
+
+HELP = ("Prove that PostgreSQL holds exactly what the SQLite file holds (rows, values, keys, "
+        "indexes, sequences), or show exactly where not. Exit 9 on a mismatch.")
+
+
+def verify(
+    source: SourceArg,
+    target: TargetOpt = None,
+    mapping: MappingOpt = None,
+    schema: SchemaOpt = None,
+    mode: Annotated[ModeChoice, typer.Option(help="Row counts only, segment checksums with "
+                                             "bisection, or every row.")] = ModeChoice.CHECKSUM,
+    tables: Annotated[str | None, typer.Option(help="Only these tables (comma-separated).")]
+    = None,
+    show_values: Annotated[bool, typer.Option(help="Show differing values (PII!).")] = False,
+    strict: Annotated[bool, typer.Option(help="Quarantined (rejected) rows fail too.")] = False,
+    json_out: JsonOpt = None,
+    junit: JunitOpt = None,
+) -> None:
+    from vendzz_migrate.fileio import atomic_write_text
+    from vendzz_migrate.settings import load_settings
+    from vendzz_migrate.verify import VerifyOptions, VerifyReport, run
+    from vendzz_migrate.verify.render import junit as render_junit
+    from vendzz_migrate.verify.render import summary
+
+    def output(report: VerifyReport) -> None:
+        if str(json_out) != "-":
+            summary(report)
+        write_json(json_out, report)
+        if junit is not None:
+            atomic_write_text(junit, render_junit(report))
+
+    def call() -> None:
+        settings = load_settings(database_url=target, schema_name=schema)
+        opts = VerifyOptions(
+            source=source, target_url=settings.database_url, schema_name=settings.schema_name,
+            state_schema=settings.state_schema, mapping_path=mapping, mode=mode.value,
+            tables=[t.strip() for t in tables.split(",") if t.strip()] if tables else None,
+            show_values=show_values, strict=strict)
+        try:
+            output(run(opts))
+        except MismatchError as exc:
+            output(exc.data["report"])
+            raise
+
+    guarded(call)
