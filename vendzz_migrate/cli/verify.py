@@ -7,10 +7,17 @@ from typing import Annotated
 
 import typer
 
-from vendzz_migrate.cli.common import JsonOpt, JunitOpt, MappingOpt, SchemaOpt, SourceArg
-from vendzz_migrate.cli.common import TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    JunitOpt,
+    MappingOpt,
+    SchemaOpt,
+    SourceArg,
+    TargetOpt,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import MismatchError
-
 
 
 class ModeChoice(StrEnum):
@@ -25,6 +32,7 @@ HELP = ("Prove that PostgreSQL holds exactly what the SQLite file holds (rows, v
 
 def verify(
     source: SourceArg,
+    *,
     target: TargetOpt = None,
     mapping: MappingOpt = None,
     schema: SchemaOpt = None,

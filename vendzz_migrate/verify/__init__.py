@@ -6,8 +6,14 @@
 
 from __future__ import annotations
 
-from vendzz_migrate.verify.model import Difference, DiffKind, SchemaCheck, Status, TableResult
-from vendzz_migrate.verify.model import VerifyReport
+from vendzz_migrate.verify.model import (
+           Difference,
+           DiffKind,
+           SchemaCheck,
+           Status,
+           TableResult,
+           VerifyReport,
+)
 from vendzz_migrate.verify.run import VerifyOptions, run
 
 __all__ = ["DiffKind", "Difference", "SchemaCheck", "Status", "TableResult", "VerifyOptions",

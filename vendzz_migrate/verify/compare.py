@@ -85,7 +85,7 @@ def _counts(ctx: Ctx, spec: Spec, result: TableResult) -> None:
 # -- checksum ---------------------------------------------------------------------------------
 
 
-def _set_aside(row: SrcRow, result: TableResult, tally: Tally) -> bool:
+def _set_aside(row: SrcRow, result: TableResult) -> bool:
     """Quarantined rows and rows without a usable key are settled here, not in segments."""
     if row.identity is not None:
         result.add(Difference(kind=DiffKind.QUARANTINED, key=identity_dict(row.identity),
@@ -104,7 +104,7 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         future = pool.submit(pgside.segment_sums, ctx.pg, spec, ctx.schema,
                              [k for k, _ in starts])
-        src = _source_sums(ctx, spec, starts, result, tally)
+        src = _source_sums(ctx, spec, starts, result)
         tgt = future.result()
     result.segments = len(src)
     result.target_rows = sum(n for n, _ in tgt.values())
@@ -113,32 +113,31 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
             result.mismatched_segments += 1
             lo = starts[seg - 1] if seg else None
             hi = starts[seg] if seg < len(starts) else None
-            _drill(ctx, spec, result, tally, lo, hi)
+            _drill(ctx, spec, tally, lo, hi)
 
 
-def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult,
-                 tally: Tally) -> list[tuple[int, int]]:
+def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult
+                 ) -> list[tuple[int, int]]:
     sums = [(0, 0)] * (len(starts) + 1)
     seg = 0
     for row in lite.rows(ctx.lite, spec):
         result.source_rows += 1
         if seg < len(starts) and row.raw_key == starts[seg][1]:
             seg += 1
-        if _set_aside(row, result, tally):
+        if _set_aside(row, result):
             continue
         n, s = sums[seg]
         sums[seg] = (n + 1, s + row.h64)
     return sums
 
 
-def _drill(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally, lo: Bound | None,
-           hi: Bound | None) -> None:
+def _drill(ctx: Ctx, spec: Spec, tally: Tally, lo: Bound | None, hi: Bound | None) -> None:
     rows = [r for r in lite.rows(ctx.lite, spec, lo[1] if lo else None, hi[1] if hi else None)
             if r.identity is None and r.key is not None]
-    _bisect(ctx, spec, tally, rows, lo[0] if lo else None, hi[0] if hi else None)
+    _bisect(ctx, spec, tally, rows, lo=lo[0] if lo else None, hi=hi[0] if hi else None)
 
 
-def _bisect(ctx: Ctx, spec: Spec, tally: Tally, rows: list[SrcRow], lo: Key | None,
+def _bisect(ctx: Ctx, spec: Spec, tally: Tally, rows: list[SrcRow], *, lo: Key | None,
             hi: Key | None) -> None:
     if len(rows) <= ctx.leaf_rows or len(spec.key_pos) != 1:
         _leaf(tally, rows, pgside.range_rows(ctx.pg, spec, ctx.schema, lo, hi))
@@ -146,11 +145,11 @@ def _bisect(ctx: Ctx, spec: Spec, tally: Tally, rows: list[SrcRow], lo: Key | No
     step = -(-len(rows) // ctx.fanout)
     parts = [rows[i:i + step] for i in range(0, len(rows), step)]
     starts: list[Key] = [p[0].key for p in parts[1:] if p[0].key is not None]
-    tgt = pgside.segment_sums(ctx.pg, spec, ctx.schema, starts, lo, hi)
+    tgt = pgside.segment_sums(ctx.pg, spec, ctx.schema, starts, lo=lo, hi=hi)
     for i, part in enumerate(parts):
         if (len(part), sum(r.h64 for r in part)) != tgt.get(i, (0, 0)):
-            _bisect(ctx, spec, tally, part, starts[i - 1] if i else lo,
-                    starts[i] if i < len(starts) else hi)
+            _bisect(ctx, spec, tally, part, lo=starts[i - 1] if i else lo,
+                    hi=starts[i] if i < len(starts) else hi)
 
 
 def _leaf(tally: Tally, rows: Iterable[SrcRow], target: dict[Key, list[bytes]]) -> None:
@@ -180,7 +179,7 @@ def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
     def keyed() -> Iterable[SrcRow]:
         for row in lite.rows(ctx.lite, spec):
             result.source_rows += 1
-            if not _set_aside(row, result, tally):
+            if not _set_aside(row, result):
                 yield row
 
     _leaf(tally, keyed(), target)
@@ -252,13 +251,12 @@ def _named(spec: Spec, values: list[str | None]) -> dict[str, str | None]:
 
 
 def _keyless(ctx: Ctx, spec: Spec, result: TableResult, full: bool) -> None:
-    tally = Tally()
     if not full:
         with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(pgside.totals, ctx.pg, spec, ctx.schema)
             count, total = 0, 0
             for row in lite.rows(ctx.lite, spec):
-                if not _set_aside(row, result, tally):
+                if not _set_aside(row, result):
                     count, total = count + 1, total + row.h64
             result.target_rows, tgt_sum = future.result()
         result.source_rows = count + result.quarantined + result.missing
@@ -268,16 +266,16 @@ def _keyless(ctx: Ctx, spec: Spec, result: TableResult, full: bool) -> None:
         result.mismatched_segments = 1
         result.differences.clear()
         result.quarantined = result.missing = 0
-    _multiset(ctx, spec, result, tally)
+    _multiset(ctx, spec, result)
 
 
-def _multiset(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
+def _multiset(ctx: Ctx, spec: Spec, result: TableResult) -> None:
     src: dict[bytes, list[SrcRow]] = {}
     result.source_rows = 0
     for row in lite.rows(ctx.lite, spec):
         result.source_rows += 1
         if row.identity is not None:
-            _set_aside(row, result, tally)
+            _set_aside(row, result)
         else:
             src.setdefault(row.digest, []).append(row)
     target = pgside.multiset(ctx.pg, spec, ctx.schema)

@@ -63,7 +63,8 @@ def _bind(raw: Raw) -> tuple[str, Any]:
 def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
            ) -> tuple[str, list[Any]]:
     cols = "(" + ", ".join(qi(c) for c in spec.key_columns) + ")"
-    parts, params = ["1"], []
+    parts: list[str] = ["1"]
+    params: list[Any] = []
     for bound, op in ((lo, ">="), (hi, "<")):
         if bound is not None:
             binds = [_bind(r) for r in bound]

@@ -49,7 +49,8 @@ def _placeholders(spec: Spec) -> str:
 
 def _range(spec: Spec, lo: Key | None, hi: Key | None) -> tuple[str, list[Any]]:
     cols = "(" + ", ".join(_keys(spec)) + ")"
-    parts, params = ["true"], []
+    parts: list[str] = ["true"]
+    params: list[Any] = []
     for bound, op in ((lo, ">="), (hi, "<")):
         if bound is not None:
             parts.append(f"{cols} {op} ({_placeholders(spec)})")
@@ -84,7 +85,7 @@ def count(conn: psycopg.Connection, spec: Spec, schema: str) -> int:
     return int(_run(conn, f"SELECT count(*) FROM {qualified(schema, spec.target)}")[0][0])
 
 
-def segment_sums(conn: psycopg.Connection, spec: Spec, schema: str, starts: list[Key],
+def segment_sums(conn: psycopg.Connection, spec: Spec, schema: str, starts: list[Key], *,
                  lo: Key | None = None, hi: Key | None = None) -> dict[int, tuple[int, int]]:
     """{segment: (rows, sum of row hashes)} for the segments that begin at ``starts``."""
     h = pgcanon.hash64_sql(_row(spec))

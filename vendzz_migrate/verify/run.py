@@ -92,8 +92,8 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
     cat = schema_check.catalog(target, opts.schema_name, columns,
                                store.notes(prior.run_id) if prior else [],
                                _orphans(store, prior))
-    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans,
-                                              mapping, schema, cat)
+    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans=plans,
+                                              mapping=mapping, src=schema, cat=cat)
     report.add_totals()
     return report
 

@@ -77,7 +77,7 @@ def catalog(conn: psycopg.Connection, schema: str, columns: dict[str, dict[str, 
     return cat
 
 
-def check(conn: psycopg.Connection, lite: sqlite3.Connection, schema: str,
+def check(conn: psycopg.Connection, lite: sqlite3.Connection, schema: str, *,
           plans: dict[str, TablePlan], mapping: Mapping, src: insp.Schema, cat: Catalog
           ) -> list[SchemaCheck]:
     out: list[SchemaCheck] = []
