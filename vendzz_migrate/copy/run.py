@@ -36,7 +36,7 @@ from vendzz_migrate.copy.unit import copy_unit
 from vendzz_migrate.errors import RejectsError, StateError
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import open_readonly, reader, snapshot
+from vendzz_migrate.source import open_readonly, reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
@@ -353,14 +353,14 @@ def copy_data(ctx: Context) -> None:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for fut in futures:
                 fut.cancel()
-            _raise_first(done)
+            _raise_first(done, ctx.opts.source)
         for name in ctx.plans:
             progress.finish(name)
     for conn in opened:
         conn.close()
 
 
-def _raise_first(done: set[Any]) -> None:
+def _raise_first(done: set[Any], source: Path) -> None:
     import psycopg
 
     for fut in done:
@@ -369,6 +369,8 @@ def _raise_first(done: set[Any]) -> None:
             continue
         if isinstance(exc, psycopg.Error):
             raise classify(exc) from exc
+        if isinstance(exc, sqlite3.Error):
+            raise source_error(source, exc) from exc
         raise exc
 
 
