@@ -1,7 +1,35 @@
+"""`vendzz-migrate demo`."""
+
 from __future__ import annotations
 
-HELP = "Generate a sample Vendzz file and run the whole migration on embedded servers."
+from typing import Annotated
+
+import typer
+
+from vendzz_migrate.cli.common import JsonOpt, guarded, write_json
+
+HELP = ("Generate a sample Vendzz file and run the whole migration on it: sqlite-to-pg, verify, "
+        "warm-cache, preflight; embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL.")
 
 
-def demo() -> None:
-    raise NotImplementedError("work in progress")
+def demo(
+    rows: Annotated[int, typer.Option(min=100, help="Approximate rows to generate.")] = 5000,
+    clean: Annotated[bool, typer.Option(help="A file without the Vendzz traps.")] = False,
+    json_out: JsonOpt = None,
+) -> None:
+    from vendzz_migrate import console
+    from vendzz_migrate.cli.cache import _render_warm
+    from vendzz_migrate.cli.preflight import render as render_preflight
+    from vendzz_migrate.demo import run
+    from vendzz_migrate.report.render import copy_summary
+    from vendzz_migrate.settings import load_settings
+    from vendzz_migrate.verify.render import summary as verify_summary
+
+    report = guarded(lambda: run(load_settings(), rows=rows, clean=clean))
+    copy_summary(report.copy_report)
+    verify_summary(report.verify_report)
+    _render_warm(report.cache_report)
+    render_preflight(report.preflight_report)
+    console.out.print(f"demo done: source {report.source}, PostgreSQL {report.database}, "
+                      f"Redis {report.redis}", markup=False)
+    write_json(json_out, report)
