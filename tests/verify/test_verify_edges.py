@@ -1,0 +1,138 @@
+"""Hand-built files with the values that make other diff tools cry wolf: byte-ordered text
+keys, -0.0 and extreme floats, epoch seconds vs milliseconds, 0/1 booleans, JSON that jsonb
+normalises, NULL vs '', blobs, renamed tables and columns, integer, composite and no keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.verify.helpers import copy, execute, only_difference, table, verify
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import open_readonly
+from vendzz_migrate.typemap import infer as inferrer
+from vendzz_migrate.typemap import mapping as maps
+from vendzz_migrate.typemap.convert import Kind, OnError
+from vendzz_migrate.verify.model import DiffKind
+
+IDS = ["B", "a", "é", "😀", "Z9", "10", "9", "a b", "quote'", "Ω"]
+FLOATS = [-0.0, 1e308, 5e-324, 0.1, 1 / 3, 1e-300, 2.5, -7.0, 123456789.125, 1e15 + 0.3]
+DOCS = ['{"b": 1, "a": 2, "a": 3}',
+        '{ "x" : [1.50, 1e2, -0, 0.0, 1E-3, 12345678901234567890123, -0.0e5] }',
+        '"{\\"inner\\": true}"', '{"é": "ü\\u00e9\\n\\t\\u0001/\\"", "ab": null, "b": {}}',
+        "[]", '{"k": "😀", "kk": "\\ud83d\\ude00"}', '[1, [2, [3, {"z": false}]]]',
+        '{"aaa": 1, "bb": 2, "c": 3, "": 0}', "not json at all", "123"]
+
+
+def _build(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE items (id TEXT PRIMARY KEY, price REAL, qty INTEGER, isActive INTEGER,
+                            createdAt INTEGER, doc TEXT, note TEXT, payload BLOB);
+        CREATE TABLE pairs (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+        CREATE TABLE nums (id INTEGER PRIMARY KEY, v REAL, label TEXT);
+        CREATE TABLE log (msg TEXT, at INTEGER);
+    """)
+    for i, key in enumerate(IDS):
+        created = 1_700_000_000 + i if i % 3 == 0 else 1_700_000_000_123 + i  # s and ms
+        conn.execute("INSERT INTO items VALUES (?,?,?,?,?,?,?,?)",
+                     (key, FLOATS[i], i * 10**12 if i % 2 else -i, i % 2, created, DOCS[i],
+                      None if i % 2 else "", bytes([i, 0, 255])))
+    for a in ["x", "X", "é", "y", ""]:
+        for b in [-1, 0, 1, 2**40]:
+            conn.execute("INSERT INTO pairs VALUES (?,?,?)", (a, b, f"{a}{b}"))
+    conn.executemany("INSERT INTO nums VALUES (?,?,?)",
+                     [(i, i / 7, f"n{i}") for i in range(1, 3001)])
+    conn.executemany("INSERT INTO log VALUES (?,?)",
+                     [("same", 1), ("same", 1), ("other", 2), ("", None), (None, 3)])
+    conn.commit()
+    conn.close()
+
+
+def _mapping(source: Path, dest: Path) -> Path:
+    conn = open_readonly(source)
+    conn.text_factory = bytes
+    mapping = inferrer.infer(conn, insp.introspect(conn), source=str(source))
+    conn.close()
+    items = mapping.tables["items"]
+    items.rename = "goods"
+    items.columns["price"].rename = "unit_price"
+    items.columns["doc"] = maps.ColumnMap(type="jsonb", convert=Kind.JSON, on_error=OnError.WRAP)
+    items.columns["isActive"] = maps.ColumnMap(type="boolean", convert=Kind.BOOLEAN)
+    items.columns["createdAt"] = maps.ColumnMap(type="timestamptz", convert=Kind.TIMESTAMP)
+    dest.write_text(maps.dump_yaml(mapping), encoding="utf-8")
+    return dest
+
+
+@pytest.fixture
+def edges(tmp_path: Path, pg_url: str) -> tuple[Path, str, Path]:
+    source = tmp_path / "edges.db"
+    _build(source)
+    mapping = _mapping(source, tmp_path / "mapping.yaml")
+    report = copy(source, pg_url, tmp_path / "work", mapping_path=mapping)
+    assert report.total.rejected_rows == 0
+    return source, pg_url, mapping
+
+
+@pytest.mark.parametrize("mode", ["checksum", "full"])
+def test_edge_values_verify_clean_and_key_ranges_agree(edges: tuple[Path, str, Path],
+                                                       mode: str) -> None:
+    source, pg_url, mapping = edges
+    types = dict(execute(pg_url, "SELECT column_name, data_type FROM information_schema.columns"
+                                 " WHERE table_name = 'goods'"))
+    assert types["unit_price"] == "double precision"
+    assert types["doc"] == "jsonb"
+    for given in (None, mapping):  # the stored mapping of the run, or the file
+        # two rows per segment: every text-key boundary must fall in the same place
+        report = verify(source, pg_url, mode=mode, mapping_path=given, segment_rows=2)
+        assert report.ok, report.summary()
+        assert all(t.mismatched_segments == 0 for t in report.tables)
+        assert [t.quarantined for t in report.tables] == [0, 0, 0, 0]
+    assert table(report, "items").target == "goods"
+    assert table(report, "log").note  # compared as a multiset
+
+
+def test_composite_key_change_is_located(edges: tuple[Path, str, Path]) -> None:
+    source, pg_url, _ = edges
+    execute(pg_url, "UPDATE pairs SET v = 'changed' WHERE a = 'é' AND b = %s", (2**40,))
+    t, diff = only_difference(verify(source, pg_url, segment_rows=3))
+    assert (t.table, diff.kind, diff.key, diff.columns) == (
+        "pairs", DiffKind.CHANGED, {"a": "é", "b": 2**40}, ["v"])
+
+
+def test_integer_key_change_found_by_bisection(edges: tuple[Path, str, Path]) -> None:
+    source, pg_url, _ = edges
+    execute(pg_url, "UPDATE nums SET v = v + 1e-12 WHERE id = 1234")
+    execute(pg_url, "DELETE FROM nums WHERE id = 2999")
+    report = verify(source, pg_url, segment_rows=1000, show_values=True)
+    nums = table(report, "nums")
+    assert (nums.changed, nums.missing, nums.extra, nums.mismatched_segments) == (1, 1, 0, 2)
+    changed = next(d for d in nums.differences if d.kind is DiffKind.CHANGED)
+    assert (changed.key, changed.columns) == ({"id": 1234}, ["v"])
+    missing = next(d for d in nums.differences if d.kind is DiffKind.MISSING)
+    assert missing.key == {"id": 2999}
+    assert missing.source is not None
+    assert missing.source["label"] == "n2999"
+
+
+def test_text_key_row_of_a_renamed_table(edges: tuple[Path, str, Path]) -> None:
+    source, pg_url, _ = edges
+    execute(pg_url, "UPDATE goods SET note = NULL WHERE id = 'B'")  # '' -> NULL
+    execute(pg_url, "UPDATE goods SET doc = doc || '{\"ab\": null}' WHERE id = '😀'")  # same value
+    t, diff = only_difference(verify(source, pg_url, mode="full"))
+    assert (t.table, t.target, diff.key, diff.columns) == ("items", "goods", {"id": "B"},
+                                                          ["note"])
+
+
+def test_keyless_table_is_a_multiset(edges: tuple[Path, str, Path]) -> None:
+    source, pg_url, _ = edges
+    execute(pg_url, "DELETE FROM log WHERE ctid = (SELECT min(ctid) FROM log WHERE msg = 'same')")
+    execute(pg_url, "INSERT INTO log VALUES ('new', 9)")
+    report = verify(source, pg_url)
+    log = table(report, "log")
+    assert (log.missing, log.extra, log.changed) == (1, 1, 0)
+    assert {d.kind for d in log.differences} == {DiffKind.MISSING, DiffKind.EXTRA}
+    missing = next(d for d in log.differences if d.kind is DiffKind.MISSING)
+    assert missing.key["rowid"] in (1, 2)  # one of the two identical rows
