@@ -111,12 +111,12 @@ class ProgressReporter:
             speed = task.speed or 0.0
             self._rich.update(task_id, rate=f"{speed:,.0f} rows/s")
             return
-        task = self._plain[name]
-        task.done += n
+        plain = self._plain[name]
+        plain.done += n
         now = time.monotonic()
-        if now - task.last_print >= self._every_s:
-            task.last_print = now
-            self._print_plain(task, now)
+        if now - plain.last_print >= self._every_s:
+            plain.last_print = now
+            self._print_plain(plain, now)
 
     def finish(self, name: str) -> None:
         if self._rich is not None:

@@ -25,7 +25,7 @@ def start_postgres(data_dir: Path) -> str:
             "pip install 'vendzz-migrate[embedded]' or set DATABASE_URL"
         ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
     _keep.append(server)
     return str(server.get_uri())
 

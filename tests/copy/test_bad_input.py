@@ -100,9 +100,8 @@ def test_unreachable_target(tmp_path: Path) -> None:
 
 
 def _initdb() -> str | None:
-    found = shutil.which("initdb") or next(iter(sorted(glob.glob(
+    return shutil.which("initdb") or next(iter(sorted(glob.glob(
         "/usr/lib/postgresql/*/bin/initdb"))), None)
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,8 @@ def test_dirty_file_schema_and_conversions(dirty: SampleStats, pg_url: str,
     assert types["quizzes.isPublished"] == "boolean"
     assert types["lessons.order"] in ("bigint", "integer")
     # double-encoded JSON was unwrapped to the array itself, not stored as a JSON string
-    kinds = {k for (k,) in rows(pg_url, 'SELECT DISTINCT jsonb_typeof("phones") FROM sms_campaigns')}
+    kinds = {k for (k,) in rows(pg_url,
+                                'SELECT DISTINCT jsonb_typeof("phones") FROM sms_campaigns')}
     assert kinds == {"array"}
     # the btree over JSON text became GIN; the quoted default survived as a string literal
     (gin,) = rows(pg_url, "SELECT indexdef FROM pg_indexes WHERE indexname ="

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vendzz_migrate import __version__
-from vendzz_migrate import console
+from vendzz_migrate import __version__, console
 from vendzz_migrate.cli import cache as cache_cmd
 from vendzz_migrate.cli import copy as copy_cmd
 from vendzz_migrate.cli import demo as demo_cmd
@@ -48,6 +47,7 @@ def _root(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
 ) -> None:
     """vendzz-migrate: SQLite -> PostgreSQL + Redis for Vendzz."""
+    del version  # handled by its eager callback
     console.set_verbosity(-1 if quiet else verbose)
 
 

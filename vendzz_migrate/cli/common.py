@@ -31,7 +31,9 @@ RedisOpt = Annotated[
 ]
 SchemaOpt = Annotated[
     str | None,
-    typer.Option("--schema", help="Target PostgreSQL schema. [env: VENDZZ_SCHEMA] [default: public]"),
+    typer.Option(
+        "--schema", help="Target PostgreSQL schema. [env: VENDZZ_SCHEMA] [default: public]"
+    ),
 ]
 MappingOpt = Annotated[
     Path | None,
@@ -45,7 +47,8 @@ JunitOpt = Annotated[
     Path | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")
 ]
 SourceArg = Annotated[
-    Path, typer.Argument(help="The SQLite file (it is only read, never written).", show_default=False)
+    Path,
+    typer.Argument(help="The SQLite file (it is only read, never written).", show_default=False),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,21 @@ from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
     import psycopg
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a post-load step works on."""
+
+    conn: psycopg.Connection
+    store: Store
+    run_id: str
+    schema: str
+    plans: dict[str, TablePlan]
+    mapping: Mapping | None
+    src: insp.Schema
+    snapshot_path: Path
+    data_only: bool
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
@@ -64,12 +80,13 @@ def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj:
     return True
 
 
-def keys_and_indexes(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
-                     plans: dict[str, TablePlan], mapping: Mapping | None,
-                     src: insp.Schema | None, snapshot_path: Path, data_only: bool) -> None:
-    if data_only:
+def keys_and_indexes(step: Step) -> None:
+    if step.data_only:
         return
-    assert mapping is not None and src is not None
+    conn, store, run_id, schema, plans, src = (step.conn, step.store, step.run_id, step.schema,
+                                               step.plans, step.src)
+    assert step.mapping is not None
+    mapping = step.mapping
     lengths = _max_lengths(conn, schema, plans)
     post = ddl.post_load(schema, plans, mapping, src, lengths)
     for obj, message in post.notes:
@@ -120,14 +137,13 @@ def _max_lengths(conn: psycopg.Connection, schema: str, plans: dict[str, TablePl
     return out
 
 
-def foreign_keys(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
-                 plans: dict[str, TablePlan], mapping: Mapping | None, src: insp.Schema | None,
-                 snapshot_path: Path, data_only: bool) -> None:
-    if data_only:
+def foreign_keys(step: Step) -> None:
+    if step.data_only:
         return
-    assert mapping is not None and src is not None
+    assert step.mapping is not None
+    conn, store, run_id, schema = step.conn, step.store, step.run_id, step.schema
     for cname, child, parent, alter, orphan_from, cols in ddl.foreign_keys(
-            schema, plans, mapping, src):
+            schema, step.plans, step.mapping, step.src):
         if _constraint_exists(conn, schema, cname):
             continue
         row = conn.execute(f"SELECT count(*) {orphan_from}".encode()).fetchone()
@@ -149,34 +165,30 @@ def _constraint_exists(conn: psycopg.Connection, schema: str, name: str) -> bool
     return row is not None
 
 
-def views_sequences_analyze(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
-                            plans: dict[str, TablePlan], mapping: Mapping | None,
-                            src: insp.Schema | None, snapshot_path: Path,
-                            data_only: bool) -> None:
-    assert src is not None
-    if not data_only:
-        for view in src.views:
-            _view(conn, store, run_id, schema, view, ddl.booleans(*plans.values()))
-    _sequences(conn, store, run_id, schema, plans, snapshot_path)
-    for plan in plans.values():
-        conn.execute(f"ANALYZE {qualified(schema, plan.target)}".encode())
+def views_sequences_analyze(step: Step) -> None:
+    if not step.data_only:
+        for view in step.src.views:
+            _view(step, view, ddl.booleans(*step.plans.values()))
+    _sequences(step)
+    for plan in step.plans.values():
+        step.conn.execute(f"ANALYZE {qualified(step.schema, plan.target)}".encode())
 
 
-def _view(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
-          view: insp.View, flags: frozenset[str]) -> None:
-    sql = ddl.view_sql(schema, view.name, view.sql, flags)
+def _view(step: Step, view: insp.View, flags: frozenset[str]) -> None:
+    sql = ddl.view_sql(step.schema, view.name, view.sql, flags)
     if sql is None:
-        store.add_note(run_id, view.name, "view not translatable to PostgreSQL; recreate by hand")
+        step.store.add_note(step.run_id, view.name,
+                            "view not translatable to PostgreSQL; recreate by hand")
         return
-    statement = f"SET LOCAL search_path TO {pq(schema)}; {sql}"
-    if _attempt(conn, store, run_id, statement, f"view {view.name}"):
-        store.add_object(run_id, "view", view.name)
+    statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
+    if _attempt(step.conn, step.store, step.run_id, statement, f"view {view.name}"):
+        step.store.add_object(step.run_id, "view", view.name)
 
 
-def _sequences(conn: psycopg.Connection, store: Store, run_id: str, schema: str,
-               plans: dict[str, TablePlan], snapshot_path: Path) -> None:
-    seqs = _sqlite_sequences(snapshot_path)
-    for name, plan in plans.items():
+def _sequences(step: Step) -> None:
+    conn, store, run_id, schema = step.conn, step.store, step.run_id, step.schema
+    seqs = _sqlite_sequences(step.snapshot_path)
+    for name, plan in step.plans.items():
         for col in plan.columns:
             table = qualified(schema, plan.target)
             row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)",

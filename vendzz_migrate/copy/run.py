@@ -288,8 +288,10 @@ def _finish(ctx: Context) -> CopyReport:
         if ctx.store.step_done(ctx.run_id, name):
             continue
         with console.step(number, n, name):
-            action(ctx.admin, ctx.store, ctx.run_id, ctx.opts.schema_name, ctx.plans,
-                   ctx.mapping, ctx.schema, ctx.snapshot_path, ctx.opts.data_only)
+            assert ctx.schema is not None
+            action(postload.Step(ctx.admin, ctx.store, ctx.run_id, ctx.opts.schema_name,
+                                 ctx.plans, ctx.mapping, ctx.schema, ctx.snapshot_path,
+                                 ctx.opts.data_only))
             ctx.store.mark_step(ctx.run_id, name)
     ctx.store.finish_run(ctx.run_id)
     return _report(ctx)

@@ -20,7 +20,7 @@ from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
-from vendzz_migrate.typemap.convert import OnError, Reject, copy_escape
+from vendzz_migrate.typemap.convert import Conversion, OnError, Reject, copy_escape
 from vendzz_migrate.typemap.values import Raw, encode_raw
 
 if TYPE_CHECKING:
@@ -99,50 +99,60 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
         with pg.transaction(), pg.cursor() as cur, cur.copy(copy_sql) as copy:
             buf: list[bytes] = []
             size = 0
-            for key, line, converted in reader.fast_rows(lite, plan, where, params):
+            for key, line in reader.fast_rows(lite, plan, where, params):
                 attempt.keys.append(key)
-                attempt.converted += converted
                 buf.append(line)
                 size += len(line)
                 if size >= FLUSH_BYTES:
                     copy.write(b"\n".join(buf) + b"\n")
                     buf, size = [], 0
             for key, values in reader.slow_rows(lite, plan, where, params):
-                line = _slow_line(plan, key, values, attempt)
-                if line is not None:
+                slow = _slow_line(plan, key, values, attempt)
+                if slow is not None:
                     attempt.keys.append(key)
-                    buf.append(line)
-                    size += len(line)
+                    buf.append(slow)
+                    size += len(slow)
             if buf:
                 copy.write(b"\n".join(buf) + b"\n")
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-        return _refused(exc, attempt, plan, lite)
+        return _refused(exc, attempt, plan)
     return attempt
 
 
 def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Attempt
                ) -> bytes | None:
+    """The COPY line of a row the fast path left to Python, or None when it is rejected."""
     fields: list[str] = []
     converted = 0
     for col, raw in zip(plan.columns, values, strict=True):
-        conv = col.conversion
         try:
-            fields.append(conv.field(raw))
-            converted += raw.kind != "null"
+            text, changed = _slow_field(plan, col.source, col.conversion, raw)
         except Reject as rej:
-            if raw.kind == "null" and col.source in plan.table.primary_key:
-                rej = Reject("NULL primary key (PostgreSQL keys cannot be NULL)")
-            policy = conv.on_error
-            if policy is OnError.NULL and raw.kind != "null":
-                fields.append("\\N")
-            elif policy is OnError.WRAP and raw.kind == "text":
-                fields.append(copy_escape(json.dumps(_text_or_reject(raw, rej))))
-            else:
-                attempt.rejects.append((key, col.source, raw, rej.reason))
-                return None
-            converted += 1
+            attempt.rejects.append((key, col.source, raw, rej.reason))
+            return None
+        fields.append(text)
+        converted += changed
     attempt.converted += converted
     return "\t".join(fields).encode("utf-8")
+
+
+def _slow_field(plan: TablePlan, column: str, conv: Conversion, raw: Raw) -> tuple[str, bool]:
+    """(escaped COPY field, whether its form changed); applies the column's on_error policy."""
+    if raw.kind == "null":
+        if conv.not_null:
+            in_key = column in plan.table.primary_key
+            raise Reject("NULL primary key (PostgreSQL keys cannot be NULL)" if in_key
+                         else "NULL in a NOT NULL column")
+        return "\\N", False
+    try:
+        text = conv.convert(raw)
+    except Reject as rej:
+        if conv.on_error is OnError.NULL:
+            return "\\N", True
+        if conv.on_error is OnError.WRAP and raw.kind == "text":
+            return copy_escape(json.dumps(_text_or_reject(raw, rej))), True
+        raise
+    return copy_escape(text), conv.changed_form(raw, text)
 
 
 def _text_or_reject(raw: Raw, rej: Reject) -> str:
@@ -156,7 +166,7 @@ def _text_or_reject(raw: Raw, rej: Reject) -> str:
     return text
 
 
-def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan, lite: sqlite3.Connection
+def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
              ) -> tuple[KeyTuple, str | None, Raw | None, str]:
     """Locate the row PostgreSQL refused from the COPY context ('COPY t, line N, column c').
 

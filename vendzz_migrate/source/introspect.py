@@ -144,8 +144,8 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
     views: list[View] = []
     triggers: list[Trigger] = []
     dropped: list[str] = []
-    for kind, name, tbl_name, sql in rows:
-        kind, name, tbl_name, sql = _s(kind), _s(name), _s(tbl_name), _s(sql or b"")
+    for raw_row in rows:
+        kind, name, tbl_name, sql = (_s(v or b"") for v in raw_row)
         if kind == "table" and skipped(name, skip):
             dropped.append(name)
         elif kind == "table":
@@ -164,10 +164,10 @@ def _s(value: str | bytes) -> str:
 def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     generated = _generated_expressions(sql)
     columns = []
-    for _cid, cname, ctype, notnull, dflt, pk, hidden in conn.execute(
+    for _cid, raw_name, ctype, notnull, dflt, pk, hidden in conn.execute(
         f"PRAGMA table_xinfo({qi(name)})"
     ):
-        cname = _s(cname)
+        cname = _s(raw_name)
         columns.append(Column(
             name=cname, decl_type=_s(ctype or ""), not_null=bool(notnull),
             default=_s(dflt) if dflt is not None else None, pk=int(pk),
@@ -191,8 +191,10 @@ def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
         )
     }
-    for _seq, name, unique, origin, partial in conn.execute(f"PRAGMA index_list({qi(table)})"):
-        name, origin = _s(name), _s(origin)
+    for _seq, raw_name, unique, raw_origin, partial in conn.execute(
+        f"PRAGMA index_list({qi(table)})"
+    ):
+        name, origin = _s(raw_name), _s(raw_origin)
         cols = tuple(
             _s(cname) if cid >= 0 else (None if cid == -2 else "rowid")
             for _seqno, cid, cname, _desc, _coll, key in conn.execute(

@@ -120,24 +120,24 @@ def _ok(plan: TablePlan) -> str:
 
 
 def fast_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
-              ) -> Iterator[tuple[KeyTuple, bytes, int]]:
-    """(key, COPY line, converted values) for every row whose values are all usual."""
+              ) -> Iterator[tuple[KeyTuple, bytes]]:
+    """(key, COPY line) for every row whose values are all in their usual form."""
     fields = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
-    conv = [c.conversion.converted_sql(qi(c.source)) for c in plan.columns]
-    counted = " + ".join(f"coalesce({x}, 0)" for x in conv if x) or "0"
-    sql = (f"SELECT {_typed_keys(plan.keys)}, {fields or chr(39) * 2}, {counted}"
-           f" FROM {qi(plan.table.name)} WHERE ({where}) AND {_ok(plan)} ORDER BY {_key_sql(plan.keys)}")
+    sql = (f"SELECT {_typed_keys(plan.keys)}, {fields or chr(39) * 2}"
+           f" FROM {qi(plan.table.name)} WHERE ({where}) AND {_ok(plan)}"
+           f" ORDER BY {_key_sql(plan.keys)}")
     width = len(plan.keys)
     for row in conn.execute(sql, params):
-        yield _key_of(row, width), row[2 * width], int(row[2 * width + 1])
+        yield _key_of(row, width), row[2 * width]
 
 
 def slow_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
               ) -> Iterator[tuple[KeyTuple, list[Raw]]]:
     """(key, raw values) for the rows the fast query does not take."""
     cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in plan.columns)
-    sql = (f"SELECT {_typed_keys(plan.keys)}{', ' + cols if cols else ''} FROM {qi(plan.table.name)}"
-           f" WHERE ({where}) AND NOT {_ok(plan)} ORDER BY {_key_sql(plan.keys)}")
+    sql = (f"SELECT {_typed_keys(plan.keys)}{', ' + cols if cols else ''}"
+           f" FROM {qi(plan.table.name)} WHERE ({where}) AND NOT {_ok(plan)}"
+           f" ORDER BY {_key_sql(plan.keys)}")
     width = len(plan.keys)
     for row in conn.execute(sql, params):
         values = [_raw(row[i], row[i + 1]) for i in range(2 * width, len(row), 2)]

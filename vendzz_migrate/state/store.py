@@ -117,14 +117,16 @@ class Store:
     def mark_step(self, run_id: str, step: str, detail: Any = None) -> None:
         self.conn.execute(
             f"INSERT INTO {self.q}.steps (run_id, step, detail) VALUES (%s, %s, %s)"
-            f" ON CONFLICT (run_id, step) DO UPDATE SET finished_at = now(), detail = EXCLUDED.detail",
+            f" ON CONFLICT (run_id, step) DO UPDATE SET finished_at = now(),"
+            f" detail = EXCLUDED.detail",
             (run_id, step, json.dumps(detail)),
         )
 
     def add_units(self, run_id: str, units: list[Unit]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO {self.q}.units (run_id, table_name, seq, lo, hi) VALUES (%s,%s,%s,%s,%s)",
+                f"INSERT INTO {self.q}.units (run_id, table_name, seq, lo, hi)"
+                f" VALUES (%s, %s, %s, %s, %s)",
                 [(run_id, u.table, u.seq, _j(u.lo), _j(u.hi)) for u in units],
             )
 
@@ -175,7 +177,8 @@ class Store:
                     sample: list[Any]) -> None:
         self.conn.execute(
             f"INSERT INTO {self.q}.orphans VALUES (%s, %s, %s, %s, %s, %s)"
-            f" ON CONFLICT (run_id, constraint_name) DO UPDATE SET orphan_rows = EXCLUDED.orphan_rows,"
+            f" ON CONFLICT (run_id, constraint_name) DO UPDATE"
+            f" SET orphan_rows = EXCLUDED.orphan_rows,"
             f" sample = EXCLUDED.sample",
             (run_id, table, constraint, ref_table, count, json.dumps(sample, default=str)),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from vendzz_migrate.source.introspect import Index, Schema, Table
+from vendzz_migrate.source.introspect import Index, Schema
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.mapping import Mapping
@@ -136,7 +136,7 @@ def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]
     if index.origin == "pk":
         return None
     target = qualified(schema, plan.target)
-    if index.has_expressions or index.sql is None and index.origin == "c":
+    if index.has_expressions or (index.sql is None and index.origin == "c"):
         return _expression_index(schema, plan, index, notes)
     cols = tuple(_target_col(plan, c or "") for c in index.columns)
     if cols in seen and index.where is None:
@@ -218,7 +218,8 @@ def foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping,
 
 def booleans(*plans: TablePlan) -> frozenset[str]:
     """Source names of the columns that became boolean."""
-    return frozenset(c.source for p in plans for c in p.columns if c.conversion.kind is Kind.BOOLEAN)
+    return frozenset(c.source for p in plans for c in p.columns
+                     if c.conversion.kind is Kind.BOOLEAN)
 
 
 def view_sql(schema: str, name: str, sql: str, flags: frozenset[str] = frozenset()) -> str | None:

@@ -18,6 +18,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import ClassVar
 
 from vendzz_migrate.typemap.values import Raw
 
@@ -30,7 +31,8 @@ _INT_TEXT = re.compile(rb"\s*[+-]?\d+\s*")
 _NUM_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)\s*")
 _INFINITY = {"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
              "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
-_ISO_Z = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z"
+_ISO_Z = ("[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+          ".[0-9][0-9][0-9]Z")
 _SQL_DT = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 INT_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
@@ -62,7 +64,7 @@ class OnError(StrEnum):
     WRAP = "wrap"  # json only: keep the raw text as a JSON string
 
 
-class Reject(Exception):  # noqa: N818 - a verdict, not a failure
+class Reject(Exception):
     """The value cannot be converted as the mapping asks; its row goes to the rejects table."""
 
     def __init__(self, reason: str) -> None:
@@ -109,6 +111,7 @@ class Conversion:
     """Base: subclasses define the fast path (SQL) and the reference slow path (Python)."""
 
     kind: Kind
+    natural: tuple[str, ...] = ()  # storage classes that need no change of form
 
     def __init__(self, pg_type: str, not_null: bool = False,
                  on_error: OnError = OnError.REJECT) -> None:
@@ -125,9 +128,9 @@ class Conversion:
         """SQLite expression formatting a value accepted by ok_sql as COPY text."""
         raise NotImplementedError
 
-    def converted_sql(self, col: str) -> str | None:
-        """SQLite predicate: the fast path converted the value between forms (counted)."""
-        return None
+    def changed_form(self, raw: Raw, text: str) -> bool:  # noqa: ARG002 (used by JSON)
+        """Whether converting ``raw`` changed its form (counted as a converted value)."""
+        return raw.kind not in self.natural
 
     # -- slow path -------------------------------------------------------------------------
     def convert(self, raw: Raw) -> str:
@@ -153,6 +156,7 @@ class Conversion:
 
 class TextConversion(Conversion):
     kind = Kind.TEXT
+    natural = ("text",)
 
     def __init__(self, pg_type: str, not_null: bool = False,
                  on_error: OnError = OnError.REJECT) -> None:
@@ -167,7 +171,8 @@ class TextConversion(Conversion):
                 f" OR typeof({col}) = 'integer'){length}")
 
     def copy_sql(self, col: str) -> str:
-        return f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT) ELSE {sql_escape(col)} END"
+        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
+                f" ELSE {sql_escape(col)} END")
 
     def convert(self, raw: Raw) -> str:
         if raw.kind == "integer":
@@ -184,6 +189,7 @@ class TextConversion(Conversion):
 
 class IntegerConversion(Conversion):
     kind = Kind.INTEGER
+    natural = ("integer",)
 
     def __init__(self, pg_type: str, not_null: bool = False,
                  on_error: OnError = OnError.REJECT) -> None:
@@ -217,6 +223,7 @@ class IntegerConversion(Conversion):
 
 class FloatConversion(Conversion):
     kind = Kind.FLOAT
+    natural = ("real", "integer")
 
     def ok_sql(self, col: str) -> str:
         # CASE keeps abs() away from integers (abs(-2**63) overflows); zero is left to Python,
@@ -235,6 +242,7 @@ class FloatConversion(Conversion):
 
 class DecimalConversion(Conversion):
     kind = Kind.DECIMAL
+    natural = ("real", "integer")
 
     def __init__(self, pg_type: str, not_null: bool = False,
                  on_error: OnError = OnError.REJECT) -> None:
@@ -288,7 +296,9 @@ class DecimalConversion(Conversion):
 
 class BooleanConversion(Conversion):
     kind = Kind.BOOLEAN
-    _TEXT = {b"0": "f", b"1": "t", b"false": "f", b"true": "t", b"f": "f", b"t": "t"}
+    natural = ()
+    _TEXT: ClassVar[dict[bytes, str]] = {b"0": "f", b"1": "t", b"false": "f", b"true": "t",
+                                         b"f": "f", b"t": "t"}
 
     def ok_sql(self, col: str) -> str:
         return f"typeof({col}) = 'integer' AND {col} IN (0, 1)"
@@ -310,6 +320,7 @@ class TimestampConversion(Conversion):
     """Epoch seconds / milliseconds (told apart per value), ISO-8601 and SQL datetime text."""
 
     kind = Kind.TIMESTAMP
+    natural = ()
 
     def ok_sql(self, col: str) -> str:
         return (f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {MS_LIMIT})"
@@ -334,6 +345,7 @@ class JsonConversion(Conversion):
     """JSON text to jsonb; double (or deeper) encoded objects and arrays are unwrapped."""
 
     kind = Kind.JSON
+    natural = ("text",)
 
     def ok_sql(self, col: str) -> str:
         # CASE, not AND: SQLite may evaluate both sides of AND; json_type() raises on bad JSON
@@ -346,6 +358,9 @@ class JsonConversion(Conversion):
     def copy_sql(self, col: str) -> str:
         return sql_escape(col)
 
+    def changed_form(self, raw: Raw, text: str) -> bool:
+        return raw.kind != "text" or text.encode("utf-8") != raw.value  # e.g. unwrapped
+
     def convert(self, raw: Raw) -> str:
         if raw.kind != "text":
             raise Reject(f"{_preview(raw)} is not JSON text")
@@ -354,6 +369,7 @@ class JsonConversion(Conversion):
 
 class BytesConversion(Conversion):
     kind = Kind.BYTES
+    natural = ("blob",)
 
     def ok_sql(self, col: str) -> str:
         return f"typeof({col}) = 'blob'"
@@ -468,7 +484,8 @@ def _decimal_text(raw: Raw) -> Decimal:
     if raw.kind != "text":
         raise Reject(f"{_preview(raw)} is not a number")
     text = decode_text(raw).strip()
-    if not _NUM_TEXT.fullmatch(text) and text.lower().lstrip("+-") not in {"inf", "infinity", "nan"}:
+    special = text.lower().lstrip("+-") in {"inf", "infinity", "nan"}
+    if not _NUM_TEXT.fullmatch(text) and not special:
         raise Reject(f"{text[:40]!r} is not a number")
     try:
         return Decimal(text)

@@ -38,7 +38,7 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def translate(default: str | None, kind: Kind, pg_type: str) -> tuple[str | None, str | None]:
+def translate(default: str | None, kind: Kind) -> tuple[str | None, str | None]:
     """Return (PostgreSQL default expression or None, a warning or None)."""
     if default is None:
         return None, None
@@ -57,7 +57,7 @@ def translate(default: str | None, kind: Kind, pg_type: str) -> tuple[str | None
         upper = low.startswith("upper") or not low.startswith("lower")
         inner = "replace(gen_random_uuid()::text, '-', '')"
         return (f"upper({inner})" if upper else inner), None
-    return _literal(expr, kind, pg_type)
+    return _literal(expr, kind)
 
 
 def _now(kind: Kind, *, millis: bool) -> str:
@@ -69,7 +69,7 @@ def _now(kind: Kind, *, millis: bool) -> str:
     return f"(extract(epoch from now()){scale})::bigint"
 
 
-def _literal(expr: str, kind: Kind, pg_type: str) -> tuple[str | None, str | None]:
+def _literal(expr: str, kind: Kind) -> tuple[str | None, str | None]:
     if expr.startswith('"') and expr.endswith('"') and len(expr) >= 2:
         expr = "'" + expr[1:-1].replace('""', '"').replace("'", "''") + "'"
     if _NUMBER.fullmatch(expr):

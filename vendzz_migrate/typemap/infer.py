@@ -58,7 +58,7 @@ def infer_column(table: Table, col: Column, prof: ColumnProfile) -> ColumnMap:
     kind, pg_type, why, *policy = choose(col, prof, is_key=col.pk > 0)
     if table.rowid_alias == col.name:
         kind, pg_type, why, policy = Kind.INTEGER, "bigint", "rowid alias (identity)", []
-    default, warning = translate(col.default, kind, pg_type)
+    default, warning = translate(col.default, kind)
     note = "; ".join(x for x in (why, prof.summary(), warning) if x)
     return ColumnMap(
         type=pg_type, convert=kind, not_null=col.not_null or col.pk > 0,
@@ -131,7 +131,8 @@ def _text(col: Column, prof: ColumnProfile, is_key: bool) -> Choice:
     json_like = prof.json_container + prof.json_double
     if not is_key and prof.texts and json_like and json_like >= (prof.texts - prof.empty) * 0.9:
         bad = prof.texts - prof.json_container - prof.json_scalar
-        why = "JSON" + (f", {prof.json_double} double-encoded (unwrapped)" if prof.json_double else "")
+        why = "JSON" + (f", {prof.json_double} double-encoded (unwrapped)"
+                        if prof.json_double else "")
         if prof.empty and bad == prof.empty:
             why += f"; {prof.empty} empty '' kept as the JSON string \"\" (on_error: wrap)"
             return Kind.JSON, "jsonb", why, OnError.WRAP
