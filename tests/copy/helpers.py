@@ -22,6 +22,16 @@ def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
         return report
 
 
+def verified(source: Path, pg_url: str, *, schema: str = "public", mode: str = "full") -> None:
+    """Every end-to-end copy test ends here: verify must find nothing missing or changed."""
+    from vendzz_migrate.verify import VerifyOptions
+    from vendzz_migrate.verify import run as verify
+
+    report = verify(VerifyOptions(source=source, target_url=pg_url, schema_name=schema,
+                                  mode=mode))  # type: ignore[arg-type]
+    assert report.ok, report.model_dump_json(indent=1)[:4000]
+
+
 def rows(pg_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(pg_url) as conn:
         conn.execute("SET TIME ZONE 'UTC'")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.copy.helpers import copy, rows
+from tests.copy.helpers import copy, rows, verified
 from vendzz_migrate.sample import generate
 from vendzz_migrate.sample.models import SampleStats
 
@@ -47,6 +47,7 @@ def test_dirty_file_every_row_is_copied_or_quarantined(dirty: SampleStats, pg_ur
         if trap.kind in must_reject:
             assert any(t == trap.table and (trap.key in k) for t, k in keys), trap
     assert all(raw and reason for _t, _k, reason, raw in rejected)
+    verified(dirty.path, pg_url)
 
 
 def test_dirty_file_schema_and_conversions(dirty: SampleStats, pg_url: str,
@@ -88,6 +89,7 @@ def test_clean_file_has_no_rejects_and_valid_foreign_keys(clean: SampleStats, pg
     views = rows(pg_url, "SELECT table_name FROM information_schema.views"
                          " WHERE table_schema = 'public'")
     assert views, "the sample's view was not migrated"
+    verified(clean.path, pg_url, mode="checksum")
 
 
 def test_dry_run_touches_nothing(dirty: SampleStats, pg_url: str, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.copy.helpers import copy, rows
+from tests.copy.helpers import copy, rows, verified
 from vendzz_migrate.sample import generate
 
 
@@ -44,3 +44,4 @@ def test_copy_while_the_service_writes(pg_url: str, tmp_path: Path) -> None:
     # the writer had committed before the snapshot: its rows (still in the -wal) were copied
     assert copied > stats.tables["quiz_responses"]
     assert now > copied, "the writer kept writing after the snapshot"
+    verified(snap, pg_url)  # PostgreSQL == the snapshot, to the value

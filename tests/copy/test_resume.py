@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from tests.copy.helpers import copy, rows
+from tests.copy.helpers import copy, rows, verified
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.sample import generate
@@ -73,6 +73,7 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
         " AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE pk > 0)").fetchone()
     lite.close()
     assert pks == keyed
+    verified(source.path, pg_url)
 
 
 def test_resume_refuses_other_options(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
