@@ -154,6 +154,14 @@ class Target:
                 result[address] = dict(node.client.info(section))
         return result
 
+    def dbsize(self) -> int:
+        """Keys in the selected database, summed over the masters."""
+        total = 0
+        for address, node in self.nodes.items():
+            with redis_errors(f"{self.url} ({address})"):
+                total += int(node.client.dbsize())
+        return total
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             if self.cluster is not None:

@@ -253,3 +253,9 @@ def _resolve_query(cache: CacheDef, base: Traversable | Path, label: str) -> Cac
             f"cache spec {label}: cache {cache.name!r}: cannot read query_file {cache.query_file!r}"
         ) from None
     return cache.model_copy(update={"query": text})
+
+
+if __name__ == "__main__":  # python -m vendzz_migrate.cache.spec > schemas/cache/...schema.json
+    import json
+
+    print(json.dumps(CacheSpec.model_json_schema(), indent=2))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vendzz_migrate.cache import query
@@ -33,6 +33,7 @@ class Plan:
     columns: list[query.Column]
     estimate: query.Estimate | None
     skip_reason: str | None = None
+    seen: set[int] = field(default_factory=set)  # hashes of the keys written
 
     @property
     def estimated_bytes(self) -> int:
@@ -68,8 +69,13 @@ def warm(
                 mode="cluster" if target.cluster else "standalone",
                 nodes=sorted(target.nodes),
             )
+            # Keys can only be stale if Redis held keys before this run (not on a fresh Redis).
+            stale_possible = target.dbsize() > 0
             for plan in plans:
-                report.caches.append(_run(conn, spec, target, plan, report, progress=progress))
+                result = _run(conn, spec, target, plan, report, progress=progress)
+                if result.status == "written" and stale_possible:
+                    result.pruned = prune(target, parse_template(plan.cache.key), plan.seen)
+                report.caches.append(result)
         finally:
             target.close()
     finally:
@@ -159,7 +165,7 @@ def _run(
     writer = Writer(target, spec.client, lambda n: progress.advance(name, n) if progress else None)
     if plan.cache.encoding == "hash":
         writer.load_script()
-    seen: set[int] = set()
+    seen = plan.seen
     started = time.monotonic()
     try:
         rows = query.stream(conn, spec, plan.cache, plan.columns, SCRIPT_SHA)
@@ -173,7 +179,6 @@ def _run(
     result.keys, result.bytes = written.keys, written.bytes
     result.errors, result.first_error = written.errors, written.first_error
     result.keys_per_s = round(written.keys / max(result.seconds, 1e-9), 1)
-    result.pruned = prune(target, parse_template(plan.cache.key), seen)
     return result
 
 
@@ -206,7 +211,7 @@ def prune(target: Target, template: KeyTemplate, seen: set[int]) -> int:
     for address, node in target.nodes.items():
         with redis_errors(f"{target.url} ({address})"):
             stale: list[bytes] = []
-            for raw in node.client.scan_iter(match=pattern, count=1000):
+            for raw in node.client.scan_iter(match=pattern, count=5000):
                 key = raw.decode("utf-8", "surrogateescape")
                 if hash(key) not in seen and regex.match(key):
                     stale.append(raw)
