@@ -98,3 +98,35 @@ def test_restart_drops_only_what_it_created(source: SampleStats, pg_url: str,
     (runs,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.runs")[0]
     assert runs == 1
     assert rows(pg_url, "SELECT count(*) FROM app_owned") == [(0,)]
+
+
+def test_dropped_connections_are_retried(source: SampleStats, pg_url: str,
+                                         tmp_path: Path) -> None:
+    """A PostgreSQL connection killed mid-copy (as by a restart) is retried, nothing lost."""
+    import threading
+
+    from vendzz_migrate.copy.run import CopyOptions, run
+
+    result: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            result["report"] = run(CopyOptions(source=source.path, target_url=pg_url,
+                                               work_dir=tmp_path, batch_rows=100, workers=2))
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while units_done(pg_url) < 10 and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'vendzz-migrate:copy' AND datname = current_database()"
+        ).fetchone()
+    thread.join(300)
+    assert killed and killed[0] >= 1, "no copy connection was there to kill"
+    assert "error" not in result, result.get("error")
+    verified(source.path, pg_url)

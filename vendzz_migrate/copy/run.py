@@ -333,7 +333,7 @@ def copy_data(ctx: Context) -> None:
     def work(unit: Unit) -> None:
         def once() -> None:
             if local.pg is None or local.pg.closed:
-                local.pg = connect(ctx.url)
+                local.pg = connect(ctx.url, role="copy")
                 local.lite = snapshot.open_snapshot(ctx.snapshot_path)
                 with lock:
                     opened.extend((local.pg, local.lite))

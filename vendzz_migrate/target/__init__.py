@@ -34,12 +34,15 @@ def require_url(url: str | None) -> str:
     return url
 
 
-def connect(url: str, *, autocommit: bool = False, timeout_s: int = 10) -> psycopg.Connection:
-    """Connect (retrying only transient failures briefly); errors become one clear line."""
+def connect(url: str, *, autocommit: bool = False, timeout_s: int = 10,
+            role: str = "main") -> psycopg.Connection:
+    """Connect (retrying only transient failures briefly); errors become one clear line.
+    ``role`` shows in pg_stat_activity as application_name ``vendzz-migrate:<role>``."""
     import psycopg
 
     def attempt() -> psycopg.Connection:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout_s)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout_s,
+                               application_name=f"vendzz-migrate:{role}")
 
     try:
         conn = retry.policy(attempts=3, budget_s=timeout_s)(attempt)
