@@ -16,7 +16,7 @@ PY=${PYTHON:-python3}
 pip install -q --upgrade pip >/dev/null
 pip install -q -e '.[test,embedded]'
 
-ruff check vendzz_migrate tests bench examples
+ruff check .
 mypy
 set +e
 pytest -n 2 -p no:cacheprovider "$@"

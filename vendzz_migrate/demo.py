@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from pydantic import BaseModel
 
 from vendzz_migrate import console, embedded

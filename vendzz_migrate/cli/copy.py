@@ -7,8 +7,15 @@ from typing import Annotated
 
 import typer
 
-from vendzz_migrate.cli.common import JsonOpt, MappingOpt, SchemaOpt, SourceArg, TargetOpt
-from vendzz_migrate.cli.common import guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    MappingOpt,
+    SchemaOpt,
+    SourceArg,
+    TargetOpt,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import RejectsError
 
 HELP = ("Copy a SQLite file into PostgreSQL: consistent snapshot, batched COPY, tables in "

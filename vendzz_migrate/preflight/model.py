@@ -65,7 +65,7 @@ class PreflightReport(BaseModel):
         return groups
 
 
-def make_check(  # noqa: PLR0917 - every check module calls it positionally via partial
+def make_check(
     area: Area, cid: str, title: str, status: Status, measured: str, expected: str, remedy: str
 ) -> Check:
     """A :class:`Check` with id ``<area>.<cid>``."""
