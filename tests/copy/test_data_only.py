@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.copy.helpers import copy, rows
 
@@ -44,9 +45,5 @@ def test_missing_target_table_is_refused(pg_url: str, tmp_path: Path) -> None:
     from vendzz_migrate.copy.run import CopyOptions, run
     from vendzz_migrate.errors import StateError
 
-    try:
+    with pytest.raises(StateError, match="quizzes"):
         run(CopyOptions(source=src, target_url=pg_url, work_dir=tmp_path, data_only=True))
-    except StateError as exc:
-        assert "quizzes" in str(exc)
-    else:
-        raise AssertionError("a missing target table must be refused")
