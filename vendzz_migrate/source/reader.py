@@ -14,12 +14,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
 from vendzz_migrate.source.introspect import Table
 from vendzz_migrate.typemap.convert import Conversion
 from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
 
 KeyTuple = tuple[Raw, ...]
+ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,26 @@ class TablePlan:
     @property
     def keys(self) -> tuple[str, ...]:
         """What orders and splits the table: rowid, or the key of a WITHOUT ROWID table."""
-        return self.table.primary_key if self.table.without_rowid else ("rowid",)
+        return self.table.primary_key if self.table.without_rowid else (self.rowid,)
+
+    @property
+    def rowid(self) -> str:
+        """A name of the rowid that no column shadows (a column may be called ``rowid``)."""
+        names = {c.name.lower() for c in self.table.columns}
+        for alias in ROWID_ALIASES:
+            if alias not in names:
+                return alias
+        raise SourceError(f"table {self.table.name!r} has columns named rowid, _rowid_ and oid:"
+                          " its rows cannot be addressed")
 
     @property
     def identity_keys(self) -> tuple[str, ...]:
         """What identifies a row to a human (rejects, verify): the primary key, else rowid."""
-        return self.table.primary_key or ("rowid",)
+        return self.table.primary_key or (self.rowid,)
 
 
 def _key_sql(keys: Sequence[str]) -> str:
-    return ", ".join("rowid" if k == "rowid" else qi(k) for k in keys)
+    return ", ".join(k if k in ROWID_ALIASES else qi(k) for k in keys)
 
 
 def _bind(raw: Raw) -> tuple[str, Any]:
@@ -106,11 +118,10 @@ def _key_of(row: Sequence[Any], width: int) -> KeyTuple:
 def boundaries(conn: sqlite3.Connection, plan: TablePlan, batch_rows: int) -> list[KeyTuple]:
     """Every ``batch_rows``-th key in key order: the upper bounds of all units but the last."""
     keys = _key_sql(plan.keys)
-    sql = (f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {keys}, row_number() OVER"
+    named = ", ".join(f"{k} AS {k}" if k in ROWID_ALIASES else qi(k) for k in plan.keys)
+    sql = (f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {named}, row_number() OVER"
            f" (ORDER BY {keys}) AS vz_rn FROM {qi(plan.table.name)}) WHERE vz_rn % ? = 0"
            f" ORDER BY {keys}")
-    if plan.keys == ("rowid",):
-        sql = sql.replace("SELECT rowid, row_number()", "SELECT rowid AS rowid, row_number()")
     return [_key_of(row, len(plan.keys)) for row in conn.execute(sql, (batch_rows,))]
 
 
