@@ -21,9 +21,9 @@ def dry_run(opts: CopyOptions) -> CopyReport:
     lite = open_readonly(opts.source)
     lite.text_factory = bytes
     try:
-        schema = insp.introspect(lite)
-        mapping = (maps.load(opts.mapping_path) if opts.mapping_path
-                   else inferrer.infer(lite, schema, source=str(opts.source)))
+        given = maps.load(opts.mapping_path) if opts.mapping_path else None
+        schema = insp.introspect(lite, given.skip_tables if given else insp.DEFAULT_SKIP)
+        mapping = given or inferrer.infer(lite, schema, source=str(opts.source))
         plans = planner.build(mapping, schema)
         report = CopyReport(run_id=None, source=str(opts.source), target=mask(opts.target_url),
                             schema_name=opts.schema_name, dry_run=True,

@@ -30,7 +30,7 @@ def check_mapping(mapping: Mapping, schema: Schema) -> None:
     """The mapping must describe this very file: every table and column, nothing extra."""
     source_tables = {t.name for t in schema.tables}
     for name in mapping.tables:
-        if name not in source_tables:
+        if name not in source_tables and name not in schema.skipped:
             raise ConfigError(f"mapping: tables.{name}: no such table in the source file")
     for table in schema.tables:
         tmap = mapping.tables.get(table.name)

@@ -165,9 +165,10 @@ def _fresh(ctx: Context) -> None:
     with console.step(2, len(STEPS), STEPS[1]):
         lite = snapshot.open_snapshot(ctx.snapshot_path)
         try:
-            ctx.schema = insp.introspect(lite)
-            ctx.mapping = (maps.load(opts.mapping_path) if opts.mapping_path
-                           else inferrer.infer(lite, ctx.schema, source=str(opts.source)))
+            given_map = maps.load(opts.mapping_path) if opts.mapping_path else None
+            skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
+            ctx.schema = insp.introspect(lite, skip)
+            ctx.mapping = given_map or inferrer.infer(lite, ctx.schema, source=str(opts.source))
         finally:
             lite.close()
     given = ctx.mapping.digest() if opts.mapping_path else "inferred"
@@ -259,7 +260,7 @@ def _resume(ctx: Context, prior: Run) -> None:
     console.info(f"resuming run {prior.run_id} from snapshot {ctx.snapshot_path}")
     lite = snapshot.open_snapshot(ctx.snapshot_path)
     try:
-        ctx.schema = insp.introspect(lite)
+        ctx.schema = insp.introspect(lite, ctx.mapping.skip_tables)
     finally:
         lite.close()
     if ctx.opts.data_only:
