@@ -84,10 +84,12 @@ class Servers:
             wait_for(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}", 15)
         return workdir
 
-    def standalone(self, *args: str) -> str:
+    def standalone(self, *args: str, password: str | None = None) -> str:
+        """A plain redis-server; with ``password`` it runs with ``requirepass``."""
         port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
-        self.start("--port", str(port), *args, ping_url=url)
+        auth = ["--requirepass", password] if password else []
+        self.start("--port", str(port), *auth, *args, ping_url=url, password=password)
         return url
 
     def cluster(self, masters: int = 3, node_timeout_ms: int = 15000) -> list[str]:

@@ -68,6 +68,6 @@ class Cli:
 
 
 @pytest.fixture
-def cli(vendzz_pg: str, redis_url: str, tmp_path: Path) -> Cli:
+def cli(vendzz_pg: str, redis_url: str) -> Cli:
     """Run vendzz-migrate with DATABASE_URL / REDIS_URL pointing at this test's servers."""
     return Cli({"DATABASE_URL": vendzz_pg, "REDIS_URL": redis_url, "COLUMNS": "200"})

@@ -41,7 +41,9 @@ def test_default_spec_ships_in_the_package_with_its_sql() -> None:
 
 def test_unknown_field_is_named_with_its_cache(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "    ttl: 60\n")
-    with pytest.raises(ConfigError, match=r"unknown field 'ttl' at caches\[0\]\.ttl \(cache 'quiz'\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown field 'ttl' at caches\[0\]\.ttl \(cache 'quiz'\)"
+    ):
         load_spec(path)
 
 
@@ -98,14 +100,16 @@ def test_yaml_and_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read cache spec"):
         load_spec(tmp_path / "missing.yaml")
     missing_sql = GOOD.replace("query: SELECT * FROM quizzes", "query_file: nope.sql")
-    with pytest.raises(ConfigError, match="cannot read query_file 'nope.sql'"):
+    with pytest.raises(ConfigError, match=re.escape("cannot read query_file 'nope.sql'")):
         load_spec(write(tmp_path, missing_sql))
 
 
 def test_query_file_is_relative_to_the_spec(tmp_path: Path) -> None:
     (tmp_path / "sql").mkdir()
     (tmp_path / "sql" / "q.sql").write_text("SELECT 1 AS id;\n")
-    spec = load_spec(write(tmp_path, GOOD.replace("query: SELECT * FROM quizzes", "query_file: sql/q.sql")))
+    spec = load_spec(
+        write(tmp_path, GOOD.replace("query: SELECT * FROM quizzes", "query_file: sql/q.sql"))
+    )
     assert spec.caches[0].query == "SELECT 1 AS id;\n"
 
 

@@ -59,7 +59,10 @@ def test_default_spec_writes_what_postgres_holds(cli: Cli, vendzz_pg: str, redis
 def test_ttls_fall_inside_the_jitter_window(cli: Cli, redis_url: str) -> None:
     assert cli("warm-cache", "--only", "user,quiz")[0] == 0
     client = redis.Redis.from_url(redis_url)
-    for pattern, (ttl, jitter) in {"vendzz:user:*": (3600, 600), "vendzz:quiz:q*": (86400, 7200)}.items():
+    for pattern, (ttl, jitter) in {
+        "vendzz:user:*": (3600, 600),
+        "vendzz:quiz:q*": (86400, 7200),
+    }.items():
         ttls = [client.ttl(k) for k in keys(client, pattern)]
         assert ttls and all(ttl - jitter - 5 <= t <= ttl + jitter for t in ttls), pattern
         assert len(set(ttls)) > 10, "TTLs are not spread: keys would expire together"
@@ -73,7 +76,9 @@ def test_rerun_refreshes_shrinks_hashes_and_prunes_stale_keys(
     before = client.dbsize()
     client.expire("vendzz:user:u00010", 5)
     with psycopg.connect(vendzz_pg, autocommit=True) as conn:
-        conn.execute('UPDATE "users" SET "lastName" = NULL, "firstName" = \'Bia\' WHERE "id" = \'u00010\'')
+        conn.execute(
+            'UPDATE "users" SET "lastName" = NULL, "firstName" = \'Bia\' WHERE "id" = \'u00010\''
+        )
         conn.execute('DELETE FROM "users" WHERE "id" = \'u00011\'')
         conn.execute('UPDATE "quizzes" SET "isPublished" = false WHERE "id" = \'q00001\'')
         conn.execute('UPDATE "quizzes" SET "title" = \'New\' WHERE "id" = \'q00002\'')
@@ -93,7 +98,9 @@ def test_rerun_refreshes_shrinks_hashes_and_prunes_stale_keys(
     assert len(keys(client, "vendzz:quiz:*:analytics:*")) > 0  # not pruned by the quiz cache
 
 
-def test_dry_run_writes_nothing_and_reports_counts(cli: Cli, redis_url: str, tmp_path: Path) -> None:
+def test_dry_run_writes_nothing_and_reports_counts(
+    cli: Cli, redis_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "dry.json"
     code, out, err = cli("warm-cache", "--dry-run", "--json", str(path))
     assert code == 0, err
@@ -117,11 +124,16 @@ def test_only_limits_the_run_to_named_caches(cli: Cli, redis_url: str) -> None:
     assert "quiz" not in out
 
 
-def test_sessions_use_their_own_ttl_and_skip_expired(cli: Cli, vendzz_pg: str, redis_url: str) -> None:
+def test_sessions_use_their_own_ttl_and_skip_expired(
+    cli: Cli, vendzz_pg: str, redis_url: str
+) -> None:
     with psycopg.connect(vendzz_pg, autocommit=True) as conn:
-        conn.execute('CREATE TABLE "sessions" ("sid" text PRIMARY KEY, "sess" jsonb, "expire" timestamp)')
         conn.execute(
-            "INSERT INTO sessions VALUES ('s1', '{\"user\": \"u1\"}', (now() AT TIME ZONE 'UTC') + interval '600 s'),"
+            'CREATE TABLE "sessions" ("sid" text PRIMARY KEY, "sess" jsonb, "expire" timestamp)'
+        )
+        conn.execute(
+            "INSERT INTO sessions VALUES"
+            " ('s1', '{\"user\": \"u1\"}', (now() AT TIME ZONE 'UTC') + interval '600 s'),"
             " ('s2', '{}', (now() AT TIME ZONE 'UTC') - interval '1 s')"
         )
     code, _, err = cli("warm-cache", "--only", "session")
@@ -132,7 +144,9 @@ def test_sessions_use_their_own_ttl_and_skip_expired(cli: Cli, vendzz_pg: str, r
     assert 590 <= client.ttl("vendzz:sess:s1") <= 601
 
 
-def test_custom_spec_with_fields_order_and_max_keys(cli: Cli, redis_url: str, tmp_path: Path) -> None:
+def test_custom_spec_with_fields_order_and_max_keys(
+    cli: Cli, redis_url: str, tmp_path: Path
+) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(
         "caches:\n  - name: hot\n    key: 'hot:{id}'\n    query: SELECT * FROM quizzes\n"

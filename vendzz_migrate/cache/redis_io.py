@@ -82,9 +82,12 @@ def map_error(exc: BaseException, where: str) -> VendzzError:
         return ConnectionFailed(f"Redis authentication failed at {where}: {text}")
     if text.startswith("NOPERM"):
         return PermissionDenied(f"Redis at {where} refused a command: {text}")
-    if text.startswith("CLUSTERDOWN") or isinstance(exc, rexc.ClusterDownError):
+    down = text.startswith("CLUSTERDOWN") or "slots are not covered" in text
+    if down or isinstance(exc, rexc.ClusterDownError):
         return TargetError(f"Redis cluster at {where} is down: {text}")
-    if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | OSError | rexc.ClusterError):
+    if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | OSError | rexc.ClusterError) or (
+        "could not be connected" in text or "reachable node" in text
+    ):
         return ConnectionFailed(f"cannot reach Redis at {where}: {text}")
     if isinstance(exc, Retryable):
         return TargetError(f"Redis at {where} kept redirecting: {text}")
@@ -97,7 +100,7 @@ def redis_errors(where: str) -> Iterator[None]:
 
     try:
         yield
-    except (rexc.RedisError, OSError, Retryable) as exc:
+    except (rexc.RedisError, rexc.RedisClusterException, OSError, Retryable) as exc:
         raise map_error(exc, where) from None
 
 

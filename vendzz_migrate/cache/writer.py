@@ -142,7 +142,7 @@ class Writer:
                     self._resend(state)
         except OutOfMemory:
             raise
-        except (rexc.RedisError, OSError, Retryable) as exc:
+        except (rexc.RedisError, rexc.RedisClusterException, OSError, Retryable) as exc:
             raise map_error(exc, self.target.url) from None
 
     def _resend(self, state: list[list[Row]]) -> None:

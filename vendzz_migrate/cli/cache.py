@@ -22,7 +22,7 @@ SpecOpt = Annotated[
 ]
 
 
-def warm_cache(  # noqa: PLR0917 (Typer options)
+def warm_cache(
     target: TargetOpt = None,
     redis: RedisOpt = None,
     spec: SpecOpt = None,
@@ -67,10 +67,11 @@ def cache_stats(redis: RedisOpt = None, spec: SpecOpt = None, json_path: JsonOpt
 
 
 def _render_warm(report: WarmReport) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     title = "warm-cache (dry run)" if report.dry_run else f"warm-cache -> {report.redis}"
-    table = Table(title=f"{title} [{report.mode}]", title_justify="left")
+    table = Table(title=escape(f"{title} [{report.mode}]"), title_justify="left")
     for col in ("cache", "status", "rows", "keys", "MB sent", "MB est.", "keys/s", "errors"):
         table.add_column(col, justify="left" if col in {"cache", "status"} else "right")
     table.add_column("pruned", justify="right")
