@@ -17,11 +17,9 @@ from vendzz_migrate.source.introspect import DEFAULT_SKIP, Column, Schema, Table
 from vendzz_migrate.typemap.convert import Kind, OnError
 from vendzz_migrate.typemap.defaults import translate
 from vendzz_migrate.typemap.mapping import ColumnMap, Mapping, TableMap
-from vendzz_migrate.typemap.profile import ColumnProfile, profile_table
+from vendzz_migrate.typemap.profile import TIME_NAME, ColumnProfile, profile_table, time_like
 
 MAJORITY = 0.99  # share of values that must fit a narrower type for it to be chosen
-_TIME_NAME = re.compile(r"(?i)(_at|At|_date|Date|_time|Time|timestamp|expires|Expires)$"
-                        r"|^(created|updated|deleted|expires)")
 _FLAG_NAME = re.compile(
     r"^(is|has|can|should|enable|allow|use|show|detect|cancel|safe|debug|pixel)[_A-Z]"
     r"|(?i:(enabled|active|blocked|required|resolved|completed|used|verified|read|locked|pinned"
@@ -99,11 +97,11 @@ def _outliers(count: int, what: str) -> str:
 
 def _is_timestamp(col: Column, prof: ColumnProfile) -> bool:
     declared = any(t in col.decl_type.upper() for t in ("DATETIME", "TIMESTAMP"))
-    if not declared and not _TIME_NAME.search(col.name):
+    if not time_like(col):
         return False
     n = prof.non_null
     if not n:
-        return declared or (col.affinity == "INTEGER" and bool(_TIME_NAME.search(col.name)))
+        return declared or (col.affinity == "INTEGER" and bool(TIME_NAME.search(col.name)))
     if prof.date_only and prof.date_only == prof.texts and not prof.integers:
         return False  # 'YYYY-MM-DD' day keys stay text
     return prof.epoch_s + prof.epoch_ms + prof.iso_text >= n * MAJORITY

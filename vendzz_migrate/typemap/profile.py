@@ -4,15 +4,20 @@ datetime text, 0/1 flags, '' vs NULL, NUL bytes)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from vendzz_migrate.source import qi
-from vendzz_migrate.source.introspect import Table
+from vendzz_migrate.source.introspect import Column, Table
 
 EPOCH_S = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
 EPOCH_MS = (EPOCH_S[0] * 1000, EPOCH_S[1] * 1000)
 _DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
+TIME_NAME = re.compile(r"(?i)(_at|At|_date|Date|_time|Time|timestamp|expires|Expires)$"
+                       r"|^(created|updated|deleted|expires)")
 
 
 @dataclass
@@ -63,59 +68,92 @@ class ColumnProfile:
         return ", ".join(parts)
 
 
-def _aggregates(col: str) -> list[str]:
-    c = qi(col)
-    t = f"typeof({c})"
+def time_like(col: Column) -> bool:
+    """A column that may hold timestamps: by declared type or by name."""
+    return (any(t in col.decl_type.upper() for t in ("DATE", "TIME"))
+            or bool(TIME_NAME.search(col.name)))
+
+
+def _class_sql(col: Column) -> str:
+    """One CASE per value giving its class; classes are counted with GROUP BY.
+
+    CASE, not AND: SQLite may evaluate both sides of AND, and json_type() raises on bad JSON.
+    Costly tests run only where they can matter: JSON parsing for text-like columns and only
+    on text that can start a JSON container or string, timestamp classes for time-like columns.
+    """
+    c = qi(col.name)
+    timey = time_like(col)
+    texty = col.affinity in ("TEXT", "BLOB", "NUMERIC")
     inner = f"json_extract({c}, '$')"
-    valid = f"{t} = 'text' AND json_valid({c})"
-    # CASE, not AND: SQLite may evaluate both sides of AND, and json_type() raises on bad JSON
-    container = f"CASE WHEN {valid} THEN json_type({c}) IN ('object', 'array') END"
-    double = (f"CASE WHEN {valid} THEN CASE WHEN json_type({c}) = 'text' THEN CASE WHEN"
-              f" json_valid({inner}) THEN json_type({inner}) IN ('object', 'array', 'text')"
-              f" END END END")
-    scalar = f"CASE WHEN {valid} THEN json_type({c}) NOT IN ('object', 'array') END"
-    return [
-        "count(*)",
-        f"sum({c} IS NULL)",
-        f"sum({t} = 'integer')",
-        f"sum({t} = 'real')",
-        f"sum({t} = 'text')",
-        f"sum({t} = 'blob')",
-        f"min(CASE WHEN {t} = 'integer' THEN {c} END)",
-        f"max(CASE WHEN {t} = 'integer' THEN {c} END)",
-        f"sum({t} = 'integer' AND {c} IN (0, 1))",
-        f"sum({t} = 'text' AND {c} = '')",
-        f"max(CASE WHEN {t} = 'text' THEN length({c}) END)",
-        f"sum({container})",
-        f"sum({double})",
-        f"sum({scalar})",
-        f"sum({t} = 'text' AND {c} GLOB '{_DATE_GLOB}' AND julianday({c}) IS NOT NULL)",
-        f"sum({t} = 'text' AND length({c}) = 10 AND {c} GLOB '{_DATE_GLOB}')",
-        f"sum({t} IN ('integer', 'real') AND {c} BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]})",
-        f"sum({t} IN ('integer', 'real') AND {c} BETWEEN {EPOCH_MS[0]} AND {EPOCH_MS[1]})",
-        f"sum({t} = 'real' AND round({c}, 2) = {c})",
-        f"max(CASE WHEN {t} = 'real' THEN abs({c}) END)",
-        f"sum({t} = 'text' AND instr(CAST({c} AS BLOB), X'00') > 0)",
-        f"sum({t} = 'text' AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*')",
-        f"sum({t} = 'text' AND lower(trim({c})) IN ('infinity', '+infinity', '-infinity', 'inf',"
-        f" '+inf', '-inf', 'nan'))",
-    ]
+    s_range, ms_range = f"BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}", \
+        f"BETWEEN {EPOCH_MS[0]} AND {EPOCH_MS[1]}"
+    epoch = (f"WHEN {c} {s_range} THEN '{{0}}_s' WHEN {c} {ms_range} THEN '{{0}}_ms'"
+             if timey else "")
+    json = (f"WHEN substr(ltrim({c}), 1, 1) IN ('{{', '[', '\"') AND json_valid({c}) THEN"
+            f" CASE WHEN json_type({c}) IN ('object', 'array') THEN 'json_c'"
+            f" WHEN json_type({c}) <> 'text' THEN 'json_s'"
+            f" WHEN json_valid({inner}) THEN CASE WHEN json_type({inner})"
+            f" IN ('object', 'array', 'text') THEN 'json_d' ELSE 'json_s' END"
+            f" ELSE 'json_s' END" if texty else "")
+    dates = (f"WHEN {c} GLOB '{_DATE_GLOB}' AND julianday({c}) IS NOT NULL THEN"
+             f" CASE WHEN length({c}) = 10 THEN 'date' ELSE 'iso' END" if timey else "")
+    return (
+        f"CASE typeof({c}) WHEN 'null' THEN 'null'"
+        f" WHEN 'integer' THEN CASE WHEN {c} IN (0, 1) THEN 'int01' {epoch.format('int')}"
+        f" ELSE 'int' END"
+        f" WHEN 'real' THEN CASE {epoch.format('real')} WHEN round({c}, 2) = {c} THEN 'real2'"
+        f" ELSE 'real' END"
+        f" WHEN 'text' THEN CASE WHEN {c} = '' THEN 'empty'"
+        f" WHEN instr(CAST({c} AS BLOB), X'00') > 0 THEN 'nul' {json} {dates}"
+        f" WHEN length({c}) < 40 AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*'"
+        f" THEN 'num' WHEN length({c}) < 12 AND lower(trim({c})) IN ('infinity', '+infinity',"
+        f" '-infinity', 'inf', '+inf', '-inf', 'nan') THEN 'special' ELSE 'text' END"
+        f" ELSE 'blob' END"
+    )
+
+
+def profile_column(conn: sqlite3.Connection, table: Table, col: Column) -> ColumnProfile:
+    """Profile one column in one scan of the table (a GROUP BY over value classes)."""
+    c = qi(col.name)
+    sql = (f"SELECT cls, count(*), min(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+           f" max(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+           f" max(CASE WHEN typeof({c}) = 'text' THEN length({c}) END),"
+           f" max(CASE WHEN typeof({c}) = 'real' THEN abs({c}) END)"
+           f" FROM (SELECT {_class_sql(col)} AS cls, {c} FROM {qi(table.name)}) GROUP BY cls")
+    prof = ColumnProfile()
+    for cls, n, imin, imax, maxlen, rmax in conn.execute(sql):
+        _add(prof, cls.decode() if isinstance(cls, bytes) else cls, int(n))
+        prof.int_min = _pick(min, prof.int_min, imin)
+        prof.int_max = _pick(max, prof.int_max, imax)
+        prof.max_length = _pick(max, prof.max_length, maxlen)
+        prof.real_max_abs = _pick(max, prof.real_max_abs, rmax)
+    return prof
+
+
+_FIELDS = {  # class -> the ColumnProfile counters it adds to
+    "null": ("nulls",), "int01": ("integers", "zero_one"), "int": ("integers",),
+    "int_s": ("integers", "epoch_s"), "int_ms": ("integers", "epoch_ms"),
+    "real": ("reals",), "real2": ("reals", "real_2dp"), "real_s": ("reals", "epoch_s"),
+    "real_ms": ("reals", "epoch_ms"), "empty": ("texts", "empty"), "nul": ("texts", "nul_bytes"),
+    "json_c": ("texts", "json_container"), "json_s": ("texts", "json_scalar"),
+    "json_d": ("texts", "json_scalar", "json_double"), "date": ("texts", "iso_text", "date_only"),
+    "iso": ("texts", "iso_text"), "num": ("texts", "numeric_text"),
+    "special": ("texts", "special_float_text"), "text": ("texts",), "blob": ("blobs",),
+}
+
+
+def _add(prof: ColumnProfile, cls: str, n: int) -> None:
+    prof.rows += n
+    for name in _FIELDS[cls]:
+        setattr(prof, name, getattr(prof, name) + n)
+
+
+def _pick(fn: Callable[[Any, Any], Any], old: Any, new: Any) -> Any:
+    if new is None:
+        return old
+    return new if old is None else fn(old, new)
 
 
 def profile_table(conn: sqlite3.Connection, table: Table) -> dict[str, ColumnProfile]:
-    """Profile every stored column of ``table`` in a single scan."""
-    cols = [c.name for c in table.stored_columns]
-    if not cols:
-        return {}
-    exprs = [e for col in cols for e in _aggregates(col)]
-    row = conn.execute(f"SELECT {', '.join(exprs)} FROM {qi(table.name)}").fetchone()
-    specs = fields(ColumnProfile)
-    result: dict[str, ColumnProfile] = {}
-    for i, col in enumerate(cols):
-        values = row[i * len(specs):(i + 1) * len(specs)]
-        kwargs = {
-            spec.name: (value if value is not None or spec.default is None else 0)
-            for spec, value in zip(specs, values, strict=True)
-        }
-        result[col] = ColumnProfile(**kwargs)
-    return result
+    """Profile every stored column of ``table``."""
+    return {col.name: profile_column(conn, table, col) for col in table.stored_columns}
