@@ -168,7 +168,9 @@ def _fresh(ctx: Context) -> None:
             given_map = maps.load(opts.mapping_path) if opts.mapping_path else None
             skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
             ctx.schema = insp.introspect(lite, skip)
-            ctx.mapping = given_map or inferrer.infer(lite, ctx.schema, source=str(opts.source))
+            ctx.mapping = given_map or inferrer.infer(
+                lite, ctx.schema, source=str(opts.source), workers=opts.workers,
+                opener=lambda: snapshot.open_snapshot(ctx.snapshot_path))
         finally:
             lite.close()
     given = ctx.mapping.digest() if opts.mapping_path else "inferred"

@@ -17,7 +17,13 @@ from vendzz_migrate.source.introspect import DEFAULT_SKIP, Column, Schema, Table
 from vendzz_migrate.typemap.convert import Kind, OnError
 from vendzz_migrate.typemap.defaults import translate
 from vendzz_migrate.typemap.mapping import ColumnMap, Mapping, TableMap
-from vendzz_migrate.typemap.profile import TIME_NAME, ColumnProfile, profile_table, time_like
+from vendzz_migrate.typemap.profile import (
+    TIME_NAME,
+    ColumnProfile,
+    profile_table,
+    profile_tables,
+    time_like,
+)
 
 MAJORITY = 0.99  # share of values that must fit a narrower type for it to be chosen
 _FLAG_NAME = re.compile(
@@ -31,14 +37,19 @@ _VARCHAR = re.compile(r"(?i)\s*(?:n?varchar|character varying|varying character|
 
 
 def infer(conn: sqlite3.Connection, schema: Schema, *, rename: Callable[[str], str] | None = None,
-          source: str | None = None) -> Mapping:
-    tables = {t.name: infer_table(conn, t, rename) for t in schema.tables}
+          source: str | None = None, opener: Callable[[], sqlite3.Connection] | None = None,
+          workers: int = 1) -> Mapping:
+    """The mapping for ``schema``; with ``opener``, columns are profiled ``workers`` at a time."""
+    if opener is not None:
+        profiles = profile_tables(opener, schema.tables, workers)
+    else:
+        profiles = {t.name: profile_table(conn, t) for t in schema.tables}
+    tables = {t.name: infer_table(t, profiles[t.name], rename) for t in schema.tables}
     return Mapping(source=source, skip_tables=list(DEFAULT_SKIP), tables=tables)
 
 
-def infer_table(conn: sqlite3.Connection, table: Table,
+def infer_table(table: Table, profiles: dict[str, ColumnProfile],
                 rename: Callable[[str], str] | None = None) -> TableMap:
-    profiles = profile_table(conn, table)
     columns = {}
     for col in table.stored_columns:
         columns[col.name] = infer_column(table, col, profiles[col.name])

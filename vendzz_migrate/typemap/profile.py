@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,3 +159,31 @@ def _pick(fn: Callable[[Any, Any], Any], old: Any, new: Any) -> Any:
 def profile_table(conn: sqlite3.Connection, table: Table) -> dict[str, ColumnProfile]:
     """Profile every stored column of ``table``."""
     return {col.name: profile_column(conn, table, col) for col in table.stored_columns}
+
+
+def profile_tables(opener: Callable[[], sqlite3.Connection], tables: Sequence[Table],
+                   workers: int = 1) -> dict[str, dict[str, ColumnProfile]]:
+    """Profile every column of ``tables``, ``workers`` columns at a time (SQLite scans in
+    parallel threads: it releases the GIL while it works)."""
+    local = threading.local()
+    opened: list[sqlite3.Connection] = []
+    lock = threading.Lock()
+
+    def one(table: Table, col: Column) -> ColumnProfile:
+        if getattr(local, "conn", None) is None:
+            local.conn = opener()
+            with lock:
+                opened.append(local.conn)
+        return profile_column(local.conn, table, col)
+
+    jobs = [(t, c) for t in tables for c in t.stored_columns]
+    try:
+        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+            results = list(pool.map(lambda job: one(*job), jobs))
+    finally:
+        for conn in opened:
+            conn.close()
+    out: dict[str, dict[str, ColumnProfile]] = {t.name: {} for t in tables}
+    for (table, col), prof in zip(jobs, results, strict=True):
+        out[table.name][col.name] = prof
+    return out
