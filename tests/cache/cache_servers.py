@@ -77,11 +77,17 @@ class Servers:
         assert exe, "redis-server is not installed"
         cmd = [exe, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         cmd += ["--dir", str(workdir)]
-        proc = subprocess.Popen([*cmd, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = workdir / "redis.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         if ping_url:
             conn = redis.Redis.from_url(ping_url, socket_connect_timeout=1, **client)  # type: ignore[arg-type]
-            wait_for(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}", 15)
+            try:
+                wait_for(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}", 15)
+            except RuntimeError as exc:
+                tail = log.read_text(errors="replace")[-400:]
+                raise RuntimeError(f"{exc}; exit {proc.poll()}; log: {tail}") from None
         return workdir
 
     def standalone(self, *args: str, password: str | None = None) -> str:
@@ -94,16 +100,7 @@ class Servers:
 
     def cluster(self, masters: int = 3, node_timeout_ms: int = 15000) -> list[str]:
         """Start ``masters`` cluster-enabled servers and join them; return their URLs."""
-        ports = [_cluster_ports() for _ in range(masters)]
-        bus_opt = server_version() >= (7,)
-        for port, bus in ports:
-            self.start(
-                "--port", str(port), "--cluster-enabled", "yes",
-                *(["--cluster-port", str(bus)] if bus_opt else []),
-                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
-                str(node_timeout_ms), ping_url=f"redis://127.0.0.1:{port}/0",
-            )  # fmt: skip
-        addresses = [f"127.0.0.1:{port}" for port, _ in ports]
+        addresses = [self._cluster_node(node_timeout_ms) for _ in range(masters)]
         cli = binary("redis-cli")
         assert cli, "redis-cli is not installed"
         subprocess.run(
@@ -115,6 +112,25 @@ class Servers:
             node = redis.Redis.from_url(url)
             wait_for(lambda n=node: _cluster_ok(n, masters), f"cluster state ok on {url}")
         return urls
+
+    def _cluster_node(self, node_timeout_ms: int) -> str:
+        """One cluster-enabled server; retried on fresh ports if a port was taken meanwhile."""
+        for attempt in range(3):
+            port, bus = _cluster_ports()
+            bus_opt = ["--cluster-port", str(bus)] if server_version() >= (7,) else []
+            try:
+                self.start(
+                    "--port", str(port), "--cluster-enabled", "yes", *bus_opt,
+                    "--cluster-config-file", "nodes.conf",
+                    "--cluster-node-timeout", str(node_timeout_ms),
+                    ping_url=f"redis://127.0.0.1:{port}/0",
+                )  # fmt: skip
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                continue
+            return f"127.0.0.1:{port}"
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -8,7 +8,7 @@ bytes, which is what keeps warm-cache close to ``redis-cli --pipe`` speed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,8 +177,11 @@ def _stage1(spec: CacheSpec, cache: CacheDef, columns: list[Column], values: boo
     source = sql.SQL("({}) AS q").format(base_query(cache))
     if values:
         value_cols = value_columns(cache, columns)
-        select += _value_exprs(cache, value_cols)
-        if cache.encoding == "json":
+        whole_row = cache.encoding == "json" and value_cols == columns
+        select += (
+            [sql.SQL("row_to_json(q)::text AS v")] if whole_row else _value_exprs(cache, value_cols)
+        )
+        if cache.encoding == "json" and not whole_row:
             lateral = sql.SQL(", ").join(sql.Identifier("q", c.name) for c in value_cols)
             source = sql.SQL("{}, LATERAL (SELECT {}) AS x").format(source, lateral)
     return sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), source)
@@ -303,7 +306,7 @@ def estimate(
 
 def stream(
     conn: PgConn, spec: CacheSpec, cache: CacheDef, columns: list[Column], script_sha: str
-) -> Iterator[list[tuple[str, str]]]:
+) -> Generator[list[tuple[str, str]], None, None]:
     """Batches of ``(key, RESP command)`` through a server-side cursor (memory stays flat)."""
     import psycopg
 

@@ -243,8 +243,7 @@ def _state(info: Any) -> str:
 
 @dataclass
 class Batch:
-    keys: list[str]
-    frames: list[str]
+    rows: list[tuple[str, str]]  # (key, RESP command)
     payload: bytes
 
 
@@ -271,7 +270,7 @@ class Lane:
         """Read the replies of all but the last ``keep`` batches in flight."""
         while len(self.inflight) > keep:
             batch = self.inflight[0]
-            replies = self._read_lines(len(batch.frames))
+            replies = self._read_lines(len(batch.rows))
             self.inflight.popleft()
             on_reply(batch, replies)
 
@@ -285,9 +284,9 @@ class Lane:
             count += chunk.count(b"\n")
         data = b"".join(chunks)
         pos = len(data)
-        if count > n:
-            pos = 0
-            for _ in range(n):
+        if count > n:  # replies of the next batch arrived too: cut after the n-th line
+            pos = 5 * n if data.startswith(b"+OK\r\n" * n) else 0
+            for _ in range(0 if pos else n):
                 pos = data.index(b"\n", pos) + 1
         self._buf = data[pos:]
         return data[:pos]

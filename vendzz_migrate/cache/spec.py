@@ -43,7 +43,7 @@ class Defaults(_Strict):
     jitter_s: int = Field(
         default=300, ge=0, description="TTL is ttl_s plus or minus up to jitter_s."
     )
-    batch_size: int = Field(default=2000, ge=1, le=100_000, description="Rows per pipelined batch.")
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per pipelined batch.")
 
 
 class CacheDef(_Strict):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from vendzz_migrate.cache import query
 from vendzz_migrate.cache.models import OVERHEAD_PER_KEY, CacheReport, WarmReport
+from vendzz_migrate.cache.prefetch import prefetched
 from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis_errors
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec, KeyTemplate, parse_template
 from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
@@ -33,7 +34,7 @@ class Plan:
     columns: list[query.Column]
     estimate: query.Estimate | None
     skip_reason: str | None = None
-    seen: set[int] = field(default_factory=set)  # hashes of the keys written
+    seen: set[int] | None = field(default_factory=set)  # hashes of the keys written
 
     @property
     def estimated_bytes(self) -> int:
@@ -72,8 +73,10 @@ def warm(
             # Keys can only be stale if Redis held keys before this run (not on a fresh Redis).
             stale_possible = target.dbsize() > 0
             for plan in plans:
+                if not stale_possible:
+                    plan.seen = None  # nothing to prune: do not remember keys
                 result = _run(conn, spec, target, plan, report, progress=progress)
-                if result.status == "written" and stale_possible:
+                if result.status == "written" and plan.seen is not None:
                     result.pruned = prune(target, parse_template(plan.cache.key), plan.seen)
                 report.caches.append(result)
         finally:
@@ -169,7 +172,8 @@ def _run(
     started = time.monotonic()
     try:
         rows = query.stream(conn, spec, plan.cache, plan.columns, SCRIPT_SHA)
-        written = writer.write(_remember(rows, seen))
+        with prefetched(rows) as batches:
+            written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None
     if progress:
@@ -182,7 +186,10 @@ def _run(
     return result
 
 
-def _remember(batches: Iterator[list[Row]], seen: set[int]) -> Iterator[list[Row]]:
+def _remember(batches: Iterator[list[Row]], seen: set[int] | None) -> Iterator[list[Row]]:
+    if seen is None:
+        yield from batches
+        return
     for rows in batches:
         seen.update([hash(k) for k, _ in rows])
         yield rows

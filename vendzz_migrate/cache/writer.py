@@ -60,8 +60,7 @@ def _group(target: Target, rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 
 def _batch(rows: list[Row]) -> Batch:
-    frames = [f for _, f in rows]
-    return Batch([k for k, _ in rows], frames, "".join(frames).encode())
+    return Batch(rows, "".join([f for _, f in rows]).encode())
 
 
 class Writer:
@@ -121,7 +120,7 @@ class Writer:
         except _BROKEN as exc:
             self._redo_reason = str(exc) or type(exc).__name__
             pending = self.lanes.pop(address).reset()
-            return [(k, f) for b in pending for k, f in zip(b.keys, b.frames, strict=True)]
+            return [row for b in pending for row in b.rows]
         return []
 
     def _settle_and_retry(self, lost: list[Row]) -> None:
@@ -182,7 +181,7 @@ class Writer:
         self.lanes.clear()
 
     def _on_reply(self, batch: Batch, replies: bytes) -> None:
-        n = len(batch.frames)
+        n = len(batch.rows)
         if replies == OK * n:
             self.result.keys += n
             self.on_progress(n)
@@ -199,10 +198,10 @@ class Writer:
     def _on_error(self, batch: Batch, i: int, line: bytes) -> None:
         text = line.decode("utf-8", "replace").lstrip("-")
         if line.startswith(b"-OOM") or b"OOM command not allowed" in line:
-            self._oom = self._oom or OutOfMemory(batch.keys[i], text)
+            self._oom = self._oom or OutOfMemory(batch.rows[i][0], text)
         elif line.startswith(_RETRY_PREFIXES):
-            self._redo.append((batch.keys[i], batch.frames[i]))
+            self._redo.append(batch.rows[i])
             self._redo_reason = text
         else:
             self.result.errors += 1
-            self.result.first_error = self.result.first_error or f"{batch.keys[i]}: {text}"
+            self.result.first_error = self.result.first_error or f"{batch.rows[i][0]}: {text}"
