@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject, copy_escape, make
 from vendzz_migrate.typemap.values import Raw
-from vendzz_migrate.verify import canon, pgcanon
+from vendzz_migrate.verify import canon, fast, pgcanon
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -64,6 +64,9 @@ def _compare(pg: psycopg.Connection, column: str, raw: Raw) -> bool:
     ok, expected = _pg_canon(pg, column, field)
     if ok:
         assert canon.column_canon(conv)(raw) == expected, (raw, field)
+        kind = raw.kind.encode()
+        fast_value = fast.column_fast(conv)(kind, raw.value)
+        assert fast_value == (None if expected is None else expected.encode()), (raw, field)
     return ok
 
 
@@ -175,6 +178,7 @@ def test_row_hash_matches_postgres(pg: psycopg.Connection, values: list[str | No
         assume(False)
         return
     assert row is not None
-    canonical = [t, None if j is None else canon.jsonb_canon(json.dumps(j)),
-                 None if b is None else b.encode().hex()]
+    canonical = [None if t is None else t.encode(),
+                 None if j is None else canon.jsonb_canon(json.dumps(j)).encode(),
+                 None if b is None else b.encode().hex().encode()]
     assert canon.hash128(canon.row_bytes(canonical)) == row[0]

@@ -30,8 +30,8 @@ from vendzz_migrate.typemap.convert import EPOCH, Conversion, Kind, OnError, Rej
 from vendzz_migrate.typemap.values import Raw
 
 MICRO = timedelta(microseconds=1)
-_SINGLE = re.compile(r"\s*(real|float4)\s*", re.I)
-_UUID = re.compile(r"\s*uuid\s*", re.I)
+SINGLE_TYPE = re.compile(r"\s*(real|float4)\s*", re.I)
+UUID_TYPE = re.compile(r"\s*uuid\s*", re.I)
 _JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
                  "\t": "\\t"}
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
@@ -125,7 +125,7 @@ def _dump(value: Any, out: list[str]) -> None:
         if not value:
             out.append("{}")
             return
-        keys = sorted(value, key=_key_order)
+        keys = sorted(value, key=key_order)
         out.append("{")
         for i, key in enumerate(keys):
             if i:
@@ -156,7 +156,7 @@ def _dump(value: Any, out: list[str]) -> None:
         out.append("null")
 
 
-def _key_order(key: str) -> tuple[int, bytes]:
+def key_order(key: str) -> tuple[int, bytes]:
     data = _utf8(key)
     return len(data), data
 
@@ -198,9 +198,9 @@ Canon = Callable[[Raw], "str | None"]
 def finisher(kind: Kind, pg_type: str) -> Callable[[str], str]:
     """From the converted PostgreSQL input text to the canonical text, for one column."""
     if kind is Kind.FLOAT:
-        single = bool(_SINGLE.fullmatch(pg_type))
+        single = bool(SINGLE_TYPE.fullmatch(pg_type))
         return lambda text: float_canon(text, single)
-    if kind is Kind.TEXT and _UUID.fullmatch(pg_type):
+    if kind is Kind.TEXT and UUID_TYPE.fullmatch(pg_type):
         return lambda text: text_canon(text, True)
     table: dict[Kind, Callable[[str], str]] = {
         Kind.TEXT: text_canon, Kind.INTEGER: str, Kind.DECIMAL: decimal_canon,
@@ -242,17 +242,10 @@ def _wrapped(raw: Raw) -> str:
         raise Reject("invalid UTF-8 (cannot be wrapped as a JSON string)") from None
 
 
-def row_bytes(values: list[str | None]) -> bytes:
-    """The row's canonical bytes: ``len:value`` per column, ``-`` for NULL (as pgcanon)."""
-    out = bytearray()
-    for value in values:
-        if value is None:
-            out += b"-"
-        else:
-            data = value.encode("utf-8")
-            out += b"%d:" % len(data)
-            out += data
-    return bytes(out)
+def row_bytes(values: list[bytes | None]) -> bytes:
+    """The row's canonical bytes: ``len:value`` per column, ``-`` for NULL (as pgcanon), from
+    each value's canonical UTF-8 bytes."""
+    return b"".join([b"-" if v is None else b"%d:%s" % (len(v), v) for v in values])
 
 
 def hash64(data: bytes) -> int:

@@ -118,16 +118,10 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
 
 def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult
                  ) -> list[tuple[int, int]]:
-    sums = [(0, 0)] * (len(starts) + 1)
-    seg = 0
-    for row in lite.rows(ctx.lite, spec):
-        result.source_rows += 1
-        if seg < len(starts) and row.raw_key == starts[seg][1]:
-            seg += 1
-        if _set_aside(row, result):
-            continue
-        n, s = sums[seg]
-        sums[seg] = (n + 1, s + row.h64)
+    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts)
+    result.source_rows = read
+    for row in aside:
+        _set_aside(row, result)
     return sums
 
 
@@ -202,7 +196,7 @@ def _report(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         diff = Difference(kind=DiffKind.MISSING, key=spec.key_dict(key), reason=row.failure)
         if ctx.show_values:
             found = lite.row_values(ctx.lite, spec, row.raw_key, row.rowid)
-            diff.source = _named(spec, found[1]) if found else None
+            diff.source = _named(spec, _texts(found[1])) if found else None
         result.add(diff)
     extra = sorted(tally.pg_only)
     shown = pgside.values_for(ctx.pg, spec, ctx.schema, extra[:DETAILED]) if ctx.show_values \
@@ -230,17 +224,22 @@ def _changed(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         result.add(diff)
 
 
-def _columns(ctx: Ctx, spec: Spec, diff: Difference, src: list[str | None] | None,
+def _columns(ctx: Ctx, spec: Spec, diff: Difference, src: list[bytes | None] | None,
              tgt: list[str | None] | None) -> None:
     if src is None or tgt is None:
         return
+    source = _texts(src)
     differing = [i for i, c in enumerate(spec.columns)
-                 if i >= len(src) or src[i] != tgt[i]]
+                 if i >= len(source) or source[i] != tgt[i]]
     diff.columns = [spec.columns[i].target for i in differing]
     if ctx.show_values:
-        diff.source = {spec.columns[i].target: src[i] if i < len(src) else None
+        diff.source = {spec.columns[i].target: source[i] if i < len(source) else None
                        for i in differing}
         diff.target = {spec.columns[i].target: tgt[i] for i in differing}
+
+
+def _texts(values: list[bytes | None]) -> list[str | None]:
+    return [None if v is None else v.decode("utf-8", "replace") for v in values]
 
 
 def _named(spec: Spec, values: list[str | None]) -> dict[str, str | None]:

@@ -23,6 +23,7 @@ from vendzz_migrate.verify.spec import Key, Spec, identity
 
 _KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text",
           b"blob": "blob"}
+_KIND_OF = {v: k for k, v in _KINDS.items()}
 UNCONVERTIBLE = b"\xff verify: this row cannot be converted \xff"
 
 
@@ -97,42 +98,80 @@ def _raws(row: Sequence[Any], width: int) -> list[Raw]:
 
 
 def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
-    raws = _raws(row, len(spec.columns))
     rowid = row[0]
-    raw_key = tuple(raws[i] for i in spec.key_pos)
-    quarantined = identity(spec, raws, rowid) if spec.rejects else None
-    if quarantined is not None and quarantined not in spec.rejects:
-        quarantined = None
-    values, failure = canonical(spec, raws)
-    key = _key(spec, values, raws)
+    raw_key = tuple(Raw(_KINDS[row[1 + 2 * i]], row[2 + 2 * i]) for i in spec.key_pos)
+    quarantined = None
+    if spec.rejects:
+        quarantined = identity(spec, _raws(row, len(spec.columns)), rowid)
+        if quarantined not in spec.rejects:
+            quarantined = None
+    values, failure = canonical(spec, row)
+    key = _key(spec, values, row)
     data = UNCONVERTIBLE if failure else row_bytes(values)
     return SrcRow(key, raw_key, hashlib.md5(data).digest(), rowid, quarantined, failure)
 
 
-def canonical(spec: Spec, raws: list[Raw]) -> tuple[list[str | None], str | None]:
-    """Canonical values of a row, and the first value that does not convert."""
-    values: list[str | None] = []
-    for canon, col, raw in zip(spec.canons, spec.columns, raws, strict=True):
+def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+                 ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+    """One pass in key order: (rows, sum of row hashes) per segment, the rows set aside
+    (quarantined, or without a usable key) and the number of rows read. The hot loop of
+    checksum mode, so it works on the tuples as read."""
+    sums = [(0, 0)] * (len(starts) + 1)
+    aside: list[SrcRow] = []
+    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
+    cols = [(1 + 2 * p, 2 + 2 * p) for p in spec.key_pos]
+    seg, read = 0, 0
+    md5, from_bytes = hashlib.md5, int.from_bytes
+    try:
+        for row in conn.execute(_select(spec, "1")):
+            read += 1
+            if seg < len(marks) and tuple((row[k], row[v]) for k, v in cols) == marks[seg]:
+                seg += 1
+            values, failure = canonical(spec, row)
+            if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
+                found = _row(spec, row)
+                if found.identity is not None or found.key is None:
+                    aside.append(found)
+                    continue
+            data = UNCONVERTIBLE if failure else row_bytes(values)
+            n, s = sums[seg]
+            sums[seg] = (n + 1, s + from_bytes(md5(data).digest()[:8], "big", signed=True))
+    except sqlite3.Error as exc:
+        raise SourceError(f"reading {spec.name}: {exc}") from None
+    return sums, aside, read
+
+
+def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:
+    """Canonical values of a row as read by ``_select`` (rowid, then typeof/value pairs), and
+    the first value that does not convert."""
+    try:
+        return [canon(kind, value) for canon, kind, value
+                in zip(spec.canons, row[1::2], row[2::2], strict=True)], None
+    except Reject:
+        pass
+    values: list[bytes | None] = []
+    for i, canon in enumerate(spec.canons):
         try:
-            values.append(canon(raw))
+            values.append(canon(row[1 + 2 * i], row[2 + 2 * i]))
         except Reject as rej:
-            return values, f"{col.target}: {rej.reason}"
+            return values, f"{spec.columns[i].target}: {rej.reason}"
     return values, None
 
 
-def _key(spec: Spec, values: list[str | None], raws: list[Raw]) -> Key | None:
+def _key(spec: Spec, values: list[bytes | None], row: Sequence[Any]) -> Key | None:
     key: list[str] = []
     for pos in spec.key_pos:
-        value = values[pos] if pos < len(values) else _canon_one(spec, pos, raws[pos])
+        value = values[pos] if pos < len(values) else _canon_one(spec, pos, row[1 + 2 * pos],
+                                                                 row[2 + 2 * pos])
         if value is None:
             return None
-        key.append(value)
+        key.append(value.decode("utf-8"))
     return tuple(key)
 
 
-def _canon_one(spec: Spec, pos: int, raw: Raw) -> str | None:
+def _canon_one(spec: Spec, pos: int, kind: bytes, value: Any) -> bytes | None:
     try:
-        return spec.canons[pos](raw)
+        return spec.canons[pos](kind, value)
     except Reject:
         return None
 
@@ -148,14 +187,15 @@ def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
     out: list[Bound] = []
     for row in conn.execute(sql, (every,)):
         raw = tuple(Raw(_KINDS[row[2 * i]], row[2 * i + 1]) for i in range(len(spec.key_pos)))
-        canon = [_canon_one(spec, p, r) for p, r in zip(spec.key_pos, raw, strict=True)]
+        canon = [_canon_one(spec, p, row[2 * i], row[2 * i + 1])
+                 for i, p in enumerate(spec.key_pos)]
         if all(v is not None for v in canon):
-            out.append((tuple(v for v in canon if v is not None), raw))
+            out.append((tuple(v.decode("utf-8") for v in canon if v is not None), raw))
     return out
 
 
 def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None,
-               rowid: int | None) -> tuple[list[Raw], list[str | None], str | None] | None:
+               rowid: int | None) -> tuple[list[Raw], list[bytes | None], str | None] | None:
     """One row's raw and canonical values, by key (or rowid); None when it is gone."""
     if raw_key:
         binds = [_bind(r) for r in raw_key]
@@ -166,9 +206,8 @@ def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | 
     found = conn.execute(_select(spec, where), params).fetchone()
     if found is None:
         return None
-    raws = _raws(found, len(spec.columns))
-    values, failure = canonical(spec, raws)
-    return raws, values, failure
+    values, failure = canonical(spec, found)
+    return _raws(found, len(spec.columns)), values, failure
 
 
 def count(conn: sqlite3.Connection, spec: Spec) -> int:

@@ -10,7 +10,7 @@ from vendzz_migrate.copy.plan import kind_for
 from vendzz_migrate.source.reader import ColumnPlan, TablePlan
 from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.values import Raw, encode_raw
-from vendzz_migrate.verify.canon import Canon, column_canon
+from vendzz_migrate.verify.fast import FastCanon, column_fast
 
 Key = tuple[str, ...]  # canonical text of the key columns
 
@@ -22,7 +22,7 @@ class Spec:
     pg_types: tuple[str, ...]  # their real types in the target
     key_pos: tuple[int, ...]  # positions in ``columns`` of the matching key; () = keyless
     rejects: frozenset[str] = frozenset()  # identities (sorted JSON) of quarantined rows
-    canons: tuple[Canon, ...] = field(default=())
+    canons: tuple[FastCanon, ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -65,7 +65,7 @@ def build(plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str],
     if len(key_pos) != len(primary_key):
         key_pos = ()
     return Spec(plan, cols, tuple(pg_columns[c.target] for c in cols), key_pos, rejects,
-                tuple(column_canon(c.conversion) for c in cols))
+                tuple(column_fast(c.conversion) for c in cols))
 
 
 def _plain_key(value: str, integer: bool) -> Any:
