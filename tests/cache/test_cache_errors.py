@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import redis
@@ -147,3 +148,34 @@ def test_oom_stops_cleanly_and_reports_progress(cli: Cli, servers: Servers) -> N
     client.config_set("maxmemory", "0")
     code, _, err = cli("warm-cache", "--redis", url)  # rerun after freeing memory: completes
     assert code == 0, err
+
+
+def test_keys_redis_rejects_are_counted_and_fail_the_run(
+    cli: Cli, tmp_path: object, redis_url: str
+) -> None:
+    body = (
+        "  - name: q\n    key: 'q:{id}'\n    ttl_column: ttl\n    query: |\n"
+        "      SELECT id, CASE WHEN id = 'q00003' THEN 9223372036854775807 ELSE 60 END AS ttl\n"
+        "      FROM quizzes\n"
+    )
+    path = tmp_path / "r.json"  # type: ignore[operator]
+    code, _, err = cli("-q", "warm-cache", "--spec", spec_file(tmp_path, body), "--json", str(path))
+    assert code == ExitCode.TARGET
+    assert "1 keys were not written (cache 'q', first error: q:q00003: ERR invalid expire" in err
+    assert "Traceback" not in err
+    report = json.loads(path.read_text())  # type: ignore[attr-defined]
+    assert (report["caches"][0]["keys"], report["caches"][0]["errors"]) == (249, 1)
+    assert redis.Redis.from_url(redis_url).dbsize() == 249
+
+
+def test_acl_user_without_write_permission(cli: Cli, servers: Servers) -> None:
+    url = servers.standalone()
+    redis.Redis.from_url(url).acl_setuser(
+        "warm", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-set"]
+    )
+    code, _, err = cli(
+        "-q", "warm-cache", "--only", "quiz", "--redis", url.replace("//", "//warm:pw@")
+    )
+    assert code == ExitCode.PERMISSION
+    assert "refused to write 'vendzz:quiz:" in one_line(err)
+    assert "NOPERM" in err

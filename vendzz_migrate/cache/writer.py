@@ -26,6 +26,7 @@ from vendzz_migrate.cache.redis_io import (
     retrying,
 )
 from vendzz_migrate.cache.spec import ClientBehaviour
+from vendzz_migrate.errors import PermissionDenied
 
 Row = tuple[str, str]  # (key, RESP command)
 OK = b"+OK\r\n"
@@ -76,7 +77,7 @@ class Writer:
         self.result = WriteResult()
         self._redo: list[Row] = []
         self._redo_reason = ""
-        self._oom: OutOfMemory | None = None
+        self._fatal: Exception | None = None  # OOM or NOPERM: stop after this batch
 
     def load_script(self) -> None:
         for address, node in self.target.nodes.items():
@@ -105,8 +106,8 @@ class Writer:
             lost += self._on_lane(address, partial(Lane.send, batch=batch))
         for address in list(self.lanes):
             lost += self._on_lane(address, lambda lane: lane.drain(1, self._on_reply))
-        if self._oom is not None:
-            raise self._oom
+        if self._fatal is not None:
+            raise self._fatal
         if lost or self._redo:
             self._settle_and_retry(lost)
 
@@ -128,8 +129,8 @@ class Writer:
         for address in list(self.lanes):
             lost += self._on_lane(address, lambda lane: lane.drain(0, self._on_reply))
         self._reset_lanes()
-        if self._oom is not None:
-            raise self._oom
+        if self._fatal is not None:
+            raise self._fatal
         pending = lost + self._redo
         self._redo = []
         if not pending:
@@ -165,8 +166,8 @@ class Writer:
                 error = exc
         state[0] = remaining + self._redo
         self._redo = []
-        if self._oom is not None:
-            raise self._oom
+        if self._fatal is not None:
+            raise self._fatal
         if error is not None:
             raise error
         if state[0]:
@@ -198,7 +199,10 @@ class Writer:
     def _on_error(self, batch: Batch, i: int, line: bytes) -> None:
         text = line.decode("utf-8", "replace").lstrip("-")
         if line.startswith(b"-OOM") or b"OOM command not allowed" in line:
-            self._oom = self._oom or OutOfMemory(batch.rows[i][0], text)
+            self._fatal = self._fatal or OutOfMemory(batch.rows[i][0], text)
+        elif line.startswith(b"-NOPERM"):
+            where = f"Redis {self.target.url} refused to write {batch.rows[i][0]!r}"
+            self._fatal = self._fatal or PermissionDenied(f"{where}: {text}")
         elif line.startswith(_RETRY_PREFIXES):
             self._redo.append(batch.rows[i])
             self._redo_reason = text

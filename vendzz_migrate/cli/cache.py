@@ -9,6 +9,7 @@ import typer
 
 from vendzz_migrate import console
 from vendzz_migrate.cli.common import JsonOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
     from vendzz_migrate.cache import CacheStats, WarmReport
@@ -54,6 +55,17 @@ def warm_cache(
     if str(json_path) != "-":
         _render_warm(report)
     write_json(json_path, report)
+    failed = [c for c in report.caches if c.errors]
+    if failed:
+        from rich.markup import escape
+
+        first = failed[0]
+        console.err.print(
+            f"[red]error:[/red] {sum(c.errors for c in failed):,} keys were not written "
+            + escape(f"(cache {first.name!r}, first error: {first.first_error})"),
+            markup=True,
+        )
+        raise typer.Exit(int(ExitCode.TARGET))
 
 
 def cache_stats(redis: RedisOpt = None, spec: SpecOpt = None, json_path: JsonOpt = None) -> None:
