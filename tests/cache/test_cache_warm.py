@@ -167,3 +167,20 @@ def test_redis_max_connections_is_respected(vendzz_pg: str, servers: Servers) ->
     after = int(probe.info("stats")["total_connections_received"])
     assert report.keys == probe.dbsize() > 500
     assert after - before == 1  # one connection for INFO, SCRIPT LOAD, every lane and DBSIZE
+
+
+def test_rows_with_a_null_key_column_are_skipped_and_counted(
+    cli: Cli, redis_url: str, tmp_path: Path
+) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "caches:\n  - name: names\n    key: 'n:{id}:{lastName}'\n    encoding: text\n"
+        "    fields: [email]\n    query: SELECT * FROM users\n"
+    )
+    code, out, err = cli("warm-cache", "--spec", str(spec), "--json", "-")
+    assert code == 0, err
+    cache = json.loads(out)["caches"][0]
+    assert (cache["rows"], cache["skipped_rows"], cache["keys"]) == (300, 150, 150)
+    client = redis.Redis.from_url(redis_url)
+    assert client.dbsize() == 150
+    assert client.get("n:u00002:Silva") == b"user2@example.com"
