@@ -11,7 +11,7 @@ against the same PostgreSQL (``DATABASE_URL`` or 127.0.0.1), times:
 
 and prints the ratios (targets: checksum < 0.5x copy, full < 1x copy, both faster than naive).
 
-    python bench/bench_verify.py            # VENDZZ_BENCH_ROWS=510000 (the generator lands just under)
+    python bench/bench_verify.py     # VENDZZ_BENCH_ROWS=510000 (lands just over 500k rows)
     VENDZZ_BENCH_SOURCE=big.db python bench/bench_verify.py   # reuse a generated file
 """
 
@@ -103,12 +103,10 @@ def _naive_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
         for i, row in enumerate(cur):
             target[tuple(row[p] for p in spec.key_pos) if spec.key_pos else i] = tuple(row)
     differing = 0
-    cols = ", ".join(f'typeof("{c.source}"), "{c.source}"' for c in spec.columns)
-    for i, row in enumerate(conn.execute(f'SELECT {cols} FROM "{spec.name}"')):
-        raws = [lite.Raw(row[j].decode(), row[j + 1]) for j in range(0, len(row), 2)]
-        values, _failure = lite.canonical(spec, raws)
+    for i, row in enumerate(conn.execute(lite._select(spec, "1", ordered=False))):
+        values = tuple(None if v is None else v.decode() for v in lite.canonical(spec, row)[0])
         key = tuple(values[p] for p in spec.key_pos) if spec.key_pos else i
-        differing += target.pop(key, None) != tuple(values)
+        differing += target.pop(key, None) != values
     return differing + len(target)
 
 

@@ -165,19 +165,23 @@ def _leaf(tally: Tally, rows: Iterable[SrcRow], target: dict[Key, list[bytes]]) 
 
 
 def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(pgside.range_rows, ctx.pg, spec, ctx.schema)
-        target = future.result()
+    """Every row: the server's (key, md5) of all rows, matched against every source row."""
+    target = pgside.range_rows(ctx.pg, spec, ctx.schema)
     result.target_rows = sum(len(v) for v in target.values())
-
-    def keyed() -> Iterable[SrcRow]:
-        for row in lite.rows(ctx.lite, spec):
-            result.source_rows += 1
-            if not _set_aside(row, result):
-                yield row
-
-    _leaf(tally, keyed(), target)
-    result.segments = result.mismatched_segments = 0
+    for key, digest, raw in lite.digests(ctx.lite, spec):
+        result.source_rows += 1
+        found = target.pop(key, None) if key is not None else None
+        if found is not None and found[0] == digest and len(found) == 1:
+            continue
+        row = lite.row_of(spec, raw)
+        if key is None:
+            if _set_aside(row, result):
+                continue
+            found = target.pop(row.key, None) if row.key is not None else None
+        _leaf(tally, [row], {row.key: found} if found and row.key is not None else {})
+    for key, digests in target.items():
+        tally.pg_only[key] = digests[0]
+        tally.duplicates.extend([key] * (len(digests) - 1))
 
 
 # -- reporting keyed differences ------------------------------------------------------------

@@ -74,11 +74,12 @@ def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
     return " AND ".join(parts), params
 
 
-def _select(spec: Spec, where: str) -> str:
+def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
     cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in spec.columns) or "NULL"
     rowid = "rowid, " if spec.has_rowid else "NULL, "
     order = ", ".join(qi(c) for c in spec.key_columns) or ("rowid" if spec.has_rowid else "1")
-    return f"SELECT {rowid}{cols} FROM {qi(spec.name)} WHERE {where} ORDER BY {order}"
+    order_by = f" ORDER BY {order}" if ordered else ""
+    return f"SELECT {rowid}{cols} FROM {qi(spec.name)} WHERE {where}{order_by}"
 
 
 def rows(conn: sqlite3.Connection, spec: Spec, lo: tuple[Raw, ...] | None = None,
@@ -139,6 +140,27 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
     return sums, aside, read
+
+
+def digests(conn: sqlite3.Connection, spec: Spec
+            ) -> Iterator[tuple[Key | None, bytes, Sequence[Any]]]:
+    """Every row in storage order as (canonical key, md5 of the canonical row, the row as
+    read); the key is None for rows that need a closer look (see :func:`row_of`)."""
+    try:
+        for row in conn.execute(_select(spec, "1", ordered=False)):
+            values, failure = canonical(spec, row)
+            if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
+                yield None, b"", row
+                continue
+            key = tuple(values[p].decode("utf-8") for p in spec.key_pos)  # type: ignore[union-attr]
+            yield key, hashlib.md5(row_bytes(values)).digest(), row
+    except sqlite3.Error as exc:
+        raise SourceError(f"reading {spec.name}: {exc}") from None
+
+
+def row_of(spec: Spec, row: Sequence[Any]) -> SrcRow:
+    """The full :class:`SrcRow` of a row as read."""
+    return _row(spec, row)
 
 
 def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:
