@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 import redis
 from cache_helpers import check_hash, check_json, rows
@@ -51,11 +52,15 @@ def test_warm_spreads_over_every_master_and_matches_postgres(
         check_hash(client, f"vendzz:plan:{plan['id']}", plan, list(plan))  # type: ignore[arg-type]
     total = sum(len(k) for k in per_node.values())
 
+    with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+        conn.execute("DELETE FROM quizzes WHERE id IN ('q00001', 'q00002')")
     code, out, err = cli("warm-cache", "--redis", cluster_url, "--json", "-")
     assert code == 0, err
     report = json.loads(out)
     assert report["mode"] == "cluster" and len(report["nodes"]) == 3
-    assert report["keys"] == total == sum(len(k) for k in all_keys(cluster_nodes).values())
+    assert {c["name"]: c["pruned"] for c in report["caches"]}["quiz"] == 2
+    assert report["keys"] == total - 2 == sum(len(k) for k in all_keys(cluster_nodes).values())
+    assert not client.exists("vendzz:quiz:q00001") and not client.exists("vendzz:quiz:q00002")
 
 
 def test_stale_topology_is_followed_through_moved(vendzz_pg: str, cluster_url: str) -> None:

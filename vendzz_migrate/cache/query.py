@@ -53,8 +53,9 @@ def connect(settings: Settings) -> PgConn:
     try:
         conn = psycopg.connect(url, connect_timeout=settings.connect_timeout_s)
     except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [""])[-1]
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {mask(url)}: {first}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0].removeprefix("connection failed: ") if lines else type(exc).__name__
+        raise ConnectionFailed(f"cannot connect to PostgreSQL at {mask(url)}: {reason}") from None
     conn.read_only = True
     conn.autocommit = True
     encoding = conn.execute("SHOW server_encoding").fetchone()

@@ -147,9 +147,12 @@ class KeyTemplate:
 
     def glob(self) -> str:
         """The SCAN MATCH pattern of every key this template can produce."""
-        return "".join(
-            _GLOB_SPECIAL.sub(r"\\\1", lit) + ("*" if f else "") for lit, f in self.parts
-        )
+        return "".join(glob_escape(lit) + ("*" if f else "") for lit, f in self.parts)
+
+    @property
+    def prefix(self) -> str:
+        """The literal text before the first column."""
+        return self.parts[0][0]
 
     def regex(self) -> re.Pattern[str]:
         """Keys of this template whose fields hold no ':' (used to prune stale keys safely)."""
@@ -158,6 +161,11 @@ class KeyTemplate:
 
     def sample(self) -> str:
         return "".join(lit + ("x" if f else "") for lit, f in self.parts)
+
+
+def glob_escape(text: str) -> str:
+    """Escape SCAN MATCH wildcards in literal text."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
 def parse_template(text: str) -> KeyTemplate:

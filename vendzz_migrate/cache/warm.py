@@ -2,7 +2,7 @@
 
 Steps: validate every selected cache against PostgreSQL (columns, ``requires``) and estimate it;
 stop here for ``dry_run``; otherwise connect to Redis, check ``maxmemory`` headroom, then write
-each cache (streamed, pipelined by node) and prune its stale keys. Reruns are idempotent.
+each cache (streamed, pipelined by node), then prune stale keys in one SCAN. Reruns are idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from vendzz_migrate.cache import query
 from vendzz_migrate.cache.models import OVERHEAD_PER_KEY, CacheReport, WarmReport
 from vendzz_migrate.cache.prefetch import prefetched
 from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis_errors
-from vendzz_migrate.cache.spec import CacheDef, CacheSpec, KeyTemplate, parse_template
+from vendzz_migrate.cache.spec import CacheDef, CacheSpec, glob_escape, parse_template
 from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
 from vendzz_migrate.console import ProgressReporter
 from vendzz_migrate.errors import CapacityError
@@ -76,9 +76,9 @@ def warm(
                 if not stale_possible:
                     plan.seen = None  # nothing to prune: do not remember keys
                 result = _run(conn, spec, target, plan, report, progress=progress)
-                if result.status == "written" and plan.seen is not None:
-                    result.pruned = prune(target, parse_template(plan.cache.key), plan.seen)
                 report.caches.append(result)
+            if stale_possible:
+                _record_pruned(report, prune(target, plans))
         finally:
             target.close()
     finally:
@@ -212,21 +212,45 @@ def _oom(
     )
 
 
-def prune(target: Target, template: KeyTemplate, seen: set[int]) -> int:
-    """Delete keys of this cache's template that this run did not write (rows gone since)."""
-    regex, pattern, deleted = template.regex(), template.glob(), 0
+def prune(target: Target, plans: list[Plan]) -> dict[str, int]:
+    """Delete keys of the written caches' templates that this run did not write (rows gone
+    since the last run), in one SCAN of the keys under the templates' common prefix."""
+    written = [p for p in plans if p.seen is not None and p.skip_reason is None]
+    templates = [parse_template(p.cache.key) for p in written]
+    caches = [
+        (p.cache.name, t.regex(), p.seen or set()) for p, t in zip(written, templates, strict=True)
+    ]
+    if not caches:
+        return {}
+    pattern = glob_escape(_common_prefix([t.prefix for t in templates])) + "*"
+    deleted = dict.fromkeys((name for name, _, _ in caches), 0)
     for address, node in target.nodes.items():
         with redis_errors(f"{target.url} ({address})"):
             stale: list[bytes] = []
             for raw in node.client.scan_iter(match=pattern, count=5000):
                 key = raw.decode("utf-8", "surrogateescape")
-                if hash(key) not in seen and regex.match(key):
+                owner = next((c for c in caches if c[1].match(key)), None)
+                if owner is not None and hash(key) not in owner[2]:
                     stale.append(raw)
+                    deleted[owner[0]] += 1
                 if len(stale) >= 1000:
-                    deleted += _unlink(node.client, stale)
+                    _unlink(node.client, stale)
                     stale = []
-            deleted += _unlink(node.client, stale)
+            _unlink(node.client, stale)
     return deleted
+
+
+def _common_prefix(texts: list[str]) -> str:
+    low, high = min(texts), max(texts)
+    n = 0
+    while n < min(len(low), len(high)) and low[n] == high[n]:
+        n += 1
+    return low[:n]
+
+
+def _record_pruned(report: WarmReport, deleted: dict[str, int]) -> None:
+    for cache in report.caches:
+        cache.pruned = deleted.get(cache.name, 0)
 
 
 def _unlink(client: object, keys: list[bytes]) -> int:
