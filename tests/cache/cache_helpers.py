@@ -1,4 +1,5 @@
-"""Comparing what warm-cache wrote with what PostgreSQL holds (read back independently)."""
+"""Helpers: compare what warm-cache wrote with PostgreSQL rows (read back independently), run
+the CLI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 import psycopg
 import redis
 from psycopg.rows import dict_row
+from typer.testing import CliRunner
+
+from vendzz_migrate.cli import app
 
 
 def rows(pg_url: str, sql: str) -> list[dict[str, Any]]:
@@ -49,3 +53,14 @@ def check_json(client: redis.Redis, key: str, row: dict[str, Any]) -> None:
         assert (got[name] is None) == (value is None), (key, name)
         if value is not None:
             assert same(got[name], value), (key, name, got[name], value)
+
+
+class Cli:
+    """vendzz-migrate through typer's CliRunner: returns (exit code, stdout, stderr)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, **env: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(app, list(args), env={**self.env, **env})
+        return result.exit_code, result.stdout, result.stderr

@@ -9,10 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from cache_helpers import Cli
 from cache_servers import Servers, binary
-from typer.testing import CliRunner
-
-from vendzz_migrate.cli import app
 
 TABLES_SQL = Path(__file__).with_name("vendzz_tables.sql")
 
@@ -56,15 +54,6 @@ def cluster_url(cluster_nodes: list[str]) -> str:
     for url in cluster_nodes:
         redis.Redis.from_url(url).flushall()
     return cluster_nodes[0]
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str, **env: str) -> tuple[int, str, str]:
-        result = CliRunner().invoke(app, list(args), env={**self.env, **env})
-        return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import json
 import psycopg
 import pytest
 import redis
-from cache_helpers import check_hash, check_json, rows
+from cache_helpers import Cli, check_hash, check_json, rows
 from cache_servers import Servers, cluster_info, wait_for
-from conftest import Cli
 from redis.cluster import RedisCluster
 
 from vendzz_migrate.cache import load_spec, warm

@@ -6,8 +6,8 @@ import json
 import re
 
 import redis
+from cache_helpers import Cli
 from cache_servers import Servers, free_port
-from conftest import Cli
 
 from vendzz_migrate.cache import load_spec
 from vendzz_migrate.cache.spec import parse_template

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from cache_helpers import Cli
 from cache_servers import Servers, free_port, server_version
-from conftest import Cli
 
 from vendzz_migrate.errors import ExitCode
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import psycopg
 import redis
-from cache_helpers import check_hash, check_json, rows
+from cache_helpers import Cli, check_hash, check_json, rows
 from cache_servers import Servers
-from conftest import Cli
 
 from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.settings import load_settings
