@@ -106,10 +106,8 @@ class Writer:
             lost += self._on_lane(address, partial(Lane.send, batch=batch))
         for address in list(self.lanes):
             lost += self._on_lane(address, lambda lane: lane.drain(1, self._on_reply))
-        if self._fatal is not None:
-            raise self._fatal
-        if lost or self._redo:
-            self._settle_and_retry(lost)
+        if lost or self._redo or self._fatal is not None:
+            self._settle_and_retry(lost)  # reads every reply in flight first: exact counts
 
     def _on_lane(self, address: str, op: Callable[[Lane], None]) -> list[Row]:
         """Run ``op`` on the lane to ``address``; if the connection breaks, return its rows."""
