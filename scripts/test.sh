@@ -7,7 +7,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends sqlite3 postgresql-client redis-server \
-        pgbouncer nginx-light prometheus >/dev/null
+        pgbouncer nginx-light prometheus openssl >/dev/null
 fi
 
 PY=${PYTHON:-python3}

@@ -71,7 +71,8 @@ class _PlainTask:
 class ProgressReporter:
     """Per-item progress: a rich bar on a terminal, a plain line every few seconds otherwise."""
 
-    def __init__(self, every_s: float = 5.0) -> None:
+    def __init__(self, every_s: float = 5.0, verb: str = "copying", unit: str = "rows") -> None:
+        self._verb, self._unit = verb, unit
         self._rich: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self._plain: dict[str, _PlainTask] = {}
@@ -109,7 +110,7 @@ class ProgressReporter:
             self._rich.advance(task_id, n)
             task = self._rich.tasks[task_id]
             speed = task.speed or 0.0
-            self._rich.update(task_id, rate=f"{speed:,.0f} rows/s")
+            self._rich.update(task_id, rate=f"{speed:,.0f} {self._unit}/s")
             return
         plain = self._plain[name]
         plain.done += n
@@ -133,9 +134,10 @@ class ProgressReporter:
         eta = ""
         if task.total and rate > 0 and not final:
             eta = f", ETA {max(task.total - task.done, 0) / rate:,.0f}s"
-        state = "done" if final else "copying"
+        state = "done" if final else self._verb
         print(
-            f"{task.name}: {state} {task.done:,}{total} rows, {rate:,.0f} rows/s{eta}",
+            f"{task.name}: {state} {task.done:,}{total} {self._unit}, {rate:,.0f} {self._unit}/s"
+            f"{eta}",
             file=sys.stderr,
             flush=True,
         )

@@ -45,7 +45,7 @@ def warm_cache(
     def run() -> WarmReport:
         settings = load_settings(database_url=target, redis_url=redis)
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-        with ProgressReporter() as progress:
+        with ProgressReporter(verb="warming", unit="keys") as progress:
             return warm(
                 settings, load_spec(spec), only=names, dry_run=dry_run,
                 check_memory=not skip_memory_check, progress=progress,

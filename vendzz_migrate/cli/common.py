@@ -60,7 +60,8 @@ def guarded(fn: Callable[[], T]) -> T:
         console.err.print(f"[red]error:[/red] {mask_text(str(exc))}", soft_wrap=True)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        console.err.print("[yellow]interrupted[/yellow]: state is saved; rerun with --resume")
+        console.err.print("[yellow]interrupted[/yellow]: finished work is kept (sqlite-to-pg:"
+                          " rerun with --resume)")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except typer.Exit:
         raise
