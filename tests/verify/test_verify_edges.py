@@ -102,11 +102,13 @@ def test_composite_key_change_is_located(edges: tuple[Path, str, Path]) -> None:
         "pairs", DiffKind.CHANGED, {"a": "é", "b": 2**40}, ["v"])
 
 
-def test_integer_key_change_found_by_bisection(edges: tuple[Path, str, Path]) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_integer_key_change_found_by_bisection(edges: tuple[Path, str, Path],
+                                               workers: int) -> None:
     source, pg_url, _ = edges
     execute(pg_url, "UPDATE nums SET v = v + 1e-12 WHERE id = 1234")
     execute(pg_url, "DELETE FROM nums WHERE id = 2999")
-    report = verify(source, pg_url, segment_rows=1000, show_values=True)
+    report = verify(source, pg_url, segment_rows=1000, show_values=True, workers=workers)
     nums = table(report, "nums")
     assert (nums.changed, nums.missing, nums.extra, nums.mismatched_segments) == (1, 1, 0, 2)
     changed = next(d for d in nums.differences if d.kind is DiffKind.CHANGED)

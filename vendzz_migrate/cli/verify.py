@@ -42,6 +42,9 @@ def verify(
     = None,
     show_values: Annotated[bool, typer.Option(help="Show differing values (PII!).")] = False,
     strict: Annotated[bool, typer.Option(help="Quarantined (rejected) rows fail too.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Processes hashing SQLite rows in checksum mode "
+        "[default: CPUs - 1, at most 4].")] = None,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
 ) -> None:
@@ -64,7 +67,7 @@ def verify(
             source=source, target_url=settings.database_url, schema_name=settings.schema_name,
             state_schema=settings.state_schema, mapping_path=mapping, mode=mode.value,
             tables=[t.strip() for t in tables.split(",") if t.strip()] if tables else None,
-            show_values=show_values, strict=strict)
+            show_values=show_values, strict=strict, **({"workers": workers} if workers else {}))
         try:
             output(run(opts))
         except MismatchError as exc:

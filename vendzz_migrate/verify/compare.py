@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ class Ctx:
     segment_rows: int = 10_000
     leaf_rows: int = 256
     fanout: int = 16
+    pool: Executor | None = None  # worker processes that hash source rows (checksum mode)
 
 
 @dataclass
@@ -118,7 +119,8 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
 
 def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult
                  ) -> list[tuple[int, int]]:
-    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts)
+    pool = ctx.pool if starts else None  # one segment: not worth a process hop
+    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts, pool)
     result.source_rows = read
     for row in aside:
         _set_aside(row, result)
@@ -173,7 +175,7 @@ def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         found = target.pop(key, None) if key is not None else None
         if found is not None and found[0] == digest and len(found) == 1:
             continue
-        row = lite.row_of(spec, raw)
+        row = lite.row_of(spec, raw) if key is None else lite.fetch(ctx.lite, spec, raw)
         if key is None:
             if _set_aside(row, result):
                 continue

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,55 +114,116 @@ def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
     return SrcRow(key, raw_key, hashlib.md5(data).digest(), rowid, quarantined, failure)
 
 
-def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
-                 ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
+                 pool: Executor | None = None) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
     """One pass in key order: (rows, sum of row hashes) per segment, the rows set aside
-    (quarantined, or without a usable key) and the number of rows read. The hot loop of
-    checksum mode, so it works on the tuples as read."""
+    (quarantined, or without a usable key) and the number of rows read.
+
+    This process reads (inside the one read transaction) and cuts the rows into segments; the
+    hashing, which is the expensive part, runs in ``pool`` (worker processes) when given."""
     sums = [(0, 0)] * (len(starts) + 1)
     aside: list[SrcRow] = []
-    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
-    cols = [(1 + 2 * p, 2 + 2 * p) for p in spec.key_pos]
-    seg, read = 0, 0
-    md5, from_bytes = hashlib.md5, int.from_bytes
-    try:
-        for row in conn.execute(_select(spec, "1")):
-            read += 1
-            if seg < len(marks) and tuple((row[k], row[v]) for k, v in cols) == marks[seg]:
-                seg += 1
-            values, failure = canonical(spec, row)
-            if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
-                found = _row(spec, row)
-                if found.identity is not None or found.key is None:
-                    aside.append(found)
-                    continue
-            data = UNCONVERTIBLE if failure else row_bytes(values)
-            n, s = sums[seg]
-            sums[seg] = (n + 1, s + from_bytes(md5(data).digest()[:8], "big", signed=True))
-    except sqlite3.Error as exc:
-        raise SourceError(f"reading {spec.name}: {exc}") from None
+    pending: deque[Future[tuple[int, int, int, list[SrcRow]]]] = deque()
+    limit = 2 * (getattr(pool, "_max_workers", 1) or 1)
+
+    def collect(done: tuple[int, int, int, list[SrcRow]]) -> None:
+        seg, n, total, rows = done
+        sums[seg] = (n, total)
+        aside.extend(rows)
+
+    read = 0
+    for seg, rows in _segment_rows(conn, spec, starts):
+        read += len(rows)
+        if pool is None:
+            collect(hash_segment(spec, seg, rows))
+            continue
+        pending.append(pool.submit(hash_segment, spec, seg, rows))
+        while len(pending) > limit:
+            collect(pending.popleft().result())
+    while pending:
+        collect(pending.popleft().result())
     return sums, aside, read
 
 
-def digests(conn: sqlite3.Connection, spec: Spec
-            ) -> Iterator[tuple[Key | None, bytes, Sequence[Any]]]:
-    """Every row in storage order as (canonical key, md5 of the canonical row, the row as
-    read); the key is None for rows that need a closer look (see :func:`row_of`)."""
+def _segment_rows(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+                  ) -> Iterator[tuple[int, list[Any]]]:
+    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
+    cols = [(1 + 2 * p, 2 + 2 * p) for p in spec.key_pos]
+    seg, rows = 0, list[Any]()
     try:
-        for row in conn.execute(_select(spec, "1", ordered=False)):
-            values, failure = canonical(spec, row)
-            if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
-                yield None, b"", row
-                continue
-            key = tuple(values[p].decode("utf-8") for p in spec.key_pos)  # type: ignore[union-attr]
-            yield key, hashlib.md5(row_bytes(values)).digest(), row
+        for row in conn.execute(_select(spec, "1")):
+            if seg < len(marks) and tuple((row[k], row[v]) for k, v in cols) == marks[seg]:
+                yield seg, rows
+                seg, rows = seg + 1, []
+            rows.append(row)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
+    yield seg, rows
+
+
+def hash_segment(spec: Spec, seg: int, rows: list[Any]) -> tuple[int, int, int, list[SrcRow]]:
+    """(segment, rows, sum of row hashes, rows set aside) of one segment's rows as read."""
+    aside: list[SrcRow] = []
+    md5, from_bytes = hashlib.md5, int.from_bytes
+    count = total = 0
+    for row in rows:
+        values, failure = canonical(spec, row)
+        if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
+            found = _row(spec, row)
+            if found.identity is not None or found.key is None:
+                aside.append(found)
+                continue
+        data = UNCONVERTIBLE if failure else row_bytes(values)
+        count += 1
+        total += from_bytes(md5(data).digest()[:8], "big", signed=True)
+    return seg, count, total, aside
+
+
+RawPairs = tuple[tuple[bytes, Any], ...]  # the key as read: (typeof, value) per key column
+Digest = tuple[Key | None, bytes, Sequence[Any] | RawPairs]
+BATCH = 10_000
+
+
+def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
+    """Every row in storage order as (canonical key, md5 of the canonical row, the key as
+    read), or (None, b"", the row as read) for a row that needs a closer look (quarantined,
+    unconvertible: see :func:`row_of`)."""
+    try:
+        cursor = conn.execute(_select(spec, "1", ordered=False))
+        while batch := cursor.fetchmany(BATCH):
+            yield from digest_batch(spec, batch)
+    except sqlite3.Error as exc:
+        raise SourceError(f"reading {spec.name}: {exc}") from None
+
+
+def digest_batch(spec: Spec, rows: list[Any]) -> list[Digest]:
+    out: list[Digest] = []
+    md5 = hashlib.md5
+    for row in rows:
+        values, failure = canonical(spec, row)
+        if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
+            out.append((None, b"", row))
+            continue
+        key = tuple(values[p].decode("utf-8") for p in spec.key_pos)  # type: ignore[union-attr]
+        raw = tuple((row[1 + 2 * p], row[2 + 2 * p]) for p in spec.key_pos)
+        out.append((key, md5(row_bytes(values)).digest(), raw))
+    return out
 
 
 def row_of(spec: Spec, row: Sequence[Any]) -> SrcRow:
     """The full :class:`SrcRow` of a row as read."""
     return _row(spec, row)
+
+
+def fetch(conn: sqlite3.Connection, spec: Spec, raw: Sequence[Any]) -> SrcRow:
+    """The full :class:`SrcRow` of one key, as read (point query)."""
+    binds = [_bind(Raw(_KINDS[k], v)) for k, v in raw]
+    cols = ", ".join(qi(c) for c in spec.key_columns)
+    sql = _select(spec, f"({cols}) = ({', '.join(b[0] for b in binds)})")
+    found = conn.execute(sql, [b[1] for b in binds]).fetchone()
+    if found is None:
+        raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
+    return _row(spec, found)
 
 
 def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:

@@ -9,8 +9,11 @@ returns a :class:`VerifyReport` when everything matches and raises
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sqlite3
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +48,9 @@ class VerifyOptions(BaseModel):
     show_values: bool = False
     strict: bool = False
     segment_rows: int = Field(default=10_000, ge=2)
+    workers: int = Field(default_factory=lambda: max(1, min(4, (os.cpu_count() or 1) - 1)),
+                         ge=1, le=64, description="processes hashing source rows (checksum "
+                         "mode); 1 hashes in this process")
 
 
 def run(opts: VerifyOptions) -> VerifyReport:
@@ -52,23 +58,38 @@ def run(opts: VerifyOptions) -> VerifyReport:
     everything matches (quarantined rows only fail with ``strict``)."""
     started = time.monotonic()
     url = require_url(opts.target_url)
-    source = lite.open_source(opts.source)
+    pool = _pool(opts)
     try:
-        target = pgside.open_target(url)
+        source = lite.open_source(opts.source)
         try:
-            report = _verify(opts, url, source, target)
+            target = pgside.open_target(url)
+            try:
+                report = _verify(opts, url, source, target, pool)
+            finally:
+                target.close()
         finally:
-            target.close()
+            source.close()
     finally:
-        source.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     report.seconds = time.monotonic() - started
     if not report.ok:
         raise MismatchError(f"verify: {report.summary()}", report=report)
     return report
 
 
+def _pool(opts: VerifyOptions) -> Executor | None:
+    """Worker processes for hashing source rows, started (forked) now, before any connection
+    or thread exists, so no child ever holds a copy of one."""
+    if opts.workers < 2 or opts.mode != "checksum":
+        return None
+    pool = ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(int).result()  # fork every worker now
+    return pool
+
+
 def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
-            target: psycopg.Connection) -> VerifyReport:
+            target: psycopg.Connection, pool: Executor | None) -> VerifyReport:
     schema = insp.introspect(source)
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
@@ -80,7 +101,22 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
     rejects = _rejects(store, prior)
     columns = {p.target: pgside.table_types(target, opts.schema_name, p.target)
                for p in plans.values()}
-    ctx = compare.Ctx(source, target, opts.schema_name, opts.show_values, opts.segment_rows)
+    ctx = compare.Ctx(source, target, opts.schema_name, opts.show_values, opts.segment_rows,
+                      pool=pool)
+    _tables(ctx, opts, report, plans, mapping, columns, rejects)
+    cat = schema_check.catalog(target, opts.schema_name, columns,
+                               store.notes(prior.run_id) if prior else [],
+                               _orphans(store, prior))
+    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans=plans,
+                                              mapping=mapping, src=schema, cat=cat)
+    report.add_totals()
+    return report
+
+
+def _tables(ctx: compare.Ctx, opts: VerifyOptions, report: VerifyReport,
+            plans: dict[str, TablePlan], mapping: maps.Mapping, columns: dict[str, dict[str, str]],
+            rejects: dict[str, frozenset[str]]) -> None:
+    source = ctx.lite
     for name, plan in plans.items():
         console.debug(f"verify {name} ({opts.mode})")
         if not columns[plan.target]:
@@ -89,13 +125,6 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
         spec = specs.build(plan, columns[plan.target], mapping.tables[name].primary_key,
                            rejects.get(name, frozenset()))
         report.tables.append(compare.compare_table(ctx, spec, opts.mode))
-    cat = schema_check.catalog(target, opts.schema_name, columns,
-                               store.notes(prior.run_id) if prior else [],
-                               _orphans(store, prior))
-    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans=plans,
-                                              mapping=mapping, src=schema, cat=cat)
-    report.add_totals()
-    return report
 
 
 def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,

@@ -48,6 +48,10 @@ class Spec:
     def pg_key_types(self) -> tuple[str, ...]:
         return tuple(self.pg_types[i] for i in self.key_pos)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without the canonicalisers (closures); rebuilt in the worker process."""
+        return (_restore, (self.plan, self.columns, self.pg_types, self.key_pos, self.rejects))
+
     def integer_key(self, part: int) -> bool:
         return kind_for(self.pg_key_types[part]) is Kind.INTEGER
 
@@ -66,6 +70,12 @@ def build(plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str],
         key_pos = ()
     return Spec(plan, cols, tuple(pg_columns[c.target] for c in cols), key_pos, rejects,
                 tuple(column_fast(c.conversion) for c in cols))
+
+
+def _restore(plan: TablePlan, columns: tuple[ColumnPlan, ...], pg_types: tuple[str, ...],
+             key_pos: tuple[int, ...], rejects: frozenset[str]) -> Spec:
+    return Spec(plan, columns, pg_types, key_pos, rejects,
+                tuple(column_fast(c.conversion) for c in columns))
 
 
 def _plain_key(value: str, integer: bool) -> Any:
