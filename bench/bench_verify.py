@@ -126,6 +126,8 @@ def main() -> None:
                 VerifyOptions(source=source, target_url=url, mode="checksum")))
             full, full_s = _timed("verify --mode full", lambda: verify_run(
                 VerifyOptions(source=source, target_url=url, mode="full")))
+            _, two_s = _timed("verify --mode checksum --workers 2", lambda: verify_run(
+                VerifyOptions(source=source, target_url=url, mode="checksum", workers=2)))
             differing, naive_s = _timed("naive fetch-everything compare",
                                         lambda: naive(source, url))
         finally:
@@ -134,7 +136,10 @@ def main() -> None:
     assert checksum.ok and full.ok, "a clean copy must verify clean"
     print(f"rows: {rows:,} ({len(report.tables)} tables); naive found {differing} differing rows")
     print(f"copy                 {copy_s:8.2f}s  {rows / copy_s:10,.0f} rows/s")
+    print(f"(default workers: {VerifyOptions(source=source, target_url=url).workers};"
+          f" {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f})")
     for label, secs, target in (("verify --mode checksum", checksum_s, 0.5),
+                                ("  ... with --workers 2", two_s, 0.5),
                                 ("verify --mode full", full_s, 1.0),
                                 ("naive compare", naive_s, None)):
         goal = f"  (target < {target}x copy: {'met' if secs / copy_s < target else 'MISSED'})" \

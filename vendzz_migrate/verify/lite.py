@@ -20,6 +20,7 @@ from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
 from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
+from vendzz_migrate.verify import litesql
 from vendzz_migrate.verify.canon import row_bytes
 from vendzz_migrate.verify.spec import Key, Spec, identity
 
@@ -121,6 +122,9 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
 
     This process reads (inside the one read transaction) and cuts the rows into segments; the
     hashing, which is the expensive part, runs in ``pool`` (worker processes) when given."""
+    plan = litesql.row_plan(spec, ordered=True)
+    if plan is not None and pool is None:
+        return _sql_segment_sums(conn, spec, starts, plan)
     sums = [(0, 0)] * (len(starts) + 1)
     aside: list[SrcRow] = []
     pending: deque[Future[tuple[int, int, int, list[SrcRow]]]] = deque()
@@ -143,6 +147,57 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
     while pending:
         collect(pending.popleft().result())
     return sums, aside, read
+
+
+def _sql_segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
+                      plan: litesql.RowPlan) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+    """segment_sums with SQLite building the simple values' pieces (see litesql)."""
+    sums = [(0, 0)] * (len(starts) + 1)
+    aside: list[SrcRow] = []
+    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
+    seg = read = 0
+    md5, from_bytes, assemble = hashlib.md5, int.from_bytes, litesql.assemble
+    try:
+        for row in conn.execute(plan.sql):
+            read += 1
+            raw = litesql.raw_key(plan, row)
+            if seg < len(marks) and raw == marks[seg]:
+                seg += 1
+            data = assemble(plan, row)
+            if data is None or any(v is None for _, v in raw):
+                found = _full_row(conn, spec, row[0], raw)
+                if found.identity is not None or found.key is None:
+                    aside.append(found)
+                    continue
+                h = found.h64
+            else:
+                h = from_bytes(md5(data).digest()[:8], "big", signed=True)
+            n, s = sums[seg]
+            sums[seg] = (n + 1, s + h)
+    except sqlite3.Error as exc:
+        raise SourceError(f"reading {spec.name}: {exc}") from None
+    return sums, aside, read
+
+
+def _full_row(conn: sqlite3.Connection, spec: Spec, rowid: int | None,
+              raw: Sequence[Any]) -> SrcRow:
+    return _row(spec, _as_read(conn, spec, rowid, raw))
+
+
+def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
+             ) -> Sequence[Any]:
+    """One row in the layout of ``_select``, by rowid (or by key without one)."""
+    if rowid is not None:
+        where, params = "rowid = ?", [rowid]
+    else:
+        binds = [_bind(Raw(_KINDS[k], v)) for k, v in raw]
+        cols = ", ".join(qi(c) for c in spec.key_columns)
+        where = f"({cols}) = ({', '.join(b[0] for b in binds)})"
+        params = [b[1] for b in binds]
+    found = conn.execute(_select(spec, where), params).fetchone()
+    if found is None:
+        raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
+    return found  # type: ignore[no-any-return]
 
 
 def _segment_rows(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
@@ -188,12 +243,29 @@ def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
     """Every row in storage order as (canonical key, md5 of the canonical row, the key as
     read), or (None, b"", the row as read) for a row that needs a closer look (quarantined,
     unconvertible: see :func:`row_of`)."""
+    plan = litesql.row_plan(spec, ordered=False)
     try:
+        if plan is not None:
+            yield from _sql_digests(conn, spec, plan)
+            return
         cursor = conn.execute(_select(spec, "1", ordered=False))
         while batch := cursor.fetchmany(BATCH):
             yield from digest_batch(spec, batch)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
+
+
+def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan
+                 ) -> Iterator[Digest]:
+    md5 = hashlib.md5
+    for row in conn.execute(plan.sql):
+        raw = litesql.raw_key(plan, row)
+        data = litesql.assemble(plan, row)
+        key = litesql.key_of(plan, row) if data is not None else None
+        if key is None or data is None:
+            yield None, b"", _as_read(conn, spec, row[0], raw)
+            continue
+        yield key, md5(data).digest(), raw
 
 
 def digest_batch(spec: Spec, rows: list[Any]) -> list[Digest]:
@@ -217,13 +289,7 @@ def row_of(spec: Spec, row: Sequence[Any]) -> SrcRow:
 
 def fetch(conn: sqlite3.Connection, spec: Spec, raw: Sequence[Any]) -> SrcRow:
     """The full :class:`SrcRow` of one key, as read (point query)."""
-    binds = [_bind(Raw(_KINDS[k], v)) for k, v in raw]
-    cols = ", ".join(qi(c) for c in spec.key_columns)
-    sql = _select(spec, f"({cols}) = ({', '.join(b[0] for b in binds)})")
-    found = conn.execute(sql, [b[1] for b in binds]).fetchone()
-    if found is None:
-        raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
-    return _row(spec, found)
+    return _row(spec, _as_read(conn, spec, None, raw))
 
 
 def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:

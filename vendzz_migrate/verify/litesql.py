@@ -1,0 +1,125 @@
+"""The canonical pieces that SQLite can compute itself, in C, for the simple values.
+
+For text, integer, boolean, epoch-integer timestamp and blob columns, SQLite builds each value's
+``len:value`` piece of the canonical row (see :func:`vendzz_migrate.verify.canon.row_bytes`)
+with this module's own SQL (not the copier's: a different encoding, written independently).
+A value outside the simple form gives SQL NULL and the whole row takes the Python path; floats,
+numerics and JSON always go through Python (SQLite cannot print IEEE bits or jsonb text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vendzz_migrate.source import qi
+from vendzz_migrate.typemap.convert import MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
+from vendzz_migrate.verify import canon
+from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon
+from vendzz_migrate.verify.spec import Spec
+
+
+def piece_sql(col: str, conv: Conversion) -> str | None:
+    """SQLite expression for the column's piece, NULL when Python must decide; None when this
+    type has no SQL form."""
+    c = qi(col)
+    null = "NULL" if conv.not_null else "'-'"
+    simple = _simple_sql(c, conv)
+    if simple is None:
+        return None
+    return f"CASE WHEN {c} IS NULL THEN {null} {simple} END"
+
+
+def _simple_sql(c: str, conv: Conversion) -> str | None:
+    kind = conv.kind
+    if kind is Kind.TEXT and getattr(conv, "max_length", None) is None \
+            and not canon.UUID_TYPE.fullmatch(conv.pg_type):
+        return (f"WHEN typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), X'00') = 0"
+                f" THEN length(CAST({c} AS BLOB)) || ':' || {c}"
+                f" WHEN typeof({c}) = 'integer' THEN length({c}) || ':' || {c}")
+    if kind is Kind.INTEGER:
+        low, high = getattr(conv, "low", -(2**63)), getattr(conv, "high", 2**63 - 1)
+        return (f"WHEN typeof({c}) = 'integer' AND {c} BETWEEN {low} AND {high}"
+                f" THEN length({c}) || ':' || {c}")
+    if kind is Kind.BOOLEAN:
+        return (f"WHEN typeof({c}) = 'integer' AND {c} IN (0, 1)"
+                f" THEN CASE WHEN {c} = 1 THEN '4:true' ELSE '5:false' END")
+    if kind is Kind.TIMESTAMP:
+        return "".join(
+            f" WHEN typeof({c}) = 'integer' AND {c} > -{limit} AND {c} < {limit}"
+            f" AND {c} * {scale} BETWEEN {MIN_MICROS} AND {MAX_MICROS}"
+            f" THEN length({c} * {scale}) || ':' || ({c} * {scale})"
+            for limit, scale in ((SECONDS_LIMIT, 1_000_000), (MS_LIMIT, 1_000)))
+    if kind is Kind.BYTES:
+        return f"WHEN typeof({c}) = 'blob' THEN (2 * length({c})) || ':' || lower(hex({c}))"
+    return None
+
+
+Op = tuple[int, "FastCanon | None"]  # (slot in the row, Python canon or None for a SQL piece)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """The SELECT of one table and how to assemble each row's canonical bytes from it."""
+
+    sql: str
+    ops: tuple[Op, ...]
+    key_slots: tuple[int, ...]  # typeof/value pairs of the key columns
+    key_canons: tuple[FastCanon, ...]
+
+
+def row_plan(spec: Spec, *, ordered: bool) -> RowPlan | None:
+    """None when SQLite has nothing to contribute or rows must be checked against rejects."""
+    pieces = [piece_sql(c.source, c.conversion) for c in spec.columns]
+    if spec.rejects or not any(p is not None for p in pieces):
+        return None
+    select = ["rowid" if spec.has_rowid else "NULL"]
+    key_slots = []
+    for name in spec.key_columns:
+        key_slots.append(len(select))
+        select += [f"typeof({qi(name)})", qi(name)]
+    ops: list[Op] = []
+    for col, piece, fast in zip(spec.columns, pieces, spec.canons, strict=True):
+        ops.append((len(select), None if piece is not None else fast))
+        select += [piece] if piece is not None else [f"typeof({qi(col.source)})", qi(col.source)]
+    order = ", ".join(qi(c) for c in spec.key_columns) or ("rowid" if spec.has_rowid else "1")
+    sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
+           f"{' ORDER BY ' + order if ordered else ''}")
+    return RowPlan(sql, tuple(ops), tuple(key_slots),
+                   tuple(spec.canons[p] for p in spec.key_pos))
+
+
+def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
+    """The row's canonical bytes, or None when a value needs the full Python path."""
+    parts: list[bytes] = []
+    for slot, fast in plan.ops:
+        if fast is None:
+            piece = row[slot]
+            if piece is None:
+                return None
+            parts.append(piece)
+            continue
+        try:
+            value = fast(row[slot], row[slot + 1])
+        except Reject:
+            return None
+        parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
+    return b"".join(parts)
+
+
+def key_of(plan: RowPlan, row: Sequence[Any]) -> tuple[str, ...] | None:
+    key = []
+    for slot, fast in zip(plan.key_slots, plan.key_canons, strict=True):
+        try:
+            value = fast(row[slot], row[slot + 1])
+        except Reject:
+            return None
+        if value is None:
+            return None
+        key.append(value.decode("utf-8"))
+    return tuple(key)
+
+
+def raw_key(plan: RowPlan, row: Sequence[Any]) -> tuple[tuple[bytes, Any], ...]:
+    return tuple((row[s], row[s + 1]) for s in plan.key_slots)
