@@ -321,7 +321,7 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
     if crashed is not None:
         seconds = crashed
         note += f", crashed (KABOOM) after {crashed:.1f}s and was killed, log {log.name}"
-    return Timing(tool, seconds, sum(counts.values()), ok, note=note)
+    return Timing(tool, seconds, loaded, ok, note=note)  # rows/s of rows that arrived
 
 
 # -- (c) vendzz-migrate ----------------------------------------------------------------------
@@ -436,7 +436,7 @@ def _counter(title: str, counter: collections.Counter[str], total: int, n: int) 
 
 
 def _row(t: Timing, base: float | None) -> str:
-    ratio = f"{t.seconds / base:.2f}x" if base else "-"
+    ratio = f"{t.seconds / base:.2f}x" if base and t.ok else "-"
     rss = f"{t.rss_mb:.0f}" if t.rss_mb is not None else "-"
     split = (f"{t.data_s:6.1f} + {t.post_s:5.1f}" if t.data_s is not None and
              t.post_s is not None else "      -")
@@ -459,7 +459,7 @@ def report(results: dict[str, list[Timing]]) -> None:
         rss = [t.rss_mb for t in runs if t.rss_mb is not None]
         extra = f", peak RSS max {max(rss):.0f} MB" if rss else ""
         ratio = f" ({med / statistics.median(x.seconds for x in base_runs):.2f}x median (a))" \
-            if base_runs else ""
+            if base_runs and all(t.ok for t in runs) else ""
         print(f"  {tool:28} {med:8.1f}s over {len(runs)} run(s){ratio}{extra}: "
               + ", ".join(f"{t.seconds:.1f}" for t in runs))
     for runs in results.values():
@@ -564,11 +564,13 @@ def main() -> None:
           f"{os.getloadavg()[0]:.2f} (shared machine); vendzz_migrate at {_revision()}",
           flush=True)
     results = run_rounds(admin, build_tools(args, path, ref, counts, workers), args.rounds)
-    report(results)
+    if args.rounds:
+        report(results)
     if not args.no_big:
         big_run(admin, args.rows * 2, ref, max(workers))
     if args.profile:
         profile(path, admin, counts, max(workers))
+    print(f"\nvendzz_migrate at {_revision()} at the end; load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":
