@@ -329,13 +329,23 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
 _STEP = re.compile(r"step (\d)/7 took ([\d.]+)s")
 
 
+def mapping_file(path: Path) -> Path:
+    """``schema infer`` once (untimed): the mapping a user reviews before the real run."""
+    out = OUT / f"{path.stem}-mapping.yaml"
+    if not out.exists():
+        subprocess.run([VM, "schema", "infer", str(path), "-o", str(out)], check=True,
+                       capture_output=True)
+    return out
+
+
 def run_vendzz(path: Path, url: str, workers: int, counts: dict[str, int], tag: str,
-               prefix: list[str] | None = None) -> Timing:
+               prefix: list[str] | None = None, mapping: Path | None = None) -> Timing:
     work = OUT / f"work-{tag}"
     shutil.rmtree(work, ignore_errors=True)
     report = OUT / f"report-{tag}.json"
     cmd = [*(prefix or []), VM, "-v", "sqlite-to-pg", str(path), "--target", url,
-           "--work-dir", str(work), "--workers", str(workers), "--json", str(report)]
+           "--work-dir", str(work), "--workers", str(workers), "--json", str(report),
+           *(["--mapping", str(mapping)] if mapping else [])]
     started = time.monotonic()
     with open(OUT / f"vendzz-{tag}.log", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -347,7 +357,7 @@ def run_vendzz(path: Path, url: str, workers: int, counts: dict[str, int], tag: 
     shutil.rmtree(work, ignore_errors=True)
     total = json.loads(report.read_text())["total"] if report.exists() else {}
     ok = proc.returncode == 0 and total.get("copied_rows") == sum(counts.values())
-    tool = f"(c) vendzz-migrate -w{workers}"
+    tool = f"(c) vendzz-migrate -w{workers}" + (" --mapping" if mapping else "")
     data = steps.get("step4")
     post = sum(steps.get(f"step{n}", 0.0) for n in (5, 6, 7)) if steps else None
     note = "" if ok else f"rc={proc.returncode}, total={total}, see {log.name}"
@@ -485,6 +495,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--no-typed", action="store_true", help="skip (a2)")
     ap.add_argument("--no-big", action="store_true", help="skip the 2x file run")
     ap.add_argument("--profile", action="store_true", help="one py-spy run of vendzz-migrate")
+    ap.add_argument("--with-mapping", action="store_true",
+                    help="also vendzz-migrate --mapping (mapping inferred beforehand, untimed,"
+                         " as the reference's DDL is)")
     ap.add_argument("--pgloader-timeout", type=float, default=1800)
     return ap.parse_args()
 
@@ -498,9 +511,10 @@ def build_tools(args: argparse.Namespace, path: Path, ref: Reference,
         return name, lambda url, i: run_pgloader(name, file, url, counts,
                                                  OUT / f"{log}-{i}.log", args.pgloader_timeout)
 
-    def vendzz_tool(w: int) -> Tool:
-        return (f"(c) vendzz-migrate -w{w}",
-                lambda url, i: run_vendzz(path, url, w, counts, f"w{w}-{i}"))
+    def vendzz_tool(w: int, mapping: Path | None = None) -> Tool:
+        return (f"(c) vendzz-migrate -w{w}" + (" --mapping" if mapping else ""),
+                lambda url, i: run_vendzz(path, url, w, counts,
+                                          f"w{w}{'m' if mapping else ''}-{i}", mapping=mapping))
 
     tools = [reference_tool("(a) sqlite3 -csv | psql")]
     if not args.no_typed:
@@ -511,7 +525,10 @@ def build_tools(args: argparse.Namespace, path: Path, ref: Reference,
               f"index(es) {', '.join(dropped)} that crash pgloader", flush=True)
         tools += [pgloader_tool("(b) pgloader", path, "pgloader"),
                   pgloader_tool("(b2) pgloader, no expr index", noexpr, "pgloader2")]
-    return tools + [vendzz_tool(w) for w in workers]
+    tools += [vendzz_tool(w) for w in workers]
+    if args.with_mapping:
+        tools += [vendzz_tool(w, mapping_file(path)) for w in workers]
+    return tools
 
 
 def run_rounds(admin: str, tools: list[Tool], rounds: int) -> dict[str, list[Timing]]:
