@@ -17,11 +17,14 @@ and prints the ratios (targets: checksum < 0.5x copy, full < 1x copy, both faste
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +39,8 @@ from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.state.store import Store
 from vendzz_migrate.target.ddl import qualified
 from vendzz_migrate.typemap import mapping as maps
+from vendzz_migrate.typemap.convert import Kind, Reject
+from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import VerifyOptions, lite, pgcanon, pgside
 from vendzz_migrate.verify import run as verify_run
 from vendzz_migrate.verify import spec as specs
@@ -73,8 +78,13 @@ def _source(work: Path) -> Path:
     return path
 
 
-def naive(source: Path, url: str) -> int:
-    """Fetch every row of both sides and compare them in Python; returns differing rows."""
+def naive(source: Path, url: str, *, canonical: bool = False) -> int:
+    """Fetch every row of both sides and compare them in Python; returns differing rows.
+
+    Plain (the naive baseline): ``SELECT *`` as psycopg's Python objects (dict for jsonb,
+    datetime, Decimal, bool...) against the SQLite values run through the copier's reference
+    conversions and parsed to the same objects. ``canonical``: both sides already in verify's
+    canonical text (PostgreSQL computes it), compared without hashing."""
     conn = lite.open_source(source)
     pg = pgside.open_target(url)
     try:
@@ -86,14 +96,44 @@ def naive(source: Path, url: str) -> int:
         for name, plan in plans.items():
             types = pgside.table_types(pg, "public", plan.target)
             spec = specs.build(plan, types, mapping.tables[name].primary_key, frozenset())
-            differing += _naive_table(conn, pg, spec)
+            differing += (_canonical_table if canonical else _plain_table)(conn, pg, spec)
         return differing
     finally:
         conn.close()
         pg.close()
 
 
-def _naive_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
+def _plain_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
+    cols = ", ".join(f'"{c.target}"' for c in spec.columns)
+    target: dict[Any, tuple[Any, ...]] = {}
+    with pg.cursor() as cur:
+        cur.execute(f"SELECT {cols} FROM {qualified('public', spec.target)}".encode())
+        for i, row in enumerate(cur):
+            target[tuple(row[p] for p in spec.key_pos) if spec.key_pos else i] = tuple(row)
+    parsers = [_PARSE[c.conversion.kind] for c in spec.columns]
+    differing = 0
+    for i, row in enumerate(conn.execute(lite._select(spec, "1", ordered=False))):
+        values = []
+        for j, (col, parse) in enumerate(zip(spec.columns, parsers, strict=True)):
+            value = row[2 + 2 * j]
+            raw = Raw(row[1 + 2 * j].decode(), value)
+            try:
+                values.append(None if value is None else parse(col.conversion.convert(raw)))
+            except Reject:
+                values.append(Reject)
+        key = tuple(values[p] for p in spec.key_pos) if spec.key_pos else i
+        differing += target.pop(key, None) != tuple(values)
+    return differing + len(target)
+
+
+_PARSE: dict[Kind, Callable[[str], Any]] = {
+    Kind.TEXT: str, Kind.INTEGER: int, Kind.FLOAT: float, Kind.DECIMAL: Decimal,
+    Kind.BOOLEAN: lambda t: t == "t", Kind.TIMESTAMP: datetime.fromisoformat,
+    Kind.JSON: json.loads, Kind.BYTES: lambda t: bytes.fromhex(t[2:]),
+}
+
+
+def _canonical_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
     exprs = [pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types,
                                                              strict=True)]
     target: dict[Any, tuple[Any, ...]] = {}
@@ -104,7 +144,11 @@ def _naive_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
             target[tuple(row[p] for p in spec.key_pos) if spec.key_pos else i] = tuple(row)
     differing = 0
     for i, row in enumerate(conn.execute(lite._select(spec, "1", ordered=False))):
-        values = tuple(None if v is None else v.decode() for v in lite.canonical(spec, row)[0])
+        found, failure = lite.canonical(spec, row)
+        if failure:
+            differing += 1
+            continue
+        values = tuple(None if v is None else v.decode() for v in found)
         key = tuple(values[p] for p in spec.key_pos) if spec.key_pos else i
         differing += target.pop(key, None) != values
     return differing + len(target)
@@ -130,18 +174,22 @@ def main() -> None:
                 VerifyOptions(source=source, target_url=url, mode="checksum", workers=2)))
             differing, naive_s = _timed("naive fetch-everything compare",
                                         lambda: naive(source, url))
+            canon_diff, canon_s = _timed("fetch-everything compare, canonical",
+                                         lambda: naive(source, url, canonical=True))
         finally:
             with psycopg.connect(_server_url(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     assert checksum.ok and full.ok, "a clean copy must verify clean"
-    print(f"rows: {rows:,} ({len(report.tables)} tables); naive found {differing} differing rows")
+    print(f"rows: {rows:,} ({len(report.tables)} tables); naive found {differing} differing"
+          f" rows, canonical fetch-all {canon_diff}")
     print(f"copy                 {copy_s:8.2f}s  {rows / copy_s:10,.0f} rows/s")
     print(f"(default workers: {VerifyOptions(source=source, target_url=url).workers};"
           f" {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f})")
     for label, secs, target in (("verify --mode checksum", checksum_s, 0.5),
                                 ("  ... with --workers 2", two_s, 0.5),
                                 ("verify --mode full", full_s, 1.0),
-                                ("naive compare", naive_s, None)):
+                                ("naive compare", naive_s, None),
+                                ("fetch-all, canonical", canon_s, None)):
         goal = f"  (target < {target}x copy: {'met' if secs / copy_s < target else 'MISSED'})" \
             if target else ""
         print(f"{label:22} {secs:8.2f}s  {secs / copy_s:5.2f}x copy  "

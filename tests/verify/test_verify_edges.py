@@ -138,3 +138,32 @@ def test_keyless_table_is_a_multiset(edges: tuple[Path, str, Path]) -> None:
     assert {d.kind for d in log.differences} == {DiffKind.MISSING, DiffKind.EXTRA}
     missing = next(d for d in log.differences if d.kind is DiffKind.MISSING)
     assert missing.key["rowid"] in (1, 2)  # one of the two identical rows
+
+
+def test_worker_processes_hash_like_this_process(edges: tuple[Path, str, Path]) -> None:
+    """The process pool path (--workers) gives the very sums of the in-process paths."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from vendzz_migrate.copy import plan as planner
+    from vendzz_migrate.verify import lite, pgside
+    from vendzz_migrate.verify import spec as specs
+
+    source, pg_url, mapping_path = edges
+    mapping = maps.load(mapping_path)
+    conn = lite.open_source(source)
+    pg = pgside.open_target(pg_url)
+    try:
+        plan = planner.build(mapping, insp.introspect(conn))["nums"]
+        spec = specs.build(plan, pgside.table_types(pg, "public", "nums"), ["id"], frozenset())
+        starts = lite.bounds(conn, spec, 250)
+        inline = lite.segment_sums(conn, spec, starts)
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pooled = lite.segment_sums(conn, spec, starts, pool)
+        server = pgside.segment_sums(pg, spec, "public", [k for k, _ in starts])
+    finally:
+        conn.close()
+        pg.close()
+    assert pooled == inline
+    assert len(inline[0]) == 12
+    assert {i: s for i, s in enumerate(inline[0])} == server

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -81,8 +82,8 @@ def run(opts: VerifyOptions) -> VerifyReport:
 def _pool(opts: VerifyOptions) -> Executor | None:
     """Worker processes for hashing source rows, started (forked) now, before any connection
     or thread exists, so no child ever holds a copy of one."""
-    if opts.workers < 2 or opts.mode != "checksum":
-        return None
+    if opts.workers < 2 or opts.mode != "checksum" or threading.active_count() > 1:
+        return None  # forking a process that runs threads is unsafe: hash in this process
     pool = ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("fork"))
     pool.submit(int).result()  # fork every worker now
     return pool
