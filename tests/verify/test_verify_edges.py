@@ -166,4 +166,4 @@ def test_worker_processes_hash_like_this_process(edges: tuple[Path, str, Path]) 
         pg.close()
     assert pooled == inline
     assert len(inline[0]) == 12
-    assert {i: s for i, s in enumerate(inline[0])} == server
+    assert dict(enumerate(inline[0])) == server
