@@ -28,10 +28,12 @@ def template_db(pg_server_url: str, dirty: SampleStats,
     name = f"vzt_tpl_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    copy(dirty.path, with_dbname(pg_server_url, name), tmp_path_factory.mktemp("work"))
-    yield name
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        copy(dirty.path, with_dbname(pg_server_url, name), tmp_path_factory.mktemp("work"))
+        yield name
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
