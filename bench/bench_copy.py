@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import re
@@ -329,12 +330,13 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
 _STEP = re.compile(r"step (\d)/7 took ([\d.]+)s")
 
 
+@functools.cache
 def mapping_file(path: Path) -> Path:
-    """``schema infer`` once (untimed): the mapping a user reviews before the real run."""
+    """``schema infer`` once per bench run (untimed; never reused from an earlier run, whose
+    copier may have inferred otherwise): the mapping a user reviews before the real run."""
     out = OUT / f"{path.stem}-mapping.yaml"
-    if not out.exists():
-        subprocess.run([VM, "schema", "infer", str(path), "-o", str(out)], check=True,
-                       capture_output=True)
+    subprocess.run([VM, "schema", "infer", str(path), "-o", str(out), "--force"], check=True,
+                   capture_output=True)
     return out
 
 
@@ -451,7 +453,7 @@ def _row(t: Timing, base: float | None) -> str:
     split = (f"{t.data_s:6.1f} + {t.post_s:5.1f}" if t.data_s is not None and
              t.post_s is not None else "      -")
     flag = "" if t.ok else "  FAILED/INCOMPLETE"
-    return (f"{t.tool:28} {t.seconds:8.1f} {t.rows / t.seconds:10,.0f} {ratio:>7} {split:>14}"
+    return (f"{t.tool:34} {t.seconds:8.1f} {t.rows / t.seconds:10,.0f} {ratio:>7} {split:>14}"
             f" {rss:>8}{flag}")
 
 
@@ -459,7 +461,7 @@ def report(results: dict[str, list[Timing]]) -> None:
     base_runs = results.get("(a) sqlite3 -csv | psql", [])
     base = min(t.seconds for t in base_runs) if base_runs else None
     print("\nbest of each tool (ratio = best / best of (a); data + post-load seconds):")
-    print(f"{'tool':28} {'seconds':>8} {'rows/s':>10} {'vs (a)':>7} {'data + post':>14}"
+    print(f"{'tool':34} {'seconds':>8} {'rows/s':>10} {'vs (a)':>7} {'data + post':>14}"
           f" {'RSS MB':>8}")
     for runs in results.values():
         print(_row(min(runs, key=lambda t: t.seconds), base))
@@ -470,7 +472,7 @@ def report(results: dict[str, list[Timing]]) -> None:
         extra = f", peak RSS max {max(rss):.0f} MB" if rss else ""
         ratio = f" ({med / statistics.median(x.seconds for x in base_runs):.2f}x median (a))" \
             if base_runs and all(t.ok for t in runs) else ""
-        print(f"  {tool:28} {med:8.1f}s over {len(runs)} run(s){ratio}{extra}: "
+        print(f"  {tool:34} {med:8.1f}s over {len(runs)} run(s){ratio}{extra}: "
               + ", ".join(f"{t.seconds:.1f}" for t in runs))
     for runs in results.values():
         for t in runs:
