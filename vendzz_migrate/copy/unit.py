@@ -14,7 +14,7 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
@@ -43,7 +43,7 @@ class UnitResult:
 
 @dataclass
 class _Attempt:
-    keys: list[KeyTuple] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)  # what reader.unit_rows yields, per line
     rejects: list[tuple[KeyTuple, str | None, Raw | None, str]] = field(default_factory=list)
     converted: int = 0
 
@@ -99,15 +99,19 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
         with pg.transaction(), pg.cursor() as cur, cur.copy(copy_sql) as copy:
             buf: list[bytes] = []
             size = 0
-            for key, line in reader.fast_rows(lite, plan, where, params):
+            slow_keys: list[KeyTuple] = []
+            for key, line in reader.unit_rows(lite, plan, where, params):
+                if line is None:
+                    slow_keys.append(reader.to_key(key))
+                    continue
                 attempt.keys.append(key)
                 buf.append(line)
                 size += len(line)
                 if size >= FLUSH_BYTES:
                     copy.write(b"\n".join(buf) + b"\n")
                     buf, size = [], 0
-            for key, values in reader.slow_rows(lite, plan, where, params):
-                slow = _slow_line(plan, key, values, attempt)
+            for key in slow_keys:
+                slow = _slow_line(plan, key, reader.raw_values(lite, plan, key), attempt)
                 if slow is not None:
                     attempt.keys.append(key)
                     buf.append(slow)
@@ -181,7 +185,7 @@ def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
     if not match or not 0 < int(match.group(1)) <= len(attempt.keys):
         raise TargetError(f"{plan.table.name}: PostgreSQL refused a row it did not locate: "
                           f"{(str(exc).splitlines() or [''])[0]}") from exc
-    key = attempt.keys[int(match.group(1)) - 1]
+    key = reader.to_key(attempt.keys[int(match.group(1)) - 1])
     target_col = match.group(2)
     source_col = next((c.source for c in plan.columns if c.target == target_col), None)
     reason = (getattr(diag, "message_primary", None) if diag else None) or str(exc)

@@ -130,29 +130,40 @@ def _ok(plan: TablePlan) -> str:
     return f"coalesce({' AND '.join(checks) or '1'}, 0)"
 
 
-def fast_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
-              ) -> Iterator[tuple[KeyTuple, bytes]]:
-    """(key, COPY line) for every row whose values are all in their usual form."""
+def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
+              ) -> Iterator[tuple[Any, bytes | None]]:
+    """(key, COPY line) for every row of the range in one scan; the line is None when a value
+    is not in its usual form (the row is then read raw, by :func:`raw_values`, for Python).
+
+    Keys come back cheaply: the bare rowid (an int) for rowid tables, a KeyTuple otherwise;
+    :func:`to_key` makes a KeyTuple of either."""
     fields = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
-    sql = (f"SELECT {_typed_keys(plan.keys)}, {fields or chr(39) * 2}"
-           f" FROM {qi(plan.table.name)} WHERE ({where}) AND {_ok(plan)}"
-           f" ORDER BY {_key_sql(plan.keys)}")
-    width = len(plan.keys)
-    for row in conn.execute(sql, params):
-        yield _key_of(row, width), row[2 * width]
+    line = f"CASE WHEN {_ok(plan)} THEN {fields or chr(39) * 2} END"
+    if plan.table.without_rowid:
+        sql = (f"SELECT {_typed_keys(plan.keys)}, {line} FROM {qi(plan.table.name)}"
+               f" WHERE {where} ORDER BY {_key_sql(plan.keys)}")
+        width = len(plan.keys)
+        for row in conn.execute(sql, params):
+            yield _key_of(row, width), row[2 * width]
+        return
+    rowid = plan.keys[0]
+    sql = (f"SELECT {rowid}, {line} FROM {qi(plan.table.name)} WHERE {where}"
+           f" ORDER BY {rowid}")
+    yield from conn.execute(sql, params)
 
 
-def slow_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
-              ) -> Iterator[tuple[KeyTuple, list[Raw]]]:
-    """(key, raw values) for the rows the fast query does not take."""
+def to_key(key: Any) -> KeyTuple:
+    """A KeyTuple from what :func:`unit_rows` yields."""
+    return key if isinstance(key, tuple) else (Raw("integer", key),)
+
+
+def raw_values(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> list[Raw]:
+    """The raw values of the planned columns of one row."""
+    where, params = key_clause(plan.keys, key)
     cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in plan.columns)
-    sql = (f"SELECT {_typed_keys(plan.keys)}{', ' + cols if cols else ''}"
-           f" FROM {qi(plan.table.name)} WHERE ({where}) AND NOT {_ok(plan)}"
-           f" ORDER BY {_key_sql(plan.keys)}")
-    width = len(plan.keys)
-    for row in conn.execute(sql, params):
-        values = [_raw(row[i], row[i + 1]) for i in range(2 * width, len(row), 2)]
-        yield _key_of(row, width), values
+    row = conn.execute(f"SELECT {cols or '1, 1'} FROM {qi(plan.table.name)} WHERE {where}",
+                       params).fetchone()
+    return [_raw(row[i], row[i + 1]) for i in range(0, 2 * len(plan.columns), 2)]
 
 
 def count(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]) -> int:
