@@ -35,7 +35,7 @@ def dry_run(opts: CopyOptions) -> CopyReport:
             report.ddl.append(ddl.create_table(opts.schema_name, plan, mapping) + ";")
     finally:
         lite.close()
-    post = ddl.post_load(opts.schema_name, plans, mapping, schema, {})
+    post = ddl.post_load(opts.schema_name, plans, mapping, schema)
     report.ddl += [s.sql + ";" for s in post.keys + post.indexes]
     report.ddl += [alter + ";" for _c, _t, _p, alter, _o, _k in
                    ddl.foreign_keys(opts.schema_name, plans, mapping, schema)]

@@ -72,6 +72,11 @@ def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj:
     try:
         with conn.transaction():
             conn.execute(sql.encode())
+    except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
+        message = (str(exc).splitlines() or ["refused"])[0]
+        store.add_note(run_id, obj, f"skipped: values too long for a btree index ({message})")
+        console.warn(f"{obj}: skipped: values too long for a btree index")
+        return False
     except psycopg.Error as exc:
         message = (str(exc).splitlines() or ["refused"])[0]
         store.add_note(run_id, obj, f"not created: {message}")
@@ -87,8 +92,7 @@ def keys_and_indexes(step: Step) -> None:
                                                step.plans, step.src)
     assert step.mapping is not None
     mapping = step.mapping
-    lengths = _max_lengths(conn, schema, plans)
-    post = ddl.post_load(schema, plans, mapping, src, lengths)
+    post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
         store.add_note(run_id, obj, message)
     for stmt in post.keys + post.indexes:
@@ -117,24 +121,6 @@ def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:
         " WHERE n.nspname = %s AND c.conname = %s", (schema, name.replace('""', '"')),
     ).fetchone()
     return row is not None
-
-
-def _max_lengths(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]
-                 ) -> dict[tuple[str, str], int]:
-    """Longest text per indexed text column, measured in PostgreSQL after the load."""
-    out: dict[tuple[str, str], int] = {}
-    for name, plan in plans.items():
-        indexed = {c for i in plan.table.indexes for c in i.columns if c}
-        cols = [c for c in plan.columns if c.source in indexed and c.conversion.kind == "text"]
-        if not cols:
-            continue
-        exprs = ", ".join(f"coalesce(max(octet_length({pq(c.target)})), 0)" for c in cols)
-        row = conn.execute(f"SELECT {exprs} FROM {qualified(schema, plan.target)}".encode()
-                           ).fetchone()
-        assert row is not None
-        for col, length in zip(cols, row, strict=True):
-            out[(name, col.source)] = int(length)
-    return out
 
 
 def foreign_keys(step: Step) -> None:

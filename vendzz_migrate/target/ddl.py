@@ -15,8 +15,6 @@ from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.mapping import Mapping
 
-BTREE_TEXT_LIMIT = 2000  # btree entries over ~2.7 kB fail; longer text is not indexed by btree
-
 
 def pq(name: str) -> str:
     """Quote a PostgreSQL identifier."""
@@ -98,8 +96,8 @@ def transpile(sql: str, *, booleans: frozenset[str] = frozenset()) -> str | None
     return out or None
 
 
-def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema,
-              max_length: dict[tuple[str, str], int]) -> PostLoad:
+def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema
+              ) -> PostLoad:
     """Statements to run after the data: primary keys, unique constraints, indexes, checks."""
     out = PostLoad()
     for name, plan in plans.items():
@@ -113,7 +111,7 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
         seen = {tuple(pk)}
         # unique ones first, so a plain index repeating a UNIQUE constraint is the one skipped
         for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
-            stmt = _index(schema, plan, index, seen, max_length, out.notes)
+            stmt = _index(schema, plan, index, seen, out.notes)
             if stmt is not None:
                 (out.keys if index.origin == "u" else out.indexes).append(stmt)
     return out
@@ -131,8 +129,7 @@ def _name(table: str, suffix: str) -> str:
 
 
 def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]],
-           max_length: dict[tuple[str, str], int], notes: list[tuple[str, str]]
-           ) -> Statement | None:
+           notes: list[tuple[str, str]]) -> Statement | None:
     if index.origin == "pk":
         return None
     target = qualified(schema, plan.target)
@@ -148,12 +145,6 @@ def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]
         notes.append((index.name, "btree over JSON replaced by a GIN index on the jsonb column"))
         return Statement(f"CREATE INDEX IF NOT EXISTS {pq(index.name)} ON {target}"
                          f" USING gin ({pq(cols[0])})", index.name)
-    long = [c.source for c in plan.columns if c.target in cols
-            and max_length.get((plan.table.name, c.source), 0) > BTREE_TEXT_LIMIT]
-    if long:
-        notes.append((index.name, f"skipped: {', '.join(long)} holds values over "
-                      f"{BTREE_TEXT_LIMIT} characters, too long for a btree index"))
-        return None
     where = ""
     if index.where:
         translated = transpile(f"SELECT 1 WHERE {index.where}", booleans=booleans(plan))

@@ -356,7 +356,8 @@ class JsonConversion(Conversion):
         # An object or array goes as it is: PostgreSQL's jsonb input validates it, and one that
         # is not valid JSON (or holds \u0000) is refused on its COPY line and quarantined.
         # Strings (maybe double-encoded), scalars and anything odd go to Python.
-        return f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '[')"
+        return (f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '[')"
+                f" AND instr(CAST({col} AS BLOB), X'00') = 0")
 
     def copy_sql(self, col: str) -> str:
         return sql_escape(col)
