@@ -95,6 +95,8 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
     mapping, origin = _mapping(opts, source, schema, prior)
+    if tuple(mapping.skip_tables) != insp.DEFAULT_SKIP:  # the copy skipped these as well
+        schema = insp.introspect(source, mapping.skip_tables)
     plans = _selected(planner.build(mapping, schema), opts.tables)
     report = VerifyReport(source=opts.source, target=mask(url), schema_name=opts.schema_name,
                           mode=opts.mode, strict=opts.strict, mapping_from=origin,
