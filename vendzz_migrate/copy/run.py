@@ -36,7 +36,7 @@ from vendzz_migrate.copy.unit import copy_unit
 from vendzz_migrate.errors import RejectsError, StateError
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import open_readonly, reader, snapshot, source_error
+from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
@@ -399,9 +399,3 @@ def _copy_statement(schema: str, plan: TablePlan) -> bytes:
 def _remove_snapshot(path: Path) -> None:
     if path.name.endswith(".db") and path.exists():
         os.unlink(path)
-
-
-def open_source(path: Path) -> sqlite3.Connection:
-    conn = open_readonly(path)
-    conn.text_factory = bytes
-    return conn

@@ -9,13 +9,13 @@ import sqlite3
 from collections import Counter
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from vendzz_migrate.errors import SourceError
 from vendzz_migrate.preflight.model import Area, Check, Status, human_bytes, make_check, on_miss
 from vendzz_migrate.preflight.profile import SqliteProfile
+from vendzz_migrate.source import open_readonly, qi, source_error
+from vendzz_migrate.source.introspect import affinity
 
 #: storage classes a column may hold without disagreeing with its declared type (by affinity)
 _ALLOWED = {
@@ -48,39 +48,8 @@ class SqliteFacts(BaseModel):
     disagreements: list[Disagreement]
 
 
-def qi(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def affinity(declared: str) -> str:
-    """SQLite's column affinity rules (section 3.1 of the datatype docs)."""
-    decl = declared.upper()
-    if "INT" in decl:
-        return "INTEGER"
-    if any(word in decl for word in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if "BLOB" in decl or not decl:
-        return "BLOB"
-    if any(word in decl for word in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
-
-
-def open_source(path: Path) -> sqlite3.Connection:
-    """Open read-only; a missing or non-SQLite file is a :class:`SourceError` (exit 3)."""
-    if not path.is_file():
-        raise SourceError(f"no such SQLite file: {path}")
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.Error as exc:
-        raise SourceError(f"{path}: cannot read as SQLite: {exc}") from None
-    return conn
-
-
 def read_sqlite_facts(path: Path, profile: SqliteProfile) -> SqliteFacts:
-    conn = open_source(path)
+    conn = open_readonly(path)
     try:
         size = path.stat().st_size
         wal = Path(f"{path}-wal")
@@ -97,7 +66,7 @@ def read_sqlite_facts(path: Path, profile: SqliteProfile) -> SqliteFacts:
             disagreements=_census(conn, profile.census_rows),
         )
     except sqlite3.Error as exc:
-        raise SourceError(f"{path}: {exc}") from None
+        raise source_error(path, exc) from None
     finally:
         conn.close()
 

@@ -19,6 +19,20 @@ from vendzz_migrate.source import qi
 DEFAULT_SKIP = ("sqlite_*", "__drizzle_migrations")
 
 
+def affinity(declared: str) -> str:
+    """SQLite's column affinity rules (section 3.1 of the datatype docs)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(s in t for s in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not t or "BLOB" in t:
+        return "BLOB"
+    if any(s in t for s in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -31,17 +45,7 @@ class Column:
 
     @property
     def affinity(self) -> str:
-        """SQLite's column affinity rules (section 3.1 of the datatype docs)."""
-        t = self.decl_type.upper()
-        if "INT" in t:
-            return "INTEGER"
-        if any(s in t for s in ("CHAR", "CLOB", "TEXT")):
-            return "TEXT"
-        if not t or "BLOB" in t:
-            return "BLOB"
-        if any(s in t for s in ("REAL", "FLOA", "DOUB")):
-            return "REAL"
-        return "NUMERIC"
+        return affinity(self.decl_type)
 
 
 @dataclass(frozen=True)
