@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from vendzz_migrate.source import qi
 from vendzz_migrate.source.introspect import Column, Table
@@ -77,112 +77,115 @@ def time_like(col: Column) -> bool:
 
 
 def _class_sql(col: Column) -> str:
-    """A one-letter class per value (see CLASSES). Rows come back as one short string of
-    letters, counted in C by collections.Counter: one scan per table, no GROUP BY sort.
+    """One CASE per value giving its class; classes are counted with GROUP BY.
 
     CASE, not AND: SQLite may evaluate both sides of AND, and json_type() raises on bad JSON.
     Costly tests run only where they can matter: JSON parsing for text-like columns and only
-    on text that can start a JSON container or string, timestamp classes for time-like ones.
+    on text that can start a JSON container or string, timestamp classes for time-like columns.
     """
     c = qi(col.name)
     timey = time_like(col)
     texty = col.affinity in ("TEXT", "BLOB", "NUMERIC")
     inner = f"json_extract({c}, '$')"
-    s_range = f"BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}"
-    ms_range = f"BETWEEN {EPOCH_MS[0]} AND {EPOCH_MS[1]}"
-    int_epoch = f"WHEN {c} {s_range} THEN 's' WHEN {c} {ms_range} THEN 'm'" if timey else ""
-    real_epoch = f"WHEN {c} {s_range} THEN 'S' WHEN {c} {ms_range} THEN 'M'" if timey else ""
-    json = (f"WHEN substr(ltrim({c}), 1, 1) IN ('{{', '[', '\"') AND json_valid({c}) THEN"
-            f" CASE WHEN json_type({c}) IN ('object', 'array') THEN 'j'"
-            f" WHEN json_type({c}) <> 'text' THEN 'q'"
+    s_range, ms_range = f"BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}", \
+        f"BETWEEN {EPOCH_MS[0]} AND {EPOCH_MS[1]}"
+    epoch = (f"WHEN {c} {s_range} THEN '{{0}}_s' WHEN {c} {ms_range} THEN '{{0}}_ms'"
+             if timey else "")
+    json = (f"WHEN substr({c}, 1, 1) IN ('{{', '[', '\"') AND json_valid({c}) THEN"
+            f" CASE WHEN json_type({c}) IN ('object', 'array') THEN 'json_c'"
+            f" WHEN json_type({c}) <> 'text' THEN 'json_s'"
             f" WHEN json_valid({inner}) THEN CASE WHEN json_type({inner})"
-            f" IN ('object', 'array', 'text') THEN 'd' ELSE 'q' END"
-            f" ELSE 'q' END" if texty else "")
+            f" IN ('object', 'array', 'text') THEN 'json_d' ELSE 'json_s' END"
+            f" ELSE 'json_s' END" if texty else "")
+    # numbers written as text only matter to REAL/NUMERIC columns (and cost a scan of text)
+    numbers = (f"WHEN length({c}) < 40 AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*'"
+               f" THEN 'num' WHEN length({c}) < 12 AND lower(trim({c})) IN ('infinity',"
+               f" '+infinity', '-infinity', 'inf', '+inf', '-inf', 'nan') THEN 'special'"
+               if col.affinity in ("REAL", "NUMERIC") else "")
     dates = (f"WHEN {c} GLOB '{_DATE_GLOB}' AND julianday({c}) IS NOT NULL THEN"
-             f" CASE WHEN length({c}) = 10 THEN 'D' ELSE 'I' END" if timey else "")
+             f" CASE WHEN length({c}) = 10 THEN 'date' ELSE 'iso' END" if timey else "")
     return (
-        f"CASE typeof({c}) WHEN 'null' THEN 'n'"
-        f" WHEN 'integer' THEN CASE WHEN {c} IN (0, 1) THEN 'b' {int_epoch} ELSE 'i' END"
-        f" WHEN 'real' THEN CASE {real_epoch} WHEN round({c}, 2) = {c} THEN 'c' ELSE 'r' END"
-        f" WHEN 'text' THEN CASE WHEN {c} = '' THEN 'e'"
-        f" WHEN instr(CAST({c} AS BLOB), X'00') > 0 THEN '0' {json} {dates}"
-        f" WHEN length({c}) < 40 AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*'"
-        f" THEN '9' WHEN length({c}) < 12 AND lower(trim({c})) IN ('infinity', '+infinity',"
-        f" '-infinity', 'inf', '+inf', '-inf', 'nan') THEN 'f' ELSE 't' END"
-        f" ELSE 'x' END"
+        f"CASE typeof({c}) WHEN 'null' THEN 'null'"
+        f" WHEN 'integer' THEN CASE WHEN {c} IN (0, 1) THEN 'int01' {epoch.format('int')}"
+        f" ELSE 'int' END"
+        f" WHEN 'real' THEN CASE {epoch.format('real')} WHEN round({c}, 2) = {c} THEN 'real2'"
+        f" ELSE 'real' END"
+        f" WHEN 'text' THEN CASE WHEN {c} = '' THEN 'empty'"
+        f" WHEN instr(CAST({c} AS BLOB), X'00') > 0 THEN 'nul' {json} {dates} {numbers}"
+        f" ELSE 'text' END ELSE 'blob' END"
     )
 
 
-CLASSES = {  # class letter -> the ColumnProfile counters it adds to
-    "n": ("nulls",), "b": ("integers", "zero_one"), "i": ("integers",),
-    "s": ("integers", "epoch_s"), "m": ("integers", "epoch_ms"),
-    "r": ("reals",), "c": ("reals", "real_2dp"), "S": ("reals", "epoch_s"),
-    "M": ("reals", "epoch_ms"), "e": ("texts", "empty"), "0": ("texts", "nul_bytes"),
-    "j": ("texts", "json_container"), "q": ("texts", "json_scalar"),
-    "d": ("texts", "json_scalar", "json_double"), "D": ("texts", "iso_text", "date_only"),
-    "I": ("texts", "iso_text"), "9": ("texts", "numeric_text"),
-    "f": ("texts", "special_float_text"), "t": ("texts",), "x": ("blobs",),
+def profile_column(conn: sqlite3.Connection, table: Table, col: Column) -> ColumnProfile:
+    """Profile one column in one scan of the table (a GROUP BY over value classes)."""
+    c = qi(col.name)
+    sql = (f"SELECT cls, count(*), min(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+           f" max(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+           f" max(CASE WHEN typeof({c}) = 'text' THEN length({c}) END),"
+           f" max(CASE WHEN typeof({c}) = 'real' THEN abs({c}) END)"
+           f" FROM (SELECT {_class_sql(col)} AS cls, {c} FROM {qi(table.name)}) GROUP BY cls")
+    prof = ColumnProfile()
+    for cls, n, imin, imax, maxlen, rmax in conn.execute(sql):
+        _add(prof, cls.decode() if isinstance(cls, bytes) else cls, int(n))
+        prof.int_min = _pick(min, prof.int_min, imin)
+        prof.int_max = _pick(max, prof.int_max, imax)
+        prof.max_length = _pick(max, prof.max_length, maxlen)
+        prof.real_max_abs = _pick(max, prof.real_max_abs, rmax)
+    return prof
+
+
+_FIELDS = {  # class -> the ColumnProfile counters it adds to
+    "null": ("nulls",), "int01": ("integers", "zero_one"), "int": ("integers",),
+    "int_s": ("integers", "epoch_s"), "int_ms": ("integers", "epoch_ms"),
+    "real": ("reals",), "real2": ("reals", "real_2dp"), "real_s": ("reals", "epoch_s"),
+    "real_ms": ("reals", "epoch_ms"), "empty": ("texts", "empty"), "nul": ("texts", "nul_bytes"),
+    "json_c": ("texts", "json_container"), "json_s": ("texts", "json_scalar"),
+    "json_d": ("texts", "json_scalar", "json_double"), "date": ("texts", "iso_text", "date_only"),
+    "iso": ("texts", "iso_text"), "num": ("texts", "numeric_text"),
+    "special": ("texts", "special_float_text"), "text": ("texts",), "blob": ("blobs",),
 }
 
 
-def profile_table(conn: sqlite3.Connection, table: Table, where: str = "1"
-                  ) -> dict[str, ColumnProfile]:
-    """Profile every stored column of ``table`` (the rows matching ``where``) in one scan, plus
-    one small aggregate scan for the extremes (integer range, text length, largest real)."""
-    cols = list(table.stored_columns)
-    profiles = {col.name: ColumnProfile() for col in cols}
-    if not cols:
-        return profiles
-    codes = " || ".join(f"({_class_sql(col)})" for col in cols)
-    seen = Counter(row[0] for row in conn.execute(
-        f"SELECT {codes} FROM {qi(table.name)} WHERE {where}"))
-    for code, n in seen.items():
-        letters = code.decode() if isinstance(code, bytes) else code
-        for col, letter in zip(cols, letters, strict=True):
-            prof = profiles[col.name]
-            prof.rows += n
-            for name in CLASSES[letter]:
-                setattr(prof, name, getattr(prof, name) + n)
-    _extremes(conn, table, cols, profiles, where)
-    return profiles
+def _add(prof: ColumnProfile, cls: str, n: int) -> None:
+    prof.rows += n
+    for name in _FIELDS[cls]:
+        setattr(prof, name, getattr(prof, name) + n)
 
 
-def _extremes(conn: sqlite3.Connection, table: Table, cols: list[Column],
-              profiles: dict[str, ColumnProfile], where: str) -> None:
-    exprs = []
-    for col in cols:
-        c, t = qi(col.name), f"typeof({qi(col.name)})"
-        exprs += [f"min(CASE WHEN {t} = 'integer' THEN {c} END)",
-                  f"max(CASE WHEN {t} = 'integer' THEN {c} END)",
-                  f"max(CASE WHEN {t} = 'text' THEN length({c}) END)",
-                  f"max(CASE WHEN {t} = 'real' THEN abs({c}) END)"]
-    row = conn.execute(f"SELECT {', '.join(exprs)} FROM {qi(table.name)} WHERE {where}"
-                       ).fetchone()
-    for i, col in enumerate(cols):
-        prof = profiles[col.name]
-        prof.int_min, prof.int_max, prof.max_length, prof.real_max_abs = row[4 * i:4 * i + 4]
+def _pick(fn: Callable[[Any, Any], Any], old: Any, new: Any) -> Any:
+    if new is None:
+        return old
+    return new if old is None else fn(old, new)
+
+
+def profile_table(conn: sqlite3.Connection, table: Table) -> dict[str, ColumnProfile]:
+    """Profile every stored column of ``table``."""
+    return {col.name: profile_column(conn, table, col) for col in table.stored_columns}
 
 
 def profile_tables(opener: Callable[[], sqlite3.Connection], tables: Sequence[Table],
                    workers: int = 1) -> dict[str, dict[str, ColumnProfile]]:
-    """Profile ``tables``, ``workers`` tables at a time, each thread on its own connection.
-    (Measured: SQLite's allocator mutex keeps two threads from scanning much faster than one.)
-    """
+    """Profile every column of ``tables``, ``workers`` columns at a time (SQLite scans in
+    parallel threads: it releases the GIL while it works)."""
     local = threading.local()
     opened: list[sqlite3.Connection] = []
     lock = threading.Lock()
 
-    def one(table: Table) -> dict[str, ColumnProfile]:
+    def one(table: Table, col: Column) -> ColumnProfile:
         if getattr(local, "conn", None) is None:
             local.conn = opener()
             with lock:
                 opened.append(local.conn)
-        return profile_table(local.conn, table)
+        return profile_column(local.conn, table, col)
 
+    jobs = [(t, c) for t in tables for c in t.stored_columns]
     try:
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            results = list(pool.map(one, tables))
+            results = list(pool.map(lambda job: one(*job), jobs))
     finally:
         for conn in opened:
             conn.close()
-    return {t.name: r for t, r in zip(tables, results, strict=True)}
+    out: dict[str, dict[str, ColumnProfile]] = {t.name: {} for t in tables}
+    for (table, col), prof in zip(jobs, results, strict=True):
+        out[table.name][col.name] = prof
+    return out
