@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import ddl
+from vendzz_migrate.target import connect, ddl
 from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
@@ -41,6 +42,8 @@ class Step:
     src: insp.Schema
     snapshot_path: Path
     data_only: bool
+    url: str = ""
+    workers: int = 1
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
@@ -95,9 +98,7 @@ def keys_and_indexes(step: Step) -> None:
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
         store.add_note(run_id, obj, message)
-    for stmt in post.keys + post.indexes:
-        if not _exists(conn, schema, stmt):
-            _attempt(conn, store, run_id, stmt.sql, stmt.object)
+    _build_concurrently(step, post.keys + post.indexes)
     for name, plan in plans.items():
         for check in src.table(name).checks:
             translated = ddl.transpile(f"SELECT 1 WHERE {check}", booleans=ddl.booleans(plan))
@@ -110,6 +111,24 @@ def keys_and_indexes(step: Step) -> None:
     for trigger in src.triggers:
         store.add_note(run_id, trigger.name, f"trigger on {trigger.table} not migrated: "
                        "PostgreSQL triggers need a function; translate it by hand")
+
+
+def _build_concurrently(step: Step, statements: list[ddl.Statement]) -> None:
+    """Keys and indexes, the tables ``step.workers`` at a time (one connection each), each
+    table's statements in order: primary key first."""
+    by_table: dict[str, list[ddl.Statement]] = {}
+    for stmt in statements:
+        by_table.setdefault(stmt.table, []).append(stmt)
+
+    def build(group: list[ddl.Statement]) -> None:
+        with connect(step.url, autocommit=True, role="index") as conn:
+            for stmt in group:
+                if not _exists(conn, step.schema, stmt):
+                    _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
+
+    groups = sorted(by_table.values(), key=len, reverse=True)
+    with ThreadPoolExecutor(max_workers=max(step.workers, 1)) as pool:
+        list(pool.map(build, groups))
 
 
 def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:

@@ -294,7 +294,7 @@ def _finish(ctx: Context) -> CopyReport:
             assert ctx.schema is not None
             action(postload.Step(ctx.admin, ctx.store, ctx.run_id, ctx.opts.schema_name,
                                  ctx.plans, ctx.mapping, ctx.schema, ctx.snapshot_path,
-                                 ctx.opts.data_only))
+                                 ctx.opts.data_only, ctx.url, ctx.opts.workers))
             ctx.store.mark_step(ctx.run_id, name)
     ctx.store.finish_run(ctx.run_id)
     return _report(ctx)

@@ -32,6 +32,7 @@ class Statement:
     sql: str
     object: str
     note: str | None = None
+    table: str = ""  # the target table it works on (statements of one table run in order)
 
 
 @dataclass
@@ -107,12 +108,14 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
         if pk:
             out.keys.append(Statement(
                 f"ALTER TABLE {target} ADD CONSTRAINT {pq(_name(plan.target, 'pkey'))}"
-                f" PRIMARY KEY ({', '.join(pq(c) for c in pk)})", f"{plan.target} primary key"))
+                f" PRIMARY KEY ({', '.join(pq(c) for c in pk)})", f"{plan.target} primary key",
+                table=plan.target))
         seen = {tuple(pk)}
         # unique ones first, so a plain index repeating a UNIQUE constraint is the one skipped
         for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
             stmt = _index(schema, plan, index, seen, out.notes)
             if stmt is not None:
+                stmt.table = plan.target
                 (out.keys if index.origin == "u" else out.indexes).append(stmt)
     return out
 
