@@ -47,3 +47,30 @@ def test_missing_target_table_is_refused(pg_url: str, tmp_path: Path) -> None:
 
     with pytest.raises(StateError, match="quizzes"):
         run(CopyOptions(source=src, target_url=pg_url, work_dir=tmp_path, data_only=True))
+
+
+def test_parents_load_before_children(pg_url: str, tmp_path: Path) -> None:
+    """Into a schema whose foreign keys are enforced, no valid child row may be refused
+    because its parent table had not been loaded yet."""
+    src = tmp_path / "fk.db"
+    conn = sqlite3.connect(src)
+    conn.executescript(
+        "CREATE TABLE zz_users (id TEXT PRIMARY KEY);"
+        "CREATE TABLE aa_orders (id TEXT PRIMARY KEY, user_id TEXT REFERENCES zz_users(id));"
+        "CREATE TABLE mm_items (id TEXT PRIMARY KEY, order_id TEXT REFERENCES aa_orders(id));")
+    conn.executemany("INSERT INTO zz_users VALUES (?)", [(f"u{i}",) for i in range(300)])
+    conn.executemany("INSERT INTO aa_orders VALUES (?, ?)",
+                     [(f"o{i}", f"u{i % 300}") for i in range(600)])
+    conn.executemany("INSERT INTO mm_items VALUES (?, ?)",
+                     [(f"i{i}", f"o{i % 600}") for i in range(900)])
+    conn.commit()
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute("CREATE TABLE zz_users (id text PRIMARY KEY);"
+                   "CREATE TABLE aa_orders (id text PRIMARY KEY,"
+                   " user_id text REFERENCES zz_users(id));"
+                   "CREATE TABLE mm_items (id text PRIMARY KEY,"
+                   " order_id text REFERENCES aa_orders(id))")
+    report = copy(src, pg_url, tmp_path, data_only=True, workers=2, batch_rows=50)
+    assert report.total.rejected_rows == 0
+    assert report.total.copied_rows == 1800

@@ -353,16 +353,41 @@ def copy_data(ctx: Context) -> None:
 
     with console.ProgressReporter() as progress:
         _progress_tables(ctx, progress)
-        with ThreadPoolExecutor(max_workers=ctx.opts.workers) as pool:
-            futures = [pool.submit(work, u) for u in units]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for fut in futures:
-                fut.cancel()
-            _raise_first(done, ctx.opts.source)
+        for level in _levels(ctx):  # --data-only: parents before children (enforced FKs)
+            with ThreadPoolExecutor(max_workers=ctx.opts.workers) as pool:
+                futures = [pool.submit(work, u) for u in units if u.table in level]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                for fut in futures:
+                    fut.cancel()
+                _raise_first(done, ctx.opts.source)
         for name in ctx.plans:
             progress.finish(name)
     for conn in opened:
         conn.close()
+
+
+def _levels(ctx: Context) -> list[set[str]]:
+    """Source tables in waves: with --data-only the target's foreign keys are enforced, so a
+    table is loaded only after the tables it references (a cycle goes in the last wave)."""
+    if not ctx.opts.data_only:
+        return [set(ctx.plans)]
+    by_target = {plan.target: name for name, plan in ctx.plans.items()}
+    rows = ctx.admin.execute(
+        "SELECT child.relname, parent.relname FROM pg_constraint c"
+        " JOIN pg_class child ON child.oid = c.conrelid"
+        " JOIN pg_class parent ON parent.oid = c.confrelid"
+        " JOIN pg_namespace n ON n.oid = child.relnamespace"
+        " WHERE c.contype = 'f' AND n.nspname = %s", (ctx.opts.schema_name,)).fetchall()
+    needs: dict[str, set[str]] = {name: set() for name in ctx.plans}
+    for child, parent in rows:
+        if child in by_target and parent in by_target and child != parent:
+            needs[by_target[child]].add(by_target[parent])
+    levels: list[set[str]] = []
+    while needs:
+        ready = {t for t, deps in needs.items() if not deps & needs.keys()}
+        levels.append(ready or set(needs))
+        needs = {t: d for t, d in needs.items() if t not in levels[-1]}
+    return levels
 
 
 def _raise_first(done: set[Any], source: Path) -> None:
