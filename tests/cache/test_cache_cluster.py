@@ -78,7 +78,9 @@ def test_stale_topology_is_followed_through_moved(vendzz_pg: str, cluster_url: s
     assert all(client.get(f"k{i}") == b"v" for i in range(500))
 
 
-def test_dropped_connection_is_resent(vendzz_pg: str, redis_url: str) -> None:
+def test_dropped_connection_is_resent(vendzz_pg: str, servers: Servers) -> None:
+    # a server of this test only: CLIENT KILL on the shared one would cut other tests' clients
+    redis_url = servers.standalone()
     settings = load_settings(database_url=vendzz_pg, redis_url=redis_url)
     spec = load_spec(None)
     target = open_target(settings, spec.client)
