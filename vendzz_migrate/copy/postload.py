@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,27 @@ def _build_concurrently(step: Step, statements: list[ddl.Statement]) -> None:
         list(pool.map(build, groups))
 
 
+def _concurrently(step: Step, statements: list[str]) -> None:
+    """Independent statements, ``step.workers`` at a time, one connection per thread."""
+    local = threading.local()
+    opened: list[psycopg.Connection] = []
+    lock = threading.Lock()
+
+    def run(sql: str) -> None:
+        if getattr(local, "conn", None) is None:
+            local.conn = connect(step.url, autocommit=True, role="analyze")
+            with lock:
+                opened.append(local.conn)
+        local.conn.execute(sql.encode())
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(step.workers, 1)) as pool:
+            list(pool.map(run, statements))
+    finally:
+        for conn in opened:
+            conn.close()
+
+
 def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:
     if " PRIMARY KEY " not in stmt.sql:
         return False  # CREATE INDEX IF NOT EXISTS is idempotent by itself
@@ -175,8 +197,8 @@ def views_sequences_analyze(step: Step) -> None:
         for view in step.src.views:
             _view(step, view, ddl.booleans(*step.plans.values()))
     _sequences(step)
-    for plan in step.plans.values():
-        step.conn.execute(f"ANALYZE {qualified(step.schema, plan.target)}".encode())
+    _concurrently(step, [f"ANALYZE {qualified(step.schema, p.target)}"
+                         for p in step.plans.values()])
 
 
 def _view(step: Step, view: insp.View, flags: frozenset[str]) -> None:
