@@ -7,7 +7,6 @@ Data errors and programming errors are never retried.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
 
 from tenacity import (
     Retrying,
@@ -16,8 +15,6 @@ from tenacity import (
     stop_after_delay,
     wait_random_exponential,
 )
-
-T = TypeVar("T")
 
 #: attempts, total budget in seconds, first delay and cap in seconds
 ATTEMPTS = 5
@@ -58,9 +55,3 @@ def policy(
         retry=retry_if_exception(retry_on),
         reraise=True,
     )
-
-
-def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn`` under the default policy."""
-    result: T = policy()(fn, *args, **kwargs)
-    return result

@@ -63,7 +63,9 @@ def _key_sql(keys: Sequence[str]) -> str:
     return ", ".join(k if k in ROWID_ALIASES else qi(k) for k in keys)
 
 
-def _bind(raw: Raw) -> tuple[str, Any]:
+def bind(raw: Raw) -> tuple[str, Any]:
+    """Placeholder and parameter for one key part: text compared as TEXT (the bytes value
+    would otherwise bind as a BLOB, which sorts after every text)."""
     return ("CAST(? AS TEXT)", raw.value) if raw.kind == "text" else ("?", raw.value)
 
 
@@ -75,13 +77,13 @@ def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
     params: list[Any] = []
     for bound, op in ((lo, ">"), (hi, "<=")):
         if bound is not None:
-            binds = [_bind(r) for r in bound]
+            binds = [bind(r) for r in bound]
             parts.append(f"{cols} {op} ({', '.join(b[0] for b in binds)})")
             params.extend(b[1] for b in binds)
     if excluded:
         rows = []
         for key in excluded:
-            binds = [_bind(r) for r in key]
+            binds = [bind(r) for r in key]
             rows.append(f"({', '.join(b[0] for b in binds)})")
             params.extend(b[1] for b in binds)
         parts.append(f"{cols} NOT IN (VALUES {', '.join(rows)})")
@@ -90,7 +92,7 @@ def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
 
 def key_clause(keys: Sequence[str], key: KeyTuple) -> tuple[str, list[Any]]:
     """WHERE clause selecting exactly the row with ``key``."""
-    binds = [_bind(r) for r in key]
+    binds = [bind(r) for r in key]
     return (f"({_key_sql(keys)}) = ({', '.join(b[0] for b in binds)})",
             [b[1] for b in binds])
 

@@ -27,11 +27,10 @@ def qualified(schema: str, name: str) -> str:
 
 @dataclass
 class Statement:
-    """One DDL statement, what it is for, and what to say if PostgreSQL refuses it."""
+    """One DDL statement, the object it creates and the table it works on."""
 
     sql: str
     object: str
-    note: str | None = None
     table: str = ""  # the target table it works on (statements of one table run in order)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
+from vendzz_migrate.source.reader import bind
 from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import litesql
@@ -60,10 +61,6 @@ def open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _bind(raw: Raw) -> tuple[str, Any]:
-    return ("CAST(? AS TEXT)", raw.value) if raw.kind == "text" else ("?", raw.value)
-
-
 def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
            ) -> tuple[str, list[Any]]:
     cols = "(" + ", ".join(qi(c) for c in spec.key_columns) + ")"
@@ -71,7 +68,7 @@ def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
     params: list[Any] = []
     for bound, op in ((lo, ">="), (hi, "<")):
         if bound is not None:
-            binds = [_bind(r) for r in bound]
+            binds = [bind(r) for r in bound]
             parts.append(f"{cols} {op} ({', '.join(b[0] for b in binds)})")
             params.extend(b[1] for b in binds)
     return " AND ".join(parts), params
@@ -190,7 +187,7 @@ def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Seque
     if rowid is not None:
         where, params = "rowid = ?", [rowid]
     else:
-        binds = [_bind(Raw(_KINDS[k], v)) for k, v in raw]
+        binds = [bind(Raw(_KINDS[k], v)) for k, v in raw]
         cols = ", ".join(qi(c) for c in spec.key_columns)
         where = f"({cols}) = ({', '.join(b[0] for b in binds)})"
         params = [b[1] for b in binds]
@@ -349,7 +346,7 @@ def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | 
                rowid: int | None) -> tuple[list[Raw], list[bytes | None], str | None] | None:
     """One row's raw and canonical values, by key (or rowid); None when it is gone."""
     if raw_key:
-        binds = [_bind(r) for r in raw_key]
+        binds = [bind(r) for r in raw_key]
         cols = ", ".join(qi(c) for c in spec.key_columns)
         where, params = f"({cols}) = ({', '.join(b[0] for b in binds)})", [b[1] for b in binds]
     else:
