@@ -217,3 +217,31 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
     if piece is None:
         return  # the Python path decides
     assert piece == (b"-" if expected is None else b"%d:%s" % (len(expected), expected))
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON, indent=st.none() | st.integers(0, 3), ascii_only=st.booleans(),
+       wrapped=st.booleans())
+def test_orjson_quick_path_equals_the_json_module_path(value: Any, indent: int | None,
+                                                       ascii_only: bool, wrapped: bool) -> None:
+    """The quick JSON path (orjson) prints exactly what the json-module path prints, and it
+    only steps aside for documents with non-integer numbers or integers beyond 64 bits."""
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    if wrapped:
+        text = json.dumps(text)
+    quick = fast._orjson_text(text.encode())
+    big = "e+" in text or any(len(t) > 18 for t in text.replace("-", " ").split())
+    if quick is None:
+        assert _has_float(value) or big, text
+        return
+    assert quick == fast.jsonb_text(text).encode()

@@ -140,11 +140,11 @@ def test_keyless_table_is_a_multiset(edges: tuple[Path, str, Path]) -> None:
     assert missing.key["rowid"] in (1, 2)  # one of the two identical rows
 
 
-def test_worker_processes_hash_like_this_process(edges: tuple[Path, str, Path]) -> None:
-    """The process pool path (--workers) gives the very sums of the in-process paths."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+@pytest.mark.parametrize("name", ["nums", "items", "pairs"])
+def test_storage_order_sums_equal_key_order_sums(edges: tuple[Path, str, Path],
+                                                 name: str) -> None:
+    """The fast path (storage order, segments found by bisection, SQLite-built pieces) gives
+    the very sums of the key-ordered all-Python path, and of the server."""
     from vendzz_migrate.copy import plan as planner
     from vendzz_migrate.verify import lite, pgside
     from vendzz_migrate.verify import spec as specs
@@ -154,16 +154,16 @@ def test_worker_processes_hash_like_this_process(edges: tuple[Path, str, Path]) 
     conn = lite.open_source(source)
     pg = pgside.open_target(pg_url)
     try:
-        plan = planner.build(mapping, insp.introspect(conn))["nums"]
-        spec = specs.build(plan, pgside.table_types(pg, "public", "nums"), ["id"], frozenset())
-        starts = lite.bounds(conn, spec, 250)
-        inline = lite.segment_sums(conn, spec, starts)
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            pooled = lite.segment_sums(conn, spec, starts, pool)
+        plan = planner.build(mapping, insp.introspect(conn))[name]
+        spec = specs.build(plan, pgside.table_types(pg, "public", plan.target),
+                           mapping.tables[name].primary_key, frozenset())
+        starts = lite.bounds(conn, spec, 3 if name != "nums" else 250)
+        fast = lite.segment_sums(conn, spec, starts)
+        slow = lite._python_segment_sums(conn, spec, starts)
         server = pgside.segment_sums(pg, spec, "public", [k for k, _ in starts])
     finally:
         conn.close()
         pg.close()
-    assert pooled == inline
-    assert len(inline[0]) == 12
-    assert dict(enumerate(inline[0])) == server
+    assert fast == slow
+    assert len(fast[0]) == len(starts) + 1 > 2
+    assert {i: s for i, s in enumerate(fast[0]) if s != (0, 0)} == server

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,6 @@ class Ctx:
     segment_rows: int = 10_000
     leaf_rows: int = 256
     fanout: int = 16
-    pool: Executor | None = None  # worker processes that hash source rows (checksum mode)
 
 
 @dataclass
@@ -119,8 +118,7 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
 
 def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult
                  ) -> list[tuple[int, int]]:
-    pool = ctx.pool if starts else None  # one segment: not worth a process hop
-    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts, pool)
+    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts)
     result.source_rows = read
     for row in aside:
         _set_aside(row, result)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from vendzz_migrate.typemap.convert import EPOCH, MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import canon
@@ -95,6 +97,9 @@ class _Jsonb:
     def __call__(self, kind: bytes, value: Any) -> bytes | None:
         if kind != b"text" or b"\x00" in value or b"\\u0000" in value:
             return None
+        quick = _orjson_text(value)
+        if quick is not None:
+            return quick
         self.numbers = []
         try:
             return self.text(value.decode("utf-8")).encode("utf-8")
@@ -115,6 +120,57 @@ class _Jsonb:
         if not self.numbers:
             return out
         return _PLACEHOLDER.sub(lambda m: self.numbers[int(m.group(1))], out)
+
+
+class _Unsure(Exception):
+    """A float (its literal matters to jsonb) or anything else the quick path leaves alone."""
+
+
+def _orjson_text(value: bytes) -> bytes | None:
+    """The quick path of :class:`_Jsonb` (orjson parses and prints in C): for documents without
+    non-integer numbers, whose literals orjson would not keep. ``None`` when unsure: the json
+    module path decides. orjson's indented output has a newline only between tokens (a string
+    holds ``\\n``, never a raw newline), so removing newlines and indentation and putting a
+    space after commas gives ``jsonb::text``'s ``{"a": 1, "b": [1, 2]}``."""
+    try:
+        data = first = orjson.loads(value)
+        while isinstance(data, str):
+            try:
+                inner = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                break
+            if not isinstance(inner, dict | list | str):
+                break
+            data = inner
+        ordered = _jsonb_order(data if isinstance(data, dict | list) else first)
+        out = orjson.dumps(ordered, option=orjson.OPT_INDENT_2)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, _Unsure, RecursionError):
+        return None
+    if b"\n" not in out:
+        return out
+    return _NEWLINE_INDENT.sub(b"", out.replace(b",\n", b", \n"))
+
+
+_NEWLINE_INDENT = re.compile(rb"\n *")
+_SCALARS = (str, int, bool, type(None))
+
+
+def _jsonb_order(value: Any) -> Any:
+    """``value`` with every object's keys in jsonb's order; raises _Unsure on a float (or an
+    integer orjson cannot print)."""
+    kind = type(value)
+    if kind is dict:
+        keys = sorted(value)
+        if len(keys) > 1:
+            keys.sort(key=len if "".join(keys).isascii() else _utf8_len)
+        return {k: _jsonb_order(value[k]) for k in keys}
+    if kind is list:
+        return [_jsonb_order(v) for v in value]
+    if kind is int and not -(2**63) <= value < 2**64:
+        raise _Unsure
+    if kind in _SCALARS:
+        return value
+    raise _Unsure
 
 
 def jsonb_text(text: str) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections import deque
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,40 @@ def open_source(path: Path) -> sqlite3.Connection:
         conn.close()
         raise source_error(path, exc) from None
     return conn
+
+
+def open_snapshot(path: Path, count: int, attempts: int = 5) -> list[sqlite3.Connection]:
+    """Up to ``count`` connections, each inside its own read transaction, all on the SAME
+    instant of the file, so tables compared in parallel threads agree with each other.
+
+    A watcher connection reads ``PRAGMA data_version`` before the readers start and after
+    the last one holds its snapshot: unchanged means no other connection committed in
+    between, so every reader sees the same commit. If the file keeps changing, ``attempts``
+    later this settles for one reader (always consistent)."""
+    watcher = open_readonly(path)
+    try:
+        for _ in range(attempts if count > 1 else 0):
+            before = watcher.execute("PRAGMA data_version").fetchone()[0]
+            readers: list[sqlite3.Connection] = []
+            try:
+                for _ in range(count):
+                    readers.append(open_source(path))
+                if watcher.execute("PRAGMA data_version").fetchone()[0] == before:
+                    return readers
+            except BaseException:
+                _close(readers)
+                raise
+            _close(readers)
+        return [open_source(path)]
+    except sqlite3.Error as exc:
+        raise source_error(path, exc) from None
+    finally:
+        watcher.close()
+
+
+def _close(conns: list[sqlite3.Connection]) -> None:
+    for conn in conns:
+        conn.close()
 
 
 def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
@@ -112,67 +145,75 @@ def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
     return SrcRow(key, raw_key, hashlib.md5(data).digest(), rowid, quarantined, failure)
 
 
-def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
-                 pool: Executor | None = None) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
-    """One pass in key order: (rows, sum of row hashes) per segment, the rows set aside
-    (quarantined, or without a usable key) and the number of rows read.
+_RANK = {b"integer": 1, b"real": 1, b"text": 2, b"blob": 3}
 
-    This process reads (inside the one read transaction) and cuts the rows into segments; the
-    hashing, which is the expensive part, runs in ``pool`` (worker processes) when given."""
-    plan = litesql.row_plan(spec, ordered=True)
-    if plan is not None and pool is None:
-        return _sql_segment_sums(conn, spec, starts, plan)
-    sums = [(0, 0)] * (len(starts) + 1)
+
+def order_key(pairs: Sequence[tuple[bytes, Any]]) -> tuple[tuple[int, Any], ...]:
+    """A non-NULL key as read, in SQLite's BINARY order: numbers, then text by bytes (which is
+    PostgreSQL's COLLATE "C"), then blobs."""
+    return tuple((_RANK[kind], value) for kind, value in pairs)
+
+
+def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+                 ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+    """One pass: (rows, sum of row hashes) per segment, the rows set aside (quarantined, or
+    without a usable key) and the number of rows read.
+
+    The table is read in storage order (no index walk) and each row's segment is found by
+    bisecting the segment starts in key order; SQLite builds the simple values' canonical
+    pieces itself (see :mod:`litesql`)."""
+    if spec.rejects and spec.reject_rowids is None:
+        return _python_segment_sums(conn, spec, starts)
+    plan = litesql.row_plan(spec, ordered=False)
+    marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
+    if marks != sorted(marks):
+        raise ValueError("segment starts must be in key order (see bounds())")
+    counts, totals = [0] * (len(starts) + 1), [0] * (len(starts) + 1)
     aside: list[SrcRow] = []
-    pending: deque[Future[tuple[int, int, int, list[SrcRow]]]] = deque()
-    limit = 2 * (getattr(pool, "_max_workers", 1) or 1)
-
-    def collect(done: tuple[int, int, int, list[SrcRow]]) -> None:
-        seg, n, total, rows = done
-        sums[seg] = (n, total)
-        aside.extend(rows)
-
+    single, slots = plan.single, plan.key_slots
+    one = slots[0] if len(slots) == 1 else None
+    texts = [m[0][1] for m in marks] if one is not None and all(
+        m[0][0] == 2 for m in marks) else None
+    rejected = spec.reject_rowids if spec.rejects else None
+    md5, from_bytes, assemble, bisect = hashlib.md5, int.from_bytes, litesql.assemble, \
+        bisect_right
     read = 0
-    for seg, rows in _segment_rows(conn, spec, starts):
-        read += len(rows)
-        if pool is None:
-            collect(hash_segment(spec, seg, rows))
-            continue
-        pending.append(pool.submit(hash_segment, spec, seg, rows))
-        while len(pending) > limit:
-            collect(pending.popleft().result())
-    while pending:
-        collect(pending.popleft().result())
-    return sums, aside, read
-
-
-def _sql_segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
-                      plan: litesql.RowPlan) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
-    """segment_sums with SQLite building the simple values' pieces (see litesql)."""
-    sums = [(0, 0)] * (len(starts) + 1)
-    aside: list[SrcRow] = []
-    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
-    seg = read = 0
-    md5, from_bytes, assemble = hashlib.md5, int.from_bytes, litesql.assemble
     try:
         for row in conn.execute(plan.sql):
             read += 1
-            raw = litesql.raw_key(plan, row)
-            if seg < len(marks) and raw == marks[seg]:
-                seg += 1
-            data = assemble(plan, row)
-            if data is None or any(v is None for _, v in raw):
-                found = _full_row(conn, spec, row[0], raw)
+            data = row[single] if single is not None else assemble(plan, row)
+            if data is None or (rejected and row[0] in rejected) or any(
+                    row[s + 1] is None for s in slots):
+                found = _full_row(conn, spec, row[0], litesql.raw_key(plan, row))
                 if found.identity is not None or found.key is None:
                     aside.append(found)
                     continue
                 h = found.h64
             else:
                 h = from_bytes(md5(data).digest()[:8], "big", signed=True)
-            n, s = sums[seg]
-            sums[seg] = (n + 1, s + h)
+            if texts is not None and one is not None and row[one] == b"text":
+                seg = bisect(texts, row[one + 1])
+            else:
+                seg = bisect(marks, order_key(litesql.raw_key(plan, row)))
+            counts[seg] += 1
+            totals[seg] += h
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
+    return list(zip(counts, totals, strict=True)), aside, read
+
+
+def _python_segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+                         ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+    """segment_sums in key order, every row through Python: for a table whose rejects cannot
+    be told apart by rowid (WITHOUT ROWID), each row's identity is checked."""
+    sums = [(0, 0)] * (len(starts) + 1)
+    aside: list[SrcRow] = []
+    read = 0
+    for seg, rows in _segment_rows(conn, spec, starts):
+        read += len(rows)
+        _, n, total, found = hash_segment(spec, seg, rows)
+        sums[seg] = (n, total)
+        aside.extend(found)
     return sums, aside, read
 
 
@@ -240,10 +281,9 @@ def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
     """Every row in storage order as (canonical key, md5 of the canonical row, the key as
     read), or (None, b"", the row as read) for a row that needs a closer look (quarantined,
     unconvertible: see :func:`row_of`)."""
-    plan = litesql.row_plan(spec, ordered=False)
     try:
-        if plan is not None:
-            yield from _sql_digests(conn, spec, plan)
+        if not spec.rejects or spec.reject_rowids is not None:
+            yield from _sql_digests(conn, spec, litesql.row_plan(spec, ordered=False))
             return
         cursor = conn.execute(_select(spec, "1", ordered=False))
         while batch := cursor.fetchmany(BATCH):
@@ -254,12 +294,13 @@ def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
 
 def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan
                  ) -> Iterator[Digest]:
-    md5 = hashlib.md5
+    md5, single = hashlib.md5, plan.single
+    rejected = spec.reject_rowids if spec.rejects else None
     for row in conn.execute(plan.sql):
         raw = litesql.raw_key(plan, row)
-        data = litesql.assemble(plan, row)
+        data = row[single] if single is not None else litesql.assemble(plan, row)
         key = litesql.key_of(plan, row) if data is not None else None
-        if key is None or data is None:
+        if key is None or data is None or (rejected and row[0] in rejected):
             yield None, b"", _as_read(conn, spec, row[0], raw)
             continue
         yield key, md5(data).digest(), raw
@@ -339,6 +380,7 @@ def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
                  for i, p in enumerate(spec.key_pos)]
         if all(v is not None for v in canon):
             out.append((tuple(v.decode("utf-8") for v in canon if v is not None), raw))
+    out.sort(key=lambda bound: order_key([(_KIND_OF[r.kind], r.value) for r in bound[1]]))
     return out
 
 
@@ -359,4 +401,11 @@ def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | 
 
 
 def count(conn: sqlite3.Connection, spec: Spec) -> int:
-    return int(conn.execute(f"SELECT count(*) FROM {qi(spec.name)}").fetchone()[0])
+    return count_rows(conn, spec.name)
+
+
+def count_rows(conn: sqlite3.Connection, table: str) -> int:
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {qi(table)}").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise SourceError(f"reading {table}: {exc}") from None

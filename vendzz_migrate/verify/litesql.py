@@ -56,33 +56,55 @@ def _simple_sql(c: str, conv: Conversion) -> str | None:
     return None
 
 
-Op = tuple[int, "FastCanon | None"]  # (slot in the row, Python canon or None for a SQL piece)
+Op = tuple[int, "FastCanon | None"]  # (slot in the row, Python canon or None for a SQL group)
 
 
 @dataclass(frozen=True)
 class RowPlan:
-    """The SELECT of one table and how to assemble each row's canonical bytes from it."""
+    """The SELECT of one table and how to assemble each row's canonical bytes from it.
+
+    Consecutive columns that SQLite can encode are concatenated by SQLite into ONE result
+    column (a NULL piece makes the whole group NULL: the row then takes the Python path), so a
+    row of simple values reaches Python as a single bytes object, ready to hash."""
 
     sql: str
     ops: tuple[Op, ...]
     key_slots: tuple[int, ...]  # typeof/value pairs of the key columns
     key_canons: tuple[FastCanon, ...]
 
-
-def row_plan(spec: Spec, *, ordered: bool) -> RowPlan | None:
-    """None when SQLite has nothing to contribute or rows must be checked against rejects."""
-    pieces = [piece_sql(c.source, c.conversion) for c in spec.columns]
-    if spec.rejects or not any(p is not None for p in pieces):
+    @property
+    def single(self) -> int | None:
+        """The slot of the one SQL group that is the whole row, if that is the plan."""
+        if len(self.ops) == 1 and self.ops[0][1] is None:
+            return self.ops[0][0]
         return None
+
+
+def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
+    """The row plan of ``spec``: SQL groups where SQLite can encode, Python elsewhere."""
+    pieces = [piece_sql(c.source, c.conversion) for c in spec.columns]
     select = ["rowid" if spec.has_rowid else "NULL"]
     key_slots = []
     for name in spec.key_columns:
         key_slots.append(len(select))
         select += [f"typeof({qi(name)})", qi(name)]
     ops: list[Op] = []
+    group: list[str] = []
+
+    def close() -> None:
+        if group:
+            ops.append((len(select), None))
+            select.append(" || ".join(f"({p})" for p in group))
+            group.clear()
+
     for col, piece, fast in zip(spec.columns, pieces, spec.canons, strict=True):
-        ops.append((len(select), None if piece is not None else fast))
-        select += [piece] if piece is not None else [f"typeof({qi(col.source)})", qi(col.source)]
+        if piece is not None:
+            group.append(piece)
+            continue
+        close()
+        ops.append((len(select), fast))
+        select += [f"typeof({qi(col.source)})", qi(col.source)]
+    close()
     order = ", ".join(qi(c) for c in spec.key_columns) or ("rowid" if spec.has_rowid else "1")
     sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
            f"{' ORDER BY ' + order if ordered else ''}")

@@ -9,12 +9,11 @@ returns a :class:`VerifyReport` when everything matches and raises
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import queue
 import sqlite3
-import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +48,9 @@ class VerifyOptions(BaseModel):
     show_values: bool = False
     strict: bool = False
     segment_rows: int = Field(default=10_000, ge=2)
-    workers: int = Field(default_factory=lambda: max(1, min(4, (os.cpu_count() or 1) - 1)),
-                         ge=1, le=64, description="processes hashing source rows (checksum "
-                         "mode); 1 hashes in this process")
+    workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
+                         ge=1, le=64, description="tables compared at once: threads, each with "
+                         "its own SQLite reader (all on one instant) and PostgreSQL connection")
 
 
 def run(opts: VerifyOptions) -> VerifyReport:
@@ -59,38 +58,26 @@ def run(opts: VerifyOptions) -> VerifyReport:
     everything matches (quarantined rows only fail with ``strict``)."""
     started = time.monotonic()
     url = require_url(opts.target_url)
-    pool = _pool(opts)
+    sources = lite.open_snapshot(opts.source, opts.workers)
+    targets: list[psycopg.Connection] = []
     try:
-        source = lite.open_source(opts.source)
-        try:
-            target = pgside.open_target(url)
-            try:
-                report = _verify(opts, url, source, target, pool)
-            finally:
-                target.close()
-        finally:
-            source.close()
+        for _ in sources:
+            targets.append(pgside.open_target(url))
+        report = _verify(opts, url, sources, targets)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        for target in targets:
+            target.close()
+        for source in sources:
+            source.close()
     report.seconds = time.monotonic() - started
     if not report.ok:
         raise MismatchError(f"verify: {report.summary()}", report=report)
     return report
 
 
-def _pool(opts: VerifyOptions) -> Executor | None:
-    """Worker processes for hashing source rows, started (forked) now, before any connection
-    or thread exists, so no child ever holds a copy of one."""
-    if opts.workers < 2 or opts.mode != "checksum" or threading.active_count() > 1:
-        return None  # forking a process that runs threads is unsafe: hash in this process
-    pool = ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("fork"))
-    pool.submit(int).result()  # fork every worker now
-    return pool
-
-
-def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
-            target: psycopg.Connection, pool: Executor | None) -> VerifyReport:
+def _verify(opts: VerifyOptions, url: str, sources: list[sqlite3.Connection],
+            targets: list[psycopg.Connection]) -> VerifyReport:
+    source, target = sources[0], targets[0]
     schema = insp.introspect(source)
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
@@ -104,9 +91,9 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
     rejects = _rejects(store, prior)
     columns = {p.target: pgside.table_types(target, opts.schema_name, p.target)
                for p in plans.values()}
-    ctx = compare.Ctx(source, target, opts.schema_name, opts.show_values, opts.segment_rows,
-                      pool=pool)
-    _tables(ctx, opts, report, plans, mapping, columns, rejects)
+    ctxs = [compare.Ctx(s, t, opts.schema_name, opts.show_values, opts.segment_rows)
+            for s, t in zip(sources, targets, strict=True)]
+    report.tables = _tables(ctxs, opts, plans, mapping, columns, rejects)
     cat = schema_check.catalog(target, opts.schema_name, columns,
                                store.notes(prior.run_id) if prior else [],
                                _orphans(store, prior))
@@ -116,18 +103,42 @@ def _verify(opts: VerifyOptions, url: str, source: sqlite3.Connection,
     return report
 
 
-def _tables(ctx: compare.Ctx, opts: VerifyOptions, report: VerifyReport,
-            plans: dict[str, TablePlan], mapping: maps.Mapping, columns: dict[str, dict[str, str]],
-            rejects: dict[str, frozenset[str]]) -> None:
-    source = ctx.lite
-    for name, plan in plans.items():
-        console.debug(f"verify {name} ({opts.mode})")
-        if not columns[plan.target]:
-            report.tables.append(_absent(source, plan))
-            continue
-        spec = specs.build(plan, columns[plan.target], mapping.tables[name].primary_key,
-                           rejects.get(name, frozenset()))
-        report.tables.append(compare.compare_table(ctx, spec, opts.mode))
+def _tables(ctxs: list[compare.Ctx], opts: VerifyOptions, plans: dict[str, TablePlan],
+            mapping: maps.Mapping, columns: dict[str, dict[str, str]],
+            rejects: dict[str, frozenset[str]]) -> list[TableResult]:
+    """Every table's result, in ``plans`` order; tables are compared ``len(ctxs)`` at a time,
+    the largest first, each on a free context (reader + connection)."""
+    names = list(plans)
+    rows = {n: lite.count_rows(ctxs[0].lite, plans[n].table.name) for n in names}
+    free: queue.SimpleQueue[compare.Ctx] = queue.SimpleQueue()
+    for ctx in ctxs:
+        free.put(ctx)
+
+    def one(name: str) -> TableResult:
+        plan = plans[name]
+        ctx = free.get()
+        try:
+            console.debug(f"verify {name} ({opts.mode})")
+            if not columns[plan.target]:
+                return _absent(plan, rows[name])
+            spec = specs.build(plan, columns[plan.target], mapping.tables[name].primary_key,
+                               rejects.get(name, frozenset()))
+            return compare.compare_table(ctx, spec, opts.mode)
+        finally:
+            free.put(ctx)
+
+    if len(ctxs) == 1:
+        return [one(n) for n in names]
+    results: dict[str, TableResult] = {}
+    with ThreadPoolExecutor(len(ctxs), thread_name_prefix="verify") as pool:
+        futures = {pool.submit(one, n): n for n in sorted(names, key=lambda n: -rows[n])}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [results[n] for n in names]
 
 
 def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,
@@ -174,9 +185,6 @@ def _orphans(store: Store, prior: Run | None) -> dict[str, int]:
     return {str(c): int(n) for c, n in rows}
 
 
-def _absent(source: sqlite3.Connection, plan: TablePlan) -> TableResult:
-    from vendzz_migrate.source import qi
-
-    rows = int(source.execute(f"SELECT count(*) FROM {qi(plan.table.name)}").fetchone()[0])
+def _absent(plan: TablePlan, rows: int) -> TableResult:
     return TableResult(table=plan.table.name, target=plan.target, status=Status.MISMATCH,
                        source_rows=rows, missing=rows, note="table missing in the target")

@@ -23,6 +23,14 @@ class Spec:
     key_pos: tuple[int, ...]  # positions in ``columns`` of the matching key; () = keyless
     rejects: frozenset[str] = frozenset()  # identities (sorted JSON) of quarantined rows
     canons: tuple[FastCanon, ...] = field(default=())
+    reject_rowids: frozenset[int] | None = None  # rowids of ``rejects`` when they all have one
+
+    def maybe_quarantined(self, rowid: int | None) -> bool:
+        """Whether this row may be in the rejects table (then its identity is checked); by
+        rowid when every reject has one, else every row is a candidate."""
+        if not self.rejects:
+            return False
+        return self.reject_rowids is None or rowid in self.reject_rowids
 
     @property
     def name(self) -> str:
@@ -48,10 +56,6 @@ class Spec:
     def pg_key_types(self) -> tuple[str, ...]:
         return tuple(self.pg_types[i] for i in self.key_pos)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled without the canonicalisers (closures); rebuilt in the worker process."""
-        return (_restore, (self.plan, self.columns, self.pg_types, self.key_pos, self.rejects))
-
     def integer_key(self, part: int) -> bool:
         return kind_for(self.pg_key_types[part]) is Kind.INTEGER
 
@@ -69,13 +73,19 @@ def build(plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str],
     if len(key_pos) != len(primary_key):
         key_pos = ()
     return Spec(plan, cols, tuple(pg_columns[c.target] for c in cols), key_pos, rejects,
-                tuple(column_fast(c.conversion) for c in cols))
+                tuple(column_fast(c.conversion) for c in cols), _rowids(plan, rejects))
 
 
-def _restore(plan: TablePlan, columns: tuple[ColumnPlan, ...], pg_types: tuple[str, ...],
-             key_pos: tuple[int, ...], rejects: frozenset[str]) -> Spec:
-    return Spec(plan, columns, pg_types, key_pos, rejects,
-                tuple(column_fast(c.conversion) for c in columns))
+def _rowids(plan: TablePlan, rejects: frozenset[str]) -> frozenset[int] | None:
+    if plan.table.without_rowid:
+        return None
+    found = set()
+    for ident in rejects:
+        rowid = json.loads(ident).get("rowid")
+        if not isinstance(rowid, int):
+            return None
+        found.add(rowid)
+    return frozenset(found)
 
 
 def _plain_key(value: str, integer: bool) -> Any:
