@@ -10,7 +10,12 @@ in the same run and against the same PostgreSQL server, each in a fresh database
      and other indexes incl. the GIN on jsonb, foreign keys, the view) and ANALYZE.
 (a2) the same pipeline, typed: sqlite3 runs vendzz-migrate's own fast-path SQL (each row
      formatted as a COPY text line by SQLite) into the exact vendzz-migrate schema.
-(b)  pgloader on the same file.
+(b)  pgloader on the same file, default settings.
+(b2) pgloader, default settings, on a copy of the file without its expression index (on which
+     pgloader 3.6.7 crashes at once).
+(b3) the same as (b2) with ``--with "prefetch rows = 10000"`` (``--pgloader-with``): with its
+     default 100,000 rows per queue pgloader 3.6.7 often exhausts its SBCL heap on this file
+     and dies part-way; (b3) is the pgloader row that completes the full load.
 (c)  vendzz-migrate as a subprocess (``--workers`` 1 and 2), peak RSS from wait4().
 
 Then vendzz-migrate once on a file twice as large (RSS must not grow), and with ``--profile``
@@ -29,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -276,37 +282,70 @@ def without_expression_indexes(path: Path) -> tuple[Path, list[str]]:
     return copy, names
 
 
-def _watch(cmd: list[str], timeout_s: float) -> tuple[int, bytes, float | None]:
-    """Run ``cmd`` (stdin closed, output merged); kill it at once on pgloader's "KABOOM!"
-    (after it, pgloader never finishes: a thread may sit forever in an open COPY, which
-    holds up DROP DATABASE ... WITH (FORCE) on the whole server). Returns rc, output and the
-    seconds to the crash, if any."""
+# pgloader's Lisp error handler ("KABOOM!") and SBCL's own death (heap exhausted, then
+# "fatal error encountered in SBCL ... GC invariant lost" and the ldb> prompt).
+CRASHES = (b"KABOOM", b"Heap exhausted", b"fatal error encountered in SBCL")
+
+
+@dataclass
+class Watched:
+    rc: int
+    output: bytes
+    crashed: float | None  # seconds to the first crash line, if any
+    crash: str  # that line's marker
+    rss_mb: float  # peak RSS from wait4()
+
+
+def _watch(cmd: list[str], timeout_s: float) -> Watched:
+    """Run ``cmd`` (stdin closed, output merged); kill it at once on a crash line (after a
+    KABOOM pgloader never finishes: a thread may sit forever in an open COPY, which holds up
+    DROP DATABASE ... WITH (FORCE) on the whole server; after a heap exhaustion the load is
+    lost whether SBCL exits or not), and after ``timeout_s`` in any case (a silent hang)."""
     started = time.monotonic()
     chunks: list[bytes] = []
     crashed: float | None = None
+    crash = ""
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT) as proc:
         assert proc.stdout is not None
-        watchdog = threading.Timer(timeout_s, proc.kill)  # also when it hangs silently
+        # Not proc.kill(): its poll() could reap the child before wait4() gets its rusage.
+        # The child is reaped only after ``exited`` is set, so kill() never hits a reused pid.
+        lock, exited = threading.Lock(), threading.Event()
+
+        def kill() -> None:
+            with lock:
+                if not exited.is_set():
+                    os.kill(proc.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(timeout_s, kill)  # also when it hangs silently
         watchdog.start()
         for line in proc.stdout:
             chunks.append(line)
-            if b"KABOOM" in line and crashed is None:
-                crashed = time.monotonic() - started
+            hit = next((m for m in CRASHES if m in line), None)
+            if hit is not None and crashed is None:
+                crashed, crash = time.monotonic() - started, hit.decode()
                 time.sleep(1)  # let it print the condition, then stop it
-                proc.kill()
-        rc = proc.wait()
+                kill()
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        with lock:
+            exited.set()
         watchdog.cancel()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
     if crashed is None and time.monotonic() - started >= timeout_s:
         chunks.append(b"TIMEOUT: killed\n")
-    return rc, b"".join(chunks), crashed
+    return Watched(rc, b"".join(chunks), crashed, crash, usage.ru_maxrss / 1024)
 
 
 def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: Path,
-                 timeout_s: float) -> Timing:
+                 timeout_s: float, with_: list[str] | None = None) -> Timing:
+    """``pgloader [--with OPTION ...] sqlite://FILE URL``: pgloader's defaults (create tables,
+    indexes, foreign keys, reset sequences) plus the given load options."""
+    options = [a for w in with_ or [] for a in ("--with", w)]
     started = time.monotonic()
-    rc, output, crashed = _watch(["pgloader", f"sqlite://{path}", url], timeout_s)
+    watched = _watch(["pgloader", *options, f"sqlite://{path}", url], timeout_s)
     seconds = time.monotonic() - started
+    rc, output, crashed = watched.rc, watched.output, watched.crashed
     log.write_bytes(output)
     got = target_counts(url, {n: n.lower() for n in counts})
     loaded = sum(max(v, 0) for v in got.values())
@@ -321,8 +360,26 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
         note += f", {len(errors)} ERROR line(s), first: {errors[0][:200]}"
     if crashed is not None:
         seconds = crashed
-        note += f", crashed (KABOOM) after {crashed:.1f}s and was killed, log {log.name}"
-    return Timing(tool, seconds, loaded, ok, note=note)  # rows/s of rows that arrived
+        ok = False
+        note += (f", crashed ({watched.crash}) after {crashed:.1f}s and was killed, "
+                 f"log {log.name}")
+    elif with_:
+        note += f", --with {'; '.join(with_)}"
+    # rows/s of the rows that arrived
+    return Timing(tool, seconds, loaded, ok, rss_mb=watched.rss_mb, note=note)
+
+
+PGLOADER_B3 = "(b3) pgloader, no expr idx, tuned"
+# (b3)'s load options (the remedy reported for the heap exhaustion: fewer rows in memory per
+# reader thread).
+# pgloader 3.6.7 (SBCL 2.2.9, Debian) with its defaults (4 workers, concurrency 1, prefetch
+# rows 100000) died of "Heap exhausted" on the 500k no-expression-index file in 6 of 10 runs
+# (peak RSS ~1.1 GB). Tried on that file (load average 1-6 from other users: the medians differ
+# by less than the noise), every run complete unless said: prefetch rows 10000: 12/12 (incl.
+# 4 bench rounds), median 6.7s in the trials, 400-510 MB RSS; 5000: 7/7, 7.8s; 2000: 4/4,
+# 7.6s; 25000: 4/4, 7.3s, ~650 MB; workers 2 + prefetch 10000: 4/4, 7.5s;
+# --dynamic-space-size 4096 alone: 8/8, 7.7s, ~1.2 GB; workers 2 + concurrency 1: crashed.
+PGLOADER_WITH = ["prefetch rows = 10000"]
 
 
 # -- (c) vendzz-migrate ----------------------------------------------------------------------
@@ -465,6 +522,7 @@ def report(results: dict[str, list[Timing]]) -> None:
           f" {'RSS MB':>8}")
     for runs in results.values():
         print(_row(min(runs, key=lambda t: t.seconds), base))
+    vs_pgloader(results)
     print("\nmedian of each tool:")
     for tool, runs in results.items():
         med = statistics.median(t.seconds for t in runs)
@@ -481,6 +539,25 @@ def report(results: dict[str, list[Timing]]) -> None:
             if t.steps:
                 print(f"  steps {t.tool}: " + ", ".join(f"{k} {v:.1f}s"
                                                         for k, v in t.steps.items()))
+
+
+def vs_pgloader(results: dict[str, list[Timing]]) -> None:
+    """vendzz-migrate / pgloader (b3), the full pgloader load: best / best and median / median
+    over complete runs only."""
+    if not results.get(PGLOADER_B3):
+        return
+    done = [t.seconds for t in results[PGLOADER_B3] if t.ok]
+    print(f"\nvendzz-migrate / pgloader (b3) ({len(done)} of {len(results[PGLOADER_B3])} (b3)"
+          " run(s) complete; < 1 = vendzz-migrate faster):")
+    if not done:
+        print("  no complete (b3) run: no ratio")
+        return
+    for tool, runs in results.items():
+        ok = [t.seconds for t in runs if t.ok]
+        if tool.startswith("(c)") and ok:
+            print(f"  {tool:34} best {min(ok) / min(done):.2f}x, median "
+                  f"{statistics.median(ok) / statistics.median(done):.2f}x"
+                  f"{'' if len(ok) == len(runs) else f' ({len(runs) - len(ok)} failed run(s))'}")
 
 
 Tool = tuple[str, Callable[[str, int], Timing]]
@@ -501,6 +578,9 @@ def parse_args() -> argparse.Namespace:
                     help="also vendzz-migrate --mapping (mapping inferred beforehand, untimed,"
                          " as the reference's DDL is)")
     ap.add_argument("--pgloader-timeout", type=float, default=1800)
+    ap.add_argument("--pgloader-with", action="append", metavar="OPTION",
+                    help="pgloader load option for (b3), repeatable (default: "
+                         f"{'; '.join(PGLOADER_WITH)!r})")
     return ap.parse_args()
 
 
@@ -509,9 +589,10 @@ def build_tools(args: argparse.Namespace, path: Path, ref: Reference,
     def reference_tool(name: str) -> Tool:
         return name, lambda url, _i: run_reference(name, path, url, ref, counts, args.ref_jobs)
 
-    def pgloader_tool(name: str, file: Path, log: str) -> Tool:
+    def pgloader_tool(name: str, file: Path, log: str, with_: list[str] | None = None) -> Tool:
         return name, lambda url, i: run_pgloader(name, file, url, counts,
-                                                 OUT / f"{log}-{i}.log", args.pgloader_timeout)
+                                                 OUT / f"{log}-{i}.log", args.pgloader_timeout,
+                                                 with_)
 
     def vendzz_tool(w: int, mapping: Path | None = None) -> Tool:
         return (f"(c) vendzz-migrate -w{w}" + (" --mapping" if mapping else ""),
@@ -525,8 +606,12 @@ def build_tools(args: argparse.Namespace, path: Path, ref: Reference,
         noexpr, dropped = without_expression_indexes(path)
         print(f"(b2) = pgloader on {noexpr.name}: the same file minus the expression "
               f"index(es) {', '.join(dropped)} that crash pgloader", flush=True)
+        with_ = args.pgloader_with or PGLOADER_WITH
+        print(f"(b3) = (b2) with {' '.join(f'--with {w!r}' for w in with_)}: the defaults"
+              " often exhaust pgloader's heap on this file", flush=True)
         tools += [pgloader_tool("(b) pgloader", path, "pgloader"),
-                  pgloader_tool("(b2) pgloader, no expr index", noexpr, "pgloader2")]
+                  pgloader_tool("(b2) pgloader, no expr index", noexpr, "pgloader2"),
+                  pgloader_tool(PGLOADER_B3, noexpr, "pgloader3", with_)]
     tools += [vendzz_tool(w) for w in workers]
     if args.with_mapping:
         tools += [vendzz_tool(w, mapping_file(path)) for w in workers]
