@@ -1,5 +1,6 @@
-"""The SQLite side's parallel readers: every reader verify opens sees the same instant of a
-file that another process keeps writing to (real SQLite, WAL mode, a real writer thread)."""
+"""verify's worker processes read the very instant of the file the parent reads, even while
+another connection keeps committing to it (real SQLite in WAL mode, real writer thread, real
+PostgreSQL, real worker processes)."""
 
 from __future__ import annotations
 
@@ -7,57 +8,87 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from vendzz_migrate.verify import lite
+from tests.verify.helpers import copy, execute, table, verify
+from vendzz_migrate.sample.models import SampleStats
 
 
-def _wal_file(path: Path) -> None:
+def _pair_file(path: Path) -> None:
+    """Two tables that a writer always grows together, in one transaction: at every instant
+    they hold the same number of rows."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode = wal")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT)")
+    conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, v TEXT)")
+    for i in range(3000):
+        conn.execute("INSERT INTO a (v) VALUES (?)", (f"a{i}",))
+        conn.execute("INSERT INTO b (v) VALUES (?)", (f"b{i}",))
     conn.commit()
     conn.close()
 
 
-def test_readers_share_one_instant_while_a_writer_commits(tmp_path: Path) -> None:
+def test_workers_read_one_instant_while_a_writer_commits(tmp_path: Path, pg_url: str) -> None:
     path = tmp_path / "live.db"
-    _wal_file(path)
+    _pair_file(path)
+    copy(path, pg_url, tmp_path / "work")
     stop = threading.Event()
+    commits = 0
 
     def write() -> None:
-        conn = sqlite3.connect(path, isolation_level=None)
-        i = 0
+        nonlocal commits
+        conn = sqlite3.connect(path, timeout=30)
         while not stop.is_set():
-            conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))  # one commit each
-            i += 1
+            conn.execute("INSERT INTO a (v) VALUES ('new')")
+            conn.execute("INSERT INTO b (v) VALUES ('new')")
+            conn.commit()
+            commits += 1
         conn.close()
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        seen = 0
-        for _ in range(30):
-            readers = lite.open_snapshot(path, 3)
-            try:
-                counts = {r.execute("SELECT count(*), max(id) FROM t").fetchone()
-                          for r in readers}
-                assert len(counts) == 1, counts  # one instant, whatever the writer did
-                seen = max(seen, len(readers))
-            finally:
-                for r in readers:
-                    r.close()
+        report = verify(path, pg_url, workers=2, parallel_min_rows=0, split_rows=500)
     finally:
         stop.set()
         writer.join()
-    assert seen >= 1
+    assert commits > 10  # the writer really wrote while verify ran
+    a, b = table(report, "a"), table(report, "b")
+    assert a.source_rows == b.source_rows > 3000  # one instant, whoever read each table
+    assert a.missing == b.missing == a.source_rows - 3000
 
 
-def test_readers_of_a_quiet_file(tmp_path: Path) -> None:
+def test_workers_on_a_quiet_file_find_what_this_process_finds(tmp_path: Path,
+                                                              pg_url: str) -> None:
     path = tmp_path / "quiet.db"
-    _wal_file(path)
-    readers = lite.open_snapshot(path, 4)
-    try:
-        assert len(readers) == 4
-        assert {r.execute("SELECT count(*) FROM t").fetchone()[0] for r in readers} == {0}
-    finally:
-        for r in readers:
-            r.close()
+    _pair_file(path)
+    copy(path, pg_url, tmp_path / "work")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE b SET v = 'changed' WHERE id = 7")
+    conn.commit()
+    conn.close()
+    for options in ({"workers": 1}, {"workers": 2, "parallel_min_rows": 0},
+                    {"workers": 2, "parallel_min_rows": 0, "split_rows": 400}):
+        report = verify(path, pg_url, **options)
+        b = table(report, "b")
+        assert (b.changed, b.missing, b.extra, table(report, "a").status.value) == (1, 0, 0,
+                                                                                     "ok")
+        assert b.differences[0].key == {"id": 7}
+
+
+def test_split_tables_report_what_one_process_reports(dirty: SampleStats, copied: str) -> None:
+    """The generated dirty file (quarantined rows, NULL keys, orphans) with a few changes:
+    tables cut into rowid ranges among workers give the very report of one process."""
+    execute(copied, 'UPDATE quiz_responses SET "responses" = \'[]\'::jsonb'
+                    ' WHERE id = (SELECT min(id) FROM quiz_responses)')
+    execute(copied, "DELETE FROM sms_logs WHERE id = (SELECT max(id) FROM sms_logs)")
+    one = verify(dirty.path, copied, workers=1)
+    split = verify(dirty.path, copied, workers=2, parallel_min_rows=0, split_rows=50)
+    assert one.tables and not one.ok
+
+    def key(report: object) -> list[object]:
+        return [(t.table, t.status, t.source_rows, t.target_rows, t.quarantined, t.missing,
+                 t.extra, t.changed, t.segments, t.mismatched_segments,
+                 sorted(d.model_dump_json() for d in t.differences))
+                for t in report.tables]  # type: ignore[attr-defined]
+
+    assert key(split) == key(one)
+    assert sum(t.quarantined for t in one.tables) > 0

@@ -11,9 +11,10 @@ never a false mismatch.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -50,7 +51,9 @@ class Tally:
     duplicates: list[Key] = field(default_factory=list)
 
 
-def compare_table(ctx: Ctx, spec: Spec, mode: Mode) -> TableResult:
+def compare_table(ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None
+                  ) -> TableResult:
+    """One table's result; ``split`` (checksum mode, keyed tables): see :func:`_segments`."""
     started = time.monotonic()
     result = TableResult(table=spec.name, target=spec.target)
     if mode == "counts":
@@ -63,7 +66,7 @@ def compare_table(ctx: Ctx, spec: Spec, mode: Mode) -> TableResult:
         if mode == "full":
             _full(ctx, spec, result, tally)
         else:
-            _segments(ctx, spec, result, tally)
+            _segments(ctx, spec, result, tally, split)
         _report(ctx, spec, result, tally)
     result.settle()
     result.seconds = time.monotonic() - started
@@ -99,13 +102,26 @@ def _set_aside(row: SrcRow, result: TableResult) -> bool:
     return False
 
 
-def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
-    starts = lite.bounds(ctx.lite, spec, ctx.segment_rows)
+SourceSums = tuple[list[tuple[int, int]], list[SrcRow], int]  # see lite.segment_sums
+Split = tuple[list[Bound], Callable[[], SourceSums]]  # segment starts, the source's sums
+
+
+def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
+              split: Split | None = None) -> None:
+    """``split``: the segment starts and the source sums computed elsewhere (by worker
+    processes, over rowid ranges); by default both are computed here."""
+    if split is not None:
+        starts, source = split
+    else:
+        starts = lite.bounds(ctx.lite, spec, ctx.segment_rows)
+        source = functools.partial(lite.segment_sums, ctx.lite, spec, starts)
     with ThreadPoolExecutor(max_workers=1) as pool:
         future = pool.submit(pgside.segment_sums, ctx.pg, spec, ctx.schema,
                              [k for k, _ in starts])
-        src = _source_sums(ctx, spec, starts, result)
+        src, aside, result.source_rows = source()
         tgt = future.result()
+    for row in aside:
+        _set_aside(row, result)
     result.segments = len(src)
     result.target_rows = sum(n for n, _ in tgt.values())
     for seg, sums in enumerate(src):
@@ -116,13 +132,19 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
             _drill(ctx, spec, tally, lo, hi)
 
 
-def _source_sums(ctx: Ctx, spec: Spec, starts: list[Bound], result: TableResult
-                 ) -> list[tuple[int, int]]:
-    sums, aside, read = lite.segment_sums(ctx.lite, spec, starts)
-    result.source_rows = read
-    for row in aside:
-        _set_aside(row, result)
-    return sums
+def merge(parts: Iterable[SourceSums]) -> SourceSums:
+    """The source sums of a table from the sums of its rowid ranges."""
+    sums: list[tuple[int, int]] = []
+    aside: list[SrcRow] = []
+    read = 0
+    for part_sums, part_aside, part_read in parts:
+        if not sums:
+            sums = list(part_sums)
+        else:
+            sums = [(n + m, s + t) for (n, s), (m, t) in zip(sums, part_sums, strict=True)]
+        aside.extend(part_aside)
+        read += part_read
+    return sums, aside, read
 
 
 def _drill(ctx: Ctx, spec: Spec, tally: Tally, lo: Bound | None, hi: Bound | None) -> None:

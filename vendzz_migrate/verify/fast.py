@@ -130,11 +130,12 @@ def _orjson_text(value: bytes) -> bytes | None:
     """The quick path of :class:`_Jsonb` (orjson parses and prints in C): for documents without
     non-integer numbers, whose literals orjson would not keep. ``None`` when unsure: the json
     module path decides. orjson's indented output has a newline only between tokens (a string
-    holds ``\\n``, never a raw newline), so removing newlines and indentation and putting a
-    space after commas gives ``jsonb::text``'s ``{"a": 1, "b": [1, 2]}``."""
+    holds ``\\n``, never a raw newline), each followed by two spaces per level, so removing
+    them (deepest first) and putting a space after commas gives ``jsonb::text``'s
+    ``{"a": 1, "b": [1, 2]}``."""
     try:
         data = first = orjson.loads(value)
-        while isinstance(data, str):
+        while type(data) is str:
             try:
                 inner = orjson.loads(data)
             except orjson.JSONDecodeError:
@@ -142,35 +143,98 @@ def _orjson_text(value: bytes) -> bytes | None:
             if not isinstance(inner, dict | list | str):
                 break
             data = inner
-        ordered = _jsonb_order(data if isinstance(data, dict | list) else first)
+        kind = type(data)
+        if kind is not dict and kind is not list:
+            if type(first) is float:
+                return None
+            return orjson.dumps(first)
+        walk = _Walk()
+        ordered = walk.obj(data, 1) if kind is dict else walk.arr(data, 1)
         out = orjson.dumps(ordered, option=orjson.OPT_INDENT_2)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, _Unsure, RecursionError):
         return None
     if b"\n" not in out:
         return out
-    return _NEWLINE_INDENT.sub(b"", out.replace(b",\n", b", \n"))
+    out = out.replace(b",\n", b", \n")
+    for depth in range(walk.deepest, -1, -1):
+        out = out.replace(_INDENTS[depth] if depth < len(_INDENTS) else b"\n" + b"  " * depth,
+                          b"")
+    return out
 
 
-_NEWLINE_INDENT = re.compile(rb"\n *")
-_SCALARS = (str, int, bool, type(None))
+_INDENTS = [b"\n" + b"  " * depth for depth in range(32)]
+_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}  # key order -> jsonb's, if other
 
 
-def _jsonb_order(value: Any) -> Any:
-    """``value`` with every object's keys in jsonb's order; raises _Unsure on a float (or an
-    integer orjson cannot print)."""
-    kind = type(value)
-    if kind is dict:
-        keys = sorted(value)
-        if len(keys) > 1:
-            keys.sort(key=len if "".join(keys).isascii() else _utf8_len)
-        return {k: _jsonb_order(value[k]) for k in keys}
-    if kind is list:
-        return [_jsonb_order(v) for v in value]
-    if kind is int and not -(2**63) <= value < 2**64:
-        raise _Unsure
-    if kind in _SCALARS:
-        return value
-    raise _Unsure
+def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """jsonb's order of these keys (byte length, then bytes), or None when it is theirs."""
+    try:
+        return _ORDERS[keys]
+    except KeyError:
+        pass
+    order = sorted(keys)
+    order.sort(key=len if all(map(str.isascii, order)) else _utf8_len)
+    found = None if tuple(order) == keys else tuple(order)
+    if len(_ORDERS) < 4096:  # documents of one column share a handful of key sets
+        _ORDERS[keys] = found
+    return found
+
+
+class _Walk:
+    """Objects put in jsonb's key order (copied only when needed); raises _Unsure on a float
+    (orjson turns integers beyond 64 bits into floats too). ``deepest``: the deepest level
+    holding a container, for the indentation to remove."""
+
+    __slots__ = ("deepest",)
+
+    def __init__(self) -> None:
+        self.deepest = 1
+
+    def obj(self, value: dict[str, Any], depth: int) -> dict[str, Any]:
+        keys = tuple(value)
+        order = _jsonb_key_order(keys)
+        nested = False
+        for item in value.values():
+            kind = type(item)
+            if kind is dict or kind is list:
+                nested = True
+                break
+            if kind is float:
+                raise _Unsure
+        if not nested:
+            return value if order is None else {k: value[k] for k in order}
+        if depth >= self.deepest:
+            self.deepest = depth + 1
+        out: dict[str, Any] = {}
+        for key in order or keys:
+            item = value[key]
+            kind = type(item)
+            if kind is dict:
+                out[key] = self.obj(item, depth + 1)
+            elif kind is list:
+                out[key] = self.arr(item, depth + 1)
+            elif kind is float:
+                raise _Unsure
+            else:
+                out[key] = item
+        return out
+
+    def arr(self, value: list[Any], depth: int) -> list[Any]:
+        out: list[Any] | None = None
+        for i, item in enumerate(value):
+            kind = type(item)
+            if kind is dict or kind is list:
+                if depth >= self.deepest:
+                    self.deepest = depth + 1
+                if out is None:
+                    out = value[:i]
+                out.append(self.obj(item, depth + 1) if kind is dict
+                           else self.arr(item, depth + 1))
+            elif kind is float:
+                raise _Unsure
+            elif out is not None:
+                out.append(item)
+        return value if out is None else out
 
 
 def jsonb_text(text: str) -> str:

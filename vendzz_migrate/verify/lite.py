@@ -60,40 +60,6 @@ def open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def open_snapshot(path: Path, count: int, attempts: int = 5) -> list[sqlite3.Connection]:
-    """Up to ``count`` connections, each inside its own read transaction, all on the SAME
-    instant of the file, so tables compared in parallel threads agree with each other.
-
-    A watcher connection reads ``PRAGMA data_version`` before the readers start and after
-    the last one holds its snapshot: unchanged means no other connection committed in
-    between, so every reader sees the same commit. If the file keeps changing, ``attempts``
-    later this settles for one reader (always consistent)."""
-    watcher = open_readonly(path)
-    try:
-        for _ in range(attempts if count > 1 else 0):
-            before = watcher.execute("PRAGMA data_version").fetchone()[0]
-            readers: list[sqlite3.Connection] = []
-            try:
-                for _ in range(count):
-                    readers.append(open_source(path))
-                if watcher.execute("PRAGMA data_version").fetchone()[0] == before:
-                    return readers
-            except BaseException:
-                _close(readers)
-                raise
-            _close(readers)
-        return [open_source(path)]
-    except sqlite3.Error as exc:
-        raise source_error(path, exc) from None
-    finally:
-        watcher.close()
-
-
-def _close(conns: list[sqlite3.Connection]) -> None:
-    for conn in conns:
-        conn.close()
-
-
 def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
            ) -> tuple[str, list[Any]]:
     cols = "(" + ", ".join(qi(c) for c in spec.key_columns) + ")"
@@ -154,17 +120,38 @@ def order_key(pairs: Sequence[tuple[bytes, Any]]) -> tuple[tuple[int, Any], ...]
     return tuple((_RANK[kind], value) for kind, value in pairs)
 
 
-def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+def splittable(spec: Spec) -> bool:
+    """Whether :func:`segment_sums` can work on rowid ranges of this table."""
+    return spec.has_rowid and bool(spec.key_pos) and not (
+        spec.rejects and spec.reject_rowids is None)
+
+
+def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple[int, int]]:
+    """``parts`` half-open rowid ranges [lo, hi) covering every row of the table."""
+    low, high = conn.execute(f"SELECT min(rowid), max(rowid) FROM {qi(spec.name)}").fetchone()
+    if low is None:
+        return [(0, 1)]
+    step = max(1, -(-(high - low + 1) // max(parts, 1)))
+    return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
+
+
+def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
+                 rowids: tuple[int, int] | None = None
                  ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
     """One pass: (rows, sum of row hashes) per segment, the rows set aside (quarantined, or
-    without a usable key) and the number of rows read.
+    without a usable key) and the number of rows read; only rowids in [lo, hi) with
+    ``rowids`` (see :func:`splittable`).
 
     The table is read in storage order (no index walk) and each row's segment is found by
     bisecting the segment starts in key order; SQLite builds the simple values' canonical
     pieces itself (see :mod:`litesql`)."""
     if spec.rejects and spec.reject_rowids is None:
+        assert rowids is None, "rowid ranges need rejects told apart by rowid"
         return _python_segment_sums(conn, spec, starts)
     plan = litesql.row_plan(spec, ordered=False)
+    sql, params = plan.sql, tuple[int, ...]()
+    if rowids is not None:
+        sql, params = f"{sql} WHERE rowid >= ? AND rowid < ?", rowids
     marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
     if marks != sorted(marks):
         raise ValueError("segment starts must be in key order (see bounds())")
@@ -179,7 +166,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
         bisect_right
     read = 0
     try:
-        for row in conn.execute(plan.sql):
+        for row in conn.execute(sql, params):
             read += 1
             data = row[single] if single is not None else assemble(plan, row)
             if data is None or (rejected and row[0] in rejected) or any(

@@ -8,12 +8,14 @@ returns a :class:`VerifyReport` when everything matches and raises
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import queue
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +25,14 @@ from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.errors import ConfigError, MismatchError
 from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import open_readonly
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store
 from vendzz_migrate.target import require_url
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask
-from vendzz_migrate.verify import compare, lite, pgside, schema_check
+from vendzz_migrate.verify import compare, lite, pgside, schema_check, workers
 from vendzz_migrate.verify import spec as specs
 from vendzz_migrate.verify.model import Mode, Status, TableResult, VerifyReport
 
@@ -49,8 +52,16 @@ class VerifyOptions(BaseModel):
     strict: bool = False
     segment_rows: int = Field(default=10_000, ge=2)
     workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
-                         ge=1, le=64, description="tables compared at once: threads, each with "
-                         "its own SQLite reader (all on one instant) and PostgreSQL connection")
+                         ge=1, le=64, description="tables compared at once, each in a worker "
+                         "process with its own SQLite reader (all on one instant)")
+    parallel_min_rows: int = Field(default=100_000, ge=0, description="below this many source "
+                                   "rows, tables are compared in this process (starting "
+                                   "workers costs more than it saves)")
+    split_rows: int = Field(default=20_000, ge=1, description="with workers, a table of at "
+                            "least twice this many rows is cut into rowid ranges (checksum)")
+
+
+ATTEMPTS = 3  # tries to pin every reader on one instant before comparing in this process
 
 
 def run(opts: VerifyOptions) -> VerifyReport:
@@ -58,26 +69,86 @@ def run(opts: VerifyOptions) -> VerifyReport:
     everything matches (quarantined rows only fail with ``strict``)."""
     started = time.monotonic()
     url = require_url(opts.target_url)
-    sources = lite.open_snapshot(opts.source, opts.workers)
-    targets: list[psycopg.Connection] = []
+    target = pgside.open_target(url)
     try:
-        for _ in sources:
-            targets.append(pgside.open_target(url))
-        report = _verify(opts, url, sources, targets)
+        report = _attempts(opts, url, target)
     finally:
-        for target in targets:
-            target.close()
-        for source in sources:
-            source.close()
+        target.close()
     report.seconds = time.monotonic() - started
     if not report.ok:
         raise MismatchError(f"verify: {report.summary()}", report=report)
     return report
 
 
-def _verify(opts: VerifyOptions, url: str, sources: list[sqlite3.Connection],
-            targets: list[psycopg.Connection]) -> VerifyReport:
-    source, target = sources[0], targets[0]
+def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> VerifyReport:
+    """Workers only when their readers provably share this process's instant (see
+    :mod:`workers`); a file that keeps changing is compared in this process, by one reader."""
+    watcher = open_readonly(opts.source)
+    try:
+        for attempt in range(ATTEMPTS):
+            version = _data_version(watcher)
+            source = lite.open_source(opts.source)
+            pool = None
+            try:
+                if opts.workers > 1 and attempt < ATTEMPTS - 1 and \
+                        _rows(source) >= opts.parallel_min_rows:
+                    pool = workers.Workers(opts.source, url, count=opts.workers,
+                                           schema=opts.schema_name,
+                                           show_values=opts.show_values,
+                                           segment_rows=opts.segment_rows)
+                prepared = _prepare(opts, url, source, target)
+                if pool is not None:
+                    pool.wait_ready()
+                    if _data_version(watcher) != version:
+                        console.debug("verify: the source changed while workers started; "
+                                      "starting over")
+                        continue
+                report = _verify(prepared, pool)
+                if pool is not None:
+                    pool.close(wait=True)
+                    pool = None
+                return report
+            finally:
+                if pool is not None:
+                    pool.close(wait=False)
+                source.close()
+    finally:
+        watcher.close()
+    raise AssertionError("unreachable: the last attempt runs without workers")
+
+
+def _gather(units: list[AsyncResult[compare.SourceSums]]) -> compare.SourceSums:
+    return compare.merge(unit.get() for unit in units)
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _rows(source: sqlite3.Connection) -> int:
+    names = [r[0] for r in source.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    return sum(lite.count_rows(source, n.decode() if isinstance(n, bytes) else n)
+               for n in names)
+
+
+@dataclass
+class _Prepared:
+    opts: VerifyOptions
+    source: sqlite3.Connection
+    target: psycopg.Connection
+    store: Store
+    prior: Run | None
+    mapping: maps.Mapping
+    schema: insp.Schema
+    plans: dict[str, TablePlan]
+    columns: dict[str, dict[str, str]]
+    report: VerifyReport
+    specs: dict[str, specs.Spec] = field(default_factory=dict)
+
+
+def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
+             target: psycopg.Connection) -> _Prepared:
     schema = insp.introspect(source)
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
@@ -91,54 +162,61 @@ def _verify(opts: VerifyOptions, url: str, sources: list[sqlite3.Connection],
     rejects = _rejects(store, prior)
     columns = {p.target: pgside.table_types(target, opts.schema_name, p.target)
                for p in plans.values()}
-    ctxs = [compare.Ctx(s, t, opts.schema_name, opts.show_values, opts.segment_rows)
-            for s, t in zip(sources, targets, strict=True)]
-    report.tables = _tables(ctxs, opts, plans, mapping, columns, rejects)
-    cat = schema_check.catalog(target, opts.schema_name, columns,
-                               store.notes(prior.run_id) if prior else [],
-                               _orphans(store, prior))
-    report.schema_checks = schema_check.check(target, source, opts.schema_name, plans=plans,
-                                              mapping=mapping, src=schema, cat=cat)
+    prepared = _Prepared(opts, source, target, store, prior, mapping, schema, plans, columns,
+                         report)
+    for name, plan in plans.items():
+        if columns[plan.target]:
+            prepared.specs[name] = specs.build(plan, columns[plan.target],
+                                               mapping.tables[name].primary_key,
+                                               rejects.get(name, frozenset()))
+    return prepared
+
+
+def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
+    """Every table's result. With workers: in checksum mode a large keyed table is cut into
+    rowid ranges whose source sums the workers compute, the rest (server sums, comparison,
+    bisection) happens here; other tables are compared whole by a worker."""
+    report, opts = p.report, p.opts
+    names = list(p.plans)
+    rows = {n: lite.count_rows(p.source, p.plans[n].table.name) for n in names}
+    ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values,
+                      opts.segment_rows)
+    whole: dict[str, AsyncResult[TableResult]] = {}
+    split: dict[str, Future[TableResult]] = {}
+    with ThreadPoolExecutor(thread_name_prefix="verify-split") as threads:
+        for name in sorted(p.specs, key=lambda n: -rows[n]):
+            if pool is None:
+                break
+            spec = p.specs[name]
+            parts = min(4 * opts.workers, rows[name] // opts.split_rows)
+            if opts.mode == "checksum" and parts > 1 and lite.splittable(spec):
+                starts = lite.bounds(p.source, spec, opts.segment_rows)
+                units = [pool.sums(spec, starts, r)
+                         for r in lite.rowid_ranges(p.source, spec, parts)]
+                # the server's sums start now, while the workers read the source
+                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
+                                             (starts, functools.partial(_gather, units)))
+            else:
+                whole[name] = pool.submit(spec, opts.mode)
+        for name in names:
+            plan = p.plans[name]
+            if name not in p.specs:
+                report.tables.append(_absent(plan, rows[name]))
+            elif name in whole:
+                report.tables.append(whole[name].get())
+            elif name in split:
+                report.tables.append(split[name].result())
+            else:
+                console.debug(f"verify {name} ({opts.mode})")
+                report.tables.append(compare.compare_table(ctx, p.specs[name], opts.mode))
+    cat = schema_check.catalog(p.target, opts.schema_name, p.columns,
+                               p.store.notes(p.prior.run_id) if p.prior else [],
+                               _orphans(p.store, p.prior))
+    report.schema_checks = schema_check.check(p.target, p.source, opts.schema_name,
+                                              plans=p.plans, mapping=p.mapping, src=p.schema,
+                                              cat=cat)
     report.add_totals()
     return report
-
-
-def _tables(ctxs: list[compare.Ctx], opts: VerifyOptions, plans: dict[str, TablePlan],
-            mapping: maps.Mapping, columns: dict[str, dict[str, str]],
-            rejects: dict[str, frozenset[str]]) -> list[TableResult]:
-    """Every table's result, in ``plans`` order; tables are compared ``len(ctxs)`` at a time,
-    the largest first, each on a free context (reader + connection)."""
-    names = list(plans)
-    rows = {n: lite.count_rows(ctxs[0].lite, plans[n].table.name) for n in names}
-    free: queue.SimpleQueue[compare.Ctx] = queue.SimpleQueue()
-    for ctx in ctxs:
-        free.put(ctx)
-
-    def one(name: str) -> TableResult:
-        plan = plans[name]
-        ctx = free.get()
-        try:
-            console.debug(f"verify {name} ({opts.mode})")
-            if not columns[plan.target]:
-                return _absent(plan, rows[name])
-            spec = specs.build(plan, columns[plan.target], mapping.tables[name].primary_key,
-                               rejects.get(name, frozenset()))
-            return compare.compare_table(ctx, spec, opts.mode)
-        finally:
-            free.put(ctx)
-
-    if len(ctxs) == 1:
-        return [one(n) for n in names]
-    results: dict[str, TableResult] = {}
-    with ThreadPoolExecutor(len(ctxs), thread_name_prefix="verify") as pool:
-        futures = {pool.submit(one, n): n for n in sorted(names, key=lambda n: -rows[n])}
-        try:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return [results[n] for n in names]
 
 
 def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,

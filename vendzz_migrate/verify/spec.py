@@ -25,12 +25,10 @@ class Spec:
     canons: tuple[FastCanon, ...] = field(default=())
     reject_rowids: frozenset[int] | None = None  # rowids of ``rejects`` when they all have one
 
-    def maybe_quarantined(self, rowid: int | None) -> bool:
-        """Whether this row may be in the rejects table (then its identity is checked); by
-        rowid when every reject has one, else every row is a candidate."""
-        if not self.rejects:
-            return False
-        return self.reject_rowids is None or rowid in self.reject_rowids
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without the canonicalisers (closures); rebuilt in the worker process."""
+        return (_restore, (self.plan, self.columns, self.pg_types, self.key_pos, self.rejects,
+                           self.reject_rowids))
 
     @property
     def name(self) -> str:
@@ -74,6 +72,13 @@ def build(plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str],
         key_pos = ()
     return Spec(plan, cols, tuple(pg_columns[c.target] for c in cols), key_pos, rejects,
                 tuple(column_fast(c.conversion) for c in cols), _rowids(plan, rejects))
+
+
+def _restore(plan: TablePlan, columns: tuple[ColumnPlan, ...], pg_types: tuple[str, ...],
+             key_pos: tuple[int, ...], rejects: frozenset[str],
+             reject_rowids: frozenset[int] | None) -> Spec:
+    return Spec(plan, columns, pg_types, key_pos, rejects,
+                tuple(column_fast(c.conversion) for c in columns), reject_rowids)
 
 
 def _rowids(plan: TablePlan, rejects: frozenset[str]) -> frozenset[int] | None:
