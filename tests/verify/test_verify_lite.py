@@ -8,6 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.verify.helpers import copy, execute, table, verify
 from vendzz_migrate.sample.models import SampleStats
 
@@ -74,14 +76,16 @@ def test_workers_on_a_quiet_file_find_what_this_process_finds(tmp_path: Path,
         assert b.differences[0].key == {"id": 7}
 
 
-def test_split_tables_report_what_one_process_reports(dirty: SampleStats, copied: str) -> None:
+@pytest.mark.parametrize("mode", ["checksum", "full"])
+def test_split_tables_report_what_one_process_reports(dirty: SampleStats, copied: str,
+                                                      mode: str) -> None:
     """The generated dirty file (quarantined rows, NULL keys, orphans) with a few changes:
     tables cut into rowid ranges among workers give the very report of one process."""
     execute(copied, 'UPDATE quiz_responses SET "responses" = \'[]\'::jsonb'
                     ' WHERE id = (SELECT min(id) FROM quiz_responses)')
     execute(copied, "DELETE FROM sms_logs WHERE id = (SELECT max(id) FROM sms_logs)")
-    one = verify(dirty.path, copied, workers=1)
-    split = verify(dirty.path, copied, workers=2, parallel_min_rows=0, split_rows=50)
+    one = verify(dirty.path, copied, workers=1, mode=mode)
+    split = verify(dirty.path, copied, workers=2, parallel_min_rows=0, split_rows=50, mode=mode)
     assert one.tables and not one.ok
 
     def key(report: object) -> list[object]:

@@ -51,9 +51,13 @@ class Tally:
     duplicates: list[Key] = field(default_factory=list)
 
 
-def compare_table(ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None
-                  ) -> TableResult:
-    """One table's result; ``split`` (checksum mode, keyed tables): see :func:`_segments`."""
+Digests = Callable[[], Iterable[lite.Digest]]  # the source's row digests, computed elsewhere
+
+
+def compare_table(ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None,
+                  digests: Digests | None = None) -> TableResult:
+    """One table's result; ``split`` (checksum mode) and ``digests`` (full mode): the source
+    side computed elsewhere (by worker processes, over rowid ranges) for a keyed table."""
     started = time.monotonic()
     result = TableResult(table=spec.name, target=spec.target)
     if mode == "counts":
@@ -64,7 +68,7 @@ def compare_table(ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None
     else:
         tally = Tally()
         if mode == "full":
-            _full(ctx, spec, result, tally)
+            _full(ctx, spec, result, tally, digests)
         else:
             _segments(ctx, spec, result, tally, split)
         _report(ctx, spec, result, tally)
@@ -186,11 +190,13 @@ def _leaf(tally: Tally, rows: Iterable[SrcRow], target: dict[Key, list[bytes]]) 
 # -- full -------------------------------------------------------------------------------------
 
 
-def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
+def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
+          digests: Digests | None = None) -> None:
     """Every row: the server's (key, md5) of all rows, matched against every source row."""
     target = pgside.range_rows(ctx.pg, spec, ctx.schema)
     result.target_rows = sum(len(v) for v in target.values())
-    for key, digest, raw in lite.digests(ctx.lite, spec):
+    source = digests() if digests is not None else lite.digests(ctx.lite, spec)
+    for key, digest, raw in source:
         result.source_rows += 1
         found = target.pop(key, None) if key is not None else None
         if found is not None and found[0] == digest and len(found) == 1:
@@ -201,9 +207,9 @@ def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
                 continue
             found = target.pop(row.key, None) if row.key is not None else None
         _leaf(tally, [row], {row.key: found} if found and row.key is not None else {})
-    for key, digests in target.items():
-        tally.pg_only[key] = digests[0]
-        tally.duplicates.extend([key] * (len(digests) - 1))
+    for key, found in target.items():
+        tally.pg_only[key] = found[0]
+        tally.duplicates.extend([key] * (len(found) - 1))
 
 
 # -- reporting keyed differences ------------------------------------------------------------

@@ -135,6 +135,12 @@ def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
+def _in_range(sql: str, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
+    if rowids is None:
+        return sql, ()
+    return f"{sql} WHERE rowid >= ? AND rowid < ?", rowids
+
+
 def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
                  rowids: tuple[int, int] | None = None
                  ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
@@ -149,9 +155,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         return _python_segment_sums(conn, spec, starts)
     plan = litesql.row_plan(spec, ordered=False)
-    sql, params = plan.sql, tuple[int, ...]()
-    if rowids is not None:
-        sql, params = f"{sql} WHERE rowid >= ? AND rowid < ?", rowids
+    sql, params = _in_range(plan.sql, rowids)
     marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
     if marks != sorted(marks):
         raise ValueError("segment starts must be in key order (see bounds())")
@@ -264,14 +268,16 @@ Digest = tuple[Key | None, bytes, Sequence[Any] | RawPairs]
 BATCH = 10_000
 
 
-def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
+def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None = None
+            ) -> Iterator[Digest]:
     """Every row in storage order as (canonical key, md5 of the canonical row, the key as
     read), or (None, b"", the row as read) for a row that needs a closer look (quarantined,
-    unconvertible: see :func:`row_of`)."""
+    unconvertible: see :func:`row_of`); only rowids in [lo, hi) with ``rowids``."""
     try:
         if not spec.rejects or spec.reject_rowids is not None:
-            yield from _sql_digests(conn, spec, litesql.row_plan(spec, ordered=False))
+            yield from _sql_digests(conn, spec, litesql.row_plan(spec, ordered=False), rowids)
             return
+        assert rowids is None, "rowid ranges need rejects told apart by rowid"
         cursor = conn.execute(_select(spec, "1", ordered=False))
         while batch := cursor.fetchmany(BATCH):
             yield from digest_batch(spec, batch)
@@ -279,11 +285,12 @@ def digests(conn: sqlite3.Connection, spec: Spec) -> Iterator[Digest]:
         raise SourceError(f"reading {spec.name}: {exc}") from None
 
 
-def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan
-                 ) -> Iterator[Digest]:
+def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan,
+                 rowids: tuple[int, int] | None) -> Iterator[Digest]:
     md5, single = hashlib.md5, plan.single
     rejected = spec.reject_rowids if spec.rejects else None
-    for row in conn.execute(plan.sql):
+    sql, params = _in_range(plan.sql, rowids)
+    for row in conn.execute(sql, params):
         raw = litesql.raw_key(plan, row)
         data = row[single] if single is not None else litesql.assemble(plan, row)
         key = litesql.key_of(plan, row) if data is not None else None

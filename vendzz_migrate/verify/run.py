@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
@@ -121,6 +122,11 @@ def _gather(units: list[AsyncResult[compare.SourceSums]]) -> compare.SourceSums:
     return compare.merge(unit.get() for unit in units)
 
 
+def _chain(units: list[AsyncResult[list[lite.Digest]]]) -> Iterator[lite.Digest]:
+    for unit in units:
+        yield from unit.get()
+
+
 def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
@@ -189,13 +195,18 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                 break
             spec = p.specs[name]
             parts = min(4 * opts.workers, rows[name] // opts.split_rows)
-            if opts.mode == "checksum" and parts > 1 and lite.splittable(spec):
-                starts = lite.bounds(p.source, spec, opts.segment_rows)
-                units = [pool.sums(spec, starts, r)
-                         for r in lite.rowid_ranges(p.source, spec, parts)]
-                # the server's sums start now, while the workers read the source
-                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
-                                             (starts, functools.partial(_gather, units)))
+            if opts.mode != "counts" and parts > 1 and lite.splittable(spec):
+                ranges = lite.rowid_ranges(p.source, spec, parts)
+                # the server's side starts now, while the workers read the source
+                if opts.mode == "checksum":
+                    starts = lite.bounds(p.source, spec, opts.segment_rows)
+                    sums = [pool.sums(spec, starts, r) for r in ranges]
+                    split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
+                                                 (starts, functools.partial(_gather, sums)))
+                else:
+                    digests = [pool.digests(spec, r) for r in ranges]
+                    split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
+                                                 None, functools.partial(_chain, digests))
             else:
                 whole[name] = pool.submit(spec, opts.mode)
         for name in names:

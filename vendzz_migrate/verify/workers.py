@@ -21,7 +21,7 @@ from typing import Any
 
 from vendzz_migrate import errors
 from vendzz_migrate.verify import compare, lite, pgside
-from vendzz_migrate.verify.lite import Bound
+from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
 from vendzz_migrate.verify.spec import Spec
 
@@ -48,6 +48,10 @@ def _compare(spec: Spec, mode: Mode) -> TableResult:
 
 def _sums(spec: Spec, starts: list[Bound], rowids: tuple[int, int]) -> compare.SourceSums:
     return lite.segment_sums(_CTX["ctx"].lite, spec, starts, rowids)
+
+
+def _digests(spec: Spec, rowids: tuple[int, int]) -> list[Digest]:
+    return list(lite.digests(_CTX["ctx"].lite, spec, rowids))
 
 
 class Workers:
@@ -81,6 +85,10 @@ class Workers:
              ) -> AsyncResult[compare.SourceSums]:
         """The source sums of one rowid range of a table (see lite.segment_sums)."""
         return self._pool.apply_async(_sums, (spec, starts, rowids))
+
+    def digests(self, spec: Spec, rowids: tuple[int, int]) -> AsyncResult[list[Digest]]:
+        """The row digests of one rowid range of a table (see lite.digests)."""
+        return self._pool.apply_async(_digests, (spec, rowids))
 
     def close(self, *, wait: bool) -> None:
         if wait:
