@@ -43,8 +43,8 @@ def verify(
     show_values: Annotated[bool, typer.Option(help="Show differing values (PII!).")] = False,
     strict: Annotated[bool, typer.Option(help="Quarantined (rejected) rows fail too.")] = False,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="Processes hashing SQLite rows in checksum mode "
-        "[default: CPUs - 1, at most 4].")] = None,
+        min=1, max=64, help="Worker processes comparing tables (large tables cut into rowid "
+        "ranges), all reading one instant of the file [default: CPUs, at most 4].")] = None,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
 ) -> None:
