@@ -9,6 +9,7 @@ the same by construction, and the property tests hold both to what PostgreSQL co
 from __future__ import annotations
 
 import json
+import operator
 import re
 import struct
 from collections.abc import Callable
@@ -129,10 +130,11 @@ class _Unsure(Exception):
 def _orjson_text(value: bytes) -> bytes | None:
     """The quick path of :class:`_Jsonb` (orjson parses and prints in C): for documents without
     non-integer numbers, whose literals orjson would not keep. ``None`` when unsure: the json
-    module path decides. orjson's indented output has a newline only between tokens (a string
-    holds ``\\n``, never a raw newline), each followed by two spaces per level, so removing
-    them (deepest first) and putting a space after commas gives ``jsonb::text``'s
-    ``{"a": 1, "b": [1, 2]}``."""
+    module path decides. jsonb prints ``{"a": 1, "b": [1, 2]}``: when the compact output holds
+    exactly as many ':' and ',' as the document has keys and separators, none is inside a
+    string and a space goes after each. Otherwise the indented output: it has a newline only
+    between tokens (a string holds ``\\n``, never a raw newline), each followed by two spaces
+    per level, so removing them (deepest first) and putting a space after commas does it."""
     try:
         data = first = orjson.loads(value)
         while type(data) is str:
@@ -150,6 +152,12 @@ def _orjson_text(value: bytes) -> bytes | None:
             return orjson.dumps(first)
         walk = _Walk()
         ordered = walk.obj(data, 1) if kind is dict else walk.arr(data, 1)
+        out = orjson.dumps(ordered)
+        if b"\\u0000" in out:  # jsonb refuses NUL in text: the reference path decides
+            return None
+        if out.count(b":") == walk.colons and out.count(b",") == walk.commas:
+            # every ':' and ',' is a separator (no string holds one): space them as jsonb
+            return out.replace(b":", b": ").replace(b",", b", ")
         out = orjson.dumps(ordered, option=orjson.OPT_INDENT_2)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, _Unsure, RecursionError):
         return None
@@ -163,18 +171,22 @@ def _orjson_text(value: bytes) -> bytes | None:
 
 
 _INDENTS = [b"\n" + b"  " * depth for depth in range(32)]
-_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}  # key order -> jsonb's, if other
+_Order = tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]] | None
+_ORDERS: dict[tuple[str, ...], _Order] = {}  # key order -> jsonb's (and its getter), if other
 
 
-def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
-    """jsonb's order of these keys (byte length, then bytes), or None when it is theirs."""
+def _jsonb_key_order(keys: tuple[str, ...]) -> _Order:
+    """jsonb's order of these keys (byte length, then bytes) and a getter of the values in
+    that order; None when it is their order."""
+    if len(keys) < 2:
+        return None
     try:
         return _ORDERS[keys]
     except KeyError:
         pass
     order = sorted(keys)
     order.sort(key=len if all(map(str.isascii, order)) else _utf8_len)
-    found = None if tuple(order) == keys else tuple(order)
+    found = None if tuple(order) == keys else (tuple(order), operator.itemgetter(*order))
     if len(_ORDERS) < 4096:  # documents of one column share a handful of key sets
         _ORDERS[keys] = found
     return found
@@ -182,17 +194,20 @@ def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
 
 class _Walk:
     """Objects put in jsonb's key order (copied only when needed); raises _Unsure on a float
-    (orjson turns integers beyond 64 bits into floats too). ``deepest``: the deepest level
-    holding a container, for the indentation to remove."""
+    (orjson turns integers beyond 64 bits into floats too). Counts the keys and separators,
+    and ``deepest``: the deepest level holding a container, for the indentation to remove."""
 
-    __slots__ = ("deepest",)
+    __slots__ = ("colons", "commas", "deepest")
 
     def __init__(self) -> None:
         self.deepest = 1
+        self.colons = self.commas = 0  # keys, and separators between members and elements
 
     def obj(self, value: dict[str, Any], depth: int) -> dict[str, Any]:
         keys = tuple(value)
         order = _jsonb_key_order(keys)
+        self.colons += len(keys)
+        self.commas += len(keys) - 1 if keys else 0
         nested = False
         for item in value.values():
             kind = type(item)
@@ -202,11 +217,11 @@ class _Walk:
             if kind is float:
                 raise _Unsure
         if not nested:
-            return value if order is None else {k: value[k] for k in order}
+            return value if order is None else dict(zip(order[0], order[1](value), strict=True))
         if depth >= self.deepest:
             self.deepest = depth + 1
         out: dict[str, Any] = {}
-        for key in order or keys:
+        for key in order[0] if order is not None else keys:
             item = value[key]
             kind = type(item)
             if kind is dict:
@@ -221,6 +236,7 @@ class _Walk:
 
     def arr(self, value: list[Any], depth: int) -> list[Any]:
         out: list[Any] | None = None
+        self.commas += len(value) - 1 if value else 0
         for i, item in enumerate(value):
             kind = type(item)
             if kind is dict or kind is list:
@@ -296,6 +312,15 @@ def column_fast(conv: Conversion) -> FastCanon:
         text = reference(Raw(_KINDS[kind], value))
         return None if text is None else _utf8(text)
 
+    if isinstance(simple, _Jsonb):
+        def jsonb(kind: bytes, value: Any) -> bytes | None:  # JSON columns, inlined too
+            if kind == b"text":  # raw NUL: orjson refuses; \u0000: checked on the output
+                found = _orjson_text(value)
+                if found is not None:
+                    return found
+            return general(kind, value)
+
+        return jsonb
     if simple is not _text:
         return general
 

@@ -173,8 +173,9 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
         for row in conn.execute(sql, params):
             read += 1
             data = row[single] if single is not None else assemble(plan, row)
-            if data is None or (rejected and row[0] in rejected) or any(
-                    row[s + 1] is None for s in slots):
+            if data is None or (rejected and row[0] in rejected) or (
+                    row[one + 1] is None if one is not None
+                    else any(row[s + 1] is None for s in slots)):
                 found = _full_row(conn, spec, row[0], litesql.raw_key(plan, row))
                 if found.identity is not None or found.key is None:
                     aside.append(found)
