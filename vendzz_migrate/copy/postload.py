@@ -115,21 +115,65 @@ def keys_and_indexes(step: Step) -> None:
 
 
 def _build_concurrently(step: Step, statements: list[ddl.Statement]) -> None:
-    """Keys and indexes, the tables ``step.workers`` at a time (one connection each), each
-    table's statements in order: primary key first."""
+    """Keys and indexes, ``step.workers`` statements at a time (one connection per thread),
+    the largest tables first. A table's primary key goes first, alone (ALTER TABLE locks the
+    table); then its indexes are ready, and several may build at once (CREATE INDEX locks
+    in SHARE mode: they do not wait for each other)."""
     by_table: dict[str, list[ddl.Statement]] = {}
     for stmt in statements:
         by_table.setdefault(stmt.table, []).append(stmt)
+    rows = {plan.target: totals[0]
+            for name, totals in step.store.table_totals(step.run_id).items()
+            if (plan := step.plans.get(name)) is not None}
+    tables = sorted(by_table, key=lambda t: -rows.get(t, 0))
+    ready: list[ddl.Statement] = []
+    held: dict[str, list[ddl.Statement]] = {}
+    for table in tables:
+        group = by_table[table]
+        if " PRIMARY KEY " in group[0].sql:
+            ready.append(group[0])
+            held[table] = group[1:]
+        else:
+            ready.extend(group)
+    left = len(statements)
+    failure: list[BaseException] = []
+    cond = threading.Condition()
 
-    def build(group: list[ddl.Statement]) -> None:
+    def take() -> ddl.Statement | None:
+        with cond:
+            while not ready and left and not failure:
+                cond.wait()
+            if failure or not ready:
+                return None
+            # the next statement of the largest table that has one ready
+            stmt = min(ready, key=lambda s: tables.index(s.table))
+            ready.remove(stmt)
+            return stmt
+
+    def worker() -> None:
+        nonlocal left
         with connect(step.url, autocommit=True, role="index") as conn:
-            for stmt in group:
-                if not _exists(conn, step.schema, stmt):
-                    _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
+            while (stmt := take()) is not None:
+                try:
+                    if not _exists(conn, step.schema, stmt):
+                        _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
+                except BaseException as exc:
+                    with cond:
+                        failure.append(exc)
+                        cond.notify_all()
+                    raise
+                with cond:
+                    left -= 1
+                    ready.extend(held.pop(stmt.table, []) if stmt in by_table[stmt.table][:1]
+                                 else [])
+                    cond.notify_all()
 
-    groups = sorted(by_table.values(), key=len, reverse=True)
     with ThreadPoolExecutor(max_workers=max(step.workers, 1)) as pool:
-        list(pool.map(build, groups))
+        futures = [pool.submit(worker) for _ in range(max(step.workers, 1))]
+    if failure:
+        raise failure[0]
+    for future in futures:
+        future.result()
 
 
 def _concurrently(step: Step, statements: list[str]) -> None:
