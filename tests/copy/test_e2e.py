@@ -89,6 +89,13 @@ def test_clean_file_has_no_rejects_and_valid_foreign_keys(clean: SampleStats, pg
     views = rows(pg_url, "SELECT table_name FROM information_schema.views"
                          " WHERE table_schema = 'public'")
     assert views, "the sample's view was not migrated"
+    unanalysed = rows(pg_url, "SELECT c.relname FROM pg_class c JOIN pg_namespace n"
+                              " ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+                              " AND c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_statistic"
+                              " s WHERE s.starelid = c.oid)")
+    assert unanalysed == []  # ANALYZE ran on every table (after its indexes)
+    indexes = rows(pg_url, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
+    assert indexes[0][0] >= len(report.tables)  # every key and index was scheduled and built
     verified(clean.path, pg_url, mode="checksum")
 
 

@@ -99,7 +99,10 @@ def keys_and_indexes(step: Step) -> None:
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
         store.add_note(run_id, obj, message)
-    _build_concurrently(step, post.keys + post.indexes)
+    statistics = [ddl.Statement(f"ANALYZE {qualified(schema, plan.target)}",
+                                f"{plan.target} statistics", table=plan.target)
+                  for plan in plans.values()]
+    _build_concurrently(step, post.keys + post.indexes, statistics)
     for name, plan in plans.items():
         for check in src.table(name).checks:
             translated = ddl.transpile(f"SELECT 1 WHERE {check}", booleans=ddl.booleans(plan))
@@ -114,64 +117,84 @@ def keys_and_indexes(step: Step) -> None:
                        "PostgreSQL triggers need a function; translate it by hand")
 
 
-def _build_concurrently(step: Step, statements: list[ddl.Statement]) -> None:
-    """Keys and indexes, ``step.workers`` statements at a time (one connection per thread),
-    the largest tables first. A table's primary key goes first, alone (ALTER TABLE locks the
-    table); then its indexes are ready, and several may build at once (CREATE INDEX locks
-    in SHARE mode: they do not wait for each other)."""
-    by_table: dict[str, list[ddl.Statement]] = {}
-    for stmt in statements:
-        by_table.setdefault(stmt.table, []).append(stmt)
+class _Schedule:
+    """Which statement may run next: a table's primary key first and alone (ALTER TABLE locks
+    the table), then its indexes, several at once if need be (CREATE INDEX locks in SHARE
+    mode: they do not wait for each other), then its final statement (ANALYZE); the largest
+    tables first."""
+
+    def __init__(self, statements: list[ddl.Statement], finals: list[ddl.Statement],
+                 rows: dict[str, int]) -> None:
+        self.groups: dict[str, list[ddl.Statement]] = {s.table: [] for s in finals}
+        for stmt in statements:
+            self.groups.setdefault(stmt.table, []).append(stmt)
+        self.final = {stmt.table: stmt for stmt in finals}
+        self.finals = {id(stmt) for stmt in finals}
+        self.pending = {table: len(group) for table, group in self.groups.items()}
+        self.rank = {t: i for i, t in enumerate(sorted(self.groups, key=lambda t: -rows.get(t, 0)))}
+        self.ready: list[ddl.Statement] = []
+        self.held: dict[str, list[ddl.Statement]] = {}
+        self.left = len(statements) + len(finals)
+        self.failure: BaseException | None = None
+        self.cond = threading.Condition()
+        for table, group in self.groups.items():
+            if not group:
+                self.ready.append(self.final.pop(table))
+            elif " PRIMARY KEY " in group[0].sql:
+                self.ready.append(group[0])
+                self.held[table] = group[1:]
+            else:
+                self.ready.extend(group)
+
+    def take(self) -> ddl.Statement | None:
+        with self.cond:
+            while not self.ready and self.left and self.failure is None:
+                self.cond.wait()
+            if self.failure is not None or not self.ready:
+                return None
+            stmt = min(self.ready, key=lambda s: self.rank[s.table])
+            self.ready.remove(stmt)
+            return stmt
+
+    def done(self, stmt: ddl.Statement, failure: BaseException | None = None) -> None:
+        with self.cond:
+            self.left -= 1
+            self.failure = self.failure or failure
+            table = stmt.table
+            if stmt in self.groups[table][:1]:
+                self.ready.extend(self.held.pop(table, []))
+            if id(stmt) not in self.finals:
+                self.pending[table] -= 1
+                if not self.pending[table] and table in self.final:
+                    self.ready.append(self.final.pop(table))
+            self.cond.notify_all()
+
+
+def _build_concurrently(step: Step, statements: list[ddl.Statement],
+                        finals: list[ddl.Statement]) -> None:
+    """``statements`` and ``finals`` (see :class:`_Schedule`), ``step.workers`` at a time,
+    one connection per thread."""
     rows = {plan.target: totals[0]
             for name, totals in step.store.table_totals(step.run_id).items()
             if (plan := step.plans.get(name)) is not None}
-    tables = sorted(by_table, key=lambda t: -rows.get(t, 0))
-    ready: list[ddl.Statement] = []
-    held: dict[str, list[ddl.Statement]] = {}
-    for table in tables:
-        group = by_table[table]
-        if " PRIMARY KEY " in group[0].sql:
-            ready.append(group[0])
-            held[table] = group[1:]
-        else:
-            ready.extend(group)
-    left = len(statements)
-    failure: list[BaseException] = []
-    cond = threading.Condition()
-
-    def take() -> ddl.Statement | None:
-        with cond:
-            while not ready and left and not failure:
-                cond.wait()
-            if failure or not ready:
-                return None
-            # the next statement of the largest table that has one ready
-            stmt = min(ready, key=lambda s: tables.index(s.table))
-            ready.remove(stmt)
-            return stmt
+    schedule = _Schedule(statements, finals, rows)
 
     def worker() -> None:
-        nonlocal left
         with connect(step.url, autocommit=True, role="index") as conn:
-            while (stmt := take()) is not None:
+            while (stmt := schedule.take()) is not None:
                 try:
                     if not _exists(conn, step.schema, stmt):
                         _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
                 except BaseException as exc:
-                    with cond:
-                        failure.append(exc)
-                        cond.notify_all()
+                    schedule.done(stmt, exc)
                     raise
-                with cond:
-                    left -= 1
-                    ready.extend(held.pop(stmt.table, []) if stmt in by_table[stmt.table][:1]
-                                 else [])
-                    cond.notify_all()
+                schedule.done(stmt)
 
-    with ThreadPoolExecutor(max_workers=max(step.workers, 1)) as pool:
-        futures = [pool.submit(worker) for _ in range(max(step.workers, 1))]
-    if failure:
-        raise failure[0]
+    workers = max(step.workers, 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(worker) for _ in range(workers)]
+    if schedule.failure is not None:
+        raise schedule.failure
     for future in futures:
         future.result()
 
@@ -241,8 +264,9 @@ def views_sequences_analyze(step: Step) -> None:
         for view in step.src.views:
             _view(step, view, ddl.booleans(*step.plans.values()))
     _sequences(step)
-    _concurrently(step, [f"ANALYZE {qualified(step.schema, p.target)}"
-                         for p in step.plans.values()])
+    if step.data_only:  # otherwise each table was analysed once its indexes were built
+        _concurrently(step, [f"ANALYZE {qualified(step.schema, p.target)}"
+                             for p in step.plans.values()])
 
 
 def _view(step: Step, view: insp.View, flags: frozenset[str]) -> None:
