@@ -120,6 +120,18 @@ def _key_of(row: Sequence[Any], width: int) -> KeyTuple:
 
 def boundaries(conn: sqlite3.Connection, plan: TablePlan, batch_rows: int) -> list[KeyTuple]:
     """Every ``batch_rows``-th key in key order: the upper bounds of all units but the last."""
+    if not plan.table.without_rowid:  # rowid order: hop batch_rows keys at a time in C
+        key, out = _key_sql(plan.keys[:1]), list[KeyTuple]()
+        table = qi(plan.table.name)
+        while True:
+            after = f" WHERE {key} > ?" if out else ""
+            params = [out[-1][0].value] if out else []
+            row = conn.execute(f"SELECT {_typed_keys(plan.keys[:1])} FROM {table}{after}"
+                               f" ORDER BY {key} LIMIT 1 OFFSET ?",
+                               [*params, batch_rows - 1]).fetchone()
+            if row is None:
+                return out
+            out.append(_key_of(row, 1))
     keys = _key_sql(plan.keys)
     named = ", ".join(f"{k} AS {k}" if k in ROWID_ALIASES else qi(k) for k in plan.keys)
     sql = (f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {named}, row_number() OVER"

@@ -108,7 +108,7 @@ def _check_name(name: str, where: str) -> None:
 def load(path: Path) -> Mapping:
     """Read and validate a mapping file; errors name the file and the field."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"no such mapping file: {path}") from None
     except yaml.YAMLError as exc:
@@ -127,4 +127,10 @@ def parse(data: Any, where: str = "mapping") -> Mapping:
 
 def dump_yaml(mapping: Mapping) -> str:
     data = mapping.model_dump(mode="json", exclude_defaults=False)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_SafeDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+# libyaml's C loader and dumper when PyYAML was built with it (a large mapping loads ~10x
+# faster); the same safe subset of YAML either way
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
