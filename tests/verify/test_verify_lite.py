@@ -96,3 +96,24 @@ def test_split_tables_report_what_one_process_reports(dirty: SampleStats, copied
 
     assert key(split) == key(one)
     assert sum(t.quarantined for t in one.tables) > 0
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) -> None:
+    """A worker process killed mid-task (here it exits at once, as an OOM kill would end it)
+    fails its future with a one-line error instead of leaving verify waiting forever."""
+    import os
+
+    from vendzz_migrate.errors import VendzzError
+    from vendzz_migrate.verify import workers
+
+    path = tmp_path / "quiet.db"
+    _pair_file(path)
+    pool = workers.Workers(path, pg_url, count=1, schema="public", show_values=False,
+                           segment_rows=100)
+    try:
+        pool.wait_ready()
+        doomed = pool._pool.submit(os._exit, 3)
+        with pytest.raises(VendzzError, match="worker process died"):
+            workers.result(doomed)
+    finally:
+        pool.close(wait=False)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,13 +117,13 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
     raise AssertionError("unreachable: the last attempt runs without workers")
 
 
-def _gather(units: list[AsyncResult[compare.SourceSums]]) -> compare.SourceSums:
-    return compare.merge(unit.get() for unit in units)
+def _gather(units: list[Future[compare.SourceSums]]) -> compare.SourceSums:
+    return compare.merge(workers.result(unit) for unit in units)
 
 
-def _chain(units: list[AsyncResult[list[lite.Digest]]]) -> Iterator[lite.Digest]:
+def _chain(units: list[Future[list[lite.Digest]]]) -> Iterator[lite.Digest]:
     for unit in units:
-        yield from unit.get()
+        yield from workers.result(unit)
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
@@ -187,7 +186,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     rows = {n: lite.count_rows(p.source, p.plans[n].table.name) for n in names}
     ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values,
                       opts.segment_rows)
-    whole: dict[str, AsyncResult[TableResult]] = {}
+    whole: dict[str, Future[TableResult]] = {}
     split: dict[str, Future[TableResult]] = {}
     with ThreadPoolExecutor(thread_name_prefix="verify-split") as threads:
         for name in sorted(p.specs, key=lambda n: -rows[n]):
@@ -214,7 +213,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             if name not in p.specs:
                 report.tables.append(_absent(plan, rows[name]))
             elif name in whole:
-                report.tables.append(whole[name].get())
+                report.tables.append(workers.result(whole[name]))
             elif name in split:
                 report.tables.append(split[name].result())
             else:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-from multiprocessing.pool import AsyncResult, Pool
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vendzz_migrate import errors
 from vendzz_migrate.verify import compare, lite, pgside
@@ -25,6 +26,7 @@ from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
 from vendzz_migrate.verify.spec import Spec
 
+T = TypeVar("T")
 START_TIMEOUT_S = 120.0
 _CTX: dict[str, compare.Ctx] = {}  # in a worker: its reader and connection
 
@@ -55,15 +57,18 @@ def _digests(spec: Spec, rowids: tuple[int, int]) -> list[Digest]:
 
 
 class Workers:
-    """``count`` worker processes, each holding a reader; see the module docstring."""
+    """``count`` worker processes, each holding a reader; see the module docstring. A worker
+    that dies (killed, out of memory) fails the futures instead of leaving them pending."""
 
     def __init__(self, path: Path, url: str, *, count: int, schema: str, show_values: bool,
                  segment_rows: int) -> None:
         mp = multiprocessing.get_context("spawn")
         self.count = count
         self._ready = mp.Queue()
-        self._pool: Pool = mp.Pool(count, initializer=_start, initargs=(
+        self._pool = ProcessPoolExecutor(count, mp_context=mp, initializer=_start, initargs=(
             str(path), url, schema, show_values, segment_rows, self._ready))
+        for _ in range(count):  # a spawning executor starts one more process per submit
+            self._pool.submit(int)
 
     def wait_ready(self) -> None:
         """Block until every worker holds its reader; raise the first worker's error."""
@@ -78,22 +83,30 @@ class Workers:
                 error = getattr(errors, kind, errors.VendzzError)
                 raise error(message)
 
-    def submit(self, spec: Spec, mode: Mode) -> AsyncResult[TableResult]:
-        return self._pool.apply_async(_compare, (spec, mode))
+    def submit(self, spec: Spec, mode: Mode) -> Future[TableResult]:
+        return self._pool.submit(_compare, spec, mode)
 
     def sums(self, spec: Spec, starts: list[Bound], rowids: tuple[int, int]
-             ) -> AsyncResult[compare.SourceSums]:
+             ) -> Future[compare.SourceSums]:
         """The source sums of one rowid range of a table (see lite.segment_sums)."""
-        return self._pool.apply_async(_sums, (spec, starts, rowids))
+        return self._pool.submit(_sums, spec, starts, rowids)
 
-    def digests(self, spec: Spec, rowids: tuple[int, int]) -> AsyncResult[list[Digest]]:
+    def digests(self, spec: Spec, rowids: tuple[int, int]) -> Future[list[Digest]]:
         """The row digests of one rowid range of a table (see lite.digests)."""
-        return self._pool.apply_async(_digests, (spec, rowids))
+        return self._pool.submit(_digests, spec, rowids)
 
     def close(self, *, wait: bool) -> None:
-        if wait:
-            self._pool.close()
-        else:
-            self._pool.terminate()
-        self._pool.join()
+        if not wait:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()  # stop work in progress: its results are not wanted
+        self._pool.shutdown(wait=True, cancel_futures=not wait)
         self._ready.close()
+
+
+def result(future: Future[T]) -> T:
+    """A worker's result; a worker that died becomes a one-line error, not a traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise errors.VendzzError("verify: a worker process died (killed, or out of memory?);"
+                                 " rerun with --workers 1") from None
