@@ -26,7 +26,7 @@ class ExitCode(IntEnum):
     MISMATCH = 9  # verify found differences
     CHECK_FAILED = 10  # preflight: at least one check failed (or warned, with --strict)
     TARGET = 11  # PostgreSQL or Redis reported an error while working
-    CAPACITY = 12  # out of memory or disk on a target (Redis OOM, disk full)
+    CAPACITY = 12  # out of memory or disk on a target (Redis OOM, disk full), a worker killed
     INTERRUPTED = 130  # Ctrl-C; state is saved and the run can be resumed
 
 

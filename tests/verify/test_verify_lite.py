@@ -103,7 +103,7 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) 
     fails its future with a one-line error instead of leaving verify waiting forever."""
     import os
 
-    from vendzz_migrate.errors import VendzzError
+    from vendzz_migrate.errors import CapacityError
     from vendzz_migrate.verify import workers
 
     path = tmp_path / "quiet.db"
@@ -113,7 +113,7 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) 
     try:
         pool.wait_ready()
         doomed = pool._pool.submit(os._exit, 3)
-        with pytest.raises(VendzzError, match="worker process died"):
+        with pytest.raises(CapacityError, match="worker process died"):
             workers.result(doomed)
     finally:
         pool.close(wait=False)

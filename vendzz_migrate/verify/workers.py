@@ -76,7 +76,7 @@ class Workers:
             try:
                 _, kind, message = self._ready.get(timeout=START_TIMEOUT_S)
             except queue.Empty:
-                raise errors.VendzzError(
+                raise errors.CapacityError(
                     f"verify: worker processes did not start in {START_TIMEOUT_S:.0f}s; "
                     "retry with --workers 1") from None
             if kind is not None:
@@ -108,5 +108,5 @@ def result(future: Future[T]) -> T:
     try:
         return future.result()
     except BrokenProcessPool:
-        raise errors.VendzzError("verify: a worker process died (killed, or out of memory?);"
-                                 " rerun with --workers 1") from None
+        raise errors.CapacityError("verify: a worker process died (killed, or out of memory?);"
+                                   " rerun with --workers 1") from None
