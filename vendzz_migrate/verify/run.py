@@ -98,6 +98,7 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
                                            segment_rows=opts.segment_rows)
                 prepared = _prepare(opts, url, source, target)
                 if pool is not None:
+                    _cut(prepared, opts.workers)
                     pool.wait_ready()
                     if _data_version(watcher) != version:
                         console.debug("verify: the source changed while workers started; "
@@ -150,6 +151,22 @@ class _Prepared:
     columns: dict[str, dict[str, str]]
     report: VerifyReport
     specs: dict[str, specs.Spec] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # source rows per table
+    # tables cut among workers: rowid ranges, and segment starts (checksum mode)
+    cuts: dict[str, tuple[list[tuple[int, int]], list[lite.Bound] | None]] = field(
+        default_factory=dict)
+
+
+def _cut(p: _Prepared, workers: int) -> None:
+    """Which tables to cut into rowid ranges among the workers, and where (read now, while the
+    workers start): a keyed rowid table of at least twice ``split_rows`` rows."""
+    opts = p.opts
+    for name, spec in p.specs.items():
+        parts = min(4 * workers, p.rows[name] // opts.split_rows)
+        if opts.mode != "counts" and parts > 1 and lite.splittable(spec):
+            starts = (lite.bounds(p.source, spec, opts.segment_rows)
+                      if opts.mode == "checksum" else None)
+            p.cuts[name] = (lite.rowid_ranges(p.source, spec, parts), starts)
 
 
 def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
@@ -169,6 +186,7 @@ def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
                for p in plans.values()}
     prepared = _Prepared(opts, source, target, store, prior, mapping, schema, plans, columns,
                          report)
+    prepared.rows = {n: lite.count_rows(source, p.table.name) for n, p in plans.items()}
     for name, plan in plans.items():
         if columns[plan.target]:
             prepared.specs[name] = specs.build(plan, columns[plan.target],
@@ -182,8 +200,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     rowid ranges whose source sums the workers compute, the rest (server sums, comparison,
     bisection) happens here; other tables are compared whole by a worker."""
     report, opts = p.report, p.opts
-    names = list(p.plans)
-    rows = {n: lite.count_rows(p.source, p.plans[n].table.name) for n in names}
+    names, rows = list(p.plans), p.rows
     ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values,
                       opts.segment_rows)
     whole: dict[str, Future[TableResult]] = {}
@@ -193,12 +210,10 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             if pool is None:
                 break
             spec = p.specs[name]
-            parts = min(4 * opts.workers, rows[name] // opts.split_rows)
-            if opts.mode != "counts" and parts > 1 and lite.splittable(spec):
-                ranges = lite.rowid_ranges(p.source, spec, parts)
+            if name in p.cuts:
+                ranges, starts = p.cuts[name]
                 # the server's side starts now, while the workers read the source
-                if opts.mode == "checksum":
-                    starts = lite.bounds(p.source, spec, opts.segment_rows)
+                if starts is not None:
                     sums = [pool.sums(spec, starts, r) for r in ranges]
                     split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
                                                  (starts, functools.partial(_gather, sums)))
@@ -208,6 +223,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                                                  None, functools.partial(_chain, digests))
             else:
                 whole[name] = pool.submit(spec, opts.mode)
+        _schema_checks(p)  # while the workers compare
         for name in names:
             plan = p.plans[name]
             if name not in p.specs:
@@ -219,14 +235,17 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             else:
                 console.debug(f"verify {name} ({opts.mode})")
                 report.tables.append(compare.compare_table(ctx, p.specs[name], opts.mode))
-    cat = schema_check.catalog(p.target, opts.schema_name, p.columns,
-                               p.store.notes(p.prior.run_id) if p.prior else [],
-                               _orphans(p.store, p.prior))
-    report.schema_checks = schema_check.check(p.target, p.source, opts.schema_name,
-                                              plans=p.plans, mapping=p.mapping, src=p.schema,
-                                              cat=cat)
     report.add_totals()
     return report
+
+
+def _schema_checks(p: _Prepared) -> None:
+    cat = schema_check.catalog(p.target, p.opts.schema_name, p.columns,
+                               p.store.notes(p.prior.run_id) if p.prior else [],
+                               _orphans(p.store, p.prior))
+    p.report.schema_checks = schema_check.check(p.target, p.source, p.opts.schema_name,
+                                                plans=p.plans, mapping=p.mapping, src=p.schema,
+                                                cat=cat)
 
 
 def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,
