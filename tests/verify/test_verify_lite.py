@@ -117,3 +117,23 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) 
             workers.result(doomed)
     finally:
         pool.close(wait=False)
+
+
+def test_a_column_named_rowid_does_not_fool_the_rowid_ranges(tmp_path: Path,
+                                                             pg_url: str) -> None:
+    """Ranges, segment reads and point reads use a rowid name no column shadows."""
+    path = tmp_path / "shadow.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE s (k TEXT PRIMARY KEY, "rowid" TEXT, v TEXT)')
+    conn.executemany("INSERT INTO s VALUES (?, ?, ?)",
+                     [(f"k{i:05}", f"text rowid {3000 - i}", f"v{i}") for i in range(3000)])
+    conn.commit()
+    conn.close()
+    copy(path, pg_url, tmp_path / "work")
+    execute(pg_url, "UPDATE s SET v = 'changed' WHERE k = 'k01234'")
+    for mode in ("checksum", "full"):
+        for options in ({"workers": 1}, {"workers": 2, "parallel_min_rows": 0,
+                                         "split_rows": 400}):
+            s = table(verify(path, pg_url, mode=mode, **options), "s")
+            assert (s.source_rows, s.changed, s.missing, s.extra) == (3000, 1, 0, 0), options
+            assert s.differences[0].key == {"k": "k01234"}

@@ -75,8 +75,8 @@ def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
 
 def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
     cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in spec.columns) or "NULL"
-    rowid = "rowid, " if spec.has_rowid else "NULL, "
-    order = ", ".join(qi(c) for c in spec.key_columns) or ("rowid" if spec.has_rowid else "1")
+    rowid = f"{spec.rowid}, " if spec.has_rowid else "NULL, "
+    order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
     order_by = f" ORDER BY {order}" if ordered else ""
     return f"SELECT {rowid}{cols} FROM {qi(spec.name)} WHERE {where}{order_by}"
 
@@ -128,17 +128,19 @@ def splittable(spec: Spec) -> bool:
 
 def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple[int, int]]:
     """``parts`` half-open rowid ranges [lo, hi) covering every row of the table."""
-    low, high = conn.execute(f"SELECT min(rowid), max(rowid) FROM {qi(spec.name)}").fetchone()
+    r = spec.rowid
+    low, high = conn.execute(f"SELECT min({r}), max({r}) FROM {qi(spec.name)}").fetchone()
     if low is None:
         return [(0, 1)]
     step = max(1, -(-(high - low + 1) // max(parts, 1)))
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
-def _in_range(sql: str, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
+def _in_range(spec: Spec, sql: str, rowids: tuple[int, int] | None
+              ) -> tuple[str, tuple[int, ...]]:
     if rowids is None:
         return sql, ()
-    return f"{sql} WHERE rowid >= ? AND rowid < ?", rowids
+    return f"{sql} WHERE {spec.rowid} >= ? AND {spec.rowid} < ?", rowids
 
 
 def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
@@ -155,7 +157,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         return _python_segment_sums(conn, spec, starts)
     plan = litesql.row_plan(spec, ordered=False)
-    sql, params = _in_range(plan.sql, rowids)
+    sql, params = _in_range(spec, plan.sql, rowids)
     marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
     if marks != sorted(marks):
         raise ValueError("segment starts must be in key order (see bounds())")
@@ -218,7 +220,7 @@ def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Seque
              ) -> Sequence[Any]:
     """One row in the layout of ``_select``, by rowid (or by key without one)."""
     if rowid is not None:
-        where, params = "rowid = ?", [rowid]
+        where, params = f"{spec.rowid} = ?", [rowid]
     else:
         binds = [bind(Raw(_KINDS[k], v)) for k, v in raw]
         cols = ", ".join(qi(c) for c in spec.key_columns)
@@ -290,7 +292,7 @@ def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan,
                  rowids: tuple[int, int] | None) -> Iterator[Digest]:
     md5, single = hashlib.md5, plan.single
     rejected = spec.reject_rowids if spec.rejects else None
-    sql, params = _in_range(plan.sql, rowids)
+    sql, params = _in_range(spec, plan.sql, rowids)
     for row in conn.execute(sql, params):
         raw = litesql.raw_key(plan, row)
         data = row[single] if single is not None else litesql.assemble(plan, row)
@@ -387,7 +389,7 @@ def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | 
         cols = ", ".join(qi(c) for c in spec.key_columns)
         where, params = f"({cols}) = ({', '.join(b[0] for b in binds)})", [b[1] for b in binds]
     else:
-        where, params = "rowid = ?", [rowid]
+        where, params = f"{spec.rowid} = ?", [rowid]
     found = conn.execute(_select(spec, where), params).fetchone()
     if found is None:
         return None

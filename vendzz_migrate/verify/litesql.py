@@ -83,7 +83,7 @@ class RowPlan:
 def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
     """The row plan of ``spec``: SQL groups where SQLite can encode, Python elsewhere."""
     pieces = [piece_sql(c.source, c.conversion) for c in spec.columns]
-    select = ["rowid" if spec.has_rowid else "NULL"]
+    select = [spec.rowid if spec.has_rowid else "NULL"]
     key_slots = []
     for name in spec.key_columns:
         key_slots.append(len(select))
@@ -105,7 +105,7 @@ def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
         ops.append((len(select), fast))
         select += [f"typeof({qi(col.source)})", qi(col.source)]
     close()
-    order = ", ".join(qi(c) for c in spec.key_columns) or ("rowid" if spec.has_rowid else "1")
+    order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
     sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
            f"{' ORDER BY ' + order if ordered else ''}")
     return RowPlan(sql, tuple(ops), tuple(key_slots),

@@ -43,6 +43,11 @@ class Spec:
         return not self.plan.table.without_rowid
 
     @property
+    def rowid(self) -> str:
+        """The name of the rowid no column shadows (a column may be called ``rowid``)."""
+        return self.plan.rowid
+
+    @property
     def key_columns(self) -> tuple[str, ...]:
         return tuple(self.columns[i].source for i in self.key_pos)
 
