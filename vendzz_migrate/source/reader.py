@@ -17,7 +17,7 @@ from typing import Any
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
 from vendzz_migrate.source.introspect import Table
-from vendzz_migrate.typemap.convert import Conversion
+from vendzz_migrate.typemap.convert import Conversion, finish_line
 from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
 
 KeyTuple = tuple[Raw, ...]
@@ -158,23 +158,27 @@ def _joined(fields: list[str]) -> str:
 def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
               ) -> Iterator[tuple[Any, bytes | None]]:
     """(key, COPY line) for every row of the range in one scan; the line is None when a value
-    is not in its usual form (the row is then read raw, by :func:`raw_values`, for Python).
+    is not in its usual form, or holds a tab (see :func:`finish_line`): the row is then read
+    raw, by :func:`raw_values`, for Python.
 
     Keys come back cheaply: the bare rowid (an int) for rowid tables, a KeyTuple otherwise;
     :func:`to_key` makes a KeyTuple of either."""
     fields = _joined([c.conversion.field_sql(qi(c.source)) for c in plan.columns])
     line = f"CASE WHEN {_ok(plan)} THEN {fields} END"
+    count = len(plan.columns)
     if plan.table.without_rowid:
         sql = (f"SELECT {_typed_keys(plan.keys)}, {line} FROM {qi(plan.table.name)}"
                f" WHERE {where} ORDER BY {_key_sql(plan.keys)}")
         width = len(plan.keys)
         for row in conn.execute(sql, params):
-            yield _key_of(row, width), row[2 * width]
+            text = row[2 * width]
+            yield _key_of(row, width), None if text is None else finish_line(text, count)
         return
     rowid = plan.keys[0]
     sql = (f"SELECT {rowid}, {line} FROM {qi(plan.table.name)} WHERE {where}"
            f" ORDER BY {rowid}")
-    yield from conn.execute(sql, params)
+    for key, text in conn.execute(sql, params):
+        yield key, None if text is None else finish_line(text, count)
 
 
 def to_key(key: Any) -> KeyTuple:

@@ -80,16 +80,30 @@ def copy_escape(text: str) -> str:
 
 
 def sql_escape(expr: str) -> str:
-    """The same escaping, as a SQLite expression over ``expr``. The replace() chain copies the
-    text four times, so it only runs on the rare values that need it; instr() over bytes is the
-    cheapest test SQLite has (GLOB '*[...]*' costs 3x more)."""
-    blob = f"CAST({expr} AS BLOB)"
-    needs = " OR ".join(f"instr({blob}, X'{b}')" for b in ("5C", "09", "0A", "0D"))
-    return (
-        f"CASE WHEN {needs} THEN"
-        f" replace(replace(replace(replace({expr},'\\','\\\\'),"
-        f"char(10),'\\n'),char(13),'\\r'),char(9),'\\t') ELSE {expr} END"
-    )
+    """The first half of the same escaping, as a SQLite expression over ``expr``: backslashes
+    doubled (one instr() over bytes per value, the cheapest test SQLite has; replace() only on
+    the rare values that hold one). Tabs, newlines and CRs are left to :func:`finish_line`,
+    which handles them once per COPY line with C-speed byte searches instead of three more
+    instr() passes over every value (a sixth of the copy's SQLite time)."""
+    return (f"CASE WHEN instr(CAST({expr} AS BLOB), X'5C') THEN replace({expr}, '\\', '\\\\')"
+            f" ELSE {expr} END")
+
+
+def finish_line(line: bytes, fields: int) -> bytes | None:
+    """The second half, on a COPY line of ``fields`` fields built by the fast path's SQL:
+    ``None`` when a tab is not a separator (a value holds one: the row takes the slow path);
+    else the line with newlines and carriage returns, which only values can hold, escaped
+    (values' backslashes were doubled by SQL, so the result is valid COPY text)."""
+    if line.count(b"\t") != max(fields - 1, 0):
+        return None
+    if b"\n" in line or b"\r" in line:
+        return line.replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return line
+
+
+def finish_field(field: bytes) -> bytes:
+    """:func:`finish_line` for one field on its own (its tabs are the value's)."""
+    return field.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
 
 
 def decode_text(raw: Raw) -> str:
@@ -130,7 +144,8 @@ class Conversion:
         raise NotImplementedError
 
     def copy_sql(self, col: str) -> str:
-        """SQLite expression formatting a value accepted by ok_sql as COPY text."""
+        """SQLite expression formatting a value accepted by ok_sql as COPY text, except for
+        the tabs, newlines and CRs of text values, which :func:`finish_line` escapes."""
         raise NotImplementedError
 
     def changed_form(self, raw: Raw, text: str) -> bool:  # noqa: ARG002 (used by JSON)
