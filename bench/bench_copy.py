@@ -220,8 +220,11 @@ def csv_table(path: Path, url: str, plan: TablePlan) -> None:
 
 
 def typed_table(path: Path, url: str, plan: TablePlan) -> None:
-    """vendzz-migrate's fast-path line (SQLite formats and converts) without Python."""
-    line = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
+    """vendzz-migrate's fast-path line (SQLite formats and converts) without Python; the
+    newlines and CRs of values, which vendzz-migrate escapes per line in Python
+    (``convert.finish_line``), are escaped here by SQLite over the whole line."""
+    fields = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
+    line = f"replace(replace({fields}, char(10), '\\n'), char(13), '\\r')"
     targets = ", ".join(pq(c.target) for c in plan.columns)
     _pipe(["sqlite3", "-readonly", "-bail", "-list", "-noheader", str(path),
            f"SELECT {line} FROM {qi(plan.table.name)}"],
