@@ -20,6 +20,7 @@ from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
+from vendzz_migrate.target.ddl import pq
 from vendzz_migrate.typemap.convert import Conversion, OnError, Reject, copy_escape
 from vendzz_migrate.typemap.values import Raw, encode_raw
 
@@ -119,6 +120,10 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
             if buf:
                 copy.write(b"\n".join(buf) + b"\n")
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+            orphan = _orphan(pg, lite, plan, exc, where, params)
+            if orphan is not None:
+                return orphan
         return _refused(exc, attempt, plan)
     return attempt
 
@@ -190,6 +195,38 @@ def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
     source_col = next((c.source for c in plan.columns if c.target == target_col), None)
     reason = (getattr(diag, "message_primary", None) if diag else None) or str(exc)
     return key, source_col, None, f"PostgreSQL refused the value: {reason}"
+
+
+_MISSING_KEY = re.compile(r"Key \((.*)\)=\((.*)\) is not present in table (.*)\.", re.S)
+
+
+def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
+            exc: Exception, where: str, params: list[object]
+            ) -> tuple[KeyTuple, str | None, Raw | None, str] | None:
+    """The row behind a foreign key violation (--data-only into tables whose foreign keys are
+    enforced). PostgreSQL checks them after the COPY, so its context names no line; its detail
+    names the missing key value and the constraint its columns. A single-column key to another
+    table only: a self-reference may point at a row of a later unit, which is no orphan."""
+    diag = getattr(exc, "diag", None)
+    match = _MISSING_KEY.match(getattr(diag, "message_detail", None) or "")
+    if diag is None or match is None or not diag.constraint_name or not diag.table_name:
+        return None
+    table = f"{pq(diag.schema_name or 'public')}.{pq(diag.table_name)}"
+    found = pg.execute(
+        "SELECT a.attname, c.confrelid = c.conrelid, cardinality(c.conkey) FROM pg_constraint c"
+        " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+        " WHERE c.conname = %s AND c.conrelid = to_regclass(%s)",
+        (diag.constraint_name, table)).fetchone()
+    if found is None or found[1] or found[2] != 1:
+        return None
+    source = next((c.source for c in plan.columns if c.target == found[0]), None)
+    if source is None:
+        return None
+    key = reader.first_key(lite, plan, where, list(params), source, match.group(2))
+    if key is None:
+        return None
+    return key, source, None, (f"PostgreSQL refused the row: {diag.message_primary}"
+                               f" ({match.group(0)})")
 
 
 def _confirm(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, key: KeyTuple,

@@ -201,6 +201,16 @@ def count(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[An
     return int(row[0])
 
 
+def first_key(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any],
+              column: str, value: str) -> KeyTuple | None:
+    """The first key (key order) of the range whose ``column`` equals ``value``."""
+    keys = _key_sql(plan.keys)
+    row = conn.execute(f"SELECT {_typed_keys(plan.keys)} FROM {qi(plan.table.name)}"
+                       f" WHERE ({where}) AND {qi(column)} = ? ORDER BY {keys} LIMIT 1",
+                       [*params, value]).fetchone()
+    return None if row is None else _key_of(row, len(plan.keys))
+
+
 def raw_row(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[str, Any]:
     """Every stored column of one row, plus its identity, encoded losslessly."""
     where, params = key_clause(plan.keys, key)
