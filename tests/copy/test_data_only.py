@@ -105,3 +105,26 @@ def test_orphans_into_enforced_foreign_keys_are_quarantined(pg_url: str,
                                          ("o231", "userId")]
     assert all("foreign key" in r[2] for r in rejected)
     assert rows(pg_url, "SELECT count(*) FROM aa_orders")[0][0] == 297
+
+
+def test_a_self_reference_to_a_later_row_is_no_orphan(pg_url: str, tmp_path: Path) -> None:
+    """A row whose parent is in the same table, in a unit still to come, is not quarantined:
+    the run stops with a clear error (exit 11) and rejects nothing."""
+    from vendzz_migrate.copy.run import CopyOptions, run
+    from vendzz_migrate.errors import ExitCode, TargetError
+
+    src = tmp_path / "self.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE lessons (id TEXT PRIMARY KEY, next_id TEXT REFERENCES lessons(id))")
+    conn.executemany("INSERT INTO lessons VALUES (?, ?)",
+                     [(f"l{i:03}", f"l{i + 1:03}" if i < 199 else None) for i in range(200)])
+    conn.commit()
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute("CREATE TABLE lessons (id text PRIMARY KEY,"
+                   " next_id text REFERENCES lessons(id))")
+    with pytest.raises(TargetError) as err:
+        run(CopyOptions(source=src, target_url=pg_url, work_dir=tmp_path, data_only=True,
+                        workers=1, batch_rows=50))
+    assert err.value.exit_code is ExitCode.TARGET
+    assert rows(pg_url, "SELECT count(*) FROM vendzz_migrate.rejects")[0][0] == 0

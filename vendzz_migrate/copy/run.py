@@ -332,6 +332,7 @@ def copy_data(ctx: Context) -> None:
     lock = threading.Lock()
     copy_sql = {name: _copy_statement(ctx.opts.schema_name, plan)
                 for name, plan in ctx.plans.items()}
+    sources = {plan.target: name for name, plan in ctx.plans.items()}
 
     def work(unit: Unit) -> None:
         def once() -> None:
@@ -341,9 +342,15 @@ def copy_data(ctx: Context) -> None:
                 with lock:
                     opened.extend((local.pg, local.lite))
             assert local.lite is not None
+            store = Store(local.pg, ctx.opts.state_schema)
+
+            def loaded(target: str) -> bool:  # a table not of this run is the app's: all there
+                return target not in sources or store.table_loaded(ctx.run_id, sources[target])
+
             try:
-                result = copy_unit(local.pg, local.lite, Store(local.pg, ctx.opts.state_schema),
-                                   ctx.run_id, ctx.plans[unit.table], unit, copy_sql[unit.table])
+                result = copy_unit(local.pg, local.lite, store, ctx.run_id,
+                                   ctx.plans[unit.table], unit, copy_sql[unit.table],
+                                   loaded if ctx.opts.data_only else None)
             except Exception:
                 local.pg.close()
                 raise

@@ -13,6 +13,7 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +50,14 @@ class _Attempt:
     converted: int = 0
 
 
+Loaded = Callable[[str], bool]  # whether a target table (a foreign key's parent) is all loaded
+
+
 def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, run_id: str,
-              plan: TablePlan, unit: Unit, copy_sql: bytes) -> UnitResult:
-    """Copy ``unit`` unless it is already done; returns its counts."""
+              plan: TablePlan, unit: Unit, copy_sql: bytes, loaded: Loaded | None = None
+              ) -> UnitResult:
+    """Copy ``unit`` unless it is already done; returns its counts. ``loaded`` tells whether a
+    parent table is fully loaded, so a row refused by a foreign key to it is a true orphan."""
     started = time.monotonic()
     result = UnitResult(plan.table.name)
     lo, hi = reader.decode_key(unit.lo), reader.decode_key(unit.hi)
@@ -63,10 +69,10 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
         failed: list[tuple[KeyTuple, str | None, Raw | None, str]] = []
         while True:
             where, params = reader.range_clause(plan.keys, lo, hi, excluded)
-            bad = _try_copy(pg, lite, plan, where, params, copy_sql)
+            bad = _try_copy(pg, lite, plan, where, params, copy_sql, loaded)
             if isinstance(bad, _Attempt):
                 break
-            _confirm(pg, lite, plan, bad[0], copy_sql)
+            _confirm(pg, lite, plan, bad[0], copy_sql, loaded)
             excluded.append(bad[0])
             failed.append(bad)
         attempt = bad
@@ -90,7 +96,7 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
 
 
 def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, where: str,
-              params: list[object], copy_sql: bytes
+              params: list[object], copy_sql: bytes, loaded: Loaded | None = None
               ) -> _Attempt | tuple[KeyTuple, str | None, Raw | None, str]:
     """One COPY of the range inside a savepoint: the attempt, or the row PostgreSQL refused."""
     import psycopg
@@ -120,8 +126,8 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
             if buf:
                 copy.write(b"\n".join(buf) + b"\n")
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-        if isinstance(exc, psycopg.errors.ForeignKeyViolation):
-            orphan = _orphan(pg, lite, plan, exc, where, params)
+        if isinstance(exc, psycopg.errors.ForeignKeyViolation) and loaded is not None:
+            orphan = _orphan(pg, lite, plan, exc, where, params, loaded)
             if orphan is not None:
                 return orphan
         return _refused(exc, attempt, plan)
@@ -201,23 +207,25 @@ _MISSING_KEY = re.compile(r"Key \((.*)\)=\((.*)\) is not present in table (.*)\.
 
 
 def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
-            exc: Exception, where: str, params: list[object]
+            exc: Exception, where: str, params: list[object], loaded: Loaded
             ) -> tuple[KeyTuple, str | None, Raw | None, str] | None:
     """The row behind a foreign key violation (--data-only into tables whose foreign keys are
     enforced). PostgreSQL checks them after the COPY, so its context names no line; its detail
-    names the missing key value and the constraint its columns. A single-column key to another
-    table only: a self-reference may point at a row of a later unit, which is no orphan."""
+    names the missing key value and the constraint its columns. Only for a single-column key to
+    a parent table that is fully loaded: a self-reference, or a parent of the same wave (a
+    cycle), may point at a row still to come, which is no orphan (the run then stops)."""
     diag = getattr(exc, "diag", None)
     match = _MISSING_KEY.match(getattr(diag, "message_detail", None) or "")
     if diag is None or match is None or not diag.constraint_name or not diag.table_name:
         return None
     table = f"{pq(diag.schema_name or 'public')}.{pq(diag.table_name)}"
     found = pg.execute(
-        "SELECT a.attname, c.confrelid = c.conrelid, cardinality(c.conkey) FROM pg_constraint c"
+        "SELECT a.attname, c.confrelid = c.conrelid, cardinality(c.conkey), p.relname"
+        " FROM pg_constraint c JOIN pg_class p ON p.oid = c.confrelid"
         " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
         " WHERE c.conname = %s AND c.conrelid = to_regclass(%s)",
         (diag.constraint_name, table)).fetchone()
-    if found is None or found[1] or found[2] != 1:
+    if found is None or found[1] or found[2] != 1 or not loaded(str(found[3])):
         return None
     source = next((c.source for c in plan.columns if c.target == found[0]), None)
     if source is None:
@@ -230,12 +238,12 @@ def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
 
 
 def _confirm(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, key: KeyTuple,
-             copy_sql: bytes) -> None:
+             copy_sql: bytes, loaded: Loaded | None = None) -> None:
     """Send the blamed row alone (rolled back): if PostgreSQL takes it, the blame was wrong,
     and rejecting a good row would be worse than stopping."""
     where, params = reader.key_clause(plan.keys, key)
     with pg.transaction(force_rollback=True):
-        alone = _try_copy(pg, lite, plan, where, params, copy_sql)
+        alone = _try_copy(pg, lite, plan, where, params, copy_sql, loaded)
     if isinstance(alone, _Attempt) and alone.keys:
         raise TargetError(f"{plan.table.name}: PostgreSQL refused a batch but accepts the row "
                           f"it blamed ({reader.encode_key(key)}); stopping rather than "

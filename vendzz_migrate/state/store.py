@@ -137,6 +137,13 @@ class Store:
         ).fetchall()
         return [Unit(t, s, lo, hi) for t, s, lo, hi in rows]
 
+    def table_loaded(self, run_id: str, table: str) -> bool:
+        """Whether every unit of ``table`` (a source table of the run) is done."""
+        row = self.conn.execute(
+            f"SELECT NOT EXISTS (SELECT 1 FROM {self.q}.units WHERE run_id = %s"
+            f" AND table_name = %s AND NOT done)", (run_id, table)).fetchone()
+        return bool(row and row[0])
+
     def unit_done(self, run_id: str, unit: Unit, *, lock: bool) -> bool:
         row = self.conn.execute(
             f"SELECT done FROM {self.q}.units WHERE run_id = %s AND table_name = %s AND seq = %s"
