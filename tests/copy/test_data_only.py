@@ -88,8 +88,8 @@ def test_orphans_into_enforced_foreign_keys_are_quarantined(pg_url: str,
     conn.executemany("INSERT INTO zz_users VALUES (?)", [(f"u{i}",) for i in range(50)])
     orders = [(f"o{i:03}", f"u{i % 50}") for i in range(300)]
     orders[17] = ("o017", "ghost, (a)")  # PostgreSQL's detail quotes nothing: a hard value
-    orders[230] = ("o230", "ghost-2")
-    orders[231] = ("o231", "ghost-2")
+    orders[230] = ("o230", "ghost)=(2")
+    orders[231] = ("o231", "ghost)=(2")
     conn.executemany("INSERT INTO aa_orders VALUES (?, ?)", orders)
     conn.commit()
     conn.close()

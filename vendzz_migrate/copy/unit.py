@@ -203,7 +203,7 @@ def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
     return key, source_col, None, f"PostgreSQL refused the value: {reason}"
 
 
-_MISSING_KEY = re.compile(r"Key \((.*)\)=\((.*)\) is not present in table (.*)\.", re.S)
+_MISSING_KEY = re.compile(r"Key \((.*?)\)=\((.*)\) is not present in table (.*)\.", re.S)
 
 
 def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
