@@ -70,12 +70,14 @@ def bind(raw: Raw) -> tuple[str, Any]:
 
 
 def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
-                 excluded: Sequence[KeyTuple] = ()) -> tuple[str, list[Any]]:
-    """WHERE clause for lo < key <= hi (row values), minus excluded keys."""
+                 excluded: Sequence[KeyTuple] = (), *, from_lo: bool = False
+                 ) -> tuple[str, list[Any]]:
+    """WHERE clause for lo < key <= hi (row values), or lo <= key < hi with ``from_lo``,
+    minus excluded keys."""
     cols = f"({_key_sql(keys)})"
     parts: list[str] = ["1"]
     params: list[Any] = []
-    for bound, op in ((lo, ">"), (hi, "<=")):
+    for bound, op in ((lo, ">=" if from_lo else ">"), (hi, "<" if from_lo else "<=")):
         if bound is not None:
             binds = [bind(r) for r in bound]
             parts.append(f"{cols} {op} ({', '.join(b[0] for b in binds)})")

@@ -96,11 +96,13 @@ class _Jsonb:
         return f"\x00{len(self.numbers) - 1}"
 
     def __call__(self, kind: bytes, value: Any) -> bytes | None:
-        if kind != b"text" or b"\x00" in value or b"\\u0000" in value:
+        if kind != b"text":
             return None
-        quick = _orjson_text(value)
+        quick = _orjson_text(value)  # refuses raw NUL (invalid JSON); checks \u0000 itself
         if quick is not None:
             return quick
+        if b"\x00" in value or b"\\u0000" in value:
+            return None
         self.numbers = []
         try:
             return self.text(value.decode("utf-8")).encode("utf-8")
@@ -312,15 +314,6 @@ def column_fast(conv: Conversion) -> FastCanon:
         text = reference(Raw(_KINDS[kind], value))
         return None if text is None else _utf8(text)
 
-    if isinstance(simple, _Jsonb):
-        def jsonb(kind: bytes, value: Any) -> bytes | None:  # JSON columns, inlined too
-            if kind == b"text":  # raw NUL: orjson refuses; \u0000: checked on the output
-                found = _orjson_text(value)
-                if found is not None:
-                    return found
-            return general(kind, value)
-
-        return jsonb
     if simple is not _text:
         return general
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
-from vendzz_migrate.source.reader import bind
+from vendzz_migrate.source.reader import key_clause, range_clause
 from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import litesql
@@ -60,17 +60,12 @@ def open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _range(spec: Spec, lo: tuple[Raw, ...] | None, hi: tuple[Raw, ...] | None
-           ) -> tuple[str, list[Any]]:
-    cols = "(" + ", ".join(qi(c) for c in spec.key_columns) + ")"
-    parts: list[str] = ["1"]
-    params: list[Any] = []
-    for bound, op in ((lo, ">="), (hi, "<")):
-        if bound is not None:
-            binds = [bind(r) for r in bound]
-            parts.append(f"{cols} {op} ({', '.join(b[0] for b in binds)})")
-            params.extend(b[1] for b in binds)
-    return " AND ".join(parts), params
+def _row_where(spec: Spec, rowid: int | None, key: tuple[Raw, ...] | None
+               ) -> tuple[str, list[Any]]:
+    """WHERE clause of one row: by key when given, else by rowid."""
+    if key:
+        return key_clause(spec.key_columns, key)
+    return f"{spec.rowid} = ?", [rowid]
 
 
 def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
@@ -84,7 +79,8 @@ def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
 def rows(conn: sqlite3.Connection, spec: Spec, lo: tuple[Raw, ...] | None = None,
          hi: tuple[Raw, ...] | None = None) -> Iterator[SrcRow]:
     """Every row of [lo, hi) in key order, hashed canonically."""
-    where, params = _range(spec, lo, hi) if spec.key_pos else ("1", [])
+    where, params = range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos \
+        else ("1", [])
     try:
         cursor = conn.execute(_select(spec, where), params)
         for row in cursor:
@@ -219,13 +215,8 @@ def _full_row(conn: sqlite3.Connection, spec: Spec, rowid: int | None,
 def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
              ) -> Sequence[Any]:
     """One row in the layout of ``_select``, by rowid (or by key without one)."""
-    if rowid is not None:
-        where, params = f"{spec.rowid} = ?", [rowid]
-    else:
-        binds = [bind(Raw(_KINDS[k], v)) for k, v in raw]
-        cols = ", ".join(qi(c) for c in spec.key_columns)
-        where = f"({cols}) = ({', '.join(b[0] for b in binds)})"
-        params = [b[1] for b in binds]
+    key = None if rowid is not None else tuple(Raw(_KINDS[k], v) for k, v in raw)
+    where, params = _row_where(spec, rowid, key)
     found = conn.execute(_select(spec, where), params).fetchone()
     if found is None:
         raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
@@ -384,12 +375,7 @@ def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
 def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None,
                rowid: int | None) -> tuple[list[Raw], list[bytes | None], str | None] | None:
     """One row's raw and canonical values, by key (or rowid); None when it is gone."""
-    if raw_key:
-        binds = [bind(r) for r in raw_key]
-        cols = ", ".join(qi(c) for c in spec.key_columns)
-        where, params = f"({cols}) = ({', '.join(b[0] for b in binds)})", [b[1] for b in binds]
-    else:
-        where, params = f"{spec.rowid} = ?", [rowid]
+    where, params = _row_where(spec, rowid, raw_key)
     found = conn.execute(_select(spec, where), params).fetchone()
     if found is None:
         return None

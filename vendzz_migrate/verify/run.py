@@ -90,13 +90,14 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
             source = lite.open_source(opts.source)
             pool = None
             try:
+                rows = _rows(source)
                 if opts.workers > 1 and attempt < ATTEMPTS - 1 and \
-                        _rows(source) >= opts.parallel_min_rows:
+                        sum(rows.values()) >= opts.parallel_min_rows:
                     pool = workers.Workers(opts.source, url, count=opts.workers,
                                            schema=opts.schema_name,
                                            show_values=opts.show_values,
                                            segment_rows=opts.segment_rows)
-                prepared = _prepare(opts, url, source, target)
+                prepared = _prepare(opts, url, source, target, rows)
                 if pool is not None:
                     _cut(prepared, opts.workers)
                     pool.wait_ready()
@@ -131,11 +132,11 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def _rows(source: sqlite3.Connection) -> int:
-    names = [r[0] for r in source.execute(
+def _rows(source: sqlite3.Connection) -> dict[str, int]:
+    """Rows of every table of the file, counted once, on this reader's instant."""
+    names = [n.decode() if isinstance(n, bytes) else n for (n,) in source.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return sum(lite.count_rows(source, n.decode() if isinstance(n, bytes) else n)
-               for n in names)
+    return {name: lite.count_rows(source, name) for name in names}
 
 
 @dataclass
@@ -170,7 +171,7 @@ def _cut(p: _Prepared, workers: int) -> None:
 
 
 def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
-             target: psycopg.Connection) -> _Prepared:
+             target: psycopg.Connection, rows: dict[str, int]) -> _Prepared:
     schema = insp.introspect(source)
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
@@ -186,7 +187,7 @@ def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
                for p in plans.values()}
     prepared = _Prepared(opts, source, target, store, prior, mapping, schema, plans, columns,
                          report)
-    prepared.rows = {n: lite.count_rows(source, p.table.name) for n, p in plans.items()}
+    prepared.rows = {n: rows[p.table.name] for n, p in plans.items()}
     for name, plan in plans.items():
         if columns[plan.target]:
             prepared.specs[name] = specs.build(plan, columns[plan.target],
