@@ -17,12 +17,11 @@ from typing import Any
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
 from vendzz_migrate.source.introspect import Table
-from vendzz_migrate.typemap.convert import Conversion, finish_line
+from vendzz_migrate.typemap.convert import Conversion, finish_line, line_sql
 from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
 
 KeyTuple = tuple[Raw, ...]
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
-PRINTF_MAX_ARGS = 99  # SQLITE_MAX_FUNCTION_ARG is 100 on older builds
 
 
 @dataclass(frozen=True)
@@ -142,31 +141,22 @@ def boundaries(conn: sqlite3.Connection, plan: TablePlan, batch_rows: int) -> li
     return [_key_of(row, len(plan.keys)) for row in conn.execute(sql, (batch_rows,))]
 
 
-def _ok(plan: TablePlan) -> str:
-    checks = [c.conversion.row_ok_sql(qi(c.source)) for c in plan.columns]
-    return f"coalesce({' AND '.join(checks) or '1'}, 0)"
-
-
-def _joined(fields: list[str]) -> str:
-    """Fields joined by tabs with one printf() (a || chain re-allocates the growing line at
-    every step). Safe because the fast path lets no NUL byte through, where %s would stop."""
-    if not fields:
-        return "''"
-    if len(fields) > PRINTF_MAX_ARGS:
-        return " || char(9) || ".join(fields)
-    return f"printf('{chr(9).join(['%s'] * len(fields))}', {', '.join(fields)})"
+def _line(plan: TablePlan) -> str:
+    """The fast line and its NULL count (see :func:`convert.line_sql`), as two columns."""
+    line, nulls = line_sql([(qi(c.source), c.conversion) for c in plan.columns])
+    return f"{line}, {nulls}"
 
 
 def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
               ) -> Iterator[tuple[Any, bytes | None]]:
     """(key, COPY line) for every row of the range in one scan; the line is None when a value
-    is not in its usual form, or holds a tab (see :func:`finish_line`): the row is then read
+    is not in its usual form, or holds a tab, a NUL or a 0xFF byte (see :func:`finish_line`):
+    the row is then read
     raw, by :func:`raw_values`, for Python.
 
     Keys come back cheaply: the bare rowid (an int) for rowid tables, a KeyTuple otherwise;
     :func:`to_key` makes a KeyTuple of either."""
-    fields = _joined([c.conversion.field_sql(qi(c.source)) for c in plan.columns])
-    line = f"CASE WHEN {_ok(plan)} THEN {fields} END"
+    line = _line(plan)
     count = len(plan.columns)
     if plan.table.without_rowid:
         sql = (f"SELECT {_typed_keys(plan.keys)}, {line} FROM {qi(plan.table.name)}"
@@ -174,13 +164,14 @@ def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: lis
         width = len(plan.keys)
         for row in conn.execute(sql, params):
             text = row[2 * width]
-            yield _key_of(row, width), None if text is None else finish_line(text, count)
+            yield _key_of(row, width), None if text is None else finish_line(
+                text, count, row[2 * width + 1])
         return
     rowid = plan.keys[0]
     sql = (f"SELECT {rowid}, {line} FROM {qi(plan.table.name)} WHERE {where}"
            f" ORDER BY {rowid}")
-    for key, text in conn.execute(sql, params):
-        yield key, None if text is None else finish_line(text, count)
+    for key, text, nulls in conn.execute(sql, params):
+        yield key, None if text is None else finish_line(text, count, nulls)
 
 
 def to_key(key: Any) -> KeyTuple:

@@ -2,7 +2,8 @@
 
 Each :class:`Conversion` has
 - a fast path, written in SQLite SQL: ``ok_sql`` says whether a value is in the common form,
-  ``copy_sql`` formats it as PostgreSQL COPY text right inside SQLite (where it is cheapest);
+  ``copy_sql`` formats it as PostgreSQL text right inside SQLite (where it is cheapest), and
+  :func:`finish_line` escapes the whole COPY line in Python (C-speed byte searches);
 - a slow path in Python, :meth:`Conversion.convert`, the reference implementation, used for every
   value the fast path does not claim. It either returns the text or raises :class:`Reject`.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -79,31 +81,44 @@ def copy_escape(text: str) -> str:
     )
 
 
-def sql_escape(expr: str) -> str:
-    """The first half of the same escaping, as a SQLite expression over ``expr``: backslashes
-    doubled (one instr() over bytes per value, the cheapest test SQLite has; replace() only on
-    the rare values that hold one). Tabs, newlines and CRs are left to :func:`finish_line`,
-    which handles them once per COPY line with C-speed byte searches instead of three more
-    instr() passes over every value (a sixth of the copy's SQLite time)."""
-    return (f"CASE WHEN instr(CAST({expr} AS BLOB), X'5C') THEN replace({expr}, '\\', '\\\\')"
-            f" ELSE {expr} END")
+NULL_FIELD = b"\xff"  # a NULL in a fast-path line: a byte no UTF-8 text holds (see finish_line)
+_SEPARATOR = "'\t'"
 
 
-def finish_line(line: bytes, fields: int) -> bytes | None:
-    """The second half, on a COPY line of ``fields`` fields built by the fast path's SQL:
-    ``None`` when a tab is not a separator (a value holds one: the row takes the slow path);
-    else the line with newlines and carriage returns, which only values can hold, escaped
-    (values' backslashes were doubled by SQL, so the result is valid COPY text)."""
-    if line.count(b"\t") != max(fields - 1, 0):
+def line_sql(fields: Sequence[tuple[str, Conversion]]) -> tuple[str, str]:
+    """SQLite expressions for one row of the fast path: its COPY line (NULL when a value is not
+    in its usual form) and its number of NULL fields; :func:`finish_line` completes the line.
+
+    SQLite only checks storage classes and formats: the per-value byte searches (NUL bytes,
+    backslashes) cost more than everything else SQLite does here, so they are left to
+    :func:`finish_line`, which makes them once per line at C speed. Fields are joined with
+    ``||``, which keeps a NUL byte for that check (printf's %s would cut the value there)."""
+    if not fields:
+        return "''", "0"
+    ok = " AND ".join(conv.row_ok_sql(col) for col, conv in fields)
+    parts = [conv.field_sql(col) for col, conv in fields]
+    line = f" || {_SEPARATOR} || ".join(parts) if len(parts) > 1 else f"CAST({parts[0]} AS TEXT)"
+    nulls = " + ".join(f"({col} IS NULL)" for col, conv in fields if not conv.not_null)
+    return f"CASE WHEN coalesce({ok}, 0) THEN {line} END", nulls or "0"
+
+
+def finish_line(line: bytes, fields: int, nulls: int) -> bytes | None:
+    """The second half of a fast-path COPY line of ``fields`` fields, ``nulls`` of them NULL
+    (see :func:`line_sql`): the line escaped for COPY text format, or ``None`` when it cannot
+    be finished safely and the row must take the slow path: a value holds a tab (a tab is then
+    not a separator), a NUL byte (PostgreSQL text cannot hold it) or a 0xFF byte (the NULL
+    mark: the mark count must be the NULL count for every mark to be a NULL)."""
+    if line.count(b"\t") != max(fields - 1, 0) or b"\x00" in line:
         return None
+    if nulls and line.count(NULL_FIELD) != nulls:
+        return None
+    if b"\\" in line:
+        line = line.replace(b"\\", b"\\\\")
+    if nulls:
+        line = line.replace(NULL_FIELD, b"\\N")
     if b"\n" in line or b"\r" in line:
-        return line.replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+        line = line.replace(b"\n", b"\\n").replace(b"\r", b"\\r")
     return line
-
-
-def finish_field(field: bytes) -> bytes:
-    """:func:`finish_line` for one field on its own (its tabs are the value's)."""
-    return field.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
 
 
 def decode_text(raw: Raw) -> str:
@@ -144,8 +159,8 @@ class Conversion:
         raise NotImplementedError
 
     def copy_sql(self, col: str) -> str:
-        """SQLite expression formatting a value accepted by ok_sql as COPY text, except for
-        the tabs, newlines and CRs of text values, which :func:`finish_line` escapes."""
+        """SQLite expression formatting a value accepted by ok_sql as PostgreSQL text, not
+        yet escaped for COPY (:func:`finish_line` escapes whole lines)."""
         raise NotImplementedError
 
     def changed_form(self, raw: Raw, text: str) -> bool:  # noqa: ARG002 (used by JSON)
@@ -159,7 +174,10 @@ class Conversion:
 
     # -- composition -----------------------------------------------------------------------
     def field_sql(self, col: str) -> str:
-        return f"CASE WHEN {col} IS NULL THEN '\\N' ELSE {self.copy_sql(col)} END"
+        """The column's field of a fast-path line (see :func:`line_sql`): NULL as 0xFF."""
+        if self.not_null:  # a NULL fails row_ok_sql: the row has no fast line
+            return self.copy_sql(col)
+        return f"CASE WHEN {col} IS NULL THEN X'FF' ELSE {self.copy_sql(col)} END"
 
     def row_ok_sql(self, col: str) -> str:
         null_ok = "0" if self.not_null else "1"
@@ -187,12 +205,19 @@ class TextConversion(Conversion):
 
     def ok_sql(self, col: str) -> str:
         length = f" AND length({col}) <= {self.max_length}" if self.max_length else ""
-        return (f"((typeof({col}) = 'text' AND instr(CAST({col} AS BLOB), X'00') = 0)"
-                f" OR typeof({col}) = 'integer'){length}")
+        return f"typeof({col}) IN ('text', 'integer'){length}"
+
+    def row_ok_sql(self, col: str) -> str:
+        if self.max_length:
+            return super().row_ok_sql(col)
+        kinds = "'text', 'integer'" + ("" if self.not_null else ", 'null'")
+        return f"typeof({col}) IN ({kinds})"
 
     def copy_sql(self, col: str) -> str:
-        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
-                f" ELSE {sql_escape(col)} END")
+        return col  # || gives an integer its decimal text
+
+    def field_sql(self, col: str) -> str:
+        return col if self.not_null else f"coalesce({col}, X'FF')"
 
     def convert(self, raw: Raw) -> str:
         if raw.kind == "integer":
@@ -220,7 +245,10 @@ class IntegerConversion(Conversion):
         return f"typeof({col}) = 'integer' AND {col} BETWEEN {self.low} AND {self.high}"
 
     def copy_sql(self, col: str) -> str:
-        return f"CAST({col} AS TEXT)"
+        return col  # || gives it its decimal text
+
+    def field_sql(self, col: str) -> str:
+        return col if self.not_null else f"coalesce({col}, X'FF')"
 
     def convert(self, raw: Raw) -> str:
         value: int
@@ -371,11 +399,13 @@ class JsonConversion(Conversion):
         # An object or array goes as it is: PostgreSQL's jsonb input validates it, and one that
         # is not valid JSON (or holds \u0000) is refused on its COPY line and quarantined.
         # Strings (maybe double-encoded), scalars and anything odd go to Python.
-        return (f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '[')"
-                f" AND instr(CAST({col} AS BLOB), X'00') = 0")
+        return f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '[')"
 
     def copy_sql(self, col: str) -> str:
-        return sql_escape(col)
+        return col
+
+    def field_sql(self, col: str) -> str:
+        return col if self.not_null else f"coalesce({col}, X'FF')"
 
     def changed_form(self, raw: Raw, text: str) -> bool:
         return raw.kind != "text" or text.encode("utf-8") != raw.value  # e.g. unwrapped
@@ -394,7 +424,7 @@ class BytesConversion(Conversion):
         return f"typeof({col}) = 'blob'"
 
     def copy_sql(self, col: str) -> str:
-        return f"'\\\\x' || hex({col})"
+        return f"'\\x' || hex({col})"
 
     def convert(self, raw: Raw) -> str:
         if raw.kind in ("blob", "text"):
