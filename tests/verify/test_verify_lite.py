@@ -137,3 +137,23 @@ def test_a_column_named_rowid_does_not_fool_the_rowid_ranges(tmp_path: Path,
             s = table(verify(path, pg_url, mode=mode, **options), "s")
             assert (s.source_rows, s.changed, s.missing, s.extra) == (3000, 1, 0, 0), options
             assert s.differences[0].key == {"k": "k01234"}
+
+
+def test_workers_fork_only_a_process_without_other_threads() -> None:
+    """A forked worker starts at once; a process running other threads spawns its workers
+    (a fork would copy locks those threads may hold). The writer test above runs verify with
+    a writer thread alive, so it takes the spawn path end to end; the others fork."""
+    import threading
+
+    from vendzz_migrate.verify import workers
+
+    assert threading.active_count() == 1
+    assert workers._context().get_start_method() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert workers._context().get_start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()

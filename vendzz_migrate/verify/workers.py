@@ -6,8 +6,11 @@ SQLite reader (inside one read transaction) and its own read-only PostgreSQL con
 it starts, then reports. The parent reads ``PRAGMA data_version`` on a watcher connection
 before its own reader starts and again once every worker holds its snapshot: unchanged means
 no connection committed in between, so every reader sees the same commit (else the caller
-starts over). Workers are spawned, not forked: nothing of the parent (threads, sockets) leaks
-into them.
+starts over). Workers are forked when this process runs no other thread (a forked worker
+starts at once, its modules already imported; a spawned one imports the whole CLI again, half
+a second or more of CPU per worker), spawned otherwise (a fork copies locks that other
+threads may hold). A forked worker never touches what it inherits (the parent's SQLite
+readers and PostgreSQL connection): it opens its own and leaves through os._exit.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,13 +61,19 @@ def _digests(spec: Spec, rowids: tuple[int, int]) -> list[Digest]:
     return list(lite.digests(_CTX["ctx"].lite, spec, rowids))
 
 
+def _context() -> BaseContext:
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 class Workers:
     """``count`` worker processes, each holding a reader; see the module docstring. A worker
     that dies (killed, out of memory) fails the futures instead of leaving them pending."""
 
     def __init__(self, path: Path, url: str, *, count: int, schema: str, show_values: bool,
                  segment_rows: int) -> None:
-        mp = multiprocessing.get_context("spawn")
+        mp = _context()
         self.count = count
         self._ready = mp.Queue()
         self._pool = ProcessPoolExecutor(count, mp_context=mp, initializer=_start, initargs=(
