@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendzz_migrate import console
 from vendzz_migrate.errors import StateError
@@ -28,6 +29,9 @@ from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
     import psycopg
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,24 @@ def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj:
         with conn.transaction():
             conn.execute(sql.encode())
     except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
-        message = (str(exc).splitlines() or ["refused"])[0]
+        message = _first_line(exc)
         store.add_note(run_id, obj, f"skipped: values too long for a btree index ({message})")
         console.warn(f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
-        message = (str(exc).splitlines() or ["refused"])[0]
-        store.add_note(run_id, obj, f"not created: {message}")
-        console.warn(f"{obj}: not created: {message}")
+        _refused(store, run_id, obj, exc)
         return False
     return True
+
+
+def _refused(store: Store, run_id: str, obj: str, exc: BaseException) -> None:
+    message = _first_line(exc)
+    store.add_note(run_id, obj, f"not created: {message}")
+    console.warn(f"{obj}: not created: {message}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or ["refused"])[0]
 
 
 def keys_and_indexes(step: Step) -> None:
@@ -174,10 +186,7 @@ def _build_concurrently(step: Step, statements: list[ddl.Statement],
                         finals: list[ddl.Statement]) -> None:
     """``statements`` and ``finals`` (see :class:`_Schedule`), ``step.workers`` at a time,
     one connection per thread."""
-    rows = {plan.target: totals[0]
-            for name, totals in step.store.table_totals(step.run_id).items()
-            if (plan := step.plans.get(name)) is not None}
-    schedule = _Schedule(statements, finals, rows)
+    schedule = _Schedule(statements, finals, _target_rows(step))
 
     def worker() -> None:
         with connect(step.url, autocommit=True, role="index") as conn:
@@ -199,22 +208,36 @@ def _build_concurrently(step: Step, statements: list[ddl.Statement],
         future.result()
 
 
+def _target_rows(step: Step) -> dict[str, int]:
+    """Source rows of each target table (to start the largest first)."""
+    return {plan.target: totals[0]
+            for name, totals in step.store.table_totals(step.run_id).items()
+            if (plan := step.plans.get(name)) is not None}
+
+
 def _concurrently(step: Step, statements: list[str]) -> None:
     """Independent statements, ``step.workers`` at a time, one connection per thread."""
+    _on_workers(step, "analyze", lambda conn, sql: conn.execute(sql.encode()), statements)
+
+
+def _on_workers(step: Step, role: str, work: Callable[[psycopg.Connection, _T], _R],
+                items: list[_T]) -> list[_R]:
+    """``work(conn, item)`` for every item, in order of submission, ``step.workers`` at a
+    time, one autocommit connection per thread; the results in the order of ``items``."""
     local = threading.local()
     opened: list[psycopg.Connection] = []
     lock = threading.Lock()
 
-    def run(sql: str) -> None:
+    def run(item: _T) -> _R:
         if getattr(local, "conn", None) is None:
-            local.conn = connect(step.url, autocommit=True, role="analyze")
+            local.conn = connect(step.url, autocommit=True, role=role)
             with lock:
                 opened.append(local.conn)
-        local.conn.execute(sql.encode())
+        return work(local.conn, item)
 
     try:
         with ThreadPoolExecutor(max_workers=max(step.workers, 1)) as pool:
-            list(pool.map(run, statements))
+            return list(pool.map(run, items))
     finally:
         for conn in opened:
             conn.close()
@@ -231,32 +254,122 @@ def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:
     return row is not None
 
 
+@dataclass(frozen=True)
+class _ForeignKey:
+    """One foreign key of ``ddl.foreign_keys``; ``child`` and ``parent`` are target tables."""
+
+    name: str
+    child: str
+    parent: str
+    alter: str  # ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ..., without NOT VALID
+    orphan_from: str  # FROM ... WHERE: the child rows whose key has no parent
+    cols: list[str]
+    table: str  # the child, schema-qualified
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """How the validation of a foreign key ended: valid, orphans found, or refused."""
+
+    fk: _ForeignKey
+    orphan_rows: int = 0
+    sample: list[dict[str, object]] = field(default_factory=list)
+    error: BaseException | None = None
+
+
 def foreign_keys(step: Step) -> None:
+    """Every foreign key is added NOT VALID (a catalog change, one after another: each locks
+    its two tables), then validated in parallel, one scan each, never two of the same child
+    at once. A key that orphans make fail stays NOT VALID with its orphans counted and sampled.
+    A rerun skips the valid keys and the NOT VALID ones whose orphans are recorded."""
     if step.data_only:
         return
     assert step.mapping is not None
-    conn, store, run_id, schema = step.conn, step.store, step.run_id, step.schema
-    for cname, child, parent, alter, orphan_from, cols in ddl.foreign_keys(
-            schema, step.plans, step.mapping, step.src):
-        if _constraint_exists(conn, schema, cname):
+    fks = [_ForeignKey(*fk, table=qualified(step.schema, fk[1]))
+           for fk in ddl.foreign_keys(step.schema, step.plans, step.mapping, step.src)]
+    pending = _add_not_valid(step, fks)
+    rows = _target_rows(step)
+    groups: dict[str, list[_ForeignKey]] = {}
+    for fk in pending:
+        groups.setdefault(fk.child, []).append(fk)
+    ordered = sorted(groups.values(), key=lambda g: -rows.get(g[0].child, 0) * len(g))
+    checked = [c for group in _on_workers(step, "foreign-keys", _validate_all, ordered)
+               for c in group]
+    order = {fk.name: i for i, fk in enumerate(pending)}
+    for result in sorted(checked, key=lambda c: order[c.fk.name]):
+        _record(step, result)
+
+
+def _add_not_valid(step: Step, fks: list[_ForeignKey]) -> list[_ForeignKey]:
+    """Add the missing keys NOT VALID; the keys left to validate."""
+    rows = step.conn.execute(
+        "SELECT c.conname, c.convalidated FROM pg_constraint c"
+        " JOIN pg_namespace n ON n.oid = c.connamespace"
+        " WHERE n.nspname = %s AND c.conname = ANY(%s)",
+        (step.schema, [fk.name for fk in fks])).fetchall()
+    validated = {str(name): bool(valid) for name, valid in rows}
+    reported = {o.constraint for o in orphans(step.conn, step.store, step.run_id)}
+    pending = []
+    for fk in fks:
+        if fk.name not in validated:
+            if not _attempt(step.conn, step.store, step.run_id, f"{fk.alter} NOT VALID",
+                            fk.name):
+                continue
+            validated[fk.name] = True  # a later key of the same name is skipped, as before
+        elif validated[fk.name] or fk.name in reported:
             continue
-        row = conn.execute(f"SELECT count(*) {orphan_from}".encode()).fetchone()
+        pending.append(fk)
+    return pending
+
+
+def _validate_all(conn: psycopg.Connection, fks: list[_ForeignKey]) -> list[_Checked]:
+    return [_validate(conn, fk) for fk in fks]  # one child: VALIDATE locks it against itself
+
+
+def _validate(conn: psycopg.Connection, fk: _ForeignKey) -> _Checked:
+    import psycopg
+
+    try:
+        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {pq(fk.name)}".encode())
+    except psycopg.errors.ForeignKeyViolation as exc:
+        row = conn.execute(f"SELECT count(*) {fk.orphan_from}".encode()).fetchone()
         count = int(row[0]) if row else 0
-        if count:
-            sample = conn.execute(
-                f"SELECT {', '.join('c.' + pq(c) for c in cols)} {orphan_from} LIMIT 5".encode()
-            ).fetchall()
-            store.add_orphans(run_id, child, cname, parent, count,
-                              [dict(zip(cols, r, strict=True)) for r in sample])
-            console.warn(f"{child}: {count} orphan row(s) for {cname}: added NOT VALID")
-        _attempt(conn, store, run_id, alter + (" NOT VALID" if count else ""), cname)
+        if not count:  # PostgreSQL's equality found what the query's did not
+            return _Checked(fk, error=exc)
+        sample = conn.execute(
+            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5"
+            .encode()).fetchall()
+        return _Checked(fk, count, [dict(zip(fk.cols, r, strict=True)) for r in sample])
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise  # the connection is lost, not the key: a resumed run validates it
+        return _Checked(fk, error=exc)
+    return _Checked(fk)
 
 
-def _constraint_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = %s AND c.conname = %s", (schema, name)).fetchone()
-    return row is not None
+def _record(step: Step, result: _Checked) -> None:
+    import psycopg
+
+    fk = result.fk
+    if result.orphan_rows:
+        step.store.add_orphans(step.run_id, fk.child, fk.name, fk.parent, result.orphan_rows,
+                               result.sample)
+        console.warn(f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}:"
+                     " added NOT VALID")
+    elif result.error is not None:
+        # refused for another reason than orphans: dropped, so that the key ends as when it
+        # was added and validated at once (absent, with a note), never NOT VALID unexplained
+        try:
+            with step.conn.transaction():
+                step.conn.execute(f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS"
+                                  f" {pq(fk.name)}".encode())
+        except psycopg.Error as exc:
+            message = _first_line(result.error)
+            step.store.add_note(step.run_id, fk.name, f"left NOT VALID: {message} (not"
+                                f" dropped: {_first_line(exc)})")
+            console.warn(f"{fk.name}: left NOT VALID: {message}")
+            return
+        _refused(step.store, step.run_id, fk.name, result.error)
 
 
 def views_sequences_analyze(step: Step) -> None:
