@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -46,9 +47,13 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
     deadline = time.monotonic() + 120
     while units_done(pg_url) < 20 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    workers = psutil.Process(proc.pid).children()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the copy finished before it could be killed"
+    assert len(workers) == 2  # the copy's worker processes die with it (nothing left writing)
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
     (total,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.units")[0]
     assert 20 <= units_done(pg_url) < total
 
@@ -73,6 +78,33 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
         " AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE pk > 0)").fetchone()
     lite.close()
     assert pks == keyed
+    verified(source.path, pg_url)
+
+
+def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
+        source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    """A copy worker process killed (as by the OOM killer) stops the run with exit 12 and a
+    one-line reason, no traceback; --resume then copies every row exactly once."""
+    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
+           "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while units_done(pg_url) < 10 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    workers = psutil.Process(proc.pid).children()
+    assert workers, "the copy finished before a worker could be killed"
+    workers[0].kill()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.CAPACITY, err
+    assert "worker process died" in err and "Traceback" not in err
+    (total,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.units")[0]
+    assert units_done(pg_url) < total
+    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
+    assert report.total.rejected_rows == 0
+    for name, count in source.tables.items():
+        if name != "__drizzle_migrations":
+            assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name
     verified(source.path, pg_url)
 
 

@@ -145,15 +145,15 @@ def test_workers_fork_only_a_process_without_other_threads() -> None:
     a writer thread alive, so it takes the spawn path end to end; the others fork."""
     import threading
 
-    from vendzz_migrate.verify import workers
+    from vendzz_migrate import procs
 
     assert threading.active_count() == 1
-    assert workers._context().get_start_method() == "fork"
+    assert procs.context().get_start_method() == "fork"
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert workers._context().get_start_method() == "spawn"
+        assert procs.context().get_start_method() == "spawn"
     finally:
         stop.set()
         other.join()

@@ -17,11 +17,8 @@ import hashlib
 import json
 import os
 import resource
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from vendzz_migrate import console, retry
+from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
-from vendzz_migrate.copy import postload
-from vendzz_migrate.copy.unit import copy_unit
+from vendzz_migrate.copy import postload, workers
 from vendzz_migrate.errors import RejectsError, StateError
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import reader, snapshot, source_error
+from vendzz_migrate.source import reader, snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
@@ -319,58 +315,31 @@ def _report(ctx: Context) -> CopyReport:
 # -- step 4: data ---------------------------------------------------------------------------
 
 
-class _Worker(threading.local):
-    pg: psycopg.Connection | None = None
-    lite: sqlite3.Connection | None = None
-
-
 def copy_data(ctx: Context) -> None:
+    """Every pending unit, in worker processes (see :mod:`workers`), or in this process with
+    ``--workers 1``; with --data-only in waves, parents before children."""
     units = ctx.store.units(ctx.run_id, pending_only=True)
     units.sort(key=lambda u: (u.seq, u.table))  # spread big tables over the workers
-    local = _Worker()
-    opened: list[Any] = []
-    lock = threading.Lock()
-    copy_sql = {name: _copy_statement(ctx.opts.schema_name, plan)
-                for name, plan in ctx.plans.items()}
-    sources = {plan.target: name for name, plan in ctx.plans.items()}
-
-    def work(unit: Unit) -> None:
-        def once() -> None:
-            if local.pg is None or local.pg.closed:
-                local.pg = connect(ctx.url, role="copy")
-                local.lite = snapshot.open_snapshot(ctx.snapshot_path)
-                with lock:
-                    opened.extend((local.pg, local.lite))
-            assert local.lite is not None
-            store = Store(local.pg, ctx.opts.state_schema)
-
-            def loaded(target: str) -> bool:  # a table not of this run is the app's: all there
-                return target not in sources or store.table_loaded(ctx.run_id, sources[target])
-
-            try:
-                result = copy_unit(local.pg, local.lite, store, ctx.run_id,
-                                   ctx.plans[unit.table], unit, copy_sql[unit.table],
-                                   loaded if ctx.opts.data_only else None)
-            except Exception:
-                local.pg.close()
-                raise
-            progress.advance(unit.table, result.source_rows)
-
-        retry.policy()(once)
-
-    with console.ProgressReporter() as progress:
-        _progress_tables(ctx, progress)
-        for level in _levels(ctx):  # --data-only: parents before children (enforced FKs)
-            with ThreadPoolExecutor(max_workers=ctx.opts.workers) as pool:
-                futures = [pool.submit(work, u) for u in units if u.table in level]
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                for fut in futures:
-                    fut.cancel()
-                _raise_first(done, ctx.opts.source)
-        for name in ctx.plans:
-            progress.finish(name)
-    for conn in opened:
-        conn.close()
+    job = workers.Job(ctx.url, ctx.opts.state_schema, ctx.run_id, ctx.opts.source,
+                      ctx.snapshot_path, ctx.plans,
+                      {name: _copy_statement(ctx.opts.schema_name, plan)
+                       for name, plan in ctx.plans.items()}, ctx.opts.data_only)
+    levels = _levels(ctx)
+    runner: workers.Pool | workers.Copier = (
+        workers.Pool(job, ctx.opts.workers) if ctx.opts.workers > 1 and units
+        else workers.Copier(job))
+    finished = False
+    try:
+        with console.ProgressReporter() as progress:
+            _progress_tables(ctx, progress)
+            for level in levels:
+                for unit, result in runner.run([u for u in units if u.table in level]):
+                    progress.advance(unit.table, result.source_rows)
+            for name in ctx.plans:
+                progress.finish(name)
+        finished = True
+    finally:
+        runner.close(wait=finished)
 
 
 def _levels(ctx: Context) -> list[set[str]]:
@@ -395,20 +364,6 @@ def _levels(ctx: Context) -> list[set[str]]:
         levels.append(ready or set(needs))
         needs = {t: d for t, d in needs.items() if t not in levels[-1]}
     return levels
-
-
-def _raise_first(done: set[Any], source: Path) -> None:
-    import psycopg
-
-    for fut in done:
-        exc = fut.exception()
-        if exc is None:
-            continue
-        if isinstance(exc, psycopg.Error):
-            raise classify(exc) from exc
-        if isinstance(exc, sqlite3.Error):
-            raise source_error(source, exc) from exc
-        raise exc
 
 
 def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:

@@ -6,26 +6,19 @@ SQLite reader (inside one read transaction) and its own read-only PostgreSQL con
 it starts, then reports. The parent reads ``PRAGMA data_version`` on a watcher connection
 before its own reader starts and again once every worker holds its snapshot: unchanged means
 no connection committed in between, so every reader sees the same commit (else the caller
-starts over). Workers are forked when this process runs no other thread (a forked worker
-starts at once, its modules already imported; a spawned one imports the whole CLI again, half
-a second or more of CPU per worker), spawned otherwise (a fork copies locks that other
-threads may hold). A forked worker never touches what it inherits (the parent's SQLite
-readers and PostgreSQL connection): it opens its own and leaves through os._exit.
+starts over). How workers start and end: :mod:`vendzz_migrate.procs`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
-import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vendzz_migrate import errors
+from vendzz_migrate import errors, procs
 from vendzz_migrate.verify import compare, lite, pgside
 from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
@@ -39,6 +32,7 @@ _CTX: dict[str, compare.Ctx] = {}  # in a worker: its reader and connection
 def _start(path: str, url: str, schema: str, show_values: bool, segment_rows: int,
            ready: Any) -> None:
     """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
+    procs.worker_setup()
     try:
         reader = lite.open_source(Path(path))
         target = pgside.open_target(url)
@@ -61,19 +55,13 @@ def _digests(spec: Spec, rowids: tuple[int, int]) -> list[Digest]:
     return list(lite.digests(_CTX["ctx"].lite, spec, rowids))
 
 
-def _context() -> BaseContext:
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 class Workers:
     """``count`` worker processes, each holding a reader; see the module docstring. A worker
     that dies (killed, out of memory) fails the futures instead of leaving them pending."""
 
     def __init__(self, path: Path, url: str, *, count: int, schema: str, show_values: bool,
                  segment_rows: int) -> None:
-        mp = _context()
+        mp = procs.context()
         self.count = count
         self._ready = mp.Queue()
         self._pool = ProcessPoolExecutor(count, mp_context=mp, initializer=_start, initargs=(
