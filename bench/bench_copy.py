@@ -57,7 +57,7 @@ from vendzz_migrate.source import introspect, open_readonly, qi
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap import infer
-from vendzz_migrate.typemap.convert import Kind, line_sql
+from vendzz_migrate.typemap.convert import Kind
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -220,11 +220,12 @@ def csv_table(path: Path, url: str, plan: TablePlan) -> None:
 
 
 def typed_table(path: Path, url: str, plan: TablePlan) -> None:
-    """vendzz-migrate's fast-path line (SQLite formats and converts) without Python; what
-    vendzz-migrate's ``convert.finish_line`` does per line in Python (backslashes doubled, the
-    0xFF NULL marks made \\N, newlines and CRs escaped) is done here by SQLite over the whole
-    line (right for the clean bench file, whose values hold no tab, NUL or 0xFF byte)."""
-    line, _ = line_sql([(qi(c.source), c.conversion) for c in plan.columns])
+    """vendzz-migrate's fast-path fields (SQLite formats and converts; no check of the
+    values' form, no slow path) without Python; what vendzz-migrate's ``convert.finish_line``
+    does per line in Python (backslashes doubled, the 0xFF NULL marks made \\N, newlines and
+    CRs escaped) is done here by SQLite over the whole line (right for the clean bench file,
+    whose values hold no tab, NUL or 0xFF byte)."""
+    line = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
     line = (f"replace(replace(replace(replace({line}, '\\', '\\\\'), X'FF', '\\N'),"
             f" char(10), '\\n'), char(13), '\\r')")
     targets = ", ".join(pq(c.target) for c in plan.columns)
