@@ -159,7 +159,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
         raise ValueError("segment starts must be in key order (see bounds())")
     counts, totals = [0] * (len(starts) + 1), [0] * (len(starts) + 1)
     aside: list[SrcRow] = []
-    single, slots = plan.single, plan.key_slots
+    slots = plan.key_slots
     one = slots[0] if len(slots) == 1 else None
     texts = [m[0][1] for m in marks] if one is not None and all(
         m[0][0] == 2 for m in marks) else None
@@ -170,7 +170,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
     try:
         for row in conn.execute(sql, params):
             read += 1
-            data = row[single] if single is not None else assemble(plan, row)
+            data = assemble(plan, row)
             if data is None or (rejected and row[0] in rejected) or (
                     row[one + 1] is None if one is not None
                     else any(row[s + 1] is None for s in slots)):
@@ -281,12 +281,12 @@ def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None
 
 def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan,
                  rowids: tuple[int, int] | None) -> Iterator[Digest]:
-    md5, single = hashlib.md5, plan.single
+    md5 = hashlib.md5
     rejected = spec.reject_rowids if spec.rejects else None
     sql, params = _in_range(spec, plan.sql, rowids)
     for row in conn.execute(sql, params):
         raw = litesql.raw_key(plan, row)
-        data = row[single] if single is not None else litesql.assemble(plan, row)
+        data = litesql.assemble(plan, row)
         key = litesql.key_of(plan, row) if data is not None else None
         if key is None or data is None or (rejected and row[0] in rejected):
             yield None, b"", _as_read(conn, spec, row[0], raw)

@@ -4,11 +4,14 @@ For text, integer, boolean, epoch-integer timestamp and blob columns, SQLite bui
 ``len:value`` piece of the canonical row (see :func:`vendzz_migrate.verify.canon.row_bytes`)
 with this module's own SQL (not the copier's: a different encoding, written independently).
 A value outside the simple form gives SQL NULL and the whole row takes the Python path; floats,
-numerics and JSON always go through Python (SQLite cannot print IEEE bits or jsonb text).
+numerics and JSON always go through Python (SQLite cannot print IEEE bits or jsonb text). A
+text value holding a NUL byte (no PostgreSQL text can) sends its row to the Python path too:
+SQLite does not search for it in every value, Python does once per row, at C speed.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +38,10 @@ def _simple_sql(c: str, conv: Conversion) -> str | None:
     kind = conv.kind
     if kind is Kind.TEXT and getattr(conv, "max_length", None) is None \
             and not canon.UUID_TYPE.fullmatch(conv.pg_type):
-        return (f"WHEN typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), X'00') = 0"
-                f" THEN length(CAST({c} AS BLOB)) || ':' || {c}"
-                f" WHEN typeof({c}) = 'integer' THEN length({c}) || ':' || {c}")
+        # an integer's text is ASCII: its byte length is the length of its decimal text; a
+        # NUL byte is left to Python, once per row (see :func:`assemble`)
+        return (f"WHEN typeof({c}) IN ('text', 'integer')"
+                f" THEN length(CAST({c} AS BLOB)) || ':' || {c}")
     if kind is Kind.INTEGER:
         low, high = getattr(conv, "low", -(2**63)), getattr(conv, "high", 2**63 - 1)
         return (f"WHEN typeof({c}) = 'integer' AND {c} BETWEEN {low} AND {high}"
@@ -72,7 +76,7 @@ class RowPlan:
     key_slots: tuple[int, ...]  # typeof/value pairs of the key columns
     key_canons: tuple[FastCanon, ...]
 
-    @property
+    @functools.cached_property
     def single(self) -> int | None:
         """The slot of the one SQL group that is the whole row, if that is the plan."""
         if len(self.ops) == 1 and self.ops[0][1] is None:
@@ -114,6 +118,9 @@ def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
 
 def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
     """The row's canonical bytes, or None when a value needs the full Python path."""
+    if plan.single is not None:
+        data = row[plan.single]
+        return None if data is None or b"\x00" in data else data
     parts: list[bytes] = []
     for slot, fast in plan.ops:
         if fast is None:
@@ -127,7 +134,8 @@ def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
         except Reject:
             return None
         parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
-    return b"".join(parts)
+    data = b"".join(parts)
+    return None if b"\x00" in data else data
 
 
 def key_of(plan: RowPlan, row: Sequence[Any]) -> tuple[str, ...] | None:
