@@ -201,7 +201,11 @@ def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
         found = target.pop(key, None) if key is not None else None
         if found is not None and found[0] == digest and len(found) == 1:
             continue
-        row = lite.row_of(spec, raw) if key is None else lite.fetch(ctx.lite, spec, raw)
+        if key is None:
+            assert not isinstance(raw, int)
+            row = lite.row_of(spec, raw)
+        else:
+            row = lite.fetch(ctx.lite, spec, raw)
         if key is None:
             if _set_aside(row, result):
                 continue

@@ -258,15 +258,17 @@ def hash_segment(spec: Spec, seg: int, rows: list[Any]) -> tuple[int, int, int, 
 
 
 RawPairs = tuple[tuple[bytes, Any], ...]  # the key as read: (typeof, value) per key column
-Digest = tuple[Key | None, bytes, Sequence[Any] | RawPairs]
+# (canonical key, md5 of the canonical row, where to read the row again: its rowid, or its key
+# as read in a WITHOUT ROWID table), or (None, b"", the row as read) for a closer look
+Digest = tuple[Key | None, bytes, int | Sequence[Any] | RawPairs]
 BATCH = 10_000
 
 
 def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None = None
             ) -> Iterator[Digest]:
-    """Every row in storage order as (canonical key, md5 of the canonical row, the key as
-    read), or (None, b"", the row as read) for a row that needs a closer look (quarantined,
-    unconvertible: see :func:`row_of`); only rowids in [lo, hi) with ``rowids``."""
+    """Every row in storage order as a :data:`Digest`; a row that needs a closer look
+    (quarantined, unconvertible: see :func:`row_of`) comes whole; only rowids in [lo, hi)
+    with ``rowids``."""
     try:
         if not spec.rejects or spec.reject_rowids is not None:
             yield from _sql_digests(conn, spec, litesql.row_plan(spec, ordered=False), rowids)
@@ -284,14 +286,14 @@ def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan,
     md5 = hashlib.md5
     rejected = spec.reject_rowids if spec.rejects else None
     sql, params = _in_range(spec, plan.sql, rowids)
+    by_rowid = spec.has_rowid
     for row in conn.execute(sql, params):
-        raw = litesql.raw_key(plan, row)
         data = litesql.assemble(plan, row)
         key = litesql.key_of(plan, row) if data is not None else None
         if key is None or data is None or (rejected and row[0] in rejected):
-            yield None, b"", _as_read(conn, spec, row[0], raw)
+            yield None, b"", _as_read(conn, spec, row[0], litesql.raw_key(plan, row))
             continue
-        yield key, md5(data).digest(), raw
+        yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
 
 
 def digest_batch(spec: Spec, rows: list[Any]) -> list[Digest]:
@@ -313,9 +315,11 @@ def row_of(spec: Spec, row: Sequence[Any]) -> SrcRow:
     return _row(spec, row)
 
 
-def fetch(conn: sqlite3.Connection, spec: Spec, raw: Sequence[Any]) -> SrcRow:
-    """The full :class:`SrcRow` of one key, as read (point query)."""
-    return _row(spec, _as_read(conn, spec, None, raw))
+def fetch(conn: sqlite3.Connection, spec: Spec, where: int | Sequence[Any]) -> SrcRow:
+    """The full :class:`SrcRow` of one row, by rowid or by its key as read (point query)."""
+    if isinstance(where, int):
+        return _row(spec, _as_read(conn, spec, where, ()))
+    return _row(spec, _as_read(conn, spec, None, where))
 
 
 def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:
