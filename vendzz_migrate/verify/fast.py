@@ -295,6 +295,11 @@ def _simple(conv: Conversion) -> Simple | None:
     return table.get(conv.kind)
 
 
+def plain_text(conv: Conversion) -> bool:
+    """Whether a text value of this column is its own canonical form (valid UTF-8, no NUL)."""
+    return _simple(conv) is _text
+
+
 def column_fast(conv: Conversion) -> FastCanon:
     """The canonical bytes of one SQLite value of this column (None for NULL); raises Reject
     exactly where :func:`canon.column_canon` does."""

@@ -19,7 +19,7 @@ from typing import Any
 from vendzz_migrate.source import qi
 from vendzz_migrate.typemap.convert import MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
 from vendzz_migrate.verify import canon
-from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon
+from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon, plain_text
 from vendzz_migrate.verify.spec import Spec
 
 
@@ -75,6 +75,7 @@ class RowPlan:
     ops: tuple[Op, ...]
     key_slots: tuple[int, ...]  # typeof/value pairs of the key columns
     key_canons: tuple[FastCanon, ...]
+    text_key: int | None = None  # the slot of a one-column key whose text is its canon
 
     @functools.cached_property
     def single(self) -> int | None:
@@ -112,8 +113,9 @@ def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
     order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
     sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
            f"{' ORDER BY ' + order if ordered else ''}")
+    plain = len(key_slots) == 1 and plain_text(spec.columns[spec.key_pos[0]].conversion)
     return RowPlan(sql, tuple(ops), tuple(key_slots),
-                   tuple(spec.canons[p] for p in spec.key_pos))
+                   tuple(spec.canons[p] for p in spec.key_pos), key_slots[0] if plain else None)
 
 
 def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
@@ -139,6 +141,14 @@ def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
 
 
 def key_of(plan: RowPlan, row: Sequence[Any]) -> tuple[str, ...] | None:
+    if plan.text_key is not None and row[plan.text_key] == b"text":  # the usual nanoid key
+        value = row[plan.text_key + 1]
+        if b"\x00" in value:
+            return None
+        try:
+            return (value.decode("utf-8"),)
+        except UnicodeDecodeError:
+            return None
     key = []
     for slot, fast in zip(plan.key_slots, plan.key_canons, strict=True):
         try:
