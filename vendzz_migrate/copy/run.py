@@ -19,6 +19,7 @@ import os
 import resource
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,25 +154,55 @@ def _fingerprint(ctx: Context, mapping_digest: str) -> str:
 
 def _fresh(ctx: Context) -> None:
     opts = ctx.opts
-    with console.step(1, len(STEPS), STEPS[0]):
-        ctx.snapshot_path = opts.work_dir / "snapshots" / f"{_slug(opts)}.db"
-        snap = snapshot.take(opts.source, ctx.snapshot_path)
-        console.info(f"  {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
-                     f"{snap.journal_mode}) in {snap.seconds:.2f}s")
-    with console.step(2, len(STEPS), STEPS[1]):
-        lite = snapshot.open_snapshot(ctx.snapshot_path)
-        try:
-            given_map = maps.load(opts.mapping_path) if opts.mapping_path else None
-            skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
-            ctx.schema = insp.introspect(lite, skip)
-            ctx.mapping = given_map or inferrer.infer(
-                lite, ctx.schema, source=str(opts.source), workers=opts.workers,
-                opener=lambda: snapshot.open_snapshot(ctx.snapshot_path))
-        finally:
-            lite.close()
-    given = ctx.mapping.digest() if opts.mapping_path else "inferred"
+    ctx.snapshot_path = opts.work_dir / "snapshots" / f"{_slug(opts)}.db"
+    given_map = maps.load(opts.mapping_path) if opts.mapping_path else None
+    # an inferred mapping profiles the live file while the snapshot of the same instant is
+    # copied, when that instant can be pinned (see snapshot.Pinned); else the snapshot first
+    pins = None if given_map else snapshot.pinned(opts.source, opts.workers + 1)
+    if pins is not None:
+        _snapshot_and_profile(ctx, pins)
+    else:
+        with console.step(1, len(STEPS), STEPS[0]):
+            _report_snapshot(snapshot.take(opts.source, ctx.snapshot_path))
+        with console.step(2, len(STEPS), STEPS[1]):
+            lite = snapshot.open_snapshot(ctx.snapshot_path)
+            try:
+                skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
+                ctx.schema = insp.introspect(lite, skip)
+                ctx.mapping = given_map or inferrer.infer(
+                    lite, ctx.schema, source=str(opts.source), workers=opts.workers,
+                    opener=lambda: snapshot.open_snapshot(ctx.snapshot_path))
+            finally:
+                lite.close()
+    given = given_map.digest() if given_map else "inferred"
     with console.step(3, len(STEPS), STEPS[2]):
         _create(ctx, _fingerprint(ctx, given))
+
+
+def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
+    """Steps 1 and 2 at once: the snapshot is copied in a thread (SQLite releases the
+    interpreter lock) while the columns are profiled by readers pinned to its instant."""
+    opts = ctx.opts
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
+        with console.step(1, len(STEPS), STEPS[0]):
+            taken = pool.submit(snapshot.take, opts.source, ctx.snapshot_path, pins.backup)
+            console.info("  copying while step 2 profiles the columns at the same instant")
+        with console.step(2, len(STEPS), STEPS[1]):
+            lite = pins.take_reader()
+            try:
+                ctx.schema = insp.introspect(lite, insp.DEFAULT_SKIP)
+                ctx.mapping = inferrer.infer(lite, ctx.schema, source=str(opts.source),
+                                             workers=opts.workers, opener=pins.take_reader)
+            finally:
+                lite.close()
+                pins.close()
+                snap = taken.result()  # the snapshot's error first, if both failed
+            _report_snapshot(snap)
+
+
+def _report_snapshot(snap: snapshot.Snapshot) -> None:
+    console.info(f"  snapshot: {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
+                 f"{snap.journal_mode}) in {snap.seconds:.2f}s")
 
 
 def _slug(opts: CopyOptions) -> str:

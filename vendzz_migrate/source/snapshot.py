@@ -31,13 +31,16 @@ class Snapshot(BaseModel):
     seconds: float
 
 
-def take(source: Path, dest: Path) -> Snapshot:
-    """Copy ``source`` into ``dest`` atomically (temp file + rename); return what was taken."""
+def take(source: Path, dest: Path, src: sqlite3.Connection | None = None) -> Snapshot:
+    """Copy ``source`` into ``dest`` atomically (temp file + rename); return what was taken.
+    With ``src``, a reader of ``source`` holding a read transaction (see :func:`pinned`), the
+    copy is of that reader's instant (the backup reuses an open read transaction); it is
+    closed afterwards."""
     started = time.monotonic()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
-    src = open_readonly(source)
+    src = src or open_readonly(source)
     try:
         journal_mode = str(src.execute("PRAGMA journal_mode").fetchone()[0])
         out = sqlite3.connect(tmp)
@@ -60,6 +63,61 @@ def take(source: Path, dest: Path) -> Snapshot:
         source=source, path=dest, journal_mode=journal_mode, pages=pages,
         size_bytes=dest.stat().st_size, seconds=time.monotonic() - started,
     )
+
+
+class Pinned:
+    """Readers of a live WAL file that provably see one instant, the one a snapshot taken
+    with :attr:`backup` holds, so that work (column profiling) can read the file while the
+    snapshot is copied. Each reader opens a read transaction; ``PRAGMA data_version`` read on a
+    watcher before the first and after the last is unchanged only if no connection committed
+    in between (the argument of verify's workers). ``None`` from :func:`pinned` when that
+    cannot be shown, or when the file is not in WAL mode (there readers would block the
+    service's writers for the whole profiling)."""
+
+    def __init__(self, backup: sqlite3.Connection, readers: list[sqlite3.Connection]) -> None:
+        self.backup = backup
+        self.readers = readers
+
+    def take_reader(self) -> sqlite3.Connection:
+        if not self.readers:
+            raise SourceError("internal: more readers asked for than pinned")
+        return self.readers.pop()
+
+    def close(self) -> None:
+        """Close the readers not taken (:func:`take` closes the backup's)."""
+        for conn in self.readers:
+            conn.close()
+        self.readers = []
+
+
+def pinned(source: Path, readers: int) -> Pinned | None:
+    """A reader for the backup and ``readers`` readers of ``source`` at one instant (bytes
+    for text, like :func:`open_snapshot`), or None (see :class:`Pinned`)."""
+    watcher = open_readonly(source)
+    opened: list[sqlite3.Connection] = []
+    same = False
+    try:
+        if str(watcher.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            return None
+        version = watcher.execute("PRAGMA data_version").fetchone()[0]
+        for _ in range(readers + 1):
+            conn = open_readonly(source)
+            opened.append(conn)
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        same = watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    except sqlite3.Error as exc:
+        raise source_error(source, exc) from None
+    finally:
+        watcher.close()
+        if not same:
+            for conn in opened:
+                conn.close()
+    if not same:
+        return None
+    for conn in opened[1:]:
+        conn.text_factory = bytes
+    return Pinned(opened[0], opened[1:])
 
 
 def open_snapshot(path: Path) -> sqlite3.Connection:
