@@ -108,6 +108,34 @@ def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
     verified(source.path, pg_url)
 
 
+def test_ctrl_c_stops_the_copy_and_its_workers_then_resume_finishes(
+        source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with one
+    line and no traceback, no worker left running, and --resume copies every row once."""
+    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
+           "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while units_done(pg_url) < 10 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    workers = psutil.Process(proc.pid).children()
+    assert workers, "the copy finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
+    assert report.total.rejected_rows == 0
+    for name, count in source.tables.items():
+        if name != "__drizzle_migrations":
+            assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name
+    verified(source.path, pg_url)
+
+
 def test_resume_refuses_other_options(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     copy(source.path, pg_url, tmp_path, batch_rows=5000)
     with psycopg.connect(pg_url, autocommit=True) as conn:  # as if it had been interrupted
