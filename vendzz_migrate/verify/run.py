@@ -206,7 +206,9 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                       opts.segment_rows)
     whole: dict[str, Future[TableResult]] = {}
     split: dict[str, Future[TableResult]] = {}
-    with ThreadPoolExecutor(thread_name_prefix="verify-split") as threads:
+    # ONE thread: this process's SQLite reader (and PostgreSQL connection) must never be used
+    # by two threads at once (an sqlite3 connection is not safe for it: SystemError)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-split") as threads:
         for name in sorted(p.specs, key=lambda n: -rows[n]):
             if pool is None:
                 break
@@ -224,7 +226,10 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                                                  None, functools.partial(_chain, digests))
             else:
                 whole[name] = pool.submit(spec, opts.mode)
-        _schema_checks(p)  # while the workers compare
+        if pool is not None:
+            checks = threads.submit(_schema_checks, p)  # while the workers compare
+        else:
+            _schema_checks(p)
         for name in names:
             plan = p.plans[name]
             if name not in p.specs:
@@ -236,6 +241,8 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             else:
                 console.debug(f"verify {name} ({opts.mode})")
                 report.tables.append(compare.compare_table(ctx, p.specs[name], opts.mode))
+        if pool is not None:
+            checks.result()
     report.add_totals()
     return report
 
