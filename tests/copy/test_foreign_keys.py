@@ -113,6 +113,14 @@ def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(source: Path, 
     verified(source, pg_url)
 
 
+def not_valid_again(conn: psycopg.Connection, pg_url: str, table: str, name: str) -> None:
+    """Put a validated key back to NOT VALID, as if added but not yet validated."""
+    ddl = rows(pg_url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                       " WHERE conname = %s", (name,))[0][0]
+    conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'.encode())
+    conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl} NOT VALID'.encode())
+
+
 def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
                                                  tmp_path: Path) -> None:
     copy(source, pg_url, tmp_path, workers=2)
@@ -122,10 +130,7 @@ def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
     comments_post, _ = fks[("comments", "post_id")]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         # added NOT VALID, crash before its VALIDATE
-        ddl = rows(pg_url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-                           " WHERE conname = %s", (posts_user,))[0][0]
-        conn.execute(f'ALTER TABLE posts DROP CONSTRAINT "{posts_user}"')
-        conn.execute(f'ALTER TABLE posts ADD CONSTRAINT "{posts_user}" {ddl} NOT VALID')
+        not_valid_again(conn, pg_url, "posts", posts_user)
         # crash before it was even added
         conn.execute(f'ALTER TABLE comments DROP CONSTRAINT "{comments_user}"')
         # its VALIDATE failed on orphans, crash before they were recorded
@@ -159,10 +164,7 @@ def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
     assert valid
     (database,) = rows(pg_url, "SELECT current_database()")[0]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        ddl = rows(pg_url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-                           " WHERE conname = %s", (name,))[0][0]
-        conn.execute(f'ALTER TABLE children DROP CONSTRAINT "{name}"')
-        conn.execute(f'ALTER TABLE children ADD CONSTRAINT "{name}" {ddl} NOT VALID')
+        not_valid_again(conn, pg_url, "children", name)
         # the check's join needs more than maintenance_work_mem, and no temporary file is let
         conn.execute(f'ALTER DATABASE "{database}" SET maintenance_work_mem = \'1MB\'')
         conn.execute(f'ALTER DATABASE "{database}" SET temp_file_limit = 0')

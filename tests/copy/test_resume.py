@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -39,14 +40,34 @@ def units_done(pg_url: str) -> int:
         return 0
 
 
-def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+def started(source: SampleStats, pg_url: str, tmp_path: Path, units: int,
+            **popen: Any) -> subprocess.Popen[str]:
+    """The copy (2 workers, units of 100 rows) in a process of its own, once ``units`` units
+    are committed; its stderr goes to ``tmp_path / "stderr.txt"`` (a pipe nobody reads yet
+    could fill up and stall it)."""
     cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
            "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
            "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, **popen)
     deadline = time.monotonic() + 120
-    while units_done(pg_url) < 20 and proc.poll() is None and time.monotonic() < deadline:
+    while units_done(pg_url) < units and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    return proc
+
+
+def resumed_exactly(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    """--resume finishes the copy: every table holds exactly its rows, verify finds nothing."""
+    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
+    assert report.resumed and report.total.rejected_rows == 0
+    for name, count in source.tables.items():
+        if name != "__drizzle_migrations":
+            assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name
+    verified(source.path, pg_url)
+
+
+def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    proc = started(source, pg_url, tmp_path, 20)
     workers = psutil.Process(proc.pid).children()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -61,13 +82,7 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
                                 "--work-dir", str(tmp_path)])
     assert again.exit_code == ExitCode.STATE and "--resume" in again.output
 
-    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
-    assert report.resumed and report.total.rejected_rows == 0
-    for name, count in source.tables.items():
-        if name == "__drizzle_migrations":
-            continue
-        (in_pg,) = rows(pg_url, f'SELECT count(*) FROM "{name}"')[0]
-        assert in_pg == count, name
+    resumed_exactly(source, pg_url, tmp_path)
     # every primary key was built, so no row was duplicated
     (pks,) = rows(pg_url, "SELECT count(*) FROM pg_constraint WHERE contype = 'p'"
                           " AND connamespace = 'public'::regnamespace")[0]
@@ -78,62 +93,40 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
         " AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE pk > 0)").fetchone()
     lite.close()
     assert pks == keyed
-    verified(source.path, pg_url)
 
 
 def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
         source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     """A copy worker process killed (as by the OOM killer) stops the run with exit 12 and a
     one-line reason, no traceback; --resume then copies every row exactly once."""
-    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
-           "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
-           "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while units_done(pg_url) < 10 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    proc = started(source, pg_url, tmp_path, 10)
     workers = psutil.Process(proc.pid).children()
     assert workers, "the copy finished before a worker could be killed"
     workers[0].kill()
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == ExitCode.CAPACITY, err
     assert "worker process died" in err and "Traceback" not in err
     (total,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.units")[0]
     assert units_done(pg_url) < total
-    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
-    assert report.total.rejected_rows == 0
-    for name, count in source.tables.items():
-        if name != "__drizzle_migrations":
-            assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name
-    verified(source.path, pg_url)
+    resumed_exactly(source, pg_url, tmp_path)
 
 
 def test_ctrl_c_stops_the_copy_and_its_workers_then_resume_finishes(
         source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with one
     line and no traceback, no worker left running, and --resume copies every row once."""
-    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
-           "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
-           "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while units_done(pg_url) < 10 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    proc = started(source, pg_url, tmp_path, 10, start_new_session=True)
     workers = psutil.Process(proc.pid).children()
     assert workers, "the copy finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert "Traceback" not in err
     _, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive
-    report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
-    assert report.total.rejected_rows == 0
-    for name, count in source.tables.items():
-        if name != "__drizzle_migrations":
-            assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name
-    verified(source.path, pg_url)
+    resumed_exactly(source, pg_url, tmp_path)
 
 
 def test_resume_refuses_other_options(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
