@@ -151,8 +151,7 @@ def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: lis
               ) -> Iterator[tuple[Any, bytes | None]]:
     """(key, COPY line) for every row of the range in one scan; the line is None when a value
     is not in its usual form, or holds a tab, a NUL or a 0xFF byte (see :func:`finish_line`):
-    the row is then read
-    raw, by :func:`raw_values`, for Python.
+    the row is then read raw, by :func:`raw_values`, for Python.
 
     Keys come back cheaply: the bare rowid (an int) for rowid tables, a KeyTuple otherwise;
     :func:`to_key` makes a KeyTuple of either."""
