@@ -209,6 +209,8 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     # ONE thread: this process's SQLite reader (and PostgreSQL connection) must never be used
     # by two threads at once (an sqlite3 connection is not safe for it: SystemError)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-split") as threads:
+        # the schema checks first: they are short, and the workers start on the source now
+        checks = threads.submit(_schema_checks, p) if pool is not None else None
         for name in sorted(p.specs, key=lambda n: -rows[n]):
             if pool is None:
                 break
@@ -226,9 +228,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                                                  None, functools.partial(_chain, digests))
             else:
                 whole[name] = pool.submit(spec, opts.mode)
-        if pool is not None:
-            checks = threads.submit(_schema_checks, p)  # while the workers compare
-        else:
+        if checks is None:
             _schema_checks(p)
         for name in names:
             plan = p.plans[name]
@@ -241,7 +241,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             else:
                 console.debug(f"verify {name} ({opts.mode})")
                 report.tables.append(compare.compare_table(ctx, p.specs[name], opts.mode))
-        if pool is not None:
+        if checks is not None:
             checks.result()
     report.add_totals()
     return report
