@@ -128,3 +128,26 @@ def test_a_self_reference_to_a_later_row_is_no_orphan(pg_url: str, tmp_path: Pat
                         workers=1, batch_rows=50))
     assert err.value.exit_code is ExitCode.TARGET
     assert rows(pg_url, "SELECT count(*) FROM vendzz_migrate.rejects")[0][0] == 0
+
+
+def test_a_self_referencing_table_loads_unit_after_unit(pg_url: str, tmp_path: Path) -> None:
+    """Rows whose parent is an earlier row of the same table, over many units and two
+    workers: the units of that table go one after another in key order, so every parent is
+    committed before its children (in parallel, a child's unit could commit first: a race)."""
+    src = tmp_path / "replies.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE forum_replies (id INTEGER PRIMARY KEY,"
+                 " parent_reply_id INTEGER REFERENCES forum_replies(id), body TEXT)")
+    conn.execute("CREATE TABLE forum_likes (id INTEGER PRIMARY KEY, n INTEGER)")
+    conn.executemany("INSERT INTO forum_replies VALUES (?, ?, ?)",
+                     [(i, None if i < 40 else i - 1 - i % 37, f"r{i}") for i in range(1, 3001)])
+    conn.executemany("INSERT INTO forum_likes VALUES (?, ?)", [(i, i) for i in range(500)])
+    conn.commit()
+    conn.close()
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute("CREATE TABLE forum_replies (id bigint PRIMARY KEY,"
+                   " parent_reply_id bigint REFERENCES forum_replies(id), body text)")
+        pg.execute("CREATE TABLE forum_likes (id bigint PRIMARY KEY, n bigint)")
+    report = copy(src, pg_url, tmp_path, data_only=True, workers=2, batch_rows=100)
+    assert (report.total.copied_rows, report.total.rejected_rows) == (3500, 0)
+    assert rows(pg_url, "SELECT count(*) FROM forum_replies")[0][0] == 3000

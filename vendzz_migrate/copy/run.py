@@ -14,6 +14,7 @@ State lives in the target's ``vendzz_migrate`` schema; see ``state/schema.sql``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import resource
@@ -355,29 +356,38 @@ def copy_data(ctx: Context) -> None:
                       ctx.snapshot_path, ctx.plans,
                       {name: _copy_statement(ctx.opts.schema_name, plan)
                        for name, plan in ctx.plans.items()}, ctx.opts.data_only)
-    levels = _levels(ctx)
+    levels, chained = _levels(ctx)
     runner: workers.Pool | workers.Copier = (
         workers.Pool(job, ctx.opts.workers) if ctx.opts.workers > 1 and units
         else workers.Copier(job))
+    one = runner if isinstance(runner, workers.Copier) else workers.Copier(job)
     finished = False
     try:
         with console.ProgressReporter() as progress:
             _progress_tables(ctx, progress)
             for level in levels:
-                for unit, result in runner.run([u for u in units if u.table in level]):
+                todo = [u for u in units if u.table in level]
+                parallel = [u for u in todo if u.table not in chained]
+                in_order = sorted((u for u in todo if u.table in chained),
+                                  key=lambda u: (u.table, u.seq))
+                for unit, result in itertools.chain(runner.run(parallel), one.run(in_order)):
                     progress.advance(unit.table, result.source_rows)
             for name in ctx.plans:
                 progress.finish(name)
         finished = True
     finally:
         runner.close(wait=finished)
+        one.close()
 
 
-def _levels(ctx: Context) -> list[set[str]]:
-    """Source tables in waves: with --data-only the target's foreign keys are enforced, so a
-    table is loaded only after the tables it references (a cycle goes in the last wave)."""
+def _levels(ctx: Context) -> tuple[list[set[str]], set[str]]:
+    """Source tables in waves, and the tables whose units go one after another in key order:
+    with --data-only the target's foreign keys are enforced, so a table is loaded only after
+    the tables it references (a cycle goes in the last wave), and a table referencing itself
+    unit by unit (a row's parent, earlier in the file, is then committed before it; units in
+    parallel would make that a race)."""
     if not ctx.opts.data_only:
-        return [set(ctx.plans)]
+        return [set(ctx.plans)], set()
     by_target = {plan.target: name for name, plan in ctx.plans.items()}
     rows = ctx.admin.execute(
         "SELECT child.relname, parent.relname FROM pg_constraint c"
@@ -386,15 +396,18 @@ def _levels(ctx: Context) -> list[set[str]]:
         " JOIN pg_namespace n ON n.oid = child.relnamespace"
         " WHERE c.contype = 'f' AND n.nspname = %s", (ctx.opts.schema_name,)).fetchall()
     needs: dict[str, set[str]] = {name: set() for name in ctx.plans}
+    chained: set[str] = set()
     for child, parent in rows:
-        if child in by_target and parent in by_target and child != parent:
+        if child in by_target and child == parent:
+            chained.add(by_target[child])
+        elif child in by_target and parent in by_target:
             needs[by_target[child]].add(by_target[parent])
     levels: list[set[str]] = []
     while needs:
         ready = {t for t, deps in needs.items() if not deps & needs.keys()}
         levels.append(ready or set(needs))
         needs = {t: d for t, d in needs.items() if t not in levels[-1]}
-    return levels
+    return levels, chained
 
 
 def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
