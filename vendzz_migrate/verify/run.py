@@ -99,7 +99,7 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
                                            segment_rows=opts.segment_rows)
                 prepared = _prepare(opts, url, source, target, rows)
                 if pool is not None:
-                    _cut(prepared, opts.workers)
+                    _cut(prepared, pool)
                     pool.wait_ready()
                     if _data_version(watcher) != version:
                         console.debug("verify: the source changed while workers started; "
@@ -156,18 +156,28 @@ class _Prepared:
     # tables cut among workers: rowid ranges, and segment starts (checksum mode)
     cuts: dict[str, tuple[list[tuple[int, int]], list[lite.Bound] | None]] = field(
         default_factory=dict)
+    # tables compared whole by a worker, submitted before the cuts are read
+    whole: dict[str, Future[TableResult]] = field(default_factory=dict)
 
 
-def _cut(p: _Prepared, workers: int) -> None:
-    """Which tables to cut into rowid ranges among the workers, and where (read now, while the
-    workers start): a keyed rowid table of at least twice ``split_rows`` rows."""
+def _cut(p: _Prepared, pool: workers.Workers) -> None:
+    """Which tables to cut into rowid ranges among the workers (a keyed rowid table of at
+    least twice ``split_rows`` rows), and where. The other tables go to the workers first,
+    whole, so that they work while this process reads the cuts (the segment starts of a
+    large table take a walk of its key index)."""
     opts = p.opts
-    for name, spec in p.specs.items():
-        parts = min(4 * workers, p.rows[name] // opts.split_rows)
-        if opts.mode != "counts" and parts > 1 and lite.splittable(spec):
-            starts = (lite.bounds(p.source, spec, opts.segment_rows)
-                      if opts.mode == "checksum" else None)
-            p.cuts[name] = (lite.rowid_ranges(p.source, spec, parts), starts)
+    parts = {name: min(4 * pool.count, p.rows[name] // opts.split_rows)
+             for name in p.specs}
+    cut = {name for name, spec in p.specs.items()
+           if opts.mode != "counts" and parts[name] > 1 and lite.splittable(spec)}
+    for name in sorted(p.specs, key=lambda n: -p.rows[n]):
+        if name not in cut:
+            p.whole[name] = pool.submit(p.specs[name], opts.mode)
+    for name in sorted(cut, key=lambda n: -p.rows[n]):
+        spec = p.specs[name]
+        starts = (lite.bounds(p.source, spec, opts.segment_rows)
+                  if opts.mode == "checksum" else None)
+        p.cuts[name] = (lite.rowid_ranges(p.source, spec, parts[name]), starts)
 
 
 def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
@@ -204,7 +214,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     names, rows = list(p.plans), p.rows
     ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values,
                       opts.segment_rows)
-    whole: dict[str, Future[TableResult]] = {}
+    whole = p.whole
     split: dict[str, Future[TableResult]] = {}
     # ONE thread: this process's SQLite reader (and PostgreSQL connection) must never be used
     # by two threads at once (an sqlite3 connection is not safe for it: SystemError)
@@ -226,8 +236,6 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
                     digests = [pool.digests(spec, r) for r in ranges]
                     split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
                                                  None, functools.partial(_chain, digests))
-            else:
-                whole[name] = pool.submit(spec, opts.mode)
         if checks is None:
             _schema_checks(p)
         for name in names:
