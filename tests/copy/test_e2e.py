@@ -80,6 +80,7 @@ def test_clean_file_has_no_rejects_and_valid_foreign_keys(clean: SampleStats, pg
                                                           tmp_path: Path) -> None:
     report = copy(clean.path, pg_url, tmp_path, workers=3)
     assert report.total.rejected_rows == 0
+    assert report.snapshot_seconds > 0 and report.peak_rss_mb > 0
     assert report.total.copied_rows == clean.total_rows - clean.tables.get(
         "__drizzle_migrations", 0)
     assert not report.orphans

@@ -60,6 +60,7 @@ def resumed_exactly(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     """--resume finishes the copy: every table holds exactly its rows, verify finds nothing."""
     report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
     assert report.resumed and report.total.rejected_rows == 0
+    assert report.snapshot_seconds == 0  # the interrupted run's snapshot, not a new one
     for name, count in source.tables.items():
         if name != "__drizzle_migrations":
             assert rows(pg_url, f'SELECT count(*) FROM "{name}"')[0] == (count,), name

@@ -78,6 +78,7 @@ class Context:
     mapping: maps.Mapping | None = None
     plans: dict[str, TablePlan] = field(default_factory=dict)
     report: CopyReport | None = None
+    snapshot_seconds: float = 0.0  # taken by this run (a resumed run reuses an earlier one's)
 
 
 def run(opts: CopyOptions) -> CopyReport:
@@ -98,7 +99,9 @@ def run(opts: CopyOptions) -> CopyReport:
     finally:
         admin.close()
     report.seconds = time.monotonic() - started
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the largest process of the run: this one, or a worker (children that have ended)
+    report.peak_rss_mb = max(resource.getrusage(who).ru_maxrss
+                             for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     if report.total.rejected_rows and not opts.allow_rejects:
         raise RejectsError(
             f"{report.total.rejected_rows} row(s) were rejected into "
@@ -164,7 +167,7 @@ def _fresh(ctx: Context) -> None:
         _snapshot_and_profile(ctx, pins)
     else:
         with console.step(1, len(STEPS), STEPS[0]):
-            _report_snapshot(snapshot.take(opts.source, ctx.snapshot_path))
+            _report_snapshot(ctx, snapshot.take(opts.source, ctx.snapshot_path))
         with console.step(2, len(STEPS), STEPS[1]):
             lite = snapshot.open_snapshot(ctx.snapshot_path)
             try:
@@ -198,10 +201,11 @@ def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
                 lite.close()
                 pins.close()
                 snap = taken.result()  # the snapshot's error first, if both failed
-            _report_snapshot(snap)
+            _report_snapshot(ctx, snap)
 
 
-def _report_snapshot(snap: snapshot.Snapshot) -> None:
+def _report_snapshot(ctx: Context, snap: snapshot.Snapshot) -> None:
+    ctx.snapshot_seconds = snap.seconds
     console.info(f"  snapshot: {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
                  f"{snap.journal_mode}) in {snap.seconds:.2f}s")
 
@@ -331,7 +335,7 @@ def _finish(ctx: Context) -> CopyReport:
 def _report(ctx: Context) -> CopyReport:
     report = CopyReport(run_id=ctx.run_id, source=str(ctx.opts.source), target=mask(ctx.url),
                         schema_name=ctx.opts.schema_name, resumed=ctx.opts.resume,
-                        data_only=ctx.opts.data_only)
+                        data_only=ctx.opts.data_only, snapshot_seconds=ctx.snapshot_seconds)
     totals = ctx.store.table_totals(ctx.run_id)
     for name, plan in ctx.plans.items():
         src, copied, rejected, converted, seconds = totals.get(name, (0, 0, 0, 0, 0.0))

@@ -50,7 +50,7 @@ class CopyReport(BaseModel):
     ddl: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     snapshot_seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0  # the largest process of the run (this one or a copy worker)
 
     def add_totals(self) -> None:
         self.total = Totals(
