@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing.util
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +130,7 @@ class Pool:
         pending = set(futures)
         try:
             while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 failed = next((f for f in done if f.exception() is not None), None)
                 if failed is not None:
                     for fut in pending:
