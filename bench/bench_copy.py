@@ -437,7 +437,7 @@ def profile(path: Path, admin_url: str, counts: dict[str, int], workers: int) ->
     url = fresh_db(admin_url, "vzbench_profile")
     raw = OUT / "profile.txt"
     prefix = ["py-spy", "record", "--format", "raw", "--rate", "200", "--threads", "--idle",
-              "--native", "-o", str(raw), "--"]
+              "--native", "--subprocesses", "-o", str(raw), "--"]  # the copy workers too
     try:
         t = run_vendzz(path, url, workers, counts, "profile", prefix)
     finally:
@@ -488,7 +488,7 @@ def summarise(raw: Path, top: int = 25) -> None:
         (workers if is_worker else main)[_bucket(frames)] += count
         for name in {_short(f) for f in frames if "vendzz_migrate/" in f}:
             incl[name] += count
-    print(f"{total} samples at 200 Hz, all threads, idle included")
+    print(f"{total} samples at 200 Hz, all threads of every process, idle included")
     _counter("samples by thread", threads, total, 8)
     wtotal = sum(workers.values())
     _counter(f"copy workers inside copy_unit ({wtotal} samples = 100%)", workers, wtotal, top)
