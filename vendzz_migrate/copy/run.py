@@ -381,7 +381,8 @@ def copy_data(ctx: Context) -> None:
         finished = True
     finally:
         runner.close(wait=finished)
-        one.close()
+        if one is not runner:
+            one.close()
 
 
 def _levels(ctx: Context) -> tuple[list[set[str]], set[str]]:

@@ -9,9 +9,10 @@ error; the units it did not commit are copied again by ``--resume``.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing.util
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -42,11 +43,16 @@ class Job:
     copy_sql: dict[str, bytes]
     data_only: bool
 
+    @functools.cached_property
+    def sources(self) -> dict[str, str]:
+        """Source table of each target table of the run."""
+        return {plan.target: name for name, plan in self.plans.items()}
+
     def loaded(self, store: Store, target: str) -> bool:
         """Whether a target table (a foreign key's parent) is fully loaded; a table that is not
         this run's belongs to the application: all there."""
-        sources = {plan.target: name for name, plan in self.plans.items()}
-        return target not in sources or store.table_loaded(self.run_id, sources[target])
+        return target not in self.sources or store.table_loaded(self.run_id,
+                                                                self.sources[target])
 
 
 class Copier:
@@ -75,10 +81,7 @@ class Copier:
         if self.lite is None:
             self.lite = snapshot.open_snapshot(job.snapshot)
         store = Store(self.pg, job.state_schema)
-        loaded: Callable[[str], bool] | None = None
-        if job.data_only:
-            def loaded(target: str) -> bool:
-                return job.loaded(store, target)
+        loaded = functools.partial(job.loaded, store) if job.data_only else None
         try:
             return copy_unit(self.pg, self.lite, store, job.run_id, job.plans[unit.table], unit,
                              job.copy_sql[unit.table], loaded)

@@ -221,21 +221,18 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-split") as threads:
         # the schema checks first: they are short, and the workers start on the source now
         checks = threads.submit(_schema_checks, p) if pool is not None else None
-        for name in sorted(p.specs, key=lambda n: -rows[n]):
-            if pool is None:
-                break
-            spec = p.specs[name]
-            if name in p.cuts:
-                ranges, starts = p.cuts[name]
-                # the server's side starts now, while the workers read the source
-                if starts is not None:
-                    sums = [pool.sums(spec, starts, r) for r in ranges]
-                    split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
-                                                 (starts, functools.partial(_gather, sums)))
-                else:
-                    digests = [pool.digests(spec, r) for r in ranges]
-                    split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
-                                                 None, functools.partial(_chain, digests))
+        for name in sorted(p.cuts, key=lambda n: -rows[n]):  # none without workers
+            assert pool is not None
+            spec, (ranges, starts) = p.specs[name], p.cuts[name]
+            # the server's side starts now, while the workers read the source
+            if starts is not None:
+                sums = [pool.sums(spec, starts, r) for r in ranges]
+                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
+                                             (starts, functools.partial(_gather, sums)))
+            else:
+                digests = [pool.digests(spec, r) for r in ranges]
+                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
+                                             None, functools.partial(_chain, digests))
         if checks is None:
             _schema_checks(p)
         for name in names:
