@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -211,7 +212,7 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
     piece, kind, stored = conn.execute(
         f'SELECT {sql}, typeof("{name}"), "{name}" FROM v').fetchone()
     # a row of one SQL group, as litesql.assemble() takes it (a NUL byte: the Python path)
-    piece = litesql.assemble(litesql.RowPlan("", ((0, None),), (), ()), (piece,))
+    piece = litesql.assemble(litesql.RowPlan("", ((0, None),), (), (), 1), (piece,))
     try:
         expected = fast.column_fast(conv)(kind, stored)
     except Reject:
@@ -220,7 +221,54 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
         return
     if piece is None:
         return  # the Python path decides
-    assert piece == (b"-" if expected is None else b"%d:%s" % (len(expected), expected))
+    assert piece == (b"\xfe" if expected is None else b"\xff" + expected)
+
+
+RAW_TEXT = st.none() | st.integers(-3, 3) | st.binary(max_size=4) | st.sampled_from(
+    [b"\xff", b"\xfe", b"a\xffb", b"\xfe\xff", b"", b"\xc3\xa9", b"\xc3", b"\xa9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(RAW_TEXT, RAW_TEXT, RAW_TEXT), min_size=2, max_size=2))
+def test_rows_built_by_sqlite_are_equal_only_when_their_values_are(
+        rows: list[tuple[Any, Any, Any]]) -> None:
+    """SQLite builds a group of columns as one string from the raw stored bytes, which need not
+    be UTF-8: a value holding byte 0xFF or 0xFE (the markers) must never make two different
+    rows give the same accepted bytes (assemble() sends such rows to the Python path)."""
+    import sqlite3
+
+    from vendzz_migrate.verify import litesql
+
+    conv = make(Kind.TEXT, "text")
+    conn = sqlite3.connect(":memory:")
+    conn.text_factory = bytes
+    conn.execute("CREATE TABLE v (a, b, c)")
+    for row in rows:  # bytes are stored as TEXT holding those very bytes
+        conn.execute("INSERT INTO v VALUES (" + ", ".join(
+            "CAST(? AS TEXT)" if isinstance(v, bytes) else "?" for v in row) + ")", row)
+    group = " || ".join(f"({litesql.piece_sql(c, conv)})" for c in "abc")
+    plan = litesql.RowPlan("", ((0, None),), (), (), 3)
+    built = [litesql.assemble(plan, r) for r in conn.execute(f"SELECT {group} FROM v")]
+    stored = list(conn.execute("SELECT typeof(a), a, typeof(b), b, typeof(c), c FROM v"))
+    for data, raw in zip(built, stored, strict=True):
+        if data is None:
+            continue
+        try:  # accepted: exactly the Python canonical form of the values...
+            values = [fast.column_fast(conv)(raw[i], raw[i + 1]) for i in (0, 2, 4)]
+        except Reject:  # ...or a value that is not UTF-8: no PostgreSQL row has these bytes
+            assert not all(_utf8(part) for part in re.split(b"[\xfe\xff]", data))
+            continue
+        assert data == canon.row_bytes(values)
+    if built[0] is not None and built[0] == built[1]:
+        assert stored[0] == stored[1]
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _has_float(value: Any) -> bool:
@@ -267,6 +315,6 @@ def test_key_of_text_key_shortcut_equals_the_canonical_key(row: tuple[bytes, Any
 
     conv = make(Kind.TEXT, "text", not_null=True)
     canons = (fast.column_fast(conv),)
-    short = litesql.RowPlan("", (), (0,), canons, text_key=0)
-    general = litesql.RowPlan("", (), (0,), canons)
+    short = litesql.RowPlan("", (), (0,), canons, 1, text_key=0)
+    general = litesql.RowPlan("", (), (0,), canons, 1)
     assert litesql.key_of(short, row) == litesql.key_of(general, row)

@@ -10,7 +10,7 @@ computes inside PostgreSQL with SQL, so equal meanings give equal bytes on both 
 
 The SQLite side goes through the copier's *reference* conversions (:meth:`Conversion.convert`,
 pure Python) and never through its SQL fast path, so verify is an independent check of it.
-A row is hashed as ``len:value`` per column (``-`` for NULL), md5, like ``pgcanon.row_sql``.
+A row is hashed as the md5 of its canonical bytes (:func:`row_bytes`), like ``pgcanon.row_sql``.
 """
 
 from __future__ import annotations
@@ -242,10 +242,15 @@ def _wrapped(raw: Raw) -> str:
         raise Reject("invalid UTF-8 (cannot be wrapped as a JSON string)") from None
 
 
+VALUE = b"\xff"  # before each value's canonical bytes in a row
+NULL = b"\xfe"  # a NULL in a row
+
+
 def row_bytes(values: list[bytes | None]) -> bytes:
-    """The row's canonical bytes: ``len:value`` per column, ``-`` for NULL (as pgcanon), from
-    each value's canonical UTF-8 bytes."""
-    return b"".join([b"-" if v is None else b"%d:%s" % (len(v), v) for v in values])
+    """The row's canonical bytes (as ``pgcanon.row_sql``): per column, byte 0xFF then the
+    value's canonical UTF-8 bytes, or byte 0xFE for NULL. Neither byte occurs in UTF-8, so
+    the bytes split back into exactly one sequence of values: equal bytes, equal rows."""
+    return b"".join([NULL if v is None else VALUE + v for v in values])
 
 
 def hash64(data: bytes) -> int:

@@ -27,7 +27,8 @@ from vendzz_migrate.verify.spec import Key, Spec, identity
 _KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text",
           b"blob": "blob"}
 _KIND_OF = {v: k for k, v in _KINDS.items()}
-UNCONVERTIBLE = b"\xff verify: this row cannot be converted \xff"
+# no PostgreSQL row hashes to this: its canonical bytes begin with 0xFF or 0xFE, never 0xFD
+UNCONVERTIBLE = b"\xfd verify: this row cannot be converted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
     if spec.rejects and spec.reject_rowids is None:
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         return _python_segment_sums(conn, spec, starts)
-    plan = litesql.row_plan(spec, ordered=False)
+    plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
     sql, params = _in_range(spec, plan.sql, rowids)
     marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
     if marks != sorted(marks):
@@ -271,7 +272,8 @@ def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None
     with ``rowids``."""
     try:
         if not spec.rejects or spec.reject_rowids is not None:
-            yield from _sql_digests(conn, spec, litesql.row_plan(spec, ordered=False), rowids)
+            plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
+            yield from _sql_digests(conn, spec, plan, rowids)
             return
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         cursor = conn.execute(_select(spec, "1", ordered=False))

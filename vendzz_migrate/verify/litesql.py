@@ -1,17 +1,20 @@
-"""The canonical pieces that SQLite can compute itself, in C, for the simple values.
+"""The canonical bytes that SQLite can compute itself, in C, for the simple values.
 
 For text, integer, boolean, epoch-integer timestamp and blob columns, SQLite builds each value's
-``len:value`` piece of the canonical row (see :func:`vendzz_migrate.verify.canon.row_bytes`)
-with this module's own SQL (not the copier's: a different encoding, written independently).
-A value outside the simple form gives SQL NULL and the whole row takes the Python path; floats,
-numerics and JSON always go through Python (SQLite cannot print IEEE bits or jsonb text). A
-text value holding a NUL byte (no PostgreSQL text can) sends its row to the Python path too:
-SQLite does not search for it in every value, Python does once per row, at C speed.
+part of the canonical row (0xFF and the value's bytes, or 0xFE for NULL: see
+:func:`vendzz_migrate.verify.canon.row_bytes`) with this module's own SQL (not the copier's: a
+different encoding, written independently). A value outside the simple form gives SQL NULL and
+the whole row takes the Python path; floats, numerics and JSON always go through Python (SQLite
+cannot print IEEE bits or jsonb text). SQLite does not look inside the values: Python does, once
+per row, at C speed (:func:`assemble`): a text value holding a NUL byte (no PostgreSQL text can),
+or a 0xFF / 0xFE byte (not UTF-8; it would blur the row's layout), sends its row to the Python
+path. A file whose text is not stored as UTF-8 takes the Python path for every value.
 """
 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 from vendzz_migrate.source import qi
 from vendzz_migrate.typemap.convert import MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
 from vendzz_migrate.verify import canon
+from vendzz_migrate.verify.canon import NULL, VALUE
 from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon, plain_text
 from vendzz_migrate.verify.spec import Spec
 
@@ -27,7 +31,7 @@ def piece_sql(col: str, conv: Conversion) -> str | None:
     """SQLite expression for the column's piece, NULL when Python must decide; None when this
     type has no SQL form."""
     c = qi(col)
-    null = "NULL" if conv.not_null else "'-'"
+    null = "NULL" if conv.not_null else "X'FE'"
     simple = _simple_sql(c, conv)
     if simple is None:
         return None
@@ -38,25 +42,23 @@ def _simple_sql(c: str, conv: Conversion) -> str | None:
     kind = conv.kind
     if kind is Kind.TEXT and getattr(conv, "max_length", None) is None \
             and not canon.UUID_TYPE.fullmatch(conv.pg_type):
-        # an integer's text is ASCII: its byte length is the length of its decimal text; a
-        # NUL byte is left to Python, once per row (see :func:`assemble`)
-        return (f"WHEN typeof({c}) IN ('text', 'integer')"
-                f" THEN length(CAST({c} AS BLOB)) || ':' || {c}")
+        # an integer in a text column: its decimal text; NUL, 0xFF and 0xFE bytes are left
+        # to Python, once per row (see :func:`assemble`)
+        return f"WHEN typeof({c}) IN ('text', 'integer') THEN X'FF' || {c}"
     if kind is Kind.INTEGER:
         low, high = getattr(conv, "low", -(2**63)), getattr(conv, "high", 2**63 - 1)
-        return (f"WHEN typeof({c}) = 'integer' AND {c} BETWEEN {low} AND {high}"
-                f" THEN length({c}) || ':' || {c}")
+        return f"WHEN typeof({c}) = 'integer' AND {c} BETWEEN {low} AND {high} THEN X'FF' || {c}"
     if kind is Kind.BOOLEAN:
         return (f"WHEN typeof({c}) = 'integer' AND {c} IN (0, 1)"
-                f" THEN CASE WHEN {c} = 1 THEN '4:true' ELSE '5:false' END")
+                f" THEN CASE WHEN {c} = 1 THEN X'FF' || 'true' ELSE X'FF' || 'false' END")
     if kind is Kind.TIMESTAMP:
         return "".join(
             f" WHEN typeof({c}) = 'integer' AND {c} > -{limit} AND {c} < {limit}"
             f" AND {c} * {scale} BETWEEN {MIN_MICROS} AND {MAX_MICROS}"
-            f" THEN length({c} * {scale}) || ':' || ({c} * {scale})"
+            f" THEN X'FF' || ({c} * {scale})"
             for limit, scale in ((SECONDS_LIMIT, 1_000_000), (MS_LIMIT, 1_000)))
     if kind is Kind.BYTES:
-        return f"WHEN typeof({c}) = 'blob' THEN (2 * length({c})) || ':' || lower(hex({c}))"
+        return f"WHEN typeof({c}) = 'blob' THEN X'FF' || lower(hex({c}))"
     return None
 
 
@@ -75,6 +77,7 @@ class RowPlan:
     ops: tuple[Op, ...]
     key_slots: tuple[int, ...]  # typeof/value pairs of the key columns
     key_canons: tuple[FastCanon, ...]
+    width: int  # columns in the row: one 0xFF / 0xFE marker each
     text_key: int | None = None  # the slot of a one-column key whose text is its canon
 
     @functools.cached_property
@@ -85,9 +88,11 @@ class RowPlan:
         return None
 
 
-def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
-    """The row plan of ``spec``: SQL groups where SQLite can encode, Python elsewhere."""
-    pieces = [piece_sql(c.source, c.conversion) for c in spec.columns]
+def row_plan(spec: Spec, *, ordered: bool, utf8: bool = True) -> RowPlan:
+    """The row plan of ``spec``: SQL groups where SQLite can encode, Python elsewhere;
+    everything in Python when the file's text is not stored as UTF-8 (``utf8``: see
+    :func:`utf8`), as SQLite would then build the pieces in UTF-16."""
+    pieces = [piece_sql(c.source, c.conversion) if utf8 else None for c in spec.columns]
     select = [spec.rowid if spec.has_rowid else "NULL"]
     key_slots = []
     for name in spec.key_columns:
@@ -115,14 +120,26 @@ def row_plan(spec: Spec, *, ordered: bool) -> RowPlan:
            f"{' ORDER BY ' + order if ordered else ''}")
     plain = len(key_slots) == 1 and plain_text(spec.columns[spec.key_pos[0]].conversion)
     return RowPlan(sql, tuple(ops), tuple(key_slots),
-                   tuple(spec.canons[p] for p in spec.key_pos), key_slots[0] if plain else None)
+                   tuple(spec.canons[p] for p in spec.key_pos), len(spec.columns),
+                   key_slots[0] if plain else None)
+
+
+def utf8(conn: sqlite3.Connection) -> bool:
+    """Whether the file stores its text as UTF-8 (SQLite's ``PRAGMA encoding``)."""
+    found = conn.execute("PRAGMA encoding").fetchone()[0]
+    return (found.decode() if isinstance(found, bytes) else str(found)) == "UTF-8"
 
 
 def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
-    """The row's canonical bytes, or None when a value needs the full Python path."""
+    """The row's canonical bytes, or None when a value needs the full Python path: a NUL byte
+    anywhere, or not exactly one 0xFF / 0xFE marker per column (a raw SQLite value holding
+    such a byte is not UTF-8, and would blur where values begin)."""
+    width = plan.width
     if plan.single is not None:
         data = row[plan.single]
-        return None if data is None or b"\x00" in data else data
+        if data is None or b"\x00" in data or data.count(VALUE) + data.count(NULL) != width:
+            return None
+        return data  # type: ignore[no-any-return]
     parts: list[bytes] = []
     for slot, fast in plan.ops:
         if fast is None:
@@ -135,9 +152,11 @@ def assemble(plan: RowPlan, row: Sequence[Any]) -> bytes | None:
             value = fast(row[slot], row[slot + 1])
         except Reject:
             return None
-        parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
+        parts.append(NULL if value is None else VALUE + value)
     data = b"".join(parts)
-    return None if b"\x00" in data else data
+    if b"\x00" in data or data.count(VALUE) + data.count(NULL) != width:
+        return None
+    return data
 
 
 def key_of(plan: RowPlan, row: Sequence[Any]) -> tuple[str, ...] | None:

@@ -32,14 +32,19 @@ def value_sql(column: str, pg_type: str) -> str:
     return f"{c}::text"  # text, varchar, uuid, integers, boolean ('true' / 'false')
 
 
+# constants (folded when the query is planned), whatever standard_conforming_strings says
+_VALUE, _NULL = "decode('ff', 'hex')", "decode('fe', 'hex')"
+
+
 def row_sql(columns: Sequence[tuple[str, str]]) -> str:
-    """The row's canonical text: ``len:value`` per column, ``-`` for NULL (as canon.row_bytes)."""
+    """The row's canonical bytes (bytea, as canon.row_bytes): per column, byte 0xFF and the
+    value's UTF-8 bytes, or byte 0xFE for NULL."""
     if not columns:
-        return "''"
+        return "''::bytea"
     parts = []
     for name, pg_type in columns:
         v = value_sql(name, pg_type)
-        parts.append(f"coalesce(octet_length({v})::text || ':' || {v}, '-')")
+        parts.append(f"coalesce({_VALUE} || convert_to({v}, 'UTF8'), {_NULL})")
     return " || ".join(parts)
 
 
