@@ -299,6 +299,61 @@ def test_orjson_quick_path_equals_the_json_module_path(value: Any, indent: int |
     assert quick == fast.jsonb_text(text).encode()
 
 
+C_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False)
+    | st.text() | st.sampled_from(["\x00", "a\x7fb", "\x1f\x08\x0c", "😀é", '"\\/']),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(
+        st.text(max_size=6) | st.sampled_from(["", "a", "aa", "b", "é", "z", "ab", "😀"]),
+        inner, max_size=6),
+    max_leaves=30,
+)
+
+
+def test_the_c_speedup_is_built() -> None:
+    """verify's speed relies on _jsonb.c: an install that could not build it must not pass CI
+    unnoticed (without it verify is as exact, only slower)."""
+    assert fast._jsonb is not None
+    assert fast.text_of is fast._jsonb.text
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.lists(C_JSON, max_size=3) | st.dictionaries(st.text(max_size=4), C_JSON,
+                                                             max_size=4))
+def test_c_jsonb_text_equals_the_python_walk(value: Any) -> None:
+    """_jsonb.text (C) prints exactly what walk_text (Python) prints, and steps aside only for
+    floats, integers beyond 64 bits and strings holding NUL (the Python paths decide those)."""
+    import orjson
+
+    assert fast._jsonb is not None
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer orjson cannot hold
+        return
+    data = orjson.loads(text)
+    try:
+        c_text = fast._jsonb.text(data)
+    except fast._jsonb.Unsure:
+        c_text = None
+    try:
+        py_text = fast.walk_text(data)
+    except fast._Unsure:
+        py_text = None
+    if c_text is None:
+        assert _has_float(data) or "\\u0000" in text or any(
+            isinstance(i, int) and not -(2**63) <= i < 2**63 for i in _leaves(data)), text
+        return
+    assert c_text == py_text
+    assert c_text == fast.jsonb_text(text).encode()  # the json-module path too
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
 KEY_VALUES = (st.tuples(st.just(b"text"), st.binary(max_size=12) | st.sampled_from(
     [b"\xff", b"a\x00", "é".encode(), b""] + [t.encode() for t in ["abc", "id_1"]]))
     | st.tuples(st.just(b"blob"), st.binary(max_size=6))

@@ -130,13 +130,9 @@ class _Unsure(Exception):
 
 
 def _orjson_text(value: bytes) -> bytes | None:
-    """The quick path of :class:`_Jsonb` (orjson parses and prints in C): for documents without
-    non-integer numbers, whose literals orjson would not keep. ``None`` when unsure: the json
-    module path decides. jsonb prints ``{"a": 1, "b": [1, 2]}``: when the compact output holds
-    exactly as many ':' and ',' as the document has keys and separators, none is inside a
-    string and a space goes after each. Otherwise the indented output: it has a newline only
-    between tokens (a string holds ``\\n``, never a raw newline), each followed by two spaces
-    per level, so removing them (deepest first) and putting a space after commas does it."""
+    """The quick path of :class:`_Jsonb` (orjson parses, C or :func:`walk_text` prints): for
+    documents without non-integer numbers, whose literals orjson would not keep. ``None`` when
+    unsure: the json module path decides."""
     try:
         data = first = orjson.loads(value)
         while type(data) is str:
@@ -152,17 +148,27 @@ def _orjson_text(value: bytes) -> bytes | None:
             if type(first) is float:
                 return None
             return orjson.dumps(first)
-        walk = _Walk()
-        ordered = walk.obj(data, 1) if kind is dict else walk.arr(data, 1)
-        out = orjson.dumps(ordered)
-        if b"\\u0000" in out:  # jsonb refuses NUL in text: the reference path decides
-            return None
-        if out.count(b":") == walk.colons and out.count(b",") == walk.commas:
-            # every ':' and ',' is a separator (no string holds one): space them as jsonb
-            return out.replace(b":", b": ").replace(b",", b", ")
-        out = orjson.dumps(ordered, option=orjson.OPT_INDENT_2)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, _Unsure, RecursionError):
+        return text_of(data)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, _Unsure, _CUnsure, RecursionError):
         return None
+
+
+def walk_text(data: dict[str, Any] | list[Any]) -> bytes | None:
+    """jsonb's text of a parsed object or array, in Python (raises _Unsure on a float, None
+    for a NUL). jsonb prints ``{"a": 1, "b": [1, 2]}``: when the compact output holds
+    exactly as many ':' and ',' as the document has keys and separators, none is inside a
+    string and a space goes after each. Otherwise the indented output: it has a newline only
+    between tokens (a string holds ``\\n``, never a raw newline), each followed by two spaces
+    per level, so removing them (deepest first) and putting a space after commas does it."""
+    walk = _Walk()
+    ordered = walk.obj(data, 1) if type(data) is dict else walk.arr(data, 1)  # type: ignore[arg-type]
+    out = orjson.dumps(ordered)
+    if b"\\u0000" in out:  # jsonb refuses NUL in text: the reference path decides
+        return None
+    if out.count(b":") == walk.colons and out.count(b",") == walk.commas:
+        # every ':' and ',' is a separator (no string holds one): space them as jsonb
+        return out.replace(b":", b": ").replace(b",", b", ")
+    out = orjson.dumps(ordered, option=orjson.OPT_INDENT_2)
     if b"\n" not in out:
         return out
     out = out.replace(b",\n", b", \n")
@@ -170,6 +176,16 @@ def _orjson_text(value: bytes) -> bytes | None:
         out = out.replace(_INDENTS[depth] if depth < len(_INDENTS) else b"\n" + b"  " * depth,
                           b"")
     return out
+
+
+try:  # walk_text in C (vendzz_migrate/verify/_jsonb.c), built when the package is installed
+    from vendzz_migrate.verify import _jsonb
+except ImportError:  # no C compiler at install time: the same bytes, from walk_text, slower
+    _jsonb = None  # type: ignore[assignment]
+
+_CUnsure: type[Exception] = _Unsure if _jsonb is None else _jsonb.Unsure
+text_of: Callable[[dict[str, Any] | list[Any]], bytes | None] = \
+    walk_text if _jsonb is None else _jsonb.text
 
 
 _INDENTS = [b"\n" + b"  " * depth for depth in range(32)]
