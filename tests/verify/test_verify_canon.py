@@ -23,6 +23,11 @@ from vendzz_migrate.typemap.convert import Kind, OnError, Reject, copy_escape, m
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import canon, fast, pgcanon
 
+try:
+    from vendzz_migrate.verify import _speed
+except ImportError:  # not built: test_the_c_speedup_is_built says so
+    _speed = None  # type: ignore[assignment]
+
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 COLUMNS = {"t": "text", "i": "bigint", "f": "double precision", "r": "real", "n": "numeric",
@@ -310,29 +315,40 @@ C_JSON = st.recursive(
 
 
 def test_the_c_speedup_is_built() -> None:
-    """verify's speed relies on _jsonb.c: an install that could not build it must not pass CI
+    """verify's speed relies on _speed.c: an install that could not build it must not pass CI
     unnoticed (without it verify is as exact, only slower)."""
-    assert fast._jsonb is not None
-    assert fast.text_of is fast._jsonb.text
+    assert _speed is not None
+    assert fast.text_of is _speed.text
+    assert fast.has_sums
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300) | st.integers(0, 200).map(lambda n: b"\xff" * n))
+def test_c_md5_is_md5(data: bytes) -> None:
+    """_speed.md5 (C, used by the row loop) is hashlib's MD5, at every padding boundary."""
+    import hashlib
+
+    assert _speed is not None
+    assert _speed.md5(data) == hashlib.md5(data).digest()
 
 
 @settings(max_examples=500, deadline=None)
 @given(value=st.lists(C_JSON, max_size=3) | st.dictionaries(st.text(max_size=4), C_JSON,
                                                              max_size=4))
 def test_c_jsonb_text_equals_the_python_walk(value: Any) -> None:
-    """_jsonb.text (C) prints exactly what walk_text (Python) prints, and steps aside only for
+    """_speed.text (C) prints exactly what walk_text (Python) prints, and steps aside only for
     floats, integers beyond 64 bits and strings holding NUL (the Python paths decide those)."""
     import orjson
 
-    assert fast._jsonb is not None
+    assert _speed is not None
     try:
         text = orjson.dumps(value).decode()
     except orjson.JSONEncodeError:  # an integer orjson cannot hold
         return
     data = orjson.loads(text)
     try:
-        c_text = fast._jsonb.text(data)
-    except fast._jsonb.Unsure:
+        c_text = _speed.text(data)
+    except _speed.Unsure:
         c_text = None
     try:
         py_text = fast.walk_text(data)

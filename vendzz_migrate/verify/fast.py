@@ -12,7 +12,7 @@ import json
 import operator
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -178,14 +178,25 @@ def walk_text(data: dict[str, Any] | list[Any]) -> bytes | None:
     return out
 
 
-try:  # walk_text in C (vendzz_migrate/verify/_jsonb.c), built when the package is installed
-    from vendzz_migrate.verify import _jsonb
-except ImportError:  # no C compiler at install time: the same bytes, from walk_text, slower
-    _jsonb = None  # type: ignore[assignment]
+try:  # verify's hot loops in C (vendzz_migrate/verify/_speed.c), built at install time
+    from vendzz_migrate.verify import _speed
+except ImportError:  # no C compiler at install time: the same results, in Python, slower
+    _speed = None  # type: ignore[assignment]
 
-_CUnsure: type[Exception] = _Unsure if _jsonb is None else _jsonb.Unsure
+_CUnsure: type[Exception] = _Unsure if _speed is None else _speed.Unsure
+has_sums = _speed is not None and hasattr(_speed, "sums")  # not built without 128-bit integers
+
+
+def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], width: int, key: int,
+           starts: list[bytes], rejected: set[int] | frozenset[int] | None,
+           reject: type[Exception], segments: int
+           ) -> tuple[list[int], list[int], list[Any], int]:
+    """The per-row loop of :func:`vendzz_migrate.verify.lite.segment_sums` in C (see
+    ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
+    to the Python loop, and how many it took."""
+    return _speed.sums(rows, ops, width, key, starts, rejected, reject, segments)
 text_of: Callable[[dict[str, Any] | list[Any]], bytes | None] = \
-    walk_text if _jsonb is None else _jsonb.text
+    walk_text if _speed is None else _speed.text
 
 
 _INDENTS = [b"\n" + b"  " * depth for depth in range(32)]

@@ -25,6 +25,9 @@ FETCH = 20_000
 def open_target(url: str) -> psycopg.Connection:
     conn = connect(url, autocommit=True)
     conn.execute("SET default_transaction_read_only = on")
+    # verify already runs one query per worker process on every core: parallel query workers
+    # would only add processes fighting for the same cores
+    conn.execute("SET max_parallel_workers_per_gather = 0")
     return conn
 
 
@@ -58,11 +61,18 @@ def _range(spec: Spec, lo: Key | None, hi: Key | None) -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
-def _run(conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def _run(conn: psycopg.Connection, sql: str, params: Sequence[Any] = (), *,
+         hashed: bool = False) -> list[tuple[Any, ...]]:
+    """``hashed``: a GROUP BY whose groups the planner cannot count (it guesses one per row,
+    then sorts every row, spilling to disk) is aggregated in a hash table instead."""
     import psycopg
 
     try:
-        return conn.execute(sql.encode(), params).fetchall()
+        if not hashed:
+            return conn.execute(sql.encode(), params).fetchall()
+        with conn.transaction():
+            conn.execute("SET LOCAL enable_sort = off")
+            return conn.execute(sql.encode(), params).fetchall()
     except psycopg.Error as exc:
         raise classify(exc) from None
 
@@ -96,7 +106,8 @@ def segment_sums(conn: psycopg.Connection, spec: Spec, schema: str, starts: list
         sql = (f"SELECT width_bucket({_keys(spec)[0]}, %s::{array}), count(*), sum({h})"
                f" FROM {table} WHERE {where} GROUP BY 1")
         values = [_param(spec, s)[0] for s in starts]
-        return {int(b): (int(n), int(s)) for b, n, s in _run(conn, sql, [values, *params])}
+        return {int(b): (int(n), int(s))
+                for b, n, s in _run(conn, sql, [values, *params], hashed=True)}
     # composite keys: the server hashes, segments are assigned here in the same byte order
     sql = f"SELECT {', '.join(_keys(spec))}, {h} FROM {table} WHERE {where}"
     order = [_order(spec, s) for s in starts]

@@ -1,0 +1,13 @@
+"""verify's hot loops in C: see _speed.c (each function names its Python twin)."""
+
+from collections.abc import Iterable
+from typing import Any
+
+class Unsure(ValueError): ...
+
+def text(doc: dict[str, Any] | list[Any], /) -> bytes: ...
+def md5(data: bytes, /) -> bytes: ...
+def sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], width: int, key: int,
+         starts: list[bytes], rejected: set[int] | frozenset[int] | None,
+         reject: type[Exception], segments: int, /
+         ) -> tuple[list[int], list[int], list[Any], int]: ...
