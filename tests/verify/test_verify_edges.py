@@ -270,3 +270,15 @@ def _utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def test_a_client_encoding_from_the_environment_changes_nothing(
+        edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server hashes each value's UTF-8 bytes (textsend in a UTF8 session): a session
+    that would otherwise speak LATIN1 (PGCLIENTENCODING) neither fails on '😀' nor hashes
+    other bytes."""
+    source, pg_url, mapping = edges
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    report = verify(source, pg_url, mapping_path=mapping)
+    assert report.ok, report.summary()
+    assert all(t.mismatched_segments == 0 for t in report.tables)

@@ -9,6 +9,7 @@ views and triggers.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -229,7 +230,9 @@ def _foreign_keys(conn: sqlite3.Connection, table: str) -> Iterable[ForeignKey]:
         )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse(sql: str) -> object | None:
+    """The parsed CREATE TABLE (shared by the two readers below: one parse per table)."""
     import sqlglot
 
     try:
@@ -239,6 +242,8 @@ def _parse(sql: str) -> object | None:
 
 
 def _checks(sql: str) -> Iterable[str]:
+    if "CHECK" not in sql.upper():  # no parse (nor the parser's import) for most tables
+        return
     import sqlglot.expressions as exp
 
     tree = _parse(sql)

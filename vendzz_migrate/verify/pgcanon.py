@@ -38,13 +38,15 @@ _VALUE, _NULL = "decode('ff', 'hex')", "decode('fe', 'hex')"
 
 def row_sql(columns: Sequence[tuple[str, str]]) -> str:
     """The row's canonical bytes (bytea, as canon.row_bytes): per column, byte 0xFF and the
-    value's UTF-8 bytes, or byte 0xFE for NULL."""
+    value's UTF-8 bytes, or byte 0xFE for NULL. ``textsend`` gives a text's bytes in the
+    session's client encoding, which :func:`vendzz_migrate.verify.pgside.open_target` sets to
+    UTF8 (``convert_to(v, 'UTF8')`` gives the same bytes, ~15 % slower per row)."""
     if not columns:
         return "''::bytea"
     parts = []
     for name, pg_type in columns:
         v = value_sql(name, pg_type)
-        parts.append(f"coalesce({_VALUE} || convert_to({v}, 'UTF8'), {_NULL})")
+        parts.append(f"coalesce({_VALUE} || textsend({v}), {_NULL})")
     return " || ".join(parts)
 
 

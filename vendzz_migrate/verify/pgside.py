@@ -25,6 +25,7 @@ FETCH = 20_000
 def open_target(url: str) -> psycopg.Connection:
     conn = connect(url, autocommit=True)
     conn.execute("SET default_transaction_read_only = on")
+    conn.execute("SET client_encoding = 'UTF8'")  # textsend() gives UTF-8 (see pgcanon)
     # verify already runs one query per worker process on every core: parallel query workers
     # would only add processes fighting for the same cores
     conn.execute("SET max_parallel_workers_per_gather = 0")
