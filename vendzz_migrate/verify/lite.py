@@ -376,16 +376,26 @@ def _canon_one(spec: Spec, pos: int, kind: bytes, value: Any) -> bytes | None:
         return None
 
 
+SAMPLES_PER_SEGMENT = 16  # keys sampled per expected segment (see _sampled_keys)
+SAMPLED_FROM = 8  # segments: a table with fewer has every key read (an exact walk)
+
+
 def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
-    """The first key of every ``every``-th row (key order): segment starts after the first."""
+    """Segment starts after the first, in key order, about ``every`` rows apart: the first
+    key of every ``every``-th row, or (a large rowid table) picked from a sample of the keys
+    (:func:`_sampled_keys`). Any starts are correct, as both databases are cut at the same
+    keys; only the cost of a drill-down depends on the segments' sizes."""
     keys = ", ".join(qi(c) for c in spec.key_columns)
     typed = ", ".join(f"typeof({qi(c)}), {qi(c)}" for c in spec.key_columns)
     present = " AND ".join(f"{qi(c)} IS NOT NULL" for c in spec.key_columns)
-    sql = (f"SELECT {typed} FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys}) AS vz_rn"
-           f" FROM {qi(spec.name)} WHERE {present}) WHERE vz_rn % ? = 1 AND vz_rn > 1"
-           f" ORDER BY {keys}")
+    found = _sampled_keys(conn, spec, every, typed, present) if spec.has_rowid else None
+    if found is None:
+        sql = (f"SELECT {typed} FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys})"
+               f" AS vz_rn FROM {qi(spec.name)} WHERE {present}) WHERE vz_rn % ? = 1"
+               f" AND vz_rn > 1 ORDER BY {keys}")
+        found = list(conn.execute(sql, (every,)))
     out: list[Bound] = []
-    for row in conn.execute(sql, (every,)):
+    for row in found:
         raw = tuple(Raw(_KINDS[row[2 * i]], row[2 * i + 1]) for i in range(len(spec.key_pos)))
         canon = [_canon_one(spec, p, row[2 * i], row[2 * i + 1])
                  for i, p in enumerate(spec.key_pos)]
@@ -393,6 +403,29 @@ def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
             out.append((tuple(v.decode("utf-8") for v in canon if v is not None), raw))
     out.sort(key=lambda bound: order_key([(_KIND_OF[r.kind], r.value) for r in bound[1]]))
     return out
+
+
+def _sampled_keys(conn: sqlite3.Connection, spec: Spec, every: int, typed: str, present: str
+                  ) -> list[Any] | None:
+    """The segment starts of a large rowid table (as read: typeof/value pairs) from a sample
+    of its keys: SAMPLES_PER_SEGMENT keys per expected segment, read at evenly spaced rowids
+    (one rowid lookup each, instead of a walk of the whole key index); every
+    SAMPLES_PER_SEGMENT-th sampled key, in key order, starts a segment, so segments come out
+    ``every`` rows long give or take a quarter. None for a table too small to sample."""
+    r = spec.rowid
+    low, high = conn.execute(f"SELECT min({r}), max({r}) FROM {qi(spec.name)}").fetchone()
+    if low is None or high - low + 1 < SAMPLED_FROM * every:
+        return None
+    step = max(1, every // SAMPLES_PER_SEGMENT)
+    sql = (f"WITH RECURSIVE vz_s(vz_r) AS (SELECT ? UNION ALL SELECT vz_r + ? FROM vz_s"
+           f" WHERE vz_r + ? <= ?) SELECT {typed} FROM vz_s CROSS JOIN {qi(spec.name)}"
+           f" ON {qi(spec.name)}.{r} = vz_s.vz_r WHERE {present}")
+    width = len(spec.key_pos)
+    sample = sorted({tuple(row) for row in conn.execute(sql, (low, step, step, high))},
+                    key=lambda row: order_key([(row[2 * i], row[2 * i + 1])
+                                               for i in range(width)]))
+    segments = max(1, round(len(sample) * step / every))  # rows ~ sampled keys * step
+    return [sample[i * len(sample) // segments] for i in range(1, segments)]
 
 
 def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None,
