@@ -365,7 +365,14 @@ static int bytes_le(PyObject *x, const char *key, Py_ssize_t key_size)
 
 /* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
    look at it; -1 on an error (raised). Mirrors litesql.assemble. */
-static int assemble(Buffer *b, PyObject *row, PyObject *ops, Py_ssize_t width, PyObject *reject)
+static int is_text_kind(PyObject *kind)
+{
+    return PyBytes_Check(kind) && PyBytes_GET_SIZE(kind) == 4
+           && memcmp(PyBytes_AS_STRING(kind), "text", 4) == 0;
+}
+
+static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py_ssize_t width,
+                    PyObject *reject)
 {
     Py_ssize_t i, n = PyTuple_GET_SIZE(ops), markers = 0;
 
@@ -386,9 +393,22 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, Py_ssize_t width, P
             if (put_piece(b, piece) < 0)
                 return -1;
         } else {
-            PyObject *value = PyObject_CallFunctionObjArgs(
-                fast, PyTuple_GET_ITEM(row, slot), PyTuple_GET_ITEM(row, slot + 1), NULL);
+            PyObject *kind = PyTuple_GET_ITEM(row, slot), *raw = PyTuple_GET_ITEM(row, slot + 1);
+            PyObject *value = NULL;
             int failed;
+            if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) != Py_None
+                && is_text_kind(kind) && PyBytes_Check(raw)) {
+                /* the op's result in one call when it is sure (plan.quick) */
+                value = PyObject_CallOneArg(PyTuple_GET_ITEM(quick, i), raw);
+                if (value == NULL)
+                    return -1;
+                if (value == Py_None) {
+                    Py_DECREF(value);
+                    value = NULL;
+                }
+            }
+            if (value == NULL)
+                value = PyObject_CallFunctionObjArgs(fast, kind, raw, NULL);
             if (value == NULL) {
                 if (PyErr_ExceptionMatches(reject)) {
                     PyErr_Clear();
@@ -419,11 +439,11 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, Py_ssize_t width, P
     return markers == width;
 }
 
-/* sums(rows, ops, width, key, starts, rejected, reject, segments)
+/* sums(rows, ops, quick, width, key, starts, rejected, reject, segments)
    -> (counts, totals, deferred, read)
 
-   rows: an iterator of rows as litesql.row_plan's SELECT gives them; ops and width: the
-   plan's; key: the slot of the one text key column's typeof (its value follows); starts: the
+   rows: an iterator of rows as litesql.row_plan's SELECT gives them; ops, quick and width:
+   the plan's; key: the slot of the one text key column's typeof (its value follows); starts: the
    segment starts (bytes, sorted); rejected: a set of rowids or None; reject: the exception
    a canonical function raises (Reject); segments: len(starts) + 1. Every row whose key is
    text and whose canonical bytes this loop can build is counted here (md5, first 8 bytes as
@@ -431,7 +451,7 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, Py_ssize_t width, P
    returned in deferred, for the Python loop to take as before. */
 static PyObject *sums(PyObject *module, PyObject *args)
 {
-    PyObject *rows, *ops, *starts, *rejected, *reject, *iter = NULL, *row;
+    PyObject *rows, *ops, *quick, *starts, *rejected, *reject, *iter = NULL, *row;
     PyObject *deferred = NULL, *counts = NULL, *totals = NULL, *out = NULL;
     Py_ssize_t width, key, segments, read = 0, i;
     Buffer b = {NULL, 0, 0};
@@ -439,8 +459,9 @@ static PyObject *sums(PyObject *module, PyObject *args)
     __int128 *total = NULL;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "OO!nnO!OOn", &rows, &PyTuple_Type, &ops, &width, &key,
-                          &PyList_Type, &starts, &rejected, &reject, &segments))
+    if (!PyArg_ParseTuple(args, "OO!O!nnO!OOn", &rows, &PyTuple_Type, &ops, &PyTuple_Type,
+                          &quick, &width, &key, &PyList_Type, &starts, &rejected, &reject,
+                          &segments))
         return NULL;
     if (segments != PyList_GET_SIZE(starts) + 1 || key < 0) {
         PyErr_SetString(PyExc_ValueError, "segments must be len(starts) + 1");
@@ -472,8 +493,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
         }
         kind = PyTuple_GET_ITEM(row, key);
         value = PyTuple_GET_ITEM(row, key + 1);
-        if (PyBytes_Check(kind) && PyBytes_GET_SIZE(kind) == 4
-            && memcmp(PyBytes_AS_STRING(kind), "text", 4) == 0 && PyBytes_Check(value)) {
+        if (is_text_kind(kind) && PyBytes_Check(value)) {
             /* a key that is not UTF-8 does not convert: Python sets its row aside */
             PyObject *decoded = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value),
                                                      PyBytes_GET_SIZE(value), "strict");
@@ -497,7 +517,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
                 ok = !found;
             }
             if (ok)
-                ok = assemble(&b, row, ops, width, reject);
+                ok = assemble(&b, row, ops, quick, width, reject);
         }
         if (ok < 0) {
             Py_DECREF(row);

@@ -187,14 +187,14 @@ _CUnsure: type[Exception] = _Unsure if _speed is None else _speed.Unsure
 has_sums = _speed is not None and hasattr(_speed, "sums")  # not built without 128-bit integers
 
 
-def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], width: int, key: int,
-           starts: list[bytes], rejected: set[int] | frozenset[int] | None,
-           reject: type[Exception], segments: int
+def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], quick: tuple[Any, ...],
+           width: int, key: int, starts: list[bytes],
+           rejected: set[int] | frozenset[int] | None, reject: type[Exception], segments: int
            ) -> tuple[list[int], list[int], list[Any], int]:
     """The per-row loop of :func:`vendzz_migrate.verify.lite.segment_sums` in C (see
     ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
     to the Python loop, and how many it took."""
-    return _speed.sums(rows, ops, width, key, starts, rejected, reject, segments)
+    return _speed.sums(rows, ops, quick, width, key, starts, rejected, reject, segments)
 text_of: Callable[[dict[str, Any] | list[Any]], bytes | None] = \
     walk_text if _speed is None else _speed.text
 
@@ -320,6 +320,13 @@ def _simple(conv: Conversion) -> Simple | None:
         Kind.TIMESTAMP: _timestamp, Kind.JSON: _Jsonb(), Kind.BYTES: _bytes,
     }
     return table.get(conv.kind)
+
+
+def quick_text(conv: Conversion) -> Callable[[bytes], bytes | None] | None:
+    """For a JSON column: the function that gives what :func:`column_fast`'s canon gives for
+    a text value whenever it returns bytes (``None``: ask the canon), one call instead of
+    three; None for other columns."""
+    return _orjson_text if isinstance(_simple(conv), _Jsonb) else None
 
 
 def plain_text(conv: Conversion) -> bool:
