@@ -289,10 +289,11 @@ def _keyless(ctx: Ctx, spec: Spec, result: TableResult, full: bool) -> None:
     if not full:
         with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(pgside.totals, ctx.pg, spec, ctx.schema)
-            count, total = 0, 0
-            for row in lite.rows(ctx.lite, spec):
-                if not _set_aside(row, result):
-                    count, total = count + 1, total + row.h64
+            # one segment (no key): the storage-order sums, SQLite-built values and all
+            sums, aside, _ = lite.segment_sums(ctx.lite, spec, [])
+            for row in aside:
+                _set_aside(row, result)
+            count, total = sums[0]
             result.target_rows, tgt_sum = future.result()
         result.source_rows = count + result.quarantined + result.missing
         result.segments = 1
