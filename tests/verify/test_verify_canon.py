@@ -192,7 +192,11 @@ def test_row_hash_matches_postgres(pg: psycopg.Connection, values: list[str | No
 
 SQLITE_VALUES = (st.none() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text()
                  | st.binary() | st.sampled_from([0, 1, 10**11 - 1, 10**11, 10**14 - 1, -1,
-                                                  "a\x00b", "\x00"]))
+                                                  "a\x00b", "\x00"])
+                 # the edges of the timestamp range (0001-01-01, 9999-12-31) in s and ms
+                 | st.sampled_from([-62135596800, -62135596801, 253402300799, 253402300800,
+                                    -62135596800000, -62135596800001, -7 * 10**10,
+                                    -(10**11) + 1, -(10**14) + 1, -(10**14)]))
 
 
 @settings(max_examples=300, deadline=None)
