@@ -282,3 +282,46 @@ def test_a_client_encoding_from_the_environment_changes_nothing(
     report = verify(source, pg_url, mapping_path=mapping)
     assert report.ok, report.summary()
     assert all(t.mismatched_segments == 0 for t in report.tables)
+
+
+def test_a_key_postgresql_cannot_hold_is_missing_even_when_no_reject_was_recorded(
+        tmp_path: Path, pg_url: str) -> None:
+    """A text key that is not UTF-8: the copy rejects its row; were that record lost, the row
+    must still be reported (it was hashed into its segment in storage order, and the segment's
+    drill-down skipped it: a silent "all good")."""
+    source = tmp_path / "badkey.db"
+    conn = sqlite3.connect(source)
+    conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(f"k{i:03d}", "v") for i in range(50)])
+    conn.execute("INSERT INTO t VALUES (CAST(X'6bc3' AS TEXT), 'v')")  # 'k' + a cut 'é'
+    conn.commit()
+    conn.close()
+    copy(source, pg_url, tmp_path / "work")
+    assert table(verify(source, pg_url), "t").quarantined == 1
+    execute(pg_url, "DELETE FROM vendzz_migrate.rejects")
+    report = verify(source, pg_url)
+    t = table(report, "t")
+    assert not report.ok
+    assert (t.missing, t.quarantined, t.changed, t.extra) == (1, 0, 0, 0)
+    assert "invalid UTF-8" in (t.differences[0].reason or "")
+
+
+def test_sums_that_differ_with_no_row_found_are_never_a_match(
+        edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net: if the source's segment sums and its rows' hashes ever disagree (a bug),
+    the drill-down finds no row, and the table must still fail."""
+    from vendzz_migrate.verify import compare, lite
+
+    source, pg_url, mapping = edges
+    real = lite.segment_sums
+
+    def skewed(*args: Any, **kwargs: Any) -> Any:
+        sums, aside, read = real(*args, **kwargs)
+        return [(n, s + 1) for n, s in sums], aside, read
+
+    monkeypatch.setattr(lite, "segment_sums", skewed)
+    report = verify(source, pg_url, mapping_path=mapping, workers=1)
+    for name in ("nums", "log"):  # a keyed table and a table without a key
+        t = table(report, name)
+        assert t.status.value == "mismatch", name
+        assert t.differences[-1].reason == compare.UNLOCATED

@@ -49,6 +49,11 @@ class Tally:
     pg_only: dict[Key, bytes] = field(default_factory=dict)
     changed: dict[Key, SrcRow] = field(default_factory=dict)
     duplicates: list[Key] = field(default_factory=list)
+    unlocated: list[int] = field(default_factory=list)  # segments that differ, no row found
+
+    def size(self) -> int:
+        return len(self.src_only) + len(self.pg_only) + len(self.changed) + len(
+            self.duplicates)
 
 
 Digests = Callable[[], Iterable[lite.Digest]]  # the source's row digests, computed elsewhere
@@ -133,7 +138,10 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
             result.mismatched_segments += 1
             lo = starts[seg - 1] if seg else None
             hi = starts[seg] if seg < len(starts) else None
+            found = tally.size()
             _drill(ctx, spec, tally, lo, hi)
+            if tally.size() == found:
+                tally.unlocated.append(seg)
 
 
 def merge(parts: Iterable[SourceSums]) -> SourceSums:
@@ -226,7 +234,15 @@ def _reconcile(tally: Tally) -> None:
             tally.changed[key] = row
 
 
+UNLOCATED = ("checksums differ, but no differing row was located (the two sides hash some"
+             " row differently: please report it)")
+
+
 def _report(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
+    # a segment whose sums differ is never taken for a match, even when its drill-down finds
+    # no row (the sums and the rows' hashes disagree: a bug, never "all good")
+    for seg in tally.unlocated:
+        result.add(Difference(kind=DiffKind.CHANGED, key={"segment": seg}, reason=UNLOCATED))
     _reconcile(tally)
     for key, row in sorted(tally.src_only.items()):
         diff = Difference(kind=DiffKind.MISSING, key=spec.key_dict(key), reason=row.failure)
@@ -303,6 +319,8 @@ def _keyless(ctx: Ctx, spec: Spec, result: TableResult, full: bool) -> None:
         result.differences.clear()
         result.quarantined = result.missing = 0
     _multiset(ctx, spec, result)
+    if result.mismatched_segments and not (result.missing or result.extra):
+        result.add(Difference(kind=DiffKind.CHANGED, key={}, reason=UNLOCATED))
 
 
 def _multiset(ctx: Ctx, spec: Spec, result: TableResult) -> None:
