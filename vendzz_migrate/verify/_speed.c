@@ -363,14 +363,14 @@ static int bytes_le(PyObject *x, const char *key, Py_ssize_t key_size)
     return c < 0 || (c == 0 && n <= key_size);
 }
 
-/* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
-   look at it; -1 on an error (raised). Mirrors litesql.assemble. */
 static int is_text_kind(PyObject *kind)
 {
     return PyBytes_Check(kind) && PyBytes_GET_SIZE(kind) == 4
            && memcmp(PyBytes_AS_STRING(kind), "text", 4) == 0;
 }
 
+/* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
+   look at it; -1 on an error (raised). Mirrors litesql.assemble. */
 static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py_ssize_t width,
                     PyObject *reject)
 {
@@ -378,9 +378,14 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
 
     b->size = 0;
     for (i = 0; i < n; i++) {
-        PyObject *op = PyTuple_GET_ITEM(ops, i);
-        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(op, 0));
-        PyObject *fast = PyTuple_GET_ITEM(op, 1);
+        PyObject *op = PyTuple_GET_ITEM(ops, i), *fast;
+        Py_ssize_t slot;
+        if (!PyTuple_Check(op) || PyTuple_GET_SIZE(op) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a row plan op is a (slot, canon) tuple");
+            return -1;
+        }
+        slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(op, 0));
+        fast = PyTuple_GET_ITEM(op, 1);
         if (slot < 0 || slot + (fast == Py_None ? 0 : 1) >= PyTuple_GET_SIZE(row)) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_IndexError, "a row plan slot beyond the row");
