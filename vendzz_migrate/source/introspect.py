@@ -241,8 +241,14 @@ def _parse(sql: str) -> object | None:
         return None
 
 
+# tables whose DDL may hold a CHECK constraint or a generated column: only those are parsed
+# (the parser is imported the first time one is), a cheap test with false positives only
+_MAY_CHECK = re.compile(r"\bCHECK\b", re.I)
+_MAY_GENERATE = re.compile(r"\bGENERATED\b|\bAS\b", re.I)
+
+
 def _checks(sql: str) -> Iterable[str]:
-    if "CHECK" not in sql.upper():  # no parse (nor the parser's import) for most tables
+    if not _MAY_CHECK.search(sql):
         return
     import sqlglot.expressions as exp
 
@@ -254,10 +260,10 @@ def _checks(sql: str) -> Iterable[str]:
 
 
 def _generated_expressions(sql: str) -> dict[str, str]:
+    if not _MAY_GENERATE.search(sql):
+        return {}
     import sqlglot.expressions as exp
 
-    if "GENERATED" not in sql.upper() and " AS (" not in sql.upper():
-        return {}
     tree = _parse(sql)
     found: dict[str, str] = {}
     if not isinstance(tree, exp.Expression):
