@@ -54,3 +54,11 @@ def only_difference(report: VerifyReport) -> tuple[TableResult, Difference]:
     diffs = [d for d in bad[0].differences if d.kind.value != "quarantined"]
     assert len(diffs) == 1, diffs
     return bad[0], diffs[0]
+
+
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.verify.helpers import is_utf8
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject, copy_escape, make
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import canon, fast, pgcanon
@@ -265,19 +266,11 @@ def test_rows_built_by_sqlite_are_equal_only_when_their_values_are(
         try:  # accepted: exactly the Python canonical form of the values...
             values = [fast.column_fast(conv)(raw[i], raw[i + 1]) for i in (0, 2, 4)]
         except Reject:  # ...or a value that is not UTF-8: no PostgreSQL row has these bytes
-            assert not all(_utf8(part) for part in re.split(b"[\xfe\xff]", data))
+            assert not all(is_utf8(part) for part in re.split(b"[\xfe\xff]", data))
             continue
         assert data == canon.row_bytes(values)
     if built[0] is not None and built[0] == built[1]:
         assert stored[0] == stored[1]
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _has_float(value: Any) -> bool:

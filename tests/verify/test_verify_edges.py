@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.verify.helpers import copy, execute, only_difference, table, verify
+from tests.verify.helpers import copy, execute, is_utf8, only_difference, table, verify
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.typemap import infer as inferrer
@@ -258,18 +258,10 @@ def test_the_c_row_loop_gives_the_python_loops_sums(tmp_path: Path, rows: list[A
     # the storage-order paths hash a non-key value that is not UTF-8 as its raw bytes (no
     # PostgreSQL row can match them; the drill-down then finds the row), the key-ordered path
     # as an unconvertible row: elsewhere the three agree
-    if all(not isinstance(body, bytes) or _utf8(body) for _, body, _, _ in rows):
+    if all(not isinstance(body, bytes) or is_utf8(body) for _, body, _, _ in rows):
         assert in_c[0] == key_ordered[0]
         assert sorted(r.rowid or 0 for r in in_c[1]) == sorted(
             r.rowid or 0 for r in key_ordered[1])
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def test_a_client_encoding_from_the_environment_changes_nothing(
