@@ -11,6 +11,10 @@
               kept only its value), an integer beyond 64 bits, a string holding NUL (jsonb
               refuses \u0000) or a lone surrogate. Twin: fast.walk_text.
 
+   json_text(data)  The same as text(orjson.loads(data)) for a JSON object or array, read
+              straight from the bytes with no Python object made; None when unsure (see
+              json_canon). Twin: fast._orjson_text.
+
    md5(data)  MD5 (RFC 1321) of bytes. Twin: hashlib.md5.
 
    sums(...)  The per-row loop of lite.segment_sums for a table with a one-column text key:
@@ -23,6 +27,7 @@
 #include <string.h>
 
 static PyObject *Unsure;
+static PyObject *json_text_function;  /* this module's json_text, as plan.quick holds it */
 
 typedef struct {
     char *data;
@@ -68,17 +73,17 @@ static int unsure(const char *why)
 
 /* A string as PostgreSQL's escape_json() prints it: \" \\ \b \f \n \r \t, other bytes below
    0x20 as \u00xx (lowercase hex), every other byte as it is (UTF-8, unescaped). */
-static int put_string(Buffer *b, PyObject *str)
+/* UTF-8 bytes as a JSON string, as PostgreSQL's escape_json() prints them: \" \\ \b \f \n \r
+   \t, other bytes below 0x20 as \u00xx (lowercase hex), every other byte as it is. 1 (and
+   nothing written) for a NUL: jsonb cannot hold \u0000. */
+static int put_escaped(Buffer *b, const char *s, Py_ssize_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    Py_ssize_t n, i;
-    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
+    Py_ssize_t i;
     char *out;
 
-    if (s == NULL) {  /* a lone surrogate: PostgreSQL refuses it */
-        PyErr_Clear();
-        return unsure("a string that is not UTF-8");
-    }
+    if (memchr(s, 0, (size_t)n) != NULL)
+        return 1;
     if (reserve(b, 6 * n + 2) < 0)  /* the longest escape of one byte: \u00xx */
         return -1;
     out = b->data + b->size;
@@ -98,8 +103,6 @@ static int put_string(Buffer *b, PyObject *str)
         case '\n': *out++ = 'n'; break;
         case '\r': *out++ = 'r'; break;
         case '\t': *out++ = 't'; break;
-        case 0:
-            return unsure("a string holding NUL (jsonb refuses \\u0000)");
         default:
             *out++ = 'u';
             *out++ = '0';
@@ -111,6 +114,20 @@ static int put_string(Buffer *b, PyObject *str)
     *out++ = '"';
     b->size = out - b->data;
     return 0;
+}
+
+static int put_string(Buffer *b, PyObject *str)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
+    int status;
+
+    if (s == NULL) {  /* a lone surrogate: PostgreSQL refuses it */
+        PyErr_Clear();
+        return unsure("a string that is not UTF-8");
+    }
+    status = put_escaped(b, s, n);
+    return status > 0 ? unsure("a string holding NUL (jsonb refuses \\u0000)") : status;
 }
 
 typedef struct {
@@ -245,6 +262,418 @@ static PyObject *text(PyObject *module, PyObject *doc)
     return out;
 }
 
+
+/* -- jsonb's text straight from JSON text ------------------------------------------------ */
+
+/* json_canon() reads a JSON object or array from bytes and writes jsonb's text of it, with
+   no Python object made: keys in jsonb's order, integers as written ("-0" as "0"), strings
+   decoded and escaped again as escape_json() does. It is sure of the common subset only and
+   says so (UNSURE) for everything else, which the Python path then decides: a float or an
+   exponent, a top-level scalar or string (double-encoded JSON), a duplicate key, \u0000, a
+   lone surrogate, bytes that are not UTF-8, nesting beyond MAX_DEPTH, anything not JSON. */
+
+#define UNSURE 1
+#define MAX_DEPTH 256
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+    int depth;
+} Lexer;
+
+static void skip_space(Lexer *l)
+{
+    while (l->p < l->end && (*l->p == ' ' || *l->p == '\n' || *l->p == '\r' || *l->p == '\t'))
+        l->p++;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if it is not one (overlong
+   forms, surrogates and code points beyond U+10FFFF are not UTF-8). */
+static int utf8_length(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+            return 0;
+        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
+            return 0;  /* overlong, or a surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+            return 0;  /* overlong, or beyond U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static int hex4(const unsigned char *s, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        unsigned char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int put_code_point(Buffer *b, unsigned cp)
+{
+    char u[4];
+    Py_ssize_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return put(b, u, n);
+}
+
+/* A JSON string at l->p (on its opening quote), its decoded UTF-8 bytes appended to out. */
+static int read_string(Lexer *l, Buffer *out)
+{
+    l->p++;
+    for (;;) {
+        const unsigned char *run = l->p;
+        unsigned cp, low;
+        while (l->p < l->end && *l->p >= 0x20 && *l->p != '"' && *l->p != '\\' && *l->p < 0x80)
+            l->p++;
+        if (l->p > run && put(out, (const char *)run, l->p - run) < 0)
+            return -1;
+        if (l->p >= l->end || *l->p < 0x20)
+            return UNSURE;  /* unterminated, or a raw control character: not JSON */
+        if (*l->p == '"') {
+            l->p++;
+            return 0;
+        }
+        if (*l->p >= 0x80) {
+            int n = utf8_length(l->p, l->end - l->p);
+            if (n == 0)
+                return UNSURE;
+            if (put(out, (const char *)l->p, n) < 0)
+                return -1;
+            l->p += n;
+            continue;
+        }
+        /* a backslash */
+        if (l->end - l->p < 2)
+            return UNSURE;
+        switch (l->p[1]) {
+        case '"': cp = '"'; break;
+        case '\\': cp = '\\'; break;
+        case '/': cp = '/'; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u':
+            if (l->end - l->p < 6 || hex4(l->p + 2, &cp) < 0)
+                return UNSURE;
+            if (cp == 0)
+                return UNSURE;  /* \u0000: jsonb refuses it */
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return UNSURE;  /* a lone low surrogate */
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (l->end - l->p < 12 || l->p[6] != '\\' || l->p[7] != 'u'
+                    || hex4(l->p + 8, &low) < 0 || low < 0xdc00 || low > 0xdfff)
+                    return UNSURE;  /* a lone high surrogate */
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                l->p += 6;
+            }
+            l->p += 4;
+            break;
+        default:
+            return UNSURE;
+        }
+        l->p += 2;
+        if (put_code_point(out, cp) < 0)
+            return -1;
+    }
+}
+
+static int read_value(Lexer *l, Buffer *out);
+
+typedef struct {
+    Py_ssize_t key, key_size, value, value_size;  /* offsets in the object's scratch */
+} Entry;
+
+/* The scratch the entries being sorted point into (qsort's comparator takes no context;
+   every caller holds the interpreter lock, so no two sorts run at once). */
+static const char *entry_base;
+
+static int by_key(const void *a, const void *b)
+{
+    const Entry *x = a, *y = b;
+    if (x->key_size != y->key_size)
+        return x->key_size < y->key_size ? -1 : 1;
+    return memcmp(entry_base + x->key, entry_base + y->key, (size_t)x->key_size);
+}
+
+static int read_object(Lexer *l, Buffer *out)
+{
+    Buffer scratch = {NULL, 0, 0};  /* keys (decoded) and values (jsonb text), one after another */
+    Entry *entries = NULL;
+    Py_ssize_t count = 0, room = 0, i;
+    int status = UNSURE;
+
+    l->p++;
+    skip_space(l);
+    if (l->p < l->end && *l->p == '}') {
+        l->p++;
+        return put(out, "{}", 2);
+    }
+    for (;;) {
+        Entry e;
+        skip_space(l);
+        if (l->p >= l->end || *l->p != '"')
+            goto done;
+        e.key = scratch.size;
+        if ((status = read_string(l, &scratch)) != 0)
+            goto done;
+        e.key_size = scratch.size - e.key;
+        status = UNSURE;
+        skip_space(l);
+        if (l->p >= l->end || *l->p != ':')
+            goto done;
+        l->p++;
+        e.value = scratch.size;
+        if ((status = read_value(l, &scratch)) != 0)
+            goto done;
+        e.value_size = scratch.size - e.value;
+        status = UNSURE;
+        if (count == room) {
+            Entry *grown;
+            room = room ? room * 2 : 16;
+            grown = PyMem_Realloc(entries, (size_t)room * sizeof(Entry));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                status = -1;
+                goto done;
+            }
+            entries = grown;
+        }
+        entries[count++] = e;
+        skip_space(l);
+        if (l->p < l->end && *l->p == ',') {
+            l->p++;
+            continue;
+        }
+        if (l->p < l->end && *l->p == '}') {
+            l->p++;
+            break;
+        }
+        goto done;
+    }
+    entry_base = scratch.data;
+    qsort(entries, (size_t)count, sizeof(Entry), by_key);
+    for (i = 1; i < count; i++) {
+        if (by_key(&entries[i - 1], &entries[i]) == 0)
+            goto done;  /* a duplicate key: the Python path knows which one jsonb keeps */
+    }
+    if (put(out, "{", 1) < 0) {
+        status = -1;
+        goto done;
+    }
+    for (i = 0; i < count; i++) {
+        int escaped;
+        if (i > 0 && put(out, ", ", 2) < 0) {
+            status = -1;
+            goto done;
+        }
+        escaped = put_escaped(out, scratch.data + entries[i].key, entries[i].key_size);
+        if (escaped != 0) {
+            status = escaped;  /* NUL cannot come from read_string: -1 only */
+            goto done;
+        }
+        if (put(out, ": ", 2) < 0
+            || put(out, scratch.data + entries[i].value, entries[i].value_size) < 0) {
+            status = -1;
+            goto done;
+        }
+    }
+    status = put(out, "}", 1);
+done:
+    PyMem_Free(entries);
+    PyMem_Free(scratch.data);
+    return status;
+}
+
+static int read_array(Lexer *l, Buffer *out)
+{
+    int first = 1, status;
+
+    l->p++;
+    skip_space(l);
+    if (l->p < l->end && *l->p == ']') {
+        l->p++;
+        return put(out, "[]", 2);
+    }
+    if (put(out, "[", 1) < 0)
+        return -1;
+    for (;;) {
+        if (!first && put(out, ", ", 2) < 0)
+            return -1;
+        first = 0;
+        if ((status = read_value(l, out)) != 0)
+            return status;
+        skip_space(l);
+        if (l->p < l->end && *l->p == ',') {
+            l->p++;
+            continue;
+        }
+        if (l->p < l->end && *l->p == ']') {
+            l->p++;
+            return put(out, "]", 1);
+        }
+        return UNSURE;
+    }
+}
+
+static int read_literal(Lexer *l, Buffer *out, const char *word, Py_ssize_t n)
+{
+    if (l->end - l->p < n || memcmp(l->p, word, (size_t)n) != 0)
+        return UNSURE;
+    l->p += n;
+    return put(out, word, n);
+}
+
+/* An integer as jsonb prints it: the digits as written ("-0" as "0"); a fraction or an
+   exponent: UNSURE (numeric keeps the literal's scale; the Python path prints it). */
+static int read_number(Lexer *l, Buffer *out)
+{
+    const unsigned char *start = l->p, *digits;
+    int negative = 0;
+
+    if (*l->p == '-') {
+        negative = 1;
+        l->p++;
+    }
+    digits = l->p;
+    if (l->p >= l->end || *l->p < '0' || *l->p > '9')
+        return UNSURE;
+    if (*l->p == '0') {
+        l->p++;
+    } else {
+        while (l->p < l->end && *l->p >= '0' && *l->p <= '9')
+            l->p++;
+    }
+    if (l->p < l->end && (*l->p == '.' || *l->p == 'e' || *l->p == 'E'
+                          || (*l->p >= '0' && *l->p <= '9')))
+        return UNSURE;  /* a fraction, an exponent, or a leading zero */
+    if (negative && l->p - digits == 1 && *digits == '0')
+        return put(out, "0", 1);
+    return put(out, (const char *)start, l->p - start);
+}
+
+static int read_value(Lexer *l, Buffer *out)
+{
+    int status;
+    skip_space(l);
+    if (l->p >= l->end)
+        return UNSURE;
+    switch (*l->p) {
+    case '{':
+    case '[':
+        if (++l->depth > MAX_DEPTH)
+            return UNSURE;
+        status = *l->p == '{' ? read_object(l, out) : read_array(l, out);
+        l->depth--;
+        return status;
+    case '"': {
+        Buffer decoded = {NULL, 0, 0};
+        status = read_string(l, &decoded);
+        if (status == 0) {
+            status = put_escaped(out, decoded.data ? decoded.data : "", decoded.size);
+            /* a NUL cannot be decoded (raw: not JSON; \u0000: UNSURE): 0 or -1 here */
+        }
+        PyMem_Free(decoded.data);
+        return status;
+    }
+    case 't':
+        return read_literal(l, out, "true", 4);
+    case 'f':
+        return read_literal(l, out, "false", 5);
+    case 'n':
+        return read_literal(l, out, "null", 4);
+    default:
+        if (*l->p == '-' || (*l->p >= '0' && *l->p <= '9'))
+            return read_number(l, out);
+        return UNSURE;
+    }
+}
+
+/* 0 and jsonb's text of the JSON object or array in data appended to out; UNSURE (out as it
+   was) for anything else; -1 with an exception set. */
+static int json_canon(const char *data, Py_ssize_t n, Buffer *out)
+{
+    Lexer l = {(const unsigned char *)data, (const unsigned char *)data + n, 0};
+    Py_ssize_t mark = out->size;
+    int status;
+
+    skip_space(&l);
+    if (l.p >= l.end || (*l.p != '{' && *l.p != '['))
+        return UNSURE;  /* a scalar, or a string (double-encoded JSON): the Python path */
+    status = read_value(&l, out);
+    if (status == 0) {
+        skip_space(&l);
+        if (l.p != l.end)
+            status = UNSURE;  /* trailing bytes: not JSON */
+    }
+    if (status != 0)
+        out->size = mark;
+    return status;
+}
+
+static PyObject *json_text(PyObject *module, PyObject *data)
+{
+    Buffer b = {NULL, 0, 0};
+    PyObject *out = NULL;
+    int status;
+
+    (void)module;
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "json_text() takes bytes");
+        return NULL;
+    }
+    status = json_canon(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &b);
+    if (status == 0)
+        out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.size);
+    else if (status == UNSURE)
+        out = Py_NewRef(Py_None);
+    PyMem_Free(b.data);
+    return out;
+}
 
 /* -- MD5 (RFC 1321) ----------------------------------------------------------------------- */
 
@@ -401,7 +830,20 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
             PyObject *kind = PyTuple_GET_ITEM(row, slot), *raw = PyTuple_GET_ITEM(row, slot + 1);
             PyObject *value = NULL;
             int failed;
-            if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) != Py_None
+            if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) == json_text_function
+                && is_text_kind(kind) && PyBytes_Check(raw)) {
+                /* JSON text: jsonb's text written in place when json_canon is sure */
+                Py_ssize_t mark = b->size;
+                int status;
+                if (put(b, "\xff", 1) < 0)
+                    return -1;
+                status = json_canon(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), b);
+                if (status < 0)
+                    return -1;
+                if (status == 0)
+                    continue;
+                b->size = mark;  /* unsure: the op's own canon decides */
+            } else if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) != Py_None
                 && is_text_kind(kind) && PyBytes_Check(raw)) {
                 /* the op's result in one call when it is sure (plan.quick) */
                 value = PyObject_CallOneArg(PyTuple_GET_ITEM(quick, i), raw);
@@ -601,6 +1043,8 @@ done:
 static PyMethodDef methods[] = {
     {"text", text, METH_O, "text(doc) -> jsonb's text of doc (UTF-8); raises Unsure."},
     {"md5", md5, METH_O, "md5(data) -> the 16 bytes of MD5."},
+    {"json_text", json_text, METH_O,
+     "json_text(data) -> jsonb's text of the JSON object or array in data, or None: unsure."},
 #ifdef HAVE_SUMS
     {"sums", sums, METH_VARARGS, "the per-row loop of lite.segment_sums (see _speed.c)."},
 #endif
@@ -619,6 +1063,11 @@ PyMODINIT_FUNC PyInit__speed(void)
         return NULL;
     Unsure = PyErr_NewException("vendzz_migrate.verify._speed.Unsure", PyExc_ValueError, NULL);
     if (Unsure == NULL || PyModule_AddObjectRef(m, "Unsure", Unsure) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    json_text_function = PyObject_GetAttrString(m, "json_text");  /* kept for the module's life */
+    if (json_text_function == NULL) {
         Py_DECREF(m);
         return NULL;
     }
