@@ -157,6 +157,97 @@ def test_json_examples(pg: psycopg.Connection, text: str) -> None:
     assert _compare(pg, "j", Raw.of(text))
 
 
+JSON_NO_FLOATS = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.text()
+    | st.sampled_from(["", "\x00", "\x7f", "\x1f", "😀", "\ud800", "a/b", '"\\']),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+        st.text(max_size=4) | st.sampled_from(["", "a", "aa", "é", "😀"]), inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@st.composite
+def json_texts(draw: st.DrawFn) -> str:
+    """JSON written every way it may be: any whitespace between tokens, any character of a
+    string escaped (\\uXXXX, surrogate pairs, \\/), integers as -0; some of it is not JSON at
+    all (a lone surrogate, a raw control character: PostgreSQL refuses those)."""
+    value = draw(st.one_of(st.lists(JSON_NO_FLOATS, max_size=4),
+                           st.dictionaries(st.text(max_size=4), JSON_NO_FLOATS, max_size=4)))
+    space = st.sampled_from(["", "", " ", "\n", "\t", "\r\n  "])
+
+    def string(text: str) -> str:
+        out = ['"']
+        for char in text:
+            how = draw(st.integers(0, 9))
+            if char in '"\\' or (ord(char) < 0x20 and how):
+                out.append(json.dumps(char)[1:-1])
+            elif how == 0 and char == "/":
+                out.append("\\/")
+            elif how == 1 and ord(char) < 0x10000:
+                out.append(f"\\u{ord(char):04{'x' if draw(st.booleans()) else 'X'}}")
+            elif how == 1:
+                code = ord(char) - 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(char)  # a raw control character here is not JSON
+        return "".join(out) + '"'
+
+    def write(node: Any) -> str:
+        gap = draw(space)
+        if isinstance(node, dict):
+            return "{" + gap + ",".join(f"{draw(space)}{string(k)}{draw(space)}:{write(v)}"
+                                        for k, v in node.items()) + draw(space) + "}"
+        if isinstance(node, list):
+            return "[" + gap + ",".join(write(v) for v in node) + draw(space) + "]"
+        if isinstance(node, str):
+            return gap + string(node)
+        if node == 0 and draw(st.booleans()):
+            return gap + "-0"
+        return gap + json.dumps(node)
+
+    return draw(space) + write(value) + draw(space)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=json_texts())
+def test_c_json_text_is_what_postgresql_prints(pg: psycopg.Connection, text: str) -> None:
+    """_speed.json_text (C, straight from the bytes) is sure only of what PostgreSQL accepts,
+    and then prints exactly jsonb's text."""
+    assert _speed is not None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, raw: no SQLite text holds it as UTF-8
+        return
+    got = _speed.json_text(data)
+    ok, expected = _pg_canon(pg, "j", copy_escape(text))
+    if not ok:
+        assert got is None, text
+    elif got is not None:
+        assert got == expected.encode(), text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=json_texts(), cut=st.integers(0, 400), junk=st.sampled_from(
+    ["", ",", "]", "}", ":", '"', "\\", "x", "1.5", "\x00", "\ud800", "\xff"]))
+def test_c_json_text_never_sure_of_what_the_python_path_refuses(text: str, cut: int,
+                                                                 junk: str) -> None:
+    """Cut and spliced documents: whenever _speed.json_text is sure, the json-module path
+    (itself held to PostgreSQL above) prints the same bytes; when that path refuses the text
+    (not JSON), the C one is never sure."""
+    assert _speed is not None
+    broken = text[:cut] + junk + text[cut:] if junk else text[:cut]
+    for candidate in (text, broken):
+        try:
+            data = candidate.encode("utf-8", "surrogatepass")
+        except UnicodeEncodeError:
+            continue
+        got = _speed.json_text(data)
+        if got is None:
+            continue
+        assert fast.jsonb_text(candidate).encode() == got, candidate
+
+
 def test_wrapped_invalid_json_is_a_json_string(pg: psycopg.Connection) -> None:
     conv = make(Kind.JSON, "jsonb", on_error=OnError.WRAP)
     ok, expected = _pg_canon(pg, "j", copy_escape(json.dumps('not "json"\n\t')))
