@@ -279,6 +279,7 @@ typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     int depth;
+    int deepest;
 } Lexer;
 
 static void skip_space(Lexer *l)
@@ -424,29 +425,66 @@ static int read_string(Lexer *l, Buffer *out)
 
 static int read_value(Lexer *l, Buffer *out);
 
-typedef struct {
-    Py_ssize_t key, key_size, value, value_size;  /* offsets in the object's scratch */
-} Entry;
+/* The string at l->p (on its opening quote), checked: its raw bytes between the quotes in
+   *start / *size, *escaped when they hold a backslash (read_string then decodes them). */
+static int scan_string(Lexer *l, const unsigned char **start, Py_ssize_t *size, int *escaped)
+{
+    const unsigned char *p = l->p + 1;
+    *escaped = 0;
+    *start = p;
+    for (;;) {
+        while (p < l->end && *p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80)
+            p++;
+        if (p >= l->end || *p < 0x20)
+            return UNSURE;  /* unterminated, or a raw control character: not JSON */
+        if (*p == '"')
+            break;
+        if (*p == '\\') {
+            *escaped = 1;
+            if (l->end - p < 2)
+                return UNSURE;
+            p += 2;  /* the escape itself is checked when decoded */
+            continue;
+        }
+        {
+            int n = utf8_length(p, l->end - p);
+            if (n == 0)
+                return UNSURE;
+            p += n;
+        }
+    }
+    *size = p - *start;
+    return 0;
+}
 
-/* The scratch the entries being sorted point into (qsort's comparator takes no context;
-   every caller holds the interpreter lock, so no two sorts run at once). */
-static const char *entry_base;
+typedef struct {
+    const char *key;  /* UTF-8, decoded: in the document or in the object's scratch */
+    Py_ssize_t key_size, key_at, value_at, value_size;  /* key_at: -1, or a scratch offset */
+} Entry;
 
 static int by_key(const void *a, const void *b)
 {
     const Entry *x = a, *y = b;
     if (x->key_size != y->key_size)
         return x->key_size < y->key_size ? -1 : 1;
-    return memcmp(entry_base + x->key, entry_base + y->key, (size_t)x->key_size);
+    return memcmp(x->key, y->key, (size_t)x->key_size);
 }
+
+/* Scratch space per nesting level, kept between calls: an object's decoded keys and its
+   members' jsonb text (an object only nests deeper objects, so one level never holds two
+   objects at once). Every caller holds the interpreter lock: no two documents at once. */
+static Buffer scratch_at[MAX_DEPTH + 2];
+static Entry *entries_at[MAX_DEPTH + 2];
+static Py_ssize_t room_at[MAX_DEPTH + 2];
+static Buffer decoded;  /* one string value's decoded bytes (strings do not nest) */
 
 static int read_object(Lexer *l, Buffer *out)
 {
-    Buffer scratch = {NULL, 0, 0};  /* keys (decoded) and values (jsonb text), one after another */
-    Entry *entries = NULL;
-    Py_ssize_t count = 0, room = 0, i;
-    int status = UNSURE;
+    Buffer *scratch = &scratch_at[l->depth];
+    Py_ssize_t count = 0, i;
+    int status;
 
+    scratch->size = 0;
     l->p++;
     skip_space(l);
     if (l->p < l->end && *l->p == '}') {
@@ -455,35 +493,42 @@ static int read_object(Lexer *l, Buffer *out)
     }
     for (;;) {
         Entry e;
+        const unsigned char *raw;
+        int escaped;
         skip_space(l);
         if (l->p >= l->end || *l->p != '"')
-            goto done;
-        e.key = scratch.size;
-        if ((status = read_string(l, &scratch)) != 0)
-            goto done;
-        e.key_size = scratch.size - e.key;
-        status = UNSURE;
+            return UNSURE;
+        if ((status = scan_string(l, &raw, &e.key_size, &escaped)) != 0)
+            return status;
+        e.key = (const char *)raw;
+        e.key_at = -1;
+        if (escaped) {
+            e.key_at = scratch->size;
+            if ((status = read_string(l, scratch)) != 0)
+                return status;
+            e.key_size = scratch->size - e.key_at;
+        } else {
+            l->p = raw + e.key_size + 1;
+        }
         skip_space(l);
         if (l->p >= l->end || *l->p != ':')
-            goto done;
+            return UNSURE;
         l->p++;
-        e.value = scratch.size;
-        if ((status = read_value(l, &scratch)) != 0)
-            goto done;
-        e.value_size = scratch.size - e.value;
-        status = UNSURE;
-        if (count == room) {
-            Entry *grown;
-            room = room ? room * 2 : 16;
-            grown = PyMem_Realloc(entries, (size_t)room * sizeof(Entry));
+        e.value_at = scratch->size;
+        if ((status = read_value(l, scratch)) != 0)
+            return status;
+        e.value_size = scratch->size - e.value_at;
+        if (count == room_at[l->depth]) {
+            Py_ssize_t room = count ? count * 2 : 16;
+            Entry *grown = PyMem_Realloc(entries_at[l->depth], (size_t)room * sizeof(Entry));
             if (grown == NULL) {
                 PyErr_NoMemory();
-                status = -1;
-                goto done;
+                return -1;
             }
-            entries = grown;
+            entries_at[l->depth] = grown;
+            room_at[l->depth] = room;
         }
-        entries[count++] = e;
+        entries_at[l->depth][count++] = e;
         skip_space(l);
         if (l->p < l->end && *l->p == ',') {
             l->p++;
@@ -493,40 +538,31 @@ static int read_object(Lexer *l, Buffer *out)
             l->p++;
             break;
         }
-        goto done;
+        return UNSURE;
     }
-    entry_base = scratch.data;
-    qsort(entries, (size_t)count, sizeof(Entry), by_key);
-    for (i = 1; i < count; i++) {
-        if (by_key(&entries[i - 1], &entries[i]) == 0)
-            goto done;  /* a duplicate key: the Python path knows which one jsonb keeps */
-    }
-    if (put(out, "{", 1) < 0) {
-        status = -1;
-        goto done;
-    }
-    for (i = 0; i < count; i++) {
-        int escaped;
-        if (i > 0 && put(out, ", ", 2) < 0) {
-            status = -1;
-            goto done;
+    {
+        Entry *entries = entries_at[l->depth];
+        for (i = 0; i < count; i++)  /* the scratch holds still from here on */
+            if (entries[i].key_at >= 0)
+                entries[i].key = scratch->data + entries[i].key_at;
+        qsort(entries, (size_t)count, sizeof(Entry), by_key);
+        for (i = 1; i < count; i++)
+            if (by_key(&entries[i - 1], &entries[i]) == 0)
+                return UNSURE;  /* a duplicate key: the Python path knows which one jsonb keeps */
+        if (put(out, "{", 1) < 0)
+            return -1;
+        for (i = 0; i < count; i++) {
+            if (i > 0 && put(out, ", ", 2) < 0)
+                return -1;
+            /* a NUL cannot be decoded (raw: not JSON; \u0000: UNSURE): 0 or -1 here */
+            if ((status = put_escaped(out, entries[i].key, entries[i].key_size)) != 0)
+                return status;
+            if (put(out, ": ", 2) < 0
+                || put(out, scratch->data + entries[i].value_at, entries[i].value_size) < 0)
+                return -1;
         }
-        escaped = put_escaped(out, scratch.data + entries[i].key, entries[i].key_size);
-        if (escaped != 0) {
-            status = escaped;  /* NUL cannot come from read_string: -1 only */
-            goto done;
-        }
-        if (put(out, ": ", 2) < 0
-            || put(out, scratch.data + entries[i].value, entries[i].value_size) < 0) {
-            status = -1;
-            goto done;
-        }
+        return put(out, "}", 1);
     }
-    status = put(out, "}", 1);
-done:
-    PyMem_Free(entries);
-    PyMem_Free(scratch.data);
-    return status;
 }
 
 static int read_array(Lexer *l, Buffer *out)
@@ -607,18 +643,32 @@ static int read_value(Lexer *l, Buffer *out)
     case '[':
         if (++l->depth > MAX_DEPTH)
             return UNSURE;
+        if (l->depth > l->deepest)
+            l->deepest = l->depth;
         status = *l->p == '{' ? read_object(l, out) : read_array(l, out);
         l->depth--;
         return status;
     case '"': {
-        Buffer decoded = {NULL, 0, 0};
-        status = read_string(l, &decoded);
-        if (status == 0) {
-            status = put_escaped(out, decoded.data ? decoded.data : "", decoded.size);
-            /* a NUL cannot be decoded (raw: not JSON; \u0000: UNSURE): 0 or -1 here */
+        const unsigned char *raw;
+        Py_ssize_t size;
+        int escaped;
+        if ((status = scan_string(l, &raw, &size, &escaped)) != 0)
+            return status;
+        if (!escaped) {  /* no backslash, no control character: printed as it is written */
+            l->p = raw + size + 1;
+            if (reserve(out, size + 2) < 0)
+                return -1;
+            out->data[out->size++] = '"';
+            memcpy(out->data + out->size, raw, (size_t)size);
+            out->size += size;
+            out->data[out->size++] = '"';
+            return 0;
         }
-        PyMem_Free(decoded.data);
-        return status;
+        decoded.size = 0;
+        if ((status = read_string(l, &decoded)) != 0)
+            return status;
+        /* a NUL cannot be decoded (raw: not JSON; \u0000: UNSURE): 0 or -1 here */
+        return put_escaped(out, decoded.data ? decoded.data : "", decoded.size);
     }
     case 't':
         return read_literal(l, out, "true", 4);
@@ -637,9 +687,9 @@ static int read_value(Lexer *l, Buffer *out)
    was) for anything else; -1 with an exception set. */
 static int json_canon(const char *data, Py_ssize_t n, Buffer *out)
 {
-    Lexer l = {(const unsigned char *)data, (const unsigned char *)data + n, 0};
+    Lexer l = {(const unsigned char *)data, (const unsigned char *)data + n, 0, 0};
     Py_ssize_t mark = out->size;
-    int status;
+    int status, d;
 
     skip_space(&l);
     if (l.p >= l.end || (*l.p != '{' && *l.p != '['))
@@ -652,6 +702,18 @@ static int json_canon(const char *data, Py_ssize_t n, Buffer *out)
     }
     if (status != 0)
         out->size = mark;
+    for (d = 0; d <= l.deepest && d < MAX_DEPTH + 2; d++) {  /* keep no large scratch */
+        if (scratch_at[d].capacity > (1 << 20)) {
+            PyMem_Free(scratch_at[d].data);
+            scratch_at[d].data = NULL;
+            scratch_at[d].size = scratch_at[d].capacity = 0;
+        }
+    }
+    if (decoded.capacity > (1 << 20)) {
+        PyMem_Free(decoded.data);
+        decoded.data = NULL;
+        decoded.size = decoded.capacity = 0;
+    }
     return status;
 }
 
