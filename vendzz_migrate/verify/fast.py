@@ -130,7 +130,8 @@ class _Unsure(Exception):
 
 
 def _orjson_text(value: bytes) -> bytes | None:
-    """The quick path of :class:`_Jsonb` (orjson parses, C or :func:`walk_text` prints): for
+    """The second quick path of :class:`_Jsonb` (after ``_speed.json_text``, see
+    :func:`json_quick`): orjson parses, :data:`text_of` prints (C, or :func:`walk_text`); for
     documents without non-integer numbers, whose literals orjson would not keep. ``None`` when
     unsure: the json module path decides."""
     try:
@@ -195,6 +196,9 @@ def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], quick: tuple[A
     ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
     to the Python loop, and how many it took."""
     return _speed.sums(rows, ops, quick, width, key, starts, rejected, reject, segments)
+
+
+# jsonb's text of a document orjson parsed (a document json_text was not sure of)
 text_of: Callable[[dict[str, Any] | list[Any]], bytes | None] = \
     walk_text if _speed is None else _speed.text
 
