@@ -137,12 +137,18 @@ typedef struct {
     PyObject *value; /* borrowed from the dict */
 } Member;
 
+/* jsonb's key order: the byte length of the UTF-8 key first, then its bytes. */
+static int jsonb_key_order(const char *x, Py_ssize_t x_size, const char *y, Py_ssize_t y_size)
+{
+    if (x_size != y_size)
+        return x_size < y_size ? -1 : 1;
+    return memcmp(x, y, (size_t)x_size);
+}
+
 static int by_jsonb_order(const void *a, const void *b)
 {
     const Member *x = a, *y = b;
-    if (x->size != y->size)
-        return x->size < y->size ? -1 : 1;
-    return memcmp(x->bytes, y->bytes, (size_t)x->size);
+    return jsonb_key_order(x->bytes, x->size, y->bytes, y->size);
 }
 
 static int put_value(Buffer *b, PyObject *value);
@@ -457,6 +463,16 @@ static int scan_string(Lexer *l, const unsigned char **start, Py_ssize_t *size, 
     return 0;
 }
 
+/* After a member or an element: 2 (and past it) on a comma, 0 (and past it) on ``close``,
+   UNSURE on anything else. */
+static int after_member(Lexer *l, unsigned char close)
+{
+    skip_space(l);
+    if (l->p < l->end && (*l->p == ',' || *l->p == close))
+        return *l->p++ == ',' ? 2 : 0;
+    return UNSURE;
+}
+
 typedef struct {
     const char *key;  /* UTF-8, decoded: in the document or in the object's scratch */
     Py_ssize_t key_size, key_at, value_at, value_size;  /* key_at: -1, or a scratch offset */
@@ -465,9 +481,7 @@ typedef struct {
 static int by_key(const void *a, const void *b)
 {
     const Entry *x = a, *y = b;
-    if (x->key_size != y->key_size)
-        return x->key_size < y->key_size ? -1 : 1;
-    return memcmp(x->key, y->key, (size_t)x->key_size);
+    return jsonb_key_order(x->key, x->key_size, y->key, y->key_size);
 }
 
 /* Scratch space per nesting level, kept between calls: an object's decoded keys and its
@@ -529,16 +543,10 @@ static int read_object(Lexer *l, Buffer *out)
             room_at[l->depth] = room;
         }
         entries_at[l->depth][count++] = e;
-        skip_space(l);
-        if (l->p < l->end && *l->p == ',') {
-            l->p++;
-            continue;
-        }
-        if (l->p < l->end && *l->p == '}') {
-            l->p++;
+        if ((status = after_member(l, '}')) == UNSURE)
+            return UNSURE;
+        if (status == 0)
             break;
-        }
-        return UNSURE;
     }
     {
         Entry *entries = entries_at[l->depth];
@@ -583,16 +591,10 @@ static int read_array(Lexer *l, Buffer *out)
         first = 0;
         if ((status = read_value(l, out)) != 0)
             return status;
-        skip_space(l);
-        if (l->p < l->end && *l->p == ',') {
-            l->p++;
-            continue;
-        }
-        if (l->p < l->end && *l->p == ']') {
-            l->p++;
+        if ((status = after_member(l, ']')) == UNSURE)
+            return UNSURE;
+        if (status == 0)
             return put(out, "]", 1);
-        }
-        return UNSURE;
     }
 }
 
