@@ -27,7 +27,6 @@
 #include <string.h>
 
 static PyObject *Unsure;
-static PyObject *json_text_function;  /* this module's json_text, as plan.quick holds it */
 
 typedef struct {
     char *data;
@@ -864,7 +863,7 @@ static int is_text_kind(PyObject *kind)
 
 /* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
    look at it; -1 on an error (raised). Mirrors litesql.assemble. */
-static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py_ssize_t width,
+static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *json, Py_ssize_t width,
                     PyObject *reject)
 {
     Py_ssize_t i, n = PyTuple_GET_SIZE(ops), markers = 0;
@@ -892,9 +891,9 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
                 return -1;
         } else {
             PyObject *kind = PyTuple_GET_ITEM(row, slot), *raw = PyTuple_GET_ITEM(row, slot + 1);
-            PyObject *value = NULL;
+            PyObject *value;
             int failed;
-            if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) == json_text_function
+            if (i < PyTuple_GET_SIZE(json) && PyTuple_GET_ITEM(json, i) == Py_True
                 && is_text_kind(kind) && PyBytes_Check(raw)) {
                 /* JSON text: jsonb's text written in place when json_canon is sure */
                 Py_ssize_t mark = b->size;
@@ -907,19 +906,8 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
                 if (status == 0)
                     continue;
                 b->size = mark;  /* unsure: the op's own canon decides */
-            } else if (i < PyTuple_GET_SIZE(quick) && PyTuple_GET_ITEM(quick, i) != Py_None
-                && is_text_kind(kind) && PyBytes_Check(raw)) {
-                /* the op's result in one call when it is sure (plan.quick) */
-                value = PyObject_CallOneArg(PyTuple_GET_ITEM(quick, i), raw);
-                if (value == NULL)
-                    return -1;
-                if (value == Py_None) {
-                    Py_DECREF(value);
-                    value = NULL;
-                }
             }
-            if (value == NULL)
-                value = PyObject_CallFunctionObjArgs(fast, kind, raw, NULL);
+            value = PyObject_CallFunctionObjArgs(fast, kind, raw, NULL);
             if (value == NULL) {
                 if (PyErr_ExceptionMatches(reject)) {
                     PyErr_Clear();
@@ -950,11 +938,11 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
     return markers == width;
 }
 
-/* sums(rows, ops, quick, width, key, starts, rejected, reject, segments)
+/* sums(rows, ops, json, width, key, starts, rejected, reject, segments)
    -> (counts, totals, deferred, read)
 
-   rows: an iterator of rows as litesql.row_plan's SELECT gives them; ops, quick and width:
-   the plan's; key: the slot of the one text key column's typeof (its value follows); starts: the
+   rows: an iterator of rows as litesql.row_plan's SELECT gives them; ops, json (per op:
+   a JSON column, whose text values json_canon prints here) and width: the plan's; key: the slot of the one text key column's typeof (its value follows); starts: the
    segment starts (bytes, sorted); rejected: a set of rowids or None; reject: the exception
    a canonical function raises (Reject); segments: len(starts) + 1. Every row whose key is
    text and whose canonical bytes this loop can build is counted here (md5, first 8 bytes as
@@ -962,7 +950,7 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *quick, Py
    returned in deferred, for the Python loop to take as before. */
 static PyObject *sums(PyObject *module, PyObject *args)
 {
-    PyObject *rows, *ops, *quick, *starts, *rejected, *reject, *iter = NULL, *row;
+    PyObject *rows, *ops, *json, *starts, *rejected, *reject, *iter = NULL, *row;
     PyObject *deferred = NULL, *counts = NULL, *totals = NULL, *out = NULL;
     Py_ssize_t width, key, segments, read = 0, i;
     Buffer b = {NULL, 0, 0};
@@ -971,7 +959,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
 
     (void)module;
     if (!PyArg_ParseTuple(args, "OO!O!nnO!OOn", &rows, &PyTuple_Type, &ops, &PyTuple_Type,
-                          &quick, &width, &key, &PyList_Type, &starts, &rejected, &reject,
+                          &json, &width, &key, &PyList_Type, &starts, &rejected, &reject,
                           &segments))
         return NULL;
     if (segments != PyList_GET_SIZE(starts) + 1 || key < 0) {
@@ -1028,7 +1016,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
                 ok = !found;
             }
             if (ok)
-                ok = assemble(&b, row, ops, quick, width, reject);
+                ok = assemble(&b, row, ops, json, width, reject);
         }
         if (ok < 0) {
             Py_DECREF(row);
@@ -1127,11 +1115,6 @@ PyMODINIT_FUNC PyInit__speed(void)
         return NULL;
     Unsure = PyErr_NewException("vendzz_migrate.verify._speed.Unsure", PyExc_ValueError, NULL);
     if (Unsure == NULL || PyModule_AddObjectRef(m, "Unsure", Unsure) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    json_text_function = PyObject_GetAttrString(m, "json_text");  /* kept for the module's life */
-    if (json_text_function == NULL) {
         Py_DECREF(m);
         return NULL;
     }

@@ -188,14 +188,14 @@ _CUnsure: type[Exception] = _Unsure if _speed is None else _speed.Unsure
 has_sums = _speed is not None and hasattr(_speed, "sums")  # not built without 128-bit integers
 
 
-def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], quick: tuple[Any, ...],
+def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], json: tuple[bool, ...],
            width: int, key: int, starts: list[bytes],
            rejected: set[int] | frozenset[int] | None, reject: type[Exception], segments: int
            ) -> tuple[list[int], list[int], list[Any], int]:
     """The per-row loop of :func:`vendzz_migrate.verify.lite.segment_sums` in C (see
     ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
     to the Python loop, and how many it took."""
-    return _speed.sums(rows, ops, quick, width, key, starts, rejected, reject, segments)
+    return _speed.sums(rows, ops, json, width, key, starts, rejected, reject, segments)
 
 
 # jsonb's text of a document orjson parsed (a document json_text was not sure of)
@@ -337,14 +337,10 @@ def json_quick(value: bytes) -> bytes | None:
     return _orjson_text(value)
 
 
-def quick_text(conv: Conversion) -> Callable[[bytes], bytes | None] | None:
-    """For a JSON column: the function that gives what :func:`column_fast`'s canon gives for
-    a text value whenever it returns bytes (``None``: ask the canon), one call instead of
-    three (``_speed.json_text`` itself when built: the C row loop then calls no Python at
-    all for the column); None for other columns."""
-    if not isinstance(_simple(conv), _Jsonb):
-        return None
-    return _orjson_text if _speed is None else _speed.json_text
+def is_json(conv: Conversion) -> bool:
+    """Whether :func:`column_fast`'s canon of this column is :class:`_Jsonb` (whose first try,
+    ``_speed.json_text``, the C row loop makes itself, with no Python call)."""
+    return isinstance(_simple(conv), _Jsonb)
 
 
 def plain_text(conv: Conversion) -> bool:

@@ -172,7 +172,7 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
         rows: Iterable[Any] = conn.execute(sql, params)
         if texts is not None and one is not None and fast.has_sums:
             # the usual table (a text key): the loop below in C, but for the rows it defers
-            counts, totals, rows, read = fast.c_sums(rows, plan.ops, plan.quick, plan.width,
+            counts, totals, rows, read = fast.c_sums(rows, plan.ops, plan.json, plan.width,
                                                      one, texts, rejected or None, Reject,
                                                      len(counts))
         for row in rows:

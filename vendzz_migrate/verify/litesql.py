@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from vendzz_migrate.source import qi
 from vendzz_migrate.typemap.convert import MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
 from vendzz_migrate.verify import canon
 from vendzz_migrate.verify.canon import NULL, VALUE
-from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon, plain_text, quick_text
+from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon, is_json, plain_text
 from vendzz_migrate.verify.spec import Spec
 
 
@@ -91,9 +91,8 @@ class RowPlan:
     key_canons: tuple[FastCanon, ...]
     width: int  # columns in the row: one 0xFF / 0xFE marker each
     text_key: int | None = None  # the slot of a one-column key whose text is its canon
-    # per op: the canon of a text value, when a shorter path gives the op's own result
-    # (fast.quick_text), else None; empty: none (the C row loop uses it)
-    quick: tuple[Callable[[bytes], bytes | None] | None, ...] = ()
+    # per op: a JSON column (fast.is_json), whose text values the C row loop prints itself
+    json: tuple[bool, ...] = ()
 
     @functools.cached_property
     def single(self) -> int | None:
@@ -122,14 +121,14 @@ def row_plan(spec: Spec, *, ordered: bool, utf8: bool = True) -> RowPlan:
             select.append(" || ".join(f"({p})" for p in group))
             group.clear()
 
-    quick: list[Callable[[bytes], bytes | None] | None] = []
+    json: list[bool] = []
     for col, piece, fast in zip(spec.columns, pieces, spec.canons, strict=True):
         if piece is not None:
             group.append(piece)
             continue
         close()
-        quick.extend([None] * (len(ops) - len(quick)))
-        quick.append(quick_text(col.conversion))
+        json.extend([False] * (len(ops) - len(json)))
+        json.append(is_json(col.conversion))
         ops.append((len(select), fast))
         select += [f"typeof({qi(col.source)})", qi(col.source)]
     close()
@@ -137,10 +136,10 @@ def row_plan(spec: Spec, *, ordered: bool, utf8: bool = True) -> RowPlan:
     sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
            f"{' ORDER BY ' + order if ordered else ''}")
     plain = len(key_slots) == 1 and plain_text(spec.columns[spec.key_pos[0]].conversion)
-    quick.extend([None] * (len(ops) - len(quick)))
+    json.extend([False] * (len(ops) - len(json)))
     return RowPlan(sql, tuple(ops), tuple(key_slots),
                    tuple(spec.canons[p] for p in spec.key_pos), len(spec.columns),
-                   key_slots[0] if plain else None, tuple(quick))
+                   key_slots[0] if plain else None, tuple(json))
 
 
 def utf8(conn: sqlite3.Connection) -> bool:
