@@ -51,7 +51,7 @@ def test_team_profile_file_loads(tmp_path: Path) -> None:
 
 
 def test_unknown_field_is_named(tmp_path: Path) -> None:
-    text = packaged_text("dev").replace("  ssd: off", "  ssd: off\n  gpus: 2")
+    text = packaged_text("dev").replace("  ssd: off", "  ssd: off\n  gpus: 2", 1)
     with pytest.raises(ConfigError, match=r"host\.gpus") as info:
         load_profile(_write(tmp_path, text))
     assert info.value.exit_code == 4

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -11,10 +12,18 @@ from vendzz_migrate import console
 from vendzz_migrate.cli.common import JsonOpt, JunitOpt, RedisOpt, TargetOpt, guarded, write_json
 
 if TYPE_CHECKING:
-    from vendzz_migrate.preflight import PreflightReport
+    from pydantic import BaseModel
+    from rich.table import Table
+
+    from vendzz_migrate.preflight import FleetReport, PreflightReport
     from vendzz_migrate.provision import ProvisionReport
 
-PREFLIGHT_HELP = "Check machine, pools, PostgreSQL, Redis and the SQLite source against a profile."
+R = TypeVar("R", bound="BaseModel")
+
+PREFLIGHT_HELP = (
+    "Check this machine (by role), the pools, PostgreSQL, Redis and the SQLite source against a "
+    "profile; --merge joins several machines' --json reports into one verdict."
+)
 PROVISION_HELP = "Render pgbouncer.ini, nginx, redis.conf, .env and alert rules from a profile."
 
 ProfileOpt = Annotated[
@@ -25,12 +34,60 @@ ProfileOpt = Annotated[
         "[default: production-1000]",
     ),
 ]
-_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
+_AREAS = "environment, host, pools, postgres, redis, sqlite"
+_ROLES = ("app", "postgres", "redis")
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+
+
+def _role(value: str) -> str:
+    if value not in _ROLES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(_ROLES)}")
+    return value
+
+
+def _areas(values: list[str] | None) -> list[str] | None:
+    from vendzz_migrate.preflight.areas import parse_areas
+
+    try:
+        parse_areas(values or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return values
 
 
 def preflight(
     *,
     profile: ProfileOpt = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            metavar="[app|postgres|redis]",
+            help="The machine this runs on: app (an app server), postgres, or redis (a Redis "
+            "node); picks the host minimums and the areas that make sense there.",
+            callback=_role,
+        ),
+    ] = "app",
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="AREA[,AREA]",
+            help=f"Check only these areas ({_AREAS}); repeat or comma-separate.",
+            callback=_areas,
+            show_default=False,
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            metavar="AREA[,AREA]",
+            help="Leave these areas out (listed as skipped); repeat or comma-separate.",
+            callback=_areas,
+            show_default=False,
+        ),
+    ] = None,
     source: Annotated[
         Path | None, typer.Option("--source", help="The SQLite file to check (only read).")
     ] = None,
@@ -50,50 +107,141 @@ def preflight(
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the gate too.")] = False,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="Read REPORTS (preflight --json files) instead of checking."),
+    ] = False,
+    reports: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[REPORTS]...",
+            help="With --merge: the JSON reports of several machines.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     from vendzz_migrate import preflight as lib
-    from vendzz_migrate.fileio import atomic_write_text
     from vendzz_migrate.settings import load_settings
+
+    if merge or reports:
+        raise typer.Exit(_merge(reports or [], merge, json_out, junit, strict))
 
     def go() -> PreflightReport:
         settings = load_settings(
             database_url=target, redis_url=redis, pgbouncer_admin_url=pgbouncer_admin
         )
-        report = lib.run(settings, profile, source, app_instances=app_instances, strict=strict)
-        if str(json_out) != "-":
-            render(report)
-        write_json(json_out, report)
-        if junit is not None:
-            atomic_write_text(junit, lib.render_junit(report))
+        report = lib.run(
+            settings,
+            profile,
+            source,
+            role=role,
+            only=lib.parse_areas(only or []),
+            skip=lib.parse_areas(skip or []),
+            app_instances=app_instances,
+            strict=strict,
+        )
+        _emit(report, json_out, junit, render, lib.render_junit)
         return report
 
     raise typer.Exit(int(guarded(go).exit_code))
 
 
+def _merge(
+    reports: list[Path], merge: bool, json_out: Path | None, junit: Path | None, strict: bool
+) -> int:
+    from vendzz_migrate import preflight as lib
+
+    if not merge:
+        raise typer.BadParameter("report files are only read with --merge", param_hint="REPORTS")
+
+    def go() -> FleetReport:
+        fleet = lib.merge(reports, strict=strict)
+        _emit(fleet, json_out, junit, render_fleet, lib.render_fleet_junit)
+        return fleet
+
+    return int(guarded(go).exit_code)
+
+
+def _emit(
+    report: R,
+    json_out: Path | None,
+    junit: Path | None,
+    table: Callable[[R], None],
+    xml: Callable[[R], str],
+) -> None:
+    """The table (unless the JSON goes to stdout), then --json and --junit."""
+    from vendzz_migrate.fileio import atomic_write_text
+
+    if str(json_out) != "-":
+        table(report)
+    write_json(json_out, report)
+    if junit is not None:
+        atomic_write_text(junit, xml(report))
+
+
+def _status(status: str) -> str:
+    style = _STYLE[status]
+    return f"[{style}]{status.upper()}[/{style}]"
+
+
+def _rows(table: Table, report: PreflightReport, lead: list[str]) -> None:
+    """One section per area: a heading row, then a row per check (``lead``: cells before)."""
+    blank = [""] * len(lead)
+    for area, checks in report.by_area().items():
+        table.add_section()
+        table.add_row(*lead, f"[bold]{area.value}[/bold]", "", "", "", "")
+        for c in checks:
+            remedy = "" if c.status.value == "pass" else c.remedy
+            table.add_row(*blank, _status(c.status.value), c.title, c.measured, c.expected, remedy)
+
+
+def _summary(report: PreflightReport) -> str:
+    from vendzz_migrate.preflight import Status
+
+    counts = [f"{report.count(s)} {s.value}" for s in Status if report.count(s)]
+    return ", ".join(counts)
+
+
 def render(report: PreflightReport) -> None:
     from rich.table import Table
 
-    table = Table(title=f"preflight: profile {report.profile}", show_lines=False)
+    title = f"preflight: profile {report.profile}, role {report.role.value} on {report.machine}"
+    table = Table(title=title, show_lines=False)
     for column in ("status", "check", "measured", "expected", "remedy"):
         table.add_column(column, overflow="fold")
-    for area, checks in report.by_area().items():
-        table.add_section()
-        table.add_row(f"[bold]{area.value}[/bold]", "", "", "", "")
-        for c in checks:
-            style = _STYLE[c.status.value]
-            remedy = "" if c.status.value == "pass" else c.remedy
-            table.add_row(
-                f"[{style}]{c.status.value.upper()}[/{style}]",
-                c.title,
-                c.measured,
-                c.expected,
-                remedy,
-            )
+    _rows(table, report, [])
     console.out.print(table)
-    counts = {s: report.count(s) for s in type(report.checks[0].status)} if report.checks else {}
-    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
     verdict = "passed" if report.passed else "FAILED"
-    console.out.print(f"preflight {verdict}: {summary}" + (" (strict)" if report.strict else ""))
+    strict = " (strict)" if report.strict else ""
+    console.out.print(f"preflight {verdict}: {_summary(report)}{strict}")
+
+
+def render_fleet(fleet: FleetReport) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"preflight: {len(fleet.reports)} machines", show_lines=False)
+    for column in ("machine", "status", "check", "measured", "expected", "remedy"):
+        table.add_column(column, overflow="fold")
+    for item in fleet.reports:
+        code = fleet.exit_code_of(item)
+        verdict = _status("pass" if code == 0 else "fail")
+        table.add_section()
+        table.add_row(
+            f"[bold]{item.label}[/bold]",
+            verdict,
+            f"profile {item.report.profile}",
+            _summary(item.report),
+            f"exit {int(code)}",
+            item.file,
+        )
+        _rows(table, item.report, [""])
+    console.out.print(table)
+    failed = ", ".join(item.label for item in fleet.failed)
+    verdict = f"FAILED ({failed})" if failed else "passed"
+    strict = " (strict)" if fleet.strict else ""
+    console.out.print(
+        f"fleet preflight {verdict}: {len(fleet.reports)} reports, exit {int(fleet.exit_code)}"
+        f"{strict}"
+    )
 
 
 def provision(

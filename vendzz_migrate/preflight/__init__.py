@@ -4,25 +4,36 @@ profile of the production spec, as a CI gate.
     from vendzz_migrate import preflight
     report = preflight.run(settings, profile="dev", source=Path("vendzz.db"))
     report.passed, report.exit_code, report.checks
+    report = preflight.run(settings, role="postgres")          # on the PostgreSQL machine
+    report = preflight.run(settings, only=[Area.POOLS, Area.POSTGRES, Area.REDIS])
+    fleet = preflight.merge([Path("app-1.json"), Path("postgres.json")])
 """
 
 from __future__ import annotations
 
+from vendzz_migrate.preflight.areas import parse_areas
+from vendzz_migrate.preflight.fleet import FleetReport, MachineReport, merge
 from vendzz_migrate.preflight.host import HostFacts, read_host_facts
-from vendzz_migrate.preflight.junit import render_junit
+from vendzz_migrate.preflight.junit import render_fleet_junit, render_junit
 from vendzz_migrate.preflight.model import Area, Check, PreflightReport, Status
-from vendzz_migrate.preflight.profile import Profile, load_profile
+from vendzz_migrate.preflight.profile import Profile, Role, load_profile
 from vendzz_migrate.preflight.runner import run
 
 __all__ = [
     "Area",
     "Check",
+    "FleetReport",
     "HostFacts",
+    "MachineReport",
     "PreflightReport",
     "Profile",
+    "Role",
     "Status",
     "load_profile",
+    "merge",
+    "parse_areas",
     "read_host_facts",
+    "render_fleet_junit",
     "render_junit",
     "run",
 ]

@@ -134,10 +134,13 @@ def _nic_speed(net: Path) -> int | None:
     return max(speeds) if speeds else None
 
 
-def host_checks(facts: HostFacts, profile: HostProfile) -> list[Check]:
+def host_checks(
+    facts: HostFacts, profile: HostProfile, machine: str = "the app server"
+) -> list[Check]:
+    """This machine against one role's minimums; ``machine`` names it in the remedies."""
     checks = [
-        _cores(facts, profile),
-        _ram(facts, profile),
+        _cores(facts, profile, machine),
+        _ram(facts, profile, machine),
         _disk(facts, profile),
     ]
     if profile.ssd != "off":
@@ -147,7 +150,7 @@ def host_checks(facts: HostFacts, profile: HostProfile) -> list[Check]:
     return checks
 
 
-def _cores(facts: HostFacts, profile: HostProfile) -> Check:
+def _cores(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
     return Check(
         id="host.cores",
         area=Area.HOST,
@@ -155,11 +158,11 @@ def _cores(facts: HostFacts, profile: HostProfile) -> Check:
         status=floor_status(facts.cores, profile.cores),
         measured=f"{facts.cores} cores",
         expected=floor_text(profile.cores),
-        remedy="move the app server to a machine (or VM size) with more cores",
+        remedy=f"move {machine} to a machine (or VM size) with more cores",
     )
 
 
-def _ram(facts: HostFacts, profile: HostProfile) -> Check:
+def _ram(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
     return Check(
         id="host.ram",
         area=Area.HOST,
@@ -167,7 +170,7 @@ def _ram(facts: HostFacts, profile: HostProfile) -> Check:
         status=floor_status(gib(facts.ram_bytes), profile.ram_gb),
         measured=human_bytes(facts.ram_bytes),
         expected=floor_text(profile.ram_gb, " GiB"),
-        remedy="give the app server more memory",
+        remedy=f"give {machine} more memory",
     )
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from vendzz_migrate.errors import ExitCode
-from vendzz_migrate.preflight.profile import Ceiling, Floor, Level
+from vendzz_migrate.preflight.profile import Ceiling, Floor, Level, Role
 
 
 class Status(StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    SKIP = "skip"  # not run here, and why (an area left out, a check of another machine)
 
 
 class Area(StrEnum):
@@ -26,7 +27,8 @@ class Area(StrEnum):
 
 
 class Check(BaseModel):
-    """One result: pass / warn / fail, what was measured, what was expected, how to fix it."""
+    """One result: pass / warn / fail / skip, what was measured (for a skip: why it was not run),
+    what was expected, how to fix it."""
 
     id: str
     area: Area
@@ -39,14 +41,18 @@ class Check(BaseModel):
 
 class PreflightReport(BaseModel):
     profile: str
+    role: Role = Role.APP
+    machine: str = ""  # the hostname preflight ran on
     strict: bool = False
     checks: list[Check] = Field(default_factory=list)
+    skipped_areas: dict[Area, str] = Field(default_factory=dict)  # area -> why it was not run
     servers: dict[str, str] = Field(default_factory=dict)
     duration_s: float = 0.0
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """True when the gate lets the pipeline go on (no failure; no warning with --strict)."""
@@ -54,6 +60,7 @@ class PreflightReport(BaseModel):
             return False
         return not (self.strict and self.count(Status.WARN))
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def exit_code(self) -> ExitCode:
         return ExitCode.OK if self.passed else ExitCode.CHECK_FAILED
@@ -78,6 +85,11 @@ def make_check(
         expected=expected,
         remedy=remedy,
     )
+
+
+def skip_check(area: Area, cid: str, title: str, why: str, remedy: str = "") -> Check:
+    """A check (a whole area with ``cid="skipped"``) not run here; ``measured`` says why."""
+    return make_check(area, cid, title, Status.SKIP, why, "not run here", remedy)
 
 
 def on_miss(level: Level) -> Status:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vendzz_migrate.preflight.model import Area, Check, Status, make_check, on_miss
+from vendzz_migrate.preflight.model import Area, Check, Status, make_check, on_miss, skip_check
 from vendzz_migrate.preflight.profile import PoolsProfile
 from vendzz_migrate.urls import mask_text
 
@@ -95,10 +95,19 @@ def pool_checks(inputs: PoolInputs, profile: PoolsProfile) -> list[Check]:
         checks += _bouncer_checks(inputs, bouncer, profile)
     if inputs.pg_max_connections is not None:
         checks.append(_pg_budget(inputs, profile))
+    else:
+        checks.append(_unread("pg_connections", "PostgreSQL connection budget", "max_connections"))
     checks.append(_guidance(inputs, profile))
     if inputs.redis_maxclients is not None:
         checks.append(_redis_budget(inputs, profile))
+    else:
+        checks.append(_unread("redis_clients", "Redis client budget", "maxclients"))
     return checks
+
+
+def _unread(cid: str, title: str, setting: str) -> Check:
+    why = f"no {setting} to compare with (server not given or not reachable)"
+    return skip_check(Area.POOLS, cid, title, why, "give the server's URL (--target / --redis)")
 
 
 def _min_max(inputs: PoolInputs, profile: PoolsProfile) -> Check:

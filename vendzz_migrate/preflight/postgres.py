@@ -25,6 +25,7 @@ from vendzz_migrate.preflight.model import (
     human_bytes,
     make_check,
     on_miss,
+    skip_check,
 )
 from vendzz_migrate.preflight.profile import PostgresProfile
 from vendzz_migrate.urls import mask_text
@@ -171,6 +172,10 @@ def postgres_checks(
         checks += _tuning(facts, profile, ram_bytes, cores)
     if profile.disk != "off" and source_bytes is not None:
         checks.append(_disk(facts, profile, source_bytes))
+    elif profile.disk != "off":
+        why = "no --source to size the copy by"
+        remedy = "give --source (or check the volume: 3x the SQLite file)"
+        checks.append(skip_check(Area.POSTGRES, "disk", "free disk for the copy", why, remedy))
     return checks
 
 

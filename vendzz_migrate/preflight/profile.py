@@ -7,6 +7,7 @@ path of a team's own YAML file. preflight checks against it; provision renders f
 
 from __future__ import annotations
 
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,6 +68,25 @@ class HostProfile(_Strict):
     ssd: Level = "fail"
     nic_mbps: Floor = Floor()
     nic: Level = "warn"
+
+
+class Role(StrEnum):
+    """The machine preflight runs on: an app server, the PostgreSQL machine or a Redis node."""
+
+    APP = "app"
+    POSTGRES = "postgres"
+    REDIS = "redis"
+
+
+class RoleHost(_Strict):
+    host: HostProfile
+
+
+class RolesProfile(_Strict):
+    """Host minimums of the database machines (the app servers' are the top-level ``host``)."""
+
+    postgres: RoleHost | None = None
+    redis: RoleHost | None = None
 
 
 class PoolsProfile(_Strict):
@@ -160,6 +180,7 @@ class Profile(_Strict):
     description: str = ""
     app: AppProfile
     host: HostProfile
+    roles: RolesProfile = RolesProfile()
     pools: PoolsProfile
     postgres: PostgresProfile
     redis: RedisProfile
@@ -174,6 +195,19 @@ class Profile(_Strict):
         if self.pools.pgpool_min > self.pools.pgpool_max:
             raise ValueError("pools.pgpool_min is greater than pools.pgpool_max")
         return self
+
+    def host_minimums(self, role: Role) -> HostProfile:
+        """The host minimums of a machine role: ``host`` (app) or ``roles.<role>.host``."""
+        if role is Role.APP:
+            return self.host
+        entry: RoleHost | None = getattr(self.roles, role.value)
+        if entry is None:
+            raise ConfigError(
+                f"profile {self.name}: no roles.{role.value}.host minimums to check the "
+                f"{role.value} machine against (add them; see checks/production-1000.yaml)",
+                field=f"roles.{role.value}.host",
+            )
+        return entry.host
 
 
 def packaged_text(name: str) -> str:

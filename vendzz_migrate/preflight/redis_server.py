@@ -26,6 +26,7 @@ from vendzz_migrate.preflight.model import (
     human_bytes,
     make_check,
     on_miss,
+    skip_check,
 )
 from vendzz_migrate.preflight.profile import RedisProfile
 from vendzz_migrate.urls import mask_text
@@ -43,6 +44,7 @@ class RedisFacts(BaseModel):
     maxmemory_policy: str = ""
     maxclients: int = 0
     tcp_backlog: int | None = None
+    dir: str | None = None  # where the RDB and AOF files go (CONFIG GET dir)
     cluster_enabled: bool = False
     cluster_state: str = ""
     cluster_nodes: int = 0
@@ -80,8 +82,9 @@ def _facts(client: Any) -> RedisFacts:
         maxclients=int(info.get("maxclients", 0)),
         cluster_enabled=int(info.get("cluster_enabled", 0)) == 1,
     )
-    config = _config(client, "save", "appendfsync", "tcp-backlog", "maxclients")
+    config = _config(client, "save", "appendfsync", "tcp-backlog", "maxclients", "dir")
     facts.save = config.get("save")
+    facts.dir = config.get("dir")
     facts.appendfsync = config.get("appendfsync")
     facts.tcp_backlog = int(config["tcp-backlog"]) if "tcp-backlog" in config else None
     facts.maxclients = facts.maxclients or int(config.get("maxclients", 0))
@@ -122,8 +125,10 @@ _check = partial(make_check, Area.REDIS)
 
 
 def redis_checks(
-    facts: RedisFacts, profile: RedisProfile, *, url: str, host: HostFacts
+    facts: RedisFacts, profile: RedisProfile, *, url: str, host: HostFacts | None
 ) -> list[Check]:
+    """Checks of one server; ``host`` is the Redis node preflight runs on (``--role redis``),
+    ``None`` elsewhere: the node's kernel settings are then listed as not run."""
     checks = [_reachable(facts, url)]
     if not facts.reachable:
         return checks
@@ -134,8 +139,21 @@ def redis_checks(
     if profile.ha != "off" or facts.cluster_enabled:
         checks.append(_cluster(facts, profile))
     if profile.kernel != "off":
-        checks += kernel_checks(host, profile, facts.tcp_backlog)
+        checks += kernel_checks(host, profile, facts.tcp_backlog) if host else _kernel_skipped()
     return checks
+
+
+_KERNEL = {
+    "overcommit": "vm.overcommit_memory",
+    "thp": "transparent huge pages",
+    "somaxconn": "net.core.somaxconn",
+}
+
+
+def _kernel_skipped() -> list[Check]:
+    why = "a setting of the Redis node's kernel: not run from this machine"
+    remedy = "run `vendzz-migrate preflight --role redis` on each Redis node"
+    return [skip_check(Area.REDIS, cid, title, why, remedy) for cid, title in _KERNEL.items()]
 
 
 def _reachable(facts: RedisFacts, url: str) -> Check:
