@@ -152,6 +152,8 @@ def _merge(
 
     if not merge:
         raise typer.BadParameter("report files are only read with --merge", param_hint="REPORTS")
+    if not reports:
+        raise typer.BadParameter("--merge needs at least one report file (preflight --json FILE)")
 
     def go() -> FleetReport:
         fleet = lib.merge(reports, strict=strict)

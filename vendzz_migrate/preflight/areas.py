@@ -76,5 +76,5 @@ def require_or_skip(area: Area, missing: str, *, role: Role, only: set[Area]) ->
     area was asked for (``--only``) or is the role's own (``--role postgres`` without a URL)."""
     if area in only or area.value == role.value:
         asked = f"--only {area.value}" if area in only else f"--role {role.value}"
-        raise ConfigError(f"{asked} checks {area.value}, but {missing}")
+        raise ConfigError(f"{asked}: {missing}")
     return f"not run: {missing}"
