@@ -150,16 +150,3 @@ def test_help_and_readme(command: str) -> None:
     assert result.exit_code == 0
     assert "--profile" in result.stdout
     assert f"### {command}" in README.read_text(encoding="utf-8")
-
-
-def test_example_ci_job_runs_preflight_as_a_gate() -> None:
-    import yaml
-
-    job = yaml.safe_load((README.parent / "examples/ci/preflight.yml").read_text())
-    steps = job["jobs"]["preflight"]["steps"]
-    gate = next(s for s in steps if "vendzz-migrate preflight" in s.get("run", ""))
-    assert "--junit preflight-junit.xml" in gate["run"]
-    assert "--strict" in gate["run"]
-    published = [s for s in steps if s.get("with", {}).get("report_paths") == "preflight-junit.xml"]
-    assert published
-    assert published[0]["if"] == "always()"

@@ -70,3 +70,18 @@ def test_min_greater_than_max_in_profile_is_rejected(tmp_path: Path) -> None:
     text = packaged_text("dev").replace("pgpool_min: 10", "pgpool_min: 80")
     with pytest.raises(ConfigError, match="pgpool_min is greater"):
         load_profile(_write(tmp_path, text))
+
+
+def test_production_roles_carry_the_spec_numbers_per_machine() -> None:
+    from vendzz_migrate.preflight.profile import Role
+
+    p = load_profile("production-1000")
+    app, pg, rd = (p.host_minimums(r) for r in (Role.APP, Role.POSTGRES, Role.REDIS))
+    assert app is p.host
+    assert (app.cores.min, app.ram_gb.min, app.ram_gb.recommended) == (4, 8, 16)
+    assert (pg.ram_gb.min, pg.ssd) == (8, "fail")  # dedicated, 8 GB+, SSD with high IOPS
+    assert rd.ram_gb.min == 4  # Redis 4 GB+
+    for name in PACKAGED:
+        loaded = load_profile(name)
+        assert loaded.roles.postgres is not None
+        assert loaded.roles.redis is not None

@@ -76,7 +76,8 @@ def test_four_gb_postgres_host_fails_and_eight_gb_passes() -> None:
     assert set(statuses(ok).values()) == {Status.PASS}
     # the app's 8-core recommendation is not the database machine's
     assert statuses(host_only("postgres", machine(2, 16)))["host.cores"] is Status.WARN
-    assert statuses(host_only("postgres", machine(8, 16, rotational=True)))["host.ssd"] is Status.FAIL
+    spinning = host_only("postgres", machine(8, 16, rotational=True))
+    assert statuses(spinning)["host.ssd"] is Status.FAIL
 
 
 def test_redis_node_minimums() -> None:
@@ -140,7 +141,7 @@ def test_role_redis_runs_the_kernel_checks_and_app_lists_them_skipped(redis_url:
     assert "--role redis" in why.remedy
 
 
-def test_missing_server_is_skipped_unless_asked_for(tmp_path: Path) -> None:
+def test_missing_server_is_skipped_unless_asked_for() -> None:
     report = run(bare(), "dev", host=machine(8, 16), environ=ENV)
     assert report.skipped_areas == {
         Area.POSTGRES: "not run: no PostgreSQL URL was given (--target or DATABASE_URL)",
