@@ -109,7 +109,11 @@ def preflight(
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the gate too.")] = False,
     merge: Annotated[
         bool,
-        typer.Option("--merge", help="Read REPORTS (preflight --json files) instead of checking."),
+        typer.Option(
+            "--merge",
+            help="Merge REPORTS (preflight --json files of several machines) into one table and "
+            "the worst exit code, instead of checking (--json/--junit/--strict apply).",
+        ),
     ] = False,
     reports: Annotated[
         list[Path] | None,
@@ -151,7 +155,10 @@ def _merge(
     from vendzz_migrate import preflight as lib
 
     if not merge:
-        raise typer.BadParameter("report files are only read with --merge", param_hint="REPORTS")
+        raise typer.BadParameter(
+            "report files are only read with --merge (the SQLite file is --source)",
+            param_hint="REPORTS",
+        )
     if not reports:
         raise typer.BadParameter("--merge needs at least one report file (preflight --json FILE)")
 

@@ -158,7 +158,7 @@ def _cores(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
         status=floor_status(facts.cores, profile.cores),
         measured=f"{facts.cores} cores",
         expected=floor_text(profile.cores),
-        remedy=f"move {machine} to a machine (or VM size) with more cores",
+        remedy=f"give {machine} more cores (a larger machine or VM size)",
     )
 
 
