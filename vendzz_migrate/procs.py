@@ -8,12 +8,21 @@ half the time. So the heavy work runs in processes, each with its own connection
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
+import os
+import queue
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,3 +48,51 @@ def worker_setup() -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):  # pragma: no cover - no prctl: the queue's EOF ends it
             pass
+
+
+_STOP_GRACE_S = 5.0
+
+
+def _init(pids: Any, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """Every worker's first step: report its pid (so the pool can stop it), then set up."""
+    pids.put(os.getpid())
+    initializer(*initargs)
+
+
+class WorkerPool:
+    """``count`` worker processes, all started at once (before this process starts any thread,
+    e.g. a progress display, so that they can be forked: see :func:`context`), each set up by
+    ``initializer(*initargs)``. The one pool of copy step 4 and of verify."""
+
+    def __init__(self, count: int, initializer: Callable[..., None],
+                 initargs: tuple[Any, ...] = ()) -> None:
+        mp = context()
+        self.count = count
+        self._pids = mp.Queue()
+        self._known: set[int] = set()
+        self.executor = ProcessPoolExecutor(count, mp_context=mp, initializer=_init,
+                                            initargs=(self._pids, initializer, initargs))
+        for _ in range(count):  # a spawning executor starts one more process per submit
+            self.executor.submit(int)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        return self.executor.submit(fn, *args)
+
+    def close(self, *, wait: bool) -> None:
+        """Stop the workers; with ``wait=False`` (Ctrl-C, an error elsewhere) at once: work in
+        progress is not wanted (a copy unit is rolled back by the server)."""
+        if not wait:
+            self._terminate()
+        self.executor.shutdown(wait=True, cancel_futures=not wait)
+        self._pids.close()
+
+    def _terminate(self) -> None:
+        deadline = time.monotonic() + _STOP_GRACE_S
+        while len(self._known) < self.count and time.monotonic() < deadline:
+            try:  # every worker reports its pid first thing after it starts
+                self._known.add(self._pids.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        for pid in self._known:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)

@@ -108,10 +108,34 @@ def test_text_unicode_and_null_vs_empty(pg: psycopg.Connection, value: str | int
     _check(pg, "t", raw)
 
 
+def _js_iso(moment: datetime) -> str:
+    """JavaScript's ``toISOString()``: what the service writes into text timestamp columns."""
+    return (f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z")
+
+
+def _sql_datetime(moment: datetime) -> str:
+    """SQLite's ``CURRENT_TIMESTAMP`` form."""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}"
+
+
+ANY_MOMENT = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59))
+# the service's two text forms, with dates SQLite would normalise and Python refuses
+EDGE_TEXT_TIMESTAMPS = [
+     "2025-02-30T10:00:00.000Z", "2025-02-29 10:00:00", "2024-02-29T23:59:59.999Z",
+     "0000-01-01 00:00:00", "0000-06-01T00:00:00.000Z", "2025-01-01 24:00:00",
+     "2025-13-01T00:00:00.000Z", "2025-00-10 00:00:00", " 2025-01-01 00:00:00",
+     "2025-01-01T00:00:00.000z", "2025-01-01T00:00:00Z", "2025-01-01 00:00:00.5",
+     "9999-12-31T23:59:59.999Z", "0001-01-01 00:00:00", "1969-12-31T23:59:59.999Z",
+     "0001-02-30T00:00:00.000Z", "2023-04-31 00:00:00"]
+TEXT_TIMESTAMPS = (ANY_MOMENT.map(_js_iso) | ANY_MOMENT.map(_sql_datetime)
+                   | st.sampled_from(EDGE_TEXT_TIMESTAMPS))
+
+
 @SETTINGS
 @given(value=st.integers(-(10**13), 10**14 - 1)
        | st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
-                      timezones=st.just(UTC)).map(lambda d: d.isoformat()))
+                      timezones=st.just(UTC)).map(lambda d: d.isoformat())
+       | TEXT_TIMESTAMPS)
 def test_timestamps_seconds_milliseconds_and_text(pg: psycopg.Connection,
                                                   value: int | str) -> None:
     _check(pg, "ts", Raw.of(value))
@@ -288,7 +312,8 @@ SQLITE_VALUES = (st.none() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st
                  # the edges of the timestamp range (0001-01-01, 9999-12-31) in s and ms
                  | st.sampled_from([-62135596800, -62135596801, 253402300799, 253402300800,
                                     -62135596800000, -62135596800001, -7 * 10**10,
-                                    -(10**11) + 1, -(10**14) + 1, -(10**14)]))
+                                    -(10**11) + 1, -(10**14) + 1, -(10**14)])
+                 | TEXT_TIMESTAMPS)
 
 
 @settings(max_examples=300, deadline=None)
@@ -317,12 +342,46 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
     try:
         expected = fast.column_fast(conv)(kind, stored)
     except Reject:
-        # invalid UTF-8 text: PostgreSQL refuses the row; a NUL byte: the Python path
-        assert piece is None or (kind == b"text" and b"\x00" not in stored)
+        # invalid UTF-8 text: PostgreSQL refuses the row; a NUL byte: the Python path; a
+        # value of any other kind that the copier refuses is never built by SQLite
+        assert piece is None or (conv.kind is Kind.TEXT and kind == b"text"
+                                 and b"\x00" not in stored)
         return
     if piece is None:
         return  # the Python path decides
     assert piece == (b"\xfe" if expected is None else b"\xff" + expected)
+
+
+@pytest.mark.parametrize("text", EDGE_TEXT_TIMESTAMPS)
+def test_text_timestamps_at_the_edges(text: str) -> None:
+    """Each edge of the service's two text forms: SQLite builds the piece exactly when the
+    copier accepts the value, and then byte for byte the reference canonical form."""
+    import sqlite3
+
+    from vendzz_migrate.verify import litesql
+
+    conv = make(Kind.TIMESTAMP, "timestamptz")
+    try:
+        expected: bytes | None = _utf8(canon.column_canon(conv)(Raw.of(text)))
+    except Reject:
+        expected = None
+    sql = litesql.piece_sql("ts", conv)
+    conn = sqlite3.connect(":memory:")
+    conn.text_factory = bytes
+    piece = conn.execute(f'SELECT {sql} FROM (SELECT ? AS "ts")', (text,)).fetchone()[0]
+    if expected is None:
+        assert piece is None
+        return
+    assert fast.column_fast(conv)(b"text", text.encode()) == expected
+    if piece is not None:
+        assert piece == b"\xff" + expected
+    else:  # left to Python: only what is neither of the two forms
+        assert fast._TEXT_TIMESTAMP.fullmatch(text.encode()) is None
+
+
+def _utf8(text: str | None) -> bytes:
+    assert text is not None
+    return text.encode()
 
 
 RAW_TEXT = st.none() | st.integers(-3, 3) | st.binary(max_size=4) | st.sampled_from(

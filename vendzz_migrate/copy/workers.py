@@ -13,7 +13,7 @@ import functools
 import multiprocessing.util
 import sqlite3
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,14 +116,10 @@ def _copy(unit: Unit) -> UnitResult:
 
 
 class Pool:
-    """``count`` worker processes, started at once (before any thread of this process, e.g.
-    the progress display, so that they can be forked)."""
+    """``count`` copy workers (:class:`vendzz_migrate.procs.WorkerPool`)."""
 
     def __init__(self, job: Job, count: int) -> None:
-        self._pool = ProcessPoolExecutor(count, mp_context=procs.context(), initializer=_start,
-                                         initargs=(job,))
-        for _ in range(count):  # a spawning executor starts one more process per submit
-            self._pool.submit(int)
+        self._pool = procs.WorkerPool(count, _start, (job,))
 
     def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, UnitResult]]:
         """Copy ``units``, yielding each with its result as it completes; on the first
@@ -149,10 +145,7 @@ class Pool:
     def close(self, *, wait: bool) -> None:
         """Stop the workers; with ``wait=False`` (Ctrl-C, an error elsewhere) at once: a
         unit in progress is rolled back by the server and copied again by ``--resume``."""
-        if not wait:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.terminate()
-        self._pool.shutdown(wait=True, cancel_futures=not wait)
+        self._pool.close(wait=wait)
 
 
 def _raise(failed: Future[UnitResult]) -> None:

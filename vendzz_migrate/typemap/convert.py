@@ -36,6 +36,7 @@ _INFINITY = {"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf
 _ISO_Z = ("[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
           ".[0-9][0-9][0-9]Z")
 _SQL_DT = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+ISO_Z_GLOB, SQL_DATETIME_GLOB = _ISO_Z, _SQL_DT  # the two text forms of a Vendzz timestamp
 INT_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
     "int2": (-(2**15), 2**15 - 1),

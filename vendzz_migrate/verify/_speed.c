@@ -280,11 +280,14 @@ static PyObject *text(PyObject *module, PyObject *doc)
 #define UNSURE 1
 #define MAX_DEPTH 256
 
+struct Scratch;
+
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     int depth;
     int deepest;
+    struct Scratch *s;  /* the module's scratch buffers (module state) */
 } Lexer;
 
 static void skip_space(Lexer *l)
@@ -483,17 +486,20 @@ static int by_key(const void *a, const void *b)
     return jsonb_key_order(x->key, x->key_size, y->key, y->key_size);
 }
 
-/* Scratch space per nesting level, kept between calls: an object's decoded keys and its
-   members' jsonb text (an object only nests deeper objects, so one level never holds two
-   objects at once). Every caller holds the interpreter lock: no two documents at once. */
-static Buffer scratch_at[MAX_DEPTH + 2];
-static Entry *entries_at[MAX_DEPTH + 2];
-static Py_ssize_t room_at[MAX_DEPTH + 2];
-static Buffer decoded;  /* one string value's decoded bytes (strings do not nest) */
+/* Scratch space per nesting level, kept between calls in the module's state: an object's
+   decoded keys and its members' jsonb text (an object only nests deeper objects, so one level
+   never holds two objects at once). Every caller holds the interpreter lock: no two documents
+   at once in one module (each interpreter that imports it has its own). */
+typedef struct Scratch {
+    Buffer scratch_at[MAX_DEPTH + 2];
+    Entry *entries_at[MAX_DEPTH + 2];
+    Py_ssize_t room_at[MAX_DEPTH + 2];
+    Buffer decoded;  /* one string value's decoded bytes (strings do not nest) */
+} Scratch;
 
 static int read_object(Lexer *l, Buffer *out)
 {
-    Buffer *scratch = &scratch_at[l->depth];
+    Buffer *scratch = &l->s->scratch_at[l->depth];
     Py_ssize_t count = 0, i;
     int status;
 
@@ -531,24 +537,24 @@ static int read_object(Lexer *l, Buffer *out)
         if ((status = read_value(l, scratch)) != 0)
             return status;
         e.value_size = scratch->size - e.value_at;
-        if (count == room_at[l->depth]) {
+        if (count == l->s->room_at[l->depth]) {
             Py_ssize_t room = count ? count * 2 : 16;
-            Entry *grown = PyMem_Realloc(entries_at[l->depth], (size_t)room * sizeof(Entry));
+            Entry *grown = PyMem_Realloc(l->s->entries_at[l->depth], (size_t)room * sizeof(Entry));
             if (grown == NULL) {
                 PyErr_NoMemory();
                 return -1;
             }
-            entries_at[l->depth] = grown;
-            room_at[l->depth] = room;
+            l->s->entries_at[l->depth] = grown;
+            l->s->room_at[l->depth] = room;
         }
-        entries_at[l->depth][count++] = e;
+        l->s->entries_at[l->depth][count++] = e;
         if ((status = after_member(l, '}')) == UNSURE)
             return UNSURE;
         if (status == 0)
             break;
     }
     {
-        Entry *entries = entries_at[l->depth];
+        Entry *entries = l->s->entries_at[l->depth];
         for (i = 0; i < count; i++)  /* the scratch holds still from here on */
             if (entries[i].key_at >= 0)
                 entries[i].key = scratch->data + entries[i].key_at;
@@ -665,11 +671,12 @@ static int read_value(Lexer *l, Buffer *out)
             out->data[out->size++] = '"';
             return 0;
         }
-        decoded.size = 0;
-        if ((status = read_string(l, &decoded)) != 0)
+        l->s->decoded.size = 0;
+        if ((status = read_string(l, &l->s->decoded)) != 0)
             return status;
         /* a NUL cannot be decoded (raw: not JSON; \u0000: UNSURE): 0 or -1 here */
-        return put_escaped(out, decoded.data ? decoded.data : "", decoded.size);
+        return put_escaped(out, l->s->decoded.data ? l->s->decoded.data : "",
+                           l->s->decoded.size);
     }
     case 't':
         return read_literal(l, out, "true", 4);
@@ -686,9 +693,9 @@ static int read_value(Lexer *l, Buffer *out)
 
 /* 0 and jsonb's text of the JSON object or array in data appended to out; UNSURE (out as it
    was) for anything else; -1 with an exception set. */
-static int json_canon(const char *data, Py_ssize_t n, Buffer *out)
+static int json_canon(Scratch *s, const char *data, Py_ssize_t n, Buffer *out)
 {
-    Lexer l = {(const unsigned char *)data, (const unsigned char *)data + n, 0, 0};
+    Lexer l = {(const unsigned char *)data, (const unsigned char *)data + n, 0, 0, s};
     Py_ssize_t mark = out->size;
     int status, d;
 
@@ -704,16 +711,16 @@ static int json_canon(const char *data, Py_ssize_t n, Buffer *out)
     if (status != 0)
         out->size = mark;
     for (d = 0; d <= l.deepest && d < MAX_DEPTH + 2; d++) {  /* keep no large scratch */
-        if (scratch_at[d].capacity > (1 << 20)) {
-            PyMem_Free(scratch_at[d].data);
-            scratch_at[d].data = NULL;
-            scratch_at[d].size = scratch_at[d].capacity = 0;
+        if (s->scratch_at[d].capacity > (1 << 20)) {
+            PyMem_Free(s->scratch_at[d].data);
+            s->scratch_at[d].data = NULL;
+            s->scratch_at[d].size = s->scratch_at[d].capacity = 0;
         }
     }
-    if (decoded.capacity > (1 << 20)) {
-        PyMem_Free(decoded.data);
-        decoded.data = NULL;
-        decoded.size = decoded.capacity = 0;
+    if (s->decoded.capacity > (1 << 20)) {
+        PyMem_Free(s->decoded.data);
+        s->decoded.data = NULL;
+        s->decoded.size = s->decoded.capacity = 0;
     }
     return status;
 }
@@ -729,7 +736,8 @@ static PyObject *json_text(PyObject *module, PyObject *data)
         PyErr_SetString(PyExc_TypeError, "json_text() takes bytes");
         return NULL;
     }
-    status = json_canon(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &b);
+    status = json_canon(PyModule_GetState(module), PyBytes_AS_STRING(data),
+                        PyBytes_GET_SIZE(data), &b);
     if (status == 0)
         out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.size);
     else if (status == UNSURE)
@@ -828,7 +836,6 @@ static void md5_digest(const unsigned char *data, Py_ssize_t n, unsigned char ou
 static PyObject *md5(PyObject *module, PyObject *data)
 {
     unsigned char digest[16];
-    (void)module;
     if (!PyBytes_Check(data)) {
         PyErr_SetString(PyExc_TypeError, "md5() takes bytes");
         return NULL;
@@ -863,7 +870,7 @@ static int is_text_kind(PyObject *kind)
 
 /* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
    look at it; -1 on an error (raised). Mirrors litesql.assemble. */
-static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *json, Py_ssize_t width,
+static int assemble(Scratch *s, Buffer *b, PyObject *row, PyObject *ops, PyObject *json, Py_ssize_t width,
                     PyObject *reject)
 {
     Py_ssize_t i, n = PyTuple_GET_SIZE(ops), markers = 0;
@@ -900,7 +907,7 @@ static int assemble(Buffer *b, PyObject *row, PyObject *ops, PyObject *json, Py_
                 int status;
                 if (put(b, "\xff", 1) < 0)
                     return -1;
-                status = json_canon(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), b);
+                status = json_canon(s, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), b);
                 if (status < 0)
                     return -1;
                 if (status == 0)
@@ -957,7 +964,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
     long long *count = NULL;
     __int128 *total = NULL;
 
-    (void)module;
+    Scratch *scratch = PyModule_GetState(module);
     if (!PyArg_ParseTuple(args, "OO!O!nnO!OOn", &rows, &PyTuple_Type, &ops, &PyTuple_Type,
                           &json, &width, &key, &PyList_Type, &starts, &rejected, &reject,
                           &segments))
@@ -1016,7 +1023,7 @@ static PyObject *sums(PyObject *module, PyObject *args)
                 ok = !found;
             }
             if (ok)
-                ok = assemble(&b, row, ops, json, width, reject);
+                ok = assemble(scratch, &b, row, ops, json, width, reject);
         }
         if (ok < 0) {
             Py_DECREF(row);
@@ -1103,9 +1110,24 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static void free_scratch(void *module)
+{
+    Scratch *s = PyModule_GetState((PyObject *)module);
+    int d;
+
+    if (s == NULL)
+        return;
+    for (d = 0; d < MAX_DEPTH + 2; d++) {
+        PyMem_Free(s->scratch_at[d].data);
+        PyMem_Free(s->entries_at[d]);
+    }
+    PyMem_Free(s->decoded.data);
+    memset(s, 0, sizeof(*s));
+}
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speed", "verify's hot loops in C (see _speed.c).", -1, methods,
-    NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_speed", "verify's hot loops in C (see _speed.c).",
+    sizeof(Scratch), methods, NULL, NULL, NULL, free_scratch,
 };
 
 PyMODINIT_FUNC PyInit__speed(void)

@@ -61,8 +61,31 @@ def _double(kind: bytes, value: Any) -> bytes | None:
     return None
 
 
+_TEXT_TIMESTAMP = re.compile(rb"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d):(\d\d)\.(\d{3})Z"
+                             rb"| (\d\d):(\d\d):(\d\d))")
+
+
+def _text_timestamp(value: bytes) -> bytes | None:
+    """``2025-06-20T17:31:04.000Z`` (JavaScript's toISOString) or ``2025-06-20 17:31:04``
+    (SQLite's CURRENT_TIMESTAMP) as epoch microseconds; None for any other text."""
+    found = _TEXT_TIMESTAMP.fullmatch(value)
+    if found is None:
+        return None
+    y, mo, d, h, mi, s, ms, h2, mi2, s2 = found.groups()
+    try:
+        moment = datetime(int(y), int(mo), int(d), int(h or h2), int(mi or mi2), int(s or s2),
+                          tzinfo=UTC)
+    except ValueError:
+        return None
+    micros = (moment - EPOCH) // canon.MICRO + (int(ms) * 1000 if ms else 0)
+    return b"%d" % micros
+
+
 def _timestamp(kind: bytes, value: Any) -> bytes | None:
-    """Epoch seconds below 1e11, milliseconds below 1e14 (per value), as microseconds."""
+    """Epoch seconds below 1e11, milliseconds below 1e14 (per value), as microseconds; the
+    service's two text forms (:func:`_text_timestamp`)."""
+    if kind == b"text":
+        return _text_timestamp(value)
     if kind != b"integer":
         return None
     magnitude = abs(value)

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from vendzz_migrate.source import qi
-from vendzz_migrate.typemap.convert import MS_LIMIT, SECONDS_LIMIT, Conversion, Kind, Reject
+from vendzz_migrate.typemap.convert import (
+    ISO_Z_GLOB,
+    MS_LIMIT,
+    SECONDS_LIMIT,
+    SQL_DATETIME_GLOB,
+    Conversion,
+    Kind,
+    Reject,
+)
 from vendzz_migrate.verify import canon
 from vendzz_migrate.verify.canon import NULL, VALUE
 from vendzz_migrate.verify.fast import MAX_MICROS, MIN_MICROS, FastCanon, is_json, plain_text
@@ -68,10 +76,23 @@ def _simple_sql(c: str, conv: Conversion) -> str | None:
             high = min(limit - 1, MAX_MICROS // scale)
             branches.append(f"WHEN {c} > -{limit} AND {c} < {limit} THEN CASE WHEN {c} BETWEEN"
                             f" {low} AND {high} THEN X'FF' || ({c} * {scale}) END")
-        return f"WHEN 'integer' THEN CASE {' '.join(branches)} END"
+        return f"WHEN 'integer' THEN CASE {' '.join(branches)} END{_text_timestamp_sql(c)}"
     if kind is Kind.BYTES:
         return f"WHEN 'blob' THEN X'FF' || lower(hex({c}))"
     return None
+
+
+def _text_timestamp_sql(c: str) -> str:
+    """fast._text_timestamp in SQL: the two text forms the service writes, JavaScript's
+    ``toISOString()`` (``2025-06-20T17:31:04.000Z``) and SQLite's ``CURRENT_TIMESTAMP``
+    (``2025-06-20 17:31:04``), as epoch microseconds; a date SQLite would normalise (Feb 30,
+    24:00) or year 0000 (Python refuses it) gives NULL, and Python decides."""
+    iso, plain = f"substr({c}, 1, 19)", f"replace(substr({c}, 1, 19), 'T', ' ')"
+    valid = f"substr({c}, 1, 4) <> '0000' AND datetime({iso}, '+0 seconds') = {plain}"
+    seconds = f"CAST(strftime('%s', {iso}) AS INTEGER) * 1000000"
+    return (f" WHEN 'text' THEN CASE WHEN {c} GLOB '{ISO_Z_GLOB}' AND {valid} THEN X'FF' ||"
+            f" ({seconds} + CAST(substr({c}, 21, 3) AS INTEGER) * 1000)"
+            f" WHEN {c} GLOB '{SQL_DATETIME_GLOB}' AND {valid} THEN X'FF' || ({seconds}) END")
 
 
 Op = tuple[int, "FastCanon | None"]  # (slot in the row, Python canon or None for a SQL group)

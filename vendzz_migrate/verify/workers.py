@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,13 +61,10 @@ class Workers:
 
     def __init__(self, path: Path, url: str, *, count: int, schema: str, show_values: bool,
                  segment_rows: int) -> None:
-        mp = procs.context()
         self.count = count
-        self._ready = mp.Queue()
-        self._pool = ProcessPoolExecutor(count, mp_context=mp, initializer=_start, initargs=(
-            str(path), url, schema, show_values, segment_rows, self._ready))
-        for _ in range(count):  # a spawning executor starts one more process per submit
-            self._pool.submit(int)
+        self._ready = procs.context().Queue()
+        self._pool = procs.WorkerPool(count, _start, (str(path), url, schema, show_values,
+                                                      segment_rows, self._ready))
 
     def wait_ready(self) -> None:
         """Block until every worker holds its reader; raise the first worker's error."""
@@ -95,10 +92,7 @@ class Workers:
         return self._pool.submit(_digests, spec, rowids)
 
     def close(self, *, wait: bool) -> None:
-        if not wait:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.terminate()  # stop work in progress: its results are not wanted
-        self._pool.shutdown(wait=True, cancel_futures=not wait)
+        self._pool.close(wait=wait)  # not waiting: work in progress is not wanted
         self._ready.close()
 
 

@@ -1,0 +1,130 @@
+"""verify's fast tiers must take the common values of a Vendzz file.
+
+Every fast tier (SQLite building a row's canonical bytes, the C row loop, the C and orjson
+JSON printers) may answer "unsure" and leave a value to the reference path: verify stays
+correct, only slower, so no correctness test notices a tier that stopped accepting anything.
+These tests count what each tier accepted on the generated Vendzz sample (every data-model trap
+planted) and fail when a tier leaves the common values to the reference path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from vendzz_migrate.copy import plan as planner
+from vendzz_migrate.sample.models import SampleStats
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import qi
+from vendzz_migrate.typemap import infer as inferrer
+from vendzz_migrate.typemap.convert import Kind, Reject
+from vendzz_migrate.verify import fast, lite, litesql
+from vendzz_migrate.verify import spec as specs
+
+
+@dataclass
+class Table:
+    spec: specs.Spec
+    plan: litesql.RowPlan
+    rows: list[tuple[object, ...]]
+
+
+@pytest.fixture(scope="module")
+def source(dirty: SampleStats) -> Iterator[sqlite3.Connection]:
+    conn = lite.open_source(dirty.path)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def tables(source: sqlite3.Connection) -> dict[str, Table]:
+    """Every table of the sample as verify sees it (the mapping's types are the target's)."""
+    schema = insp.introspect(source)
+    mapping = inferrer.infer(source, schema, source="sample")
+    out = {}
+    for name, plan in planner.build(mapping, schema).items():
+        spec = specs.build(plan, {c.target: c.conversion.pg_type for c in plan.columns},
+                           mapping.tables[name].primary_key, frozenset())
+        row_plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(source))
+        out[name] = Table(spec, row_plan, source.execute(row_plan.sql).fetchall())
+    return out
+
+
+def test_sqlite_builds_almost_every_row(tables: dict[str, Table]) -> None:
+    """litesql.assemble: SQLite's canonical bytes (plus the Python fast canons of the columns
+    it cannot build) accepted for the rows of every table; only the planted traps are left."""
+    accepted = {n: sum(litesql.assemble(t.plan, r) is not None for r in t.rows)
+                for n, t in tables.items()}
+    rows = {n: len(t.rows) for n, t in tables.items()}
+    assert sum(accepted.values()) >= 0.99 * sum(rows.values()), accepted
+    for name, count in rows.items():
+        if count:
+            assert accepted[name] >= 0.5 * count, (name, accepted[name], count)
+        if count >= 20:
+            assert accepted[name] >= 0.9 * count, (name, accepted[name], count)
+
+
+def test_text_timestamps_are_built_by_sqlite(source: sqlite3.Connection,
+                                            tables: dict[str, Table]) -> None:
+    """Rows whose timestamp column holds the service's text forms (ISO ``...Z``, SQLite's
+    ``CURRENT_TIMESTAMP``) are built by SQLite too (every such row took the reference path
+    before)."""
+    rows = accepted = 0
+    for table in tables.values():
+        for col in table.spec.columns:
+            if col.conversion.kind is not Kind.TIMESTAMP:
+                continue
+            sql = f"{table.plan.sql} WHERE typeof({qi(col.source)}) = 'text'"
+            found = [r for r in source.execute(sql)  # not the NULL-key traps
+                     if all(r[slot] != b"null" for slot in table.plan.key_slots)]
+            rows += len(found)
+            accepted += sum(litesql.assemble(table.plan, r) is not None for r in found)
+    assert rows >= 40
+    assert accepted >= 0.95 * rows, (accepted, rows)
+
+
+def test_the_c_row_loop_takes_the_rows_of_text_keyed_tables(tables: dict[str, Table]) -> None:
+    """_speed.sums (the C per-row loop of checksum mode) hashes the rows of every table with a
+    one-column text key itself; the rows it defers go to the Python loop."""
+    assert fast.has_sums, "the C extension is built in CI (test_the_c_speedup_is_built)"
+    read = deferred = 0
+    for name, table in tables.items():
+        if len(table.plan.key_slots) != 1 or not table.rows:
+            continue
+        if not any(r[table.plan.key_slots[0]] == b"text" for r in table.rows):
+            continue  # an integer key: lite.segment_sums keeps its Python loop
+        _, _, left, count = fast.c_sums(iter(table.rows), table.plan.ops, table.plan.json,
+                                        table.plan.width, table.plan.key_slots[0], [], None,
+                                        Reject, 1)
+        left_over = sum(1 for _ in left)
+        assert count + left_over == len(table.rows)
+        assert count >= 0.5 * len(table.rows), (name, left_over, len(table.rows))
+        read += len(table.rows)
+        deferred += left_over
+    assert read >= 1000
+    assert deferred <= 0.01 * read, (deferred, read)
+
+
+def test_json_values_take_the_quick_printers(source: sqlite3.Connection,
+                                             tables: dict[str, Table]) -> None:
+    """jsonb's text of the JSON columns' values: the C printer (straight from the bytes) is
+    sure of the plain documents, orjson of the rest but the rare doubts (floats whose literal
+    matters, NUL escapes); the json-module and reference paths are the exceptions."""
+    values = in_c = quick = 0
+    for name, table in tables.items():
+        for col in table.spec.columns:
+            if not fast.is_json(col.conversion):
+                continue
+            sql = (f"SELECT CAST({qi(col.source)} AS BLOB) FROM {qi(name)}"
+                   f" WHERE typeof({qi(col.source)}) = 'text'")
+            for (value,) in source.execute(sql):
+                values += 1
+                c_text = fast._speed.json_text(value) if fast._speed is not None else None
+                in_c += c_text is not None
+                quick += fast.json_quick(value) is not None
+    assert values >= 1000
+    assert in_c >= 0.9 * values, (in_c, values)
+    assert quick >= 0.99 * values, (quick, values)
