@@ -136,11 +136,11 @@ class Writer:
         return self.duration_s is not None and time.monotonic() - start >= self.duration_s
 
     def _loop(self, ack: Any, start: float) -> None:
-        n = 0
+        n, due = 0, start
         while not self._done(start, n):
-            due = start + n / self.rate
             if self.stop_event.wait(max(due - time.monotonic(), 0)):
                 break
+            due = max(due + 1 / self.rate, time.monotonic())  # no burst after a freeze
             quiz = self._random.choice(self.quiz_ids)
             for _ in range(self.reads_per_write):
                 self._read(quiz)

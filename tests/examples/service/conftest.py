@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +52,8 @@ def sample(sample_master: Sample, tmp_path: Path) -> Sample:
 
 
 @pytest.fixture
-def pg_copy(sample: Sample, pg_url: str, tmp_path: Path) -> Iterator[str]:
-    """``sqlite-to-pg`` of this test's sample into its own database; yields the URL."""
+def pg_copy(sample: Sample, pg_url: str, tmp_path: Path) -> str:
+    """``sqlite-to-pg`` of this test's sample into its own database; its URL."""
     report = copy(sample.path, pg_url, tmp_path / "work", workers=1)
     assert not any(t.rejected_rows for t in report.tables), "the clean sample must copy whole"
-    yield pg_url
+    return pg_url

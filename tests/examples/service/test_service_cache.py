@@ -16,9 +16,7 @@ def _stats(url: str) -> tuple[int, int]:
     return int(info["keyspace_hits"]), int(info["keyspace_misses"])
 
 
-def test_a_warmed_cache_is_hit_and_health_agrees_with_redis(
-    sample: Sample, pg_copy: str, tmp_path: Path
-) -> None:
+def test_a_warmed_cache_is_hit_and_health_agrees_with_redis(pg_copy: str, tmp_path: Path) -> None:
     from vendzz_migrate.cache.spec import load_spec
     from vendzz_migrate.cache.warm import warm
     from vendzz_migrate.settings import load_settings

@@ -74,7 +74,7 @@ def test_database_going_away_is_a_503_and_health_degrades_then_recovers(
     assert after.status_code == 200 and healthy.json()["status"] == "ok"
 
 
-def _start(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     return subprocess.run([sys.executable, "-m", "examples.service"], cwd=ROOT, timeout=120,
                           env={**clean, "PORT": "1", **env}, capture_output=True, text=True,
@@ -94,7 +94,7 @@ def test_bad_settings_stop_the_start_with_one_line(tmp_path: Path, env: dict[str
     empty = sqlite3.connect(tmp_path / "empty.db")
     empty.execute("CREATE TABLE users (id TEXT PRIMARY KEY)")
     empty.close()
-    done = _start(tmp_path, {k: v.format(tmp=tmp_path) for k, v in env.items()})
+    done = _start({k: v.format(tmp=tmp_path) for k, v in env.items()})
     assert done.returncode == 4, done.stderr
     assert reason in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
