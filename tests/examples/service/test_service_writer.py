@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -80,11 +81,12 @@ def test_the_writer_must_be_bounded() -> None:
 
 
 def test_the_cli_stops_cleanly_on_sigterm(sample: Sample, tmp_path: Path) -> None:
-    ack = tmp_path / "acked.txt"
+    ack, times = tmp_path / "acked.txt", tmp_path / "acked.tsv"
     with service(tmp_path / "svc", sample.url) as svc:
         proc = subprocess.Popen(
             [sys.executable, "-m", "examples.service.client", "--url", svc.url, "--rate", "20",
-             "--duration", "300", "--ack-log", str(ack), "--email", sample.email,
+             "--duration", "300", "--ack-log", str(ack), "--ack-times", str(times),
+             "--email", sample.email,
              "--password", PASSWORD],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -105,3 +107,6 @@ def test_the_cli_stops_cleanly_on_sigterm(sample: Sample, tmp_path: Path) -> Non
     assert summary["login"] == "ok" and summary["failed"] == 0
     assert summary["duration_s"] < 300
     assert _in_sqlite(sample.path, acked) == set(acked)
+    stamped = [line.split("\t") for line in times.read_text().splitlines()]
+    assert [i for i, _ in stamped] == acked
+    assert all(datetime.fromisoformat(t).tzinfo is not None for _, t in stamped)
