@@ -147,9 +147,8 @@ def test_a_renaming_mapping_stored_by_the_copy_is_followed(sample: Sample, pg_ur
                                                            tmp_path: Path) -> None:
     """A copy made with a snake_case mapping (quizId -> quiz_id): the service finds the renames
     in the copy's state schema and answers with the data model's names, as on SQLite."""
-    from vendzz_migrate.typemap.service import infer_file
-
     from tests.copy.helpers import copy
+    from vendzz_migrate.typemap.service import infer_file
 
     mapping = tmp_path / "mapping.yaml"
     infer_file(sample.path, mapping, snake_case=True)
