@@ -29,6 +29,7 @@ MAINTENANCE_KEY = "vendzz:maintenance"
 LOGIN_KEY = "vendzz:ratelimit:login:{}"
 SOCKET_TIMEOUT_S = 2.0
 DOWN_FOR_S = 1.0
+LOCAL_KEYS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,8 @@ class RedisSide:
     def _local_incr(self, key: str, window: int) -> tuple[int, int]:
         now = time.monotonic()
         with self._lock:
+            if len(self._local) > LOCAL_KEYS_MAX:  # forget windows that are over
+                self._local = {k: v for k, v in self._local.items() if v[1] > now}
             count, until = self._local.get(key, (0, 0.0))
             if until <= now:
                 count, until = 0, now + window
