@@ -1,0 +1,1 @@
+"""``monitor``: watch a running service against the spec's alerts and uptime target."""
