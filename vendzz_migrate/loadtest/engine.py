@@ -101,9 +101,16 @@ def emit(event: str, **data: Any) -> None:
 # --- journeys ---------------------------------------------------------------------------------
 
 
+def _value(env: dict[str, Any], name: str, raw: str) -> str:
+    value = env.get(name, raw)
+    if isinstance(value, list):
+        return str(random.choice(value)) if value else raw
+    return str(value)
+
+
 def _fill(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        return _TEMPLATE.sub(lambda m: str(env.get(m.group(1), m.group(0))), value)
+        return _TEMPLATE.sub(lambda m: _value(env, m.group(1), m.group(0)), value)
     if isinstance(value, list):
         return [_fill(v, env) for v in value]
     if isinstance(value, dict):
@@ -133,11 +140,20 @@ def _think(journey: dict[str, Any]) -> float:
     return random.uniform(think["min"], think["max"])
 
 
+def run_setup(client: FastHttpSession, user_no: int) -> dict[str, Any]:
+    """The scenario's setup steps, once per simulated user; what they save lasts."""
+    env: dict[str, Any] = {"user": user_no}
+    for step in CONFIG["setup"]:
+        if not _run_step(client, step, env, {}):
+            break
+    return env
+
+
 def run_journey(
-    client: FastHttpSession, user_no: int, sched: float | None, think: bool
+    client: FastHttpSession, base: dict[str, Any], sched: float | None, think: bool
 ) -> None:
     journey = _pick_journey()
-    env: dict[str, Any] = {"user": user_no}
+    env = dict(base)
     for name, span in CONFIG["vars"].items():
         env[name] = random.randint(span["min"], span["max"])
     for i, step in enumerate(journey["steps"]):
@@ -192,11 +208,11 @@ class ClosedUser(FastHttpUser):
 
     def on_start(self) -> None:
         ClosedUser._count += 1
-        self.user_no = ClosedUser._count
+        self.base = run_setup(self.client, ClosedUser._count)
 
     @task
     def journey(self) -> None:
-        run_journey(self.client, self.user_no, None, think=True)
+        run_journey(self.client, self.base, None, think=True)
 
 
 class OpenUser(User):
@@ -220,6 +236,7 @@ class OpenUser(User):
         )
         self.slots = gevent.lock.BoundedSemaphore(inflight)
         self.arrivals_group = gevent.pool.Group()
+        self.base = run_setup(self.session, 0)
 
     def on_stop(self) -> None:
         self.arrivals_group.kill(block=False)
@@ -227,7 +244,7 @@ class OpenUser(User):
     def _arrive(self, sched: float) -> None:
         try:
             with self.slots:
-                run_journey(self.session, 0, sched, think=False)
+                run_journey(self.session, self.base, sched, think=False)
         except gevent.GreenletExit:
             AGG.add(sched, (time.time() - sched) * 1000, True, "unfinished at stage end")
             raise

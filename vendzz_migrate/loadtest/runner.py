@@ -104,6 +104,7 @@ def _config(options: Options) -> dict[str, Any]:
         "journeys": journeys,
         "think_time": scenario.think_time.model_dump(),
         "vars": {k: v.model_dump() for k, v in scenario.vars.items()},
+        "setup": [s.model_dump(by_alias=True) for s in scenario.setup],
         "stages": stages,
         "expect_workers": expect,
         "master_bind": options.master_bind,

@@ -8,7 +8,8 @@ example for the real Node service (``scenarios/vendzz-node.yaml``) and a URL lis
 
 Templates: ``{name}`` in a path, header or JSON string is replaced by a variable: one of
 ``vars`` (a random integer in ``[min, max]`` drawn once per journey run), ``user`` (the
-simulated user's number) or a value saved from an earlier step's JSON answer (``save``).
+simulated user's number) or a value saved from an earlier step's JSON answer (``save``; from
+a ``setup`` step it lasts for the user, and a saved list gives one element at random per use).
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class Scenario(_Strict):
     description: str = ""
     think_time: ThinkTime = ThinkTime()
     vars: dict[str, IntVar] = Field(default_factory=dict)
+    setup: list[Step] = Field(
+        default_factory=list,
+        description="Steps run once per simulated user before its journeys; what they save "
+        "(e.g. a list of ids, of which each use takes one at random) lasts for that user.",
+    )
     journeys: list[Journey] = Field(default_factory=list)
     urls: list[str] = Field(
         default_factory=list, description="Plain URL list: each a GET journey of weight 1."
