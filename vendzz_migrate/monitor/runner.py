@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,9 +195,12 @@ class _Watch:
         return total
 
 
-def run(options: Options, on_event: EventFn | None = None) -> MonitorReport:
-    """Watch ``options.url`` for ``options.duration_s``; Ctrl-C ends early with the report so
-    far (``interrupted``)."""
+def run(
+    options: Options, on_event: EventFn | None = None, stop: threading.Event | None = None
+) -> MonitorReport:
+    """Watch ``options.url`` for ``options.duration_s``. Setting ``stop`` ends the watch early
+    (a cutover that has seen enough); Ctrl-C ends it with the report so far (``interrupted``)."""
+    stop = stop or threading.Event()
     check_options(options)
     watch = _Watch(options, on_event)
     started = time.time()
@@ -206,11 +210,8 @@ def run(options: Options, on_event: EventFn | None = None) -> MonitorReport:
         k = 0
         while True:
             t = started + k * options.interval_s
-            if t > deadline:
+            if t > deadline or stop.wait(max(t - time.time(), 0.0)):
                 break
-            delay = t - time.time()
-            if delay > 0:
-                time.sleep(delay)
             watch.tick(time.time())
             k = max(k + 1, math.ceil((time.time() - started) / options.interval_s))
     except KeyboardInterrupt:
