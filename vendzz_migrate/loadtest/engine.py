@@ -321,14 +321,22 @@ class Run:
             for cid, node in list(self.runner.clients.items()):
                 self.cpu.append([now, f"worker {cid}", float(node.cpu_usage)])
 
-    def _redis(self) -> list[int] | None:
-        if not CONFIG.get("redis_url"):
-            return None
+    def _cache(self) -> list[int] | None:
+        """Cache hits and misses so far: Redis INFO with --redis, else the service's /health
+        (``cache.hits`` / ``cache.misses``, as the reference service reports them)."""
         try:
-            import redis
+            if CONFIG.get("redis_url"):
+                import redis
 
-            info = redis.Redis.from_url(CONFIG["redis_url"], socket_timeout=3).info("stats")
-            return [int(info["keyspace_hits"]), int(info["keyspace_misses"])]
+                client = redis.Redis.from_url(CONFIG["redis_url"], socket_timeout=3)
+                info = client.info("stats")
+                client.close()
+                return [int(info["keyspace_hits"]), int(info["keyspace_misses"])]
+            import urllib.request
+
+            with urllib.request.urlopen(CONFIG["url"] + "/health", timeout=3) as response:
+                cache = json.loads(response.read()).get("cache") or {}
+            return [int(cache["hits"]), int(cache["misses"])]
         except Exception:
             return None
 
@@ -373,10 +381,10 @@ class Run:
                 users = target
             self._wait(ramp)
             record["users_reached"] = self.runner.user_count
-            record["redis_start"] = self._redis()
+            record["redis_start"] = self._cache()
             self._wait(end)
             record["end"] = min(time.time(), end)
-            record["redis_end"] = self._redis()
+            record["redis_end"] = self._cache()
             record["interrupted"] = bool(STATE["stop"])
             emit("stage_end", index=i)
 

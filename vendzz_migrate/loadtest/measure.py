@@ -178,5 +178,6 @@ def judge_stages(
         stages.append(stage)
     notes = []
     if any(s.cache_hit_rate is None for s in stages):
-        notes.append("cache hit rate not measured (give --redis REDIS_URL): not judged")
+        notes.append("cache hit rate not measured (no cache counters in /health; give --redis "
+                     "REDIS_URL): not judged")
     return stages, notes

@@ -41,7 +41,9 @@ class StageResult(BaseModel):
     rps: float
     arrivals_per_s: float | None = None
     error_rate: float = Field(description="Failed requests / requests, a fraction (0.001 = 0.1 %).")
-    cache_hit_rate: float | None = Field(default=None, description="Redis INFO deltas, a fraction.")
+    cache_hit_rate: float | None = Field(
+        default=None, description="Cache hits / lookups in the window (Redis INFO or /health)."
+    )
     generator_cpu_pct: float = Field(description="Highest mean CPU of one generator process.")
     saturated: bool = False
     notes: list[str] = Field(default_factory=list)
