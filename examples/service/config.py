@@ -77,4 +77,5 @@ class ServiceConfig:
             login_limit=_int(env, "VENDZZ_LOGIN_LIMIT", 10, 1),
             login_window_s=_int(env, "VENDZZ_LOGIN_WINDOW_S", 60, 1),
             secret=env.get("VENDZZ_SECRET", "") or "vendzz-dev-secret",
+            sqlite_busy_timeout_ms=_int(env, "VENDZZ_SQLITE_BUSY_TIMEOUT_MS", 5000, 0),
         )

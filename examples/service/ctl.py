@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSED_ENV = (
     "HOST", "PGPOOL_MIN_CONNECTIONS", "PGPOOL_MAX_CONNECTIONS", "REDIS_MAX_CONNECTIONS",
     "VENDZZ_SCHEMA", "VENDZZ_MAPPING", "VENDZZ_LOGIN_LIMIT", "VENDZZ_LOGIN_WINDOW_S",
-    "VENDZZ_SECRET", "DATABASE_URL", "REDIS_URL", "PORT",
+    "VENDZZ_SECRET", "VENDZZ_SQLITE_BUSY_TIMEOUT_MS", "DATABASE_URL", "REDIS_URL", "PORT",
 )  # fmt: skip
 POLL_S = 0.1
 
@@ -249,6 +249,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="DATABASE_URL (sqlite:///FILE or postgresql://)")
     parser.add_argument("--redis-url", help="REDIS_URL ('' for none)")
     parser.add_argument("--port", type=int, help="PORT (default 5000)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="another variable for the service (repeatable; kept by restart)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for /health (start) or the exit (stop)")
     return parser.parse_args(argv)
@@ -256,8 +258,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     state = State(args.state_dir.resolve())
-    flags = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-             "PORT": str(args.port) if args.port is not None else None}
+    flags: dict[str, str | None] = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--env {item!r}: expected KEY=VALUE")
+        flags[key.strip()] = value
+    flags.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+                  "PORT": str(args.port) if args.port is not None else None})
     if args.command == "start":
         return start(state, flags, args.timeout)
     if args.command == "stop":
