@@ -288,7 +288,7 @@ class Run:
     def __init__(self, config: dict[str, Any]) -> None:
         CONFIG.update(config)
         self.expect = int(config["expect_workers"])
-        classes = [OpenUser] if config["mode"] == "open" else [ClosedUser]
+        classes: list[type[User]] = [OpenUser] if config["mode"] == "open" else [ClosedUser]
         self.env = Environment(user_classes=classes, host=config["url"], catch_exceptions=True)
         self.env.events.request.add_listener(on_request)
         if self.expect:

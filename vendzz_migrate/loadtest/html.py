@@ -43,7 +43,8 @@ def plot(title: str, xs: Sequence[float], series: dict[str, Sequence[float | Non
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
              f'role="img" aria-label="{html.escape(title)}">',
              f'<text x="{_PAD}" y="20" font-size="14">{html.escape(title)}</text>',
-             f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#999"/>',
+             f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" '
+             'stroke="#999"/>',
              f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#999"/>',
              f'<text x="4" y="{_PAD + 4}" font-size="11">{y_max:,.0f} {unit}</text>',
              f'<text x="{_W - _PAD}" y="{_H - 10}" font-size="11">{x_max:g} s</text>']

@@ -84,7 +84,7 @@ def _arrivals(data: dict[str, Any], start: float, end: float, span: float) -> fl
     if not data.get("arrivals") or span <= 0:
         return None
     first, last = math.ceil(start * BUCKETS_PER_S), math.floor(end * BUCKETS_PER_S)
-    n = sum(c for i, c in data["arrivals"] if first <= int(i) < last)
+    n = sum(int(c) for i, c in data["arrivals"] if first <= int(i) < last)
     return round(n / span, 2)
 
 
@@ -112,7 +112,8 @@ def verdicts(stage: StageResult, targets: Targets, mode: str) -> list[Verdict]:
     elif stage.users is not None:
         need = targets.throughput_rps * stage.users / 1000
         out.append(Verdict(name="throughput", measured=stage.rps,
-                           expected=f">= {need:g} req/s ({targets.throughput_rps:g} at 1,000 users)",
+                           expected=f">= {need:g} req/s "
+                                    f"({targets.throughput_rps:g} at 1,000 users)",
                            passed=stage.rps >= need))
     hit = None if stage.cache_hit_rate is None else round(stage.cache_hit_rate * 100, 2)
     out.append(Verdict(name="cache hit rate", measured=hit,

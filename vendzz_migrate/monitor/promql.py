@@ -58,7 +58,9 @@ class Store:
             cut = next(i for i, p in enumerate(points) if p[0] >= t - self.keep_s)
             del points[:cut]
 
-    def select(self, name: str, matcher: Matcher) -> Iterable[tuple[Labels, list[tuple[float, float]]]]:
+    def select(
+        self, name: str, matcher: Matcher
+    ) -> Iterable[tuple[Labels, list[tuple[float, float]]]]:
         for (n, labels), points in self.series.items():
             if n == name and matcher(dict(labels)):
                 yield labels, points

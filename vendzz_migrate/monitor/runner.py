@@ -105,7 +105,7 @@ class _Watch:
 
     def tick(self, t: float) -> None:
         o = self.options
-        poll = sources.poll_health(o.url, o.timeout_s, self.store, t)
+        poll = sources.poll_health(o.url, o.timeout_s, t)
         if o.metrics:
             poll.metrics = sources.poll_metrics(sources.metrics_url(o.url), o.timeout_s,
                                                 self.store, t)
@@ -150,7 +150,7 @@ class _Watch:
             record = self.records.pop(key)
             record.resolved_at, record.peak = change.t, max(record.peak, change.value)
             record.duration_s = change.t - record.fired_at
-            self.records[(change.rule, change.labels + (("#", str(change.t)),))] = record
+            self.records[(change.rule, (*change.labels, ("#", str(change.t))))] = record
             self.emit("resolved", alert=change.rule, labels=dict(change.labels),
                       duration_s=record.duration_s)
 

@@ -51,7 +51,7 @@ def metrics_url(health_url: str) -> str:
 def _get(url: str, timeout: float) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"User-Agent": "vendzz-migrate-monitor"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read(8_000_000)
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read(100_000) if exc.fp else b""
@@ -74,7 +74,7 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
     return out
 
 
-def poll_health(url: str, timeout: float, store: Store, t: float) -> Poll:
+def poll_health(url: str, timeout: float, t: float) -> Poll:
     started = time.perf_counter()
     try:
         status, body = _get(url, timeout)
