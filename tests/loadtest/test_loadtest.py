@@ -143,3 +143,28 @@ def test_locust_stays_out_of_this_process() -> None:
     import vendzz_migrate.loadtest  # noqa: F401
 
     assert "locust" not in sys.modules and "gevent" not in sys.modules
+
+
+def test_a_worker_from_another_machine_joins_with_worker_of(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    # the documented multi-machine path, on loopback: the master waits for one worker that
+    # is started separately with --worker-of and receives the URL and scenario from it
+    from tests.loadtest.servers import free_port
+    from vendzz_migrate import loadtest
+
+    port = free_port()
+    worker = subprocess.Popen([sys.executable, "-m", "vendzz_migrate", "loadtest", "--worker-of",
+                               f"127.0.0.1:{port}"])
+    try:
+        report = loadtest.run(loadtest.Options(
+            url=app.url, users=(2,), stage_duration_s=4, ramp_s=1, profile=small_profile,
+            scenario=urls_scenario(tmp_path, "/health"), remote_workers=1, master_port=port,
+            worker_timeout_s=30))
+        assert worker.wait(30) == 0  # the master ends its workers
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    (stage,) = report.stages
+    assert len(report.per_worker_requests) == 1 and stage.requests > 0 and stage.passed

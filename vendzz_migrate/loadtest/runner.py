@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vendzz_migrate.errors import ConfigError, VendzzError
+from vendzz_migrate.errors import ConfigError, ExitCode, VendzzError
 from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
@@ -35,6 +35,8 @@ ENGINE = "vendzz_migrate.loadtest.engine"
 
 class LoadtestError(VendzzError):
     """The load generator could not run (engine crashed, workers never connected)."""
+
+    exit_code = ExitCode.CONNECTION
 
 
 @dataclass(frozen=True)
