@@ -309,6 +309,8 @@ class Run:
     def _worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if "vz" in data:
             self.per_worker[client_id] += AGG.merge(data["vz"])
+            if "cpu" in data["vz"]:
+                self.cpu.append([time.time(), f"worker {client_id}", float(data["vz"]["cpu"])])
 
     def _cpu_warning(self, **_: Any) -> None:
         self.cpu_warnings.append(time.time())
@@ -317,9 +319,10 @@ class Run:
         now = time.time()
         label = "master" if self.expect else "generator"
         self.cpu.append([now, label, self.proc.cpu_percent()])
-        if self.expect:
-            for cid, node in list(self.runner.clients.items()):
-                self.cpu.append([now, f"worker {cid}", float(node.cpu_usage)])
+        if self.expect:  # a worker's CPU comes with its reports; Locust's warning from here
+            for node in list(self.runner.clients.values()):
+                if node.cpu_usage > locust.runners.CPU_WARNING_THRESHOLD:
+                    self.cpu_warnings.append(now)
 
     def _cache(self) -> list[int] | None:
         """Cache hits and misses so far: Redis INFO with --redis, else the service's /health
@@ -444,9 +447,12 @@ def main_worker(master: str) -> int:
     env = Environment(user_classes=[ClosedUser, OpenUser], catch_exceptions=True)
     env.events.request.add_listener(on_request)
 
+    process = psutil.Process()
+    process.cpu_percent()
+
     def report(client_id: str, data: dict[str, Any]) -> None:
         del client_id
-        data["vz"] = AGG.drain()
+        data["vz"] = {**AGG.drain(), "cpu": process.cpu_percent()}
 
     env.events.report_to_master.add_listener(report)
     runner = env.create_worker_runner(host, int(port))
