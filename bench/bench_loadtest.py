@@ -76,20 +76,31 @@ def with_db(url: str, name: str) -> str:
 
 def run_backend(label: str, database_url: str, redis_url: str | None,
                 args: argparse.Namespace) -> list[loadtest.StageResult]:
+    """One loadtest per stage (each ramps from zero), with the service process's CPU."""
+    import psutil
+
     proc, url = start_service(database_url, redis_url)
+    stages = []
     try:
-        report = loadtest.run(loadtest.Options(
-            url=url, users=tuple(args.users), stage_duration_s=parse_duration(args.stage_duration),
-            workers=args.workers, profile="production-1000"))
+        service = psutil.Process(proc.pid)
+        for users in args.users:
+            before, wall = service.cpu_times(), time.monotonic()
+            report = loadtest.run(loadtest.Options(
+                url=url, users=(users,), stage_duration_s=parse_duration(args.stage_duration),
+                workers=args.workers, profile="production-1000"))
+            after, wall = service.cpu_times(), time.monotonic() - wall
+            cpu = 100 * (after.user + after.system - before.user - before.system) / wall
+            (s,) = report.stages
+            s.notes.append(f"service CPU {cpu:.0f} % of one core")
+            stages.append(s)
+            print(f"  {label:10} {s.users:>5} users: {s.requests:>7} req, p50 {s.p50_ms} ms, "
+                  f"p95 {s.p95_ms} ms, p99 {s.p99_ms} ms, {s.rps} req/s, errors "
+                  f"{s.error_rate * 100:.2f} %, gen. CPU {s.generator_cpu_pct} %, service CPU "
+                  f"{cpu:.0f} %" + (" SATURATED" if s.saturated else ""), flush=True)
     finally:
         proc.terminate()
         proc.wait(30)
-    for s in report.stages:
-        print(f"  {label:10} {s.users:>5} users: {s.requests:>7} req, p50 {s.p50_ms} ms, "
-              f"p95 {s.p95_ms} ms, p99 {s.p99_ms} ms, {s.rps} req/s, errors "
-              f"{s.error_rate * 100:.2f} %, gen. CPU {s.generator_cpu_pct} %"
-              + (" SATURATED" if s.saturated else ""), flush=True)
-    return report.stages
+    return stages
 
 
 def median(values: list[float | None]) -> float | None:

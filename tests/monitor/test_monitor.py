@@ -144,6 +144,8 @@ def test_cli_exit_code_says_whether_an_alert_fired(
     assert result.exit_code == code, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.polls >= 2 and report.uptime_pct == 100
+    assert "uptime" in report.missing_health_fields  # the test app's /health is terse
+    assert "status" not in report.missing_health_fields
     assert bool(report.alerts) == (code != ExitCode.OK)
     if report.alerts:
         assert "FIRING VendzzHighMemory" in result.output

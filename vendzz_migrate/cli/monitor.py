@@ -94,6 +94,9 @@ def render(report: MonitorReport) -> None:
         end = "still firing" if a.resolved_at is None else "resolved"
         console.out.print(f"alert {a.alert} ({a.threshold}): {a.duration_s:,.0f} s, {end}, "
                           f"peak {a.peak:.4g}")
+    if report.missing_health_fields:
+        console.out.print("health answers lack the spec's fields: "
+                          + ", ".join(report.missing_health_fields))
     verdict = "passed" if report.passed else "FAILED"
     console.out.print(f"monitor {verdict}" + (" (interrupted)" if report.interrupted else ""))
 

@@ -10,6 +10,7 @@ monitor's verdicts against ``promtool test rules`` on the same series.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import defaultdict
@@ -68,16 +69,17 @@ class Store:
     def instant(self, name: str, matcher: Matcher, t: float) -> Vector:
         out: Vector = {}
         for labels, points in self.select(name, matcher):
-            recent = [p for p in points if t - LOOKBACK_S < p[0] <= t]
-            if recent:
-                out[labels] = recent[-1][1]
+            last = bisect.bisect_right(points, t, key=lambda p: p[0])
+            if last and points[last - 1][0] > t - LOOKBACK_S:
+                out[labels] = points[last - 1][1]
         return out
 
     def rate(self, name: str, matcher: Matcher, t: float, window_s: float) -> Vector:
         out: Vector = {}
         for labels, points in self.select(name, matcher):
-            inside = [p for p in points if t - window_s <= p[0] <= t]
-            value = extrapolated_rate(inside, t - window_s, t, window_s)
+            first = bisect.bisect_left(points, t - window_s, key=lambda p: p[0])
+            last = bisect.bisect_right(points, t, key=lambda p: p[0])
+            value = extrapolated_rate(points[first:last], t - window_s, t, window_s)
             if value is not None:
                 out[labels] = value
         return out

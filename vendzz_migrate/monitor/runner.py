@@ -69,6 +69,8 @@ class MonitorReport(BaseModel):
     cache_hit_rate: float | None = Field(description="Redis INFO deltas over the run, fraction.")
     alerts: list[AlertRecord]
     last_health: dict[str, Any] | None = None
+    missing_health_fields: list[str] = Field(
+        default_factory=list, description="Fields of the spec's /health its answers lacked.")
     interrupted: bool = False
     passed: bool
 
@@ -98,6 +100,7 @@ class _Watch:
         self.first_hits: tuple[int, int] | None = None
         self.last_hits: tuple[int, int] | None = None
         self.was_up: bool | None = None
+        self.pg = sources.PgProbe(options.database_url) if options.database_url else None
 
     def emit(self, event: str, **data: Any) -> None:
         if self.on_event is not None:
@@ -110,8 +113,8 @@ class _Watch:
             poll.metrics = sources.poll_metrics(sources.metrics_url(o.url), o.timeout_s,
                                                 self.store, t)
         sources.poll_host(self.store, t, self.host)
-        if o.database_url:
-            poll.postgres = sources.poll_postgres(o.database_url, self.store, t, "postgres")
+        if self.pg is not None:
+            poll.postgres = self.pg.poll(self.store, t)
         if o.redis_url:
             hits = sources.poll_redis(o.redis_url)
             poll.redis = hits is not None
@@ -171,6 +174,8 @@ class _Watch:
             hit = round(h / (h + m), 4) if h + m > 0 else None
         health_ms = [p.health_ms for p in self.polls if p.health_ms is not None]
         alerts = sorted(self.records.values(), key=lambda r: r.fired_at)
+        last = next((p.health for p in reversed(self.polls) if p.health), None)
+        missing = [f for f in sources.HEALTH_FIELDS if last is not None and f not in last]
         return MonitorReport(
             url=self.options.url, profile=self.profile.name, started_at=started,
             duration_s=end - started, polls=total, up_polls=up, uptime_pct=round(uptime, 3),
@@ -180,7 +185,7 @@ class _Watch:
             worst_health_ms=round(max(health_ms), 1) if health_ms else None,
             max_db_connections_pct=None if self.max_db is None else round(self.max_db, 1),
             cache_hit_rate=hit, alerts=alerts,
-            last_health=next((p.health for p in reversed(self.polls) if p.health), None),
+            last_health=last, missing_health_fields=missing,
             interrupted=interrupted,
             passed=not alerts and total > 0 and uptime >= target and not interrupted,
         )
@@ -216,4 +221,7 @@ def run(
             k = max(k + 1, math.ceil((time.time() - started) / options.interval_s))
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if watch.pg is not None:
+            watch.pg.close()
     return watch.report(started, interrupted)

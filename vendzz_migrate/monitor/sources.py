@@ -9,6 +9,7 @@ down for that poll; nothing here raises past :func:`poll`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -25,6 +26,8 @@ from vendzz_migrate.monitor.promql import Store
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 WANTED = ("http_requests_total", "http_request_duration_seconds_bucket")
+# PRODUCTION-SPEC.md: status, timestamp, uptime, memory usage, pool connection count, cache stats
+HEALTH_FIELDS = ("status", "timestamp", "uptime", "memory", "connections", "cache")
 
 
 @dataclass
@@ -120,19 +123,34 @@ _PG_SQL = (
 )
 
 
-def poll_postgres(url: str, store: Store, t: float, instance: str) -> bool:
-    import psycopg
+class PgProbe:
+    """One monitoring connection, kept between polls and opened again after a failure."""
 
-    try:
-        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-            row = conn.execute(_PG_SQL).fetchone()
-    except psycopg.Error:
-        return False
-    if row is None:
-        return False
-    store.add("pg_stat_activity_count", {"instance": instance}, t, float(row[0]))
-    store.add("pg_settings_max_connections", {"instance": instance}, t, float(row[1]))
-    return True
+    def __init__(self, url: str, instance: str = "postgres") -> None:
+        self.url, self.instance = url, instance
+        self.conn: Any = None
+
+    def poll(self, store: Store, t: float) -> bool:
+        import psycopg
+
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(self.url, connect_timeout=3, autocommit=True)
+            row = self.conn.execute(_PG_SQL).fetchone()
+        except psycopg.Error:
+            self.close()
+            return False
+        if row is None:
+            return False
+        store.add("pg_stat_activity_count", {"instance": self.instance}, t, float(row[0]))
+        store.add("pg_settings_max_connections", {"instance": self.instance}, t, float(row[1]))
+        return True
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing to release
+                self.conn.close()
+            self.conn = None
 
 
 def poll_redis(url: str) -> tuple[int, int] | None:
