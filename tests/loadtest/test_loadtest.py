@@ -24,6 +24,24 @@ runner = CliRunner()
 STAGE = ["--stage-duration", "4s", "--ramp", "1s"]
 
 
+def _plots(page: str) -> list[tuple[str, list[int]]]:
+    """Each inline SVG plot of the page: its title and the points of each of its lines."""
+    from html.parser import HTMLParser
+
+    plots: list[tuple[str, list[int]]] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "svg":
+                plots.append((a.get("aria-label") or "", []))
+            elif tag == "polyline":
+                plots[-1][1].append(len((a.get("points") or "").split()))
+
+    Parser().feed(page)
+    return plots
+
+
 def _json(path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
@@ -51,8 +69,10 @@ def test_short_stage_passes_with_json_junit_and_html(
     root = ET.parse(junit).getroot()
     assert root.get("failures") == "0" and int(root.get("tests", "0")) >= 3
     page = (html / "index.html").read_text()
-    assert page.count("<svg") == 2 and "latency over time" in page and "throughput" in page
-    assert "<polyline" in page  # self-contained: nothing fetched from elsewhere
+    plots = _plots(page)
+    assert [title for title, _ in plots] == ["4 users: latency over time", "4 users: throughput"]
+    assert all(len(lines) >= 1 and all(n >= 2 for n in lines) for _, lines in plots)
+    # self-contained: nothing fetched from elsewhere
     assert "<script" not in page and " src=" not in page and " href=" not in page
 
 
