@@ -158,6 +158,15 @@ def test_url_is_required_and_bad_scenarios_are_one_line(tmp_path: Path) -> None:
     assert "journeys.0.steps.0.method" in result.output and "Traceback" not in result.output
 
 
+def test_nothing_listening_is_a_connection_error() -> None:
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "1", "--stage-duration", "2s"])
+    assert result.exit_code == ExitCode.CONNECTION
+    assert "nothing answers at" in result.output and "Traceback" not in result.output
+
+
 def test_locust_stays_out_of_this_process() -> None:
     import vendzz_migrate.cli
     import vendzz_migrate.loadtest  # noqa: F401

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vendzz_migrate.errors import ConfigError, ExitCode, VendzzError
+from vendzz_migrate.errors import ConfigError, ConnectionFailed, ExitCode, VendzzError
 from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
@@ -81,6 +81,23 @@ def check_options(options: Options) -> None:
         raise ConfigError("--rate needs positive arrivals per second")
     if options.workers < 0 or options.remote_workers < 0:
         raise ConfigError("--workers cannot be negative")
+
+
+def check_ready(url: str) -> None:
+    """Locust is installed and something answers HTTP at ``url`` (any status will do)."""
+    import importlib.util
+    import urllib.error
+    import urllib.request
+
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError("loadtest needs Locust: pip install 'vendzz-migrate[loadtest]'")
+    try:
+        urllib.request.urlopen(url, timeout=10).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionFailed(f"nothing answers at {url}: {reason}") from None
 
 
 def free_port() -> int:
@@ -199,6 +216,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
     check_options(options)
     profile = load_profile(options.profile)
     config = _config(options)
+    check_ready(options.url)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="vz-loadtest-") as tmp:
         result, interrupted, _ = _drive(options, config, Path(tmp), on_event)
