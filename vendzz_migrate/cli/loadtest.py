@@ -26,45 +26,56 @@ def _numbers(text: str, kind: type[float] | type[int]) -> tuple[Any, ...]:
         raise ConfigError(f"expected comma-separated numbers, not {text!r}") from None
 
 
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Base URL of the service (required).",
+                                             show_default=False)]
+UsersOpt = Annotated[str, typer.Option("--users", help="Closed model: users per stage.")]
+DurationOpt = Annotated[str, typer.Option("--stage-duration", help="Per stage.")]
+RampOpt = Annotated[str | None, typer.Option(
+    "--ramp", help="Ramp at the start of each stage, not measured [default: 25 %, <= 30s].")]
+RateOpt = Annotated[str | None, typer.Option(
+    "--rate", help="Open model: journeys started per second, per stage (e.g. 50,100).")]
+ScenarioOpt = Annotated[str | None, typer.Option(
+    "--scenario", help="vendzz-reference (default), vendzz-node, urls-example, or YAML.")]
+ProfileOpt = Annotated[str, typer.Option(
+    "--profile", help="Targets: production-1000, staging, dev, or a YAML file.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="Local Locust workers.")]
+ExpectOpt = Annotated[int, typer.Option(
+    "--expect-workers", min=0, help="Workers from other machines to wait for.")]
+BindOpt = Annotated[str, typer.Option(
+    "--master-bind", help="Address the master listens on for workers.")]
+PortOpt = Annotated[int, typer.Option(
+    "--master-port", help="Port for workers [default: free port; 5557 is Locust's].")]
+WorkerOfOpt = Annotated[str | None, typer.Option(
+    "--worker-of", help="Be a worker of the master at HOST:PORT (another machine).")]
+InflightOpt = Annotated[int, typer.Option(
+    "--max-inflight", min=1, help="Open model: journeys in flight at most.")]
+ReportOpt = Annotated[Path | None, typer.Option(
+    "--report", help="Write a self-contained HTML report (index.html) into this directory.")]
+
+
 def loadtest(
-    url: Annotated[str | None, typer.Option("--url", help="Base URL of the service (required).",
-                                            show_default=False)] = None,
-    users: Annotated[str, typer.Option("--users", help="Closed model: users per stage.")]
-    = "100,500,1000",
-    stage_duration: Annotated[str, typer.Option("--stage-duration", help="Per stage.")] = "60s",
-    ramp: Annotated[str | None, typer.Option(
-        "--ramp", help="Ramp at the start of each stage, not measured [default: 25 %, <= 30s].")]
-    = None,
-    rate: Annotated[str | None, typer.Option(
-        "--rate", help="Open model: journeys started per second, per stage (e.g. 50,100).")]
-    = None,
-    scenario: Annotated[str | None, typer.Option(
-        "--scenario", help="vendzz-reference (default), vendzz-node, urls-example, or YAML.")]
-    = None,
-    profile: Annotated[str, typer.Option(
-        "--profile", help="Targets: production-1000, staging, dev, or a YAML file.")]
-    = "production-1000",
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Local Locust workers.")] = 0,
-    expect_workers: Annotated[int, typer.Option(
-        "--expect-workers", min=0, help="Workers from other machines to wait for.")] = 0,
-    master_bind: Annotated[str, typer.Option(
-        "--master-bind", help="Address the master listens on for workers.")] = "127.0.0.1",
-    master_port: Annotated[int, typer.Option(
-        "--master-port", help="Port for workers [default: free port; 5557 is Locust's].")] = 0,
-    worker_of: Annotated[str | None, typer.Option(
-        "--worker-of", help="Be a worker of the master at HOST:PORT (another machine).")] = None,
-    max_inflight: Annotated[int, typer.Option(
-        "--max-inflight", min=1, help="Open model: journeys in flight at most.")] = 1000,
+    url: UrlOpt = None,
+    users: UsersOpt = "100,500,1000",
+    stage_duration: DurationOpt = "60s",
+    ramp: RampOpt = None,
+    rate: RateOpt = None,
+    scenario: ScenarioOpt = None,
+    profile: ProfileOpt = "production-1000",
+    workers: WorkersOpt = 0,
+    expect_workers: ExpectOpt = 0,
+    master_bind: BindOpt = "127.0.0.1",
+    master_port: PortOpt = 0,
+    worker_of: WorkerOfOpt = None,
+    max_inflight: InflightOpt = 1000,
     redis: RedisOpt = None,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
-    report_dir: Annotated[Path | None, typer.Option(
-        "--report", help="Write a self-contained HTML report (index.html) into this directory.")]
-    = None,
+    report_dir: ReportOpt = None,
 ) -> None:
     from vendzz_migrate import loadtest as lib
     from vendzz_migrate.errors import ConfigError
     from vendzz_migrate.monitor.durations import parse_duration
+    from vendzz_migrate.settings import load_settings
 
     if worker_of is not None:
         raise typer.Exit(guarded(lambda: lib.run_worker(worker_of)))
@@ -78,7 +89,7 @@ def loadtest(
             ramp_s=None if ramp is None else parse_duration(ramp), scenario=scenario,
             profile=profile, workers=workers, remote_workers=expect_workers,
             master_bind=master_bind, master_port=master_port, max_inflight=max_inflight,
-            redis_url=redis,
+            redis_url=load_settings(redis_url=redis).redis_url,
         )
         report = lib.run(options, on_event=_progress)
         if str(json_out) != "-":

@@ -32,11 +32,13 @@ def monitor(
 ) -> None:
     from vendzz_migrate import monitor as lib
     from vendzz_migrate.monitor.durations import parse_duration
+    from vendzz_migrate.settings import load_settings
 
     def go() -> MonitorReport:
+        settings = load_settings(database_url=target, redis_url=redis)
         options = lib.Options(
             url=url, duration_s=parse_duration(duration), interval_s=parse_duration(interval),
-            profile=profile, database_url=target, redis_url=redis,
+            profile=profile, database_url=settings.database_url, redis_url=settings.redis_url,
             rate_window_s=parse_duration(rate_window),
         )
         report = lib.run(options, on_event=_event)
