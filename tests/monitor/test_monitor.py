@@ -156,3 +156,26 @@ def test_bad_url_is_one_line() -> None:
     assert result.exit_code == ExitCode.CONFIG and "Traceback" not in result.output
 
 
+
+
+def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vendzz_migrate", "monitor", "--url", app.url + "/health",
+         "--duration", "2m", "--interval", "0.25s", "--rate-window", "1s", "--profile",
+         str(profile(tmp_path)), "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the first poll has answered
+        if line.rstrip().endswith(" up"):
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert "monitor FAILED (interrupted)" in stdout
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.interrupted and report.polls >= 1 and report.up_polls >= 1
