@@ -301,6 +301,8 @@ class Run:
         self.env.events.cpu_warning.add_listener(self._cpu_warning)
         self.per_worker: dict[str, int] = defaultdict(int)
         self.cpu: list[list[Any]] = []
+        self.host_cpu: list[list[float]] = []
+        psutil.cpu_percent()
         self.cpu_warnings: list[float] = []
         self.stages: list[dict[str, Any]] = []
         self.proc = psutil.Process()
@@ -319,6 +321,7 @@ class Run:
         now = time.time()
         label = "master" if self.expect else "generator"
         self.cpu.append([now, label, self.proc.cpu_percent()])
+        self.host_cpu.append([now, psutil.cpu_percent()])
         if self.expect:  # a worker's CPU comes with its reports; Locust's warning from here
             for node in list(self.runner.clients.values()):
                 if node.cpu_usage > locust.runners.CPU_WARNING_THRESHOLD:
@@ -409,6 +412,7 @@ class Run:
             "data": data,
             "cpu": self.cpu,
             "cpu_warnings": self.cpu_warnings,
+            "host_cpu": self.host_cpu,
             "per_worker": dict(self.per_worker),
             "workers": self.expect,
             "cpu_count": psutil.cpu_count(),

@@ -15,6 +15,7 @@ from vendzz_migrate.preflight.profile import Targets
 
 BUCKETS_PER_S = 4  # the engine's
 SATURATED_CPU_PCT = 80.0
+BUSY_HOST_PCT = 90.0
 
 Bucket = tuple[int, int, dict[int, int]]
 
@@ -80,6 +81,11 @@ def _cpu(result: dict[str, Any], start: float, end: float) -> tuple[float, bool]
     return round(worst, 1), warned
 
 
+def _host_cpu(result: dict[str, Any], start: float, end: float) -> float | None:
+    values = [float(pct) for t, pct in result.get("host_cpu", []) if start <= t <= end]
+    return round(sum(values) / len(values), 1) if values else None
+
+
 def _arrivals(data: dict[str, Any], start: float, end: float, span: float) -> float | None:
     if not data.get("arrivals") or span <= 0:
         return None
@@ -139,6 +145,10 @@ def _stage(
     if users is not None and reached is not None and reached < users:
         saturated = True
         notes.append(f"only {reached} of {users} users were running after the ramp")
+    host = _host_cpu(result, measure, end)
+    if host is not None and host >= BUSY_HOST_PCT:
+        notes.append(f"this machine's CPU was {host:g} % busy: a service running here waited "
+                     "for CPU too (figures of this machine, not of the service alone)")
     if raw.get("interrupted"):
         notes.append("interrupted: partial stage")
     return StageResult(
@@ -150,7 +160,8 @@ def _stage(
         rps=round(n / span, 2) if span > 0 else 0.0,
         arrivals_per_s=_arrivals(result.get("data", {}), measure, end, span),
         error_rate=round(fail / n, 6) if n else 0.0,
-        cache_hit_rate=_hit_rate(raw), generator_cpu_pct=cpu, saturated=saturated,
+        cache_hit_rate=_hit_rate(raw), generator_cpu_pct=cpu, host_cpu_pct=host,
+        saturated=saturated,
         notes=notes, passed=False, interrupted=bool(raw.get("interrupted")),
         timeline=_timeline(buckets, start, end),
     )

@@ -45,6 +45,8 @@ class StageResult(BaseModel):
         default=None, description="Cache hits / lookups in the window (Redis INFO or /health)."
     )
     generator_cpu_pct: float = Field(description="Highest mean CPU of one generator process.")
+    host_cpu_pct: float | None = Field(
+        default=None, description="Mean CPU of the generating machine (all cores, master's).")
     saturated: bool = False
     notes: list[str] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
