@@ -14,6 +14,8 @@ from vendzz_migrate import __version__, console
 from vendzz_migrate.cli import cache as cache_cmd
 from vendzz_migrate.cli import copy as copy_cmd
 from vendzz_migrate.cli import demo as demo_cmd
+from vendzz_migrate.cli import loadtest as loadtest_cmd
+from vendzz_migrate.cli import monitor as monitor_cmd
 from vendzz_migrate.cli import preflight as preflight_cmd
 from vendzz_migrate.cli import sample as sample_cmd
 from vendzz_migrate.cli import schema as schema_cmd
@@ -60,6 +62,8 @@ app.command("preflight", help=preflight_cmd.PREFLIGHT_HELP)(preflight_cmd.prefli
 app.command("provision", help=preflight_cmd.PROVISION_HELP)(preflight_cmd.provision)
 app.command("warm-cache", help=cache_cmd.WARM_HELP)(cache_cmd.warm_cache)
 app.command("cache-stats", help=cache_cmd.STATS_HELP)(cache_cmd.cache_stats)
+app.command("loadtest", help=loadtest_cmd.HELP)(loadtest_cmd.loadtest)
+app.command("monitor", help=monitor_cmd.HELP)(monitor_cmd.monitor)
 
 
 def main() -> None:

@@ -1,0 +1,199 @@
+"""loadtest end to end: Locust in child processes against the slow test app on loopback.
+
+Small user counts and stages of a few seconds; nothing here depends on how fast the machine
+is except the saturation guard, which a test run at 4 users never reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.loadtest.conftest import urls_scenario
+from tests.loadtest.servers import App
+from vendzz_migrate.cli import app as cli
+from vendzz_migrate.errors import ExitCode
+
+runner = CliRunner()
+STAGE = ["--stage-duration", "4s", "--ramp", "1s"]
+
+
+def _plots(page: str) -> list[tuple[str, list[int]]]:
+    """Each inline SVG plot of the page: its title and the points of each of its lines."""
+    from html.parser import HTMLParser
+
+    plots: list[tuple[str, list[int]]] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "svg":
+                plots.append((a.get("aria-label") or "", []))
+            elif tag == "polyline":
+                plots[-1][1].append(len((a.get("points") or "").split()))
+
+    Parser().feed(page)
+    return plots
+
+
+def _json(path: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def test_short_stage_passes_with_json_junit_and_html(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    scenario = urls_scenario(tmp_path, "/health", "/api/quizzes/1")
+    out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "4", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(small_profile),
+                                 "--json", str(out), "--junit", str(junit),
+                                 "--report", str(html)])
+    assert result.exit_code == 0, result.output
+    report = _json(out)
+    assert report["passed"] is True
+    (stage,) = report["stages"]
+    for key in ("users", "requests", "p50_ms", "p95_ms", "p99_ms", "rps", "error_rate", "passed"):
+        assert key in stage
+    assert stage["users"] == 4 and stage["users_reached"] == 4  # never more than asked
+    assert stage["requests"] > 0 and stage["rps"] > 0 and stage["error_rate"] == 0
+    assert 0 < stage["p50_ms"] <= stage["p95_ms"] <= stage["p99_ms"] < 2000
+    assert stage["measured_s"] <= 3.0  # the window ends with the stage
+    assert "PASS" in result.output
+    root = ET.parse(junit).getroot()
+    assert root.get("failures") == "0" and int(root.get("tests", "0")) >= 3
+    page = (html / "index.html").read_text()
+    plots = _plots(page)
+    assert [title for title, _ in plots] == ["4 users: latency over time", "4 users: throughput"]
+    assert all(len(lines) >= 1 and all(n >= 2 for n in lines) for _, lines in plots)
+    # self-contained: nothing fetched from elsewhere
+    assert "<script" not in page and " src=" not in page and " href=" not in page
+
+
+def test_slowed_endpoint_fails_p95_with_exit_code(
+    app: App, strict_profile: Path, tmp_path: Path
+) -> None:
+    scenario = urls_scenario(tmp_path, "/slow")
+    out = tmp_path / "r.json"
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "3", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(strict_profile),
+                                 "--json", str(out)])
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.output
+    stage = _json(out)["stages"][0]
+    assert stage["passed"] is False and stage["p95_ms"] >= 300
+    p95 = next(v for v in stage["verdicts"] if v["name"] == "p95")
+    assert p95["passed"] is False
+    assert "p95" in result.output and "missed" in result.output
+
+
+def test_open_model_keeps_the_rate_and_times_queued_requests(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    # /slow takes 0.3 s and at most 2 journeys are in flight: the service side can finish
+    # about 6.7 per second while 20 arrive; the rest queue, and their wait is latency.
+    from vendzz_migrate import loadtest
+
+    scenario = urls_scenario(tmp_path, "/slow")
+    report = loadtest.run(loadtest.Options(
+        url=app.url, rates=(20.0,), stage_duration_s=4, ramp_s=1, scenario=scenario,
+        profile=small_profile, max_inflight=2))
+    (stage,) = report.stages
+    assert stage.rate == 20.0 and stage.arrivals_per_s is not None
+    assert 19.0 <= stage.arrivals_per_s <= 21.0  # the rate is kept, never exceeded
+    assert stage.p50_ms is not None and stage.p50_ms > 600  # queued, not just 300 ms service
+    assert stage.max_ms is not None and stage.max_ms > 1000
+    assert not stage.passed and report.mode == "open"
+
+
+def test_two_workers_are_combined(app: App, small_profile: Path, tmp_path: Path) -> None:
+    from vendzz_migrate import loadtest
+
+    scenario = urls_scenario(tmp_path, "/health")
+    report = loadtest.run(loadtest.Options(
+        url=app.url, users=(4,), stage_duration_s=4, ramp_s=1, scenario=scenario,
+        profile=small_profile, workers=2))
+    (stage,) = report.stages
+    assert report.workers == 2 and len(report.per_worker_requests) == 2
+    assert all(n > 0 for n in report.per_worker_requests.values())
+    assert 0 < stage.requests <= sum(report.per_worker_requests.values())
+    assert stage.users_reached == 4 and stage.error_rate == 0
+
+
+def test_ctrl_c_stops_cleanly_with_a_partial_report(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    scenario = urls_scenario(tmp_path, "/health")
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vendzz_migrate", "loadtest", "--url", app.url, "--users",
+         "2,3", "--stage-duration", "4s", "--ramp", "1s", "--scenario", str(scenario),
+         "--profile", str(small_profile), "--json", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait for the second stage to start, then Ctrl-C
+        if line.startswith("stage 2"):
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.wait(60)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    report = _json(out)
+    assert report["interrupted"] is True and report["passed"] is False
+    assert report["stages"][0]["requests"] > 0 and report["stages"][0]["interrupted"] is False
+
+
+def test_url_is_required_and_bad_scenarios_are_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["loadtest", "--users", "1"])
+    assert result.exit_code == ExitCode.CONFIG and "--url is required" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\njourneys:\n  - name: j\n    steps: [{method: GETT, path: /}]\n")
+    result = runner.invoke(cli, ["loadtest", "--url", "http://127.0.0.1:9", "--scenario",
+                                 str(bad)])
+    assert result.exit_code == ExitCode.CONFIG
+    assert "journeys.0.steps.0.method" in result.output and "Traceback" not in result.output
+
+
+def test_nothing_listening_is_a_connection_error() -> None:
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "1", "--stage-duration", "2s"])
+    assert result.exit_code == ExitCode.CONNECTION
+    assert "nothing answers at" in result.output and "Traceback" not in result.output
+
+
+def test_locust_stays_out_of_this_process() -> None:
+    import vendzz_migrate.cli
+    import vendzz_migrate.loadtest  # noqa: F401
+
+    assert "locust" not in sys.modules and "gevent" not in sys.modules
+
+
+def test_a_worker_from_another_machine_joins_with_worker_of(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    # the documented multi-machine path, on loopback: the master waits for one worker that
+    # is started separately with --worker-of and receives the URL and scenario from it
+    from tests.loadtest.servers import free_port
+    from vendzz_migrate import loadtest
+
+    port = free_port()
+    worker = subprocess.Popen([sys.executable, "-m", "vendzz_migrate", "loadtest", "--worker-of",
+                               f"127.0.0.1:{port}"])
+    try:
+        report = loadtest.run(loadtest.Options(
+            url=app.url, users=(2,), stage_duration_s=4, ramp_s=1, profile=small_profile,
+            scenario=urls_scenario(tmp_path, "/health"), remote_workers=1, master_port=port,
+            worker_timeout_s=30))
+        assert worker.wait(30) == 0  # the master ends its workers
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    (stage,) = report.stages
+    assert len(report.per_worker_requests) == 1 and stage.requests > 0 and stage.error_rate == 0

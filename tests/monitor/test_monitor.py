@@ -1,0 +1,181 @@
+"""monitor against real things: a slowed service, a pile of PostgreSQL connections, a restart.
+
+The monitor runs in a thread with short windows; the test waits for its own events (firing,
+resolved, down, up) on a queue, bounded in time, then stops it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.loadtest.servers import App
+from vendzz_migrate import monitor
+from vendzz_migrate.cli import app as cli
+from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.preflight.profile import packaged_text
+
+WAIT_S = 30
+
+
+def profile(tmp_path: Path, **alerts: Any) -> Path:
+    data = yaml.safe_load(packaged_text("dev"))
+    data["name"] = "test-monitor"
+    data["alerts"] = {"cpu_for": "1h", "ram_for": "1h", **alerts}
+    path = tmp_path / "monitor.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@contextmanager
+def watching(options: monitor.Options) -> Iterator[tuple[queue.Queue[dict[str, Any]],
+                                                         list[monitor.MonitorReport]]]:
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    stop, result = threading.Event(), []
+    thread = threading.Thread(target=lambda: result.append(monitor.run(options, events.put, stop)))
+    thread.start()
+    try:
+        yield events, result
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def wait_for(events: queue.Queue[dict[str, Any]], kind: str, alert: str | None = None) -> None:
+    while True:
+        event = events.get(timeout=WAIT_S)
+        if event["event"] == kind and (alert is None or event.get("alert") == alert):
+            return
+
+
+@contextmanager
+def traffic(url: str) -> Iterator[None]:
+    """A client requesting the app in a loop (bounded: at most 2,000 requests)."""
+    done = threading.Event()
+
+    def loop() -> None:
+        for _ in range(2000):
+            if done.is_set():
+                return
+            try:
+                urllib.request.urlopen(url + "/api/quizzes/1", timeout=5).close()
+            except OSError:
+                done.wait(0.05)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(30)
+
+
+def test_response_time_alert_fires_and_resolves(app: App, tmp_path: Path) -> None:
+    options = monitor.Options(
+        url=app.url + "/health", duration_s=120, interval_s=0.5, rate_window_s=2,
+        profile=profile(tmp_path, response_time_s=0.1, response_time_for="1s"))
+    with traffic(app.url), watching(options) as (events, result):
+        app.control(delay_ms=300)
+        wait_for(events, "firing", "VendzzSlowResponses")
+        app.control(delay_ms=0)
+        wait_for(events, "resolved", "VendzzSlowResponses")
+    (report,) = result
+    slow = [a for a in report.alerts if a.alert == "VendzzSlowResponses"]
+    assert slow and slow[0].resolved_at is not None and slow[0].duration_s > 0
+    assert report.worst_p95_ms is not None and report.worst_p95_ms > 100
+    assert report.passed is False  # an alert fired
+
+
+def test_connections_alert_fires_and_resolves(app: App, small_pg: str, tmp_path: Path) -> None:
+    options = monitor.Options(
+        url=app.url + "/health", duration_s=120, interval_s=0.5, rate_window_s=2,
+        database_url=small_pg, profile=profile(tmp_path, db_connections_for="1s"))
+    with watching(options) as (events, result):
+        held = [psycopg.connect(small_pg) for _ in range(12)]  # + background + monitor > 80 %
+        try:
+            wait_for(events, "firing", "VendzzDatabaseConnections")
+        finally:
+            for conn in held:
+                conn.close()
+        wait_for(events, "resolved", "VendzzDatabaseConnections")
+    (report,) = result
+    assert [a.alert for a in report.alerts] == ["VendzzDatabaseConnections"]
+    assert report.max_db_connections_pct is not None and report.max_db_connections_pct > 80
+
+
+def test_survives_a_restart_as_downtime(app: App, tmp_path: Path) -> None:
+    options = monitor.Options(url=app.url + "/health", duration_s=120, interval_s=0.3,
+                              rate_window_s=1, profile=profile(tmp_path))
+    with watching(options) as (events, result):
+        wait_for(events, "up")
+        app.stop()
+        wait_for(events, "down")
+        app.start()
+        wait_for(events, "up")
+    (report,) = result
+    assert report.downtime_s > 0 and report.uptime_pct < 100
+    assert report.up_polls >= 2 and report.polls > report.up_polls
+    assert not report.uptime_met and not report.passed
+
+
+@pytest.mark.parametrize(("alerts", "code"), [
+    ({"ram_pct": 0.01, "ram_for": "0s"}, ExitCode.CHECK_FAILED),
+    ({}, ExitCode.OK),
+])
+def test_cli_exit_code_says_whether_an_alert_fired(
+    app: App, tmp_path: Path, alerts: dict[str, Any], code: int
+) -> None:
+    path = profile(tmp_path, **alerts)
+    out = tmp_path / "m.json"
+    result = CliRunner().invoke(cli, ["monitor", "--url", app.url + "/health", "--duration",
+                                      "1s", "--interval", "0.25s", "--rate-window", "1s",
+                                      "--profile", str(path), "--json", str(out)])
+    assert result.exit_code == code, result.output
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.polls >= 2 and report.uptime_pct == 100
+    assert "uptime" in report.missing_health_fields  # the test app's /health is terse
+    assert "status" not in report.missing_health_fields
+    assert bool(report.alerts) == (code != ExitCode.OK)
+    if report.alerts:
+        assert "FIRING VendzzHighMemory" in result.output
+
+
+def test_bad_url_is_one_line() -> None:
+    result = CliRunner().invoke(cli, ["monitor", "--url", "localhost/health"])
+    assert result.exit_code == ExitCode.CONFIG and "Traceback" not in result.output
+
+
+
+
+def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vendzz_migrate", "monitor", "--url", app.url + "/health",
+         "--duration", "2m", "--interval", "0.25s", "--rate-window", "1s", "--profile",
+         str(profile(tmp_path)), "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the first poll has answered
+        if line.rstrip().endswith(" up"):
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert "monitor FAILED (interrupted)" in stdout
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.interrupted and report.polls >= 1 and report.up_polls >= 1
