@@ -42,6 +42,6 @@ def dry_run(opts: CopyOptions) -> CopyReport:
     for view in schema.views:
         sql = ddl.view_sql(opts.schema_name, view.name, view.sql, plans)
         report.ddl.append(sql + ";" if sql else f"-- view {view.name}: not translatable")
-    report.notes = [Note(object=o, message=m) for o, m in post.notes]
+    report.notes = [Note(object=o, message=m) for o, m in schema.skip_notes() + post.notes]
     report.add_totals()
     return report

@@ -391,6 +391,12 @@ def _record(step: Step, result: _Checked) -> None:
 
 
 def views_sequences_analyze(step: Step) -> None:
+    for obj, message in step.src.skip_notes():
+        step.store.add_note(step.run_id, obj, message)
+    if step.mapping is not None:
+        for name, tmap in step.mapping.tables.items():
+            if tmap.skip:
+                step.store.add_note(step.run_id, name, "skipped: skip: true in the mapping")
     if not step.data_only:
         for view in views.ordered(step.src.views):  # a view after the views it reads
             _view(step, view)

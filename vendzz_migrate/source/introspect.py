@@ -147,6 +147,12 @@ class Schema:
                 return table
         raise KeyError(name)
 
+    def skip_notes(self) -> list[tuple[str, str]]:
+        """Every skipped table with why (listed in the copy's summary and ``--json``)."""
+        why = dict(self.notes)
+        return [(name, why.get(name, "skipped: matches skip_tables (SQLite's own or the"
+                                     " migration tool's bookkeeping)")) for name in self.skipped]
+
 
 def skipped(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -127,6 +127,9 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
             cmap = mapping.tables[name].columns.get(col.source)
             if cmap is not None and cmap.on_error is OnError.WRAP:
                 out.notes.append((f"{plan.target}.{col.target}", WRAPPED))
+        if table.is_fts:
+            out.indexes.append(_fts_index(schema, plan))
+            out.notes.append((name, fts_note(plan)))
         unique = _null_key_unique(schema, plan, mapping, seen)
         if unique is not None:
             out.keys.append(unique)
@@ -142,6 +145,25 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
                 stmt.table = plan.target
                 (out.keys if index.origin == "u" else out.indexes).append(stmt)
     return out
+
+
+def fts_document(plan: TablePlan) -> str:
+    """The tsvector expression that stands for a full-text table's SQLite index."""
+    parts = " || ' ' || ".join(f"coalesce({pq(c.target)}::text, '')" for c in plan.columns)
+    return f"to_tsvector('simple', {parts or chr(39) * 2})"
+
+
+def _fts_index(schema: str, plan: TablePlan) -> Statement:
+    return Statement(f"CREATE INDEX IF NOT EXISTS {pq(_name(plan.target, 'fts'))} ON"
+                     f" {qualified(schema, plan.target)} USING gin (({fts_document(plan)}))",
+                     f"{plan.target} full-text index", table=plan.target)
+
+
+def fts_note(plan: TablePlan) -> str:
+    return (f"full-text table ({plan.table.module}): its content columns were copied (not its"
+            f" hidden columns, rank or shadow tables) and the GIN index {_name(plan.target, 'fts')}"
+            f" serves WHERE {fts_document(plan)} @@ plainto_tsquery('simple', ...)"
+            " (README: full-text tables)")
 
 
 def _null_key_unique(schema: str, plan: TablePlan, mapping: Mapping,

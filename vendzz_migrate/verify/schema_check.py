@@ -115,9 +115,9 @@ def check(conn: psycopg.Connection, lite: sqlite3.Connection, schema: str, *,
         out.append(SchemaCheck(kind="table", object=plan.target, status=Status.OK))
         out.extend(_columns(plan, mapping, cat))
         out.extend(_primary_key(plan, mapping, cat))
-        out.extend(_indexes(plan, src.table(name), cat))
+        out.extend(_indexes(plan, src.table(name), cat, mapping))
     out.extend(_foreign_keys(schema, plans, mapping, src, cat))
-    out.extend(_views(src, cat))
+    out.extend(_views(src, cat, mapping))
     out.extend(_sequences(conn, lite, schema, plans))
     return out
 
@@ -174,14 +174,21 @@ def _unique_key(plan: TablePlan, cat: Catalog) -> list[SchemaCheck]:
                         detail=f"null_key: unique: the unique index {name} is missing")]
 
 
-def _indexes(plan: TablePlan, table: insp.Table, cat: Catalog) -> list[SchemaCheck]:
+def _dropped(mapping: Mapping, name: str, notes: list[str]) -> list[str]:
+    """The object's notes, with the mapping's drop (also for a copy made without it)."""
+    return [ddl.DROPPED, *notes] if mapping.drops(name) else notes
+
+
+def _indexes(plan: TablePlan, table: insp.Table, cat: Catalog, mapping: Mapping
+             ) -> list[SchemaCheck]:
     out = []
     mine = [i for i in cat.indexes if i[1] == plan.target]
     for index in table.indexes:
         if index.origin == "pk":
             continue
         cols = [_target_col(plan, c) if c else None for c in index.columns]
-        out.append(_index(index, cols, mine, cat.notes.get(index.name, [])))
+        out.append(_index(index, cols, mine,
+                          _dropped(mapping, index.name, cat.notes.get(index.name, []))))
     return out
 
 
@@ -219,7 +226,8 @@ def _foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping, sr
                                                                            mapping, src):
         obj = f"{cname} ({child} -> {parent})"
         if cname not in fks:
-            out.append(_absent("foreign key", obj, cat.notes.get(cname, [])))
+            out.append(_absent("foreign key", obj,
+                               _dropped(mapping, cname, cat.notes.get(cname, []))))
         elif fks[cname][1]:
             out.append(SchemaCheck(kind="foreign key", object=obj, status=Status.OK))
         elif cname in cat.orphans:
@@ -232,10 +240,11 @@ def _foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping, sr
     return out
 
 
-def _views(src: insp.Schema, cat: Catalog) -> list[SchemaCheck]:
+def _views(src: insp.Schema, cat: Catalog, mapping: Mapping) -> list[SchemaCheck]:
     out = []
     for view in src.views:
-        notes = cat.notes.get(view.name, []) + cat.notes.get(f"view {view.name}", [])
+        notes = _dropped(mapping, view.name, cat.notes.get(view.name, [])
+                         + cat.notes.get(f"view {view.name}", []))
         if cat.relations.get(view.name) in ("v", "m"):
             out.append(SchemaCheck(kind="view", object=view.name, status=Status.OK))
         else:
