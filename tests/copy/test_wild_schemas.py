@@ -244,3 +244,55 @@ def test_verify_fails_on_a_dropped_view_or_foreign_key(pg_url: str, tmp_path: Pa
                          " AND contype = 'f'")[0]
     _execute(pg_url, f'ALTER TABLE payment DROP CONSTRAINT "{fk}"')
     assert _verify_exit(source, pg_url) == ExitCode.MISMATCH
+
+
+def test_vendzz_shaped_file_lands_whole_with_each_decision_named(pg_url: str,
+                                                                 tmp_path: Path) -> None:
+    """As on the real Vendzz file: text primary keys left NULL and plain text in an otherwise
+    JSON column land (no quarantine), and the mapping and the summary say what was done."""
+    from vendzz_migrate.sample import generate
+    from vendzz_migrate.typemap import mapping as maps
+
+    stats = generate(tmp_path / "vendzz.db", rows=300, seed=5, clean=True)
+    conn = wild.sqlite3.connect(stats.path)
+    conn.execute("UPDATE response_variables SET variableValue = 'Test Simple' WHERE rowid IN"
+                 " (SELECT rowid FROM response_variables WHERE variableValue LIKE '{%' LIMIT 2)")
+    conn.execute("UPDATE checkout_products SET id = NULL WHERE rowid IN"
+                 " (SELECT rowid FROM checkout_products LIMIT 2)")
+    conn.commit()
+    conn.close()
+    out = tmp_path / "mapping.yaml"
+    assert runner.invoke(app, ["schema", "infer", str(stats.path), "-o", str(out)]).exit_code == 0
+    mapping = maps.load(out)
+    value = mapping.tables["response_variables"].columns["variableValue"]
+    assert (value.type, value.on_error) == ("jsonb", "wrap")
+    assert "not JSON" in (value.note or "")
+    products = mapping.tables["checkout_products"]
+    assert products.primary_key == [] and products.null_key == "unique"
+    assert "NULL" in (products.note or "")
+    report = copy(stats.path, pg_url, tmp_path / "work")
+    assert report.total.rejected_rows == 0
+    notes = _notes(report)
+    assert any("wrap" in m for m in notes['response_variables.variableValue'])
+    assert any("UNIQUE" in m for m in notes["checkout_products primary key"])
+    assert rows(pg_url, "SELECT count(*) FROM checkout_products WHERE id IS NULL") == [(2,)]
+    assert rows(pg_url, 'SELECT count(*) FROM response_variables WHERE "variableValue"'
+                        " = to_jsonb('Test Simple'::text)") == [(2,)]
+    assert _verify_exit(stats.path, pg_url) == ExitCode.OK
+
+
+def test_a_refused_foreign_key_carries_postgres_detail(pg_url: str, tmp_path: Path) -> None:
+    source = wild.build(tmp_path / "drizzle.db", "drizzle")
+    out = tmp_path / "mapping.yaml"
+    assert runner.invoke(app, ["schema", "infer", str(source), "-o", str(out)]).exit_code == 0
+    text = out.read_text()
+    head, tail = text.split("author_id:", 1)
+    tail = tail.replace("type: bigint", "type: text", 1).replace("convert: integer",
+                                                                   "convert: text", 1)
+    out.write_text(head + "author_id:" + tail)
+    report = copy(source, pg_url, tmp_path / "work", mapping_path=out)
+    (note,) = [m for o, ms in _notes(report).items() if o.startswith("posts_fk") for m in ms]
+    assert note.startswith("not created: ") and "DETAIL: Key columns" in note
+    result = runner.invoke(app, ["verify", str(source), "--target", pg_url, "--mapping", str(out)])
+    assert result.exit_code == ExitCode.MISMATCH
+    assert "incompatible types" in result.output
