@@ -146,7 +146,10 @@ def test_sakila(pg_url: str, tmp_path: Path) -> None:
 NORTHWIND_VIEWS = {"Alphabetical list of products", "Current Product List",
                    "Category Sales for 1997", "Product Sales for 1997", "Orders Qry",
                    "Quarterly Orders", "Summary of Sales by Year", "Late Orders",
-                   "Order Subtotals", "Product Labels"}
+                   "Order Subtotals", "Product Labels", "Customer and Suppliers by City",
+                   "Products Above Average Price", "Products by Category",
+                   "Order Details Extended", "Sales by Category", "Sales Totals by Amount",
+                   "Summary of Sales by Quarter"}
 
 
 def test_northwind(pg_url: str, tmp_path: Path) -> None:
@@ -163,6 +166,10 @@ def test_northwind(pg_url: str, tmp_path: Path) -> None:
                         " ORDER BY 1") == [("Beverages",), ("Condiments",)]
     assert rows(pg_url, 'SELECT "ShippedDate", "DaysToShip"::int FROM'
                         ' "Summary of Sales by Year"') == [("1997-07-16", 12)]
+    assert rows(pg_url, 'SELECT "Relationship" FROM "Customer and Suppliers by City"'
+                        ' ORDER BY "City"') == [("Customers",), ("Suppliers",), ("Customers",)]
+    assert rows(pg_url, 'SELECT "ProductName" FROM "Sales by Category"'
+                        ' ORDER BY 1') == [("Aniseed Syrup",), ("Chai",)]
     assert _verify_exit(source, pg_url) == ExitCode.OK
 
 
@@ -227,6 +234,24 @@ def test_a_missing_sqlite_module_is_one_exit_code_everywhere(command: str, pg_ur
     result = runner.invoke(app, args)
     assert result.exit_code == ExitCode.SOURCE, result.output
     assert "spellfix1" in result.output and "Traceback" not in result.output
+
+
+def test_a_view_on_the_applications_own_function_is_named_and_fails_verify(
+        pg_url: str, tmp_path: Path) -> None:
+    """Calibre's views call functions the application registers (title_sort()...): they cannot
+    be translated, the note says so by name, and verify does not vouch for the schema."""
+    source = tmp_path / "calibre.db"
+    conn = wild.sqlite3.connect(source)
+    conn.executescript("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT NOT NULL);"
+                       "INSERT INTO books VALUES (1, 'The Hobbit');"
+                       "CREATE VIEW meta AS SELECT id, title_sort(title) AS sort FROM books;")
+    conn.close()
+    report = copy(source, pg_url, tmp_path / "work")
+    (note,) = _notes(report)["view meta"]
+    assert "title_sort()" in note and "CREATE VIEW meta" in note
+    result = runner.invoke(app, ["verify", str(source), "--target", pg_url])
+    assert result.exit_code == ExitCode.MISMATCH
+    assert "title_sort()" in result.output
 
 
 def test_verify_fails_on_a_dropped_view_or_foreign_key(pg_url: str, tmp_path: Path) -> None:

@@ -161,6 +161,8 @@ CREATE TABLE [Categories] ([CategoryID] INTEGER PRIMARY KEY AUTOINCREMENT,
   [CategoryName] TEXT, [Description] TEXT, [Picture] BLOB);
 CREATE TABLE [Customers] ([CustomerID] TEXT, [CompanyName] TEXT, [City] TEXT,
   [Country] TEXT, PRIMARY KEY ([CustomerID]));
+CREATE TABLE [Suppliers] ([SupplierID] INTEGER PRIMARY KEY AUTOINCREMENT,
+  [CompanyName] TEXT NOT NULL, [ContactName] TEXT, [City] TEXT);
 CREATE TABLE [Products] ([ProductID] INTEGER PRIMARY KEY AUTOINCREMENT,
   [ProductName] TEXT NOT NULL, [CategoryID] INTEGER, [UnitPrice] NUMERIC DEFAULT 0,
   [UnitsInStock] INTEGER DEFAULT 0, [Discontinued] TEXT NOT NULL DEFAULT '0',
@@ -206,6 +208,37 @@ CREATE VIEW [Late Orders] AS SELECT OrderID FROM Orders
 CREATE VIEW [Order Subtotals] AS SELECT [Order Details].OrderID,
   Sum(([Order Details].UnitPrice*Quantity*(1-Discount)/100)*100) AS Subtotal
   FROM [Order Details] GROUP BY [Order Details].OrderID;
+CREATE VIEW [Customer and Suppliers by City] AS SELECT City, CompanyName,
+  'Customers' AS Relationship FROM Customers UNION SELECT City, CompanyName, 'Suppliers'
+  FROM Suppliers ORDER BY City, CompanyName;
+CREATE VIEW [Products Above Average Price] AS SELECT Products.ProductName, Products.UnitPrice
+  FROM Products WHERE Products.UnitPrice>(SELECT AVG(UnitPrice) From Products)
+  ORDER BY Products.UnitPrice DESC;
+CREATE VIEW [Products by Category] AS SELECT Categories.CategoryName, Products.ProductName,
+  Products.UnitsInStock, Products.Discontinued FROM Categories INNER JOIN Products
+  ON Categories.CategoryID = Products.CategoryID WHERE Products.Discontinued <> 1
+  ORDER BY Categories.CategoryName, Products.ProductName;
+CREATE VIEW [Order Details Extended] AS SELECT [Order Details].OrderID,
+  [Order Details].ProductID, Products.ProductName, [Order Details].UnitPrice,
+  [Order Details].Quantity, [Order Details].Discount,
+  ([Order Details].UnitPrice*Quantity*(1-Discount)/100)*100 AS ExtendedPrice
+  FROM Products JOIN [Order Details] ON Products.ProductID = [Order Details].ProductID;
+CREATE VIEW [Sales by Category] AS SELECT Categories.CategoryID, Categories.CategoryName,
+  Products.ProductName, Sum([Order Details Extended].ExtendedPrice) AS ProductSales
+  FROM Categories JOIN Products ON Categories.CategoryID = Products.CategoryID
+  JOIN [Order Details Extended] ON Products.ProductID = [Order Details Extended].ProductID
+  JOIN Orders ON Orders.OrderID = [Order Details Extended].OrderID
+  WHERE Orders.OrderDate BETWEEN DATETIME('1997-01-01') And DATETIME('1997-12-31')
+  GROUP BY Categories.CategoryID, Categories.CategoryName, Products.ProductName;
+CREATE VIEW [Sales Totals by Amount] AS SELECT [Order Subtotals].Subtotal AS SaleAmount,
+  Orders.OrderID, Customers.CompanyName, Orders.ShippedDate FROM Customers
+  JOIN Orders ON Customers.CustomerID = Orders.CustomerID
+  JOIN [Order Subtotals] ON Orders.OrderID = [Order Subtotals].OrderID
+  WHERE ([Order Subtotals].Subtotal > 250)
+  AND (Orders.ShippedDate BETWEEN DATETIME('1997-01-01') And DATETIME('1997-12-31'));
+CREATE VIEW [Summary of Sales by Quarter] AS SELECT Orders.ShippedDate, Orders.OrderID,
+  [Order Subtotals].Subtotal FROM Orders INNER JOIN [Order Subtotals]
+  ON Orders.OrderID = [Order Subtotals].OrderID WHERE Orders.ShippedDate IS NOT NULL;
 CREATE VIEW [Product Labels] AS SELECT ProductName || ' (' || CategoryName || ')' AS Label,
   ifnull(UnitsInStock, 0) AS Stock FROM Products JOIN Categories USING (CategoryID);
 """
@@ -312,6 +345,7 @@ def _northwind(conn: sqlite3.Connection) -> None:
         (1, "Beverages", "Soft drinks", b"\x15\x1c"), (2, "Condiments", "Sauces", None)])
     conn.executemany("INSERT INTO Customers VALUES (?, ?, ?, ?)", [
         ("ALFKI", "Alfreds", "Berlin", "Germany"), ("ANATR", "Ana Trujillo", "México", "Mexico")])
+    conn.execute("INSERT INTO Suppliers VALUES (1, 'Exotic Liquids', 'Charlotte', 'London')")
     conn.executemany("INSERT INTO Products VALUES (?, ?, ?, ?, ?, ?)", [
         (1, "Chai", 1, 18, 39, "0"), (2, "Chang", 1, 19, 17, "1"),
         (3, "Aniseed Syrup", 2, 10, 13, "0")])

@@ -165,6 +165,8 @@ def _rewrite_select(select: exp.Select, cols: _Columns) -> None:
                 column.replace(alias)
                 alias.set("this", column)
     for table in select.find_all(exp.Table):
+        if table.find_ancestor(exp.Select) is not select:
+            continue  # a subquery's: renamed by its own pass
         plan = cols.plan(table.name)
         if plan is not None and plan.target != table.name:
             if not table.alias:

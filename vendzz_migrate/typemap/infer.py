@@ -97,6 +97,11 @@ def infer_column(table: Table, col: Column, prof: ColumnProfile, *, in_fk: bool 
     elif col.collation and col.collation.lower() != "binary":
         why = _join(why, f"COLLATE {col.collation}: not carried over (PostgreSQL compares"
                          " with the database's collation)")
+    if kind is not Kind.TIMESTAMP and _time_named(col) and (in_fk or KEY_NAME.search(col.name)):
+        why = _join(why, "a key (in a foreign key or named *_id): never a timestamp")
+    if not why or not why[0].isalpha():  # the values decided: say against which type
+        why = _join(f"declared {col.decl_type or 'without a type'} ({col.affinity} affinity),"
+                    f" values fit: {pg_type}", why)
     default, warning = translate(col.default, kind)
     note = "; ".join(x for x in (why, prof.summary(), warning) if x)
     return ColumnMap(
