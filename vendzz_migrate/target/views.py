@@ -340,7 +340,9 @@ def _strftime(fmt: str, moment: str) -> str:
         else:
             j = fmt.find("%", i)
             j = len(fmt) if j < 0 else j
-            parts.append('"' + fmt[i:j].replace('"', '\\"') + '"')
+            text = fmt[i:j]  # punctuation is literal in to_char(), letters need quotes
+            quoted = any(c.isalnum() for c in text) or '"' in text
+            parts.append('"' + text.replace('"', '\\"') + '"' if quoted else text)
             i = j
     pattern = "".join(parts).replace("'", "''")
     return f"to_char({moment}, '{pattern}')"
