@@ -133,8 +133,14 @@ def test_sakila(pg_url: str, tmp_path: Path) -> None:
     assert t["payment.amount"] == "numeric(5,2)"
     assert t["payment.payment_date"] == "timestamp with time zone"
     assert t["city.country_id"] == t["country.country_id"]
-    assert len(_fks(pg_url)) == 6 and all(valid for _c, _p, valid in _fks(pg_url))
-    assert _views(pg_url) == {"customer_list", "sales_by_store", "sales_by_customer"}
+    assert t["film.rental_rate"] == "numeric(4,2)"
+    assert t["film_actor.actor_id"] == t["actor.actor_id"]  # the referenced key's type
+    assert len(_fks(pg_url)) == 11 and all(valid for _c, _p, valid in _fks(pg_url))
+    assert _views(pg_url) == {"customer_list", "sales_by_store", "sales_by_customer",
+                              "film_list", "staff_list", "actor_info"}
+    info = rows(pg_url, "SELECT categories, films FROM actor_info ORDER BY actor_id")
+    assert [(sorted(c.split(",")), n) for c, n in info] == [
+        (["Action", "Comedy"], 2), (["Comedy"], 1)]
     by_customer = rows(pg_url, "SELECT customer_id, name, total, payments, last_month"
                                " FROM sales_by_customer ORDER BY 1")
     assert [tuple(map(str, r)) for r in by_customer] == [

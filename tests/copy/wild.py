@@ -131,6 +131,46 @@ CREATE TABLE customer (customer_id INT NOT NULL, store_id INT NOT NULL,
   CONSTRAINT fk_customer_store FOREIGN KEY (store_id) REFERENCES store (store_id),
   CONSTRAINT fk_customer_address FOREIGN KEY (address_id) REFERENCES address (address_id));
 CREATE INDEX idx_customer_last_name ON customer(last_name);
+CREATE TABLE staff (staff_id SMALLINT NOT NULL, first_name VARCHAR(45) NOT NULL,
+  last_name VARCHAR(45) NOT NULL, address_id INT NOT NULL, picture BLOB DEFAULT NULL,
+  store_id INT NOT NULL, active SMALLINT DEFAULT 1 NOT NULL, last_update TIMESTAMP NOT NULL,
+  PRIMARY KEY (staff_id),
+  CONSTRAINT fk_staff_address FOREIGN KEY (address_id) REFERENCES address (address_id));
+CREATE TABLE actor (actor_id numeric NOT NULL, first_name VARCHAR(45) NOT NULL,
+  last_name VARCHAR(45) NOT NULL, last_update TIMESTAMP NOT NULL, PRIMARY KEY (actor_id));
+CREATE TABLE category (category_id SMALLINT NOT NULL, name VARCHAR(25) NOT NULL,
+  last_update TIMESTAMP NOT NULL, PRIMARY KEY (category_id));
+CREATE TABLE film (film_id int NOT NULL, title VARCHAR(255) NOT NULL,
+  description BLOB SUB_TYPE TEXT DEFAULT NULL, release_year VARCHAR(4) DEFAULT NULL,
+  rental_rate DECIMAL(4,2) DEFAULT 4.99 NOT NULL, length SMALLINT DEFAULT NULL,
+  rating VARCHAR(10) DEFAULT 'G', last_update TIMESTAMP NOT NULL, PRIMARY KEY (film_id),
+  CONSTRAINT CHECK_special_rating CHECK(rating in ('G','PG','PG-13','R','NC-17')));
+CREATE TABLE film_actor (actor_id INT NOT NULL, film_id INT NOT NULL,
+  last_update TIMESTAMP NOT NULL, PRIMARY KEY (actor_id, film_id),
+  CONSTRAINT fk_film_actor_actor FOREIGN KEY (actor_id) REFERENCES actor (actor_id),
+  CONSTRAINT fk_film_actor_film FOREIGN KEY (film_id) REFERENCES film (film_id));
+CREATE TABLE film_category (film_id INT NOT NULL, category_id SMALLINT NOT NULL,
+  last_update TIMESTAMP NOT NULL, PRIMARY KEY (film_id, category_id),
+  CONSTRAINT fk_film_category_film FOREIGN KEY (film_id) REFERENCES film (film_id),
+  CONSTRAINT fk_film_category_category FOREIGN KEY (category_id)
+    REFERENCES category (category_id));
+CREATE VIEW film_list AS SELECT film.film_id AS FID, film.title AS title,
+  film.description AS description, category.name AS category, film.rental_rate AS price,
+  film.length AS length, film.rating AS rating,
+  actor.first_name||' '||actor.last_name AS actors
+  FROM category LEFT JOIN film_category ON category.category_id = film_category.category_id
+  LEFT JOIN film ON film_category.film_id = film.film_id
+  JOIN film_actor ON film.film_id = film_actor.film_id
+  JOIN actor ON film_actor.actor_id = actor.actor_id;
+CREATE VIEW staff_list AS SELECT s.staff_id AS ID, s.first_name||' '||s.last_name AS name,
+  a.address AS address, a.phone AS phone, city.city AS city, country.country AS country,
+  s.store_id AS SID FROM staff AS s JOIN address AS a ON s.address_id = a.address_id
+  JOIN city ON a.city_id = city.city_id JOIN country ON city.country_id = country.country_id;
+CREATE VIEW actor_info AS SELECT a.actor_id, a.first_name, a.last_name,
+  GROUP_CONCAT(DISTINCT c.name) AS categories, count(fa.film_id) AS films
+  FROM actor a LEFT JOIN film_actor fa ON a.actor_id = fa.actor_id
+  LEFT JOIN film_category fc ON fa.film_id = fc.film_id
+  LEFT JOIN category c ON fc.category_id = c.category_id GROUP BY a.actor_id;
 CREATE TABLE payment (payment_id int NOT NULL, customer_id INT NOT NULL,
   amount DECIMAL(5,2) NOT NULL, payment_date TIMESTAMP NOT NULL, last_update TIMESTAMP NOT NULL,
   PRIMARY KEY (payment_id),
@@ -332,6 +372,18 @@ def _sakila(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO address VALUES (?, ?, ?, ?, ?)",
                      [(1, "Rua A", 1, "555", stamp), (2, "Rua B", 2, "556", stamp)])
     conn.executemany("INSERT INTO store VALUES (?, ?, ?, ?)", [(1, 1, 1, stamp), (2, 2, 2, stamp)])
+    conn.execute("INSERT INTO staff VALUES (1, 'Mike', 'Hillyer', 1, NULL, 1, 1, ?)", (stamp,))
+    conn.executemany("INSERT INTO actor VALUES (?, ?, ?, ?)",
+                     [(1, "PENELOPE", "GUINESS", stamp), (2, "NICK", "WAHLBERG", stamp)])
+    conn.executemany("INSERT INTO category VALUES (?, ?, ?)",
+                     [(1, "Action", stamp), (2, "Comedy", stamp)])
+    conn.executemany("INSERT INTO film VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        (1, "ACADEMY DINOSAUR", "An epic drama", "2006", 0.99, 86, "PG", stamp),
+        (2, "ACE GOLDFINGER", None, "2006", 4.99, 48, "G", stamp)])
+    conn.executemany("INSERT INTO film_actor VALUES (?, ?, ?)",
+                     [(1, 1, stamp), (1, 2, stamp), (2, 2, stamp)])
+    conn.executemany("INSERT INTO film_category VALUES (?, ?, ?)",
+                     [(1, 1, stamp), (2, 2, stamp)])
     conn.executemany("INSERT INTO customer VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         (1, 1, "MARY", "SMITH", "m@x.io", 1, "1", stamp, stamp),
         (2, 2, "JOHN", "DOE", None, 2, "0", stamp, stamp)])

@@ -206,8 +206,12 @@ def _rewrite_values(select: exp.Select, kinds: dict[int, tuple[Kind, str]]) -> N
             return exp.cast(exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal
                                                                              .number(0)]),
                             "double precision")
-        if isinstance(node, exp.GroupConcat):
-            node.set("this", exp.cast(node.this.copy(), "text"))
+        if isinstance(node, exp.GroupConcat):  # string_agg() takes text only
+            inner = node.this
+            if isinstance(inner, exp.Distinct):
+                inner.set("expressions", [exp.cast(e.copy(), "text") for e in inner.expressions])
+            else:
+                node.set("this", exp.cast(inner.copy(), "text"))
         if _is_time_function(node):
             return _time_function(node, kinds, as_text=True)
         return node
