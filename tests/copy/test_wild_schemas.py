@@ -248,13 +248,20 @@ def test_a_view_on_the_applications_own_function_is_named_and_fails_verify(
     be translated, the note says so by name, and verify does not vouch for the schema."""
     source = tmp_path / "calibre.db"
     conn = wild.sqlite3.connect(source)
-    conn.executescript("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT NOT NULL);"
-                       "INSERT INTO books VALUES (1, 'The Hobbit');"
-                       "CREATE VIEW meta AS SELECT id, title_sort(title) AS sort FROM books;")
+    conn.executescript("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
+                       " info JSON);"
+                       "INSERT INTO books VALUES (1, 'The Hobbit', '{}');"
+                       "CREATE VIEW meta AS SELECT id, title_sort(title) AS sort FROM books;"
+                       "CREATE VIEW odd AS SELECT id FROM books WHERE info = 'x';")
     conn.close()
     report = copy(source, pg_url, tmp_path / "work")
     (note,) = _notes(report)["view meta"]
     assert "title_sort()" in note and "CREATE VIEW meta" in note
+    # translated, but refused by PostgreSQL: its reason, DETAIL and the SQL to fix by hand
+    (refused,) = _notes(report)["view odd"]
+    assert refused.startswith("not created: invalid input syntax for type json")
+    assert "DETAIL:" in refused and 'fix by hand and run: CREATE OR REPLACE VIEW "public"."odd"' \
+        in refused
     result = runner.invoke(app, ["verify", str(source), "--target", pg_url])
     assert result.exit_code == ExitCode.MISMATCH
     assert "title_sort()" in result.output
