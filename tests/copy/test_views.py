@@ -70,3 +70,11 @@ def test_untranslatable_says_why(plans_and_schema: tuple[dict, Schema], body: st
     with pytest.raises(views.Untranslatable) as info:
         _sql(plans, body)
     assert reason.lower() in str(info.value).lower()
+
+
+def test_collate_clauses(plans_and_schema: tuple[dict, Schema]) -> None:  # type: ignore[type-arg]
+    plans, _ = plans_and_schema
+    sql = _sql(plans, "SELECT code FROM orders WHERE code = 'x' COLLATE NOCASE"
+                      " ORDER BY code COLLATE unicase, code COLLATE BINARY")
+    assert "nocase" not in sql.lower() and "unicase" not in sql.lower()
+    assert sql.endswith('ORDER BY "code" NULLS FIRST, "code" COLLATE "C" NULLS FIRST')

@@ -8,6 +8,7 @@
 - comparisons of columns whose type changed: a boolean with 0/1, a text column with a number
   (the number becomes text), two columns of different families (both compared as text);
 - ``sum()`` / ``avg()`` / ``total()`` over a boolean count its true values;
+- ``COLLATE BINARY`` as ``COLLATE "C"``; other collations dropped (NOCASE columns are citext);
 - PostgreSQL's GROUP BY rule: a bare column SQLite allowed outside the GROUP BY is added to it;
 - views in dependency order (:func:`ordered`).
 
@@ -214,9 +215,22 @@ def _rewrite_values(select: exp.Select, kinds: dict[int, tuple[Kind, str]]) -> N
                 node.set("this", exp.cast(inner.copy(), "text"))
         if _is_time_function(node):
             return _time_function(node, kinds, as_text=True)
+        if isinstance(node, exp.Collate):
+            return _collate(node)
         return node
 
     select.transform(fix, copy=False)
+
+
+def _collate(node: exp.Collate) -> exp.Expr:
+    """SQLite's BINARY is PostgreSQL's "C"; NOCASE-like columns became citext (compared
+    case-insensitively already) and other collations are not carried over: the clause goes."""
+    import sqlglot.expressions as exp
+
+    if node.expression.name.lower() == "binary":
+        return exp.Collate(this=node.this, expression=exp.Identifier(this="C", quoted=True))
+    inner: exp.Expr = node.this
+    return inner
 
 
 def _comparison(node: exp.Binary, kinds: dict[int, tuple[Kind, str]]) -> exp.Expr:
@@ -242,7 +256,11 @@ def _comparison(node: exp.Binary, kinds: dict[int, tuple[Kind, str]]) -> exp.Exp
         right = _time_function(right, kinds, as_text=True)
     if swapped:
         left, right = right, left
-    return node.__class__(this=left, expression=right)
+    if left is not node.left:
+        node.set("this", left)
+    if right is not node.right:
+        node.set("expression", right)
+    return node
 
 
 def _between(node: exp.Between, kinds: dict[int, tuple[Kind, str]]) -> exp.Expr:
