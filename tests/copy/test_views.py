@@ -59,6 +59,21 @@ def test_group_by_rule(plans_and_schema: tuple[dict, Schema]) -> None:  # type: 
         'GROUP BY "id", "code"' in sql
 
 
+@pytest.mark.parametrize("body", [
+    "SELECT strftime('%Y', placedAt) AS y, count(*) AS n FROM orders"
+    " GROUP BY strftime('%Y', placedAt)",
+    "SELECT strftime('%Y', placedAt) AS y, count(*) AS n FROM orders GROUP BY 1",
+    "SELECT strftime('%Y', placedAt) AS y, count(*) AS n FROM orders GROUP BY y",
+])
+def test_group_by_an_expression_adds_nothing(plans_and_schema: tuple[dict, Schema],  # type: ignore[type-arg]
+                                             body: str) -> None:
+    plans, _ = plans_and_schema
+    sql = _sql(plans, body)
+    assert '"placed_at"' not in sql.split("GROUP BY", 1)[1] or \
+        sql.split("GROUP BY", 1)[1].count('"placed_at"') == 1
+    assert ", \"orders\".\"placed_at\"" not in sql and ", \"placed_at\"" not in sql
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     ("SELECT title_sort(code) FROM orders", "title_sort()"),
     ("SELECT printf('%d', qty) FROM orders", "PRINTF()"),

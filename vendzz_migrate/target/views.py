@@ -371,20 +371,39 @@ def _strftime(fmt: str, moment: str) -> str:
 
 
 def _group_by_rule(select: exp.Select) -> None:
-    """Add to the GROUP BY every bare column of the select list used outside an aggregate."""
+    """Add to the GROUP BY every bare column of the select list used outside an aggregate and
+    outside a grouped expression (``GROUP BY strftime('%Y', d)`` does not add ``d``)."""
     import sqlglot.expressions as exp
 
     group = select.args.get("group")
     if group is None:
         return
-    have = {e.sql() for e in group.expressions}
+    grouped = {e.sql() for e in group.expressions}
+    for e in group.expressions:  # GROUP BY 1 / GROUP BY alias: that select-list entry
+        for i, projection in enumerate(select.expressions):
+            position = isinstance(e, exp.Literal) and not e.is_string and e.this == str(i + 1)
+            if position or (isinstance(e, exp.Column) and not e.table
+                            and projection.alias_or_name == e.name):
+                grouped.add(projection.unalias().sql())
     for projection in select.expressions:
         for column in projection.find_all(exp.Column):
             if column.find_ancestor(exp.AggFunc, exp.Select) is not select:
                 continue  # inside an aggregate, or a subquery's
-            if column.sql() not in have:
-                group.append("expressions", column.copy())
-                have.add(column.sql())
+            if _under_grouped(column, projection, grouped) or column.sql() in grouped:
+                continue
+            group.append("expressions", column.copy())
+            grouped.add(column.sql())
+
+
+def _under_grouped(column: exp.Expr, top: exp.Expr, grouped: set[str]) -> bool:
+    node = column.parent
+    while node is not None:
+        if node.sql() in grouped:
+            return True
+        if node is top:
+            return False
+        node = node.parent
+    return False
 
 
 # functions PostgreSQL has under the name sqlglot prints (sqlglot maps the others it knows)
