@@ -195,6 +195,10 @@ def test_full_text_tables(pg_url: str, tmp_path: Path) -> None:
     (gin,) = rows(pg_url, "SELECT count(*) FROM pg_indexes WHERE tablename = 'docs'"
                           " AND indexdef LIKE '%%USING gin%%'")[0]
     assert gin == 1
+    # the external-content one: its GIN index on the content table, under its own name
+    assert rows(pg_url, "SELECT tablename FROM pg_indexes WHERE indexname = 'notes_fts'"
+                        " AND indexdef LIKE '%%USING gin%%'") == [("notes",)]
+    assert any("GIN index notes_fts on notes" in m for m in notes["notes_fts"])
     assert _verify_exit(source, pg_url) == ExitCode.OK
 
 

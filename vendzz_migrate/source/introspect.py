@@ -140,6 +140,8 @@ class Schema:
     triggers: tuple[Trigger, ...] = ()
     skipped: tuple[str, ...] = field(default_factory=tuple)
     notes: tuple[tuple[str, str], ...] = ()  # (object, why it was skipped or replaced)
+    # external-content FTS tables: (FTS table, content table, indexed columns)
+    fts_external: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     def table(self, name: str) -> Table:
         for table in self.tables:
@@ -177,6 +179,7 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
     triggers: list[Trigger] = []
     dropped: list[str] = []
     notes: list[tuple[str, str]] = []
+    external: list[tuple[str, str, tuple[str, ...]]] = []
     for kind, name, tbl_name, sql in entries:
         if kind == "table" and (skipped(name, skip) or name in shadows):
             dropped.append(name)
@@ -188,13 +191,17 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
             if why:
                 dropped.append(name)
                 notes.append((name, why))
+                if table.fts_content:
+                    external.append((name, table.fts_content,
+                                     tuple(c.name for c in table.columns)))
             else:
                 tables.append(table)
         elif kind == "view":
             views.append(View(name, sql))
         elif not skipped(tbl_name, skip) and tbl_name not in dropped:
             triggers.append(Trigger(name, tbl_name, sql))
-    return Schema(tuple(tables), tuple(views), tuple(triggers), tuple(dropped), tuple(notes))
+    return Schema(tuple(tables), tuple(views), tuple(triggers), tuple(dropped), tuple(notes),
+                  tuple(external))
 
 
 def _shadow_tables(tables: list[tuple[str, str]]) -> dict[str, str]:
@@ -221,8 +228,8 @@ def _virtual_skip(table: Table) -> str | None:
                 " index the source columns in PostgreSQL (README: full-text tables)")
     if table.fts_content is not None:
         return (f"skipped: full-text index over the table {table.fts_content} (external"
-                f" content): that table is copied; index it with a tsvector column and a GIN"
-                " index in PostgreSQL (README: full-text tables)")
+                f" content): that table is copied, with a GIN index over the same columns in"
+                " its place (README: full-text tables)")
     return None
 
 

@@ -113,6 +113,7 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
               ) -> PostLoad:
     """Statements to run after the data: primary keys, unique constraints, indexes, checks."""
     out = PostLoad()
+    _fts_external(schema, plans, src, out)
     for name, plan in plans.items():
         table = src.table(name)
         target = qualified(schema, plan.target)
@@ -147,16 +148,38 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
     return out
 
 
-def fts_document(plan: TablePlan) -> str:
-    """The tsvector expression that stands for a full-text table's SQLite index."""
-    parts = " || ' ' || ".join(f"coalesce({pq(c.target)}::text, '')" for c in plan.columns)
+def fts_document(plan: TablePlan, columns: tuple[str, ...] | None = None) -> str:
+    """The tsvector expression that stands for a full-text table's SQLite index (over
+    ``columns``, source names, or all the table's columns)."""
+    targets = [c.target for c in plan.columns if columns is None or c.source in columns]
+    parts = " || ' ' || ".join(f"coalesce({pq(c)}::text, '')" for c in targets)
     return f"to_tsvector('simple', {parts or chr(39) * 2})"
 
 
-def _fts_index(schema: str, plan: TablePlan) -> Statement:
-    return Statement(f"CREATE INDEX IF NOT EXISTS {pq(_name(plan.target, 'fts'))} ON"
-                     f" {qualified(schema, plan.target)} USING gin (({fts_document(plan)}))",
-                     f"{plan.target} full-text index", table=plan.target)
+def _fts_index(schema: str, plan: TablePlan, name: str | None = None,
+               columns: tuple[str, ...] | None = None) -> Statement:
+    index = name or _name(plan.target, "fts")
+    return Statement(f"CREATE INDEX IF NOT EXISTS {pq(index)} ON"
+                     f" {qualified(schema, plan.target)} USING gin"
+                     f" (({fts_document(plan, columns)}))", f"{index} full-text index",
+                     table=plan.target)
+
+
+def _fts_external(schema: str, plans: dict[str, TablePlan], src: Schema, out: PostLoad) -> None:
+    """An external-content FTS table: the GIN index on its content table, when that table and
+    every indexed column were migrated."""
+    for fts, content, columns in src.fts_external:
+        plan = plans.get(content)
+        have = {c.source for c in plan.columns} if plan else set()
+        if plan is None or not columns or not set(columns) <= have:
+            out.notes.append((fts, f"full-text index not rebuilt: {content} or its columns"
+                                   f" ({', '.join(columns)}) were not migrated"))
+            continue
+        out.indexes.append(_fts_index(schema, plan, fts, columns))
+        out.notes.append((fts, f"full-text table over {content} (external content): the GIN"
+                               f" index {fts} on {plan.target} serves WHERE"
+                               f" {fts_document(plan, columns)} @@ plainto_tsquery('simple',"
+                               " ...) (README: full-text tables)"))
 
 
 def fts_note(plan: TablePlan) -> str:
