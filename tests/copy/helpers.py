@@ -22,14 +22,33 @@ def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
         return report
 
 
-def verified(source: Path, pg_url: str, *, schema: str = "public", mode: str = "full") -> None:
-    """Every end-to-end copy test ends here: verify must find nothing missing or changed."""
+def verified(source: Path, pg_url: str, *, schema: str = "public", mode: str = "full",
+             absent: frozenset[str] = frozenset()) -> None:
+    """Every end-to-end copy test ends here: verify must find nothing missing or changed;
+    with ``absent``, exactly those schema objects (names, or prefixes of them) missing in
+    PostgreSQL, each reported as a difference (verify's exit 9) with PostgreSQL's reason."""
+    from vendzz_migrate.errors import MismatchError
     from vendzz_migrate.verify import VerifyOptions
     from vendzz_migrate.verify import run as verify
+    from vendzz_migrate.verify.model import Status
 
-    report = verify(VerifyOptions(source=source, target_url=pg_url, schema_name=schema,
-                                  mode=mode))  # type: ignore[arg-type]
-    assert report.ok, report.model_dump_json(indent=1)[:4000]
+    opts = VerifyOptions(source=source, target_url=pg_url, schema_name=schema,
+                         mode=mode)  # type: ignore[arg-type]
+    if not absent:
+        report = verify(opts)
+        assert report.ok, report.model_dump_json(indent=1)[:4000]
+        return
+    try:
+        verify(opts)
+    except MismatchError as exc:
+        report = exc.data["report"]
+    else:
+        raise AssertionError(f"verify passed with {sorted(absent)} missing in PostgreSQL")
+    bad = [c for c in report.schema_checks if c.status is Status.MISMATCH]
+    assert len(bad) == len(absent), bad
+    assert all(any(c.object.startswith(a) for a in absent) for c in bad), bad
+    assert all(c.detail.startswith("missing in the target: not created") for c in bad), bad
+    assert report.total.missing + report.total.extra + report.total.changed == 0
 
 
 def rows(pg_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

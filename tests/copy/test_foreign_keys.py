@@ -110,7 +110,8 @@ def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(source: Path, 
     refused = [n.message for n in report.notes if n.object.startswith("post_tags_fk")]
     assert len(refused) == 1 and refused[0].startswith("not created: ")
     assert "unique constraint" in refused[0]
-    verified(source, pg_url)
+    # verify cannot vouch for a schema missing a source foreign key: exit 9, with the reason
+    verified(source, pg_url, absent=frozenset({"post_tags_fk"}))
 
 
 def not_valid_again(conn: psycopg.Connection, pg_url: str, table: str, name: str) -> None:
@@ -143,7 +144,7 @@ def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
     assert report.resumed
     assert_final_state(pg_url)  # the members key, done before the crash, was left as it was
     assert {o.constraint for o in report.orphans} == {fks[key][0] for key in ORPHANED}
-    verified(source, pg_url)
+    verified(source, pg_url, absent=frozenset({"post_tags_fk"}))
 
 
 def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
@@ -178,4 +179,4 @@ def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
     assert not report.orphans
     notes = [n.message for n in report.notes if n.object == name]
     assert notes == ["not created: temporary file size exceeds temp_file_limit (0kB)"]
-    verified(src, pg_url)
+    verified(src, pg_url, absent=frozenset({name}))

@@ -40,8 +40,8 @@ def dry_run(opts: CopyOptions) -> CopyReport:
     report.ddl += [alter + ";" for _c, _t, _p, alter, _o, _k in
                    ddl.foreign_keys(opts.schema_name, plans, mapping, schema)]
     for view in schema.views:
-        sql = ddl.view_sql(opts.schema_name, view.name, view.sql, ddl.booleans(*plans.values()))
+        sql = ddl.view_sql(opts.schema_name, view.name, view.sql, plans)
         report.ddl.append(sql + ";" if sql else f"-- view {view.name}: not translatable")
-    report.notes = [Note(object=o, message=m) for o, m in post.notes]
+    report.notes = [Note(object=o, message=m) for o, m in schema.skip_notes() + post.notes]
     report.add_totals()
     return report

@@ -20,7 +20,7 @@ _PG_KINDS: tuple[tuple[str, Kind], ...] = (
     (r"double precision|real", Kind.FLOAT),
     (r"numeric(\(\d+(,\d+)?\))?", Kind.DECIMAL),
     (r"boolean", Kind.BOOLEAN),
-    (r"timestamp(\(\d\))? with(out)? time zone", Kind.TIMESTAMP),
+    (r"timestamp(\(\d\))? with(out)? time zone|date", Kind.TIMESTAMP),
     (r"jsonb?", Kind.JSON),
     (r"bytea", Kind.BYTES),
 )

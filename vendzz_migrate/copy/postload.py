@@ -23,7 +23,7 @@ from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import connect, ddl
+from vendzz_migrate.target import connect, ddl, views
 from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
@@ -74,7 +74,8 @@ def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
         store.forget_runs(schema)
 
 
-def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str) -> bool:
+def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str,
+             fix: str = "") -> bool:
     import psycopg
 
     try:
@@ -86,19 +87,32 @@ def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj:
         console.warn(f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
-        _refused(store, run_id, obj, exc)
+        _refused(store, run_id, obj, exc, fix)
         return False
     return True
 
 
-def _refused(store: Store, run_id: str, obj: str, exc: BaseException) -> None:
-    message = _first_line(exc)
-    store.add_note(run_id, obj, f"not created: {message}")
+def _refused(store: Store, run_id: str, obj: str, exc: BaseException, fix: str = "") -> None:
+    message = _reason(exc)
+    store.add_note(run_id, obj, f"not created: {message}{fix}")
     console.warn(f"{obj}: not created: {message}")
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or ["refused"])[0]
+
+
+def _reason(exc: BaseException) -> str:
+    """PostgreSQL's message with its DETAIL and HINT (why a key or a view was refused)."""
+    import psycopg
+
+    text = _first_line(exc)
+    diag = exc.diag if isinstance(exc, psycopg.Error) else None
+    for label, part in (("DETAIL", diag and diag.message_detail),
+                        ("HINT", diag and diag.message_hint)):
+        if part:
+            text += f" ({label}: {' '.join(str(part).split())})"
+    return text
 
 
 def keys_and_indexes(step: Step) -> None:
@@ -287,6 +301,10 @@ def foreign_keys(step: Step) -> None:
     assert step.mapping is not None
     fks = [_ForeignKey(*fk, table=qualified(step.schema, fk[1]))
            for fk in ddl.foreign_keys(step.schema, step.plans, step.mapping, step.src)]
+    for fk in fks:
+        if step.mapping.drops(fk.name):
+            step.store.add_note(step.run_id, fk.name, ddl.DROPPED)
+    fks = [fk for fk in fks if not step.mapping.drops(fk.name)]
     pending = _add_not_valid(step, fks)
     rows = _target_rows(step)
     groups: dict[str, list[_ForeignKey]] = {}
@@ -364,7 +382,7 @@ def _record(step: Step, result: _Checked) -> None:
                 step.conn.execute(f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS"
                                   f" {pq(fk.name)}".encode())
         except psycopg.Error as exc:
-            message = _first_line(result.error)
+            message = _reason(result.error)
             step.store.add_note(step.run_id, fk.name, f"left NOT VALID: {message} (not"
                                 f" dropped: {_first_line(exc)})")
             console.warn(f"{fk.name}: left NOT VALID: {message}")
@@ -373,23 +391,36 @@ def _record(step: Step, result: _Checked) -> None:
 
 
 def views_sequences_analyze(step: Step) -> None:
+    for obj, message in step.src.skip_notes():
+        step.store.add_note(step.run_id, obj, message)
+    if step.mapping is not None:
+        for name, tmap in step.mapping.tables.items():
+            if tmap.skip:
+                step.store.add_note(step.run_id, name, "skipped: skip: true in the mapping")
     if not step.data_only:
-        for view in step.src.views:
-            _view(step, view, ddl.booleans(*step.plans.values()))
+        for view in views.ordered(step.src.views):  # a view after the views it reads
+            _view(step, view)
     _sequences(step)
     if step.data_only:  # otherwise each table was analysed once its indexes were built
         _concurrently(step, [f"ANALYZE {qualified(step.schema, p.target)}"
                              for p in step.plans.values()])
 
 
-def _view(step: Step, view: insp.View, flags: frozenset[str]) -> None:
-    sql = ddl.view_sql(step.schema, view.name, view.sql, flags)
-    if sql is None:
-        step.store.add_note(step.run_id, view.name,
-                            "view not translatable to PostgreSQL; recreate by hand")
+def _view(step: Step, view: insp.View) -> None:
+    if step.mapping is not None and step.mapping.drops(view.name):
+        step.store.add_note(step.run_id, view.name, ddl.DROPPED)
+        return
+    flat = " ".join(view.sql.split())
+    try:
+        sql = views.translate(step.schema, view, step.plans)
+    except views.Untranslatable as exc:
+        step.store.add_note(step.run_id, f"view {view.name}", f"not translatable: {exc};"
+                            f" recreate by hand from the SQLite SQL: {flat}")
+        console.warn(f"view {view.name}: not translatable: {exc}")
         return
     statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
-    if _attempt(step.conn, step.store, step.run_id, statement, f"view {view.name}"):
+    if _attempt(step.conn, step.store, step.run_id, statement, f"view {view.name}",
+                fix=f"; fix by hand and run: {sql}"):
         step.store.add_object(step.run_id, "view", view.name)
 
 

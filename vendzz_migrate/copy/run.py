@@ -38,7 +38,7 @@ from vendzz_migrate.source import reader, snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
-from vendzz_migrate.target.ddl import create_table, pq, qualified
+from vendzz_migrate.target.ddl import create_table, extensions, pq, qualified
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import identity, mask
@@ -246,6 +246,8 @@ def _create(ctx: Context, fingerprint: str) -> None:
 def _create_tables(ctx: Context) -> None:
     assert ctx.mapping is not None
     ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(ctx.opts.schema_name)}")
+    for statement in extensions(ctx.mapping):
+        ctx.admin.execute(statement.encode())
     for name, plan in ctx.plans.items():
         for col, cmap in ctx.mapping.tables[name].columns.items():
             if cmap.default is not None and not _default_ok(ctx.admin, cmap.default, cmap.type):

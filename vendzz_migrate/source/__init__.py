@@ -47,6 +47,9 @@ def open_readonly(path: Path, *, immutable: bool = False, busy_timeout_ms: int =
         )
         conn.execute("PRAGMA query_only = ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        from vendzz_migrate.source.collations import register_unknown
+
+        register_unknown(conn)  # a custom COLLATE (Anki's unicase) must not stop a read
     except sqlite3.Error as exc:
         raise source_error(path, exc) from None
     return conn

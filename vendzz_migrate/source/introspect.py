@@ -15,9 +15,15 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
 
 DEFAULT_SKIP = ("sqlite_*", "__drizzle_migrations")
+FTS_MODULES = ("fts3", "fts4", "fts5")
+_FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir",
+                "_stat")
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\bUSING\s+(\w+)\s*(?:\((.*)\))?\s*$",
+                      re.I | re.S)
 
 
 def affinity(declared: str) -> str:
@@ -43,6 +49,7 @@ class Column:
     pk: int  # 1-based position in the primary key, 0 when not part of it
     generated: str | None = None  # expression of a generated column
     generated_stored: bool = False
+    collation: str | None = None  # the declared COLLATE name (NOCASE, RTRIM, a custom one)
 
     @property
     def affinity(self) -> str:
@@ -82,6 +89,12 @@ class Table:
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     checks: tuple[str, ...] = ()
+    module: str | None = None  # a virtual table's module (fts5, fts4, rtree...), lower case
+    fts_content: str | None = None  # FTS option content=: '' contentless, else the table
+
+    @property
+    def is_fts(self) -> bool:
+        return self.module in FTS_MODULES
 
     @property
     def primary_key(self) -> tuple[str, ...]:
@@ -126,6 +139,9 @@ class Schema:
     views: tuple[View, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     skipped: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[tuple[str, str], ...] = ()  # (object, why it was skipped or replaced)
+    # external-content FTS tables: (FTS table, content table, indexed columns)
+    fts_external: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     def table(self, name: str) -> Table:
         for table in self.tables:
@@ -133,33 +149,88 @@ class Schema:
                 return table
         raise KeyError(name)
 
+    def skip_notes(self) -> list[tuple[str, str]]:
+        """Every skipped table with why (listed in the copy's summary and ``--json``)."""
+        why = dict(self.notes)
+        return [(name, why.get(name, "skipped: matches skip_tables (SQLite's own or the"
+                                     " migration tool's bookkeeping)")) for name in self.skipped]
+
 
 def skipped(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> Schema:
-    """Read every table, view and trigger of the file (skipping ``skip`` glob patterns)."""
+    """Read every table, view and trigger of the file (skipping ``skip`` glob patterns).
+
+    FTS shadow tables (an FTS table's own index storage) are always skipped with a note, and
+    so is an FTS table whose content lives in another table (``content=``) or nowhere
+    (contentless): see :func:`_virtual_skip`. A virtual table of a module this SQLite lacks
+    is a :class:`SourceError` naming the module."""
     skip = tuple(skip)
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
         "WHERE type IN ('table','view','trigger') ORDER BY type, name"
     ).fetchall()
+    entries = [tuple(_s(v or b"") for v in raw_row) for raw_row in rows]
+    shadows = _shadow_tables([(n, sql) for k, n, _t, sql in entries if k == "table"])
     tables: list[Table] = []
     views: list[View] = []
     triggers: list[Trigger] = []
     dropped: list[str] = []
-    for raw_row in rows:
-        kind, name, tbl_name, sql = (_s(v or b"") for v in raw_row)
-        if kind == "table" and skipped(name, skip):
+    notes: list[tuple[str, str]] = []
+    external: list[tuple[str, str, tuple[str, ...]]] = []
+    for kind, name, tbl_name, sql in entries:
+        if kind == "table" and (skipped(name, skip) or name in shadows):
             dropped.append(name)
+            if name in shadows:
+                notes.append((name, shadows[name]))
         elif kind == "table":
-            tables.append(_table(conn, name, sql))
+            table = _table(conn, name, sql)
+            why = _virtual_skip(table)
+            if why:
+                dropped.append(name)
+                notes.append((name, why))
+                if table.fts_content:
+                    external.append((name, table.fts_content,
+                                     tuple(c.name for c in table.columns)))
+            else:
+                tables.append(table)
         elif kind == "view":
             views.append(View(name, sql))
-        elif not skipped(tbl_name, skip):
+        elif not skipped(tbl_name, skip) and tbl_name not in dropped:
             triggers.append(Trigger(name, tbl_name, sql))
-    return Schema(tuple(tables), tuple(views), tuple(triggers), tuple(dropped))
+    return Schema(tuple(tables), tuple(views), tuple(triggers), tuple(dropped), tuple(notes),
+                  tuple(external))
+
+
+def _shadow_tables(tables: list[tuple[str, str]]) -> dict[str, str]:
+    """Shadow tables of the file's FTS tables (name -> note)."""
+    out: dict[str, str] = {}
+    names = {n for n, _sql in tables}
+    for name, sql in tables:
+        match = _VIRTUAL.match(sql)
+        if not match or match.group(1).lower() not in FTS_MODULES:
+            continue
+        for suffix in _FTS_SHADOWS:
+            if name + suffix in names:
+                out[name + suffix] = (f"skipped: shadow table of the full-text table {name}"
+                                      " (SQLite's own index storage; PostgreSQL builds its own)")
+    return out
+
+
+def _virtual_skip(table: Table) -> str | None:
+    """Why a virtual table is not copied, or None (an FTS table holding its own content)."""
+    if table.module is None or not table.is_fts:
+        return None
+    if table.fts_content == "":
+        return ("skipped: contentless full-text table (content=''): it holds no text to copy;"
+                " index the source columns in PostgreSQL (README: full-text tables)")
+    if table.fts_content is not None:
+        return (f"skipped: full-text index over the table {table.fts_content} (external"
+                f" content): that table is copied, with a GIN index over the same columns in"
+                " its place (README: full-text tables)")
+    return None
 
 
 def _s(value: str | bytes) -> str:
@@ -168,26 +239,73 @@ def _s(value: str | bytes) -> str:
 
 def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     generated = _generated_expressions(sql)
+    collations = _collations(sql)
+    virtual = _VIRTUAL.match(sql)
+    module = virtual.group(1).lower() if virtual else None
     columns = []
-    for _cid, raw_name, ctype, notnull, dflt, pk, hidden in conn.execute(
-        f"PRAGMA table_xinfo({qi(name)})"
-    ):
+    try:
+        info = conn.execute(f"PRAGMA table_xinfo({qi(name)})").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such module" in str(exc):
+            raise SourceError(
+                f"table {name!r} is a virtual table of the SQLite module {module!r}, which this"
+                " SQLite lacks: add it to skip_tables in the mapping to copy the rest") from None
+        raise
+    for _cid, raw_name, ctype, notnull, dflt, pk, hidden in info:
         cname = _s(raw_name)
+        if hidden == 1:  # a virtual table's hidden column (FTS: the table's name, rank...)
+            continue
         columns.append(Column(
             name=cname, decl_type=_s(ctype or ""), not_null=bool(notnull),
             default=_s(dflt) if dflt is not None else None, pk=int(pk),
             generated=generated.get(cname, "") if hidden in (2, 3) else None,
-            generated_stored=hidden == 3,
+            generated_stored=hidden == 3, collation=collations.get(cname.lower()),
         ))
     flat = re.sub(r"\s+", " ", sql).upper()
     return Table(
         name=name, columns=tuple(columns), sql=sql,
         without_rowid=bool(re.search(r"\)\s*WITHOUT\s+ROWID", flat)),
         autoincrement="AUTOINCREMENT" in flat,
-        indexes=tuple(_indexes(conn, name)),
-        foreign_keys=tuple(_foreign_keys(conn, name)),
-        checks=tuple(_checks(sql)),
+        indexes=tuple(_indexes(conn, name)) if module is None else (),
+        foreign_keys=tuple(_foreign_keys(conn, name)) if module is None else (),
+        checks=tuple(_checks(sql)) if module is None else (),
+        module=module,
+        fts_content=_fts_content(virtual.group(2) or "") if virtual and module in FTS_MODULES
+        else None,
     )
+
+
+def _fts_content(args: str) -> str | None:
+    """The FTS ``content=`` option: None when absent (the table holds its text)."""
+    match = re.search(r"(?:^|,)\s*content\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|(\w+))",
+                      args, re.I)
+    if not match:
+        return None
+    quoted, dquoted, bare = match.groups()
+    if quoted is not None:
+        return quoted.replace("''", "'")
+    return dquoted.replace('""', '"') if dquoted is not None else bare
+
+
+_MAY_COLLATE = re.compile(r"\bCOLLATE\b", re.I)
+
+
+def _collations(sql: str) -> dict[str, str]:
+    """Column name (lower case) -> its declared COLLATE name."""
+    if not _MAY_COLLATE.search(sql):
+        return {}
+    import sqlglot.expressions as exp
+
+    tree = _parse(sql)
+    found: dict[str, str] = {}
+    if not isinstance(tree, exp.Expression):
+        return found
+    for coldef in tree.find_all(exp.ColumnDef):
+        for constraint in coldef.args.get("constraints") or []:
+            kind = constraint.args.get("kind")
+            if isinstance(kind, exp.CollateColumnConstraint):
+                found[coldef.name.lower()] = kind.this.name
+    return found
 
 
 def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from vendzz_migrate.source.introspect import Index, Schema
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.typemap.convert import Kind
+from vendzz_migrate.typemap.convert import Kind, OnError
 from vendzz_migrate.typemap.mapping import Mapping
 
 
@@ -23,6 +23,11 @@ def pq(name: str) -> str:
 
 def qualified(schema: str, name: str) -> str:
     return f"{pq(schema)}.{pq(name)}"
+
+
+DROPPED = "dropped by the mapping (drop:)"
+WRAPPED = ("on_error: wrap: its text values that are not JSON were kept as JSON strings"
+           " (jsonb_typeof() = 'string'), not quarantined")
 
 
 @dataclass
@@ -39,6 +44,14 @@ class PostLoad:
     keys: list[Statement] = field(default_factory=list)
     indexes: list[Statement] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def extensions(mapping: Mapping) -> list[str]:
+    """Extensions the mapping's types need (``citext`` for COLLATE NOCASE columns), to create
+    before the tables (citext is a trusted extension: a database owner may create it)."""
+    types = {c.type.strip().lower() for t in mapping.tables.values() if not t.skip
+             for c in t.columns.values()}
+    return ["CREATE EXTENSION IF NOT EXISTS citext"] if "citext" in types else []
 
 
 def create_table(schema: str, plan: TablePlan, mapping: Mapping) -> str:
@@ -100,6 +113,7 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
               ) -> PostLoad:
     """Statements to run after the data: primary keys, unique constraints, indexes, checks."""
     out = PostLoad()
+    _fts_external(schema, plans, src, out)
     for name, plan in plans.items():
         table = src.table(name)
         target = qualified(schema, plan.target)
@@ -110,13 +124,89 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
                 f" PRIMARY KEY ({', '.join(pq(c) for c in pk)})", f"{plan.target} primary key",
                 table=plan.target))
         seen = {tuple(pk)}
+        for col in plan.columns:
+            cmap = mapping.tables[name].columns.get(col.source)
+            if cmap is not None and cmap.on_error is OnError.WRAP:
+                out.notes.append((f"{plan.target}.{col.target}", WRAPPED))
+        if table.is_fts:
+            out.indexes.append(_fts_index(schema, plan))
+            out.notes.append((name, fts_note(plan)))
+        unique = _null_key_unique(schema, plan, mapping, seen)
+        if unique is not None:
+            out.keys.append(unique)
+            out.notes.append((f"{plan.target} primary key", mapping.tables[name].note or
+                              "null_key: unique: the primary key became a UNIQUE constraint"))
         # unique ones first, so a plain index repeating a UNIQUE constraint is the one skipped
         for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
+            if index.origin != "pk" and mapping.drops(index.name):
+                out.notes.append((index.name, DROPPED))
+                continue
             stmt = _index(schema, plan, index, seen, out.notes)
             if stmt is not None:
                 stmt.table = plan.target
                 (out.keys if index.origin == "u" else out.indexes).append(stmt)
     return out
+
+
+def fts_document(plan: TablePlan, columns: tuple[str, ...] | None = None) -> str:
+    """The tsvector expression that stands for a full-text table's SQLite index (over
+    ``columns``, source names, or all the table's columns)."""
+    targets = [c.target for c in plan.columns if columns is None or c.source in columns]
+    parts = " || ' ' || ".join(f"coalesce({pq(c)}::text, '')" for c in targets)
+    return f"to_tsvector('simple', {parts or chr(39) * 2})"
+
+
+def _fts_index(schema: str, plan: TablePlan, name: str | None = None,
+               columns: tuple[str, ...] | None = None) -> Statement:
+    index = name or _name(plan.target, "fts")
+    return Statement(f"CREATE INDEX IF NOT EXISTS {pq(index)} ON"
+                     f" {qualified(schema, plan.target)} USING gin"
+                     f" (({fts_document(plan, columns)}))", f"{index} full-text index",
+                     table=plan.target)
+
+
+def _fts_external(schema: str, plans: dict[str, TablePlan], src: Schema, out: PostLoad) -> None:
+    """An external-content FTS table: the GIN index on its content table, when that table and
+    every indexed column were migrated."""
+    for fts, content, columns in src.fts_external:
+        plan = plans.get(content)
+        have = {c.source for c in plan.columns} if plan else set()
+        if plan is None or not columns or not set(columns) <= have:
+            out.notes.append((fts, f"full-text index not rebuilt: {content} or its columns"
+                                   f" ({', '.join(columns)}) were not migrated"))
+            continue
+        out.indexes.append(_fts_index(schema, plan, fts, columns))
+        out.notes.append((fts, f"full-text table over {content} (external content): the GIN"
+                               f" index {fts} on {plan.target} serves WHERE"
+                               f" {fts_document(plan, columns)} @@ plainto_tsquery('simple',"
+                               " ...) (README: full-text tables)"))
+
+
+def fts_note(plan: TablePlan) -> str:
+    return (f"full-text table ({plan.table.module}): its content columns were copied (not its"
+            f" hidden columns, rank or shadow tables) and the GIN index {_name(plan.target, 'fts')}"
+            f" serves WHERE {fts_document(plan)} @@ plainto_tsquery('simple', ...)"
+            " (README: full-text tables)")
+
+
+def _null_key_unique(schema: str, plan: TablePlan, mapping: Mapping,
+                     seen: set[tuple[str, ...]]) -> Statement | None:
+    """``null_key: unique``: the source's primary key as a UNIQUE index (NULLs distinct)."""
+    from vendzz_migrate.typemap.mapping import NullKey
+
+    tmap = mapping.tables[plan.table.name]
+    if tmap.primary_key or tmap.null_key is not NullKey.UNIQUE or not plan.table.primary_key:
+        return None
+    cols = [_target_col(plan, c) for c in plan.table.primary_key]
+    seen.add(tuple(cols))
+    return Statement(f"CREATE UNIQUE INDEX IF NOT EXISTS {pq(unique_key_name(plan.target))} ON"
+                     f" {qualified(schema, plan.target)} ({', '.join(pq(c) for c in cols)})",
+                     f"{plan.target} primary key", table=plan.target)
+
+
+def unique_key_name(table: str) -> str:
+    """The UNIQUE index that stands for a primary key holding NULLs (``null_key: unique``)."""
+    return _name(table, "nullable_key")
 
 
 def _target_col(plan: TablePlan, source: str) -> str:
@@ -189,7 +279,8 @@ def foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping,
             parent_plan = plans.get(fk.ref_table)
             if parent_plan is None:
                 continue
-            ref_cols = fk.ref_columns or tuple(mapping.tables[fk.ref_table].primary_key)
+            ref_cols = (fk.ref_columns or tuple(mapping.tables[fk.ref_table].primary_key)
+                        or parent_plan.table.primary_key)
             child_cols = [_target_col(plan, c) for c in fk.columns]
             parent_cols = [_target_col(parent_plan, c) for c in ref_cols]
             if len(child_cols) != len(parent_cols) or not parent_cols:
@@ -218,9 +309,13 @@ def booleans(*plans: TablePlan) -> frozenset[str]:
                      if c.conversion.kind is Kind.BOOLEAN)
 
 
-def view_sql(schema: str, name: str, sql: str, flags: frozenset[str] = frozenset()) -> str | None:
-    translated = transpile(sql, booleans=flags)
-    if translated is None:
+def view_sql(schema: str, name: str, sql: str, plans: dict[str, TablePlan]) -> str | None:
+    """The view in PostgreSQL (see :mod:`vendzz_migrate.target.views`); None when it cannot
+    be translated."""
+    from vendzz_migrate.source.introspect import View
+    from vendzz_migrate.target import views
+
+    try:
+        return views.translate(schema, View(name, sql), plans)
+    except views.Untranslatable:
         return None
-    return translated.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1).replace(
-        f"VIEW {pq(name)}", f"VIEW {qualified(schema, name)}", 1)

@@ -25,7 +25,7 @@ _TYPES_BY_KIND: dict[Kind, re.Pattern[str]] = {
     Kind.FLOAT: re.compile(r"double precision|real|float8|float4", re.I),
     Kind.DECIMAL: re.compile(r"(numeric|decimal)(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?", re.I),
     Kind.BOOLEAN: re.compile(r"boolean|bool", re.I),
-    Kind.TIMESTAMP: re.compile(r"timestamptz|timestamp( with(out)? time zone)?", re.I),
+    Kind.TIMESTAMP: re.compile(r"timestamptz|timestamp( with(out)? time zone)?|date", re.I),
     Kind.JSON: re.compile(r"jsonb|json", re.I),
     Kind.BYTES: re.compile(r"bytea", re.I),
 }
@@ -33,6 +33,8 @@ _TYPES_BY_KIND: dict[Kind, re.Pattern[str]] = {
 
 class NullKey(StrEnum):
     REJECT = "reject"  # rows whose primary key is NULL go to the rejects table
+    UNIQUE = "unique"  # the rows land: the source's key becomes a UNIQUE constraint (NULLs
+                       # allowed and distinct, as in SQLite); set with primary_key: []
 
 
 class _Model(BaseModel):
@@ -75,7 +77,16 @@ class Mapping(_Model):
     version: Literal[1] = 1
     source: str | None = None
     skip_tables: list[str] = Field(default_factory=lambda: ["sqlite_*", "__drizzle_migrations"])
+    drop: list[str] = Field(default_factory=list, description=(
+        "glob patterns of source indexes and views, and of foreign keys (their PostgreSQL"
+        " constraint names), not to create; verify accepts them as absent"))
     tables: dict[str, TableMap]
+
+    def drops(self, name: str) -> bool:
+        """Whether the mapping says not to create the object ``name``."""
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(name, p) for p in self.drop)
 
     @model_validator(mode="after")
     def _names_fit_postgres(self) -> Mapping:

@@ -1,6 +1,12 @@
 """Schema checks: every table and column with its mapped type, primary keys, each index (or
 its documented replacement), foreign keys (valid, or NOT VALID with orphans), views and
-sequences past max(id). "Documented" means the copier wrote why into the notes table."""
+sequences past max(id).
+
+A source index, foreign key or view absent from PostgreSQL is a difference unless the mapping
+drops it (``drop:``) or its replacement is one the README documents (a GIN index for a btree
+over JSON, an index repeating a unique one, an index over text too long for a btree, a primary
+key holding NULLs kept as a UNIQUE index): the copier's note says which. A note that only
+says why PostgreSQL refused it does not excuse it."""
 
 from __future__ import annotations
 
@@ -8,13 +14,13 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.target import classify, ddl
 from vendzz_migrate.target.ddl import pq, qualified
-from vendzz_migrate.typemap.mapping import Mapping
+from vendzz_migrate.typemap.mapping import Mapping, NullKey
 from vendzz_migrate.verify.model import SchemaCheck, Status
 
 if TYPE_CHECKING:
@@ -48,6 +54,26 @@ class Catalog:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     orphans: dict[str, int] = field(default_factory=dict)
+
+
+# the notes of documented replacements (README: sqlite-to-pg steps 5-7) and of mapping drops
+_DOCUMENTED = (ddl.DROPPED, "same columns as the primary key or a unique index",
+               "values too long for a btree index", "GIN index", "full-text")
+
+
+def documented(notes: list[str]) -> str | None:
+    """The note that documents an absent object, if one does."""
+    return next((n for n in notes if any(d in n for d in _DOCUMENTED)), None)
+
+
+def _absent(kind: Literal["index", "foreign key", "view"], obj: str, notes: list[str]
+            ) -> SchemaCheck:
+    """An object missing in the target: documented, or a difference with PostgreSQL's reason."""
+    why = documented(notes)
+    if why is not None:
+        return SchemaCheck(kind=kind, object=obj, status=Status.DOCUMENTED, detail=why)
+    detail = f"missing in the target: {notes[0]}" if notes else "missing in the target"
+    return SchemaCheck(kind=kind, object=obj, status=Status.MISMATCH, detail=detail)
 
 
 def _sql(name: str) -> bytes:
@@ -89,9 +115,9 @@ def check(conn: psycopg.Connection, lite: sqlite3.Connection, schema: str, *,
         out.append(SchemaCheck(kind="table", object=plan.target, status=Status.OK))
         out.extend(_columns(plan, mapping, cat))
         out.extend(_primary_key(plan, mapping, cat))
-        out.extend(_indexes(plan, src.table(name), cat))
+        out.extend(_indexes(plan, src.table(name), cat, mapping))
     out.extend(_foreign_keys(schema, plans, mapping, src, cat))
-    out.extend(_views(src, cat))
+    out.extend(_views(src, cat, mapping))
     out.extend(_sequences(conn, lite, schema, plans))
     return out
 
@@ -120,6 +146,8 @@ def _target_col(plan: TablePlan, source: str | None) -> str | None:
 
 def _primary_key(plan: TablePlan, mapping: Mapping, cat: Catalog) -> list[SchemaCheck]:
     wanted = [_target_col(plan, c) for c in mapping.tables[plan.table.name].primary_key]
+    if not wanted and mapping.tables[plan.table.name].null_key is NullKey.UNIQUE:
+        return _unique_key(plan, cat)
     if not wanted:
         return []
     found = [c for n, t, k, _v, c, _r in cat.constraints if t == plan.target and k == "p"]
@@ -130,14 +158,37 @@ def _primary_key(plan: TablePlan, mapping: Mapping, cat: Catalog) -> list[Schema
     return [SchemaCheck(kind="primary key", object=obj, status=Status.MISMATCH, detail=detail)]
 
 
-def _indexes(plan: TablePlan, table: insp.Table, cat: Catalog) -> list[SchemaCheck]:
+def _unique_key(plan: TablePlan, cat: Catalog) -> list[SchemaCheck]:
+    """``null_key: unique``: the source's key as a UNIQUE index (NULLs distinct)."""
+    cols = [_target_col(plan, c) for c in plan.table.primary_key]
+    if not cols:
+        return []
+    obj = f"{plan.target} ({', '.join(str(c) for c in cols)})"
+    name = ddl.unique_key_name(plan.target)
+    found = [i for i in cat.indexes if i[0] == name and i[1] == plan.target]
+    if found and found[0][2] and found[0][4] == cols:
+        return [SchemaCheck(kind="primary key", object=obj, status=Status.DOCUMENTED,
+                            detail="null_key: unique: the key holds NULLs; a UNIQUE index"
+                            " stands for it")]
+    return [SchemaCheck(kind="primary key", object=obj, status=Status.MISMATCH,
+                        detail=f"null_key: unique: the unique index {name} is missing")]
+
+
+def _dropped(mapping: Mapping, name: str, notes: list[str]) -> list[str]:
+    """The object's notes, with the mapping's drop (also for a copy made without it)."""
+    return [ddl.DROPPED, *notes] if mapping.drops(name) else notes
+
+
+def _indexes(plan: TablePlan, table: insp.Table, cat: Catalog, mapping: Mapping
+             ) -> list[SchemaCheck]:
     out = []
     mine = [i for i in cat.indexes if i[1] == plan.target]
     for index in table.indexes:
         if index.origin == "pk":
             continue
         cols = [_target_col(plan, c) if c else None for c in index.columns]
-        out.append(_index(index, cols, mine, cat.notes.get(index.name, [])))
+        out.append(_index(index, cols, mine,
+                          _dropped(mapping, index.name, cat.notes.get(index.name, []))))
     return out
 
 
@@ -150,9 +201,8 @@ def _index(index: insp.Index, cols: list[str | None], mine: list[Any], notes: li
         return SchemaCheck(kind="index", object=index.name,
                            status=Status.DOCUMENTED if ok else Status.MISMATCH,
                            detail=gin[0] if ok else "documented GIN replacement is missing")
-    if notes:
-        return SchemaCheck(kind="index", object=index.name, status=Status.DOCUMENTED,
-                           detail=notes[0])
+    if notes and documented(notes):
+        return _absent("index", index.name, notes)
     if index.name in by_name:
         found = by_name[index.name]
         same = found[2] == index.unique and (index.has_expressions or found[4] == cols)
@@ -163,8 +213,9 @@ def _index(index: insp.Index, cols: list[str | None], mine: list[Any], notes: li
             i[2] == index.unique and i[4] == cols for i in mine):
         return SchemaCheck(kind="index", object=index.name, status=Status.OK,
                            detail=f"unique on ({', '.join(str(c) for c in cols)})")
-    return SchemaCheck(kind="index", object=index.name, status=Status.MISMATCH,
-                       detail=f"missing in the target (on {', '.join(str(c) for c in cols)})")
+    check = _absent("index", index.name, notes)
+    check.detail += f" (on {', '.join(str(c) for c in cols)})"
+    return check
 
 
 def _foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: insp.Schema,
@@ -175,10 +226,8 @@ def _foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping, sr
                                                                            mapping, src):
         obj = f"{cname} ({child} -> {parent})"
         if cname not in fks:
-            notes = cat.notes.get(cname, [])
-            out.append(SchemaCheck(kind="foreign key", object=obj,
-                                   status=Status.DOCUMENTED if notes else Status.MISMATCH,
-                                   detail=notes[0] if notes else "missing in the target"))
+            out.append(_absent("foreign key", obj,
+                               _dropped(mapping, cname, cat.notes.get(cname, []))))
         elif fks[cname][1]:
             out.append(SchemaCheck(kind="foreign key", object=obj, status=Status.OK))
         elif cname in cat.orphans:
@@ -191,16 +240,15 @@ def _foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping, sr
     return out
 
 
-def _views(src: insp.Schema, cat: Catalog) -> list[SchemaCheck]:
+def _views(src: insp.Schema, cat: Catalog, mapping: Mapping) -> list[SchemaCheck]:
     out = []
     for view in src.views:
-        notes = cat.notes.get(view.name, []) + cat.notes.get(f"view {view.name}", [])
+        notes = _dropped(mapping, view.name, cat.notes.get(view.name, [])
+                         + cat.notes.get(f"view {view.name}", []))
         if cat.relations.get(view.name) in ("v", "m"):
             out.append(SchemaCheck(kind="view", object=view.name, status=Status.OK))
         else:
-            out.append(SchemaCheck(kind="view", object=view.name,
-                                   status=Status.DOCUMENTED if notes else Status.MISMATCH,
-                                   detail=notes[0] if notes else "missing in the target"))
+            out.append(_absent("view", view.name, notes))
     return out
 
 
