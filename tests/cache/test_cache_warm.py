@@ -55,6 +55,26 @@ def test_default_spec_writes_what_postgres_holds(cli: Cli, vendzz_pg: str, redis
         check_hash(client, key, row, ["views", "completions", "conversionRate"])
 
 
+def test_default_spec_degrades_on_an_older_schema(
+    cli: Cli, vendzz_pg: str, redis_url: str, tmp_path: Path
+) -> None:
+    """No subscription_plans, no quiz_analytics (an older Vendzz file): those caches are
+    reported as skipped, the others are written, exit 0."""
+    with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+        conn.execute('DROP TABLE "subscription_plans", "quiz_analytics"')
+    report_path = tmp_path / "r.json"
+    code, out, err = cli("warm-cache", "--json", str(report_path))
+    assert code == 0, err
+    assert "plan: table 'subscription_plans' not found in schema 'public'" in out
+    status = {c["name"]: c["status"] for c in json.loads(report_path.read_text())["caches"]}
+    assert status == {"quiz": "written", "user": "written", "plan": "skipped",
+                      "quiz-analytics": "skipped", "session": "skipped"}  # fmt: skip
+    client = redis.Redis.from_url(redis_url)
+    assert len(keys(client, "vendzz:user:*")) == 300
+    assert len(keys(client, "vendzz:quiz:*")) == 200
+    assert not keys(client, "vendzz:plan:*")
+
+
 def test_ttls_fall_inside_the_jitter_window(cli: Cli, redis_url: str) -> None:
     assert cli("warm-cache", "--only", "user,quiz")[0] == 0
     client = redis.Redis.from_url(redis_url)

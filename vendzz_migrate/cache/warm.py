@@ -166,12 +166,11 @@ def _run(
     if progress:
         progress.add(name, plan.estimate.keys if plan.estimate else None)
     writer = Writer(target, spec.client, lambda n: progress.advance(name, n) if progress else None)
-    if plan.cache.encoding == "hash":
-        writer.load_script()
+    sha = writer.load_script() if plan.cache.encoding == "hash" else SCRIPT_SHA
     seen = plan.seen
     started = time.monotonic()
     try:
-        rows = query.stream(conn, spec, plan.cache, plan.columns, SCRIPT_SHA)
+        rows = query.stream(conn, spec, plan.cache, plan.columns, sha)
         with prefetched(rows) as batches:
             written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:

@@ -8,6 +8,7 @@ Resending is safe: every command replaces its key whole.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import redis.exceptions as rexc
 
 from vendzz_migrate.cache.redis_io import (
     REPLACE_HASH,
+    REPLACE_HASH_LEGACY,
     Batch,
     Lane,
     Retryable,
@@ -26,7 +28,7 @@ from vendzz_migrate.cache.redis_io import (
     retrying,
 )
 from vendzz_migrate.cache.spec import ClientBehaviour
-from vendzz_migrate.errors import PermissionDenied
+from vendzz_migrate.errors import PermissionDenied, TargetError
 
 Row = tuple[str, str]  # (key, RESP command)
 OK = b"+OK\r\n"
@@ -78,11 +80,31 @@ class Writer:
         self._redo: list[Row] = []
         self._redo_reason = ""
         self._fatal: Exception | None = None  # OOM or NOPERM: stop after this batch
+        self._script: str | None = None  # the replace-hash script this Redis runs
 
-    def load_script(self) -> None:
+    def load_script(self) -> str:
+        """Load the replace-hash script on every node; return its SHA (one for all nodes).
+
+        The ``#!lua`` version first (Redis >= 7: refused up front under OOM); if a node cannot
+        compile it (Redis 6), the legacy version everywhere. Reloaded after failovers.
+        """
+        if self._script is None:
+            self._script = REPLACE_HASH if self._loads(REPLACE_HASH) else REPLACE_HASH_LEGACY
+        if not self._loads(self._script):
+            raise TargetError(f"Redis {self.target.url} cannot compile the replace-hash script")
+        return hashlib.sha1(self._script.encode()).hexdigest()
+
+    def _loads(self, script: str) -> bool:
+        """SCRIPT LOAD on every node; False when one answers a compile error."""
         for address, node in self.target.nodes.items():
-            with redis_errors(f"{self.target.url} ({address})"):
-                node.client.script_load(REPLACE_HASH)
+            try:
+                with redis_errors(f"{self.target.url} ({address})"):
+                    node.client.script_load(script)
+            except TargetError as exc:
+                if "Error compiling script" in str(exc):
+                    return False
+                raise
+        return True
 
     def write(self, batches: Iterable[list[Row]]) -> WriteResult:
         """Write every batch; raise :class:`OutOfMemory` or a VendzzError if it cannot."""
