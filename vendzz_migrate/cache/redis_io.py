@@ -43,7 +43,7 @@ SOCKET_TIMEOUT_S = 30.0
 #: past the limit. Redis 7 reads the ``#!lua`` line: a script that declares it (without the
 #: ``no-writes`` or ``allow-oom`` flags) is a write script, refused with OOM before it runs.
 #: Redis 6 cannot parse that line; there the script's first write is a ``SET`` of the key
-#: (denyoom, so checked; it also replaces a key of another type), then the same ``DEL`` and ``HSET``.
+#: (denyoom, so checked; it also replaces a key of another type), then ``DEL`` and ``HSET``.
 _REPLACE_HASH_BODY = """\
 redis.call('DEL', KEYS[1])
 if #ARGV > 1 then
