@@ -133,10 +133,10 @@ class Target:
     cluster: RedisCluster | None = None
     slot_owner: list[str] = field(default_factory=list)
 
-    def owner(self, key: str) -> str:
+    def owner(self, key: bytes) -> str:
         if self.cluster is None:
             return next(iter(self.nodes))
-        return self.slot_owner[key_slot(key.encode())]
+        return self.slot_owner[key_slot(key)]
 
     def refresh(self) -> None:
         """Re-read the cluster topology (after MOVED, failover or a node loss)."""
@@ -254,7 +254,7 @@ def _state(info: Any) -> str:
 
 @dataclass
 class Batch:
-    rows: list[tuple[str, str]]  # (key, RESP command)
+    rows: list[tuple[bytes, bytes]]  # (key, RESP command)
     payload: bytes
 
 

@@ -30,7 +30,7 @@ from vendzz_migrate.cache.redis_io import (
 from vendzz_migrate.cache.spec import ClientBehaviour
 from vendzz_migrate.errors import PermissionDenied, TargetError
 
-Row = tuple[str, str]  # (key, RESP command)
+Row = tuple[bytes, bytes]  # (key, RESP command), UTF-8 as PostgreSQL sent them
 OK = b"+OK\r\n"
 _RETRY_PREFIXES = (
     b"-MOVED", b"-ASK", b"-TRYAGAIN", b"-CLUSTERDOWN", b"-READONLY", b"-LOADING", b"-NOSCRIPT",
@@ -63,7 +63,7 @@ def _group(target: Target, rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 
 def _batch(rows: list[Row]) -> Batch:
-    return Batch(rows, "".join([f for _, f in rows]).encode())
+    return Batch(rows, b"".join([f for _, f in rows]))
 
 
 class Writer:
@@ -118,7 +118,7 @@ class Writer:
 
     def _send(self, rows: list[Row]) -> None:
         if self.target.cluster is None:
-            groups = {self.target.owner(""): rows}
+            groups = {self.target.owner(b""): rows}
         else:
             groups = _group(self.target, rows)
         lost: list[Row] = []
@@ -218,14 +218,15 @@ class Writer:
 
     def _on_error(self, batch: Batch, i: int, line: bytes) -> None:
         text = line.decode("utf-8", "replace").lstrip("-")
+        key = batch.rows[i][0].decode("utf-8", "replace")
         if line.startswith(b"-OOM") or b"OOM command not allowed" in line:
-            self._fatal = self._fatal or OutOfMemory(batch.rows[i][0], text)
+            self._fatal = self._fatal or OutOfMemory(key, text)
         elif line.startswith(b"-NOPERM"):
-            where = f"Redis {self.target.url} refused to write {batch.rows[i][0]!r}"
+            where = f"Redis {self.target.url} refused to write {key!r}"
             self._fatal = self._fatal or PermissionDenied(f"{where}: {text}")
         elif line.startswith(_RETRY_PREFIXES):
             self._redo.append(batch.rows[i])
             self._redo_reason = text
         else:
             self.result.errors += 1
-            self.result.first_error = self.result.first_error or f"{batch.rows[i][0]}: {text}"
+            self.result.first_error = self.result.first_error or f"{key}: {text}"
