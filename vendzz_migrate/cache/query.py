@@ -146,13 +146,19 @@ def check_columns(cache: CacheDef, template: KeyTemplate, columns: list[Column])
         raise ConfigError(f"cache {cache.name!r}: the query returns a column name twice")
 
 
-def base_query(cache: CacheDef) -> sql.Composed:
+def base_query(cache: CacheDef, tiebreak: sql.Composable | None = None) -> sql.Composed:
+    """The cache's rows (``order_by``, ``max_keys``). ``tiebreak`` (the key) makes the order
+    total when ``max_keys`` cuts it: ties go to the smaller key, and every stream of a split
+    cache cuts the same rows."""
     from psycopg import sql
 
     text = (cache.query or "").strip().rstrip(";").strip()
     parts = [sql.SQL("SELECT * FROM ({}\n) AS q").format(sql.SQL(text))]
-    if cache.order_by:
-        parts.append(sql.SQL("ORDER BY {}").format(sql.SQL(cache.order_by)))
+    order: list[sql.Composable] = [sql.SQL(cache.order_by)] if cache.order_by else []
+    if cache.max_keys and tiebreak is not None:
+        order.append(tiebreak)
+    if order:
+        parts.append(sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(order)))
     if cache.max_keys:
         parts.append(sql.SQL("LIMIT {}").format(sql.Literal(cache.max_keys)))
     return sql.SQL(" ").join(parts)
@@ -188,7 +194,7 @@ def _stage1(
         sql.SQL("{} AS k").format(key),
         sql.SQL("{} AS t").format(ttl_sql),
     ]
-    source = sql.SQL("({}) AS q").format(base_query(cache))
+    source = sql.SQL("({}) AS q").format(base_query(cache, key))
     if part is not None:
         source = sql.SQL("(SELECT * FROM {} WHERE abs(hashtext({}) % {}) = {}) AS q").format(
             source, key, sql.Literal(part[1]), sql.Literal(part[0])

@@ -4,8 +4,8 @@ Rendering is where warm-cache spends its CPU on real rows (jsonb and timestamps 
 text: about 5 us a row of ``quiz_responses``, more than Redis needs to store it), so a cache is
 split by key hash into ``streams`` parts, each rendered by its own backend, all reading the
 same instant (``pg_export_snapshot``). Text comes back as bytes (nothing decoded in Python).
-A cache with ``max_keys`` is rendered by one stream: ties in its ``order_by`` could otherwise
-pick different rows in different backends.
+A split cache with ``max_keys`` orders by its ``order_by`` and then by the key, so every
+backend cuts the same rows (``order_by`` must be deterministic: no ``random()``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 Row = tuple[bytes, bytes]  # (key, RESP command)
 
 
-def streams_for(spec: CacheSpec, cache: CacheDef) -> int:
-    return 1 if cache.max_keys else spec.defaults.streams
-
-
 @contextmanager
 def batches(
     settings: Settings,
@@ -40,7 +36,7 @@ def batches(
 ) -> Iterator[Iterator[list[Row]]]:
     """Batches of ``(key, RESP command)`` from every stream, as they come (memory stays flat:
     server-side cursors, a few batches read ahead)."""
-    n = streams_for(spec, cache)
+    n = spec.defaults.streams
     conns: list[PgConn] = []
     try:
         conns = _open(settings, cache, n)

@@ -49,7 +49,7 @@ class Defaults(_Strict):
         ge=1,
         le=16,
         description="PostgreSQL connections rendering a cache in parallel (split by key hash, "
-        "one snapshot); 1 for a cache with max_keys.",
+        "one snapshot; with max_keys, order_by must be deterministic).",
     )
 
 
