@@ -95,7 +95,8 @@ def prepare_pg(admin: str, rows: int) -> str:
     url = _with_db(admin, DB)
     work = Path(tempfile.mkdtemp(prefix="vzbench-cache-copy-"))
     try:
-        _cli("sqlite-to-pg", str(source), "--target", url, "--work-dir", str(work), "--workers", "2")
+        _cli("sqlite-to-pg", str(source), "--target", url, "--work-dir", str(work),
+             "--workers", "2")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return url
@@ -235,7 +236,7 @@ def cpu_profile(w: Workload, pg_url: str, redis_url: str) -> str:
             for pid, cpu in _backends(db).items():
                 seen[pid] = max(seen.get(pid, 0.0), cpu)
 
-    before = {pid: cpu for pid, cpu in _backends(db).items()}
+    before = _backends(db)
     redis0, self0 = _redis_cpu(client), resource.getrusage(resource.RUSAGE_SELF)
     thread = threading.Thread(target=watch)
     thread.start()
@@ -276,7 +277,7 @@ def _redis_cpu(client: redis.Redis) -> float:
 
 
 def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["uptime"], check=False, capture_output=True, text=True).stdout.strip()
 
 
 def _report(w: Workload) -> None:
@@ -288,7 +289,8 @@ def _report(w: Workload) -> None:
     warm_rate = mid["warm-cache"]
     print(f"  warm-cache / redis-cli --pipe          {warm_rate / mid['redis-cli --pipe']:.2f}x "
           "(target >= 0.60x)")  # fmt: skip
-    print(f"  warm-cache / psql | redis-cli --pipe   {warm_rate / mid['psql | redis-cli --pipe']:.2f}x")
+    psql = mid["psql | redis-cli --pipe"]
+    print(f"  warm-cache / psql | redis-cli --pipe   {warm_rate / psql:.2f}x")
 
 
 def main() -> None:
