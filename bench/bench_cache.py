@@ -80,7 +80,8 @@ def _with_db(url: str, name: str) -> str:
 
 
 def _cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "vendzz_migrate", "-q", *args], check=True)
+    cmd = [sys.executable, "-m", "vendzz_migrate", "-q", *args]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def prepare_pg(admin: str, rows: int) -> str:
