@@ -64,13 +64,6 @@ class _Producers(Generic[T]):
 
 
 @contextmanager
-def prefetched(source: Generator[T, None, None], depth: int = 2) -> Iterator[Iterator[T]]:
-    """Iterate ``source`` from a background thread; always joined (and closed) on exit."""
-    with prefetched_all([source], depth) as items:
-        yield items
-
-
-@contextmanager
 def prefetched_all(
     sources: Sequence[Generator[T, None, None]], depth: int = 2
 ) -> Iterator[Iterator[T]]:

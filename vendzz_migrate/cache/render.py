@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 from vendzz_migrate.cache import query
 from vendzz_migrate.cache.prefetch import prefetched_all
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec
+from vendzz_migrate.cache.writer import Row
 from vendzz_migrate.settings import Settings
 
 if TYPE_CHECKING:
     from vendzz_migrate.cache.query import PgConn
-
-Row = tuple[bytes, bytes]  # (key, RESP command)
 
 
 @contextmanager

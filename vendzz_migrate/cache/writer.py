@@ -88,9 +88,11 @@ class Writer:
         The ``#!lua`` version first (Redis >= 7: refused up front under OOM); if a node cannot
         compile it (Redis 6), the legacy version everywhere. Reloaded after failovers.
         """
+        loaded = False
         if self._script is None:
-            self._script = REPLACE_HASH if self._loads(REPLACE_HASH) else REPLACE_HASH_LEGACY
-        if not self._loads(self._script):
+            loaded = self._loads(REPLACE_HASH)
+            self._script = REPLACE_HASH if loaded else REPLACE_HASH_LEGACY
+        if not loaded and not self._loads(self._script):
             raise TargetError(f"Redis {self.target.url} cannot compile the replace-hash script")
         return hashlib.sha1(self._script.encode()).hexdigest()
 
