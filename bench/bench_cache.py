@@ -292,6 +292,10 @@ def _report(w: Workload) -> None:
           "(target >= 0.60x)")  # fmt: skip
     psql = mid["psql | redis-cli --pipe"]
     print(f"  warm-cache / psql | redis-cli --pipe   {warm_rate / psql:.2f}x")
+    for ref in ("redis-cli --pipe", "psql | redis-cli --pipe"):  # paired: same round, same load
+        ratios = [a / b for a, b in zip(w.rates["warm-cache"], w.rates[ref], strict=True)]
+        print(f"  per-round ratios to {ref}: {', '.join(f'{r:.2f}' for r in ratios)} "
+              f"(median {statistics.median(ratios):.2f}x)")  # fmt: skip
 
 
 def main() -> None:

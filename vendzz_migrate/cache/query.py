@@ -156,7 +156,7 @@ def base_query(cache: CacheDef, tiebreak: sql.Composable | None = None) -> sql.C
     parts = [sql.SQL("SELECT * FROM ({}\n) AS q").format(sql.SQL(text))]
     order: list[sql.Composable] = [sql.SQL(cache.order_by)] if cache.order_by else []
     if cache.max_keys and tiebreak is not None:
-        order.append(tiebreak)
+        order.append(sql.SQL('({}) COLLATE "C"').format(tiebreak))
     if order:
         parts.append(sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(order)))
     if cache.max_keys:
