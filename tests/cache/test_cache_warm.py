@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 from cache_helpers import Cli, check_hash, check_json, rows
 from cache_servers import Servers
@@ -53,6 +54,26 @@ def test_default_spec_writes_what_postgres_holds(cli: Cli, vendzz_pg: str, redis
     for row in recent:
         key = f"vendzz:quiz:{row['quizId']}:analytics:{row['date']}"
         check_hash(client, key, row, ["views", "completions", "conversionRate"])
+
+
+def test_default_spec_degrades_on_an_older_schema(
+    cli: Cli, vendzz_pg: str, redis_url: str, tmp_path: Path
+) -> None:
+    """No subscription_plans, no quiz_analytics (an older Vendzz file): those caches are
+    reported as skipped, the others are written, exit 0."""
+    with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+        conn.execute('DROP TABLE "subscription_plans", "quiz_analytics"')
+    report_path = tmp_path / "r.json"
+    code, out, err = cli("warm-cache", "--json", str(report_path))
+    assert code == 0, err
+    assert "plan: table 'subscription_plans' not found in schema 'public'" in out
+    status = {c["name"]: c["status"] for c in json.loads(report_path.read_text())["caches"]}
+    assert status == {"quiz": "written", "user": "written", "plan": "skipped",
+                      "quiz-analytics": "skipped", "session": "skipped"}  # fmt: skip
+    client = redis.Redis.from_url(redis_url)
+    assert len(keys(client, "vendzz:user:*")) == 300
+    assert len(keys(client, "vendzz:quiz:*")) == 200
+    assert not keys(client, "vendzz:plan:*")
 
 
 def test_ttls_fall_inside_the_jitter_window(cli: Cli, redis_url: str) -> None:
@@ -155,6 +176,37 @@ def test_custom_spec_with_fields_order_and_max_keys(
     client = redis.Redis.from_url(redis_url)
     assert keys(client, "*") == {f"hot:q{n:05d}" for n in range(246, 251)}
     assert set(json.loads(client.get("hot:q00250"))) == {"title", "updatedAt"}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3, 4])
+def test_streams_split_a_cache_without_losing_or_repeating_a_row(
+    cli: Cli, vendzz_pg: str, redis_url: str, tmp_path: Path, streams: int
+) -> None:
+    """Split by key hash over ``streams`` connections: every row once; with max_keys cutting
+    through ties of order_by (ten rows per redirectDelay value here), every stream must cut
+    the same rows, so exactly max_keys keys, the same ones whatever the number of streams."""
+    with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+        conn.execute('UPDATE "quizzes" SET "redirectDelay" = (substr("id", 2)::int - 1) / 10')
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"defaults: {{streams: {streams}}}\ncaches:\n"
+        "  - name: all\n    key: 'all:{id}'\n    query: SELECT * FROM quizzes\n"
+        "  - name: top\n    key: 'top:{id}'\n    query: SELECT * FROM quizzes\n"
+        "    fields: [title]\n    order_by: '\"redirectDelay\" DESC'\n    max_keys: 25\n"
+    )
+    report_path = tmp_path / "r.json"
+    code, _, err = cli("warm-cache", "--spec", str(spec), "--json", str(report_path))
+    assert code == 0, err
+    client = redis.Redis.from_url(redis_url)
+    assert keys(client, "all:*") == {f"all:q{n:05d}" for n in range(1, 251)}
+    top = keys(client, "top:*")
+    assert top >= {f"top:q{n:05d}" for n in range(231, 251)}  # delays 24 and 23: 20 rows
+    assert len(top) == 25  # and 5 of the 10 rows of delay 22, the same 5 for every stream
+    assert top == {f"top:q{n:05d}" for n in range(231, 251)} | {
+        f"top:q{n:05d}" for n in range(221, 226)
+    }
+    written = {c["name"]: c["keys"] for c in json.loads(report_path.read_text())["caches"]}
+    assert written == {"all": 250, "top": 25}
 
 
 def test_redis_max_connections_is_respected(vendzz_pg: str, servers: Servers) -> None:

@@ -1,10 +1,10 @@
-"""Read ahead: PostgreSQL renders the next batch while the current one goes to Redis."""
+"""Read ahead: PostgreSQL renders the next batches while the current one goes to Redis."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -20,14 +20,16 @@ class _End:
     pass
 
 
-class _Producer(Generic[T]):
-    """Runs ``source`` in a thread, at most ``depth`` items ahead of the consumer."""
+class _Producers(Generic[T]):
+    """Runs each source in its own thread, all feeding one queue of at most ``depth`` items."""
 
-    def __init__(self, source: Generator[T, None, None], depth: int) -> None:
-        self.source = source
+    def __init__(self, sources: Sequence[Generator[T, None, None]], depth: int) -> None:
         self.items: queue.Queue[T | _Failed | _End] = queue.Queue(depth)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="vendzz-prefetch", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._run, args=(s,), name=f"vendzz-prefetch-{i}", daemon=True)
+            for i, s in enumerate(sources)
+        ]
 
     def _put(self, item: T | _Failed | _End) -> bool:
         while not self.stop.is_set():
@@ -38,34 +40,41 @@ class _Producer(Generic[T]):
                 continue
         return False
 
-    def _run(self) -> None:
+    def _run(self, source: Generator[T, None, None]) -> None:
         try:
-            for item in self.source:
+            for item in source:
                 if not self._put(item):
                     return
             self._put(_End())
         except BaseException as exc:
             self._put(_Failed(exc))
         finally:
-            self.source.close()
+            source.close()
 
     def consume(self) -> Iterator[T]:
-        while True:
+        running = len(self.threads)
+        while running:
             item = self.items.get()
             if isinstance(item, _End):
-                return
+                running -= 1
+                continue
             if isinstance(item, _Failed):
                 raise item.exc
             yield item
 
 
 @contextmanager
-def prefetched(source: Generator[T, None, None], depth: int = 2) -> Iterator[Iterator[T]]:
-    """Iterate ``source`` from a background thread; always joined (and closed) on exit."""
-    producer = _Producer(source, depth)
-    producer.thread.start()
+def prefetched_all(
+    sources: Sequence[Generator[T, None, None]], depth: int = 2
+) -> Iterator[Iterator[T]]:
+    """Iterate the items of every source as they come, each source read in its own thread;
+    every thread is always joined (and its source closed) on exit."""
+    producers = _Producers(sources, max(depth, len(sources)))
+    for thread in producers.threads:
+        thread.start()
     try:
-        yield producer.consume()
+        yield producers.consume()
     finally:
-        producer.stop.set()
-        producer.thread.join()
+        producers.stop.set()
+        for thread in producers.threads:
+            thread.join()

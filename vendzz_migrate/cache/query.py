@@ -8,7 +8,7 @@ bytes, which is what keeps warm-cache close to ``redis-cli --pipe`` speed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,8 +43,12 @@ class Estimate:
     sample_keys: list[str]
 
 
-def connect(settings: Settings) -> PgConn:
-    """A read-only session on the target, search_path set to the Vendzz schema."""
+def connect(settings: Settings, *, raw: bool = False) -> PgConn:
+    """A read-only session on the target, search_path set to the Vendzz schema.
+
+    ``raw``: text comes back as ``bytes``, the UTF-8 PostgreSQL sent (client_encoding
+    SQL_ASCII, so nothing is decoded and encoded again); queries must then be sent as bytes.
+    """
     import psycopg
 
     url = settings.database_url
@@ -63,6 +67,8 @@ def connect(settings: Settings) -> PgConn:
         raise ConfigError(f"PostgreSQL database encoding is {encoding}; warm-cache needs UTF8")
     conn.execute("SELECT set_config('search_path', %s, false)", [_quote(settings.schema_name)])
     conn.execute("SET TimeZone TO 'UTC'")
+    if raw:
+        conn.execute("SET client_encoding TO 'SQL_ASCII'")
     conn.autocommit = False
     return conn
 
@@ -140,20 +146,33 @@ def check_columns(cache: CacheDef, template: KeyTemplate, columns: list[Column])
         raise ConfigError(f"cache {cache.name!r}: the query returns a column name twice")
 
 
-def base_query(cache: CacheDef) -> sql.Composed:
+def base_query(cache: CacheDef, tiebreak: sql.Composable | None = None) -> sql.Composed:
+    """The cache's rows (``order_by``, ``max_keys``). ``tiebreak`` (the key) makes the order
+    total when ``max_keys`` cuts it: ties go to the smaller key, and every stream of a split
+    cache cuts the same rows."""
     from psycopg import sql
 
     text = (cache.query or "").strip().rstrip(";").strip()
     parts = [sql.SQL("SELECT * FROM ({}\n) AS q").format(sql.SQL(text))]
-    if cache.order_by:
-        parts.append(sql.SQL("ORDER BY {}").format(sql.SQL(cache.order_by)))
+    order: list[sql.Composable] = [sql.SQL(cache.order_by)] if cache.order_by else []
+    if cache.max_keys and tiebreak is not None:
+        order.append(sql.SQL('({}) COLLATE "C"').format(tiebreak))
+    if order:
+        parts.append(sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(order)))
     if cache.max_keys:
         parts.append(sql.SQL("LIMIT {}").format(sql.Literal(cache.max_keys)))
     return sql.SQL(" ").join(parts)
 
 
-def _stage1(spec: CacheSpec, cache: CacheDef, columns: list[Column], values: bool) -> sql.Composed:
-    """Key, TTL and (when ``values``) the value expressions, one row per base row."""
+def _stage1(
+    spec: CacheSpec,
+    cache: CacheDef,
+    columns: list[Column],
+    values: bool,
+    part: tuple[int, int] | None = None,
+) -> sql.Composed:
+    """Key, TTL and (when ``values``) the value expressions, one row per base row; with
+    ``part`` (i, n) only the rows whose key hashes to i mod n, chosen before values render."""
     from psycopg import sql
 
     template = parse_template(cache.key)
@@ -175,7 +194,11 @@ def _stage1(spec: CacheSpec, cache: CacheDef, columns: list[Column], values: boo
         sql.SQL("{} AS k").format(key),
         sql.SQL("{} AS t").format(ttl_sql),
     ]
-    source = sql.SQL("({}) AS q").format(base_query(cache))
+    source = sql.SQL("({}) AS q").format(base_query(cache, key))
+    if part is not None:
+        source = sql.SQL("(SELECT * FROM {} WHERE abs(hashtext({}) % {}) = {}) AS q").format(
+            source, key, sql.Literal(part[1]), sql.Literal(part[0])
+        )
     if values:
         value_cols = value_columns(cache, columns)
         whole_row = cache.encoding == "json" and value_cols == columns
@@ -234,9 +257,13 @@ def _literal_bulk(text: str) -> str:
 
 
 def frame_query(
-    spec: CacheSpec, cache: CacheDef, columns: list[Column], script_sha: str
+    spec: CacheSpec,
+    cache: CacheDef,
+    columns: list[Column],
+    script_sha: str,
+    part: tuple[int, int] | None = None,
 ) -> sql.Composed:
-    """``(key, RESP command)`` for every row with a key and a positive TTL."""
+    """``(key, RESP command)`` for every row with a key and a positive TTL (of ``part``)."""
     from psycopg import sql
 
     k, t = sql.SQL("s.k"), sql.SQL("(s.t)::text")
@@ -251,7 +278,7 @@ def frame_query(
     if cache.encoding == "text":
         where = sql.SQL("{} AND s.v IS NOT NULL").format(where)
     return sql.SQL("SELECT s.k, {} FROM ({}) AS s WHERE {}").format(
-        frame, _stage1(spec, cache, columns, values=True), where
+        frame, _stage1(spec, cache, columns, values=True, part=part), where
     )
 
 
@@ -303,22 +330,3 @@ def estimate(
         return Estimate(int(total[0]), int(total[1]), avg, [str(k) for k, _ in rows[:3]])
 
     return guard(cache, conn, run)
-
-
-def stream(
-    conn: PgConn, spec: CacheSpec, cache: CacheDef, columns: list[Column], script_sha: str
-) -> Generator[list[tuple[str, str]], None, None]:
-    """Batches of ``(key, RESP command)`` through a server-side cursor (memory stays flat)."""
-    import psycopg
-
-    query = frame_query(spec, cache, columns, script_sha)
-    size = spec.defaults.batch_size
-    cur = conn.cursor(name=f"vendzz_warm_{cache.name}".replace("-", "_"))
-    try:
-        guard(cache, conn, lambda: cur.execute(query))
-        while rows := guard(cache, conn, lambda: cur.fetchmany(size)):
-            yield rows
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            cur.close()
-            conn.rollback()

@@ -38,7 +38,13 @@ SLOTS = 16384
 SOCKET_TIMEOUT_S = 30.0
 #: Replaces a hash atomically: fields that disappeared from the row do not linger, and the key
 #: never exists without its TTL. Returns a status reply so every reply is one line.
-REPLACE_HASH = """\
+#: Under ``maxmemory``, Redis checks a script for OOM once, before its first write, and never
+#: again: the script must not start with ``DEL`` (not a "denyoom" command) or its ``HSET`` writes
+#: past the limit. Redis 7 reads the ``#!lua`` line: a script that declares it (without the
+#: ``no-writes`` or ``allow-oom`` flags) is a write script, refused with OOM before it runs.
+#: Redis 6 cannot parse that line; there the script's first write is a ``SET`` of the key
+#: (denyoom, so checked; it also replaces a key of another type), then ``DEL`` and ``HSET``.
+_REPLACE_HASH_BODY = """\
 redis.call('DEL', KEYS[1])
 if #ARGV > 1 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 2))
@@ -46,7 +52,12 @@ if #ARGV > 1 then
 end
 return redis.status_reply('OK')
 """
+#: Redis >= 7: refused with OOM before it runs.
+REPLACE_HASH = "#!lua\n" + _REPLACE_HASH_BODY
+#: Redis 6 (no ``#!lua`` line): checked at its first write, the SET.
+REPLACE_HASH_LEGACY = "if #ARGV > 1 then redis.call('SET', KEYS[1], '') end\n" + _REPLACE_HASH_BODY
 SCRIPT_SHA = hashlib.sha1(REPLACE_HASH.encode()).hexdigest()
+LEGACY_SCRIPT_SHA = hashlib.sha1(REPLACE_HASH_LEGACY.encode()).hexdigest()
 
 
 def key_slot(key: bytes) -> int:
@@ -122,10 +133,10 @@ class Target:
     cluster: RedisCluster | None = None
     slot_owner: list[str] = field(default_factory=list)
 
-    def owner(self, key: str) -> str:
+    def owner(self, key: bytes) -> str:
         if self.cluster is None:
             return next(iter(self.nodes))
-        return self.slot_owner[key_slot(key.encode())]
+        return self.slot_owner[key_slot(key)]
 
     def refresh(self) -> None:
         """Re-read the cluster topology (after MOVED, failover or a node loss)."""
@@ -243,7 +254,7 @@ def _state(info: Any) -> str:
 
 @dataclass
 class Batch:
-    rows: list[tuple[str, str]]  # (key, RESP command)
+    rows: list[tuple[bytes, bytes]]  # (key, RESP command)
     payload: bytes
 
 

@@ -44,6 +44,13 @@ class Defaults(_Strict):
         default=300, ge=0, description="TTL is ttl_s plus or minus up to jitter_s."
     )
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per pipelined batch.")
+    streams: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="PostgreSQL connections rendering a cache in parallel (split by key hash, "
+        "one snapshot; with max_keys, order_by must be deterministic).",
+    )
 
 
 class CacheDef(_Strict):

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vendzz_migrate.cache import query
+from vendzz_migrate.cache import query, render
 from vendzz_migrate.cache.models import OVERHEAD_PER_KEY, CacheReport, WarmReport
-from vendzz_migrate.cache.prefetch import prefetched
 from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis_errors
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec, glob_escape, parse_template
 from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
@@ -75,7 +74,7 @@ def warm(
             for plan in plans:
                 if not stale_possible:
                     plan.seen = None  # nothing to prune: do not remember keys
-                result = _run(conn, spec, target, plan, report, progress=progress)
+                result = _run(settings, spec, target, plan, report, progress=progress)
                 report.caches.append(result)
             if stale_possible:
                 _record_pruned(report, prune(target, plans))
@@ -151,7 +150,7 @@ def _mb(n: float) -> str:
 
 
 def _run(
-    conn: PgConn,
+    settings: Settings,
     spec: CacheSpec,
     target: Target,
     plan: Plan,
@@ -166,13 +165,11 @@ def _run(
     if progress:
         progress.add(name, plan.estimate.keys if plan.estimate else None)
     writer = Writer(target, spec.client, lambda n: progress.advance(name, n) if progress else None)
-    if plan.cache.encoding == "hash":
-        writer.load_script()
+    sha = writer.load_script() if plan.cache.encoding == "hash" else SCRIPT_SHA
     seen = plan.seen
     started = time.monotonic()
     try:
-        rows = query.stream(conn, spec, plan.cache, plan.columns, SCRIPT_SHA)
-        with prefetched(rows) as batches:
+        with render.batches(settings, spec, plan.cache, plan.columns, sha) as batches:
             written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None
@@ -230,7 +227,7 @@ def prune(target: Target, plans: list[Plan]) -> dict[str, int]:
             for raw in node.client.scan_iter(match=pattern, count=5000):
                 key = raw.decode("utf-8", "surrogateescape")
                 owner = next((c for c in caches if c[1].match(key)), None)
-                if owner is not None and hash(key) not in owner[2]:
+                if owner is not None and hash(raw) not in owner[2]:
                     stale.append(raw)
                     deleted[owner[0]] += 1
                 if len(stale) >= 1000:

@@ -8,6 +8,7 @@ Resending is safe: every command replaces its key whole.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import redis.exceptions as rexc
 
 from vendzz_migrate.cache.redis_io import (
     REPLACE_HASH,
+    REPLACE_HASH_LEGACY,
     Batch,
     Lane,
     Retryable,
@@ -26,9 +28,9 @@ from vendzz_migrate.cache.redis_io import (
     retrying,
 )
 from vendzz_migrate.cache.spec import ClientBehaviour
-from vendzz_migrate.errors import PermissionDenied
+from vendzz_migrate.errors import PermissionDenied, TargetError
 
-Row = tuple[str, str]  # (key, RESP command)
+Row = tuple[bytes, bytes]  # (key, RESP command), UTF-8 as PostgreSQL sent them
 OK = b"+OK\r\n"
 _RETRY_PREFIXES = (
     b"-MOVED", b"-ASK", b"-TRYAGAIN", b"-CLUSTERDOWN", b"-READONLY", b"-LOADING", b"-NOSCRIPT",
@@ -61,7 +63,7 @@ def _group(target: Target, rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 
 def _batch(rows: list[Row]) -> Batch:
-    return Batch(rows, "".join([f for _, f in rows]).encode())
+    return Batch(rows, b"".join([f for _, f in rows]))
 
 
 class Writer:
@@ -78,11 +80,33 @@ class Writer:
         self._redo: list[Row] = []
         self._redo_reason = ""
         self._fatal: Exception | None = None  # OOM or NOPERM: stop after this batch
+        self._script: str | None = None  # the replace-hash script this Redis runs
 
-    def load_script(self) -> None:
+    def load_script(self) -> str:
+        """Load the replace-hash script on every node; return its SHA (one for all nodes).
+
+        The ``#!lua`` version first (Redis >= 7: refused up front under OOM); if a node cannot
+        compile it (Redis 6), the legacy version everywhere. Reloaded after failovers.
+        """
+        loaded = False
+        if self._script is None:
+            loaded = self._loads(REPLACE_HASH)
+            self._script = REPLACE_HASH if loaded else REPLACE_HASH_LEGACY
+        if not loaded and not self._loads(self._script):
+            raise TargetError(f"Redis {self.target.url} cannot compile the replace-hash script")
+        return hashlib.sha1(self._script.encode()).hexdigest()
+
+    def _loads(self, script: str) -> bool:
+        """SCRIPT LOAD on every node; False when one answers a compile error."""
         for address, node in self.target.nodes.items():
-            with redis_errors(f"{self.target.url} ({address})"):
-                node.client.script_load(REPLACE_HASH)
+            try:
+                with redis_errors(f"{self.target.url} ({address})"):
+                    node.client.script_load(script)
+            except TargetError as exc:
+                if "Error compiling script" in str(exc):
+                    return False
+                raise
+        return True
 
     def write(self, batches: Iterable[list[Row]]) -> WriteResult:
         """Write every batch; raise :class:`OutOfMemory` or a VendzzError if it cannot."""
@@ -96,7 +120,7 @@ class Writer:
 
     def _send(self, rows: list[Row]) -> None:
         if self.target.cluster is None:
-            groups = {self.target.owner(""): rows}
+            groups = {self.target.owner(b""): rows}
         else:
             groups = _group(self.target, rows)
         lost: list[Row] = []
@@ -196,14 +220,15 @@ class Writer:
 
     def _on_error(self, batch: Batch, i: int, line: bytes) -> None:
         text = line.decode("utf-8", "replace").lstrip("-")
+        key = batch.rows[i][0].decode("utf-8", "replace")
         if line.startswith(b"-OOM") or b"OOM command not allowed" in line:
-            self._fatal = self._fatal or OutOfMemory(batch.rows[i][0], text)
+            self._fatal = self._fatal or OutOfMemory(key, text)
         elif line.startswith(b"-NOPERM"):
-            where = f"Redis {self.target.url} refused to write {batch.rows[i][0]!r}"
+            where = f"Redis {self.target.url} refused to write {key!r}"
             self._fatal = self._fatal or PermissionDenied(f"{where}: {text}")
         elif line.startswith(_RETRY_PREFIXES):
             self._redo.append(batch.rows[i])
             self._redo_reason = text
         else:
             self.result.errors += 1
-            self.result.first_error = self.result.first_error or f"{batch.rows[i][0]}: {text}"
+            self.result.first_error = self.result.first_error or f"{key}: {text}"
