@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, JunitOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    JunitOpt,
+    RedisOpt,
+    TargetOpt,
+    check_output_path,
+    guarded,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from vendzz_migrate.preflight import PreflightReport
@@ -56,6 +64,8 @@ def preflight(
     from vendzz_migrate.settings import load_settings
 
     def go() -> PreflightReport:
+        check_output_path(json_out)
+        check_output_path(junit, "--junit")
         settings = load_settings(
             database_url=target, redis_url=redis, pgbouncer_admin_url=pgbouncer_admin
         )
