@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vendzz_migrate.preflight.environment import environment_checks
-from vendzz_migrate.preflight.host import HostFacts, host_checks, read_host_facts
+from vendzz_migrate.preflight.host import (
+    HostFacts,
+    host_checks,
+    read_host_facts,
+    work_dir_check,
+)
 from vendzz_migrate.preflight.model import Check, PreflightReport
 from vendzz_migrate.preflight.pools import PoolInputs, pool_checks, read_pgbouncer_facts
 from vendzz_migrate.preflight.postgres import PgFacts, postgres_checks, read_pg_facts
@@ -45,6 +50,7 @@ def run(
     facts = host or read_host_facts(settings.work_dir)
     checks = environment_checks(os.environ if environ is None else environ, prof.environment)
     checks += host_checks(facts, prof.host)
+    checks.append(work_dir_check(settings.work_dir))
     pg, rd, more = _servers(settings, prof, facts, source)
     checks += _pools(settings, prof, facts, pg, rd, app_instances=app_instances) + more
     return PreflightReport(
