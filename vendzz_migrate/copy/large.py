@@ -23,7 +23,9 @@ from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject
 from vendzz_migrate.typemap.values import Raw
 
-LARGE_BYTES = 16 << 20  # values (and fast-path lines) above this are not built in memory
+# values (and fast-path lines) above this are not built in memory; more than any page size
+# (64 kB), so that such a value always overflows its page, where typeof() does not load it
+LARGE_BYTES = 16 << 20
 CHUNK = 1 << 20
 _DEFAULT_LIMIT = 1_000_000_000  # SQLite's default SQLITE_LIMIT_LENGTH
 
