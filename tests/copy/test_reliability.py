@@ -107,6 +107,10 @@ def test_a_source_without_tables_is_an_error(pg_url: str, tmp_path: Path) -> Non
     assert code == ExitCode.SOURCE and "no table" in out, out
     code, out = cli("verify", str(empty), "--target", pg_url)
     assert code == ExitCode.SOURCE and "no table" in out, out
+    checked = runner.invoke(app, ["preflight", "--source", str(empty), "--profile", "dev",
+                                  "--json", "-"], env={"DATABASE_URL": "", "REDIS_URL": ""})
+    assert checked.exit_code == ExitCode.CHECK_FAILED, checked.output
+    assert '"sqlite.tables"' in checked.output
     # no state was left to block the real file, and no snapshot
     real = two_tables(tmp_path / "real.db")
     code, out = cli("sqlite-to-pg", str(real), "--target", pg_url, "--work-dir", work)
