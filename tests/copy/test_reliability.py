@@ -26,6 +26,7 @@ from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode, StateError
 from vendzz_migrate.sample import generate
 from vendzz_migrate.sample.models import SampleStats
+from vendzz_migrate.source import snapshot
 
 runner = CliRunner()
 
@@ -184,6 +185,7 @@ def test_postgresql_restarted_mid_copy_exits_5_then_resume_is_exact(
     err = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == ExitCode.CONNECTION, err
     assert "Traceback" not in err and "internal error" not in err
+    assert "PostgreSQL ended the connection" in err or "cannot reach PostgreSQL" in err, err
     report = copy(sample.path, url, tmp_path, resume=True, batch_rows=100)
     assert report.resumed and report.total.rejected_rows == 0
     for table, count in sample.tables.items():
@@ -327,8 +329,12 @@ def test_leftovers_of_a_run_killed_in_step_1_are_swept(pg_url: str, tmp_path: Pa
     assert not psutil.pid_exists(gone.pid)
     where = tmp_path / "snapshots"
     where.mkdir()
-    dead = [f"abc.p{gone.pid}.db", f"def.p{gone.pid}.db.partial",
-            f"def.p{gone.pid}.db.partial-journal"]
+    # the names a run gives its pending snapshot and the copy in progress (see take())
+    mine = snapshot.pending_path(where, "abc").name
+    assert mine == f"abc.p{os.getpid()}.db"
+    theirs = mine.replace(f".p{os.getpid()}.", f".p{gone.pid}.")
+    dead = [theirs, theirs.replace("abc", "def") + ".partial",
+            theirs.replace("abc", "def") + ".partial-journal"]
     alive = f"ghi.p{os.getppid()}.db.partial"
     for name in [*dead, alive]:
         (where / name).write_bytes(b"x" * 1000)

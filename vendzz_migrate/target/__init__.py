@@ -90,5 +90,8 @@ def classify(exc: Exception, url: str | None = None) -> VendzzError:
     if isinstance(exc, psycopg.OperationalError):
         if "password authentication failed" in text or "authentication" in text:
             return ConnectionFailed(f"authentication failed{where}: check the user and password")
+        if isinstance(exc, e.AdminShutdown | e.CrashShutdown) or "closed the connection" in text:
+            return ConnectionFailed(f"PostgreSQL ended the connection{where} (restarted or "
+                                    f"stopped?): {text}")
         return ConnectionFailed(f"cannot reach PostgreSQL{where}: {text}")
     return TargetError(f"PostgreSQL error: {text}")
