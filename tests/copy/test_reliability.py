@@ -194,6 +194,30 @@ def test_postgresql_restarted_mid_copy_exits_5_then_resume_is_exact(
     verified(sample.path, url)
 
 
+def test_postgresql_stopped_mid_copy_exits_5_then_resume_is_exact(
+        cluster: Cluster, sample: SampleStats, tmp_path: Path) -> None:
+    """PostgreSQL stopped for real during step 4 (and started again only afterwards): the
+    workers' retries run out, exit 5 with one line; --resume then finishes exactly."""
+    name = f"vzt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_dbname(cluster.url, name)
+    proc = copy_process(sample.path, url, tmp_path)
+    wait_units(proc, url, 10)
+    assert proc.poll() is None, "the copy ended before PostgreSQL could be stopped"
+    cluster.ctl("-w", "-m", "fast", "stop")
+    try:
+        proc.wait(timeout=300)
+    finally:
+        cluster.start()
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == ExitCode.CONNECTION, err
+    assert "Traceback" not in err and "internal error" not in err
+    report = copy(sample.path, url, tmp_path, resume=True, batch_rows=100)
+    assert report.resumed and report.total.rejected_rows == 0
+    verified(sample.path, url)
+
+
 def corrupt(path: Path) -> Path:
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
