@@ -42,6 +42,7 @@ def worker_setup() -> None:
     Linux, die with the parent, so that a parent killed with -9 leaves no worker behind still
     writing (its open transaction is then rolled back by the server)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's "SIGTERM is Ctrl-C"
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

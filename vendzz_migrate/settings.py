@@ -82,8 +82,31 @@ class Settings(BaseSettings):
         return self.model_copy(update=given)
 
 
+def check_config_file(path: Path = Path(CONFIG_FILE)) -> None:
+    """A ``vendzz-migrate.toml`` that is not TOML, or holds a key no setting has, is an error
+    that names the file and the key (a misspelt key would otherwise be ignored silently)."""
+    import tomllib
+
+    if not path.is_file():
+        return
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    known = set(Settings.model_fields)
+    for info in Settings.model_fields.values():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            known.update(str(choice) for choice in alias.choices)
+    unknown = sorted(key for key in data if key not in known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: "
+                          f"{', '.join(sorted(Settings.model_fields))})")
+
+
 def load_settings(**flags: Any) -> Settings:
     """Build settings from file and environment, then apply flags; errors name the field."""
+    check_config_file()
     try:
         base = Settings()
     except ValidationError as exc:

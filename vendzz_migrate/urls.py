@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@", re.I)
+_BARE_USERINFO = re.compile(r"^(?P<user>[^:@/\s]*):(?P<pw>[^@\s]*)@")
 _PW_PARAM = re.compile(r"(?P<k>\bpassword=)(?P<v>[^&\s]+)", re.I)
 
 
@@ -15,6 +16,14 @@ def mask(url: str | None) -> str:
         return ""
     masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
     return _PW_PARAM.sub(lambda m: f"{m['k']}***", masked)
+
+
+def mask_bare(url: str) -> str:
+    """Like :func:`mask`, also for a URL without a scheme (``user:password@host/db``)."""
+    masked = mask(url)
+    if "://" in masked:
+        return masked
+    return _BARE_USERINFO.sub(lambda m: f"{m['user']}:***@", masked, count=1)
 
 
 def mask_text(text: str) -> str:

@@ -124,7 +124,7 @@ def not_valid_again(conn: psycopg.Connection, pg_url: str, table: str, name: str
 
 def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
                                                  tmp_path: Path) -> None:
-    copy(source, pg_url, tmp_path, workers=2)
+    copy(source, pg_url, tmp_path, workers=2, keep_snapshot=True)  # as a crash in step 6 would
     fks = foreign_keys(pg_url)
     posts_user, _ = fks[("posts", "user_id")]
     comments_user, _ = fks[("comments", "user_id")]
@@ -160,7 +160,7 @@ def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
     lite.executemany("INSERT INTO children VALUES (?, ?)", [(i, i) for i in range(30_000)])
     lite.commit()
     lite.close()
-    copy(src, pg_url, tmp_path)
+    copy(src, pg_url, tmp_path, keep_snapshot=True)  # as a crash in step 6 would keep it
     ((name, valid),) = foreign_keys(pg_url).values()
     assert valid
     (database,) = rows(pg_url, "SELECT current_database()")[0]

@@ -23,7 +23,8 @@ def test_copy_while_the_service_writes(pg_url: str, tmp_path: Path) -> None:
     try:
         assert writer.stderr is not None
         assert "started" in writer.stderr.readline()  # the writer has committed once
-        report = copy(stats.path, pg_url, tmp_path / "work", workers=2, batch_rows=1000)
+        report = copy(stats.path, pg_url, tmp_path / "work", workers=2, batch_rows=1000,
+                      keep_snapshot=True)  # looked at below (a finished run removes it)
     finally:
         writer.send_signal(signal.SIGTERM)
         _, err = writer.communicate(timeout=60)

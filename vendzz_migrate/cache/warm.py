@@ -18,7 +18,7 @@ from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec, glob_escape, parse_template
 from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
 from vendzz_migrate.console import ProgressReporter
-from vendzz_migrate.errors import CapacityError
+from vendzz_migrate.errors import CapacityError, ConnectionFailed
 from vendzz_migrate.settings import Settings
 from vendzz_migrate.urls import mask
 
@@ -173,6 +173,11 @@ def _run(
             written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None
+    except ConnectionFailed as exc:  # Redis stopped mid-warm: say how far it got
+        raise ConnectionFailed(f"{exc}; {_progress(plan, writer.result.keys, report)}; rerun "
+                               "once Redis is back (reruns are idempotent)",
+                               report=report, cache=plan.cache.name,
+                               keys_written=writer.result.keys) from None
     if progress:
         progress.finish(name)
     result.seconds = round(time.monotonic() - started, 3)
@@ -190,6 +195,13 @@ def _remember(batches: Iterator[list[Row]], seen: set[int] | None) -> Iterator[l
     for rows in batches:
         seen.update([hash(k) for k, _ in rows])
         yield rows
+
+
+def _progress(plan: Plan, keys: int, report: WarmReport) -> str:
+    done = [c.name for c in report.caches if c.status == "written"]
+    total = f" of {plan.estimate.keys:,}" if plan.estimate else ""
+    finished = f"; caches finished: {', '.join(done)}" if done else ""
+    return f"cache {plan.cache.name!r}: {keys:,}{total} keys written{finished}"
 
 
 def _oom(

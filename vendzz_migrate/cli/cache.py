@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    RedisOpt,
+    TargetOpt,
+    check_output_path,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ def warm_cache(
     from vendzz_migrate.settings import load_settings
 
     def run() -> WarmReport:
+        check_output_path(json_path)
         settings = load_settings(database_url=target, redis_url=redis)
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None
         with ProgressReporter(verb="warming", unit="keys") as progress:
@@ -51,7 +59,7 @@ def warm_cache(
                 check_memory=not skip_memory_check, progress=progress,
             )  # fmt: skip
 
-    report = guarded(run)
+    report = guarded(run, interrupted="keys written so far stay (each with its TTL); rerun it")
     if str(json_path) != "-":
         _render_warm(report)
     write_json(json_path, report)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 
 from vendzz_migrate import console
-from vendzz_migrate.errors import ExitCode, VendzzError
+from vendzz_migrate.errors import ConfigError, ExitCode, VendzzError
 from vendzz_migrate.urls import mask_text
 
 T = TypeVar("T")
@@ -52,16 +56,18 @@ SourceArg = Annotated[
 ]
 
 
-def guarded(fn: Callable[[], T]) -> T:
-    """Run one library call; turn every error into one line on stderr and an exit code."""
+def guarded(fn: Callable[[], T], *, interrupted: str = "nothing was changed; rerun it") -> T:
+    """Run one library call; turn every error into one line on stderr and an exit code.
+    Ctrl-C and SIGTERM (a service manager's stop) both end it with exit 130 and the
+    ``interrupted`` hint of the command."""
     try:
-        return fn()
+        with _sigterm_as_interrupt():
+            return fn()
     except VendzzError as exc:
         console.err.print(f"[red]error:[/red] {mask_text(str(exc))}", soft_wrap=True)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        console.err.print("[yellow]interrupted[/yellow]: finished work is kept (sqlite-to-pg:"
-                          " rerun with --resume)")
+        console.err.print(f"[yellow]interrupted[/yellow]: {interrupted}", soft_wrap=True)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except typer.Exit:
         raise
@@ -75,6 +81,34 @@ def guarded(fn: Callable[[], T]) -> T:
             soft_wrap=True,
         )
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (in the main thread only, where signals arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_output_path(path: Path | None, option: str = "--json") -> None:
+    """Refuse, before any work, a report path that cannot be written (a directory, or in a
+    directory that does not exist), so a long run does not fail at its very end."""
+    if path is None or str(path) == "-":
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a directory; give a file name")
+    if path.parent != Path() and not path.parent.is_dir():
+        raise ConfigError(f"{option} {path}: directory {path.parent} does not exist")
 
 
 def write_json(path: Path | None, payload: BaseModel | dict[str, Any]) -> None:

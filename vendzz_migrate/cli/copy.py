@@ -13,6 +13,7 @@ from vendzz_migrate.cli.common import (
     SchemaOpt,
     SourceArg,
     TargetOpt,
+    check_output_path,
     guarded,
     write_json,
 )
@@ -38,6 +39,11 @@ def sqlite_to_pg(
     = False,
     allow_rejects: Annotated[bool, typer.Option(help="Exit 0 even if rows were rejected.")]
     = False,
+    allow_empty: Annotated[bool, typer.Option(
+        help="Accept a source without any table (else exit 3).")] = False,
+    keep_snapshot: Annotated[bool, typer.Option(
+        help="Keep the snapshot of a finished run (else removed when the run is done).")]
+    = False,
     work_dir: Annotated[Path | None, typer.Option(help="Snapshots. [env: VENDZZ_WORK_DIR]")]
     = None,
     json_out: JsonOpt = None,
@@ -47,12 +53,14 @@ def sqlite_to_pg(
     from vendzz_migrate.settings import load_settings
 
     def call() -> None:
+        check_output_path(json_out)
         settings = load_settings(database_url=target, schema_name=schema, work_dir=work_dir)
         opts = CopyOptions(
             source=source, target_url=settings.database_url, schema_name=settings.schema_name,
             state_schema=settings.state_schema, mapping_path=mapping, data_only=data_only,
             workers=workers, batch_rows=batch_rows, resume=resume, restart=restart,
-            dry_run=dry_run, allow_rejects=allow_rejects, work_dir=settings.work_dir)
+            dry_run=dry_run, allow_rejects=allow_rejects, allow_empty=allow_empty,
+            keep_snapshot=keep_snapshot, work_dir=settings.work_dir)
         try:
             report = run(opts)
         except RejectsError as exc:
@@ -62,4 +70,4 @@ def sqlite_to_pg(
         copy_summary(report)
         write_json(json_out, report)
 
-    guarded(call)
+    guarded(call, interrupted="finished work is kept: rerun with --resume")

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, JunitOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    JunitOpt,
+    RedisOpt,
+    TargetOpt,
+    check_output_path,
+    guarded,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -130,6 +138,8 @@ def preflight(
         raise typer.Exit(_merge(reports or [], merge, json_out, junit, strict))
 
     def go() -> PreflightReport:
+        check_output_path(json_out)
+        check_output_path(junit, "--junit")
         settings = load_settings(
             database_url=target, redis_url=redis, pgbouncer_admin_url=pgbouncer_admin
         )

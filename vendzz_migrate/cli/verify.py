@@ -14,6 +14,7 @@ from vendzz_migrate.cli.common import (
     SchemaOpt,
     SourceArg,
     TargetOpt,
+    check_output_path,
     guarded,
     write_json,
 )
@@ -40,11 +41,14 @@ def verify(
                                              "bisection, or every row.")] = ModeChoice.CHECKSUM,
     tables: Annotated[str | None, typer.Option(help="Only these tables (comma-separated).")]
     = None,
-    show_values: Annotated[bool, typer.Option(help="Show differing values (PII!).")] = False,
+    show_values: Annotated[bool, typer.Option(
+        help="Show differing values and personal key values (PII!).")] = False,
     strict: Annotated[bool, typer.Option(help="Quarantined (rejected) rows fail too.")] = False,
     workers: Annotated[int | None, typer.Option(
         min=1, max=64, help="Worker processes comparing tables (large tables cut into rowid "
         "ranges), all reading one instant of the file [default: CPUs, at most 4].")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        help="Accept a source without any table (else exit 3).")] = False,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
 ) -> None:
@@ -62,16 +66,19 @@ def verify(
             atomic_write_text(junit, render_junit(report))
 
     def call() -> None:
+        check_output_path(json_out)
+        check_output_path(junit, "--junit")
         settings = load_settings(database_url=target, schema_name=schema)
         opts = VerifyOptions(
             source=source, target_url=settings.database_url, schema_name=settings.schema_name,
             state_schema=settings.state_schema, mapping_path=mapping, mode=mode.value,
             tables=[t.strip() for t in tables.split(",") if t.strip()] if tables else None,
-            show_values=show_values, strict=strict, **({"workers": workers} if workers else {}))
+            show_values=show_values, strict=strict, allow_empty=allow_empty,
+            **({"workers": workers} if workers else {}))
         try:
             output(run(opts))
         except MismatchError as exc:
             output(exc.data["report"])
             raise
 
-    guarded(call)
+    guarded(call, interrupted="verify changed nothing; rerun it")

@@ -66,12 +66,66 @@ def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, Tabl
 
 
 def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
-    """--restart: drop what earlier runs created (only that) and forget their state."""
+    """--restart: drop what earlier runs created (only that), remove the rows earlier
+    --data-only runs loaded, and forget their state; all or nothing."""
     with conn.transaction():
+        unload_previous(conn, store, schema)
         for kind, name in sorted(store.objects(schema), key=lambda o: o[0] != "view"):
             what = "VIEW" if kind == "view" else "TABLE"
             conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
         store.forget_runs(schema)
+
+
+def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+    """Remove the rows that earlier --data-only runs loaded into the application's tables,
+    so that the reload neither doubles a table without a key nor meets its own rows as
+    duplicates. A table holding exactly the rows the runs committed holds only theirs and is
+    emptied; one holding other rows too is refused (nothing is removed) with what to do."""
+    loaded = store.loaded_rows(schema)
+    present: dict[str, int] = {}
+    for table, count in sorted(loaded.items()):
+        found = conn.execute("SELECT to_regclass(%s)", (qualified(schema, table),)).fetchone()
+        if not found or found[0] is None:
+            continue
+        (now,) = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}"
+                              .encode()).fetchone() or (0,)
+        if now and now != count:
+            raise StateError(
+                f"--restart: {schema}.{table} holds {now} row(s) but the earlier --data-only "
+                f"run loaded {count}: rows of another origin are there, so the run's cannot be "
+                "told apart; empty the tables yourself (TRUNCATE) and rerun with --restart")
+        if now:
+            present[table] = int(now)
+    if present:
+        _empty(conn, schema, sorted(present))
+        console.info(f"--restart: removed the {sum(present.values()):,} row(s) the earlier "
+                     f"--data-only run loaded into {len(present)} table(s)")
+
+
+def _empty(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
+    """TRUNCATE the tables at once (foreign keys among them allowed); when another table
+    references one of them, DELETE them in passes, children before parents."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            conn.execute(("TRUNCATE " + ", ".join(qualified(schema, t) for t in tables)).encode())
+        return
+    except psycopg.errors.FeatureNotSupported:
+        pass
+    todo = list(tables)
+    while todo:
+        left = []
+        for table in todo:
+            try:
+                with conn.transaction():
+                    conn.execute(f"DELETE FROM {qualified(schema, table)}".encode())
+            except psycopg.errors.ForeignKeyViolation:
+                left.append(table)
+        if len(left) == len(todo):
+            raise StateError(f"--restart: rows of {', '.join(left)} are referenced by rows of "
+                             "other tables; empty them yourself and rerun with --restart")
+        todo = left
 
 
 def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str,

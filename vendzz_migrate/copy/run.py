@@ -1,6 +1,7 @@
 """sqlite-to-pg: the copy as a sequence of named, resumable steps.
 
-  step 1/7 snapshot         consistent copy of the live file (backup API), kept for --resume
+  step 1/7 snapshot         consistent copy of the live file (backup API), kept while a
+                            --resume may need it (removed when the run is done)
   step 2/7 mapping          introspection + the given or inferred mapping
   step 3/7 tables           CREATE TABLE (no keys yet) and the list of units, one transaction
   step 4/7 data             units copied with COPY, in parallel; each commits with its progress
@@ -13,11 +14,13 @@ State lives in the target's ``vendzz_migrate`` schema; see ``state/schema.sql``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import os
 import resource
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +34,10 @@ from pydantic import BaseModel, Field
 from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy import postload, workers
-from vendzz_migrate.errors import RejectsError, StateError
+from vendzz_migrate.errors import RejectsError, SourceError, StateError
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import reader, snapshot
+from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
@@ -63,6 +66,8 @@ class CopyOptions(BaseModel):
     restart: bool = False
     dry_run: bool = False
     allow_rejects: bool = False
+    allow_empty: bool = False  # a source without any table is an error unless asked for
+    keep_snapshot: bool = False  # keep the snapshot of a finished run (else removed)
     work_dir: Path = Path(".vendzz-migrate")
 
 
@@ -89,13 +94,20 @@ def run(opts: CopyOptions) -> CopyReport:
         from vendzz_migrate.copy.dryrun import dry_run
 
         return dry_run(opts)
+    import psycopg
+
     started = time.monotonic()
     url = require_url(opts.target_url)
+    snapshot.sweep(opts.work_dir / "snapshots")
     admin = connect(url, autocommit=True)
     try:
         ctx = Context(opts, url, admin, Store(admin, opts.state_schema))
         with _exclusive(ctx):
             report = _run(ctx)
+    except psycopg.Error as exc:  # e.g. PostgreSQL restarted: the run's own connection is gone
+        raise classify(exc, url) from None
+    except sqlite3.Error as exc:  # e.g. corrupt pages met while profiling
+        raise source_error(opts.source, exc) from None
     finally:
         admin.close()
     report.seconds = time.monotonic() - started
@@ -121,14 +133,27 @@ def _exclusive(ctx: Context) -> Iterator[None]:
     try:
         yield
     finally:
-        ctx.admin.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        _unlock(ctx.admin, key)
+
+
+def _unlock(conn: psycopg.Connection, key: int) -> None:
+    """Release the run's lock; on a connection that died (PostgreSQL restarted) the server
+    released it already, and the error that matters is the one that ended the run."""
+    import psycopg
+
+    if conn.closed or conn.broken:
+        return
+    with contextlib.suppress(psycopg.Error):
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def _run(ctx: Context) -> CopyReport:
     prior = ctx.store.active_run(ctx.opts.schema_name)
     if prior is not None and ctx.opts.restart:
+        snapshots = ctx.store.snapshots(ctx.opts.schema_name)
         postload.drop_previous(ctx.admin, ctx.store, ctx.opts.schema_name)
-        _remove_snapshot(Path(prior.snapshot))
+        for path in snapshots:
+            _remove_snapshot(Path(path))
         prior = None
     if prior is not None and prior.status == "running" and not ctx.opts.resume:
         raise StateError(
@@ -139,12 +164,21 @@ def _run(ctx: Context) -> CopyReport:
             f"the target schema {ctx.opts.schema_name!r} already holds the tables of run "
             f"{prior.run_id}; use --restart to copy again, or --data-only into other tables")
     if prior is None and ctx.opts.resume:
-        raise StateError("nothing to resume: no earlier run for this target schema")
+        raise StateError(
+            f"nothing to resume: no run into schema {ctx.opts.schema_name!r} was recorded in "
+            "this database (a run stopped during steps 1-3 records nothing and writes no row): "
+            "run it again without --resume")
+    if prior is not None and prior.status == "done":
+        raise StateError(f"nothing to resume: run {prior.run_id} finished; use --restart to "
+                         "copy again")
     if prior is not None:
         _resume(ctx, prior)
     else:
         _fresh(ctx)
-    return _finish(ctx)
+    report = _finish(ctx)
+    if not ctx.opts.keep_snapshot:
+        _remove_snapshot(ctx.snapshot_path)  # done: no resume will need it
+    return report
 
 
 def _fingerprint(ctx: Context, mapping_digest: str) -> str:
@@ -157,8 +191,19 @@ def _fingerprint(ctx: Context, mapping_digest: str) -> str:
 
 
 def _fresh(ctx: Context) -> None:
+    """Steps 1-3. Until step 3 commits, no state names the snapshot: it carries this
+    process's id until then (see :func:`snapshot.sweep`), and a failure removes it."""
+    slug = _slug(ctx.opts)
+    ctx.snapshot_path = snapshot.pending_path(ctx.opts.work_dir / "snapshots", slug)
+    try:
+        _steps_1_to_3(ctx, ctx.opts.work_dir / "snapshots" / f"{slug}.db")
+    except BaseException:
+        _remove_snapshot(ctx.snapshot_path)
+        raise
+
+
+def _steps_1_to_3(ctx: Context, final: Path) -> None:
     opts = ctx.opts
-    ctx.snapshot_path = opts.work_dir / "snapshots" / f"{_slug(opts)}.db"
     given_map = maps.load(opts.mapping_path) if opts.mapping_path else None
     # an inferred mapping profiles the live file while the snapshot of the same instant is
     # copied, when that instant can be pinned (see snapshot.Pinned); else the snapshot first
@@ -178,8 +223,14 @@ def _fresh(ctx: Context) -> None:
                     opener=lambda: snapshot.open_snapshot(ctx.snapshot_path))
             finally:
                 lite.close()
+    assert ctx.schema is not None
+    if not ctx.schema.tables and not opts.allow_empty:
+        raise SourceError(f"{opts.source} holds no table to copy (an empty or zero-byte "
+                          "file?); pass --allow-empty if that is what you mean")
     given = given_map.digest() if given_map else "inferred"
     with console.step(3, len(STEPS), STEPS[2]):
+        os.replace(ctx.snapshot_path, final)  # now named by the state about to commit
+        ctx.snapshot_path = final
         _create(ctx, _fingerprint(ctx, given))
 
 
@@ -435,5 +486,7 @@ def _copy_statement(schema: str, plan: TablePlan) -> bytes:
 
 
 def _remove_snapshot(path: Path) -> None:
-    if path.name.endswith(".db") and path.exists():
-        os.unlink(path)
+    if path.name.endswith(".db"):
+        for leftover in (path, path.with_name(path.name + ".partial"),
+                         path.with_name(path.name + ".partial-journal")):
+            leftover.unlink(missing_ok=True)

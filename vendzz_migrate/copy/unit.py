@@ -13,10 +13,11 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vendzz_migrate.copy import large
 from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
@@ -87,7 +88,8 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
                 f"{plan.table.name}: unit {unit.seq} accounts for {result.copied}+"
                 f"{result.rejected} of {result.source_rows} rows"
             )
-        store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
+        with large.unbounded(lite):  # a rejected row is recorded whole
+            store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
         result.seconds = time.monotonic() - started
         store.finish_unit(run_id, unit, source_rows=result.source_rows, copied=result.copied,
                           rejected=result.rejected, converted=result.converted,
@@ -96,42 +98,74 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
 
 
 def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, where: str,
-              params: list[object], copy_sql: bytes, loaded: Loaded | None = None
+              params: list[object], copy_sql: bytes, loaded: Loaded | None = None, *,
+              row_by_row: bool = False
               ) -> _Attempt | tuple[KeyTuple, str | None, Raw | None, str]:
-    """One COPY of the range inside a savepoint: the attempt, or the row PostgreSQL refused."""
+    """One COPY of the range inside a savepoint: the attempt, or the row PostgreSQL refused.
+    A value too large to be built in memory (see :mod:`large`) sends the range again, row by
+    row, that value streamed."""
     import psycopg
 
     attempt = _Attempt()
     try:
         with pg.transaction(), pg.cursor() as cur, cur.copy(copy_sql) as copy:
-            buf: list[bytes] = []
-            size = 0
-            slow_keys: list[KeyTuple] = []
-            for key, line in reader.unit_rows(lite, plan, where, params):
-                if line is None:
-                    slow_keys.append(reader.to_key(key))
-                    continue
-                attempt.keys.append(key)
-                buf.append(line)
-                size += len(line)
-                if size >= FLUSH_BYTES:
-                    copy.write(b"\n".join(buf) + b"\n")
-                    buf, size = [], 0
-            for key in slow_keys:
-                slow = _slow_line(plan, key, reader.raw_values(lite, plan, key), attempt)
-                if slow is not None:
-                    attempt.keys.append(key)
-                    buf.append(slow)
-                    size += len(slow)
-            if buf:
-                copy.write(b"\n".join(buf) + b"\n")
+            rows = (large.unit_rows(lite, plan, where, params) if row_by_row
+                    else reader.unit_rows(lite, plan, where, params))
+            _send(copy.write, lite, plan, rows, attempt)
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
         if isinstance(exc, psycopg.errors.ForeignKeyViolation) and loaded is not None:
             orphan = _orphan(pg, lite, plan, exc, where, params, loaded)
             if orphan is not None:
                 return orphan
         return _refused(exc, attempt, plan)
+    except sqlite3.DataError as exc:
+        if row_by_row or not large.too_big(exc):
+            raise
+        if not large.streamable(plan):  # WITHOUT ROWID: no incremental I/O, read it whole
+            with large.unbounded(lite):
+                return _try_copy(pg, lite, plan, where, params, copy_sql, loaded)
+        return _try_copy(pg, lite, plan, where, params, copy_sql, loaded, row_by_row=True)
     return attempt
+
+
+def _send(write: large.Write, lite: sqlite3.Connection, plan: TablePlan,
+          rows: Iterable[tuple[Any, bytes | list[large.Field] | large.Refused | None]],
+          attempt: _Attempt) -> None:
+    """Write the rows as COPY lines, in batches of about FLUSH_BYTES; the rows the fast path
+    left to Python last."""
+    buf: list[bytes] = []
+    size = 0
+    slow_keys: list[KeyTuple] = []
+    for key, line in rows:
+        if line is None:
+            slow_keys.append(reader.to_key(key))
+            continue
+        if isinstance(line, large.Refused):
+            attempt.rejects.append((reader.to_key(key), line.column, None, line.reason))
+            continue
+        attempt.keys.append(key)
+        if isinstance(line, list):  # a row holding a large value: streamed
+            if buf:
+                write(b"\n".join(buf) + b"\n")
+                buf, size = [], 0
+            large.write_row(write, line)
+            continue
+        buf.append(line)
+        size += len(line)
+        if size >= FLUSH_BYTES:
+            write(b"\n".join(buf) + b"\n")
+            buf, size = [], 0
+    for key in slow_keys:
+        with large.unbounded(lite):
+            values = reader.raw_values(lite, plan, key)
+        slow = _slow_line(plan, key, values, attempt)
+        del values
+        if slow is not None:
+            attempt.keys.append(key)
+            buf.append(slow)
+            size += len(slow)
+    if buf:
+        write(b"\n".join(buf) + b"\n")
 
 
 def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Attempt
@@ -141,7 +175,7 @@ def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Atte
     converted = 0
     for col, raw in zip(plan.columns, values, strict=True):
         try:
-            text, changed = _slow_field(plan, col.source, col.conversion, raw)
+            text, changed = slow_field(plan, col.source, col.conversion, raw)
         except Reject as rej:
             attempt.rejects.append((key, col.source, raw, rej.reason))
             return None
@@ -151,7 +185,7 @@ def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Atte
     return "\t".join(fields).encode("utf-8")
 
 
-def _slow_field(plan: TablePlan, column: str, conv: Conversion, raw: Raw) -> tuple[str, bool]:
+def slow_field(plan: TablePlan, column: str, conv: Conversion, raw: Raw) -> tuple[str, bool]:
     """(escaped COPY field, whether its form changed); applies the column's on_error policy."""
     if raw.kind == "null":
         if conv.not_null:

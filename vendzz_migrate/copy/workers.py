@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vendzz_migrate import errors, procs, retry
+from vendzz_migrate.copy import large
 from vendzz_migrate.copy.unit import UnitResult, copy_unit
 from vendzz_migrate.source import snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
@@ -79,7 +80,7 @@ class Copier:
         if self.pg is None or self.pg.closed:
             self.pg = connect(job.url, role="copy")
         if self.lite is None:
-            self.lite = snapshot.open_snapshot(job.snapshot)
+            self.lite = large.bound(snapshot.open_snapshot(job.snapshot))
         store = Store(self.pg, job.state_schema)
         loaded = functools.partial(job.loaded, store) if job.data_only else None
         try:

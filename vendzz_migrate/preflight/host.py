@@ -150,6 +150,23 @@ def host_checks(
     return checks
 
 
+def work_dir_check(work_dir: Path) -> Check:
+    """What sqlite-to-pg keeps in its work dir (snapshots of runs that may still be resumed),
+    reported so that a disk filling up with them is seen before it is full."""
+    snapshots = work_dir.expanduser() / "snapshots"
+    files = [p for p in snapshots.iterdir() if p.is_file()] if snapshots.is_dir() else []
+    size = sum(p.stat().st_size for p in files)
+    return Check(
+        id="host.work_dir",
+        area=Area.HOST,
+        title="work dir (snapshots)",
+        status=Status.PASS,
+        measured=f"{len(files)} file(s), {human_bytes(size)} in {snapshots}",
+        expected="snapshots only of runs that may still be resumed",
+        remedy="sqlite-to-pg --restart removes a run's snapshot; a finished run removes its own",
+    )
+
+
 def _cores(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
     return Check(
         id="host.cores",

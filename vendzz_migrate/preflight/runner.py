@@ -18,7 +18,12 @@ from pathlib import Path
 from vendzz_migrate.errors import ConfigError, SourceError
 from vendzz_migrate.preflight.areas import choose_areas, require_or_skip
 from vendzz_migrate.preflight.environment import environment_checks
-from vendzz_migrate.preflight.host import HostFacts, host_checks, read_host_facts
+from vendzz_migrate.preflight.host import (
+    HostFacts,
+    host_checks,
+    read_host_facts,
+    work_dir_check,
+)
 from vendzz_migrate.preflight.model import Area, Check, PreflightReport, skip_check
 from vendzz_migrate.preflight.pools import PoolInputs, pool_checks, read_pgbouncer_facts
 from vendzz_migrate.preflight.postgres import PgFacts, postgres_checks, read_pg_facts
@@ -176,7 +181,10 @@ def _environment(ctx: Context) -> list[Check]:
 
 
 def _host(ctx: Context) -> list[Check]:
-    return host_checks(ctx.facts, ctx.prof.host_minimums(ctx.role), machine=_MACHINE[ctx.role])
+    checks = host_checks(ctx.facts, ctx.prof.host_minimums(ctx.role), machine=_MACHINE[ctx.role])
+    if ctx.role is Role.APP:  # the copy's work dir (its snapshots) lives on the app server
+        checks.append(work_dir_check(ctx.settings.work_dir))
+    return checks
 
 
 def _postgres(ctx: Context) -> list[Check]:

@@ -46,6 +46,7 @@ class SqliteFacts(BaseModel):
     integrity: list[str]
     orphans: dict[str, int]
     disagreements: list[Disagreement]
+    tables: int | None = None  # user tables (None: not read)
 
 
 def read_sqlite_facts(path: Path, profile: SqliteProfile) -> SqliteFacts:
@@ -64,6 +65,7 @@ def read_sqlite_facts(path: Path, profile: SqliteProfile) -> SqliteFacts:
             integrity=[str(r[0]) for r in conn.execute(f"PRAGMA {mode}(20)").fetchall()],
             orphans=_orphans(conn),
             disagreements=_census(conn, profile.census_rows),
+            tables=len(_tables(conn)),
         )
     except sqlite3.Error as exc:
         raise source_error(path, exc) from None
@@ -142,6 +144,8 @@ _check = partial(make_check, Area.SQLITE)
 
 def sqlite_checks(facts: SqliteFacts, profile: SqliteProfile) -> list[Check]:
     checks = [_integrity(facts, profile), _size(facts, profile)]
+    if facts.tables is not None:
+        checks.append(_tables_check(facts))
     if profile.wal != "off":
         checks.insert(0, _wal(facts, profile))
     if profile.orphans != "off":
@@ -173,6 +177,18 @@ def _integrity(facts: SqliteFacts, profile: SqliteProfile) -> Check:
         measured,
         "ok",
         "restore the file from a backup, or .recover it with the sqlite3 shell",
+    )
+
+
+def _tables_check(facts: SqliteFacts) -> Check:
+    """A file without any table (a zero-byte file, the wrong path) is not the database."""
+    return _check(
+        "tables",
+        "user tables",
+        Status.PASS if facts.tables else Status.FAIL,
+        f"{facts.tables} table(s)",
+        "at least one table",
+        "point --source at the service's database file (an empty or zero-byte file has none)",
     )
 
 

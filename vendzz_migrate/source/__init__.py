@@ -26,9 +26,23 @@ def source_error(path: Path, exc: sqlite3.Error) -> SourceError:
         return SourceError(
             f"cannot open {path} or its -wal/-shm files ({text}); check they are readable"
         )
+    if ("readonly" in text or "read-only" in text) and _hot_journal(path):
+        return SourceError(
+            f"{path} has a hot rollback journal ({path.name}-journal, left by a writer that "
+            "was killed mid-transaction): it must be rolled back by a connection that may "
+            f"write: stop the service, run `sqlite3 {path} 'PRAGMA integrity_check'` as the "
+            "file's owner (or start the service once), then rerun; never delete the journal")
     if "readonly" in text or "read-only" in text:
         return SourceError(f"{path}: {text}")
     return SourceError(f"{path}: {text}")
+
+
+def _hot_journal(path: Path) -> bool:
+    journal = Path(f"{path}-journal")
+    try:
+        return journal.is_file() and journal.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def open_readonly(path: Path, *, immutable: bool = False, busy_timeout_ms: int = 5000

@@ -12,6 +12,7 @@ and a resumed run continues from exactly the data it started with.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -20,6 +21,41 @@ from pydantic import BaseModel
 
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, source_error
+
+_PENDING = re.compile(r"\.p(\d+)\.db(?:\.partial(?:-journal|-wal|-shm)?)?$")
+
+
+def pending_path(directory: Path, slug: str) -> Path:
+    """Where a run takes its snapshot before any state names it: the name carries the
+    process id, so that :func:`sweep` can tell a snapshot of a dead run from a live one."""
+    return directory / f"{slug}.p{os.getpid()}.db"
+
+
+def sweep(directory: Path) -> list[Path]:
+    """Remove what runs killed before they recorded their snapshot (kill -9 in steps 1-3)
+    left behind: pending snapshots, ``.partial`` copies and their journals whose process is
+    gone. Returns the paths removed."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = _PENDING.search(path.name)
+        if match and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class Snapshot(BaseModel):

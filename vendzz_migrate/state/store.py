@@ -53,8 +53,15 @@ class Store:
         self.q = '"' + schema.replace('"', '""') + '"'
 
     def ensure(self) -> None:
+        """Create the state schema and tables if missing. Two first runs at once (into two
+        schemas of a fresh database) would both try ``CREATE SCHEMA IF NOT EXISTS``, and the
+        second to commit fail on pg_namespace's unique index: a transaction-level advisory
+        lock makes the second wait, then find everything there."""
         text = resources.files("vendzz_migrate.state").joinpath("schema.sql").read_text()
-        self.conn.execute(text.replace("{state}", self.q).encode())
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                              (_ENSURE_LOCK, self.schema))
+            self.conn.execute(text.replace("{state}", self.q).encode())
 
     def exists(self) -> bool:
         row = self.conn.execute(
@@ -92,6 +99,30 @@ class Store:
             f" (SELECT run_id FROM {self.q}.runs WHERE target_schema = %s)", (target_schema,),
         )
         self.conn.execute(f"DELETE FROM {self.q}.runs WHERE target_schema = %s", (target_schema,))
+
+    def snapshots(self, target_schema: str) -> list[str]:
+        """The snapshot files of every run of ``target_schema``."""
+        if not self.exists():
+            return []
+        rows = self.conn.execute(f"SELECT snapshot FROM {self.q}.runs WHERE target_schema = %s",
+                                 (target_schema,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def loaded_rows(self, target_schema: str) -> dict[str, int]:
+        """Per target table, the rows that --data-only runs of ``target_schema`` loaded into
+        tables they did not create (their units committed, rejects excluded)."""
+        if not self.exists():
+            return {}
+        rows = self.conn.execute(
+            f"SELECT r.mapping, u.table_name, coalesce(sum(u.copied_rows), 0)"
+            f" FROM {self.q}.runs r JOIN {self.q}.units u USING (run_id)"
+            f" WHERE r.target_schema = %s AND (r.options->>'data_only')::boolean AND u.done"
+            f" GROUP BY r.run_id, r.mapping, u.table_name", (target_schema,)).fetchall()
+        loaded: dict[str, int] = {}
+        for mapping, table, count in rows:
+            target = (mapping.get("tables", {}).get(table, {}).get("rename") or table)
+            loaded[target] = loaded.get(target, 0) + int(count)
+        return loaded
 
     def objects(self, target_schema: str) -> list[tuple[str, str]]:
         if not self.exists():
@@ -204,6 +235,9 @@ class Store:
             f"UPDATE {self.q}.runs SET status = 'done', finished_at = now() WHERE run_id = %s",
             (run_id,),
         )
+
+
+_ENSURE_LOCK = 0x767A6D  # advisory lock class of Store.ensure ("vzm")
 
 
 def _j(value: Any) -> str | None:

@@ -13,7 +13,7 @@ from vendzz_migrate.errors import (
     TargetError,
     VendzzError,
 )
-from vendzz_migrate.urls import mask, mask_text
+from vendzz_migrate.urls import mask, mask_bare, mask_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -27,11 +27,32 @@ LOAD_SESSION = (
 
 
 def require_url(url: str | None) -> str:
+    """The target URL, checked before any work: a bad one is a configuration error (4)."""
     if not url:
         raise ConfigError("no target: pass --target or set DATABASE_URL")
     if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
-        raise ConfigError(f"not a PostgreSQL URL: {mask(url)}")
+        raise ConfigError(f"not a PostgreSQL URL: {mask_bare(url)}")
+    _check_url(url)
     return url
+
+
+def _check_url(url: str) -> None:
+    """What libpq would refuse only when connecting (then reported as a server error)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        port = urlsplit(url).port if "://" in url else None
+        conninfo_to_dict(url)
+    except ValueError:
+        raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: bad port (an IPv6 host goes in"
+                          " brackets: postgresql://user@[::1]:5432/db)") from None
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: {mask_text(str(exc))}") from None
+    if port == 0:
+        raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: port 0")
 
 
 def connect(url: str, *, autocommit: bool = False, timeout_s: int = 10,
@@ -69,5 +90,8 @@ def classify(exc: Exception, url: str | None = None) -> VendzzError:
     if isinstance(exc, psycopg.OperationalError):
         if "password authentication failed" in text or "authentication" in text:
             return ConnectionFailed(f"authentication failed{where}: check the user and password")
+        if isinstance(exc, e.AdminShutdown | e.CrashShutdown) or "closed the connection" in text:
+            return ConnectionFailed(f"PostgreSQL ended the connection{where} (restarted or "
+                                    f"stopped?): {text}")
         return ConnectionFailed(f"cannot reach PostgreSQL{where}: {text}")
     return TargetError(f"PostgreSQL error: {text}")

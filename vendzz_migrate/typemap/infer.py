@@ -16,6 +16,7 @@ values to expect there.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from vendzz_migrate.source.introspect import DEFAULT_SKIP, Column, Schema, Table
 from vendzz_migrate.typemap.convert import Kind, OnError
 from vendzz_migrate.typemap.declared import KEY_NAME, declared, json_choice
 from vendzz_migrate.typemap.defaults import translate
-from vendzz_migrate.typemap.mapping import ColumnMap, Mapping, NullKey, TableMap
+from vendzz_migrate.typemap.mapping import PG_NAME_MAX, ColumnMap, Mapping, NullKey, TableMap
 from vendzz_migrate.typemap.profile import (
     TIME_NAME,
     ColumnProfile,
@@ -60,16 +61,24 @@ def infer(conn: sqlite3.Connection, schema: Schema, *, rename: Callable[[str], s
 
 def infer_table(table: Table, profiles: dict[str, ColumnProfile],
                 rename: Callable[[str], str] | None = None) -> TableMap:
+    """A table's mapping. A name PostgreSQL cannot hold (over 63 bytes) gets a proposed
+    rename (see :func:`fit_name`); a rename that would collide with another column's name is
+    not proposed. A primary key holding NULLs becomes ``null_key: unique``."""
     in_fk = {c for fk in table.foreign_keys for c in fk.columns}
     null_key = table.rowid_alias is None and any(
         profiles[c].nulls for c in table.primary_key if c in profiles)
     columns = {}
+    taken = {col.name for col in table.stored_columns}
     for col in table.stored_columns:
         columns[col.name] = infer_column(table, col, profiles[col.name], in_fk=col.name in in_fk,
                                          null_key=null_key)
-        if rename and rename(col.name) != col.name:
-            columns[col.name].rename = rename(col.name)
-    new_name = rename(table.name) if rename else None
+        new = fit_name(rename(col.name) if rename else col.name)
+        if new != col.name and new not in taken:
+            columns[col.name].rename = new
+            taken.add(new)
+        elif new != col.name and fit_name(col.name) != col.name:
+            columns[col.name].rename = fit_name(col.name)
+    new_name = fit_name(rename(table.name) if rename else table.name)
     if null_key:
         nulls = max(profiles[c].nulls for c in table.primary_key)
         return TableMap(
@@ -84,6 +93,17 @@ def infer_table(table: Table, profiles: dict[str, ColumnProfile],
         primary_key=list(table.primary_key),
         columns=columns,
     )
+
+
+def fit_name(name: str) -> str:
+    """``name``, or when it is longer than PostgreSQL's 63 bytes, its first bytes and a short
+    hash of the whole (two long names with the same start stay distinct)."""
+    raw = name.encode("utf-8")
+    if len(raw) <= PG_NAME_MAX:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    head = raw[:PG_NAME_MAX - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{head}_{digest}"
 
 
 def infer_column(table: Table, col: Column, prof: ColumnProfile, *, in_fk: bool = False,

@@ -90,10 +90,14 @@ class Mapping(_Model):
 
     @model_validator(mode="after")
     def _names_fit_postgres(self) -> Mapping:
+        targets: dict[str, str] = {}
         for tname, table in self.tables.items():
             _check_name(table.rename or tname, f"tables.{tname}")
+            _unique(targets, table.rename or tname, tname, "tables", "table")
+            columns: dict[str, str] = {}
             for cname, col in table.columns.items():
                 _check_name(col.rename or cname, f"tables.{tname}.columns.{cname}")
+                _unique(columns, col.rename or cname, cname, f"tables.{tname}", "column")
         return self
 
     def digest(self) -> str:
@@ -104,6 +108,15 @@ class Mapping(_Model):
 
     def target_column(self, table: str, column: str) -> str:
         return self.tables[table].columns[column].rename or column
+
+
+def _unique(seen: dict[str, str], target: str, name: str, where: str, what: str) -> None:
+    """Two sources mapped to one PostgreSQL name (a rename onto another's name) is an error
+    naming both; compared as PostgreSQL compares quoted names (exactly)."""
+    other = seen.setdefault(target, name)
+    if other != name:
+        raise ValueError(f"{where}: {what}s {other!r} and {name!r} would both be named "
+                         f"{target!r} in PostgreSQL; rename one of them")
 
 
 def _check_name(name: str, where: str) -> None:
@@ -128,12 +141,19 @@ def load(path: Path) -> Mapping:
 
 
 def parse(data: Any, where: str = "mapping") -> Mapping:
+    if data is None:
+        raise ConfigError(f"{where}: the mapping is empty; write one with `vendzz-migrate "
+                          "schema infer FILE -o mapping.yaml`")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a mapping is a YAML mapping with a 'tables' key, not a "
+                          f"{type(data).__name__}")
     try:
         return Mapping.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}: {loc}: {first['msg']}") from None
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}") from None
 
 
 def dump_yaml(mapping: Mapping) -> str:

@@ -376,13 +376,20 @@ def _weights(conn: sqlite3.Connection, table: Table, cols: Sequence[Column]) -> 
     """Estimated cost per row of profiling each column, for scheduling only: it grows with
     the size of the values, much more for JSON (json_valid() parses it). Measured in SQL on
     the first rows (values never reach Python: text may not even decode)."""
+    t = qi(table.name)
+    if table.without_rowid or any(c.name.lower() == "rowid" for c in table.columns):
+        refs = [f"c{i}" for i in range(len(cols))]
+        picked = ", ".join(f"{qi(c.name)} AS c{i}" for i, c in enumerate(cols))
+        source = f"(SELECT {picked} FROM {t} LIMIT {_SAMPLE})"
+    else:  # the table's own columns: a blob's typeof() and length() never load it
+        refs = [qi(c.name) for c in cols]
+        source = f"{t} WHERE rowid IN (SELECT rowid FROM {t} LIMIT {_SAMPLE})"
     sizes = []
-    for i in range(len(cols)):
-        size = f"length(CAST(c{i} AS BLOB))"
-        sizes.append(f"total({size}), total(CASE WHEN unicode(c{i}) IN (123, 91) THEN {size} END)")
-    picked = ", ".join(f"{qi(c.name)} AS c{i}" for i, c in enumerate(cols))
-    row = conn.execute(f"SELECT count(*), {', '.join(sizes)} FROM"
-                       f" (SELECT {picked} FROM {qi(table.name)} LIMIT {_SAMPLE})").fetchone()
+    for c in refs:
+        size = f"CASE typeof({c}) WHEN 'blob' THEN length({c}) ELSE length(CAST({c} AS BLOB)) END"
+        sizes.append(f"total({size}), total(CASE WHEN typeof({c}) = 'text' AND unicode({c})"
+                     f" IN (123, 91) THEN {size} END)")
+    row = conn.execute(f"SELECT count(*), {', '.join(sizes)} FROM {source}").fetchone()
     n = max(int(row[0]), 1)
     return [1.0 + (row[1 + 2 * i] + 5 * row[2 + 2 * i]) / (200 * n) for i in range(len(cols))]
 

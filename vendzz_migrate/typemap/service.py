@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from vendzz_migrate.errors import ConfigError
 from vendzz_migrate.fileio import atomic_write_text
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import open_readonly
+from vendzz_migrate.source import open_readonly, source_error
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap.mapping import dump_yaml
 
@@ -30,6 +31,8 @@ def infer_file(source: Path, output: Path | None, *, snake_case: bool = False,
         schema = insp.introspect(lite)
         mapping = inferrer.infer(lite, schema, source=str(source),
                                  rename=inferrer.snake_case if snake_case else None)
+    except sqlite3.Error as exc:  # e.g. corrupt pages met while profiling
+        raise source_error(source, exc) from None
     finally:
         lite.close()
     text = HEADER + dump_yaml(mapping)

@@ -8,6 +8,7 @@ the same by construction, and the property tests hold both to what PostgreSQL co
 
 from __future__ import annotations
 
+import binascii
 import json
 import operator
 import re
@@ -99,7 +100,7 @@ def _timestamp(kind: bytes, value: Any) -> bytes | None:
 
 
 def _bytes(kind: bytes, value: Any) -> bytes | None:
-    return value.hex().encode() if kind == b"blob" else None
+    return binascii.hexlify(value) if kind == b"blob" else None  # no str copy in between
 
 
 class _Jsonb:

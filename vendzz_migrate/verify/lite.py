@@ -7,6 +7,7 @@ primary key (text keys compare by bytes, BINARY, as PostgreSQL's COLLATE "C").
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import sqlite3
 from bisect import bisect_right
@@ -18,10 +19,10 @@ from typing import Any
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
 from vendzz_migrate.source.reader import key_clause, range_clause
-from vendzz_migrate.typemap.convert import Reject
+from vendzz_migrate.typemap.convert import Kind, Reject
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import fast, litesql
-from vendzz_migrate.verify.canon import row_bytes
+from vendzz_migrate.verify.canon import NULL, VALUE, row_bytes
 from vendzz_migrate.verify.spec import Key, Spec, identity
 
 _KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text",
@@ -102,10 +103,49 @@ def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
         quarantined = identity(spec, _raws(row, len(spec.columns)), rowid)
         if quarantined not in spec.rejects:
             quarantined = None
+    large = _large_blobs(spec, row)
+    if large:  # canonicalised below as an empty blob, hashed from the value piece by piece
+        row = list(row)
+        for pos in large:
+            row[2 + 2 * pos] = b""
     values, failure = canonical(spec, row)
     key = _key(spec, values, row)
-    data = UNCONVERTIBLE if failure else row_bytes(values)
-    return SrcRow(key, raw_key, hashlib.md5(data).digest(), rowid, quarantined, failure)
+    digest = hashlib.md5(UNCONVERTIBLE).digest() if failure else row_digest(values, large)
+    return SrcRow(key, raw_key, digest, rowid, quarantined, failure)
+
+
+LARGE_BLOB = 1 << 20  # a bytea value above this is hashed in pieces (no whole hex text)
+
+
+def _large_blobs(spec: Spec, row: Sequence[Any]) -> dict[int, bytes]:
+    """Positions and values of the large blobs of bytea columns (see :func:`row_digest`)."""
+    found: dict[int, bytes] = {}
+    for pos, col in enumerate(spec.columns):
+        kind, value = row[1 + 2 * pos], row[2 + 2 * pos]
+        if kind == b"blob" and len(value) > LARGE_BLOB and col.conversion.kind is Kind.BYTES \
+                and spec.pg_types[pos] == "bytea" and pos not in spec.key_pos:
+            found[pos] = value
+    return found
+
+
+def row_digest(values: list[bytes | None], large: dict[int, bytes] | None = None) -> bytes:
+    """md5 of :func:`row_bytes` without joining them (a large value is not copied again);
+    ``large`` blobs (their canonical value, lowercase hex, stands empty in ``values``) are
+    hashed from their bytes, a piece at a time."""
+    md5 = hashlib.md5()
+    for pos, value in enumerate(values):
+        if value is None:
+            md5.update(NULL)
+            continue
+        md5.update(VALUE)
+        blob = large.get(pos) if large else None
+        if blob is None:
+            md5.update(value)
+            continue
+        view = memoryview(blob)
+        for start in range(0, len(view), LARGE_BLOB):
+            md5.update(binascii.hexlify(view[start:start + LARGE_BLOB]))
+    return md5.digest()
 
 
 _RANK = {b"integer": 1, b"real": 1, b"text": 2, b"blob": 3}

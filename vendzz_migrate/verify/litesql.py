@@ -48,6 +48,7 @@ def piece_sql(col: str, conv: Conversion) -> str | None:
 
 
 INT64 = (-(2**63), 2**63 - 1)
+LARGE_BLOB = 1 << 20  # bytes; larger blobs are hashed by Python (see _simple_sql)
 
 
 def _simple_sql(c: str, conv: Conversion) -> str | None:
@@ -78,7 +79,10 @@ def _simple_sql(c: str, conv: Conversion) -> str | None:
                             f" {low} AND {high} THEN X'FF' || ({c} * {scale}) END")
         return f"WHEN 'integer' THEN CASE {' '.join(branches)} END{_text_timestamp_sql(c)}"
     if kind is Kind.BYTES:
-        return f"WHEN 'blob' THEN X'FF' || lower(hex({c}))"
+        # a large blob goes the Python path: SQLite would hold its hex text several times
+        # over (hex, lower, the concatenations), 10x the value in all (length() is free)
+        return (f"WHEN 'blob' THEN CASE WHEN length({c}) <= {LARGE_BLOB} THEN"
+                f" X'FF' || lower(hex({c})) END")
     return None
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
-from vendzz_migrate.errors import ConfigError, MismatchError
+from vendzz_migrate.errors import ConfigError, MismatchError, SourceError
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.source.reader import TablePlan
@@ -32,7 +32,7 @@ from vendzz_migrate.target import require_url
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask
-from vendzz_migrate.verify import compare, lite, pgside, schema_check, workers
+from vendzz_migrate.verify import compare, lite, pgside, redact, schema_check, workers
 from vendzz_migrate.verify import spec as specs
 from vendzz_migrate.verify.model import Mode, Status, TableResult, VerifyReport
 
@@ -50,6 +50,7 @@ class VerifyOptions(BaseModel):
     tables: list[str] | None = None
     show_values: bool = False
     strict: bool = False
+    allow_empty: bool = False  # a source without any table is an error unless asked for
     segment_rows: int = Field(default=10_000, ge=2)
     workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
                          ge=1, le=64, description="tables compared at once, each in a worker "
@@ -75,6 +76,8 @@ def run(opts: VerifyOptions) -> VerifyReport:
     finally:
         target.close()
     report.seconds = time.monotonic() - started
+    if not opts.show_values:
+        redact.redact_keys(report)
     if not report.ok:
         raise MismatchError(f"verify: {report.summary()}", report=report)
     return report
@@ -183,6 +186,9 @@ def _cut(p: _Prepared, pool: workers.Workers) -> None:
 def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
              target: psycopg.Connection, rows: dict[str, int]) -> _Prepared:
     schema = insp.introspect(source)
+    if not schema.tables and not opts.allow_empty:
+        raise SourceError(f"{opts.source} holds no table to verify (an empty or zero-byte "
+                          "file?); pass --allow-empty if that is what you mean")
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
     mapping, origin = _mapping(opts, source, schema, prior)
