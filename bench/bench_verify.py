@@ -54,7 +54,7 @@ from vendzz_migrate.verify import spec as specs
 from vendzz_migrate.verify.model import Mode
 
 ROWS = int(os.environ.get("VENDZZ_BENCH_ROWS", "510000"))
-DB = "vzbench_verify"
+DB = os.environ.get("VENDZZ_BENCH_DB", "vzbench_verify")
 T = TypeVar("T")
 
 

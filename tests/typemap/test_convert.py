@@ -16,10 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vendzz_migrate.typemap.convert import (
+    EPOCH_UNITS,
     Conversion,
     Kind,
     Reject,
     copy_escape,
+    epoch_scale,
+    epoch_sql,
     epoch_to_datetime,
     finish_line,
     line_sql,
@@ -121,6 +124,23 @@ def test_epoch_seconds_and_milliseconds_are_told_apart_per_value() -> None:
     assert epoch_to_datetime(1_700_000_000_123).isoformat() == "2023-11-14T22:13:20.123000+00:00"
     with pytest.raises(Reject):
         epoch_to_datetime(10**15)
+
+
+EPOCH_EDGES = st.sampled_from([b + d for limit, _ in EPOCH_UNITS for b in (limit, -limit)
+                               for d in (-1, 0, 1)] + [0, 1, -1])
+
+
+@given(value=EPOCH_EDGES | st.integers(-(10**15), 10**15))
+@SETTINGS
+def test_the_epoch_rule_is_one_rule_in_python_and_sql(lite: sqlite3.Connection,
+                                                      value: int) -> None:
+    """EPOCH_UNITS told apart the same way by Python (epoch_scale: the copier's slow path and
+    verify's reference) and by the SQL every fast path is built with (epoch_sql)."""
+    sql = epoch_sql("x", lambda _, scale: str(scale))
+    found = lite.execute(f"SELECT {sql} FROM (SELECT ? AS x)", (value,)).fetchone()[0]
+    assert (None if found is None else int(found)) == epoch_scale(value)
+    assert epoch_scale(value) == (1_000_000 if abs(value) < 10**11
+                                  else 1_000 if abs(value) < 10**14 else None)
 
 
 @pytest.mark.parametrize(("text", "expected"), [

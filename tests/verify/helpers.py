@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from vendzz_migrate.copy.run import CopyOptions
 from vendzz_migrate.copy.run import run as copy_run
@@ -14,6 +15,16 @@ from vendzz_migrate.report.copy import CopyReport
 from vendzz_migrate.verify import VerifyOptions, VerifyReport
 from vendzz_migrate.verify import run as verify_run
 from vendzz_migrate.verify.model import Difference, TableResult
+
+try:
+    from vendzz_migrate import _speed
+except ImportError:
+    _speed = None  # type: ignore[assignment]
+
+# The one rule for the C extension (vendzz_migrate/_speed.c): optional at install (setup.py),
+# the same results without it (test_without_the_c_extension_the_sums_are_the_same); the tests
+# of its paths run wherever it is built, and CI must build it (test_the_c_speedup_is_built).
+needs_c = pytest.mark.skipif(_speed is None, reason="the optional C extension is not built")
 
 
 def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.verify.helpers import copy, execute, is_utf8, only_difference, table, verify
+from tests.verify.helpers import copy, execute, is_utf8, needs_c, only_difference, table, verify
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.typemap import infer as inferrer
@@ -203,6 +203,7 @@ ODD_DOC = st.none() | st.sampled_from(['{"b": 1, "aa": [2]}', "[]", "1.5", "not 
                                        '{"a": "\\u0000"}', '"{\\"x\\": 1}"', "123"])
 
 
+@needs_c
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(ODD_KEY, ODD_TEXT | st.none(), ODD_DOC, st.integers(-3, 3)),

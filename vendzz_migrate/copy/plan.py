@@ -3,28 +3,16 @@ existing columns)."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from vendzz_migrate.errors import ConfigError, StateError
 from vendzz_migrate.source.introspect import Schema
 from vendzz_migrate.source.reader import ColumnPlan, TablePlan
-from vendzz_migrate.typemap.convert import Kind, make
+from vendzz_migrate.typemap.convert import kind_for, make
 from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
     import psycopg
-
-_PG_KINDS: tuple[tuple[str, Kind], ...] = (
-    (r"smallint|integer|bigint", Kind.INTEGER),
-    (r"double precision|real", Kind.FLOAT),
-    (r"numeric(\(\d+(,\d+)?\))?", Kind.DECIMAL),
-    (r"boolean", Kind.BOOLEAN),
-    (r"timestamp(\(\d\))? with(out)? time zone|date", Kind.TIMESTAMP),
-    (r"jsonb?", Kind.JSON),
-    (r"bytea", Kind.BYTES),
-)
-
 
 def check_mapping(mapping: Mapping, schema: Schema) -> None:
     """The mapping must describe this very file: every table and column, nothing extra."""
@@ -63,13 +51,6 @@ def build(mapping: Mapping, schema: Schema) -> dict[str, TablePlan]:
         )
         plans[table.name] = TablePlan(table, tmap.rename or table.name, columns)
     return plans
-
-
-def kind_for(pg_type: str) -> Kind:
-    for pattern, kind in _PG_KINDS:
-        if re.fullmatch(pattern, pg_type.strip(), re.I):
-            return kind
-    return Kind.TEXT  # text, varchar(n), uuid, citext...: PostgreSQL validates the text
 
 
 def build_data_only(conn: psycopg.Connection, target_schema: str, mapping: Mapping,

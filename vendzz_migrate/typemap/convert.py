@@ -1,14 +1,20 @@
-"""Value conversions: SQLite value -> PostgreSQL COPY text, in two equivalent implementations.
+"""Value conversions: SQLite value -> PostgreSQL COPY text, and verify's canonical form of it.
 
-Each :class:`Conversion` has
-- a fast path, written in SQLite SQL: ``ok_sql`` says whether a value is in the common form,
-  ``copy_sql`` formats it as PostgreSQL text right inside SQLite (where it is cheapest), and
-  :func:`finish_line` escapes the whole COPY line in Python (C-speed byte searches);
-- a slow path in Python, :meth:`Conversion.convert`, the reference implementation, used for every
-  value the fast path does not claim. It either returns the text or raises :class:`Reject`.
+Each :class:`Conversion` holds, in one place, every rule of its kind of value:
+- the copier's fast path, written in SQLite SQL: ``ok_sql`` says whether a value is in the
+  common form, ``copy_sql`` formats it as PostgreSQL text right inside SQLite (where it is
+  cheapest), and :func:`finish_line` escapes the whole COPY line in Python (C-speed searches);
+- the copier's slow path in Python, :meth:`Conversion.convert`, the reference implementation,
+  used for every value the fast path does not claim. It returns the text or raises
+  :class:`Reject`;
+- verify's canonical form (:mod:`vendzz_migrate.typemap.canonical`): :meth:`Conversion.canon`
+  from the converted text (the reference), :meth:`Conversion.pg_canon_sql` the same in
+  PostgreSQL, and ONE fast tier that may answer "unsure" (the reference then decides): SQLite
+  SQL (:meth:`Conversion.canon_sql`) or, for what SQLite cannot print, Python or C
+  (:meth:`Conversion.fast_canon`).
 
-The two paths must agree wherever ``ok_sql`` is true; property tests check that. A value that
-neither path can convert costs its own row (it goes to ``vendzz_migrate.rejects``), never more.
+The paths must agree wherever a fast one answers; property tests check that. A value that
+neither copier path can convert costs its own row (it goes to ``vendzz_migrate.rejects``).
 """
 
 from __future__ import annotations
@@ -16,17 +22,26 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from vendzz_migrate.typemap import canonical, values
+from vendzz_migrate.typemap.canonical import MAX_MICROS, MIN_MICROS
 from vendzz_migrate.typemap.values import Raw
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Reject = values.Reject  # defined beside Raw (canonical raises it too); the same class
+EPOCH = canonical.EPOCH
+
 SECONDS_LIMIT = 100_000_000_000  # below: epoch seconds (until year 5138)
 MS_LIMIT = 100_000_000_000_000  # below: epoch milliseconds
+# THE epoch rule, for the copier and verify, in Python and in SQL: an epoch number whose
+# magnitude is below the limit is in that unit (microseconds per unit), told apart per value
+EPOCH_UNITS: tuple[tuple[int, int], ...] = ((SECONDS_LIMIT, 1_000_000), (MS_LIMIT, 1_000))
+# (canonical bytes of a non-NULL value as read: typeof() as bytes, the value) or None: unsure
+FastCanon = Callable[[bytes, Any], "bytes | None"]
 FAST_REAL_MIN = 1e-12  # SQLite's printf('%!.17g') round-trips exactly in this range (tested)
 FAST_REAL_MAX = 1e15
 _INT_TEXT = re.compile(rb"\s*[+-]?\d+\s*")
@@ -59,20 +74,31 @@ class Kind(StrEnum):
     BYTES = "bytes"
 
 
+_PG_KINDS: tuple[tuple[str, Kind], ...] = (
+    (r"smallint|integer|bigint", Kind.INTEGER),
+    (r"double precision|real", Kind.FLOAT),
+    (r"numeric(\(\d+(,\d+)?\))?", Kind.DECIMAL),
+    (r"boolean", Kind.BOOLEAN),
+    (r"timestamp(\(\d\))? with(out)? time zone|date", Kind.TIMESTAMP),
+    (r"jsonb?", Kind.JSON),
+    (r"bytea", Kind.BYTES),
+)
+
+
+def kind_for(pg_type: str) -> Kind:
+    """The kind of value a PostgreSQL column type (as ``format_type`` names it) holds."""
+    for pattern, kind in _PG_KINDS:
+        if re.fullmatch(pattern, pg_type.strip(), re.I):
+            return kind
+    return Kind.TEXT  # text, varchar(n), uuid, citext...: PostgreSQL validates the text
+
+
 class OnError(StrEnum):
     """What to do with a value that does not convert."""
 
     REJECT = "reject"  # the row goes to vendzz_migrate.rejects (default)
     NULL = "null"  # the value becomes NULL (counted as converted); nullable columns only
     WRAP = "wrap"  # json only: keep the raw text as a JSON string
-
-
-class Reject(Exception):
-    """The value cannot be converted as the mapping asks; its row goes to the rejects table."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def copy_escape(text: str) -> str:
@@ -142,11 +168,29 @@ def float_text(value: float) -> str:
     return repr(value)
 
 
+def epoch_scale(value: int | float) -> int | None:
+    """Microseconds per unit of an epoch number (:data:`EPOCH_UNITS`); None: too large."""
+    magnitude = abs(value)
+    for limit, scale in EPOCH_UNITS:
+        if magnitude < limit:
+            return scale
+    return None
+
+
+def epoch_sql(col: str, then: Callable[[int, int], str]) -> str:
+    """:data:`EPOCH_UNITS` in SQLite SQL: ``then(limit, scale)`` for an integer ``col`` in
+    each unit, NULL beyond."""
+    whens = " ".join(f"WHEN {col} > -{limit} AND {col} < {limit} THEN {then(limit, scale)}"
+                     for limit, scale in EPOCH_UNITS)
+    return f"CASE {whens} END"
+
+
 class Conversion:
     """Base: subclasses define the fast path (SQL) and the reference slow path (Python)."""
 
     kind: Kind
     natural: tuple[str, ...] = ()  # storage classes that need no change of form
+    text_is_canon = False  # a valid UTF-8 text value without NUL is its own canonical form
 
     def __init__(self, pg_type: str, not_null: bool = False,
                  on_error: OnError = OnError.REJECT) -> None:
@@ -192,6 +236,26 @@ class Conversion:
             return "\\N"
         return copy_escape(self.convert(raw))
 
+    # -- verify's canonical form (see vendzz_migrate.typemap.canonical) --------------------
+    def canon(self, text: str) -> str:
+        """The reference: the canonical text of the PostgreSQL text :meth:`convert` gave."""
+        return text
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        """The canonical text of a PostgreSQL column (quoted name) of this kind, in SQL."""
+        return f"{col}::text"  # text, varchar, uuid, integers, boolean ('true' / 'false')
+
+    def canon_sql(self, col: str) -> str | None:  # noqa: ARG002 (each kind its own)
+        """verify's fast tier in SQLite: the ``WHEN '<storage class>' THEN`` branches of a
+        ``CASE typeof(col)`` giving byte 0xFF and the canonical bytes of a value in its
+        common form (no branch, or NULL: unsure); None when SQLite cannot print this kind."""
+        return None
+
+    def fast_canon(self) -> FastCanon | None:
+        """verify's fast tier outside SQLite, for a kind :meth:`canon_sql` cannot print."""
+        return None
+
 
 class TextConversion(Conversion):
     kind = Kind.TEXT
@@ -203,6 +267,8 @@ class TextConversion(Conversion):
         match = re.fullmatch(r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*",
                              pg_type, re.I)
         self.max_length = int(match.group(1)) if match else None
+        self.is_uuid = bool(canonical.UUID_TYPE.fullmatch(pg_type))
+        self.text_is_canon = self.max_length is None and not self.is_uuid
 
     def ok_sql(self, col: str) -> str:
         length = f" AND length({col}) <= {self.max_length}" if self.max_length else ""
@@ -231,6 +297,16 @@ class TextConversion(Conversion):
         if self.max_length is not None and len(text) > self.max_length:
             raise Reject(f"text of {len(text)} characters is longer than {self.pg_type}")
         return text
+
+    def canon(self, text: str) -> str:
+        return canonical.text_canon(text, self.is_uuid)
+
+    def canon_sql(self, col: str) -> str | None:
+        if not self.text_is_canon:
+            return None
+        # an integer: its decimal text; NUL, 0xFF and 0xFE bytes are left to verify's row
+        # check (vendzz_migrate.verify.litesql.assemble)
+        return f"WHEN 'text' THEN X'FF' || {col} WHEN 'integer' THEN X'FF' || {col}"
 
 
 class IntegerConversion(Conversion):
@@ -269,10 +345,21 @@ class IntegerConversion(Conversion):
             raise Reject(f"{value} is out of range for {self.pg_type}")
         return str(value)
 
+    def canon_sql(self, col: str) -> str:
+        if (self.low, self.high) == INT_RANGES["bigint"]:
+            return f"WHEN 'integer' THEN X'FF' || {col}"
+        return (f"WHEN 'integer' THEN CASE WHEN {col} BETWEEN {self.low} AND {self.high}"
+                f" THEN X'FF' || {col} END")
+
 
 class FloatConversion(Conversion):
     kind = Kind.FLOAT
     natural = ("real", "integer")
+
+    def __init__(self, pg_type: str, not_null: bool = False,
+                 on_error: OnError = OnError.REJECT) -> None:
+        super().__init__(pg_type, not_null, on_error)
+        self.single = bool(canonical.SINGLE_TYPE.fullmatch(pg_type))  # real: float4
 
     def ok_sql(self, col: str) -> str:
         # CASE keeps abs() away from integers (abs(-2**63) overflows); zero is left to Python,
@@ -287,6 +374,17 @@ class FloatConversion(Conversion):
 
     def convert(self, raw: Raw) -> str:
         return float_text(_to_float(raw))
+
+    def canon(self, text: str) -> str:
+        return canonical.float_canon(text, self.single)
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        return (f"CASE WHEN {col} = 'NaN' THEN 'nan'"
+                f" ELSE encode(float8send({col}::float8), 'hex') END")
+
+    def fast_canon(self) -> FastCanon | None:
+        return None if self.single else canonical.double_bits
 
 
 class DecimalConversion(Conversion):
@@ -342,6 +440,13 @@ class DecimalConversion(Conversion):
             raise Reject(f"{number} is too large for {self.pg_type}")
         return format(fitted, "f")
 
+    def canon(self, text: str) -> str:
+        return canonical.decimal_canon(text)
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        return f"trim_scale({col})::text"
+
 
 class BooleanConversion(Conversion):
     kind = Kind.BOOLEAN
@@ -364,6 +469,13 @@ class BooleanConversion(Conversion):
                 return found
         raise Reject(f"{_preview(raw)} is not a boolean (0/1)")
 
+    def canon(self, text: str) -> str:
+        return "true" if text == "t" else "false"
+
+    def canon_sql(self, col: str) -> str:
+        return (f"WHEN 'integer' THEN CASE {col} WHEN 1 THEN X'FF74727565'"  # 0xFF 'true'
+                f" WHEN 0 THEN X'FF66616C7365' END")  # 0xFF 'false'
+
 
 class TimestampConversion(Conversion):
     """Epoch seconds / milliseconds (told apart per value), ISO-8601 and SQL datetime text."""
@@ -372,22 +484,51 @@ class TimestampConversion(Conversion):
     natural = ()
 
     def ok_sql(self, col: str) -> str:
-        return (f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {MS_LIMIT})"
+        return (f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {EPOCH_UNITS[-1][0]})"
                 f" OR (typeof({col}) = 'text' AND ({col} GLOB '{_ISO_Z}' OR {col} GLOB '{_SQL_DT}')"
                 f" AND datetime({col}) = substr(replace({col}, 'T', ' '), 1, 19))")
 
     def copy_sql(self, col: str) -> str:
         # datetime() is cheaper than strftime(); substr(1000 + ms, 2) is a 3-digit ms part
-        return (
-            f"CASE WHEN typeof({col}) = 'text' THEN replace(replace({col}, 'T', ' '), 'Z', '')"
-            f" || '+00' WHEN {col} < {SECONDS_LIMIT} THEN datetime({col}, 'unixepoch') || '+00'"
-            f" ELSE datetime({col} / 1000, 'unixepoch') || '.' || substr(1000 + {col} % 1000, 2)"
-            f" || '+00' END"
-        )
+        unit_text = {
+            1_000_000: f"datetime({col}, 'unixepoch') || '+00'",
+            1_000: f"datetime({col} / 1000, 'unixepoch') || '.' || substr(1000 + {col} % 1000, 2)"
+                   f" || '+00'",
+        }
+        return (f"CASE WHEN typeof({col}) = 'text' THEN replace(replace({col}, 'T', ' '), 'Z',"
+                f" '') || '+00' ELSE {epoch_sql(col, lambda _, scale: unit_text[scale])} END")
 
     def convert(self, raw: Raw) -> str:
         moment = parse_timestamp(raw)
         return moment.isoformat(sep=" ")
+
+    def canon(self, text: str) -> str:
+        return canonical.timestamp_canon(text)
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        return (f"CASE WHEN isfinite({col}) THEN (extract(epoch FROM {col}) * 1000000)::bigint"
+                f"::text ELSE {col}::text END")
+
+    def canon_sql(self, col: str) -> str:
+        """Epoch integers (:data:`EPOCH_UNITS`) whose microseconds PostgreSQL can hold, and
+        the two text forms the service writes: JavaScript's ``toISOString()``
+        (``2025-06-20T17:31:04.000Z``) and SQLite's ``CURRENT_TIMESTAMP``
+        (``2025-06-20 17:31:04``); a date SQLite would normalise (Feb 30, 24:00) or year
+        0000 (Python refuses it) gives NULL, and the reference decides."""
+
+        def micros(limit: int, scale: int) -> str:
+            low = max(-(limit - 1), -(-MIN_MICROS // scale))  # ceil(MIN_MICROS / scale)
+            high = min(limit - 1, MAX_MICROS // scale)
+            return f"CASE WHEN {col} BETWEEN {low} AND {high} THEN X'FF' || ({col} * {scale}) END"
+
+        iso, plain = f"substr({col}, 1, 19)", f"replace(substr({col}, 1, 19), 'T', ' ')"
+        valid = f"substr({col}, 1, 4) <> '0000' AND datetime({iso}, '+0 seconds') = {plain}"
+        seconds = f"CAST(strftime('%s', {iso}) AS INTEGER) * 1000000"
+        return (f"WHEN 'integer' THEN {epoch_sql(col, micros)}"
+                f" WHEN 'text' THEN CASE WHEN {col} GLOB '{_ISO_Z}' AND {valid} THEN X'FF' ||"
+                f" ({seconds} + CAST(substr({col}, 21, 3) AS INTEGER) * 1000)"
+                f" WHEN {col} GLOB '{_SQL_DT}' AND {valid} THEN X'FF' || ({seconds}) END")
 
 
 class JsonConversion(Conversion):
@@ -416,6 +557,19 @@ class JsonConversion(Conversion):
             raise Reject(f"{_preview(raw)} is not JSON text")
         return unwrap_json(decode_text(raw))
 
+    def canon(self, text: str) -> str:
+        return canonical.jsonb_canon(text)
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        return f"{col}::jsonb::text"
+
+    def fast_canon(self) -> FastCanon:
+        return canonical.jsonb_fast
+
+
+LARGE_BLOB = 1 << 20  # bytes; verify hashes larger blobs in Python, a piece at a time
+
 
 class BytesConversion(Conversion):
     kind = Kind.BYTES
@@ -432,6 +586,19 @@ class BytesConversion(Conversion):
             assert isinstance(raw.value, bytes)
             return "\\x" + raw.value.hex().upper()
         raise Reject(f"{_preview(raw)} is not binary data")
+
+    def canon(self, text: str) -> str:
+        return text[2:].lower()
+
+    @staticmethod
+    def pg_canon_sql(col: str) -> str:
+        return f"encode({col}, 'hex')"
+
+    def canon_sql(self, col: str) -> str:
+        # a large blob goes the Python path (verify.lite.row_digest hashes it piece by piece):
+        # SQLite would hold its hex text several times over, 10x the value in all
+        return (f"WHEN 'blob' THEN CASE WHEN length({col}) <= {LARGE_BLOB} THEN"
+                f" X'FF' || lower(hex({col})) END")
 
 
 CONVERSIONS: dict[Kind, type[Conversion]] = {
@@ -474,16 +641,13 @@ def parse_timestamp(raw: Raw) -> datetime:
 
 
 def epoch_to_datetime(value: int | float) -> datetime:
-    """Epoch seconds below 1e11, milliseconds below 1e14 (per value, sign-aware)."""
+    """Epoch seconds below 1e11, milliseconds below 1e14 (:data:`EPOCH_UNITS`)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise Reject(f"{float_text(value)} is not a timestamp")
-    magnitude = abs(value)
-    if magnitude < SECONDS_LIMIT:
-        micros = round(Decimal(repr(value) if isinstance(value, float) else value) * 1_000_000)
-    elif magnitude < MS_LIMIT:
-        micros = round(Decimal(repr(value) if isinstance(value, float) else value) * 1_000)
-    else:
+    scale = epoch_scale(value)
+    if scale is None:
         raise Reject(f"{value} is too large for epoch seconds or milliseconds")
+    micros = round(Decimal(repr(value) if isinstance(value, float) else value) * scale)
     try:
         return EPOCH + timedelta(microseconds=int(micros))
     except OverflowError:

@@ -37,6 +37,14 @@ class Raw:
         return cls("blob", bytes(value))
 
 
+class Reject(Exception):
+    """The value cannot be converted as the mapping asks; its row goes to the rejects table."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def encode_raw(raw: Raw) -> dict[str, Any]:
     """A JSON-safe, lossless encoding of a raw value (for ``vendzz_migrate.rejects``)."""
     if raw.kind == "null":

@@ -19,7 +19,7 @@ from typing import Any
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
 from vendzz_migrate.source.reader import key_clause, range_clause
-from vendzz_migrate.typemap.convert import Kind, Reject
+from vendzz_migrate.typemap.convert import LARGE_BLOB, Kind, Reject
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import fast, litesql
 from vendzz_migrate.verify.canon import NULL, VALUE, row_bytes
@@ -114,7 +114,6 @@ def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
     return SrcRow(key, raw_key, digest, rowid, quarantined, failure)
 
 
-LARGE_BLOB = 1 << 20  # a bytea value above this is hashed in pieces (no whole hex text)
 
 
 def _large_blobs(spec: Spec, row: Sequence[Any]) -> dict[int, bytes]:

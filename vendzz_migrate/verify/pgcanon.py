@@ -9,27 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vendzz_migrate.copy.plan import kind_for
 from vendzz_migrate.target.ddl import pq
-from vendzz_migrate.typemap.convert import Kind
+from vendzz_migrate.typemap.convert import CONVERSIONS, Kind, kind_for
 
 
 def value_sql(column: str, pg_type: str) -> str:
-    """Canonical text of one column (NULL stays NULL)."""
-    c = pq(column)
-    kind = kind_for(pg_type)
-    if kind is Kind.FLOAT:
-        return f"CASE WHEN {c} = 'NaN' THEN 'nan' ELSE encode(float8send({c}::float8), 'hex') END"
-    if kind is Kind.DECIMAL:
-        return f"trim_scale({c})::text"
-    if kind is Kind.TIMESTAMP:
-        return (f"CASE WHEN isfinite({c}) THEN (extract(epoch FROM {c}) * 1000000)::bigint::text"
-                f" ELSE {c}::text END")
-    if kind is Kind.JSON:
-        return f"{c}::jsonb::text"
-    if kind is Kind.BYTES:
-        return f"encode({c}, 'hex')"
-    return f"{c}::text"  # text, varchar, uuid, integers, boolean ('true' / 'false')
+    """Canonical text of one column (NULL stays NULL), by the conversion of its real type's
+    kind (``Conversion.pg_canon_sql``)."""
+    return CONVERSIONS[kind_for(pg_type)].pg_canon_sql(pq(column))
 
 
 # constants (folded when the query is planned), whatever standard_conforming_strings says

@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from vendzz_migrate.copy.plan import kind_for
 from vendzz_migrate.source.reader import ColumnPlan, TablePlan
-from vendzz_migrate.typemap.convert import Kind
+from vendzz_migrate.typemap.convert import Kind, kind_for
 from vendzz_migrate.typemap.values import Raw, encode_raw
 from vendzz_migrate.verify.fast import FastCanon, column_fast
 

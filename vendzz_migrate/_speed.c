@@ -1,19 +1,12 @@
-/* verify's hot loops in C: what the Python code of vendzz_migrate.verify does per value and
-   per row, written again for speed. Tests hold each function to its Python twin (the path
+/* verify's hot loops in C: what the Python code of vendzz_migrate.verify (and jsonb's
+   canonical text, vendzz_migrate.typemap.canonical) does per value and per row, written
+   again for speed. Tests hold each function to its Python twin (the path
    taken when this module could not be built) and both to what PostgreSQL computes.
 
-   text(doc)  What PostgreSQL prints for a JSON document as jsonb (``text::jsonb::text``).
-              It takes what orjson.loads() returned for a JSON object or array and returns the
-              UTF-8 bytes of jsonb's text: object keys in jsonb's order (byte length of the
-              UTF-8 key first, then its bytes), ", " and ": " separators, strings escaped as
-              PostgreSQL's escape_json() does. Whatever it is unsure of raises Unsure and the
-              caller takes the Python path: a float (its literal matters to jsonb, and orjson
-              kept only its value), an integer beyond 64 bits, a string holding NUL (jsonb
-              refuses \u0000) or a lone surrogate. Twin: fast.walk_text.
-
-   json_text(data)  The same as text(orjson.loads(data)) for a JSON object or array, read
-              straight from the bytes with no Python object made; None when unsure (see
-              json_canon). Twin: fast._orjson_text.
+   json_text(data)  What PostgreSQL prints for a JSON object or array as jsonb
+              (``text::jsonb::text``), read straight from the bytes with no Python object
+              made; None when unsure (see json_canon), and the reference decides. Twin:
+              vendzz_migrate.typemap.canonical.jsonb_canon (the reference itself).
 
    md5(data)  MD5 (RFC 1321) of bytes. Twin: hashlib.md5.
 
@@ -25,8 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static PyObject *Unsure;
 
 typedef struct {
     char *data;
@@ -62,12 +53,6 @@ static int put(Buffer *b, const char *bytes, Py_ssize_t n)
     memcpy(b->data + b->size, bytes, (size_t)n);
     b->size += n;
     return 0;
-}
-
-static int unsure(const char *why)
-{
-    PyErr_SetString(Unsure, why);
-    return -1;
 }
 
 /* A string as PostgreSQL's escape_json() prints it: \" \\ \b \f \n \r \t, other bytes below
@@ -115,27 +100,6 @@ static int put_escaped(Buffer *b, const char *s, Py_ssize_t n)
     return 0;
 }
 
-static int put_string(Buffer *b, PyObject *str)
-{
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
-    int status;
-
-    if (s == NULL) {  /* a lone surrogate: PostgreSQL refuses it */
-        PyErr_Clear();
-        return unsure("a string that is not UTF-8");
-    }
-    status = put_escaped(b, s, n);
-    return status > 0 ? unsure("a string holding NUL (jsonb refuses \\u0000)") : status;
-}
-
-typedef struct {
-    const char *bytes;
-    Py_ssize_t size;
-    PyObject *key;   /* borrowed from the dict */
-    PyObject *value; /* borrowed from the dict */
-} Member;
-
 /* jsonb's key order: the byte length of the UTF-8 key first, then its bytes. */
 static int jsonb_key_order(const char *x, Py_ssize_t x_size, const char *y, Py_ssize_t y_size)
 {
@@ -143,130 +107,6 @@ static int jsonb_key_order(const char *x, Py_ssize_t x_size, const char *y, Py_s
         return x_size < y_size ? -1 : 1;
     return memcmp(x, y, (size_t)x_size);
 }
-
-static int by_jsonb_order(const void *a, const void *b)
-{
-    const Member *x = a, *y = b;
-    return jsonb_key_order(x->bytes, x->size, y->bytes, y->size);
-}
-
-static int put_value(Buffer *b, PyObject *value);
-
-#define SMALL 16
-
-static int put_dict(Buffer *b, PyObject *dict)
-{
-    Py_ssize_t n = PyDict_GET_SIZE(dict), pos = 0, i = 0;
-    Member small[SMALL];
-    Member *members = small;
-    PyObject *key, *value;
-    int status = -1;
-
-    if (n == 0)
-        return put(b, "{}", 2);
-    if (n > SMALL) {
-        members = PyMem_Malloc((size_t)n * sizeof(Member));
-        if (members == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    while (PyDict_Next(dict, &pos, &key, &value)) {
-        if (i >= n || !PyUnicode_CheckExact(key)) {
-            unsure("not a dict as orjson builds it");
-            goto done;
-        }
-        members[i].bytes = PyUnicode_AsUTF8AndSize(key, &members[i].size);
-        if (members[i].bytes == NULL) {
-            PyErr_Clear();
-            unsure("a key that is not UTF-8");
-            goto done;
-        }
-        members[i].key = key;
-        members[i].value = value;
-        i++;
-    }
-    if (i != n) {
-        unsure("the dict changed size");
-        goto done;
-    }
-    qsort(members, (size_t)n, sizeof(Member), by_jsonb_order);
-    if (put(b, "{", 1) < 0)
-        goto done;
-    for (i = 0; i < n; i++) {
-        if ((i > 0 && put(b, ", ", 2) < 0) || put_string(b, members[i].key) < 0
-            || put(b, ": ", 2) < 0 || put_value(b, members[i].value) < 0)
-            goto done;
-    }
-    status = put(b, "}", 1);
-done:
-    if (members != small)
-        PyMem_Free(members);
-    return status;
-}
-
-static int put_list(Buffer *b, PyObject *list)
-{
-    Py_ssize_t i;
-
-    if (PyList_GET_SIZE(list) == 0)
-        return put(b, "[]", 2);
-    if (put(b, "[", 1) < 0)
-        return -1;
-    for (i = 0; i < PyList_GET_SIZE(list); i++) {
-        if ((i > 0 && put(b, ", ", 2) < 0) || put_value(b, PyList_GET_ITEM(list, i)) < 0)
-            return -1;
-    }
-    return put(b, "]", 1);
-}
-
-static int put_value(Buffer *b, PyObject *value)
-{
-    if (PyUnicode_CheckExact(value))
-        return put_string(b, value);
-    if (value == Py_True)
-        return put(b, "true", 4);
-    if (value == Py_False)
-        return put(b, "false", 5);
-    if (value == Py_None)
-        return put(b, "null", 4);
-    if (PyLong_CheckExact(value)) {
-        int overflow;
-        char digits[32];
-        long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
-        if (overflow || (n == -1 && PyErr_Occurred())) {
-            PyErr_Clear();
-            return unsure("an integer beyond 64 bits");
-        }
-        return put(b, digits, snprintf(digits, sizeof digits, "%lld", n));
-    }
-    if (PyDict_CheckExact(value) || PyList_CheckExact(value)) {
-        int status;
-        if (Py_EnterRecursiveCall(" in jsonb text"))
-            return -1;
-        status = PyDict_CheckExact(value) ? put_dict(b, value) : put_list(b, value);
-        Py_LeaveRecursiveCall();
-        return status;
-    }
-    return unsure("a float, or a value orjson does not build");
-}
-
-static PyObject *text(PyObject *module, PyObject *doc)
-{
-    Buffer b = {NULL, 0, 0};
-    PyObject *out = NULL;
-
-    (void)module;
-    if (!PyDict_CheckExact(doc) && !PyList_CheckExact(doc)) {
-        PyErr_SetString(PyExc_TypeError, "text() takes a dict or a list");
-        return NULL;
-    }
-    if (reserve(&b, 256) == 0 && put_value(&b, doc) == 0)
-        out = PyBytes_FromStringAndSize(b.data, b.size);
-    PyMem_Free(b.data);
-    return out;
-}
-
 
 /* -- jsonb's text straight from JSON text ------------------------------------------------ */
 
@@ -1100,7 +940,6 @@ done:
 #endif
 
 static PyMethodDef methods[] = {
-    {"text", text, METH_O, "text(doc) -> jsonb's text of doc (UTF-8); raises Unsure."},
     {"md5", md5, METH_O, "md5(data) -> the 16 bytes of MD5."},
     {"json_text", json_text, METH_O,
      "json_text(data) -> jsonb's text of the JSON object or array in data, or None: unsure."},
@@ -1135,10 +974,5 @@ PyMODINIT_FUNC PyInit__speed(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Unsure = PyErr_NewException("vendzz_migrate.verify._speed.Unsure", PyExc_ValueError, NULL);
-    if (Unsure == NULL || PyModule_AddObjectRef(m, "Unsure", Unsure) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
     return m;
 }
