@@ -99,6 +99,11 @@ def render(report: MonitorReport) -> None:
     if report.missing_health_fields:
         console.out.print("health answers lack the spec's fields: "
                           + ", ".join(report.missing_health_fields))
+    for name, missed in report.unreachable.items():
+        if missed:
+            console.out.print(f"{name} did not answer in {missed} of {report.polls} polls"
+                              + (": its alerts were never evaluated" if missed == report.polls
+                                 else ""))
     verdict = "passed" if report.passed else "FAILED"
     console.out.print(f"monitor {verdict}" + (" (interrupted)" if report.interrupted else ""))
 
