@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -71,12 +72,53 @@ def _svc(request: Request) -> Service:
     return service
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 async def _json_body(request: Request) -> Any:
+    """The body as JSON, or None when it is not JSON (NaN and Infinity are not: jsonb and the
+    copy refuse them)."""
     raw = await request.body()
     try:
-        return json.loads(raw) if raw else None
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite) if raw else None
     except ValueError:
         return None
+
+
+def _nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first key or string holding a NUL character (PostgreSQL's text
+    and jsonb cannot store one), else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    items: Any = (value.items() if isinstance(value, dict)
+                  else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return path or "body"
+        found = _nul_field(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _refused_body(body: Any) -> JSONResponse | None:
+    """A 422 for a body that is not a JSON object or holds a NUL character, else None."""
+    if not isinstance(body, dict):
+        return error(422, "the body must be a JSON object", field="body")
+    field = _nul_field(body)
+    if field is not None:
+        return error(422, f"invalid {field}: a NUL character (\\u0000) cannot be stored",
+                     field=field)
+    return None
 
 
 def _token(cfg: ServiceConfig, user_id: str) -> str:
@@ -96,8 +138,9 @@ def _password_ok(password: str, stored: Any) -> bool:
 
 async def login(request: Request) -> Response:
     body = await _json_body(request)
-    if not isinstance(body, dict):
-        return error(422, "the body must be a JSON object", field="body")
+    refused = _refused_body(body)
+    if refused is not None:
+        return refused
     try:
         creds = Login.model_validate(body)
     except ValidationError as exc:
@@ -141,6 +184,8 @@ async def get_quiz(request: Request) -> Response:
 
 
 def _get_quiz(service: Service, quiz_id: str) -> Response:
+    if "\x00" in quiz_id:  # no quiz has one; PostgreSQL would refuse the lookup
+        return error(404, "quiz not found", id=quiz_id)
     cached = service.redis.get_quiz(quiz_id)
     if cached is not None:
         service.metrics.cache.labels("hit").inc()
@@ -170,8 +215,9 @@ async def list_quizzes(request: Request) -> Response:
 
 async def post_response(request: Request) -> Response:
     body = await _json_body(request)
-    if not isinstance(body, dict):
-        return error(422, "the body must be a JSON object", field="body")
+    refused = _refused_body(body)
+    if refused is not None:
+        return refused
     try:
         answer = ResponseIn.model_validate(body)
     except ValidationError as exc:
@@ -181,6 +227,8 @@ async def post_response(request: Request) -> Response:
 
 
 def _post_response(service: Service, quiz_id: str, answer: ResponseIn) -> Response:
+    if "\x00" in quiz_id:  # no quiz has one; PostgreSQL would refuse the lookup
+        return error(404, "quiz not found", id=quiz_id)
     try:
         with service.maintenance.write():
             service.metrics.writes_in_flight.set(service.maintenance.writes_in_flight)
