@@ -13,6 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.loadtest.conftest import urls_scenario
@@ -165,6 +166,22 @@ def test_nothing_listening_is_a_connection_error() -> None:
                                  "--users", "1", "--stage-duration", "2s"])
     assert result.exit_code == ExitCode.CONNECTION
     assert "nothing answers at" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("flag", ["--json", "--junit", "--report"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_load(
+    flag: str, tmp_path: Path
+) -> None:
+    """Nothing listens at the URL: exit 4 (not 5) proves the outputs were checked first, so
+    an hour of load never ends in a report that cannot be written."""
+    from tests.loadtest.servers import free_port
+
+    (tmp_path / "file").write_text("")
+    where = tmp_path / "file" if flag == "--report" else tmp_path / "file" / "out"
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "1", "--stage-duration", "2s", flag, str(where)])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert flag in result.output and "Traceback" not in result.output
 
 
 def test_locust_stays_out_of_this_process() -> None:

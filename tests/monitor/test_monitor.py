@@ -166,6 +166,15 @@ def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
     assert flag in result.output and "Traceback" not in result.output
 
 
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",
+                                      "--duration", "2s", "--interval", "1s", "--json",
+                                      str(tmp_path / "file" / "m.json")])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "--json" in result.output and "Traceback" not in result.output
+
+
 def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> None:
     """Asked to watch PostgreSQL and Redis and reaching neither, the connections alert was
     never evaluated: the watch cannot pass, and the summary says which source was missing."""

@@ -77,6 +77,23 @@ def guarded(fn: Callable[[], T]) -> T:
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
+def check_outputs(
+    files: dict[str, Path | None], dirs: dict[str, Path | None] | None = None
+) -> None:
+    """Refuse (CONFIG) an output flag whose path cannot be written, before the long work."""
+    from vendzz_migrate.errors import ConfigError
+    from vendzz_migrate.fileio import unwritable
+
+    wanted = [(flag, path, False) for flag, path in files.items()]
+    wanted += [(flag, path, True) for flag, path in (dirs or {}).items()]
+    for flag, path, directory in wanted:
+        if path is None or str(path) == "-":
+            continue
+        reason = unwritable(path, directory=directory)
+        if reason is not None:
+            raise ConfigError(f"{flag} {path}: cannot write there ({reason})")
+
+
 def write_json(path: Path | None, payload: BaseModel | dict[str, Any]) -> None:
     """Write a report as JSON: to a file (atomically) or to stdout with ``-``."""
     if path is None:

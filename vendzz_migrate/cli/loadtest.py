@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, JunitOpt, RedisOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    JunitOpt,
+    RedisOpt,
+    check_outputs,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -83,6 +90,7 @@ def loadtest(
     def go() -> LoadtestReport:
         if not url:
             raise ConfigError("--url is required: name the service to load explicitly")
+        check_outputs({"--json": json_out, "--junit": junit}, {"--report": report_dir})
         options = lib.Options(
             url=url, users=_numbers(users, int), rates=_numbers(rate or "", float),
             stage_duration_s=parse_duration(stage_duration),

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    RedisOpt,
+    TargetOpt,
+    check_outputs,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -35,6 +42,7 @@ def monitor(
     from vendzz_migrate.settings import load_settings
 
     def go() -> MonitorReport:
+        check_outputs({"--json": json_out})
         settings = load_settings(database_url=target, redis_url=redis)
         options = lib.Options(
             url=url, duration_s=parse_duration(duration), interval_s=parse_duration(interval),
