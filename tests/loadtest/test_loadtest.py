@@ -77,6 +77,25 @@ def test_short_stage_passes_with_json_junit_and_html(
     assert "<script" not in page and " src=" not in page and " href=" not in page
 
 
+def test_a_url_with_credentials_loads_and_never_shows_the_password(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    """A staging service behind basic auth: http://user:password@host. The readiness probe
+    must not take ``user:password@host`` for a host name, and no output holds the password."""
+    url = app.url.replace("http://", "http://tester:s3cret@")
+    scenario = urls_scenario(tmp_path, "/health")
+    out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
+    result = runner.invoke(cli, ["loadtest", "--url", url, "--users", "2", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(small_profile),
+                                 "--json", str(out), "--junit", str(junit),
+                                 "--report", str(html)])
+    assert result.exit_code == 0, result.output
+    assert _json(out)["stages"][0]["requests"] > 0
+    for text in (result.output, out.read_text(), junit.read_text(),
+                 (html / "index.html").read_text()):
+        assert "s3cret" not in text
+
+
 def test_slowed_endpoint_fails_p95_with_exit_code(
     app: App, strict_profile: Path, tmp_path: Path
 ) -> None:

@@ -166,6 +166,18 @@ def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
     assert flag in result.output and "Traceback" not in result.output
 
 
+def test_a_url_with_credentials_is_watched_and_never_shown(app: App, tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    url = app.url.replace("http://", "http://watcher:s3cret@") + "/health"
+    result = CliRunner().invoke(cli, ["monitor", "--url", url, "--duration", "1s",
+                                      "--interval", "0.25s", "--rate-window", "1s",
+                                      "--profile", str(profile(tmp_path)), "--json", str(out)])
+    assert result.exit_code == ExitCode.OK, result.output
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.up_polls == report.polls >= 2
+    assert "s3cret" not in result.output and "s3cret" not in out.read_text()
+
+
 def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",

@@ -28,6 +28,7 @@ from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
 from vendzz_migrate.preflight.profile import load_profile
+from vendzz_migrate.urls import http_request, mask
 
 EventFn = Callable[[dict[str, Any]], None]
 ENGINE = "vendzz_migrate.loadtest.engine"
@@ -92,12 +93,12 @@ def check_ready(url: str) -> None:
     if importlib.util.find_spec("locust") is None:
         raise ConfigError("loadtest needs Locust: pip install 'vendzz-migrate[loadtest]'")
     try:
-        urllib.request.urlopen(url, timeout=10).close()
+        urllib.request.urlopen(http_request(url), timeout=10).close()
     except urllib.error.HTTPError:
         return
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ConnectionFailed(f"nothing answers at {url}: {reason}") from None
+        raise ConnectionFailed(f"nothing answers at {mask(url)}: {reason}") from None
 
 
 def free_port() -> int:
@@ -230,7 +231,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
         )
     data = (result or {}).get("data", {})
     return LoadtestReport(
-        url=options.url,
+        url=mask(options.url),
         mode=options.mode,
         scenario=str(config["scenario_name"]),
         profile=profile.name,

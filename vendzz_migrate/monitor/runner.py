@@ -82,7 +82,7 @@ class MonitorReport(BaseModel):
 def check_options(options: Options) -> None:
     parts = urlsplit(options.url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"--url must be an http:// or https:// URL, not {options.url!r}")
+        raise ConfigError(f"--url must be an http:// or https:// URL, not {mask(options.url)!r}")
     _check_source(options.database_url, "--target", {"postgres", "postgresql"})
     _check_source(options.redis_url, "--redis", {"redis", "rediss", "unix"})
     if options.interval_s <= 0 or options.duration_s <= 0:
@@ -193,7 +193,7 @@ class _Watch:
                                          ("redis", self.options.redis_url)) if url}
         never = total > 0 and any(n == total for n in unreachable.values())
         return MonitorReport(
-            url=self.options.url, profile=self.profile.name, started_at=started,
+            url=mask(self.options.url), profile=self.profile.name, started_at=started,
             duration_s=end - started, polls=total, up_polls=up, uptime_pct=round(uptime, 3),
             uptime_target_pct=target, uptime_met=total > 0 and uptime >= target,
             downtime_s=round(downtime, 2),
