@@ -14,12 +14,12 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import bcrypt
 import psutil
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,6 +37,7 @@ from examples.service.redis_side import RedisSide
 log = logging.getLogger("vendzz.service")
 TOKEN_TTL_S = 24 * 3600
 USER_FIELDS = ("id", "email", "firstName", "lastName", "plan", "role")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Service:
@@ -136,16 +137,23 @@ def _password_ok(password: str, stored: Any) -> bool:
         return False
 
 
-async def login(request: Request) -> Response:
+async def _validated(request: Request, model: type[M]) -> M | Response:
+    """The body as ``model``, or the 422 that names the field at fault."""
     body = await _json_body(request)
     refused = _refused_body(body)
     if refused is not None:
         return refused
     try:
-        creds = Login.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         field, reason = first_error(exc)
         return error(422, f"invalid {field}: {reason}", field=field)
+
+
+async def login(request: Request) -> Response:
+    creds = await _validated(request, Login)
+    if isinstance(creds, Response):
+        return creds
     return await _run(request, _login, creds)
 
 
@@ -214,15 +222,9 @@ async def list_quizzes(request: Request) -> Response:
 
 
 async def post_response(request: Request) -> Response:
-    body = await _json_body(request)
-    refused = _refused_body(body)
-    if refused is not None:
-        return refused
-    try:
-        answer = ResponseIn.model_validate(body)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        return error(422, f"invalid {field}: {reason}", field=field)
+    answer = await _validated(request, ResponseIn)
+    if isinstance(answer, Response):
+        return answer
     return await _run(request, _post_response, str(request.path_params["id"]), answer)
 
 
