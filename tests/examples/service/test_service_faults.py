@@ -14,23 +14,15 @@ import httpx
 import pytest
 
 from tests.examples.service.conftest import Sample
-from tests.examples.service.helpers import Proxy, pg_port, service, via_port
+from tests.examples.service.helpers import Proxy, count_responses, pg_port, service, via_port
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _count(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT count(*) FROM quiz_responses").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_bad_input_is_a_4xx_that_names_the_field(sample: Sample, tmp_path: Path) -> None:
     with service(tmp_path / "svc", sample.url) as svc, svc.http() as http:
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
-        rows = _count(sample.path)
+        rows = count_responses(sample.path)
         post = f"/api/quizzes/{quiz_id}/responses"
         cases = {
             "body": http.post(post, content=b"{not json", headers={"content-type": "x"}),
@@ -46,7 +38,7 @@ def test_bad_input_is_a_4xx_that_names_the_field(sample: Sample, tmp_path: Path)
         unknown = http.post("/api/quizzes/no-such-quiz/responses", json={"responses": {"a": 1}})
         assert unknown.status_code == 404
         assert http.get("/api/quizzes/no-such-quiz").json()["error"] == "quiz not found"
-        assert _count(sample.path) == rows  # nothing written by any of them
+        assert count_responses(sample.path) == rows  # nothing written by any of them
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
