@@ -96,6 +96,22 @@ def test_a_url_with_credentials_loads_and_never_shows_the_password(
         assert "s3cret" not in text
 
 
+def test_failing_requests_fail_the_error_rate_target(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    scenario = urls_scenario(tmp_path, "/health", "/no-such-page")  # half of them a 404
+    out = tmp_path / "r.json"
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "2", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(small_profile),
+                                 "--json", str(out)])
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.output
+    (stage,) = _json(out)["stages"]
+    assert stage["failures"] > 0 and 0.2 < stage["error_rate"] < 0.8
+    verdict = {v["name"]: v["passed"] for v in stage["verdicts"]}
+    assert verdict["error rate"] is False and verdict["p95"] is True
+    assert "error rate" in result.output and "missed" in result.output
+
+
 def test_slowed_endpoint_fails_p95_with_exit_code(
     app: App, strict_profile: Path, tmp_path: Path
 ) -> None:
