@@ -120,3 +120,15 @@ def test_bad_settings_stop_the_start_with_one_line(tmp_path: Path, env: dict[str
     assert done.returncode == 4, done.stderr
     assert reason in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_is_exit_7_like_ctl(sample: Sample) -> None:
+    """uvicorn's own 3 would read as SOURCE (a bad SQLite file) in the project's table."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        done = _start({"DATABASE_URL": sample.url, "PORT": str(held.getsockname()[1])})
+    assert done.returncode == 7, done.stderr
+    assert "address already in use" in done.stderr and "Traceback" not in done.stderr
