@@ -219,6 +219,23 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_load(
     assert flag in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("redis", "code"), [("127.0.0.1:6379", ExitCode.CONFIG),
+                                             ("redis://:s3cret@127.0.0.1:{port}/0",
+                                              ExitCode.CONNECTION)])
+def test_a_redis_that_cannot_count_hits_is_refused_before_any_load(
+    app: App, redis: str, code: ExitCode
+) -> None:
+    """Else the cache-hit target is silently not judged and the stage can pass."""
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "1",
+                                 "--stage-duration", "2s",
+                                 "--redis", redis.format(port=free_port())])
+    assert result.exit_code == code, result.output
+    assert "--redis" in result.output and "s3cret" not in result.output
+    assert "stage 1" not in result.output
+
+
 def test_locust_stays_out_of_this_process() -> None:
     import vendzz_migrate.cli
     import vendzz_migrate.loadtest  # noqa: F401

@@ -82,6 +82,24 @@ def check_options(options: Options) -> None:
         raise ConfigError("--rate needs positive arrivals per second")
     if options.workers < 0 or options.remote_workers < 0:
         raise ConfigError("--workers cannot be negative")
+    if options.redis_url and urlsplit(options.redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"--redis must be a redis:// URL, not {mask(options.redis_url)!r}")
+
+
+def check_redis(url: str | None) -> None:
+    """The Redis whose INFO counts the cache hits answers (else that target goes unjudged)."""
+    if not url:
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            client.info("stats")
+        finally:
+            client.close()
+    except (redis.RedisError, OSError) as exc:
+        raise ConnectionFailed(f"--redis {mask(url)} does not answer INFO: {exc}") from None
 
 
 def check_ready(url: str) -> None:
@@ -218,6 +236,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
     profile = load_profile(options.profile)
     config = _config(options)
     check_ready(options.url)
+    check_redis(options.redis_url)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="vz-loadtest-") as tmp:
         result, interrupted, _ = _drive(options, config, Path(tmp), on_event)
