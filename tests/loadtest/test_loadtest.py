@@ -236,6 +236,16 @@ def test_a_redis_that_cannot_count_hits_is_refused_before_any_load(
     assert "stage 1" not in result.output
 
 
+def test_users_and_rate_together_are_refused() -> None:
+    """One model per run: --rate used to win silently over an explicit --users."""
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "50", "--rate", "10"])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "--users" in result.output and "--rate" in result.output
+
+
 def test_locust_stays_out_of_this_process() -> None:
     import vendzz_migrate.cli
     import vendzz_migrate.loadtest  # noqa: F401
