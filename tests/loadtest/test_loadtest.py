@@ -246,6 +246,21 @@ def test_users_and_rate_together_are_refused() -> None:
     assert "--users" in result.output and "--rate" in result.output
 
 
+@pytest.mark.parametrize("path", ["http://127.0.0.2:8080/health", "//127.0.0.2/health",
+                                  "https://127.0.0.1:{port}/health"])
+def test_a_scenario_url_on_another_host_is_refused(path: str, tmp_path: Path) -> None:
+    """Load goes only where --url says (urls-example.yaml: 'absolute URLs must be on the
+    same host as --url'); before, Locust sent it to the scenario's host."""
+    from tests.loadtest.servers import free_port
+
+    port = free_port()
+    scenario = urls_scenario(tmp_path, "/health", path.format(port=port))
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{port}", "--users",
+                                 "1", "--stage-duration", "2s", "--scenario", str(scenario)])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "urls.1" in result.output and "--url" in result.output
+
+
 def test_locust_stays_out_of_this_process() -> None:
     import vendzz_migrate.cli
     import vendzz_migrate.loadtest  # noqa: F401

@@ -127,6 +127,10 @@ def free_port() -> int:
 
 def _config(options: Options) -> dict[str, Any]:
     scenario = load_scenario(options.scenario)
+    foreign = scenario.foreign_urls(options.url)
+    if foreign:
+        raise ConfigError(f"scenario {scenario.name}: {', '.join(foreign)}: an absolute URL on "
+                          f"another host than --url {mask(options.url)} (load goes only there)")
     journeys = [j.model_dump(by_alias=True) for j in scenario.all_journeys()]
     expect = options.workers + options.remote_workers
     if options.mode == "open":
