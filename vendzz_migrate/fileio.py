@@ -25,3 +25,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def unwritable(path: Path, *, directory: bool = False) -> str | None:
+    """Why ``path`` (a file, or with ``directory`` a folder to write into) cannot be written,
+    or None: checked before long work so that its report is not lost at the end."""
+    path = Path(path)
+    if path.exists():
+        if path.is_dir() != directory:
+            return "is a directory" if path.is_dir() else "is not a directory"
+        return None if os.access(path if directory else path.parent, os.W_OK) else "not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    return None if os.access(parent, os.W_OK) else f"{parent} is not writable"

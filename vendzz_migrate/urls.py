@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@", re.I)
@@ -37,3 +38,24 @@ def identity(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}@{host}:{parts.port or ''}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query and mask(parts.query), ""))
+
+
+def http_request(url: str, headers: dict[str, str] | None = None) -> Any:
+    """A ``urllib`` request for ``url`` whose ``user:password@`` (which urllib would take for
+    part of the host name) is sent as HTTP basic auth instead."""
+    import base64
+    import urllib.request
+    from urllib.parse import unquote
+
+    parts = urlsplit(url)
+    extra = dict(headers or {})
+    if parts.username is not None:
+        creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        extra["Authorization"] = "Basic " + base64.b64encode(creds).decode()
+        netloc = parts.hostname or ""
+        if ":" in netloc:  # an IPv6 literal
+            netloc = f"[{netloc}]"
+        if parts.port is not None:
+            netloc = f"{netloc}:{parts.port}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urllib.request.Request(url, headers=extra)

@@ -14,6 +14,7 @@ import sys
 from vendzz_migrate.errors import ExitCode, VendzzError
 
 GRACE_S = 20
+UVICORN_STARTUP_FAILURE = 3
 
 
 def main() -> int:
@@ -36,8 +37,13 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     app = create_app(service=service)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False,
-                timeout_graceful_shutdown=GRACE_S, lifespan="on")
+    try:
+        uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False,
+                    timeout_graceful_shutdown=GRACE_S, lifespan="on")
+    except SystemExit as exc:  # uvicorn's 3: it could not start (the port is taken), as ctl's 7
+        if exc.code == UVICORN_STARTUP_FAILURE:
+            return int(ExitCode.STATE)
+        raise
     return int(ExitCode.OK)
 
 

@@ -9,16 +9,17 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import bcrypt
 import psutil
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -36,6 +37,7 @@ from examples.service.redis_side import RedisSide
 log = logging.getLogger("vendzz.service")
 TOKEN_TTL_S = 24 * 3600
 USER_FIELDS = ("id", "email", "firstName", "lastName", "plan", "role")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Service:
@@ -71,12 +73,53 @@ def _svc(request: Request) -> Service:
     return service
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 async def _json_body(request: Request) -> Any:
+    """The body as JSON, or None when it is not JSON (NaN and Infinity are not: jsonb and the
+    copy refuse them)."""
     raw = await request.body()
     try:
-        return json.loads(raw) if raw else None
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite) if raw else None
     except ValueError:
         return None
+
+
+def _nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first key or string holding a NUL character (PostgreSQL's text
+    and jsonb cannot store one), else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    items: Any = (value.items() if isinstance(value, dict)
+                  else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return path or "body"
+        found = _nul_field(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _refused_body(body: Any) -> JSONResponse | None:
+    """A 422 for a body that is not a JSON object or holds a NUL character, else None."""
+    if not isinstance(body, dict):
+        return error(422, "the body must be a JSON object", field="body")
+    field = _nul_field(body)
+    if field is not None:
+        return error(422, f"invalid {field}: a NUL character (\\u0000) cannot be stored",
+                     field=field)
+    return None
 
 
 def _token(cfg: ServiceConfig, user_id: str) -> str:
@@ -94,15 +137,23 @@ def _password_ok(password: str, stored: Any) -> bool:
         return False
 
 
-async def login(request: Request) -> Response:
+async def _validated(request: Request, model: type[M]) -> M | Response:
+    """The body as ``model``, or the 422 that names the field at fault."""
     body = await _json_body(request)
-    if not isinstance(body, dict):
-        return error(422, "the body must be a JSON object", field="body")
+    refused = _refused_body(body)
+    if refused is not None:
+        return refused
     try:
-        creds = Login.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         field, reason = first_error(exc)
         return error(422, f"invalid {field}: {reason}", field=field)
+
+
+async def login(request: Request) -> Response:
+    creds = await _validated(request, Login)
+    if isinstance(creds, Response):
+        return creds
     return await _run(request, _login, creds)
 
 
@@ -141,6 +192,8 @@ async def get_quiz(request: Request) -> Response:
 
 
 def _get_quiz(service: Service, quiz_id: str) -> Response:
+    if "\x00" in quiz_id:  # no quiz has one; PostgreSQL would refuse the lookup
+        return error(404, "quiz not found", id=quiz_id)
     cached = service.redis.get_quiz(quiz_id)
     if cached is not None:
         service.metrics.cache.labels("hit").inc()
@@ -169,18 +222,15 @@ async def list_quizzes(request: Request) -> Response:
 
 
 async def post_response(request: Request) -> Response:
-    body = await _json_body(request)
-    if not isinstance(body, dict):
-        return error(422, "the body must be a JSON object", field="body")
-    try:
-        answer = ResponseIn.model_validate(body)
-    except ValidationError as exc:
-        field, reason = first_error(exc)
-        return error(422, f"invalid {field}: {reason}", field=field)
+    answer = await _validated(request, ResponseIn)
+    if isinstance(answer, Response):
+        return answer
     return await _run(request, _post_response, str(request.path_params["id"]), answer)
 
 
 def _post_response(service: Service, quiz_id: str, answer: ResponseIn) -> Response:
+    if "\x00" in quiz_id:  # no quiz has one; PostgreSQL would refuse the lookup
+        return error(404, "quiz not found", id=quiz_id)
     try:
         with service.maintenance.write():
             service.metrics.writes_in_flight.set(service.maintenance.writes_in_flight)

@@ -267,6 +267,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration is None and args.count is None:
         parser.error("give --duration or --count")
+    if not args.url.startswith(("http://", "https://")):
+        parser.error(f"--url must be an http:// or https:// URL, not {args.url!r}")
+    for flag, value in (("--rate", args.rate), ("--duration", args.duration),
+                        ("--count", args.count)):
+        if value is not None and value <= 0:
+            parser.error(f"{flag} must be positive, not {value}")
+    if args.max_retry < 0 or args.reads_per_write < 0:
+        parser.error("--max-retry and --reads-per-write cannot be negative")
     return args
 
 
@@ -281,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: writer.stop())
     try:
         summary = writer.run()
+    except OSError as exc:  # the ack log (or --ack-times) cannot be written: nothing was sent
+        times = args.ack_times is not None and str(exc.filename) == str(args.ack_times)
+        print(f"error: cannot write {args.ack_times if times else args.ack_log}: "
+              f"{exc.strerror or exc} ({exc.filename})", file=sys.stderr)
+        print(json.dumps(asdict(writer.summary)))
+        return int(ExitCode.CONFIG)
     except (httpx.HTTPError, RuntimeError) as exc:
         print(f"error: {str(exc) or type(exc).__name__}", file=sys.stderr)
         print(json.dumps(asdict(writer.summary)))

@@ -13,6 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.loadtest.conftest import urls_scenario
@@ -74,6 +75,41 @@ def test_short_stage_passes_with_json_junit_and_html(
     assert all(len(lines) >= 1 and all(n >= 2 for n in lines) for _, lines in plots)
     # self-contained: nothing fetched from elsewhere
     assert "<script" not in page and " src=" not in page and " href=" not in page
+
+
+def test_a_url_with_credentials_loads_and_never_shows_the_password(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    """A staging service behind basic auth: http://user:password@host. The readiness probe
+    must not take ``user:password@host`` for a host name, and no output holds the password."""
+    url = app.url.replace("http://", "http://tester:s3cret@")
+    scenario = urls_scenario(tmp_path, "/health")
+    out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
+    result = runner.invoke(cli, ["loadtest", "--url", url, "--users", "2", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(small_profile),
+                                 "--json", str(out), "--junit", str(junit),
+                                 "--report", str(html)])
+    assert result.exit_code == 0, result.output
+    assert _json(out)["stages"][0]["requests"] > 0
+    for text in (result.output, out.read_text(), junit.read_text(),
+                 (html / "index.html").read_text()):
+        assert "s3cret" not in text
+
+
+def test_failing_requests_fail_the_error_rate_target(
+    app: App, small_profile: Path, tmp_path: Path
+) -> None:
+    scenario = urls_scenario(tmp_path, "/health", "/no-such-page")  # half of them a 404
+    out = tmp_path / "r.json"
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "2", *STAGE,
+                                 "--scenario", str(scenario), "--profile", str(small_profile),
+                                 "--json", str(out)])
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.output
+    (stage,) = _json(out)["stages"]
+    assert stage["failures"] > 0 and 0.2 < stage["error_rate"] < 0.8
+    verdict = {v["name"]: v["passed"] for v in stage["verdicts"]}
+    assert verdict["error rate"] is False and verdict["p95"] is True
+    assert "error rate" in result.output and "missed" in result.output
 
 
 def test_slowed_endpoint_fails_p95_with_exit_code(
@@ -165,6 +201,64 @@ def test_nothing_listening_is_a_connection_error() -> None:
                                  "--users", "1", "--stage-duration", "2s"])
     assert result.exit_code == ExitCode.CONNECTION
     assert "nothing answers at" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("flag", ["--json", "--junit", "--report"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_load(
+    flag: str, tmp_path: Path
+) -> None:
+    """Nothing listens at the URL: exit 4 (not 5) proves the outputs were checked first, so
+    an hour of load never ends in a report that cannot be written."""
+    from tests.loadtest.servers import free_port
+
+    (tmp_path / "file").write_text("")
+    where = tmp_path / "file" if flag == "--report" else tmp_path / "file" / "out"
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "1", "--stage-duration", "2s", flag, str(where)])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert flag in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("redis", "code"), [("127.0.0.1:6379", ExitCode.CONFIG),
+                                             ("redis://:s3cret@127.0.0.1:{port}/0",
+                                              ExitCode.CONNECTION)])
+def test_a_redis_that_cannot_count_hits_is_refused_before_any_load(
+    app: App, redis: str, code: ExitCode
+) -> None:
+    """Else the cache-hit target is silently not judged and the stage can pass."""
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "1",
+                                 "--stage-duration", "2s",
+                                 "--redis", redis.format(port=free_port())])
+    assert result.exit_code == code, result.output
+    assert "--redis" in result.output and "s3cret" not in result.output
+    assert "stage 1" not in result.output
+
+
+def test_users_and_rate_together_are_refused() -> None:
+    """One model per run: --rate used to win silently over an explicit --users."""
+    from tests.loadtest.servers import free_port
+
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "--users", "50", "--rate", "10"])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "--users" in result.output and "--rate" in result.output
+
+
+@pytest.mark.parametrize("path", ["http://127.0.0.2:8080/health", "//127.0.0.2/health",
+                                  "https://127.0.0.1:{port}/health"])
+def test_a_scenario_url_on_another_host_is_refused(path: str, tmp_path: Path) -> None:
+    """Load goes only where --url says (urls-example.yaml: 'absolute URLs must be on the
+    same host as --url'); before, Locust sent it to the scenario's host."""
+    from tests.loadtest.servers import free_port
+
+    port = free_port()
+    scenario = urls_scenario(tmp_path, "/health", path.format(port=port))
+    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{port}", "--users",
+                                 "1", "--stage-duration", "2s", "--scenario", str(scenario)])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "urls.1" in result.output and "--url" in result.output
 
 
 def test_locust_stays_out_of_this_process() -> None:

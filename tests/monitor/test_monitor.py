@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.loadtest.servers import App
+from tests.loadtest.servers import App, free_port
 from vendzz_migrate import monitor
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
@@ -156,6 +156,53 @@ def test_bad_url_is_one_line() -> None:
     assert result.exit_code == ExitCode.CONFIG and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--target", "db.example/vendzz"),
+                                             ("--redis", "127.0.0.1:6379")])
+def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
+    result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",
+                                      "--duration", "1s", "--interval", "0.5s",
+                                      "--rate-window", "1s", flag, value])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert flag in result.output and "Traceback" not in result.output
+
+
+def test_a_url_with_credentials_is_watched_and_never_shown(app: App, tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    url = app.url.replace("http://", "http://watcher:s3cret@") + "/health"
+    result = CliRunner().invoke(cli, ["monitor", "--url", url, "--duration", "1s",
+                                      "--interval", "0.25s", "--rate-window", "1s",
+                                      "--profile", str(profile(tmp_path)), "--json", str(out)])
+    assert result.exit_code == ExitCode.OK, result.output
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.up_polls == report.polls >= 2
+    assert "s3cret" not in result.output and "s3cret" not in out.read_text()
+
+
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",
+                                      "--duration", "2s", "--interval", "1s", "--json",
+                                      str(tmp_path / "file" / "m.json")])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "--json" in result.output and "Traceback" not in result.output
+
+
+def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> None:
+    """Asked to watch PostgreSQL and Redis and reaching neither, the connections alert was
+    never evaluated: the watch cannot pass, and the summary says which source was missing."""
+    out = tmp_path / "m.json"
+    dead = f"127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli, [
+        "monitor", "--url", app.url + "/health", "--duration", "1s", "--interval", "0.25s",
+        "--rate-window", "1s", "--profile", str(profile(tmp_path)), "--json", str(out),
+        "--target", f"postgresql://watcher:s3cret@{dead}/vendzz",
+        "--redis", f"redis://:s3cret@{dead}/0"])
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.output
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.uptime_pct == 100 and not report.alerts and not report.passed
+    assert report.unreachable == {"postgres": report.polls, "redis": report.polls}
+    assert "postgres" in result.output and "redis" in result.output
+    assert "s3cret" not in result.output
 
 
 def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:

@@ -101,14 +101,24 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def check_output_path(path: Path | None, option: str = "--json") -> None:
-    """Refuse, before any work, a report path that cannot be written (a directory, or in a
-    directory that does not exist), so a long run does not fail at its very end."""
-    if path is None or str(path) == "-":
-        return
-    if path.is_dir():
-        raise ConfigError(f"{option} {path} is a directory; give a file name")
-    if path.parent != Path() and not path.parent.is_dir():
-        raise ConfigError(f"{option} {path}: directory {path.parent} does not exist")
+    """One report file flag (see :func:`check_outputs`)."""
+    check_outputs({option: path})
+
+
+def check_outputs(
+    files: dict[str, Path | None], dirs: dict[str, Path | None] | None = None
+) -> None:
+    """Refuse (CONFIG) an output flag whose path cannot be written, before the long work."""
+    from vendzz_migrate.fileio import unwritable
+
+    wanted = [(flag, path, False) for flag, path in files.items()]
+    wanted += [(flag, path, True) for flag, path in (dirs or {}).items()]
+    for flag, path, directory in wanted:
+        if path is None or str(path) == "-":
+            continue
+        reason = unwritable(path, directory=directory)
+        if reason is not None:
+            raise ConfigError(f"{flag} {path}: cannot write there ({reason})")
 
 
 def write_json(path: Path | None, payload: BaseModel | dict[str, Any]) -> None:

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, JunitOpt, RedisOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    JunitOpt,
+    RedisOpt,
+    check_outputs,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -28,7 +35,8 @@ def _numbers(text: str, kind: type[float] | type[int]) -> tuple[Any, ...]:
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Base URL of the service (required).",
                                              show_default=False)]
-UsersOpt = Annotated[str, typer.Option("--users", help="Closed model: users per stage.")]
+UsersOpt = Annotated[str | None, typer.Option(
+    "--users", help="Closed model: users per stage [default: 100,500,1000].", show_default=False)]
 DurationOpt = Annotated[str, typer.Option("--stage-duration", help="Per stage.")]
 RampOpt = Annotated[str | None, typer.Option(
     "--ramp", help="Ramp at the start of each stage, not measured [default: 25 %, <= 30s].")]
@@ -55,7 +63,7 @@ ReportOpt = Annotated[Path | None, typer.Option(
 
 def loadtest(
     url: UrlOpt = None,
-    users: UsersOpt = "100,500,1000",
+    users: UsersOpt = None,
     stage_duration: DurationOpt = "60s",
     ramp: RampOpt = None,
     rate: RateOpt = None,
@@ -83,8 +91,12 @@ def loadtest(
     def go() -> LoadtestReport:
         if not url:
             raise ConfigError("--url is required: name the service to load explicitly")
+        if users is not None and rate is not None:
+            raise ConfigError("--users (closed model) and --rate (open model): give one of them")
+        check_outputs({"--json": json_out, "--junit": junit}, {"--report": report_dir})
         options = lib.Options(
-            url=url, users=_numbers(users, int), rates=_numbers(rate or "", float),
+            url=url, users=_numbers(users or "100,500,1000", int),
+            rates=_numbers(rate or "", float),
             stage_duration_s=parse_duration(stage_duration),
             ramp_s=None if ramp is None else parse_duration(ramp), scenario=scenario,
             profile=profile, workers=workers, remote_workers=expect_workers,

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vendzz_migrate import console
-from vendzz_migrate.cli.common import JsonOpt, RedisOpt, TargetOpt, guarded, write_json
+from vendzz_migrate.cli.common import (
+    JsonOpt,
+    RedisOpt,
+    TargetOpt,
+    check_outputs,
+    guarded,
+    write_json,
+)
 from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -35,6 +42,7 @@ def monitor(
     from vendzz_migrate.settings import load_settings
 
     def go() -> MonitorReport:
+        check_outputs({"--json": json_out})
         settings = load_settings(database_url=target, redis_url=redis)
         options = lib.Options(
             url=url, duration_s=parse_duration(duration), interval_s=parse_duration(interval),
@@ -99,6 +107,11 @@ def render(report: MonitorReport) -> None:
     if report.missing_health_fields:
         console.out.print("health answers lack the spec's fields: "
                           + ", ".join(report.missing_health_fields))
+    for name, missed in report.unreachable.items():
+        if missed:
+            console.out.print(f"{name} did not answer in {missed} of {report.polls} polls"
+                              + (": its alerts were never evaluated" if missed == report.polls
+                                 else ""))
     verdict = "passed" if report.passed else "FAILED"
     console.out.print(f"monitor {verdict}" + (" (interrupted)" if report.interrupted else ""))
 

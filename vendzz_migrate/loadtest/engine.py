@@ -340,7 +340,10 @@ class Run:
                 return [int(info["keyspace_hits"]), int(info["keyspace_misses"])]
             import urllib.request
 
-            with urllib.request.urlopen(CONFIG["url"] + "/health", timeout=3) as response:
+            from vendzz_migrate.urls import http_request
+
+            with urllib.request.urlopen(http_request(CONFIG["url"] + "/health"),
+                                        timeout=3) as response:
                 cache = json.loads(response.read()).get("cache") or {}
             return [int(cache["hits"]), int(cache["misses"])]
         except Exception:

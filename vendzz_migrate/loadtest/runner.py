@@ -28,6 +28,7 @@ from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
 from vendzz_migrate.preflight.profile import load_profile
+from vendzz_migrate.urls import http_request, mask
 
 EventFn = Callable[[dict[str, Any]], None]
 ENGINE = "vendzz_migrate.loadtest.engine"
@@ -81,6 +82,24 @@ def check_options(options: Options) -> None:
         raise ConfigError("--rate needs positive arrivals per second")
     if options.workers < 0 or options.remote_workers < 0:
         raise ConfigError("--workers cannot be negative")
+    if options.redis_url and urlsplit(options.redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"--redis must be a redis:// URL, not {mask(options.redis_url)!r}")
+
+
+def check_redis(url: str | None) -> None:
+    """The Redis whose INFO counts the cache hits answers (else that target goes unjudged)."""
+    if not url:
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            client.info("stats")
+        finally:
+            client.close()
+    except (redis.RedisError, OSError) as exc:
+        raise ConnectionFailed(f"--redis {mask(url)} does not answer INFO: {exc}") from None
 
 
 def check_ready(url: str) -> None:
@@ -92,12 +111,12 @@ def check_ready(url: str) -> None:
     if importlib.util.find_spec("locust") is None:
         raise ConfigError("loadtest needs Locust: pip install 'vendzz-migrate[loadtest]'")
     try:
-        urllib.request.urlopen(url, timeout=10).close()
+        urllib.request.urlopen(http_request(url), timeout=10).close()
     except urllib.error.HTTPError:
         return
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ConnectionFailed(f"nothing answers at {url}: {reason}") from None
+        raise ConnectionFailed(f"nothing answers at {mask(url)}: {reason}") from None
 
 
 def free_port() -> int:
@@ -108,6 +127,10 @@ def free_port() -> int:
 
 def _config(options: Options) -> dict[str, Any]:
     scenario = load_scenario(options.scenario)
+    foreign = scenario.foreign_urls(options.url)
+    if foreign:
+        raise ConfigError(f"scenario {scenario.name}: {', '.join(foreign)}: an absolute URL on "
+                          f"another host than --url {mask(options.url)} (load goes only there)")
     journeys = [j.model_dump(by_alias=True) for j in scenario.all_journeys()]
     expect = options.workers + options.remote_workers
     if options.mode == "open":
@@ -217,6 +240,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
     profile = load_profile(options.profile)
     config = _config(options)
     check_ready(options.url)
+    check_redis(options.redis_url)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="vz-loadtest-") as tmp:
         result, interrupted, _ = _drive(options, config, Path(tmp), on_event)
@@ -230,7 +254,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
         )
     data = (result or {}).get("data", {})
     return LoadtestReport(
-        url=options.url,
+        url=mask(options.url),
         mode=options.mode,
         scenario=str(config["scenario_name"]),
         profile=profile.name,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -98,10 +99,34 @@ class Scenario(_Strict):
             raise ValueError("every journey has weight 0")
         return self
 
+    def foreign_urls(self, base: str) -> list[str]:
+        """Where (``urls.1``, ``journeys.0.steps.2.path``...) an absolute URL names another
+        origin than ``base``: the load goes only where ``--url`` says."""
+        places = [(f"setup.{i}.path", s.path) for i, s in enumerate(self.setup)]
+        places += [(f"journeys.{i}.steps.{k}.path", s.path)
+                   for i, j in enumerate(self.journeys) for k, s in enumerate(j.steps)]
+        places += [(f"urls.{i}", u) for i, u in enumerate(self.urls)]
+        return [where for where, path in places if not _same_origin(path, base)]
+
     def all_journeys(self) -> list[Journey]:
         """The journeys, the URL list included (one GET journey per URL)."""
         from_urls = [Journey(name=url, steps=[Step(path=url)]) for url in self.urls]
         return [*self.journeys, *from_urls]
+
+
+def _origin(url: str, scheme: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme or scheme
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, parts.hostname, port
+
+
+def _same_origin(path: str, base: str) -> bool:
+    """A relative path, or an absolute URL on ``base``'s scheme, host and port."""
+    if not urlsplit(path).netloc:
+        return True
+    scheme = urlsplit(base).scheme
+    return _origin(path, scheme) == _origin(base, scheme)
 
 
 def load_scenario(name_or_path: str | Path | None) -> Scenario:

@@ -25,6 +25,7 @@ from vendzz_migrate.monitor import promql as pq
 from vendzz_migrate.monitor import sources
 from vendzz_migrate.monitor.alerts import AlertState, Transition, rules
 from vendzz_migrate.preflight.profile import load_profile
+from vendzz_migrate.urls import mask
 
 EventFn = Callable[[dict[str, Any]], None]
 
@@ -71,6 +72,9 @@ class MonitorReport(BaseModel):
     last_health: dict[str, Any] | None = None
     missing_health_fields: list[str] = Field(
         default_factory=list, description="Fields of the spec's /health its answers lacked.")
+    unreachable: dict[str, int] = Field(
+        default_factory=dict, description="Polls in which a watched source (postgres, redis) "
+        "did not answer; one never reached fails the watch (its alerts were never evaluated).")
     interrupted: bool = False
     passed: bool
 
@@ -78,11 +82,19 @@ class MonitorReport(BaseModel):
 def check_options(options: Options) -> None:
     parts = urlsplit(options.url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"--url must be an http:// or https:// URL, not {options.url!r}")
+        raise ConfigError(f"--url must be an http:// or https:// URL, not {mask(options.url)!r}")
+    _check_source(options.database_url, "--target", {"postgres", "postgresql"})
+    _check_source(options.redis_url, "--redis", {"redis", "rediss", "unix"})
     if options.interval_s <= 0 or options.duration_s <= 0:
         raise ConfigError("--interval and --duration must be positive")
     if options.rate_window_s < 2 * options.interval_s:
         raise ConfigError("the rate window must hold at least two polls (2 x --interval)")
+
+
+def _check_source(url: str | None, flag: str, schemes: set[str]) -> None:
+    if url and urlsplit(url).scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in sorted(schemes))
+        raise ConfigError(f"{flag} must be a {wanted} URL, not {mask(url)!r}")
 
 
 class _Watch:
@@ -176,8 +188,12 @@ class _Watch:
         alerts = sorted(self.records.values(), key=lambda r: r.fired_at)
         last = next((p.health for p in reversed(self.polls) if p.health), None)
         missing = [f for f in sources.HEALTH_FIELDS if last is not None and f not in last]
+        unreachable = {name: sum(getattr(p, name) is False for p in self.polls)
+                       for name, url in (("postgres", self.options.database_url),
+                                         ("redis", self.options.redis_url)) if url}
+        never = total > 0 and any(n == total for n in unreachable.values())
         return MonitorReport(
-            url=self.options.url, profile=self.profile.name, started_at=started,
+            url=mask(self.options.url), profile=self.profile.name, started_at=started,
             duration_s=end - started, polls=total, up_polls=up, uptime_pct=round(uptime, 3),
             uptime_target_pct=target, uptime_met=total > 0 and uptime >= target,
             downtime_s=round(downtime, 2),
@@ -185,9 +201,10 @@ class _Watch:
             worst_health_ms=round(max(health_ms), 1) if health_ms else None,
             max_db_connections_pct=None if self.max_db is None else round(self.max_db, 1),
             cache_hit_rate=hit, alerts=alerts,
-            last_health=last, missing_health_fields=missing,
+            last_health=last, missing_health_fields=missing, unreachable=unreachable,
             interrupted=interrupted,
-            passed=not alerts and total > 0 and uptime >= target and not interrupted,
+            passed=not alerts and total > 0 and uptime >= target and not interrupted
+            and not never,
         )
 
     def _downtime(self, end: float) -> float:

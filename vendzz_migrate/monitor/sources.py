@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 
 from vendzz_migrate.monitor.promql import Store
+from vendzz_migrate.urls import http_request
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -52,7 +53,7 @@ def metrics_url(health_url: str) -> str:
 
 
 def _get(url: str, timeout: float) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"User-Agent": "vendzz-migrate-monitor"})
+    request = http_request(url, {"User-Agent": "vendzz-migrate-monitor"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), response.read(8_000_000)

@@ -14,6 +14,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
@@ -290,22 +291,30 @@ def _fts_content(args: str) -> str | None:
 _MAY_COLLATE = re.compile(r"\bCOLLATE\b", re.I)
 
 
-def _collations(sql: str) -> dict[str, str]:
-    """Column name (lower case) -> its declared COLLATE name."""
-    if not _MAY_COLLATE.search(sql):
-        return {}
+def _column_constraints(sql: str, may: re.Pattern[str]) -> Iterable[tuple[Any, Any]]:
+    """(column definition, constraint kind) of each column constraint in a CREATE TABLE, when
+    ``may`` (a cheap test with false positives only) says the parse is worth it."""
+    if not may.search(sql):
+        return
     import sqlglot.expressions as exp
 
     tree = _parse(sql)
-    found: dict[str, str] = {}
     if not isinstance(tree, exp.Expression):
-        return found
+        return
     for coldef in tree.find_all(exp.ColumnDef):
         for constraint in coldef.args.get("constraints") or []:
-            kind = constraint.args.get("kind")
-            if isinstance(kind, exp.CollateColumnConstraint):
-                found[coldef.name.lower()] = kind.this.name
-    return found
+            yield coldef, constraint.args.get("kind")
+
+
+def _collations(sql: str) -> dict[str, str]:
+    """Column name (lower case) -> its declared COLLATE name."""
+    if not _MAY_COLLATE.search(sql):  # the parser is imported only for a table that needs it
+        return {}
+    import sqlglot.expressions as exp
+
+    return {coldef.name.lower(): kind.this.name
+            for coldef, kind in _column_constraints(sql, _MAY_COLLATE)
+            if isinstance(kind, exp.CollateColumnConstraint)}
 
 
 def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:
@@ -382,15 +391,10 @@ def _generated_expressions(sql: str) -> dict[str, str]:
         return {}
     import sqlglot.expressions as exp
 
-    tree = _parse(sql)
     found: dict[str, str] = {}
-    if not isinstance(tree, exp.Expression):
-        return found
-    for coldef in tree.find_all(exp.ColumnDef):
-        for constraint in coldef.args.get("constraints") or []:
-            kind = constraint.args.get("kind")
-            if isinstance(kind, exp.ComputedColumnConstraint):
-                found[coldef.name] = kind.this.sql(dialect="sqlite")
-            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression:
-                found[coldef.name] = kind.expression.sql(dialect="sqlite")
+    for coldef, kind in _column_constraints(sql, _MAY_GENERATE):
+        if isinstance(kind, exp.ComputedColumnConstraint):
+            found[coldef.name] = kind.this.sql(dialect="sqlite")
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression:
+            found[coldef.name] = kind.expression.sql(dialect="sqlite")
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -170,3 +171,12 @@ def via_port(url: str, port: int) -> str:
     host = f"127.0.0.1:{port}"
     netloc_new = f"{netloc[0]}@{host}" if len(netloc) == 2 else host
     return urlunsplit((parts.scheme, netloc_new, parts.path, parts.query, parts.fragment))
+
+
+def count_responses(path: Path) -> int:
+    """Rows in the SQLite file's quiz_responses."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM quiz_responses").fetchone()[0])
+    finally:
+        conn.close()

@@ -14,23 +14,15 @@ import httpx
 import pytest
 
 from tests.examples.service.conftest import Sample
-from tests.examples.service.helpers import Proxy, pg_port, service, via_port
+from tests.examples.service.helpers import Proxy, count_responses, pg_port, service, via_port
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _count(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT count(*) FROM quiz_responses").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_bad_input_is_a_4xx_that_names_the_field(sample: Sample, tmp_path: Path) -> None:
     with service(tmp_path / "svc", sample.url) as svc, svc.http() as http:
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
-        rows = _count(sample.path)
+        rows = count_responses(sample.path)
         post = f"/api/quizzes/{quiz_id}/responses"
         cases = {
             "body": http.post(post, content=b"{not json", headers={"content-type": "x"}),
@@ -46,7 +38,36 @@ def test_bad_input_is_a_4xx_that_names_the_field(sample: Sample, tmp_path: Path)
         unknown = http.post("/api/quizzes/no-such-quiz/responses", json={"responses": {"a": 1}})
         assert unknown.status_code == 404
         assert http.get("/api/quizzes/no-such-quiz").json()["error"] == "quiz not found"
-        assert _count(sample.path) == rows  # nothing written by any of them
+        assert count_responses(sample.path) == rows  # nothing written by any of them
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_values_postgresql_cannot_store_are_a_422_on_both(
+    backend: str, sample: Sample, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A NUL character or a NaN / Infinity number is refused at the door (422 naming the
+    field) on both databases: PostgreSQL's text and jsonb cannot hold them (a 500 there), and
+    SQLite would store what the copy then has to quarantine."""
+    url = sample.url if backend == "sqlite" else request.getfixturevalue("pg_copy")
+    with service(tmp_path / "svc", url) as svc, svc.http() as http:
+        quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
+        post = f"/api/quizzes/{quiz_id}/responses"
+        cases = {
+            "responses.a": http.post(post, json={"responses": {"a": "x\u0000y"}}),
+            "responses.0.answer": http.post(post, json={"responses": [{"answer": "\u0000"}]}),
+            "metadata.k": http.post(post, json={"responses": {}, "metadata": {"k": "\u0000"}}),
+            "country": http.post(post, json={"responses": {}, "country": "B\u0000R"}),
+            "email": http.post("/api/auth/login", json={"email": "a\u0000@b.c", "password": "x"}),
+            "body": http.post(post, content=b'{"responses": {"a": NaN}}'),
+        }
+        huge = http.post(post, content=b'{"responses": {"a": 1e999}}')  # Infinity as a float
+        assert huge.status_code == 422 and huge.json()["field"] == "body", huge.text
+        for field, resp in cases.items():
+            assert resp.status_code == 422, (field, resp.text)
+            assert resp.json()["field"] == field, resp.text
+        assert http.get("/api/quizzes/a%00b").status_code == 404
+        assert http.post("/api/quizzes/a%00b/responses", json={"responses": {}}).status_code == 404
+        assert http.post(post, json={"responses": {"a": "fine"}}).status_code == 201
 
 
 def test_database_going_away_is_a_503_and_health_degrades_then_recovers(
@@ -99,3 +120,15 @@ def test_bad_settings_stop_the_start_with_one_line(tmp_path: Path, env: dict[str
     assert done.returncode == 4, done.stderr
     assert reason in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_is_exit_7_like_ctl(sample: Sample) -> None:
+    """uvicorn's own 3 would read as SOURCE (a bad SQLite file) in the project's table."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        done = _start({"DATABASE_URL": sample.url, "PORT": str(held.getsockname()[1])})
+    assert done.returncode == 7, done.stderr
+    assert "address already in use" in done.stderr and "Traceback" not in done.stderr

@@ -12,17 +12,9 @@ import httpx
 import redis
 
 from tests.examples.service.conftest import PASSWORD, Sample
-from tests.examples.service.helpers import redis_server, service, wait_until
+from tests.examples.service.helpers import count_responses, redis_server, service, wait_until
 
 WRITE = {"responses": [{"elementId": "e1", "answer": "sim"}]}
-
-
-def _count(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT count(*) FROM quiz_responses").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def _frozen(http: httpx.Client, quiz_id: str) -> bool:
@@ -44,9 +36,9 @@ def test_admin_flag_refuses_writes_lets_reads_through_and_survives_a_restart(
             assert http.get("/admin/maintenance").json() == {"maintenance": False,
                                                              "writes_in_flight": 0}
             on = http.post("/admin/maintenance", json={"enabled": True}).json()
-            rows = _count(sample.path)
+            rows = count_responses(sample.path)
             assert _frozen(http, quiz_id)
-            assert _count(sample.path) == rows  # refused, not performed
+            assert count_responses(sample.path) == rows  # refused, not performed
             assert http.get(f"/api/quizzes/{quiz_id}").status_code == 200
             login = http.post("/api/auth/login", json={"email": sample.email,
                                                        "password": PASSWORD})
@@ -60,7 +52,7 @@ def test_admin_flag_refuses_writes_lets_reads_through_and_survives_a_restart(
             off = http.post("/admin/maintenance", json={"enabled": False}).json()
             assert not _frozen(http, quiz_id)
     assert off == {"maintenance": False, "writes_in_flight": 0}
-    assert _count(sample.path) == rows + 1
+    assert count_responses(sample.path) == rows + 1
 
 
 def test_the_file_and_the_redis_key_turn_it_on(sample: Sample, tmp_path: Path) -> None:
@@ -135,13 +127,13 @@ def test_a_write_is_one_transaction(sample: Sample, tmp_path: Path) -> None:
     conn.close()
     with service(tmp_path / "svc", sample.url) as svc, svc.http() as http:
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
-        rows = _count(sample.path)
+        rows = count_responses(sample.path)
         failed = http.post(f"/api/quizzes/{quiz_id}/responses",
                            json={"responses": {"fine": 1, "boom": 2}})
-        assert _count(sample.path) == rows
+        assert count_responses(sample.path) == rows
         fine = http.post(f"/api/quizzes/{quiz_id}/responses", json={"responses": {"fine": 1}})
     assert failed.status_code == 500 and failed.json() == {"error": "internal error"}
-    assert fine.status_code == 201 and _count(sample.path) == rows + 1
+    assert fine.status_code == 201 and count_responses(sample.path) == rows + 1
 
 
 def test_stop_lets_the_write_in_flight_finish(sample: Sample, tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from examples.service.client import Summary, Writer, read_ack_log
+from examples.service.client import main as client_main
 from tests.examples.service.conftest import PASSWORD, Sample
 from tests.examples.service.helpers import service, wait_until
+from vendzz_migrate.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -78,6 +80,32 @@ def test_failed_writes_are_counted_never_acknowledged(sample: Sample, tmp_path: 
 def test_the_writer_must_be_bounded() -> None:
     with pytest.raises(ValueError, match="bounded"):
         Writer("http://127.0.0.1:1", rate=1, ack_log=Path("x"))
+
+
+@pytest.mark.parametrize("args", [["--rate", "0"], ["--rate", "-1"], ["--url", "nope"],
+                                  ["--count", "0"], ["--max-retry", "-1"]])
+def test_the_cli_refuses_bad_arguments_in_one_line(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--url": "http://127.0.0.1:1", "--rate": "5", "--count": "1",
+            "--ack-log": str(tmp_path / "a.txt")}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    with pytest.raises(SystemExit) as exc:
+        client_main([x for kv in base.items() for x in kv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and args[0] in err
+
+
+def test_an_ack_log_that_cannot_be_written_stops_before_any_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    code = client_main(["--url", "http://127.0.0.1:1", "--rate", "5", "--count", "1",
+                        "--ack-log", str(tmp_path / "file" / "acked.txt")])
+    out = capsys.readouterr()
+    assert code == ExitCode.CONFIG and "Traceback" not in out.err
+    assert "acked.txt" in out.err and json.loads(out.out)["attempted"] == 0
 
 
 def test_the_cli_stops_cleanly_on_sigterm(sample: Sample, tmp_path: Path) -> None:
