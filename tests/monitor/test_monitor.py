@@ -23,6 +23,7 @@ from tests.loadtest.servers import App, free_port
 from vendzz_migrate import monitor
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.monitor.sources import HEALTH_FIELDS
 from vendzz_migrate.preflight.profile import packaged_text
 
 WAIT_S = 30
@@ -176,6 +177,19 @@ def test_a_url_with_credentials_is_watched_and_never_shown(app: App, tmp_path: P
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.up_polls == report.polls >= 2
     assert "s3cret" not in result.output and "s3cret" not in out.read_text()
+
+
+def test_a_url_that_is_not_a_health_endpoint_is_said(app: App, tmp_path: Path) -> None:
+    """--url pointing at a page that answers 200 without JSON (here /metrics) is up, but the
+    summary says that none of the spec's health fields came back."""
+    out = tmp_path / "m.json"
+    result = CliRunner().invoke(cli, ["monitor", "--url", app.url + "/metrics", "--duration",
+                                      "1s", "--interval", "0.25s", "--rate-window", "1s",
+                                      "--profile", str(profile(tmp_path)), "--json", str(out)])
+    report = monitor.MonitorReport.model_validate_json(out.read_text())
+    assert report.up_polls >= 2, result.output
+    assert report.missing_health_fields == list(HEALTH_FIELDS)
+    assert "health answers lack the spec's fields" in result.output
 
 
 def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:

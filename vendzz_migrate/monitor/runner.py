@@ -187,7 +187,9 @@ class _Watch:
         health_ms = [p.health_ms for p in self.polls if p.health_ms is not None]
         alerts = sorted(self.records.values(), key=lambda r: r.fired_at)
         last = next((p.health for p in reversed(self.polls) if p.health), None)
-        missing = [f for f in sources.HEALTH_FIELDS if last is not None and f not in last]
+        answered = any(p.up for p in self.polls)  # up but never JSON: none of the fields came
+        missing = [f for f in sources.HEALTH_FIELDS
+                   if (last is not None and f not in last) or (last is None and answered)]
         unreachable = {name: sum(getattr(p, name) is False for p in self.polls)
                        for name, url in (("postgres", self.options.database_url),
                                          ("redis", self.options.redis_url)) if url}
