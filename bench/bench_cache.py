@@ -57,8 +57,8 @@ OUT = ROOT / "bench" / "out"
 DB = "vzbench_cache"
 SCALED = "scaled"
 TICK = os.sysconf("SC_CLK_TCK")
-sys.path.insert(0, str(ROOT / "tests" / "cache"))
-from cache_servers import Servers, binary  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.cache.cache_servers import Servers, binary  # noqa: E402
 
 
 @dataclass

@@ -12,17 +12,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import free_port, wait_until
 
 
 def binary(name: str) -> str | None:
@@ -63,17 +58,6 @@ def server_version() -> tuple[int, ...]:
     return _version(exe) if exe else (0,)
 
 
-def wait_for(predicate: object, what: str, timeout_s: float = 30.0) -> None:
-    """Poll ``predicate`` until it is true (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():  # type: ignore[operator]
-                return
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -99,7 +83,8 @@ class Servers:
         if ping_url:
             conn = redis.Redis.from_url(ping_url, socket_connect_timeout=1, **client)  # type: ignore[arg-type]
             try:
-                wait_for(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}", 15)
+                wait_until(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}",
+                           timeout_s=15, ignore=(redis.RedisError, OSError))
             except RuntimeError as exc:
                 tail = log.read_text(errors="replace")[-400:]
                 raise RuntimeError(f"{exc}; exit {proc.poll()}; log: {tail}") from None
@@ -127,7 +112,8 @@ class Servers:
         urls = [f"redis://{a}/0" for a in addresses]
         for url in urls:
             node = redis.Redis.from_url(url)
-            wait_for(lambda n=node: _cluster_ok(n, masters), f"cluster state ok on {url}")
+            wait_until(lambda n=node: _cluster_ok(n, masters), f"cluster state ok on {url}",
+                       ignore=(redis.RedisError, OSError))
         return urls
 
     def _cluster_node(self, node_timeout_ms: int) -> str:

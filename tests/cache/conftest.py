@@ -9,8 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from cache_helpers import Cli
-from cache_servers import Servers, binary
+
+from tests.cache.cache_helpers import Cli
+from tests.cache.cache_servers import Servers, binary
 
 TABLES_SQL = Path(__file__).with_name("vendzz_tables.sql")
 

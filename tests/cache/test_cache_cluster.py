@@ -7,10 +7,11 @@ import json
 import psycopg
 import pytest
 import redis
-from cache_helpers import Cli, check_hash, check_json, rows
-from cache_servers import Servers, cluster_info, wait_for
 from redis.cluster import RedisCluster
 
+from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
+from tests.cache.cache_servers import Servers, cluster_info
+from tests.support import wait_until
 from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.cache.redis_io import key_slot, open_target
 from vendzz_migrate.cache.writer import Writer
@@ -130,7 +131,8 @@ def test_cluster_down_clusterdown(cli: Cli, own_cluster: list[str]) -> None:
     port = int(own_cluster[0].rsplit(":", 1)[1].split("/")[0])
     mine = next(r for r in node.execute_command("CLUSTER SLOTS") if int(r[2][1]) == port)
     node.execute_command("CLUSTER DELSLOTS", *range(int(mine[0]), int(mine[0]) + 10))
-    wait_for(lambda: cluster_info(node)["cluster_state"] == "fail", "cluster_state:fail")
+    wait_until(lambda: cluster_info(node)["cluster_state"] == "fail", "cluster_state:fail",
+               ignore=(redis.RedisError, OSError))
     code, _, err = cli("warm-cache", "--redis", own_cluster[0])
     assert code == ExitCode.TARGET, err
     assert "Redis cluster at redis://127.0.0.1:" in err and "is down" in err

@@ -6,9 +6,10 @@ import json
 import re
 
 import redis
-from cache_helpers import Cli
-from cache_servers import Servers, free_port
 
+from tests.cache.cache_helpers import Cli
+from tests.cache.cache_servers import Servers
+from tests.support import free_port
 from vendzz_migrate.cache import load_spec
 from vendzz_migrate.cache.spec import parse_template
 from vendzz_migrate.errors import ExitCode

@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from cache_helpers import Cli
-from cache_servers import Servers, binary, redis6_binary
 
+from tests.cache.cache_helpers import Cli
+from tests.cache.cache_servers import Servers, binary, redis6_binary
 from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.cache.redis_io import LEGACY_SCRIPT_SHA, SCRIPT_SHA
 from vendzz_migrate.console import ProgressReporter

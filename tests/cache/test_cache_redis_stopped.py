@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from cache_servers import Servers
 
+from tests.cache.cache_servers import Servers
 from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.errors import ConnectionFailed
 from vendzz_migrate.settings import Settings

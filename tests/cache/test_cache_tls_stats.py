@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from cache_helpers import Cli
-from cache_servers import Servers, free_port, server_version
 
+from tests.cache.cache_helpers import Cli
+from tests.cache.cache_servers import Servers, server_version
+from tests.support import free_port
 from vendzz_migrate.errors import ExitCode
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from cache_helpers import Cli, check_hash, check_json, rows
-from cache_servers import Servers
 
+from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
+from tests.cache.cache_servers import Servers
 from vendzz_migrate.cache import load_spec, warm
 from vendzz_migrate.settings import load_settings
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from preflight_servers import as_service_user, free_port, service_dir, wait_until
+
+from tests.support import as_service_user, free_port, service_dir, wait_until
 
 
 def _pg_bindir() -> Path | None:

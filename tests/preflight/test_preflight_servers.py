@@ -8,8 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import redis
-from preflight_servers import free_port
 
+from tests.support import free_port
 from vendzz_migrate.preflight import run
 from vendzz_migrate.preflight.host import HostFacts
 from vendzz_migrate.preflight.model import PreflightReport, Status

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from provision_helpers import free_port, give_to_service_user
 
+from tests.support import free_port, give_to_service_user
 from vendzz_migrate.preflight.profile import packaged_text
 
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
-from provision_helpers import as_service_user, give_to_service_user, wait_until
 
+from tests.support import as_service_user, give_to_service_user, wait_until
 from vendzz_migrate.preflight import run as preflight_run
 from vendzz_migrate.preflight.host import HostFacts
 from vendzz_migrate.provision import run

@@ -9,8 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,22 +18,7 @@ import httpx
 import redis
 
 from examples.service import ctl
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], what: str, attempts: int = 600,
-               step_s: float = 0.05) -> None:
-    """Poll ``predicate`` a bounded number of times (a readiness wait, never an assertion)."""
-    for _ in range(attempts):
-        if predicate():
-            return
-        time.sleep(step_s)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support import free_port, wait_until
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""Helpers every test package shares: a free loopback port, a bounded wait for a condition,
+and running a server binary as the ``postgres`` service user when the tests run as root
+(pgbouncer, initdb and pg_ctl refuse root)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (on 127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(probe: Callable[[], object], what: str, *, timeout_s: float = 30.0,
+               step_s: float = 0.05, ignore: tuple[type[BaseException], ...] = ()) -> None:
+    """Poll ``probe`` until it returns something true (a readiness wait bounded in time, never
+    a fixed sleep); exceptions of the ``ignore`` types count as "not yet"."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if probe():
+                return
+        except ignore:
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout_s:g}s waiting for {what}")
+        time.sleep(step_s)
+
+
+def as_service_user(argv: list[str]) -> list[str]:
+    """Prefix ``argv`` so it runs as ``postgres`` when we are root; unchanged otherwise."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def give_to_service_user(*paths: Path) -> None:
+    """chown ``paths`` to ``postgres`` when we are root (so a server run as it can write)."""
+    if os.geteuid() != 0:
+        return
+    user = pwd.getpwnam("postgres")
+    for path in paths:
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def service_dir(prefix: str) -> Path:
+    """A temp dir the service user can write to."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    give_to_service_user(path)
+    return path
