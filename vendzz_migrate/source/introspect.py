@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from vendzz_migrate.source import qi
 
 DEFAULT_SKIP = ("sqlite_*", "__drizzle_migrations")
+TOOL_OBJECTS = "_vendzz_capture*"  # the cutover's change capture (cutover/capture.py): never data
 
 
 def affinity(declared: str) -> str:
@@ -151,6 +152,8 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
     dropped: list[str] = []
     for raw_row in rows:
         kind, name, tbl_name, sql = (_s(v or b"") for v in raw_row)
+        if skipped(name, (TOOL_OBJECTS,)):
+            continue
         if kind == "table" and skipped(name, skip):
             dropped.append(name)
         elif kind == "table":
