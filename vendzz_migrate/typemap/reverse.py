@@ -374,37 +374,56 @@ def sqlite_canon(conv: Conversion, raw: Raw) -> str | None:
     return column_canon(conv)(raw)
 
 
-def back(conv: Conversion, value: PgValue, old: Raw | None, column: Encoding) -> Raw:
-    """The SQLite value for one cell of a row carried back: the old value when it still means
-    ``value``, else ``value`` in the old value's encoding (or the column's) that the forward
-    conversion reads back to the same canonical value. Raises :class:`Unfit` otherwise."""
-    want = pg_canon(conv, value)
-    if old is not None and _same(conv, old, want):
-        return old
-    enc = (encoding_of(conv.kind, old) if old is not None else None) or column
-    candidates = [enc, column]
-    if conv.kind not in _FORMED:  # a number or text may change storage class and still fit
-        candidates.append(default_encoding(conv.kind))
+class Reverser:
+    """The rollback's rule for the cells of one column (canonical functions built once)."""
+
+    def __init__(self, conv: Conversion, column: Encoding) -> None:
+        from vendzz_migrate.verify.canon import column_canon, finisher
+
+        self.conv, self.column = conv, column
+        self._finish = finisher(conv.kind, conv.pg_type)
+        self._canon = column_canon(conv)
+        self._candidates = [column]
+        if conv.kind not in _FORMED:  # a number or text may change storage class and still fit
+            self._candidates.append(default_encoding(conv.kind))
         if conv.kind in (Kind.FLOAT, Kind.DECIMAL):
-            candidates += [Encoding("integer"), Encoding("text")]  # beyond a double's digits
-    tried: list[str] = []
-    for candidate in dict.fromkeys(candidates):
+            self._candidates += [Encoding("integer"), Encoding("text")]  # beyond a double
+
+    def pg_canon(self, value: PgValue) -> str | None:
+        return None if value is None else self._finish(pg_text(value))
+
+    def same(self, raw: Raw, want: str | None) -> bool:
         try:
-            raw = reverse(conv, value, candidate)
-        except Unfit as exc:
-            tried.append(exc.reason)
-            continue
-        if _same(conv, raw, want):
-            return raw
-        tried.append(f"{_show(raw)} in {candidate} reads back as a different value")
-    raise Unfit("; ".join(dict.fromkeys(tried)))
+            return self._canon(raw) == want
+        except Reject:
+            return False
+
+    def back(self, value: PgValue, old: Raw | None) -> Raw:
+        """The SQLite value for one cell of a row carried back: the old value when it still
+        means ``value``, else ``value`` in the old value's encoding (or the column's) that the
+        forward conversion reads back to the same canonical value; else :class:`Unfit`."""
+        want = self.pg_canon(value)
+        if old is not None and self.same(old, want):
+            return old
+        if value is None:
+            return Raw("null", None)
+        enc = encoding_of(self.conv.kind, old) if old is not None else None
+        tried: list[str] = []
+        for candidate in dict.fromkeys([enc or self.column, *self._candidates]):
+            try:
+                raw = reverse(self.conv, value, candidate)
+            except Unfit as exc:
+                tried.append(exc.reason)
+                continue
+            if self.same(raw, want):
+                return raw
+            tried.append(f"{_show(raw)} in {candidate} reads back as a different value")
+        raise Unfit("; ".join(dict.fromkeys(tried)))
 
 
-def _same(conv: Conversion, raw: Raw, want: str | None) -> bool:
-    try:
-        return sqlite_canon(conv, raw) == want
-    except Reject:
-        return False
+def back(conv: Conversion, value: PgValue, old: Raw | None, column: Encoding) -> Raw:
+    """:meth:`Reverser.back` for one cell (tests, one-off callers)."""
+    return Reverser(conv, column).back(value, old)
 
 
 def _show(raw: Raw) -> str:
