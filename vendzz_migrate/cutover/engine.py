@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -181,6 +183,7 @@ class Engine:
                 continue
             with console.step(number, len(STEPS), step):
                 self.journal.record(step, "started")
+                _kill_point(step)
                 try:
                     self._panic_check()
                     if step in FROZEN:
@@ -420,6 +423,13 @@ class Engine:
 
     def capture_off(self) -> dict[str, Any]:
         return {"dropped": capture.remove(self.plan.source)}
+
+
+def _kill_point(step: str) -> None:
+    """Tests of --resume: ``VENDZZ_CUTOVER_KILL_AT=<step>`` sends this process SIGKILL (a real
+    kill -9) once the step is journaled as started."""
+    if os.environ.get("VENDZZ_CUTOVER_KILL_AT") == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _snapshot_mark(path: Path) -> int:
