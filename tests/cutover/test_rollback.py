@@ -33,7 +33,7 @@ CUTOVER_STEPS = ("preflight", "capture-on", "copy", "verify", "catch-up", "freez
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         body = b'{"status": "ok"}'
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

@@ -116,7 +116,8 @@ def test_timestamp_texts(pg: psycopg.Connection[Any], moment: datetime, form: st
     text = {"T3Z": iso_z(moment), " 0": moment.strftime("%Y-%m-%d %H:%M:%S"),
             "T0Z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
             " 3": moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
-            "T6+00:00": moment.isoformat(timespec="microseconds"), "date": moment.date().isoformat()}[form]
+            "T6+00:00": moment.isoformat(timespec="microseconds"),
+            "date": moment.date().isoformat()}[form]
     raw = Raw.of(text)
     assert encoding_of(Kind.TIMESTAMP, raw) == Encoding("text", form)
     assert round_trip(pg, make(Kind.TIMESTAMP, "timestamptz"), raw) == raw
