@@ -230,7 +230,7 @@ def rollback(plan: CutoverPlan, *, dry_run: bool = False,
         if not journal.done("switch"):
             report.mode = "abort"
             if not dry_run:
-                _abort(plan, journal, conn, report)
+                _abort(plan, conn, report)
             return report
         if not journal.done(CAPTURE_ON):
             raise StateError(f"cutover {plan.name} switched without the PostgreSQL capture "
@@ -258,20 +258,15 @@ def estimate_freeze(keys: int, rows_per_second: float = ASSUMED_ROWS_PER_SECOND)
     return ASSUMED_HOOKS_SECONDS + keys / rows_per_second
 
 
-def _abort(plan: CutoverPlan, journal: Journal, conn: psycopg.Connection[Any],
-           report: RollbackReport) -> None:
-    from vendzz_migrate.cutover import capture
+def _abort(plan: CutoverPlan, conn: psycopg.Connection[Any], report: RollbackReport) -> None:
+    """The cutover's own abort (the service never wrote to PostgreSQL), and the PostgreSQL
+    capture removed if it was installed."""
+    from vendzz_migrate.cutover import engine
 
-    journal.record("abort", "started")
-    if journal.done("freeze") and not journal.done("unfreeze"):
-        hooks.unfreeze(plan)
-        report.steps_run.append("unfreeze")
-    pg_capture.remove(conn, schema=plan.schema_name, state_schema=plan.state_schema,
-                      keep_log=True)
-    report.steps_run.append("capture-off")
-    if Path(plan.source).is_file():
-        capture.remove(plan.source)
-    journal.record("abort", "done", {"by": "rollback"})
+    engine.abort(plan, reason="--rollback before the switch")
+    removed = pg_capture.remove(conn, schema=plan.schema_name, state_schema=plan.state_schema,
+                                keep_log=True)
+    report.steps_run += ["abort"] + (["capture-off"] if removed else [])
 
 
 class _Run:
