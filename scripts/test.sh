@@ -14,7 +14,7 @@ PY=${PYTHON:-python3}
 [ -d .venv ] || "$PY" -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip >/dev/null
-pip install -q -e '.[test,embedded]'
+pip install -q -e '.[test,embedded,service]'
 
 ruff check .
 mypy

@@ -1,0 +1,107 @@
+"""The writer client: every acknowledged write is in the database the service ends on, through
+a freeze and a restart; failures are counted; the CLI stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from examples.service.client import Summary, Writer, read_ack_log
+from tests.examples.service.conftest import PASSWORD, Sample
+from tests.examples.service.helpers import service, wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _in_sqlite(path: Path, ids: list[str]) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        found = set()
+        for i in ids:
+            if conn.execute("SELECT 1 FROM quiz_responses WHERE id = ?", (i,)).fetchone():
+                found.add(i)
+        return found
+    finally:
+        conn.close()
+
+
+def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
+    sample: Sample, tmp_path: Path
+) -> None:
+    ack = tmp_path / "acked.txt"
+    with service(tmp_path / "svc", sample.url) as svc:
+        writer = Writer(svc.url, rate=25, count=40, ack_log=ack, email=sample.email,
+                        password=PASSWORD, max_retry_s=120, seed=1)
+        out: dict[str, Summary] = {}
+        thread = threading.Thread(target=lambda: out.update(summary=writer.run()))
+        thread.start()
+        try:
+            wait_until(lambda: len(read_ack_log(ack)) >= 5, "five acknowledged writes")
+            with svc.http() as http:
+                http.post("/admin/maintenance", json={"enabled": True})
+            wait_until(lambda: writer.summary.retried_503 >= 1, "a write to meet the freeze")
+            svc.restart()  # still frozen after it: the file in the state dir holds the flag
+            with svc.http() as http:
+                assert http.get("/admin/maintenance").json()["maintenance"] is True
+                http.post("/admin/maintenance", json={"enabled": False})
+        finally:
+            thread.join(180)
+            writer.stop()
+    summary = out["summary"]
+    acked = read_ack_log(ack)
+    assert summary.login == "ok"
+    assert summary.acknowledged == len(acked) == len(set(acked)) == 40
+    assert summary.failed == 0 and summary.abandoned == 0
+    assert summary.retried_503 >= 1
+    assert _in_sqlite(sample.path, acked) == set(acked)
+
+
+def test_failed_writes_are_counted_never_acknowledged(sample: Sample, tmp_path: Path) -> None:
+    ack = tmp_path / "acked.txt"
+    with service(tmp_path / "svc", sample.url) as svc:
+        summary = Writer(svc.url, rate=50, count=3, ack_log=ack,
+                         quiz_ids=["no-such-quiz"]).run()
+    assert (summary.attempted, summary.acknowledged, summary.failed) == (3, 0, 3)
+    assert summary.failures == {"404": 3}
+    assert read_ack_log(ack) == []
+
+
+def test_the_writer_must_be_bounded() -> None:
+    with pytest.raises(ValueError, match="bounded"):
+        Writer("http://127.0.0.1:1", rate=1, ack_log=Path("x"))
+
+
+def test_the_cli_stops_cleanly_on_sigterm(sample: Sample, tmp_path: Path) -> None:
+    ack = tmp_path / "acked.txt"
+    with service(tmp_path / "svc", sample.url) as svc:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "examples.service.client", "--url", svc.url, "--rate", "20",
+             "--duration", "300", "--ack-log", str(ack), "--email", sample.email,
+             "--password", PASSWORD],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wait_until(lambda: len(read_ack_log(ack)) >= 3, "three acknowledged writes")
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        with httpx.Client(base_url=svc.url) as http:
+            assert http.get("/health").status_code == 200
+    assert proc.returncode == 0, stderr
+    summary = json.loads(stdout)
+    acked = read_ack_log(ack)
+    assert summary["acknowledged"] == len(acked) >= 3
+    assert summary["login"] == "ok" and summary["failed"] == 0
+    assert summary["duration_s"] < 300
+    assert _in_sqlite(sample.path, acked) == set(acked)
