@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.copy.helpers import copy, verified
 from tests.cutover.helpers import make_source, pg_rows, write
@@ -104,11 +103,20 @@ def test_delta_quarantines_a_row_the_mapping_cannot_hold(tmp_path: Path, pg_url:
     assert [t for t, _ in found] == ["quiz_responses"]
 
 
-@pytest.mark.parametrize("keyless", ["CREATE TABLE logs (line TEXT)"])
-def test_capture_refuses_a_table_without_primary_key(tmp_path: Path, keyless: str) -> None:
-    from vendzz_migrate.errors import ConfigError
-
+def test_a_table_without_primary_key_is_synced_whole(tmp_path: Path, pg_url: str) -> None:
     src = make_source(tmp_path / "live.db")
-    write(src, keyless)
-    with pytest.raises(ConfigError, match="logs"):
-        capture.install(src, insp.DEFAULT_SKIP)
+    write(src, "CREATE TABLE pings (at TEXT, what TEXT)")
+    write(src, "INSERT INTO pings VALUES ('2024-01-01 00:00:00', 'a'), (NULL, 'b')")
+    capture.install(src, insp.DEFAULT_SKIP)
+    copy(src, pg_url, tmp_path / "work")
+    with psycopg.connect(pg_url) as conn:
+        (snap,) = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
+    lite = snapshot.open_snapshot(Path(snap))
+    mark = capture.high_water(lite)
+    lite.close()
+    write(src, "DELETE FROM pings WHERE what = 'a'")
+    write(src, "INSERT INTO pings VALUES (NULL, 'c')")
+    report = _sync(src, pg_url, mark)
+    assert report.tables == {"pings": 2}
+    assert sorted(r[0] for r in pg_rows(pg_url, "SELECT what FROM pings")) == ["b", "c"]
+    verified(src, pg_url)

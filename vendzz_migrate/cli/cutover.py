@@ -62,7 +62,8 @@ def cutover(
                 rb = importlib.import_module("vendzz_migrate.cutover.rollback")
             except ImportError:
                 raise ConfigError("--rollback/--finish are not available in this build") from None
-            result = rb.finish(plan) if finish else rb.rollback(plan, dry_run=dry_run)
+            result = (rb.finish(plan) if finish
+                      else rb.rollback(plan, dry_run=dry_run, progress=console.info))
         elif status:
             result = engine.status(plan)
         elif abort:

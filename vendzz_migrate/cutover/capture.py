@@ -53,18 +53,25 @@ def _lit(text: str) -> str:
 
 
 def _key_expr(row: str, keys: Iterable[str]) -> str:
+    keys = tuple(keys)
+    if not keys:
+        return f"quote({row}.rowid)"
     return " || ',' || ".join(f"quote({row}.{qi(k)})" for k in keys)
 
 
 def tables_to_capture(conn: sqlite3.Connection, skip: Iterable[str]) -> list[Captured]:
-    """Every table the copy takes, with its primary key; refuses tables without one."""
+    """Every table the copy takes, with its primary key (rowid for a table without one: its
+    changes are then only counted, and the delta copies that table whole)."""
     schema = insp.introspect(conn, tuple(skip))
-    keyless = [t.name for t in schema.tables if not t.primary_key]
-    if keyless:
-        raise ConfigError(f"cutover: table(s) {', '.join(keyless[:5])} have no primary key: "
-                          "their changes cannot be addressed in PostgreSQL; give them one, "
-                          "or skip them in the mapping")
-    return [Captured(t.name, tuple(t.primary_key)) for t in schema.tables]
+    out = []
+    for t in schema.tables:
+        if t.primary_key:
+            out.append(Captured(t.name, tuple(t.primary_key)))
+        elif t.without_rowid:
+            raise ConfigError(f"cutover: table {t.name!r} has neither a primary key nor a rowid")
+        else:
+            out.append(Captured(t.name, ()))
+    return out
 
 
 def triggers_sql(index: int, cap: Captured) -> list[str]:

@@ -78,6 +78,7 @@ class Target:
 @dataclass
 class _Staged:
     plan: TablePlan
+    whole: bool = False  # a table without a primary key: replaced whole
     rows: list[bytes] = field(default_factory=list)
     keys: list[bytes] = field(default_factory=list)
     rejects: list[tuple[KeyTuple, str | None, Raw | None, str]] = field(default_factory=list)
@@ -147,10 +148,13 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
     for table in target.order:
         if table not in changed:
             continue
-        st = staged[table] = _Staged(target.plans[table])
+        st = staged[table] = _Staged(target.plans[table], whole=not target.pg_keys[table])
         keys = changed[table]
         report.keys += len(keys)
         report.tables[table] = len(keys)
+        if st.whole:
+            _stage_rows(lite, st, "1")
+            continue
         for start in range(0, len(keys), batch_keys):
             _stage(lite, keys[start:start + batch_keys], st)
     import psycopg
@@ -223,10 +227,23 @@ def _s(value: str | bytes) -> str:
 def _stage(lite: sqlite3.Connection, literals: list[str],
            st: _Staged) -> None:
     """Current rows of these keys as COPY lines (or rejects), and the keys in COPY form."""
-    plan = st.plan
-    pk = plan.table.primary_key
+    pk = st.plan.table.primary_key
     where = (f"({', '.join(qi(k) for k in pk)}) IN "
              f"(VALUES {', '.join(f'({lit})' for lit in literals)})")
+    _stage_rows(lite, st, where)
+    by_source = {c.source: c for c in st.plan.columns}
+    for raws in _key_raws(lite, literals, len(pk)):
+        try:
+            fields = [copyunit._slow_field(st.plan, k, by_source[k].conversion, raw)[0]
+                      for k, raw in zip(pk, raws, strict=True)]
+        except Reject:
+            continue  # a key PostgreSQL could never have held
+        st.keys.append("\t".join(fields).encode())
+
+
+def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
+    """The rows matching ``where`` as COPY lines, converted as the copy converts them."""
+    plan = st.plan
     attempt = copyunit._Attempt()
     slow: list[KeyTuple] = []
     for key, line in reader.unit_rows(lite, plan, where, []):
@@ -239,14 +256,6 @@ def _stage(lite: sqlite3.Connection, literals: list[str],
         if text is not None:
             st.rows.append(text)
     st.rejects.extend(attempt.rejects)
-    by_source = {c.source: c for c in plan.columns}
-    for raws in _key_raws(lite, literals, len(pk)):
-        try:
-            fields = [copyunit._slow_field(plan, k, by_source[k].conversion, raw)[0]
-                      for k, raw in zip(pk, raws, strict=True)]
-        except Reject:
-            continue  # a key PostgreSQL could never have held
-        st.keys.append("\t".join(fields).encode())
 
 
 def _cols(plan: TablePlan) -> str:
@@ -255,12 +264,13 @@ def _cols(plan: TablePlan) -> str:
 
 def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> None:
     dest = qualified(target.schema, st.plan.target)
-    pk = target.pg_keys[st.plan.table.name]
-    keys = ", ".join(pq(k) for k in pk)
     conn.execute(f"CREATE TEMP TABLE vz_rows_{i} (LIKE {dest}) ON COMMIT DROP".encode())
+    _copy_in(conn, f"vz_rows_{i}", _cols(st.plan), st.rows)
+    if st.whole:
+        return
+    keys = ", ".join(pq(k) for k in target.pg_keys[st.plan.table.name])
     conn.execute(f"CREATE TEMP TABLE vz_keys_{i} ON COMMIT DROP AS SELECT {keys} FROM {dest}"
                  f" WITH NO DATA".encode())
-    _copy_in(conn, f"vz_rows_{i}", _cols(st.plan), st.rows)
     _copy_in(conn, f"vz_keys_{i}", keys, st.keys)
 
 
@@ -293,6 +303,8 @@ def _delete_gone(conn: psycopg.Connection, target: Target, i: int, st: _Staged) 
     """Delete the changed keys that have no staged row (gone from SQLite, or quarantined)."""
     pk = target.pg_keys[st.plan.table.name]
     dest = qualified(target.schema, st.plan.target)
+    if st.whole:
+        return max(conn.execute(f"DELETE FROM {dest}".encode()).rowcount, 0)
     cur = conn.execute(
         f"DELETE FROM {dest} t USING vz_keys_{i} k WHERE {_match(pk, 't', 'k')}"
         f" AND NOT EXISTS (SELECT 1 FROM vz_rows_{i} r WHERE {_match(pk, 'r', 'k')})".encode())
@@ -304,6 +316,10 @@ def _upsert(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> in
         return 0
     pk = target.pg_keys[st.plan.table.name]
     cols = _cols(st.plan)
+    dest = qualified(target.schema, st.plan.target)
+    if st.whole:
+        return max(conn.execute(f"INSERT INTO {dest} ({cols}) SELECT {cols} FROM vz_rows_{i}"
+                                .encode()).rowcount, 0)
     rest = [c.target for c in st.plan.columns if c.target not in pk]
     action = ("DO UPDATE SET " + ", ".join(f"{pq(c)} = excluded.{pq(c)}" for c in rest)
               if rest else "DO NOTHING")
@@ -340,10 +356,10 @@ def target_for(conn: psycopg.Connection, source: Path, schema: str, state_schema
     for name, plan in plans.items():
         targets = {c.source: c.target for c in plan.columns}
         pk = mapping.tables[name].primary_key or list(plan.table.primary_key)
-        if not pk or any(k not in targets for k in pk):
-            raise ConfigError(f"table {name!r} has no primary key in the target: its changes "
-                              "cannot be applied")
-        pg_keys[name] = tuple(targets[k] for k in pk)
+        if any(k not in targets for k in pk):
+            raise ConfigError(f"table {name!r}: its primary key is not copied whole: its "
+                              "changes cannot be applied")
+        pg_keys[name] = tuple(targets[k] for k in pk)  # () keyless: copied whole on a change
     return Target(conn, schema, state_schema, run.run_id, plans, pg_keys,
                   _parents_first(conn, schema, plans))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -53,9 +54,11 @@ def run_hook(hook: Hook, plan: CutoverPlan, *, timeout: float = 60.0) -> None:
     if hook.http is not None:
         _call(hook.http, timeout)
     elif hook.command is not None:
-        argv = [os.path.expandvars(a) for a in hook.command]
+        env = hook_env(plan)
+        argv = [_expand(a, env) for a in hook.command]
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False,
+                                  env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise HookError(f"command {argv[0]}: {exc}") from None
         if done.returncode != 0:
@@ -88,6 +91,22 @@ def _redis(hook: Hook, plan: CutoverPlan) -> None:
         client.close()
     except redis.RedisError as exc:
         raise HookError(f"Redis {hook.redis_key.key}: {exc}") from None
+
+
+def hook_env(plan: CutoverPlan) -> dict[str, str]:
+    """What a command hook sees (and may name as ``$VAR``): the environment plus the plan's
+    ``DATABASE_URL``, ``REDIS_URL``, ``VENDZZ_SOURCE`` and ``VENDZZ_SQLITE_URL``."""
+    env = dict(os.environ)
+    env["DATABASE_URL"] = plan.target_url() or ""
+    env["REDIS_URL"] = plan.cache_url() or ""
+    env["VENDZZ_SOURCE"] = str(plan.source)
+    env["VENDZZ_SQLITE_URL"] = f"sqlite:///{plan.source}"
+    return env
+
+
+def _expand(arg: str, env: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)",
+                  lambda m: env.get(m.group(1) or m.group(2), m.group(0)), arg)
 
 
 def freeze(plan: CutoverPlan) -> None:

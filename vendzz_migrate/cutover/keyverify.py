@@ -53,7 +53,7 @@ def run(target: delta.Target, source_conn: sqlite3.Connection, after: int) -> Ke
         if src_n - rejected != pg_n:
             report.differences.append(KeyDiff(table=table, key="*", kind="count", detail=(
                 f"SQLite {src_n} row(s) ({rejected} quarantined), PostgreSQL {pg_n}")))
-        literals = changed.get(table, [])
+        literals = changed.get(table, []) if target.pg_keys[table] else []
         report.keys += len(literals)
         for start in range(0, len(literals), delta.BATCH_KEYS):
             _compare(target, source_conn, spec, plan.table.primary_key,
