@@ -1,0 +1,26 @@
+"""The demo's cutover rehearsal, and `demo --json`'s `cutover` key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from examples.service.client import read_ack_log
+from tests.cutover.helpers import pg_rows
+from vendzz_migrate.cutover.rehearsal import rehearse
+from vendzz_migrate.sample import generate
+
+
+def test_rehearsal_records_every_acknowledged_write_in_postgres(tmp_path: Path,
+                                                                pg_url: str) -> None:
+    sample = tmp_path / "sample.db"
+    generate(sample, rows=1200, seed=3, clean=False)  # traps included: rejects allowed
+    result = rehearse(sample, pg_url, tmp_path / "cutover")
+    assert result.error is None and result.state == "done", result
+    assert result.freeze_seconds is not None and result.freeze_seconds > 0
+    acked = read_ack_log(Path(result.ack_log))
+    assert result.writes_acknowledged == len(acked) >= 20
+    in_pg = {str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")}
+    assert result.writes_missing == len(set(acked) - in_pg) == 0
+    assert result.writes_duplicated == 0
+    assert "@" not in result.postgres or "***" in result.postgres or ":" not in \
+        result.postgres.split("@")[0].split("//")[-1]  # no password shown

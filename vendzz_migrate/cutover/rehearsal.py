@@ -1,0 +1,136 @@
+"""The demo's cutover rehearsal: the reference service on a SQLite file, its writer client
+writing throughout, a whole cutover to PostgreSQL, then the check that every acknowledged
+write is in PostgreSQL, once. Needs the ``service`` extra (``pip install -e '.[service]'``)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from vendzz_migrate import console
+from vendzz_migrate.cutover import engine
+from vendzz_migrate.cutover.plan import CutoverPlan, parse
+from vendzz_migrate.errors import ConfigError, VendzzError
+from vendzz_migrate.urls import mask
+
+
+class CutoverDemo(BaseModel):
+    state: str
+    freeze_seconds: float | None
+    writes_acknowledged: int
+    writes_missing: int
+    writes_duplicated: int
+    ack_log: str
+    sqlite: str
+    postgres: str
+    error: str | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def plan_for(work: Path, source: Path, database: str, port: int) -> CutoverPlan:
+    ctl = [sys.executable, "-m", "examples.service.ctl", "restart", "--state-dir",
+           str(work / "service"), "--database-url"]
+    url = f"http://127.0.0.1:{port}"
+    admin = f"{url}/admin/maintenance"
+    return parse({
+        "name": "demo", "source": str(source), "database_url": database,
+        "work_dir": str(work), "workers": 1, "allow_rejects": True,
+        "service": {"url": url},
+        "hooks": {
+            "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
+            "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
+            "drain": {"kind": "http", "url": admin},
+            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
+            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
+        },
+        "smoke": [{"path": "/health", "body_contains": '"status":"ok"'},
+                  {"path": "/api/quizzes?limit=1", "body_contains": "ids"}],
+        "watch": {"seconds": 3, "interval_seconds": 0.5},
+    }, "demo plan")
+
+
+def _wait(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0) -> CutoverDemo:
+    try:
+        from examples.service import ctl
+        from examples.service.client import Writer, read_ack_log
+    except ImportError as exc:
+        raise ConfigError(f"the cutover rehearsal needs the reference service: pip install -e "
+                          f"'.[service]' ({exc})") from None
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "vendzz-live.db"
+    shutil.copyfile(sample, source)
+    ack_log = work / "acked.txt"
+    ack_log.unlink(missing_ok=True)
+    (work / "cutover-demo.journal.jsonl").unlink(missing_ok=True)
+    port = _free_port()
+    state = ctl.State(work / "service")
+    ctl.stop(state, timeout=30)
+    state.maintenance_file.unlink(missing_ok=True)
+    ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
+                      "REDIS_URL": ""}, timeout=60)
+    plan = plan_for(work, source, database, port)
+    writer = Writer(f"http://127.0.0.1:{port}", rate=rate, ack_log=ack_log, duration_s=900,
+                    max_retry_s=120, seed=1)
+    thread = threading.Thread(target=writer.run, daemon=True)
+    error = None
+    try:
+        thread.start()
+        _wait(lambda: ack_log.exists() and len(read_ack_log(ack_log)) >= 10, 60)
+        console.info(f"demo: cutover of the reference service (port {port}) with the writer "
+                     f"at {rate:g} writes/s")
+        try:
+            report = engine.run(plan)
+            state_name, freeze = report.state, report.freeze_seconds
+            seen = len(read_ack_log(ack_log))
+            _wait(lambda: len(read_ack_log(ack_log)) >= seen + 10, 30)  # writes on PostgreSQL
+        except VendzzError as exc:
+            error = str(exc)
+            state_name, freeze = "aborted", None
+    finally:
+        writer.stop()
+        thread.join(timeout=180)
+        ctl.stop(state, timeout=30)
+    acked = read_ack_log(ack_log) if ack_log.exists() else []
+    ids = _pg_ids(database) if state_name == "done" else _sqlite_ids(source)
+    return CutoverDemo(
+        state=state_name, freeze_seconds=freeze, writes_acknowledged=len(acked),
+        writes_missing=len(set(acked) - ids), writes_duplicated=len(acked) - len(set(acked)),
+        ack_log=str(ack_log), sqlite=str(source), postgres=mask(database), error=error)
+
+
+def _pg_ids(database: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
+
+
+def _sqlite_ids(source: Path) -> set[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(source)
+    try:
+        return {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
+    finally:
+        conn.close()
