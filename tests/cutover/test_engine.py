@@ -215,3 +215,23 @@ def test_mismatch_error_carries_differences(tmp_path: Path, pg_url: str) -> None
         diffs = caught.value.data["report"].differences
         assert [(d.kind, d.detail) for d in diffs] == [("changed", "score")]
         _assert_on_sqlite(r)
+
+
+def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path, pg_url: str,
+                                                                  redis_url: str) -> None:
+    import redis
+
+    spec = tmp_path / "cache.yaml"
+    spec.write_text("version: 1\ncaches:\n  - name: resp\n    key: 'cut:resp:{id}'\n"
+                    "    query: SELECT id, score FROM quiz_responses\n    encoding: json\n"
+                    "  - name: pair\n    key: 'cut:pair:{id}:{quiz_id}'\n"
+                    "    query: SELECT id, quiz_id FROM quiz_responses\n    encoding: json\n")
+    with rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r:
+        report = engine.run(load(r.plan_path))
+        r.writer.stop.set()
+    figures = next(s.figures for s in report.steps
+                   if s.step == "cache-refresh" and s.outcome == "done")
+    assert figures["keys_deleted"] > 0 and figures["not_refreshed"] == ["pair"]
+    client = redis.Redis.from_url(redis_url)
+    assert client.exists("cut:resp:1") == 0  # changed by the writer after the copy: deleted
+    assert client.exists("cut:resp:1999") == 1  # never changed: still warm

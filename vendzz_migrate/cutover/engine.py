@@ -379,7 +379,14 @@ class Engine:
         return {"sequences": dict(delta.set_sequences(self.plan.source, self.target()))}
 
     def cache_refresh(self) -> dict[str, Any]:
-        return {"skipped": "changed rows' Redis keys are not refreshed yet (see README)"}
+        from vendzz_migrate.cutover import cacherefresh
+
+        lite = delta.open_source(self.plan.source)
+        try:
+            lite.execute("BEGIN")
+            return cacherefresh.refresh(self.plan, lite, self.copy_mark())
+        finally:
+            lite.close()
 
     def switch(self) -> dict[str, Any]:
         self._budget_check()
