@@ -106,6 +106,14 @@ class Rig:
     plan_path: Path
     writer: Writer
     sick: Path
+    thread: threading.Thread
+
+    def halt(self) -> None:
+        """Stop the writer and wait for it: its last write is acknowledged (or not) before
+        anything is compared."""
+        self.writer.stop.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
 
     def journal_steps(self) -> list[tuple[str, str]]:
         path = self.dir / "work" / "cutover-t.journal.jsonl"
@@ -160,7 +168,7 @@ def rig(dir: Path, pg_url: str, **over: Any) -> Iterator[Rig]:
     writer = Writer(source, pg_url, dir / "frozen", dir / "on_pg")
     writing = threading.Thread(target=writer.run, daemon=True)
     writing.start()
-    the_rig = Rig(dir, source, plan, writer, sick)
+    the_rig = Rig(dir, source, plan, writer, sick, writing)
     try:
         the_rig.wait_acks(20)
         yield the_rig

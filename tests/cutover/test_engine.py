@@ -33,7 +33,7 @@ def _pg_ids(url: str) -> list[int]:
 
 
 def _assert_on_pg(r: Rig, pg_url: str) -> None:
-    r.writer.stop.set()
+    r.halt()
     assert not r.writer.errors, r.writer.errors
     ids = _pg_ids(pg_url)
     assert len(ids) == len(set(ids))
@@ -51,7 +51,7 @@ def _assert_on_sqlite(r: Rig) -> None:
     assert not (r.dir / "on_pg").exists() and not (r.dir / "frozen").exists()
     before = len(r.writer.acked)
     r.wait_acks(before + 5)  # the service writes again, on SQLite
-    r.writer.stop.set()
+    r.halt()
     assert not r.writer.errors, r.writer.errors
     assert set(r.writer.acked) <= _sqlite_ids(r.source), "an acknowledged write is gone"
     conn = sqlite3.connect(r.source)
@@ -61,11 +61,15 @@ def _assert_on_sqlite(r: Rig) -> None:
         conn.close()
 
 
-def _cli(plan: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(plan: Path, *args: str, kill_at: str | None = None, kill_after: str | None = None
+         ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("VENDZZ_CUTOVER_KILL_AT", None)
+    env.pop("VENDZZ_CUTOVER_KILL_AFTER", None)
     if kill_at:
         env["VENDZZ_CUTOVER_KILL_AT"] = kill_at
+    if kill_after:
+        env["VENDZZ_CUTOVER_KILL_AFTER"] = kill_after
     return subprocess.run([sys.executable, "-m", "vendzz_migrate", "cutover", "--plan",
                            str(plan), *args], capture_output=True, text=True, env=env,
                           timeout=600, check=False)
@@ -81,10 +85,15 @@ def test_full_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str) -
         assert r.writer.refused > 0  # the freeze was felt (503s), not skipped
 
 
+@pytest.mark.parametrize("when", ["at", "after"])
 @pytest.mark.parametrize("step", STEPS[:-1])
-def test_kill9_inside_a_step_then_resume(tmp_path: Path, pg_url: str, step: str) -> None:
+def test_kill9_inside_a_step_then_resume(tmp_path: Path, pg_url: str, step: str,
+                                         when: str) -> None:
+    """Killed as the step begins, or when its work is done but not yet journaled (so that
+    --resume runs it a second time: every step is idempotent)."""
     with rig(tmp_path, pg_url) as r:
-        killed = _cli(r.plan_path, kill_at=step)
+        killed = (_cli(r.plan_path, kill_at=step) if when == "at"
+                  else _cli(r.plan_path, kill_after=step))
         assert killed.returncode == -9, killed.stderr[-2000:]
         assert (step, "started") in r.journal_steps()
         refused = _cli(r.plan_path)  # without --resume: refused, names the way out
@@ -228,7 +237,7 @@ def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path,
                     "    query: SELECT id, quiz_id FROM quiz_responses\n    encoding: json\n")
     with rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r:
         report = engine.run(load(r.plan_path))
-        r.writer.stop.set()
+        r.halt()
     figures = next(s.figures for s in report.steps
                    if s.step == "cache-refresh" and s.outcome == "done")
     assert figures["keys_deleted"] > 0 and figures["not_refreshed"] == ["pair"]

@@ -192,6 +192,7 @@ class Engine:
                 except VendzzError as exc:
                     self._failed(step, exc)
                     raise
+                _kill_point(step, after=True)
             self.journal.record(step, "done", figures)
 
     def _failed(self, step: str, exc: VendzzError) -> None:
@@ -432,10 +433,12 @@ class Engine:
         return {"dropped": capture.remove(self.plan.source)}
 
 
-def _kill_point(step: str) -> None:
+def _kill_point(step: str, *, after: bool = False) -> None:
     """Tests of --resume: ``VENDZZ_CUTOVER_KILL_AT=<step>`` sends this process SIGKILL (a real
-    kill -9) once the step is journaled as started."""
-    if os.environ.get("VENDZZ_CUTOVER_KILL_AT") == step:
+    kill -9) once the step is journaled as started; ``VENDZZ_CUTOVER_KILL_AFTER=<step>`` once
+    its work is done but before that is journaled (the step then runs twice)."""
+    name = "VENDZZ_CUTOVER_KILL_AFTER" if after else "VENDZZ_CUTOVER_KILL_AT"
+    if os.environ.get(name) == step:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
