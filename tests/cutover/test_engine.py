@@ -244,3 +244,11 @@ def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path,
     client = redis.Redis.from_url(redis_url)
     assert client.exists("cut:resp:1") == 0  # changed by the writer after the copy: deleted
     assert client.exists("cut:resp:1999") == 1  # never changed: still warm
+
+
+def test_a_step_over_its_time_limit_aborts(tmp_path: Path, pg_url: str) -> None:
+    with rig(tmp_path, pg_url, budgets={"step_seconds": {"copy": 1e-6}}) as r:
+        with pytest.raises(engine.CutoverAborted, match="step copy took"):
+            engine.run(load(r.plan_path))
+        assert ("catch-up", "started") not in r.journal_steps()
+        _assert_on_sqlite(r)

@@ -166,6 +166,7 @@ class Engine:
         self.journal = journal
         self.url = require_url(plan.target_url())
         self._target: delta.Target | None = None
+        self.probe: Any = None  # a watch.Probe (e.g. vendzz_migrate.monitor's); None: /metrics
 
     # -- driving ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -188,7 +189,9 @@ class Engine:
                     self._panic_check()
                     if step in FROZEN:
                         self._budget_check()
+                    began = time.monotonic()
                     figures = actions[step]()
+                    self._step_budget(step, time.monotonic() - began)
                 except VendzzError as exc:
                     self._failed(step, exc)
                     raise
@@ -206,6 +209,12 @@ class Engine:
         if self.plan.panic_path().exists():
             raise CutoverAborted(f"panic flag file {self.plan.panic_path()} found: "
                                  "aborted to SQLite")
+
+    def _step_budget(self, step: str, seconds: float) -> None:
+        limit = self.plan.budgets.step_seconds.get(step)
+        if limit is not None and seconds > limit and step not in ("switch", "watch"):
+            raise CutoverAborted(f"step {step} took {seconds:.1f}s, over its limit of "
+                                 f"{limit:g}s: aborted to SQLite")
 
     def _budget_check(self) -> None:
         started = self.journal.started("freeze")
@@ -416,18 +425,13 @@ class Engine:
         return {"freeze_seconds": time.time() - started.at if started else None}
 
     def watch(self) -> dict[str, Any]:
-        deadline = time.monotonic() + self.plan.watch.seconds
-        checks = failures = 0
-        while time.monotonic() < deadline:
-            healthy, _detail = hooks.health(self.plan)
-            checks += 1
-            failures += not healthy
-            if checks >= 5 and failures / checks > self.plan.watch.max_error_rate:
-                raise CutoverAborted(f"watch window: {failures} of {checks} health checks "
-                                     "failed; the service is on PostgreSQL: consider "
-                                     "`cutover --rollback`")
-            time.sleep(min(self.plan.watch.interval_seconds, max(deadline - time.monotonic(), 0)))
-        return {"checks": checks, "failures": failures}
+        from vendzz_migrate.cutover.watch import watch
+
+        report = watch(self.plan, self.probe) if self.probe else watch(self.plan)
+        if not report.ok:
+            raise CutoverAborted(f"watch window: {report.reason}; the service writes to "
+                                 "PostgreSQL: consider `cutover --rollback`", report=report)
+        return report.model_dump(mode="json")
 
     def capture_off(self) -> dict[str, Any]:
         return {"dropped": capture.remove(self.plan.source)}
