@@ -252,3 +252,18 @@ def test_a_step_over_its_time_limit_aborts(tmp_path: Path, pg_url: str) -> None:
             engine.run(load(r.plan_path))
         assert ("catch-up", "started") not in r.journal_steps()
         _assert_on_sqlite(r)
+
+
+def test_status_reads_the_local_journal_when_postgres_is_unreachable(tmp_path: Path,
+                                                                    pg_url: str) -> None:
+    with rig(tmp_path, pg_url) as r:
+        assert _cli(r.plan_path, kill_at="freeze").returncode == -9
+        r.plan_path.write_text(r.plan_path.read_text().replace(
+            pg_url, "postgresql://nobody@127.0.0.1:1/none"))
+        status = _cli(r.plan_path, "--status")
+        assert status.returncode == 0, status.stderr
+        assert "next step: freeze" in status.stdout and "copy            done" in status.stdout
+        r.plan_path.write_text(r.plan_path.read_text().replace(
+            "postgresql://nobody@127.0.0.1:1/none", pg_url))
+        assert _cli(r.plan_path, "--abort").returncode == 0
+        _assert_on_sqlite(r)

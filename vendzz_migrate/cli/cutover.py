@@ -75,6 +75,8 @@ def cutover(
                 write_json(Path("-"), exc.data["report"])
                 raise
         if str(json_out) != "-":
+            for line in result.lines() if status else []:
+                console.out.print(line, markup=False, highlight=False)
             console.out.print(result.summary(), markup=False, highlight=False)
         write_json(json_out, result)
 

@@ -76,11 +76,22 @@ class CutoverReport(BaseModel):
     freeze_seconds: float | None = None
     steps: list[StepFigure] = Field(default_factory=list)
 
+    def lines(self) -> list[str]:
+        """The journal, one line per entry (for --status)."""
+        return [f"{s.at}  {s.step:<15} {s.outcome:<8} {s.operator}"
+                + (f"  {_short(s.figures)}" if s.figures else "") for s in self.steps]
+
     def summary(self) -> str:
         freeze = (f", write freeze {self.freeze_seconds:.2f}s"
                   if self.freeze_seconds is not None else "")
         nxt = f", next step: {self.next_step}" if self.next_step else ""
         return f"cutover {self.name}: {self.state}{freeze}{nxt}"
+
+
+def _short(figures: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in figures.items() if not isinstance(v, dict | list))
+    return text[:160]
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection:
@@ -316,8 +327,10 @@ class Engine:
             keys += rep.keys
             seconds += rep.seconds
             backlog = delta.count_backlog(self.plan.source, rep.upto)
-            console.info(f"  catch-up {rounds}: {rep.keys} key(s) in {rep.seconds:.2f}s, "
-                         f"backlog {backlog}")
+            now = rep.keys / rep.seconds if rep.seconds > 0 else 0.0
+            expect = f", expected freeze {backlog / now:.1f}s" if now else ""
+            console.info(f"  catch-up {rounds}: {rep.keys} key(s) in {rep.seconds:.2f}s "
+                         f"({now:,.0f} keys/s), backlog {backlog}{expect}")
             self._no_rejects(rep)
             if backlog <= self.plan.budgets.catchup_backlog_rows:
                 break
@@ -354,7 +367,9 @@ class Engine:
                 told = True
             self._panic_check()
             # keep the backlog small while holding, so the freeze stays short
-            delta.sync(self.plan.source, self.target(), self.plan.name, self.mark())
+            rep = delta.sync(self.plan.source, self.target(), self.plan.name, self.mark())
+            if rep.keys:
+                console.debug(f"  holding: {rep.keys} key(s) synced in {rep.seconds:.2f}s")
             time.sleep(0.5)
             held = time.monotonic() - started
         return {"held_seconds": held}
