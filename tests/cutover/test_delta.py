@@ -120,3 +120,18 @@ def test_a_table_without_primary_key_is_synced_whole(tmp_path: Path, pg_url: str
     assert report.tables == {"pings": 2}
     assert sorted(r[0] for r in pg_rows(pg_url, "SELECT what FROM pings")) == ["b", "c"]
     verified(src, pg_url)
+
+
+def test_delta_quarantines_a_row_postgres_refuses(tmp_path: Path, pg_url: str) -> None:
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE quiz_responses ADD CONSTRAINT small CHECK (score < 1000)")
+    write(src, "UPDATE quiz_responses SET score = 5000 WHERE id = 12")
+    write(src, "UPDATE quiz_responses SET score = 5 WHERE id = 13")
+    report = _sync(src, pg_url, mark)
+    assert report.rejected == 1 and report.upserted == 1
+    assert pg_rows(pg_url, "SELECT id, score FROM quiz_responses WHERE id IN (12, 13)") == [
+        (13, 5.0)]
+    found = pg_rows(pg_url, "SELECT source_key, reason FROM vendzz_migrate.rejects")
+    assert len(found) == 1 and found[0][0]["id"] == 12  # type: ignore[index]
+    assert '"quiz_responses" violates check constraint "small"' in str(found[0][1])

@@ -80,6 +80,7 @@ class _Staged:
     plan: TablePlan
     whole: bool = False  # a table without a primary key: replaced whole
     rows: list[bytes] = field(default_factory=list)
+    row_keys: list[KeyTuple] = field(default_factory=list)  # the reader's key of each row
     keys: list[bytes] = field(default_factory=list)
     rejects: list[tuple[KeyTuple, str | None, Raw | None, str]] = field(default_factory=list)
 
@@ -251,10 +252,12 @@ def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
             slow.append(reader.to_key(key))
         else:
             st.rows.append(line)
+            st.row_keys.append(reader.to_key(key))
     for key in slow:
         text = copyunit._slow_line(plan, key, reader.raw_values(lite, plan, key), attempt)
         if text is not None:
             st.rows.append(text)
+            st.row_keys.append(key)
     st.rejects.extend(attempt.rejects)
 
 
@@ -264,8 +267,9 @@ def _cols(plan: TablePlan) -> str:
 
 def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> None:
     dest = qualified(target.schema, st.plan.target)
-    conn.execute(f"CREATE TEMP TABLE vz_rows_{i} (LIKE {dest}) ON COMMIT DROP".encode())
-    _copy_in(conn, f"vz_rows_{i}", _cols(st.plan), st.rows)
+    conn.execute(f"CREATE TEMP TABLE vz_rows_{i} (LIKE {dest} INCLUDING DEFAULTS INCLUDING"
+                 f" CONSTRAINTS) ON COMMIT DROP".encode())
+    _copy_rows(conn, f"vz_rows_{i}", st)
     if st.whole:
         return
     keys = ", ".join(pq(k) for k in target.pg_keys[st.plan.table.name])
@@ -280,6 +284,31 @@ def _copy_in(conn: psycopg.Connection, table: str, cols: str, lines: list[bytes]
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN".encode()) as copy:
         for chunk in _chunks(lines):
             copy.write(chunk)
+
+
+def _copy_rows(conn: psycopg.Connection, table: str, st: _Staged) -> None:
+    """COPY the staged rows; a value PostgreSQL refuses (type, range, CHECK) costs only its
+    own row, which goes to the quarantine as in the copy (and is then deleted from the target,
+    its key being among the changed ones)."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            _copy_in(conn, table, _cols(st.plan), st.rows)
+        return
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+        pass
+    kept: list[bytes] = []
+    for line, key in zip(st.rows, st.row_keys, strict=True):
+        try:
+            with conn.transaction():
+                _copy_in(conn, table, _cols(st.plan), [line])
+            kept.append(line)
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            reason = (getattr(exc.diag, "message_primary", None) or str(exc)).strip().replace(
+                f'"{table}"', f'"{st.plan.target}"')
+            st.rejects.append((key, None, None, f"PostgreSQL refused the value: {reason}"))
+    st.rows = kept
 
 
 def _chunks(lines: list[bytes]) -> Iterator[bytes]:
