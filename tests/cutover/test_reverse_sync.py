@@ -167,3 +167,16 @@ def test_truncate_on_postgres_empties_the_sqlite_table(env: Env) -> None:
     assert report.ok, report
     assert lite_row(env.lite, "SELECT count(*) FROM lessons") == (0,)
     assert result.deleted["lessons"] == 10
+
+
+def test_a_write_committed_late_with_a_lower_seq_is_not_missed(env: Env, pg_url: str) -> None:
+    pg = env.pg
+    with psycopg.connect(pg_url) as slow:  # takes its seq first, commits last
+        slow.execute("UPDATE quizzes SET title = 'slow' WHERE id = (SELECT min(id) FROM quizzes)")
+        pg.execute("UPDATE users SET plan = 'pro' WHERE id = (SELECT min(id) FROM users)")
+        first = pg_capture.changed_keys(pg, env.since)
+        assert first.counts() == {"users": 1}  # the slow write is not visible yet
+        slow.commit()
+    later = pg_capture.changed_keys(pg, first.high, since_xmin=first.xmin)
+    assert later.counts()["quizzes"] == 1  # (users may be read again: harmless)
+    assert pg_capture.changed_keys(pg, first.high).counts() == {}  # by seq alone: missed

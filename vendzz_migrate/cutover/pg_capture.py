@@ -58,6 +58,7 @@ class ChangedKeys:
     high: int
     keys: dict[str, list[dict[str, Any]]]
     truncated: frozenset[str]
+    xmin: int = 0  # the oldest transaction still running when read (see changed_keys)
 
     def counts(self) -> dict[str, int]:
         return {table: len(keys) for table, keys in self.keys.items()}
@@ -82,6 +83,8 @@ CREATE TABLE IF NOT EXISTS {s}.{LOG} (
     op         char(1) NOT NULL,
     at         timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE {s}.{LOG} ADD COLUMN IF NOT EXISTS
+    xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint;
 CREATE OR REPLACE FUNCTION {s}.{FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     new_key jsonb := '{{}}';
@@ -195,14 +198,27 @@ def changes(conn: psycopg.Connection[Any], since: int = 0, *,
 
 
 def changed_keys(conn: psycopg.Connection[Any], since: int = 0, *,
-                 state_schema: str = "vendzz_migrate") -> ChangedKeys:
+                 state_schema: str = "vendzz_migrate", since_xmin: int | None = None
+                 ) -> ChangedKeys:
     """The distinct keys changed after ``since`` per table (each once, in the order of its
-    last change), and the tables truncated meanwhile."""
+    last change), and the tables truncated meanwhile.
+
+    Read while the service writes, the log may still miss entries of transactions that took
+    a lower ``seq`` but had not committed yet: the result's ``xmin`` is the oldest transaction
+    still running at the read (same snapshot), and a later read with ``since=high`` and
+    ``since_xmin=xmin`` also takes every entry written by such a transaction."""
     if not _log_exists(conn, state_schema):
         return ChangedKeys(since, since, {}, frozenset())
-    rows = conn.execute(
-        f"SELECT table_name, key, max(seq) AS last FROM {q(state_schema)}.{LOG}"
-        f" WHERE seq > %s GROUP BY table_name, key ORDER BY last".encode(), (since,)).fetchall()
+    extra = "" if since_xmin is None else " OR xid >= %s"
+    params = (since,) if since_xmin is None else (since, since_xmin)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                           ).fetchone()
+        rows = conn.execute(
+            f"SELECT table_name, key, max(seq) AS last FROM {q(state_schema)}.{LOG}"
+            f" WHERE seq > %s{extra} GROUP BY table_name, key ORDER BY last".encode(),
+            params).fetchall()
     keys: dict[str, list[dict[str, Any]]] = {}
     truncated: set[str] = set()
     high = since
@@ -212,7 +228,7 @@ def changed_keys(conn: psycopg.Connection[Any], since: int = 0, *,
             truncated.add(str(table))
         else:
             keys.setdefault(str(table), []).append(key)
-    return ChangedKeys(since, high, keys, frozenset(truncated))
+    return ChangedKeys(since, high, keys, frozenset(truncated), int(row[0]) if row else 0)
 
 
 def backlog(conn: psycopg.Connection[Any], since: int = 0, *,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,14 +117,16 @@ def open_sqlite(path: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
     return conn
 
 
-def links(mapping: Mapping, lite: sqlite3.Connection,
-          pg_keys: dict[str, tuple[str, ...]]) -> dict[str, TableLink]:
-    """Per PostgreSQL table name, how its rows go back into SQLite (mapped tables only)."""
+def links(mapping: Mapping, lite: sqlite3.Connection, pg_keys: dict[str, tuple[str, ...]],
+          only: Iterable[str] | None = None) -> dict[str, TableLink]:
+    """Per PostgreSQL table name (all mapped tables, or those in ``only``), how its rows go
+    back into SQLite."""
+    wanted = None if only is None else set(only)
     out: dict[str, TableLink] = {}
     for name, tmap in mapping.tables.items():
-        if tmap.skip:
-            continue
         pg_name = mapping.target_table(name)
+        if tmap.skip or (wanted is not None and pg_name not in wanted):
+            continue
         declared, generated = _columns(lite, name)
         cols: list[Column] = []
         for cname, cmap in tmap.columns.items():
@@ -188,8 +190,12 @@ def sqlite_rows(lite: sqlite3.Connection, link: TableLink,
         return {}
     cols = ", ".join(f"typeof({_lq(c.sqlite)}), {_lq(c.sqlite)}" for c in link.columns)
     key = ", ".join(_lq(c.sqlite) for c in link.key)
-    marks = ", ".join("(" + ", ".join("?" * len(link.key)) + ")" for _ in keys)
-    sql = f"SELECT {cols} FROM {_lq(link.sqlite)} WHERE ({key}) IN (VALUES {marks})"
+    if len(link.key) == 1:  # a plain IN list: SQLite looks each key up in its index
+        where = f"{key} IN ({', '.join('?' * len(keys))})"
+    else:
+        marks = ", ".join("(" + ", ".join("?" * len(link.key)) + ")" for _ in keys)
+        where = f"({key}) IN (VALUES {marks})"
+    sql = f"SELECT {cols} FROM {_lq(link.sqlite)} WHERE {where}"
     params = [v for k in keys for v in k]
     found: dict[tuple[Any, ...], dict[str, Raw]] = {}
     positions = [next(i for i, c in enumerate(link.columns) if c is k) for k in link.key]
@@ -247,7 +253,7 @@ def sync(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping
 
     started = time.perf_counter()
     result = SyncResult()
-    tables = links(mapping, lite, primary_keys(pg, schema))
+    tables = links(mapping, lite, primary_keys(pg, schema), {*changed.keys, *changed.truncated})
     for pg_table, keys in sorted(keys_to_carry(pg, lite, changed, tables, schema).items()):
         link = tables.get(pg_table)
         if link is None:
@@ -370,14 +376,14 @@ def _utf8(raw: Raw) -> bool:
 def verify_changed(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping,
                    changed: ChangedKeys, *, schema: str = "public",
                    rejects: dict[str, int] | None = None,
-                   batch_rows: int = BATCH_ROWS) -> ReverseVerify:
+                   batch_rows: int = BATCH_ROWS, counts: bool = True) -> ReverseVerify:
     """Every changed key: the SQLite row means what PostgreSQL holds (verify's canonical form,
     column by column) or both are absent; and per mapped table, SQLite's row count is
     PostgreSQL's plus the rows the copy rejected (``rejects``, by SQLite table name)."""
     from vendzz_migrate.cutover.pg_capture import primary_keys
 
     report = ReverseVerify()
-    tables = links(mapping, lite, primary_keys(pg, schema))
+    tables = links(mapping, lite, primary_keys(pg, schema), {*changed.keys, *changed.truncated})
     for pg_table, keys in sorted(keys_to_carry(pg, lite, changed, tables, schema).items()):
         link = tables.get(pg_table)
         if link is None:
@@ -385,11 +391,14 @@ def verify_changed(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mappin
         for batch in _batches(keys, batch_rows):
             report.checked_keys += len(batch)
             _verify_batch(pg, lite, schema, link, batch, report)
-    for link in tables.values():
-        n_lite = lite.execute(f"SELECT count(*) FROM {_lq(link.sqlite)}").fetchone()[0]
-        row = pg.execute(f"SELECT count(*) FROM {q(schema)}.{q(link.pg)}".encode()).fetchone()
-        report.counts[link.sqlite] = (int(n_lite), int(row[0]) if row else 0,
-                                      (rejects or {}).get(link.sqlite, 0))
+    for name, tmap in mapping.tables.items():
+        if tmap.skip or not counts:
+            continue
+        n_lite = lite.execute(f"SELECT count(*) FROM {_lq(name)}").fetchone()[0]
+        row = pg.execute(f"SELECT count(*) FROM {q(schema)}.{q(mapping.target_table(name))}"
+                         .encode()).fetchone()
+        report.counts[name] = (int(n_lite), int(row[0]) if row else 0,
+                               (rejects or {}).get(name, 0))
     return report
 
 

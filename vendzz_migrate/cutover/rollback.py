@@ -3,11 +3,13 @@
 Steps (each journaled as ``rollback:<step>`` started / done, so a rerun after a crash or a
 ``kill -9`` goes on from the first step not done; every step is idempotent):
 
+0. ``catch-up``        the changed keys carried back (and verified) while the service still
+                       writes on PostgreSQL, so the freeze only covers what changed since
 1. ``freeze``          the service's freeze hook (writes answer 503 and are retried by clients)
 2. ``drain``           no write begun before the freeze is still in flight: the plan's HTTP drain,
                        or a SHARE lock on every captured table (granted once every transaction
                        writing them has ended; released at once)
-3. ``reverse-sync``    every key the PostgreSQL capture logged since the switch: its current row
+3. ``reverse-sync``    every key the PostgreSQL capture logged since the catch-up: its current row
                        (or its absence) written into SQLite with the reverse conversions
                        (:mod:`.reverse_sync`); rows SQLite cannot take stop the rollback HERE,
                        listed with their keys (exit 8), the service still frozen on PostgreSQL
@@ -24,6 +26,7 @@ the service never left SQLite, so it is unfrozen if frozen, and both captures ar
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from vendzz_migrate.cutover.journal import Journal
     from vendzz_migrate.typemap.mapping import Mapping
 
-STEPS = ("freeze", "drain", "reverse-sync", "reverse-verify", "switch-back", "smoke",
+STEPS = ("catch-up", "freeze", "drain", "reverse-sync", "reverse-verify", "switch-back", "smoke",
          "unfreeze", "capture-off")
 CAPTURE_ON = "rollback:capture-on"
 ASSUMED_ROWS_PER_SECOND = 2000.0  # for the plan document's estimate (bench_rollback measures it)
@@ -93,6 +96,7 @@ class RollbackReport(BaseModel):
     row_counts: dict[str, tuple[int, int, int]] = Field(
         default_factory=dict, description="per table: SQLite rows, PostgreSQL rows, copy rejects")
     sync_seconds: float | None = None
+    final_sync_seconds: float | None = Field(default=None, description="the part under freeze")
     rows_per_second: float | None = None
     freeze_seconds: float | None = None
     expected_freeze_seconds: float | None = None
@@ -305,13 +309,28 @@ class _Run:
             "changed_keys": sum(self.report.changed_keys.values())})
 
     def _fill_from_journal(self) -> None:
-        sync = self.journal.figures("rollback:reverse-sync")
-        for name in ("written", "deleted", "unchanged", "changed_keys"):
-            if not getattr(self.report, name):
-                setattr(self.report, name, sync.get(name, {}))
-        self.report.high = int(sync.get("high", self.report.high))
-        self.report.sync_seconds = sync.get("seconds", self.report.sync_seconds)
-        self.report.rows_per_second = sync.get("rows_per_second", self.report.rows_per_second)
+        """The report's sync figures: both phases (catch-up and final) from the journal."""
+        report = self.report
+        phases = [self.journal.figures(f"rollback:{s}") for s in ("catch-up", "reverse-sync")]
+        for name in ("written", "deleted", "unchanged"):
+            total: dict[str, int] = {}
+            for phase in phases:
+                for table, n in phase.get(name, {}).items():
+                    total[table] = total.get(table, 0) + int(n)
+            setattr(report, name, total)
+        keys: dict[str, int] = {}
+        for phase in phases:
+            for table, n in phase.get("changed_keys", {}).items():
+                keys[table] = keys.get(table, 0) + int(n)
+        report.changed_keys = keys
+        report.truncated = sorted({t for p in phases for t in p.get("truncated", [])})
+        report.high = max([int(p.get("high", 0)) for p in phases] + [report.high])
+        seconds = sum(float(p.get("seconds") or 0) for p in phases)
+        rows = sum(sum(p.get(n, {}).values()) for p in phases
+                   for n in ("written", "deleted", "unchanged"))
+        report.sync_seconds = seconds
+        report.rows_per_second = rows / seconds if seconds > 0 else None
+        report.final_sync_seconds = phases[1].get("seconds")
 
     # -- the steps (each returns its journal figures) ---------------------------------------------
     def step_freeze(self) -> dict[str, Any]:
@@ -345,66 +364,97 @@ class _Run:
                                   f"{self.settings.drain_lock_seconds}s") from None
         return time.monotonic() - started
 
-    def step_reverse_sync(self) -> dict[str, Any]:
+    def _changed(self, final: bool) -> pg_capture.ChangedKeys:
+        """Keys changed since the switch (catch-up), or since the catch-up's read (final)."""
+        if not final:
+            return pg_capture.changed_keys(self.conn, self.report.since,
+                                           state_schema=self.plan.state_schema)
+        mark = self.journal.figures("rollback:catch-up")
+        return self._after(int(mark["high"]), int(mark["xmin"]))
+
+    def _after(self, high: int, xmin: int) -> pg_capture.ChangedKeys:
+        return pg_capture.changed_keys(self.conn, high, state_schema=self.plan.state_schema,
+                                       since_xmin=xmin)
+
+    def _carry(self, step: str, changed: pg_capture.ChangedKeys) -> dict[str, Any]:
         from vendzz_migrate.cutover.reverse_sync import open_sqlite, sync
 
-        changed = pg_capture.changed_keys(self.conn, self.report.since,
-                                          state_schema=self.plan.state_schema)
         lite = open_sqlite(self.plan.source)
         try:
             result = sync(self.conn, lite, self.mapping(), changed,
                           schema=self.plan.schema_name, batch_rows=self.settings.batch_rows)
         finally:
             lite.close()
-        report = self.report
-        report.high, report.changed_keys = changed.high, changed.counts()
-        report.truncated = sorted(changed.truncated)
-        report.written, report.deleted = result.written, result.deleted
-        report.unchanged, report.sync_seconds = result.unchanged, result.seconds
-        report.rows_per_second = result.rows / result.seconds if result.seconds > 0 else None
+        rate = result.rows / result.seconds if result.seconds > 0 else None
         if result.unfit:
+            report = self.report
             report.unfit = [UnfitItem(table=u.table, key=u.key, column=u.column,
                                       reason=u.reason) for u in result.unfit]
-            self.journal.record("rollback:reverse-sync", "failed",
+            self.journal.record(f"rollback:{step}", "failed",
                                 {"unfit": [u.model_dump() for u in report.unfit[:100]]})
             first = report.unfit[0]
+            where = ("the service still writes on PostgreSQL (no freeze yet)"
+                     if step == "catch-up" else "the service is still frozen on PostgreSQL")
             raise UnfitRows(f"{len(report.unfit)} row(s) written on PostgreSQL cannot go back "
                             f"into SQLite (first: {first.table} {first.key} {first.column}: "
-                            f"{first.reason}); the service is still frozen on PostgreSQL: fix "
-                            f"those rows there and run --rollback again, or unfreeze to stay",
-                            report=report)
-        return {"high": changed.high, "changed_keys": report.changed_keys,
-                "written": result.written, "deleted": result.deleted,
-                "unchanged": result.unchanged, "seconds": result.seconds,
-                "rows_per_second": report.rows_per_second}
+                            f"{first.reason}); {where}: fix those rows there and run "
+                            f"--rollback again, or unfreeze to stay", report=report)
+        return {"high": changed.high, "xmin": changed.xmin, "changed_keys": changed.counts(),
+                "truncated": sorted(changed.truncated), "written": result.written,
+                "deleted": result.deleted, "unchanged": result.unchanged,
+                "seconds": result.seconds, "rows_per_second": rate}
 
-    def step_reverse_verify(self) -> dict[str, Any]:
+    def _verify(self, step: str, changed: pg_capture.ChangedKeys, counts: bool,
+                moving: bool = False) -> dict[str, Any]:
         from vendzz_migrate.cutover.reverse_sync import open_sqlite, verify_changed
 
-        changed = pg_capture.changed_keys(self.conn, self.report.since,
-                                          state_schema=self.plan.state_schema)
         lite = open_sqlite(self.plan.source)
         try:
             result = verify_changed(self.conn, lite, self.mapping(), changed,
                                     schema=self.plan.schema_name,
-                                    rejects=_rejects(self.conn, self.plan),
-                                    batch_rows=self.settings.batch_rows)
+                                    rejects=_rejects(self.conn, self.plan) if counts else None,
+                                    batch_rows=self.settings.batch_rows, counts=counts)
         finally:
             lite.close()
-        self.report.verify_checked_keys = result.checked_keys
-        self.report.row_counts = result.counts
+        if moving:  # writes go on: a key changed again since is the final phase's to check
+            again = self._after(changed.high, changed.xmin)
+            later = {(t, json.dumps(k, sort_keys=True)) for t, ks in again.keys.items()
+                     for k in ks}
+            result.diffs = [d for d in result.diffs if d.table not in again.truncated
+                            and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True))
+                            not in later]
+        self.report.verify_checked_keys += result.checked_keys
+        self.report.row_counts = result.counts or self.report.row_counts
         self.report.verify_diffs = [KeyDiffItem(table=d.table, key=d.key, column=d.column,
                                                 sqlite=d.sqlite, postgres=d.postgres)
                                     for d in result.diffs[:100]]
         if not result.ok:
             bad = result.count_mismatches
-            self.journal.record("rollback:reverse-verify", "failed",
+            self.journal.record(f"rollback:{step}", "failed",
                                 {"diffs": len(result.diffs), "counts": bad})
             raise MismatchError(f"reverse verify: {len(result.diffs)} changed key(s) differ, "
                                 f"{len(bad)} table(s) with other row counts"
                                 f"{' (' + ', '.join(sorted(bad)[:5]) + ')' if bad else ''}",
                                 report=self.report)
         return {"checked_keys": result.checked_keys, "tables": len(result.counts)}
+
+    def _pg_name(self, sqlite_table: str) -> str:
+        return self.mapping().target_table(sqlite_table)
+
+    def step_catch_up(self) -> dict[str, Any]:
+        """The bulk of the PostgreSQL era carried back while the service still writes there
+        (nothing reads SQLite meanwhile), so the freeze only covers what changed since."""
+        changed = self._changed(final=False)
+        figures = self._carry("catch-up", changed)
+        figures["verified"] = self._verify("catch-up", changed, counts=False,
+                                           moving=True)["checked_keys"]
+        return figures
+
+    def step_reverse_sync(self) -> dict[str, Any]:
+        return self._carry("reverse-sync", self._changed(final=True))
+
+    def step_reverse_verify(self) -> dict[str, Any]:
+        return self._verify("reverse-verify", self._changed(final=True), counts=True)
 
     def step_switch_back(self) -> dict[str, Any]:
         hooks.switch_to_sqlite(self.plan)
