@@ -151,9 +151,11 @@ def abort(plan: CutoverPlan, reason: str = "--abort") -> CutoverReport:
         conn = None
     try:
         journal = open_journal(plan, conn)
-        if journal.state() in ("live-on-pg", "done"):
-            raise StateError("the service already writes to PostgreSQL: going back now is "
-                             "`cutover --rollback` (it carries those writes back)")
+        lifted = journal.done("switch") and journal.started("unfreeze") is not None
+        if journal.state() in ("live-on-pg", "done") or lifted:
+            raise StateError("the service already writes to PostgreSQL (or may: the freeze "
+                             "was being lifted): going back now is `cutover --rollback` (it "
+                             "carries those writes back)")
         _back_to_sqlite(plan, journal, reason)
         return report_of(plan, journal)
     finally:
@@ -285,16 +287,19 @@ class Engine:
         from vendzz_migrate.state.store import Store
 
         prior = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
-        ours = sum(e.step == "copy" and e.outcome == "started" for e in self.journal.entries())
+        if not self.journal.done("copy:replacing"):  # what was there before this cutover
+            self.journal.record("copy:replacing", "done",
+                                {"run_id": prior.run_id if prior else None})
+        replacing = self.journal.figures("copy:replacing").get("run_id")
+        ours = prior is not None and prior.run_id != replacing  # made by this cutover
         report = None
-        if prior is None or ours <= 1 or prior.status == "running":
-            # a first attempt starts over any earlier copy; a repeated one resumes its own
-            again = prior is not None and ours > 1
+        if not ours or (prior is not None and prior.status == "running"):
+            # an earlier cutover's copy is started over; an interrupted one of ours resumed
             report = copy_run(CopyOptions(
                 source=self.plan.source, target_url=self.url, schema_name=self.plan.schema_name,
                 state_schema=self.plan.state_schema, mapping_path=self.plan.mapping,
                 workers=self.plan.workers, allow_rejects=self.plan.allow_rejects,
-                work_dir=self.plan.work_dir, resume=again, restart=prior is not None and not again))
+                work_dir=self.plan.work_dir, resume=ours, restart=prior is not None and not ours))
         run = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
         assert run is not None
         mark = _snapshot_mark(Path(run.snapshot))
