@@ -81,8 +81,6 @@ def make_plan(tmp: Path, source: Path, pg_url: str, service_url: str) -> Cutover
 @pytest.fixture
 def world(pg_url: str, tmp_path: Path, service_url: str) -> Iterator[World]:
     stats = generate(tmp_path / "vendzz.db", rows=300, seed=7, clean=True)
-    with sqlite3.connect(stats.path) as conn:  # a cutover refuses tables without a key
-        conn.execute("DROP TABLE extension_pings")
     copy(stats.path, pg_url, tmp_path / "work")
     plan = make_plan(tmp_path, stats.path, pg_url, service_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -119,6 +117,12 @@ def pg_era_writes(pg: psycopg.Connection[Any]) -> dict[str, Any]:
     pg.execute("INSERT INTO lessons SELECT * FROM jsonb_populate_record(NULL::lessons, %s)",
                (json.dumps({**_lesson(pg, gone), "title": "reused key"}),))
     pg.execute("DELETE FROM sms_logs WHERE id IN (SELECT id FROM sms_logs LIMIT 2)")
+    # a table without a key (carried whole): one row deleted, one updated, one added
+    pg.execute("DELETE FROM extension_pings WHERE ctid = (SELECT min(ctid) FROM extension_pings)")
+    pg.execute("UPDATE extension_pings SET status = 'pg era' WHERE ctid ="
+               " (SELECT max(ctid) FROM extension_pings)")
+    pg.execute("INSERT INTO extension_pings (user_id, version, status, pending_count,"
+               " created_at) VALUES ('u-pg', '9.9', 'new', 3, '2026-05-01T10:00:00Z')")
     return {"quiz": quiz[0], "template": template[0], "lesson": gone[0]}
 
 
@@ -143,7 +147,11 @@ def assert_rolled_back(world: World, keys: dict[str, Any]) -> None:
     assert lite(world, "SELECT count(*) FROM quiz_templates WHERE name = 'tmp'") == [(0,)]
     assert lite(world, "SELECT title FROM lessons WHERE id = ?", (keys["lesson"],)) == [
         ("reused key",)]
-    for table in ("quizzes", "quiz_templates", "lessons", "sms_logs"):
+    assert lite(world, "SELECT version, pending_count, created_at FROM extension_pings"
+                       " WHERE user_id = 'u-pg'") == [
+        ("9.9", 3, int(datetime(2026, 5, 1, 10, tzinfo=UTC).timestamp()))]
+    assert lite(world, "SELECT count(*) FROM extension_pings WHERE status = 'pg era'") == [(1,)]
+    for table in ("quizzes", "quiz_templates", "lessons", "sms_logs", "extension_pings"):
         (pg_count,) = world.pg.execute(f"SELECT count(*) FROM {table}".encode()).fetchone() or ()
         assert lite(world, f"SELECT count(*) FROM {table}") == [(pg_count,)], table
     assert open_journal(world.plan, world.pg).state() == "rolled-back"
@@ -161,7 +169,8 @@ def test_rollback_carries_the_postgres_era_back(world: World) -> None:
     assert lite(world, "SELECT * FROM quizzes ORDER BY id") == before  # nothing touched
     report = rollback.rollback(world.plan)
     assert report.mode == "rollback" and list(report.steps_run) == list(rollback.STEPS)
-    assert report.deleted["sms_logs"] == 2 and report.verify_checked_keys == 6
+    assert report.deleted["sms_logs"] == 2 and report.deleted["extension_pings"] == 2
+    assert report.written["extension_pings"] == 2
     assert report.freeze_seconds is not None and report.freeze_seconds > 0
     assert_rolled_back(world, keys)
     again = rollback.rollback(world.plan)  # idempotent once done

@@ -3,9 +3,10 @@
 One ``AFTER INSERT OR UPDATE OR DELETE`` row trigger per copied table, installed while the
 service is still frozen (before the switch lifts the freeze), appends (table, key, operation)
 to ``<state>.pg_changes`` under a monotonic ``bigserial`` sequence; a ``TRUNCATE`` statement
-trigger logs the whole table as changed. The key is the primary key's values as a jsonb object
-(``{"id": 42}``); an update that changes the key logs the old key and the new one. A session
-that sets ``vendzz.capture = 'off'`` (e.g. a forward delta sync) is not captured.
+trigger logs the whole table as changed, and so does every write statement on a table without
+a primary key (whose rows cannot be addressed one by one). The key is the primary key's
+values as a jsonb object (``{"id": 42}``); an update that changes the key logs the old key
+and the new one. A session that sets ``vendzz.capture = 'off'`` is not captured.
 
 Why triggers rather than logical decoding: decoding needs ``wal_level=logical`` (a server
 restart on most managed services), a replication slot that retains WAL for as long as the watch
@@ -34,7 +35,8 @@ LOG = "pg_changes"
 
 @dataclass(frozen=True, slots=True)
 class CapturedTable:
-    """A PostgreSQL table to capture and its primary key columns (PostgreSQL names)."""
+    """A PostgreSQL table to capture and its primary key columns (PostgreSQL names); a table
+    without a key is captured per statement, as a whole (like a TRUNCATE)."""
 
     name: str
     key: tuple[str, ...]
@@ -94,7 +96,7 @@ BEGIN
     IF coalesce(current_setting('vendzz.capture', true), '') = 'off' THEN
         RETURN NULL;
     END IF;
-    IF TG_OP = 'TRUNCATE' THEN
+    IF TG_LEVEL = 'STATEMENT' THEN  -- a TRUNCATE, or any write to a table without a key
         INSERT INTO {s}.{LOG} (table_name, key, op) VALUES (TG_TABLE_NAME, NULL, 'T');
         RETURN NULL;
     END IF;
@@ -126,14 +128,13 @@ def install(conn: psycopg.Connection[Any], tables: Sequence[CapturedTable], *,
         conn.execute(_function_sql(state_schema).encode())
         fn = f"{q(state_schema)}.{FUNCTION}"
         for table in tables:
-            if not table.key:
-                raise ValueError(f"table {table.name!r} has no primary key to capture")
             target = f"{q(schema)}.{q(table.name)}"
             args = ", ".join("'" + c.replace("'", "''") + "'" for c in table.key)
+            level = "ROW" if table.key else "STATEMENT"  # keyless: the whole table changed
             conn.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {target}".encode())
             conn.execute(f"DROP TRIGGER IF EXISTS {TRUNCATE_TRIGGER} ON {target}".encode())
             conn.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target}"
-                         f" FOR EACH ROW EXECUTE FUNCTION {fn}({args})".encode())
+                         f" FOR EACH {level} EXECUTE FUNCTION {fn}({args})".encode())
             conn.execute(f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON {target}"
                          f" FOR EACH STATEMENT EXECUTE FUNCTION {fn}()".encode())
         return high_water(conn, state_schema)
@@ -262,7 +263,8 @@ def capture_all(conn: psycopg.Connection[Any], *, schema: str = "public",
                 state_schema: str = "vendzz_migrate",
                 keys: Mapping[str, Sequence[str]] | None = None) -> int:
     """Install capture on every table of ``schema`` with a primary key (or on the tables of
-    ``keys``, with those key columns); returns the high-water sequence number."""
+    ``keys``, with those key columns, none for a keyless table); returns the high-water
+    sequence number."""
     found = keys if keys is not None else primary_keys(conn, schema)
     return install(conn, [CapturedTable(t, tuple(k)) for t, k in sorted(found.items())],
                    schema=schema, state_schema=state_schema)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vendzz_migrate.cutover.pg_capture import ChangedKeys, q
-from vendzz_migrate.typemap.convert import Kind
+from vendzz_migrate.typemap.convert import Kind, Reject
 from vendzz_migrate.typemap.mapping import Mapping
 from vendzz_migrate.typemap.reverse import (
     PgValue,
@@ -137,8 +137,7 @@ def links(mapping: Mapping, lite: sqlite3.Connection, pg_keys: dict[str, tuple[s
             cols.append(Column(cname, cmap.rename or cname, conv.kind, Reverser(conv, enc)))
         by_pg = {c.pg: c for c in cols}
         key = tuple(by_pg[k] for k in pg_keys.get(pg_name, ()) if k in by_pg)
-        if key:
-            out[pg_name] = TableLink(name, pg_name, key, tuple(cols))
+        out[pg_name] = TableLink(name, pg_name, key, tuple(cols))  # no key: carried whole
     return out
 
 
@@ -220,8 +219,8 @@ def keys_to_carry(pg: psycopg.Connection[Any], lite: sqlite3.Connection, changed
     out = {t: list(keys) for t, keys in changed.keys.items()}
     for name in changed.truncated:
         link = tables.get(name)
-        if link is None:
-            continue
+        if link is None or not link.key:
+            continue  # a keyless table is carried whole (see sync_whole)
         seen = {json.dumps(k, sort_keys=True): k for k in out.get(name, [])}
         obj = ", ".join(f"'{c.pg.replace(chr(39), chr(39) * 2)}', {q(c.pg)}" for c in link.key)
         for (key,) in pg.execute(
@@ -262,6 +261,10 @@ def sync(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping
             _sync_batch(pg, lite, schema, link, batch, result, dry_run)
             if progress is not None:
                 progress(pg_table, len(batch))
+    for pg_table in sorted(changed.truncated):
+        link = tables.get(pg_table)
+        if link is not None and not link.key:
+            sync_whole(pg, lite, schema, link, result, dry_run)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -370,6 +373,79 @@ def _utf8(raw: Raw) -> bool:
     return True
 
 
+# -- tables without a primary key: carried whole, as multisets of rows ---------------------------
+
+
+@dataclass
+class _WholePlan:
+    rows: int
+    inserts: list[dict[str, PgValue]]
+    deletes: list[int]  # SQLite rowids
+
+
+def _whole_plan(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
+                link: TableLink) -> _WholePlan:
+    """Which SQLite rows (by rowid) have no equal PostgreSQL row, and which PostgreSQL rows have
+    no equal SQLite row (equal: verify's canonical form, column by column); SQLite rows the
+    copy rejected (never in PostgreSQL) are left alone."""
+    cols = ", ".join(f"{q(c.pg)}::text" if c.kind is Kind.JSON else q(c.pg)
+                     for c in link.columns)
+    names = [c.pg for c in link.columns]
+    pg_rows = [dict(zip(names, row, strict=True)) for row in pg.execute(
+        f"SELECT {cols} FROM {q(schema)}.{q(link.pg)}".encode()).fetchall()]
+    lite_cols = ", ".join(f"typeof({_lq(c.sqlite)}), {_lq(c.sqlite)}" for c in link.columns)
+    spare: dict[tuple[str | None, ...], list[int]] = {}
+    for row in lite.execute(f"SELECT rowid, {lite_cols} FROM {_lq(link.sqlite)}"):
+        try:
+            canon = tuple(c.rule.canon(Raw(_s(row[1 + 2 * i]), row[2 + 2 * i]))
+                          for i, c in enumerate(link.columns))
+        except Reject:
+            continue  # quarantined by the copy: not on PostgreSQL, stays in SQLite
+        spare.setdefault(canon, []).append(int(row[0]))
+    inserts: list[dict[str, PgValue]] = []
+    for values in pg_rows:
+        canon = tuple(c.rule.pg_canon(values[c.pg]) for c in link.columns)
+        found = spare.get(canon)
+        if found:
+            found.pop()
+        else:
+            inserts.append(values)
+    deletes = [rowid for ids in spare.values() for rowid in ids]
+    return _WholePlan(len(pg_rows), inserts, deletes)
+
+
+def sync_whole(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
+               link: TableLink, result: SyncResult, dry_run: bool) -> None:
+    """A table without a key, changed on PostgreSQL: SQLite rows equal to a PostgreSQL row stay
+    as they are (byte for byte), the others are deleted, the missing rows inserted in the
+    column's encodings; one transaction."""
+    import sqlite_utils
+
+    plan = _whole_plan(pg, lite, schema, link)
+    records: list[dict[str, Any]] = []
+    for values in plan.inserts:
+        row = _row_back(link, {"row": len(records)}, values, None, result)
+        if row is None:
+            return  # listed as unfit: nothing of this table is written
+        records.append({name: sqlite_value(raw) for name, raw in row.items()})
+    _count(result.unchanged, link.sqlite, plan.rows - len(plan.inserts))
+    _count(result.written, link.sqlite, len(records))
+    _count(result.deleted, link.sqlite, len(plan.deletes))
+    if dry_run or not (records or plan.deletes):
+        return
+    lite.text_factory = str
+    try:
+        with lite:
+            for start in range(0, len(plan.deletes), 500):
+                chunk = plan.deletes[start:start + 500]
+                lite.execute(f"DELETE FROM {_lq(link.sqlite)} WHERE rowid IN"
+                             f" ({', '.join('?' * len(chunk))})", chunk)
+            if records:
+                sqlite_utils.Database(lite).table(link.sqlite).insert_all(records)
+    finally:
+        lite.text_factory = bytes
+
+
 # -- verify, SQLite as the source of truth --------------------------------------------------------
 
 
@@ -391,6 +467,15 @@ def verify_changed(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mappin
         for batch in _batches(keys, batch_rows):
             report.checked_keys += len(batch)
             _verify_batch(pg, lite, schema, link, batch, report)
+    for pg_table in sorted(changed.truncated):
+        link = tables.get(pg_table)
+        if link is not None and not link.key:
+            plan = _whole_plan(pg, lite, schema, link)
+            report.checked_keys += plan.rows
+            if plan.inserts or plan.deletes:
+                report.diffs.append(KeyDiff(link.sqlite, {}, None,
+                                            f"{len(plan.deletes)} row(s) not on PostgreSQL",
+                                            f"{len(plan.inserts)} row(s) not in SQLite"))
     for name, tmap in mapping.tables.items():
         if tmap.skip or not counts:
             continue

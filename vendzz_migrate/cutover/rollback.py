@@ -201,14 +201,7 @@ def _copied_keys(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, 
     mapping = _mapping(conn, plan)
     keys = pg_capture.primary_keys(conn, plan.schema_name)
     wanted = {mapping.target_table(n) for n, t in mapping.tables.items() if not t.skip}
-    keyless = sorted(wanted - set(keys))
-    if keyless:
-        from vendzz_migrate.errors import ConfigError
-
-        raise ConfigError(f"cutover: table(s) {', '.join(keyless[:5])} have no primary key on "
-                          "PostgreSQL: their writes cannot be carried back by a rollback; give "
-                          "them one, or skip them in the mapping")
-    return {t: k for t, k in keys.items() if t in wanted}
+    return {t: keys.get(t, ()) for t in wanted}  # keyless: captured and carried whole
 
 
 # -- rollback ------------------------------------------------------------------------------------

@@ -392,7 +392,13 @@ class Reverser:
             self._candidates += [Encoding("integer"), Encoding("text")]  # beyond a double
 
     def pg_canon(self, value: PgValue) -> str | None:
+        """verify's canonical text of a PostgreSQL value of this column."""
         return None if value is None else self._finish(pg_text(value))
+
+    def canon(self, raw: Raw) -> str | None:
+        """verify's canonical text of a SQLite value of this column (Reject: the copy would
+        have refused it)."""
+        return self._canon(raw)
 
     def same(self, raw: Raw, want: str | None) -> bool:
         try:
