@@ -263,3 +263,29 @@ def test_kill_9_inside_each_step_then_rollback_again(world: World, step: str) ->
     report = rollback.rollback(world.plan)
     assert report.mode == "rollback"
     assert_rolled_back(world, keys)
+
+
+def test_cli_rollback_dry_run_unfit_exit_8_then_rollback(world: World) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from vendzz_migrate.cli import app
+
+    switched(world)
+    plan_file = world.tmp / "cutover.yaml"
+    plan_file.write_text(yaml.safe_dump(world.plan.model_dump(mode="json", by_alias=True)))
+    runner = CliRunner()
+    world.pg.execute("UPDATE quizzes SET \"updatedAt\" = now() WHERE id = (SELECT min(id)"
+                     " FROM quizzes)")  # microseconds in an epoch column
+    dry = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would carry 1 changed key(s)" in dry.output
+    unfit = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback"])
+    assert unfit.exit_code == ExitCode.REJECTS, unfit.output
+    assert "cannot go back into SQLite" in unfit.output and "Traceback" not in unfit.output
+    world.pg.execute("UPDATE quizzes SET \"updatedAt\" = date_trunc('second', \"updatedAt\")")
+    done = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback"])
+    assert done.exit_code == 0, done.output
+    assert "rolled back rb" in done.output
+    finish = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--finish"])
+    assert finish.exit_code == ExitCode.STATE, finish.output  # rolled back: nothing to finish
