@@ -60,7 +60,7 @@ def demo_database(server_url: str, name: str = DEMO_DB) -> str:
 
 
 def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int = 42,
-        cutover: bool = True) -> DemoReport:
+        cutover: bool = True, with_rollback: bool = False) -> DemoReport:
     from vendzz_migrate import preflight
     from vendzz_migrate.cache import load_spec, warm
     from vendzz_migrate.copy.run import CopyOptions
@@ -93,7 +93,7 @@ def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int 
         from vendzz_migrate.cutover.rehearsal import rehearse
 
         rehearsal = rehearse(source, demo_database(server, DEMO_DB + "_cutover"),
-                             work / "cutover")
+                             work / "cutover", with_rollback=with_rollback)
     return DemoReport(source=source, database=mask(database), redis=mask(redis_url),
                       copy_report=copied, verify_report=verified, cache_report=warmed,
                       preflight_report=checked, cutover=rehearsal)

@@ -14,7 +14,7 @@ def test_rehearsal_records_every_acknowledged_write_in_postgres(tmp_path: Path,
                                                                 pg_url: str) -> None:
     sample = tmp_path / "sample.db"
     generate(sample, rows=1200, seed=3, clean=False)  # traps included: rejects allowed
-    result = rehearse(sample, pg_url, tmp_path / "cutover")
+    result = rehearse(sample, pg_url, tmp_path / "cutover", max_freeze_seconds=120)
     assert result.error is None and result.state == "done", result
     assert result.freeze_seconds is not None and result.freeze_seconds > 0
     acked = read_ack_log(Path(result.ack_log))
@@ -24,3 +24,16 @@ def test_rehearsal_records_every_acknowledged_write_in_postgres(tmp_path: Path,
     assert result.writes_duplicated == 0
     assert "@" not in result.postgres or "***" in result.postgres or ":" not in \
         result.postgres.split("@")[0].split("//")[-1]  # no password shown
+
+
+def test_rehearsal_with_rollback_keeps_both_eras_writes_in_sqlite(tmp_path: Path,
+                                                                   pg_url: str) -> None:
+    sample = tmp_path / "sample.db"
+    generate(sample, rows=1200, seed=4, clean=True)
+    result = rehearse(sample, pg_url, tmp_path / "cutover", with_rollback=True,
+                      max_freeze_seconds=120)  # a busy machine must not fail the test
+    assert result.state == "done" and result.writes_missing == 0, result
+    back = result.rollback
+    assert back is not None and back.state == "rolled-back" and back.error is None, back
+    assert back.writes_acknowledged > result.writes_acknowledged  # SQLite era after the rollback
+    assert back.writes_missing == 0 and back.freeze_seconds is not None

@@ -18,6 +18,8 @@ def demo(
     clean: Annotated[bool, typer.Option(help="A file without the Vendzz traps.")] = False,
     cutover: Annotated[bool, typer.Option(help="Rehearse a cutover with the service writing "
                                           "(needs the 'service' extra).")] = True,
+    with_rollback: Annotated[bool, typer.Option(help="After the cutover, roll back to SQLite "
+                                                "with the writer still writing.")] = False,
     json_out: JsonOpt = None,
 ) -> None:
     from vendzz_migrate import console
@@ -28,7 +30,8 @@ def demo(
     from vendzz_migrate.settings import load_settings
     from vendzz_migrate.verify.render import summary as verify_summary
 
-    report = guarded(lambda: run(load_settings(), rows=rows, clean=clean, cutover=cutover))
+    report = guarded(lambda: run(load_settings(), rows=rows, clean=clean, cutover=cutover,
+                                     with_rollback=with_rollback))
     copy_summary(report.copy_report)
     verify_summary(report.verify_report)
     _render_warm(report.cache_report)
@@ -44,4 +47,11 @@ def demo(
             f"duplicated (ack log {c.ack_log}; ended on "
             f"{c.postgres if c.state == 'done' else c.sqlite})"
             + (f"; stopped: {c.error}" if c.error else ""), markup=False)
+        if c.rollback is not None:
+            b = c.rollback
+            back = f"{b.freeze_seconds:.2f}s" if b.freeze_seconds is not None else "-"
+            console.out.print(
+                f"rollback rehearsal: {b.state}; write freeze {back}; {b.writes_acknowledged} "
+                f"write(s) acknowledged in both eras, {b.writes_missing} missing from SQLite "
+                f"{b.sqlite}" + (f"; stopped: {b.error}" if b.error else ""), markup=False)
     write_json(json_out, report)

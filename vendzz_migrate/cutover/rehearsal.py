@@ -21,6 +21,16 @@ from vendzz_migrate.errors import ConfigError, VendzzError
 from vendzz_migrate.urls import mask
 
 
+class RollbackDemo(BaseModel):
+    state: str
+    freeze_seconds: float | None
+    writes_acknowledged: int
+    writes_missing: int
+    ack_log: str
+    sqlite: str
+    error: str | None = None
+
+
 class CutoverDemo(BaseModel):
     state: str
     freeze_seconds: float | None
@@ -31,6 +41,7 @@ class CutoverDemo(BaseModel):
     sqlite: str
     postgres: str
     error: str | None = None
+    rollback: RollbackDemo | None = None
 
 
 def _free_port() -> int:
@@ -39,7 +50,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plan_for(work: Path, source: Path, database: str, port: int) -> CutoverPlan:
+def plan_for(work: Path, source: Path, database: str, port: int,
+             max_freeze_seconds: float = 5.0) -> CutoverPlan:
     ctl = [sys.executable, "-m", "examples.service.ctl", "restart", "--state-dir",
            str(work / "service"), "--database-url"]
     url = f"http://127.0.0.1:{port}"
@@ -58,6 +70,7 @@ def plan_for(work: Path, source: Path, database: str, port: int) -> CutoverPlan:
         "smoke": [{"path": "/health", "body_contains": '"status":"ok"'},
                   {"path": "/api/quizzes?limit=1", "body_contains": "ids"}],
         "watch": {"seconds": 3, "interval_seconds": 0.5},
+        "budgets": {"max_freeze_seconds": max_freeze_seconds},
     }, "demo plan")
 
 
@@ -70,7 +83,10 @@ def _wait(predicate: Any, seconds: float) -> bool:
     return False
 
 
-def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0) -> CutoverDemo:
+def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
+             with_rollback: bool = False, max_freeze_seconds: float = 5.0) -> CutoverDemo:
+    """The cutover (and, ``with_rollback``, then the rollback to SQLite with the writer still
+    writing, every acknowledged write of both eras checked in SQLite)."""
     try:
         from examples.service import ctl
         from examples.service.client import Writer, read_ack_log
@@ -89,11 +105,12 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0) -> Cut
     state.maintenance_file.unlink(missing_ok=True)
     ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
                       "REDIS_URL": ""}, timeout=60)
-    plan = plan_for(work, source, database, port)
+    plan = plan_for(work, source, database, port, max_freeze_seconds)
     writer = Writer(f"http://127.0.0.1:{port}", rate=rate, ack_log=ack_log, duration_s=900,
                     max_retry_s=120, seed=1)
     thread = threading.Thread(target=writer.run, daemon=True)
     error = None
+    back: RollbackDemo | None = None
     try:
         thread.start()
         _wait(lambda: ack_log.exists() and len(read_ack_log(ack_log)) >= 10, 60)
@@ -107,16 +124,52 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0) -> Cut
         except VendzzError as exc:
             error = str(exc)
             state_name, freeze = "aborted", None
+        if with_rollback and state_name == "done":
+            pg_acked = _pg_acked(database, ack_log)  # before the rollback: checked on PostgreSQL
+            back = _roll_back(plan, source, ack_log)
     finally:
         writer.stop()
         thread.join(timeout=180)
         ctl.stop(state, timeout=30)
     acked = read_ack_log(ack_log) if ack_log.exists() else []
-    ids = _pg_ids(database) if state_name == "done" else _sqlite_ids(source)
+    if back is not None:
+        acked, ids = pg_acked
+    else:
+        ids = _pg_ids(database) if state_name == "done" else _sqlite_ids(source)
+    if back is not None:
+        from vendzz_migrate.cutover.rollback import acked_in_sqlite
+
+        back.writes_acknowledged, back.writes_missing = acked_in_sqlite(source, ack_log)
     return CutoverDemo(
         state=state_name, freeze_seconds=freeze, writes_acknowledged=len(acked),
         writes_missing=len(set(acked) - ids), writes_duplicated=len(acked) - len(set(acked)),
-        ack_log=str(ack_log), sqlite=str(source), postgres=mask(database), error=error)
+        ack_log=str(ack_log), sqlite=str(source), postgres=mask(database), error=error,
+        rollback=back)
+
+
+def _pg_acked(database: str, ack_log: Path) -> tuple[list[str], set[str]]:
+    from examples.service.client import read_ack_log
+
+    return read_ack_log(ack_log), _pg_ids(database)
+
+
+def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
+    """``cutover --rollback`` with the writer still writing (on PostgreSQL, then SQLite)."""
+    from examples.service.client import read_ack_log
+    from vendzz_migrate.cutover import rollback
+
+    console.info("demo: rollback to SQLite with the writer still writing")
+    try:
+        report = rollback.rollback(plan)
+        seen = len(read_ack_log(ack_log))
+        _wait(lambda: len(read_ack_log(ack_log)) >= seen + 10, 30)  # writes on SQLite again
+        return RollbackDemo(state="rolled-back", freeze_seconds=report.freeze_seconds,
+                            writes_acknowledged=0, writes_missing=0, ack_log=str(ack_log),
+                            sqlite=str(source))
+    except VendzzError as exc:
+        return RollbackDemo(state="failed", freeze_seconds=None, writes_acknowledged=0,
+                            writes_missing=0, ack_log=str(ack_log), sqlite=str(source),
+                            error=str(exc))
 
 
 def _pg_ids(database: str) -> set[str]:
