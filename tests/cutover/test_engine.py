@@ -281,3 +281,16 @@ def test_a_new_cutover_after_an_abort_copies_again_even_when_resumed(tmp_path: P
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         r.wait_acks(len(r.writer.acked) + 5)
         _assert_on_pg(r, pg_url)
+
+
+def test_rollback_plan_after_the_switch_shows_the_rollback_backlog(tmp_path: Path,
+                                                                   pg_url: str) -> None:
+    with rig(tmp_path, pg_url) as r:
+        engine.run(load(r.plan_path))
+        r.wait_acks(len(r.writer.acked) + 10)  # writes on PostgreSQL, captured for a rollback
+        r.halt()
+        result = _cli(r.plan_path, "--rollback-plan")
+        assert result.returncode == 0, result.stderr
+        line = next(x for x in result.stdout.splitlines() if "rollback backlog" in x)
+        assert "quiz_responses" in line and "expected rollback freeze" in line
+        assert "delta rate" in result.stdout and "expected freeze window" in result.stdout

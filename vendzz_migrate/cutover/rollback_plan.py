@@ -132,7 +132,28 @@ def figures(plan: CutoverPlan, journal: Journal | None) -> list[str]:
     else:
         out.append("- delta rate and expected freeze: measured by the catch-up step (not yet "
                    "run)")
+    out.extend(_after_switch(plan, journal))
     return out
+
+
+def _after_switch(plan: CutoverPlan, journal: Journal | None) -> list[str]:
+    """After the switch: what a rollback would carry back now (PostgreSQL capture backlog)."""
+    if journal is None or journal.conn is None or not journal.done("rollback:capture-on"):
+        return []
+    import importlib
+
+    try:
+        pg_capture = importlib.import_module("vendzz_migrate.cutover.pg_capture")
+        rollback = importlib.import_module("vendzz_migrate.cutover.rollback")
+        since = int(journal.figures("rollback:capture-on").get("since", 0))
+        backlog: dict[str, int] = pg_capture.backlog(journal.conn, since,
+                                                     state_schema=plan.state_schema)
+    except (ImportError, VendzzError) as exc:
+        return [f"- rollback backlog: not measured ({exc})"]
+    total = sum(backlog.values())
+    return [f"- rollback backlog: {total:,} key(s) written on PostgreSQL since the switch "
+            f"({', '.join(f'{t} {n}' for t, n in backlog.items()) or 'none'}); expected "
+            f"rollback freeze about {rollback.estimate_freeze(total):.1f}s"]
 
 
 def render(plan: CutoverPlan, plan_path: Path, journal: Journal | None) -> str:
