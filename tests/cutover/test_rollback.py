@@ -22,11 +22,12 @@ import psycopg
 import pytest
 
 from tests.copy.helpers import copy
-from vendzz_migrate.cutover import pg_capture, rollback
+from vendzz_migrate.cutover import capture, pg_capture, rollback
 from vendzz_migrate.cutover.journal import open_journal
 from vendzz_migrate.cutover.plan import CutoverPlan, parse
 from vendzz_migrate.errors import ExitCode, StateError
 from vendzz_migrate.sample import generate
+from vendzz_migrate.source.introspect import DEFAULT_SKIP
 
 CUTOVER_STEPS = ("preflight", "capture-on", "copy", "verify", "catch-up", "freeze", "drain",
                  "final-delta", "verify-changed", "sequences", "switch")
@@ -94,6 +95,7 @@ def switched(world: World, *, unfrozen: bool = True) -> None:
     for step in CUTOVER_STEPS:
         journal.record(step, "done")
     (world.tmp / "on-pg").touch()
+    capture.install(world.plan.source, DEFAULT_SKIP)  # the cutover's SQLite capture, still on
     rollback.on_switch(world.plan)
     if unfrozen:
         journal.record("unfreeze", "done")
@@ -157,6 +159,8 @@ def assert_rolled_back(world: World, keys: dict[str, Any]) -> None:
     assert open_journal(world.plan, world.pg).state() == "rolled-back"
     assert not world.flag("on-pg") and not world.flag("frozen")
     assert pg_capture.installed(world.pg) == []
+    with sqlite3.connect(world.plan.source) as conn:
+        assert capture.leftovers(conn) == []  # both captures off
 
 
 def test_rollback_carries_the_postgres_era_back(world: World) -> None:

@@ -17,7 +17,7 @@ Steps (each journaled as ``rollback:<step>`` started / done, so a rerun after a 
 5. ``switch-back``     the service's switch-to-SQLite hook
 6. ``smoke``           the plan's smoke requests and the health check
 7. ``unfreeze``        the unfreeze hook: the freeze window ends here
-8. ``capture-off``     the PostgreSQL capture triggers are removed (the log is kept)
+8. ``capture-off``     the capture is removed on both sides (PostgreSQL's log is kept)
 
 Before the switch (no ``switch`` done in the journal), ``--rollback`` is the cutover's abort:
 the service never left SQLite, so it is unfrozen if frozen, and both captures are removed.
@@ -110,7 +110,8 @@ class RollbackReport(BaseModel):
         if self.dry_run:
             return (f"rollback of {self.cutover} would carry {keys} changed key(s) back into "
                     f"SQLite ({', '.join(f'{t} {n}' for t, n in self.changed_keys.items())})"
-                    + (f"; truncated: {', '.join(self.truncated)}" if self.truncated else "")
+                    + (f"; carried whole (truncated or keyless): {', '.join(self.truncated)}"
+                       if self.truncated else "")
                     + (f"; expected freeze about {self.expected_freeze_seconds:.1f}s"
                        if self.expected_freeze_seconds is not None else ""))
         if self.unfit:
@@ -470,9 +471,14 @@ class _Run:
         return {"at": time.time()}
 
     def step_capture_off(self) -> dict[str, Any]:
+        """Both captures off: PostgreSQL's triggers (its log kept), and SQLite's if a cutover
+        step left it (the live file goes on without triggers, as before the cutover)."""
+        from vendzz_migrate.cutover import capture
+
         removed = pg_capture.remove(self.conn, schema=self.plan.schema_name,
                                     state_schema=self.plan.state_schema, keep_log=True)
-        return {"tables": len(removed)}
+        objects = capture.remove(self.plan.source) if Path(self.plan.source).is_file() else 0
+        return {"tables": len(removed), "sqlite_capture_objects": objects}
 
 
 # -- finish ---------------------------------------------------------------------------------------
