@@ -164,6 +164,7 @@ def fig_freeze(rows: int, fraction: float) -> dict[str, float]:
             try:
                 plan = plan_for(work, source, url, port)
                 plan.watch.seconds = 0
+                plan.budgets.max_freeze_seconds = 600  # measure it, do not abort on it
                 _ChangingEngine.fraction = fraction
                 with psycopg.connect(url, autocommit=True) as conn:
                     journal = open_journal(plan, conn)
@@ -171,6 +172,7 @@ def fig_freeze(rows: int, fraction: float) -> dict[str, float]:
                     report = engine.report_of(plan, journal)
                     final = journal.figures("final-delta")
                     verified = journal.figures("verify-changed")
+                    steps = _step_seconds(journal)
             finally:
                 writer.stop()
                 thread.join(timeout=180)
@@ -181,9 +183,24 @@ def fig_freeze(rows: int, fraction: float) -> dict[str, float]:
         return {"freeze_s": report.freeze_seconds or float("nan"),
                 "changed_rows": _ChangingEngine.changed, "final_delta_keys": final.get("keys", 0),
                 "verified_keys": verified.get("keys", 0), "acked": len(acked),
-                "missing": len(set(acked) - ids)}
+                "missing": len(set(acked) - ids), "steps": steps}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+FREEZE_STEPS = ("freeze", "drain", "final-delta", "verify-changed", "sequences",
+                "cache-refresh", "switch", "smoke", "unfreeze")
+
+
+def _step_seconds(journal: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    started: dict[str, float] = {}
+    for e in journal.entries():
+        if e.outcome == "started":
+            started[e.step] = e.at
+        elif e.outcome == "done" and e.step in FREEZE_STEPS and e.step in started:
+            out[e.step] = round(e.at - started[e.step], 3)
+    return out
 
 
 def _free_port() -> int:
@@ -275,6 +292,8 @@ def main() -> None:
               f"{_median(runs, 'changed_rows'):,.0f} rows changed after the copy, writer "
               f"running; per round: {[round(r['freeze_s'], 2) for r in runs]}; acked "
               f"{[r['acked'] for r in runs]}, missing {[r['missing'] for r in runs]}")
+        for r in runs:
+            print(f"   freeze steps (s): {r['steps']}")
     if "triggers" in only:
         r = fig_triggers(args.rows, args.requests, args.rounds)
         print(f"3. write endpoint p50 {r['p50_without_ms']:.2f} -> {r['p50_with_ms']:.2f} ms "

@@ -135,3 +135,25 @@ def test_delta_quarantines_a_row_postgres_refuses(tmp_path: Path, pg_url: str) -
     found = pg_rows(pg_url, "SELECT source_key, reason FROM vendzz_migrate.rejects")
     assert len(found) == 1 and found[0][0]["id"] == 12  # type: ignore[index]
     assert '"quiz_responses" violates check constraint "small"' in str(found[0][1])
+
+
+def test_live_key_verify_compares_applied_keys_and_leaves_out_later_ones(
+        tmp_path: Path, pg_url: str) -> None:
+    from vendzz_migrate.cutover import keyverify
+
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    write(src, "UPDATE quiz_responses SET score = 1 WHERE id IN (20, 21)")
+    applied = _sync(src, pg_url, mark).upto
+    write(src, "UPDATE quiz_responses SET score = 2 WHERE id = 21")  # changed again, not applied
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE quiz_responses SET score = 99 WHERE id = 20")  # PostgreSQL is wrong
+        target = delta.target_for(conn, src, "public", "vendzz_migrate")
+        lite = delta.open_source(src)
+        lite.execute("BEGIN")
+        live = keyverify.run(target, lite, mark, applied=applied)
+        frozen = keyverify.run(target, lite, applied)
+        lite.close()
+    assert [(d.key, d.kind, d.detail) for d in live.differences] == [("20", "changed", "score")]
+    assert live.keys == 1  # 20 only: 21 changed again since, left to the freeze
+    assert [(d.key, d.kind) for d in frozen.differences] == [("21", "changed")]
+    assert frozen.tables == 3

@@ -227,24 +227,27 @@ def test_mismatch_error_carries_differences(tmp_path: Path, pg_url: str) -> None
         _assert_on_sqlite(r)
 
 
-def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path, pg_url: str,
-                                                                  redis_url: str) -> None:
+def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path,
+                                                                  pg_url: str) -> None:
     import redis
+
+    from tests.examples.service.helpers import redis_server
 
     spec = tmp_path / "cache.yaml"
     spec.write_text("version: 1\ncaches:\n  - name: resp\n    key: 'cut:resp:{id}'\n"
                     "    query: SELECT id, score FROM quiz_responses\n    encoding: json\n"
                     "  - name: pair\n    key: 'cut:pair:{id}:{quiz_id}'\n"
                     "    query: SELECT id, quiz_id FROM quiz_responses\n    encoding: json\n")
-    with rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r:
+    with redis_server(tmp_path / "redis") as redis_url, \
+            rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r:
         report = engine.run(load(r.plan_path))
         r.halt()
-    figures = next(s.figures for s in report.steps
-                   if s.step == "cache-refresh" and s.outcome == "done")
-    assert figures["keys_deleted"] > 0 and figures["not_refreshed"] == ["pair"]
-    client = redis.Redis.from_url(redis_url)
-    assert client.exists("cut:resp:1") == 0  # changed by the writer after the copy: deleted
-    assert client.exists("cut:resp:1999") == 1  # never changed: still warm
+        figures = next(s.figures for s in report.steps
+                       if s.step == "cache-refresh" and s.outcome == "done")
+        assert figures["keys_deleted"] > 0 and figures["not_refreshed"] == ["pair"]
+        client = redis.Redis.from_url(redis_url)
+        assert client.exists("cut:resp:1") == 0  # changed by the writer after the copy: deleted
+        assert client.exists("cut:resp:1999") == 1  # never changed: still warm
 
 
 def test_a_step_over_its_time_limit_aborts(tmp_path: Path, pg_url: str) -> None:

@@ -3,6 +3,7 @@ existing columns)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,7 @@ def build(mapping: Mapping, schema: Schema) -> dict[str, TablePlan]:
     return plans
 
 
+@functools.lru_cache(maxsize=256)
 def kind_for(pg_type: str) -> Kind:
     for pattern, kind in _PG_KINDS:
         if re.fullmatch(pattern, pg_type.strip(), re.I):

@@ -342,7 +342,27 @@ class Engine:
         rate = keys / seconds if seconds > 0 else None
         return {"rounds": rounds, "keys": keys, "seconds": seconds, "keys_per_second": rate,
                 "backlog": backlog,
-                "expected_freeze_seconds": (backlog / rate) if rate else None}
+                "expected_freeze_seconds": (backlog / rate) if rate else None,
+                **self._verify_applied(self.copy_mark())}
+
+    def _verify_applied(self, after: int) -> dict[str, Any]:
+        """Before the freeze: compare the keys applied so far (those changed again since are
+        left to the freeze), so that the freeze verifies only what changed after this."""
+        upto = self.mark()
+        lite = delta.open_source(self.plan.source)
+        try:
+            lite.execute("BEGIN")
+            report = keyverify.run(self.target(), lite, after, applied=upto)
+        finally:
+            lite.close()
+        if not report.ok:
+            raise MismatchError(f"verify of the caught-up keys: {report.summary()}",
+                                report=report)
+        return {"verified_upto": upto, "verified_keys": report.keys}
+
+    def verified_upto(self) -> int:
+        marks = [self.journal.figures(s).get("verified_upto") for s in ("catch-up", "postpone")]
+        return max([self.copy_mark(), *[int(m) for m in marks if m is not None]])
 
     def _no_rejects(self, rep: delta.DeltaReport) -> None:
         if rep.rejected and not self.plan.allow_rejects:
@@ -377,6 +397,9 @@ class Engine:
                 console.debug(f"  holding: {rep.keys} key(s) synced in {rep.seconds:.2f}s")
             time.sleep(0.5)
             held = time.monotonic() - started
+        if held:  # what the hold applied is verified now, not in the freeze
+            delta.sync(self.plan.source, self.target(), self.plan.name, self.mark())
+            return {"held_seconds": held, **self._verify_applied(self.verified_upto())}
         return {"held_seconds": held}
 
     # -- the freeze ------------------------------------------------------------------------
@@ -397,13 +420,14 @@ class Engine:
         lite = delta.open_source(self.plan.source)
         try:
             lite.execute("BEGIN")
-            report = keyverify.run(self.target(), lite, self.copy_mark())
+            after = self.verified_upto()
+            report = keyverify.run(self.target(), lite, after)
         finally:
             lite.close()
         if not report.ok:
             raise MismatchError(f"verify of the changed keys: {report.summary()}",
                                 report=report)
-        return {"keys": report.keys, "tables": report.tables}
+        return {"keys": report.keys, "tables": report.tables, "after": after}
 
     def sequences(self) -> dict[str, Any]:
         return {"sequences": dict(delta.set_sequences(self.plan.source, self.target()))}

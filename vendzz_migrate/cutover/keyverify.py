@@ -1,8 +1,10 @@
-"""Inside the freeze: verify every key changed since the copy, and every table's row count.
+"""Verify of the changed keys: every key changed since the copy, and every table's row count.
 
 The full verify ran on the copy's snapshot before the catch-up; what changed since is exactly
 the captured keys, so comparing those rows (canonical values, verify's own code) and the row
-counts of every table covers the whole file in time proportional to the changes.
+counts of every table covers the whole file in time proportional to the changes. The keys the
+catch-up applied are compared before the freeze (live, see :func:`run`); inside the freeze only
+the keys changed since, and the row counts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover import capture, delta
+from vendzz_migrate.source import qi
 from vendzz_migrate.target.ddl import pq
 from vendzz_migrate.verify import lite, pgside
 from vendzz_migrate.verify import spec as specs
@@ -39,26 +42,42 @@ class KeyVerifyReport(BaseModel):
                 f"{len(self.differences)} difference(s)")
 
 
-def run(target: delta.Target, source_conn: sqlite3.Connection, after: int) -> KeyVerifyReport:
-    """``source_conn``: a reader of the frozen live file (bytes for text)."""
+def run(target: delta.Target, source_conn: sqlite3.Connection, after: int,
+        applied: int | None = None) -> KeyVerifyReport:
+    """Compare the keys changed after ``after``; ``source_conn`` holds a read transaction.
+
+    Frozen (``applied`` None): every key changed since ``after`` and every table's row count.
+    Live (``applied``: the mark PostgreSQL holds): the keys changed in (after, applied], leaving
+    out those changed again since (they differ legitimately, and are compared later), no counts.
+    """
     report = KeyVerifyReport()
-    upto = capture.high_water(source_conn)
+    high = capture.high_water(source_conn)
+    upto = high if applied is None else applied
     changed = capture.changed_keys(source_conn, after, upto)
+    again = capture.changed_keys(source_conn, upto, high) if upto < high else {}
     for table, plan in target.plans.items():
         spec = _spec(target, table)
-        report.tables += 1
-        src_n = lite.count_rows(source_conn, table)
-        rejected = _rejected(target, table)
-        pg_n = pgside.count(target.conn, spec, target.schema)
-        if src_n - rejected != pg_n:
-            report.differences.append(KeyDiff(table=table, key="*", kind="count", detail=(
-                f"SQLite {src_n} row(s) ({rejected} quarantined), PostgreSQL {pg_n}")))
-        literals = changed.get(table, []) if target.pg_keys[table] else []
+        report.tables += applied is None
+        if applied is None:
+            _count(target, source_conn, spec, table, report)
+        skip = set(again.get(table, []))
+        literals = ([k for k in changed.get(table, []) if k not in skip]
+                    if target.pg_keys[table] else [])
         report.keys += len(literals)
         for start in range(0, len(literals), delta.BATCH_KEYS):
             _compare(target, source_conn, spec, plan.table.primary_key,
                      literals[start:start + delta.BATCH_KEYS], report)
     return report
+
+
+def _count(target: delta.Target, conn: sqlite3.Connection, spec: specs.Spec, table: str,
+           report: KeyVerifyReport) -> None:
+    src_n = lite.count_rows(conn, table)
+    rejected = _rejected(target, table)
+    pg_n = pgside.count(target.conn, spec, target.schema)
+    if src_n - rejected != pg_n:
+        report.differences.append(KeyDiff(table=table, key="*", kind="count", detail=(
+            f"SQLite {src_n} row(s) ({rejected} quarantined), PostgreSQL {pg_n}")))
 
 
 def _spec(target: delta.Target, table: str) -> specs.Spec:
@@ -78,13 +97,13 @@ def _rejected(target: delta.Target, table: str) -> int:
 
 def _compare(target: delta.Target, conn: sqlite3.Connection, spec: specs.Spec,
              pk: tuple[str, ...], literals: list[str], report: KeyVerifyReport) -> None:
-    raws = delta._key_raws(conn, literals, len(pk))
+    where = (f"({', '.join(qi(k) for k in pk)}) IN "
+             f"(VALUES {', '.join(f'({lit})' for lit in literals)})")
     source: dict[tuple[str, ...], list[bytes | None]] = {}
-    for raw_key in raws:
-        found = lite.row_values(conn, spec, raw_key, None)
-        if found is None:
-            continue
-        _raw, values, _failure = found
+    for row in conn.execute(lite._select(spec, where, ordered=False)):  # one read per batch
+        values, failure = lite.canonical(spec, row)
+        if failure is not None:
+            continue  # quarantined (not in PostgreSQL by design; counted with the rejects)
         key = tuple((values[p] or b"").decode("utf-8") for p in spec.key_pos)
         source[key] = values
     pg = pgside.values_for(target.conn, spec, target.schema, list(source))
