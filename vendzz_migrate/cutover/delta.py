@@ -164,7 +164,8 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
     try:
         with conn.transaction():
             conn.execute("SET LOCAL synchronous_commit = on")
-            altered = _defer_foreign_keys(conn, target) if staged else []
+            altered = (_defer_foreign_keys(conn, target, [st.plan.target for st in
+                                                          staged.values()]) if staged else [])
             for i, table in enumerate(staged):
                 _load_temp(conn, target, i, staged[table])
             for i, table in reversed(list(enumerate(staged))):
@@ -185,7 +186,8 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
         raise classify(exc) from None
 
 
-def _defer_foreign_keys(conn: psycopg.Connection, target: Target) -> list[tuple[str, str]]:
+def _defer_foreign_keys(conn: psycopg.Connection, target: Target, tables: list[str]
+                        ) -> list[tuple[str, str]]:
     """Make the target's immediate foreign keys deferred for this transaction only.
 
     Rows of one sync may depend on each other in any order (a parent's key changes and its
@@ -196,8 +198,10 @@ def _defer_foreign_keys(conn: psycopg.Connection, target: Target) -> list[tuple[
     rows = conn.execute(
         "SELECT format('%%I.%%I', n.nspname, t.relname), c.conname FROM pg_constraint c"
         " JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
-        " WHERE c.contype = 'f' AND NOT c.condeferrable AND n.nspname = %s",
-        (target.schema,)).fetchall()
+        " JOIN pg_class p ON p.oid = c.confrelid"
+        " WHERE c.contype = 'f' AND NOT c.condeferrable AND n.nspname = %s"
+        " AND (t.relname = ANY(%s) OR p.relname = ANY(%s))",  # only where rows move
+        (target.schema, tables, tables)).fetchall()
     altered = [(str(t), str(c)) for t, c in rows]
     for table, name in altered:
         conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {pq(name)} DEFERRABLE".encode())
