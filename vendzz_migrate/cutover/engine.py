@@ -133,6 +133,9 @@ def run(plan: CutoverPlan, *, resume: bool = False) -> CutoverReport:
             state = "new"
         if state == "new" and resume:
             raise StateError(f"nothing to resume: no cutover {plan.name!r} under way")
+        if journal.started("abort") is not None and not journal.done("abort"):
+            raise StateError(f"cutover {plan.name!r} was going back to SQLite when it stopped: "
+                             "finish that with --abort")
         if state not in ("new", "done", "aborted", "rolled-back") and not resume:
             raise StateError(f"cutover {plan.name!r} was interrupted ({state}, next step "
                              f"{journal.next_step()}): rerun with --resume, or --abort")
