@@ -128,3 +128,26 @@ def test_kill_9_in_a_rollback_step_with_the_service(tmp_path: Path, pg_url: str,
         report = rollback.rollback(plan)  # --rollback again
         assert report.mode == "rollback" and not report.verify_diffs
         check_back_on_sqlite(rig, sqlite_era, pg_views)
+
+
+def test_cutover_rollback_cutover_again_with_the_service(tmp_path: Path, pg_url: str,
+                                                         sample: Path) -> None:
+    from tests.cutover.helpers import pg_rows
+
+    with service_rig(tmp_path, pg_url, sample) as rig:
+        cut_over_and_write(rig)
+        plan = load(rig.plan_path)
+        rollback.rollback(plan)
+        back = len(acked(rig))
+        wait_until(lambda: len(acked(rig)) >= back + 20, "writes on SQLite after the rollback")
+        again = engine.run(plan)  # the second cutover: a new copy, capture reinstalled
+        assert again.state == "done"
+        on_pg = len(acked(rig))
+        wait_until(lambda: len(acked(rig)) >= on_pg + 20, "writes on PostgreSQL again")
+        summary = rig.stop_writer()
+        dry = rollback.rollback(plan, dry_run=True)  # the new PostgreSQL era is captured
+        assert dry.changed_keys.get("quiz_responses", 0) >= 20
+    assert summary.failed == 0, summary
+    ids = [str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")]
+    assert len(ids) == len(set(ids))  # no row twice
+    assert set(acked(rig)) <= set(ids), "an acknowledged write is not in PostgreSQL"
