@@ -112,7 +112,7 @@ def test_rollback_with_the_service_and_the_writer(tmp_path: Path, pg_url: str,
         check_back_on_sqlite(rig, sqlite_era, pg_views)
 
 
-@pytest.mark.parametrize("step", ["reverse-sync", "switch-back"])
+@pytest.mark.parametrize("step", [*rollback.STEPS, "reverse-sync-middle"])
 def test_kill_9_in_a_rollback_step_with_the_service(tmp_path: Path, pg_url: str, sample: Path,
                                                     step: str) -> None:
     with service_rig(tmp_path, pg_url, sample) as rig:
