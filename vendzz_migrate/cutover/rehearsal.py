@@ -74,6 +74,24 @@ def plan_for(work: Path, source: Path, database: str, port: int,
     }, "demo plan")
 
 
+def as_url(database: str) -> str:
+    """A URL for the service (it takes URLs only) from a URL or a libpq conninfo string (the
+    embedded server's, on a Unix socket)."""
+    if database.startswith(("postgresql://", "postgres://")):
+        return database
+    from urllib.parse import quote, urlencode
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = {k: str(v) for k, v in conninfo_to_dict(database).items() if v is not None}
+    user = quote(params.pop("user", ""))
+    password = params.pop("password", None)
+    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+    name = quote(params.pop("dbname", ""))
+    query = urlencode(params)
+    return f"postgresql://{auth}/{name}" + (f"?{query}" if query else "")
+
+
 def _wait(predicate: Any, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -91,8 +109,8 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
         from examples.service import ctl
         from examples.service.client import Writer, read_ack_log
     except ImportError as exc:
-        raise ConfigError(f"the cutover rehearsal needs the reference service: pip install -e "
-                          f"'.[service]' ({exc})") from None
+        raise ConfigError("the cutover rehearsal needs the reference service (examples.service "
+                          f"and the package's 'service' extra), or --no-cutover ({exc})") from None
     work.mkdir(parents=True, exist_ok=True)
     source = work / "vendzz-live.db"
     shutil.copyfile(sample, source)
@@ -105,7 +123,7 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
     state.maintenance_file.unlink(missing_ok=True)
     ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
                       "REDIS_URL": ""}, timeout=60)
-    plan = plan_for(work, source, database, port, max_freeze_seconds)
+    plan = plan_for(work, source, as_url(database), port, max_freeze_seconds)
     writer = Writer(f"http://127.0.0.1:{port}", rate=rate, ack_log=ack_log, duration_s=900,
                     max_retry_s=120, seed=1)
     thread = threading.Thread(target=writer.run, daemon=True)
