@@ -37,3 +37,15 @@ def test_rehearsal_with_rollback_keeps_both_eras_writes_in_sqlite(tmp_path: Path
     assert back is not None and back.state == "rolled-back" and back.error is None, back
     assert back.writes_acknowledged > result.writes_acknowledged  # SQLite era after the rollback
     assert back.writes_missing == 0 and back.freeze_seconds is not None
+
+
+def test_a_conninfo_becomes_a_url_for_the_service() -> None:
+    import psycopg.conninfo
+
+    from vendzz_migrate.cutover.rehearsal import as_url
+
+    url = as_url("user=postgres password=p@ss dbname=vendzz_demo host='/tmp/pg sock'")
+    assert url.startswith("postgresql://postgres:p%40ss@/vendzz_demo?")
+    back = psycopg.conninfo.conninfo_to_dict(url)
+    assert back["host"] == "/tmp/pg sock" and back["dbname"] == "vendzz_demo"
+    assert as_url("postgresql://a@h/db") == "postgresql://a@h/db"
