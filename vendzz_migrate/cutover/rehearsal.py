@@ -88,7 +88,7 @@ def as_url(database: str) -> str:
     password = params.pop("password", None)
     auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
     name = quote(params.pop("dbname", ""))
-    query = urlencode(params)
+    query = urlencode(params, quote_via=quote)  # %20, not +: libpq reads no + as a space
     return f"postgresql://{auth}/{name}" + (f"?{query}" if query else "")
 
 
