@@ -71,3 +71,24 @@ def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str,
     finally:
         conn.close()
     assert set(_acked(rig.ack_log)) <= ids, "an acknowledged write is not in SQLite"
+
+
+@pytest.mark.parametrize(("when", "step"), [("after", "switch"), ("at", "final-delta")])
+def test_service_cutover_killed_then_resumed(tmp_path: Path, pg_url: str, sample: Path,
+                                            when: str, step: str) -> None:
+    from tests.cutover.test_engine import _cli
+
+    with service_rig(tmp_path, pg_url, sample) as rig:
+        wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
+        killed = (_cli(rig.plan_path, kill_after=step) if when == "after"
+                  else _cli(rig.plan_path, kill_at=step))
+        assert killed.returncode == -9, killed.stderr[-2000:]
+        resumed = _cli(rig.plan_path, "--resume")
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        on_pg = len(_acked(rig.ack_log))
+        wait_until(lambda: len(_acked(rig.ack_log)) >= on_pg + 10, "writes on PostgreSQL")
+        summary = rig.stop_writer()
+    acked = _acked(rig.ack_log)
+    assert summary.failed == 0, summary
+    ids = {str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")}
+    assert not set(acked) - ids and len(acked) == len(set(acked))
