@@ -17,10 +17,15 @@ GRACE_S = 20
 
 
 def main() -> int:
-    import uvicorn
+    try:
+        import uvicorn
 
-    from examples.service.app import Service, create_app
-    from examples.service.config import ServiceConfig
+        from examples.service.app import Service, create_app
+        from examples.service.config import ServiceConfig
+    except ImportError as exc:
+        print(f"error: {exc}: install the service's extra: pip install -e '.[service]'",
+              file=sys.stderr)
+        return int(ExitCode.CONFIG)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

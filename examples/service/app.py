@@ -128,6 +128,11 @@ async def _run(request: Request, fn: Any, *args: Any) -> Response:
         response: Response = await run_in_threadpool(fn, _svc(request), *args)
     except DatabaseDown as exc:
         return error(503, "database unavailable", detail=str(exc))
+    except Exception as exc:  # a bug or a refused statement: one line in the log, a JSON 500
+        first = (str(exc).strip().splitlines() or [""])[0]
+        log.error("%s %s failed: %s: %s", request.method, request.url.path,
+                  type(exc).__name__, first)
+        return error(500, "internal error")
     return response
 
 
@@ -145,7 +150,7 @@ def _get_quiz(service: Service, quiz_id: str) -> Response:
     if quiz is None:
         return error(404, "quiz not found", id=quiz_id)
     body = json.dumps(codec.row_json(quiz), ensure_ascii=False).encode()
-    if quiz.get("isPublished") is True:  # the rows warm-cache's quiz query selects
+    if quiz.get("isPublished") == 1:  # true or 1: the rows warm-cache's quiz query selects
         service.redis.put_quiz(quiz_id, body)
     return Response(body, media_type="application/json", headers={"X-Cache": "MISS"})
 

@@ -16,6 +16,7 @@ is printed as JSON on stdout).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,8 @@ class Writer:
     def __init__(self, url: str, *, rate: float, ack_log: Path, duration_s: float | None = None,
                  count: int | None = None, email: str | None = None, password: str | None = None,
                  reads_per_write: int = 1, max_retry_s: float = 60.0, timeout_s: float = 10.0,
-                 quiz_ids: list[str] | None = None, seed: int | None = None) -> None:
+                 quiz_ids: list[str] | None = None, seed: int | None = None,
+                 ack_times: Path | None = None) -> None:
         if duration_s is None and count is None:
             raise ValueError("give duration_s or count: the writer's run must be bounded")
         if rate <= 0:
@@ -76,6 +79,7 @@ class Writer:
         self.url = url.rstrip("/")
         self.rate = rate
         self.ack_log = Path(ack_log)
+        self.ack_times = Path(ack_times) if ack_times else None
         self.duration_s = duration_s
         self.count = count
         self.email, self.password = email, password
@@ -83,6 +87,7 @@ class Writer:
         self.max_retry_s = max_retry_s
         self.quiz_ids = list(quiz_ids or [])
         self.stop_event = threading.Event()
+        self._times: Any = None
         self.summary = Summary(ack_log=str(self.ack_log))
         self._random = random.Random(seed)
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
@@ -95,7 +100,10 @@ class Writer:
         start = time.monotonic()
         self.ack_log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self.ack_log.open("a", encoding="utf-8") as ack:
+            with contextlib.ExitStack() as files:
+                ack = files.enter_context(self.ack_log.open("a", encoding="utf-8"))
+                if self.ack_times is not None:
+                    self._times = files.enter_context(self.ack_times.open("a", encoding="utf-8"))
                 self._login()
                 self._pick_quizzes()
                 self._loop(ack, start)
@@ -181,6 +189,9 @@ class Writer:
             ack.flush()
             os.fsync(ack.fileno())
             self.summary.acknowledged += 1
+            if self._times is not None:  # id <TAB> when the 201 arrived (UTC)
+                self._times.write(f"{new_id}\t{datetime.now(UTC).isoformat()}\n")
+                self._times.flush()
             return
 
     def _out_of_time(self, start: float) -> bool:
@@ -246,6 +257,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds to run")
     parser.add_argument("--count", type=int, help="writes to make")
     parser.add_argument("--ack-log", type=Path, required=True, help="acknowledged ids go here")
+    parser.add_argument("--ack-times", type=Path,
+                        help="also write 'id<TAB>ISO time' of each acknowledged write here")
     parser.add_argument("--email", help="log in as this user first")
     parser.add_argument("--password", help="(or env VENDZZ_WRITER_PASSWORD)")
     parser.add_argument("--reads-per-write", type=int, default=1)
@@ -262,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     writer = Writer(args.url, rate=args.rate, ack_log=args.ack_log, duration_s=args.duration,
                     count=args.count, email=args.email,
                     password=args.password or os.environ.get("VENDZZ_WRITER_PASSWORD"),
-                    reads_per_write=args.reads_per_write, max_retry_s=args.max_retry)
+                    reads_per_write=args.reads_per_write, max_retry_s=args.max_retry,
+                    ack_times=args.ack_times)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: writer.stop())
     try:

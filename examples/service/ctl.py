@@ -120,12 +120,23 @@ def merged_env(state: State, flags: dict[str, str | None]) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
     env.update(state.read_env())
     env.update({k: v for k, v in flags.items() if v is not None})
-    env = {k: v for k, v in env.items() if v != ""}
+    env = {k: _absolute(k, v) for k, v in env.items() if v != ""}
     env.setdefault("PORT", "5000")
     env.setdefault("VENDZZ_MAINTENANCE_FILE", str(state.maintenance_file))
     if not env.get("DATABASE_URL"):
         raise ConfigError("no database: pass --database-url (or set DATABASE_URL)")
     return env
+
+
+def _absolute(key: str, value: str) -> str:
+    """Paths relative to the caller's directory (the service runs from the repository root)."""
+    lite = "sqlite:///"
+    if key == "DATABASE_URL" and value.startswith(lite) and not value.startswith(lite + "/"):
+        path, sep, query = value[len(lite):].partition("?")
+        return f"{lite}{Path(path).resolve()}{sep}{query}"
+    if key in ("VENDZZ_MAPPING", "VENDZZ_MAINTENANCE_FILE"):
+        return str(Path(value).resolve())
+    return value
 
 
 def start(state: State, flags: dict[str, str | None], timeout: float) -> dict[str, Any]:

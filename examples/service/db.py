@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from examples.service import codec, schema
 from examples.service.config import ServiceConfig
 from vendzz_migrate.errors import ConfigError
+from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.mapping import Mapping
 from vendzz_migrate.urls import mask
 
@@ -186,7 +187,8 @@ class Database:
         query = sa.select(quizzes.c("id")).order_by(quizzes.c("id")).limit(limit)
         if published_only and quizzes.has("isPublished"):
             flag = quizzes.c("isPublished")
-            query = query.where(flag.is_(True) if not self.sqlite else flag == 1)
+            native = quizzes.cols["isPublished"].kind is Kind.BOOLEAN and not self.sqlite
+            query = query.where(flag.is_(True) if native else flag == 1)
         with self.guard(), self.engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(query)]
 

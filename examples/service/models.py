@@ -41,13 +41,14 @@ class ResponseIn(BaseModel):
 def _variable(index: int, item: dict[str, Any]) -> dict[str, Any]:
     answer = next((item[k] for k in ("answer", "value", "variableValue") if k in item), None)
     name = item.get("variableName") or item.get("elementFieldId") or item.get("elementId")
+    order = item.get("pageOrder")
     return {
         "variableName": str(name if name is not None else index),
         "variableValue": answer if answer is not None else "",
         "elementType": str(item.get("elementType") or "text"),
         "pageId": str(item.get("pageId") or ""),
         "elementId": str(item.get("elementId") or ""),
-        "pageOrder": int(item["pageOrder"]) if isinstance(item.get("pageOrder"), int) else index,
+        "pageOrder": order if isinstance(order, int) and 0 <= order < 2**31 else index,
         "question": item.get("question") if isinstance(item.get("question"), str) else None,
     }
 

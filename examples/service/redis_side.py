@@ -21,6 +21,7 @@ from redis.retry import Retry
 
 from examples.service.config import ServiceConfig
 from vendzz_migrate.cache.spec import load_spec, parse_template
+from vendzz_migrate.errors import ConfigError
 from vendzz_migrate.urls import mask
 
 T = TypeVar("T")
@@ -28,6 +29,7 @@ MAINTENANCE_KEY = "vendzz:maintenance"
 LOGIN_KEY = "vendzz:ratelimit:login:{}"
 SOCKET_TIMEOUT_S = 2.0
 DOWN_FOR_S = 1.0
+LOCAL_KEYS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,22 +57,30 @@ class QuizCache:
         return self.ttl_s + random.randint(-self.jitter_s, self.jitter_s)
 
 
+def _pool(cfg: ServiceConfig) -> redis.BlockingConnectionPool:
+    """The spec's client: REDIS_MAX_CONNECTIONS, 100 ms between retries, at most 3 retries."""
+    assert cfg.redis_url is not None
+    try:
+        return redis.BlockingConnectionPool.from_url(
+            cfg.redis_url,
+            max_connections=cfg.redis_max_connections,
+            timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            retry=Retry(ConstantBackoff(cfg.redis_retry_delay_ms / 1000), cfg.redis_max_retries),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid REDIS_URL {mask(cfg.redis_url)}: {exc}") from None
+
+
 class RedisSide:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
         self.url = mask(cfg.redis_url) if cfg.redis_url else None
         self.client: redis.Redis | None = None
         if cfg.redis_url:
-            pool = redis.BlockingConnectionPool.from_url(
-                cfg.redis_url,
-                max_connections=cfg.redis_max_connections,
-                timeout=SOCKET_TIMEOUT_S,
-                socket_connect_timeout=SOCKET_TIMEOUT_S,
-                socket_timeout=SOCKET_TIMEOUT_S,
-                retry=Retry(ConstantBackoff(cfg.redis_retry_delay_ms / 1000),
-                            cfg.redis_max_retries),
-                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            )  # redis-py connects lazily: nothing is opened before the first command
+            pool = _pool(cfg)  # redis-py connects lazily: nothing is opened before a command
             self.client = redis.Redis(connection_pool=pool)
         self.quiz = QuizCache.from_default_spec()
         self.hits = 0
@@ -141,6 +151,8 @@ class RedisSide:
     def _local_incr(self, key: str, window: int) -> tuple[int, int]:
         now = time.monotonic()
         with self._lock:
+            if len(self._local) > LOCAL_KEYS_MAX:  # forget windows that are over
+                self._local = {k: v for k, v in self._local.items() if v[1] > now}
             count, until = self._local.get(key, (0, 0.0))
             if until <= now:
                 count, until = 0, now + window

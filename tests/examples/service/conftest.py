@@ -10,7 +10,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from tests.copy.helpers import copy
+from tests.copy.helpers import copy, verified
 
 PASSWORD = "correct horse"
 
@@ -56,4 +56,5 @@ def pg_copy(sample: Sample, pg_url: str, tmp_path: Path) -> str:
     """``sqlite-to-pg`` of this test's sample into its own database; its URL."""
     report = copy(sample.path, pg_url, tmp_path / "work", workers=1)
     assert not any(t.rejected_rows for t in report.tables), "the clean sample must copy whole"
+    verified(sample.path, pg_url)  # the service is then tested on a proven copy
     return pg_url

@@ -83,3 +83,18 @@ def test_start_refuses_a_taken_port_and_a_missing_database(tmp_path: Path) -> No
     assert code == 7 and f"port {port}" in err
     code, _, err = ctl("start", "--state-dir", str(tmp_path / "b"))
     assert code == 4 and "no database" in err
+
+
+def test_relative_paths_are_the_caller_s(tmp_path: Path) -> None:
+    from examples.service.ctl import merged_env
+
+    previous = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        env = merged_env(State(tmp_path / "run"), {"DATABASE_URL": "sqlite:///vendzz.db",
+                                                   "VENDZZ_MAPPING": "m.yaml"})
+    finally:
+        os.chdir(previous)
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path.resolve()}/vendzz.db"
+    assert env["VENDZZ_MAPPING"] == str(tmp_path.resolve() / "m.yaml")
+    assert env["VENDZZ_MAINTENANCE_FILE"] == str(tmp_path / "run" / "maintenance")

@@ -86,6 +86,7 @@ def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must be"),
     ({"DATABASE_URL": "sqlite:///{tmp}/missing.db"}, "no SQLite file at"),
     ({"DATABASE_URL": "sqlite:///{tmp}/empty.db"}, "no table 'quiz_responses'"),
+    ({"DATABASE_URL": "sqlite:///{tmp}/empty.db", "REDIS_URL": "foo://x"}, "invalid REDIS_URL"),
     ({"DATABASE_URL": "sqlite:///{tmp}/empty.db", "PGPOOL_MAX_CONNECTIONS": "lots"},
      "PGPOOL_MAX_CONNECTIONS='lots' is not an integer"),
 ])  # fmt: skip

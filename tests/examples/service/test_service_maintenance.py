@@ -124,3 +124,61 @@ def test_bad_admin_body_is_a_422(sample: Sample, tmp_path: Path) -> None:
         state = http.get("/admin/maintenance").json()
     assert resp.status_code == 422 and resp.json()["field"] == "enabled"
     assert state["maintenance"] is False
+
+
+def test_a_write_is_one_transaction(sample: Sample, tmp_path: Path) -> None:
+    """A response_variables row that fails takes its quiz_responses row with it: no 201."""
+    conn = sqlite3.connect(sample.path)
+    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON response_variables "
+                 "WHEN NEW.variableName = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    conn.commit()
+    conn.close()
+    with service(tmp_path / "svc", sample.url) as svc, svc.http() as http:
+        quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
+        rows = _count(sample.path)
+        failed = http.post(f"/api/quizzes/{quiz_id}/responses",
+                           json={"responses": {"fine": 1, "boom": 2}})
+        assert _count(sample.path) == rows
+        fine = http.post(f"/api/quizzes/{quiz_id}/responses", json={"responses": {"fine": 1}})
+    assert failed.status_code == 500 and failed.json() == {"error": "internal error"}
+    assert fine.status_code == 201 and _count(sample.path) == rows + 1
+
+
+def test_stop_lets_the_write_in_flight_finish(sample: Sample, tmp_path: Path) -> None:
+    """ctl stop is graceful: SIGTERM, the write in flight commits and answers, then exit."""
+    from examples.service import ctl
+
+    with service(tmp_path / "svc", sample.url, VENDZZ_SQLITE_BUSY_TIMEOUT_MS="120000") as svc, \
+            svc.http() as http:
+        quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
+        lock = sqlite3.connect(sample.path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        result: dict[str, Any] = {}
+
+        def write() -> None:
+            with httpx.Client(base_url=svc.url, timeout=120) as client:
+                result["resp"] = client.post(f"/api/quizzes/{quiz_id}/responses", json=WRITE)
+
+        writer = threading.Thread(target=write)
+        stopper = threading.Thread(target=lambda: result.update(stop=ctl.stop(svc.state, 120)))
+        writer.start()
+        try:
+            wait_until(lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 1,
+                       "the write to be in flight")
+            stopper.start()
+            wait_until(lambda: "Shutting down" in svc.state.log_file.read_text(),
+                       "the service to receive SIGTERM")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+            writer.join(120)
+            if stopper.is_alive() or stopper.ident is not None:
+                stopper.join(120)
+    assert result["resp"].status_code == 201
+    assert result["stop"]["how"] == "terminated"
+    conn = sqlite3.connect(sample.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM quiz_responses WHERE id = ?",
+                            (result["resp"].json()["id"],)).fetchone() == (1,)
+    finally:
+        conn.close()

@@ -141,3 +141,28 @@ def test_postgres_schema_from_env_or_search_path(sample: Sample, pg_url: str, tm
     with service(tmp_path / "b", search_path) as svc, svc.http() as http:
         assert http.get("/health").json()["database"]["schema"] == schema
         assert http.get("/api/quizzes", params={"limit": 1}).json()["ids"]
+
+
+def test_a_renaming_mapping_stored_by_the_copy_is_followed(sample: Sample, pg_url: str,
+                                                           tmp_path: Path) -> None:
+    """A copy made with a snake_case mapping (quizId -> quiz_id): the service finds the renames
+    in the copy's state schema and answers with the data model's names, as on SQLite."""
+    from tests.copy.helpers import copy
+    from vendzz_migrate.typemap.service import infer_file
+
+    mapping = tmp_path / "mapping.yaml"
+    infer_file(sample.path, mapping, snake_case=True)
+    copy(sample.path, pg_url, tmp_path / "work", workers=1, mapping_path=mapping)
+    with psycopg.connect(pg_url) as conn:
+        columns = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'quiz_responses'").fetchall()}
+    assert {"quiz_id", "submitted_at"} <= columns
+    with service(tmp_path / "lite", sample.url) as lite:
+        on_sqlite, _ = _session(lite.url, sample.email)
+    with service(tmp_path / "pg", pg_url) as pg:
+        on_pg, new_id = _session(pg.url, sample.email)
+    assert on_sqlite == on_pg
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT quiz_id FROM quiz_responses WHERE id = %s", [new_id]).fetchone()
+    assert row == (on_pg["ids"][0],)

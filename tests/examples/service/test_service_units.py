@@ -4,6 +4,7 @@ WAL and busy timeout, timestamps printed as PostgreSQL prints them, ids, schema 
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime
 
 import psycopg
@@ -96,3 +97,28 @@ def test_one_variable_per_answered_element() -> None:
         ("e1", "a", 0), ("f2", 3, 1)]
     assert [(v["variableName"], v["variableValue"]) for v in keyed] == [
         ("nome", "Ana"), ("idade", 30)]
+
+
+def test_redis_client_has_the_spec_behaviour_and_connects_lazily() -> None:
+    """20 connections, 3 retries 100 ms apart, nothing opened before the first command; a
+    Redis that is not there is a cache miss and a 'down', never an error."""
+    from redis.backoff import ConstantBackoff
+
+    from examples.service.redis_side import RedisSide
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    side = RedisSide(ServiceConfig(database_url="sqlite:///x.db",
+                                   redis_url=f"redis://127.0.0.1:{port}/0"))
+    assert side.client is not None
+    pool = side.client.connection_pool
+    retry = pool.connection_kwargs["retry"]
+    assert pool.max_connections == 20 and retry.get_retries() == 3
+    assert isinstance(retry._backoff, ConstantBackoff) and retry._backoff.compute(1) == 0.1
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # lazy connect: nobody knocked
+    listener.close()  # and now nothing listens there
+    assert side.get_quiz("q1") is None
+    assert side.cache_stats()["misses"] == 1 and side.status() == "down"
+    assert side.allow_login("a@b.example") == (True, 60)  # the in-process limiter took over
