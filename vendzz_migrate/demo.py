@@ -3,7 +3,10 @@
 1. generate a sample Vendzz SQLite file (traps included unless ``clean``);
 2. use DATABASE_URL / REDIS_URL when set, else start an embedded PostgreSQL and Redis;
 3. sqlite-to-pg into a dedicated ``vendzz_demo`` database (rerunnable: --restart semantics);
-4. verify; 5. warm-cache; 6. preflight with the ``dev`` profile.
+4. verify; 5. warm-cache; 6. preflight with the ``dev`` profile;
+7. (``cutover=True``) a cutover rehearsal: the reference service on a copy of the file, its
+   writer client writing throughout, the whole cutover to PostgreSQL (``vendzz_demo_cutover``),
+   and the check that every acknowledged write is there (:mod:`vendzz_migrate.cutover.rehearsal`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pydantic import BaseModel
 
 from vendzz_migrate import console, embedded
 from vendzz_migrate.cache import WarmReport
+from vendzz_migrate.cutover.rehearsal import CutoverDemo
 from vendzz_migrate.errors import MismatchError
 from vendzz_migrate.preflight import PreflightReport
 from vendzz_migrate.report.copy import CopyReport
@@ -32,9 +36,10 @@ class DemoReport(BaseModel):
     verify_report: VerifyReport
     cache_report: WarmReport
     preflight_report: PreflightReport
+    cutover: CutoverDemo | None = None
 
 
-def demo_database(server_url: str) -> str:
+def demo_database(server_url: str, name: str = DEMO_DB) -> str:
     """A dedicated database on the server (created if needed), so the demo touches no app data."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -44,18 +49,18 @@ def demo_database(server_url: str) -> str:
     try:
         with psycopg.connect(server_url, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (DEMO_DB,)).fetchone()
+                                  (name,)).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{DEMO_DB}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         raise classify(exc, server_url) from None
     params = conninfo_to_dict(server_url)
-    params["dbname"] = DEMO_DB
+    params["dbname"] = name
     return make_conninfo(**params)  # type: ignore[arg-type]
 
 
-def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int = 42
-        ) -> DemoReport:
+def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int = 42,
+        cutover: bool = True, with_rollback: bool = False) -> DemoReport:
     from vendzz_migrate import preflight
     from vendzz_migrate.cache import load_spec, warm
     from vendzz_migrate.copy.run import CopyOptions
@@ -83,6 +88,12 @@ def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int 
     local = settings.with_overrides(database_url=database, redis_url=redis_url)
     warmed = warm(local, load_spec(None))
     checked = preflight.run(local, "dev", source)
+    rehearsal = None
+    if cutover:
+        from vendzz_migrate.cutover.rehearsal import rehearse
+
+        rehearsal = rehearse(source, demo_database(server, DEMO_DB + "_cutover"),
+                             work / "cutover", with_rollback=with_rollback)
     return DemoReport(source=source, database=mask(database), redis=mask(redis_url),
                       copy_report=copied, verify_report=verified, cache_report=warmed,
-                      preflight_report=checked)
+                      preflight_report=checked, cutover=rehearsal)

@@ -13,6 +13,7 @@ import typer
 from vendzz_migrate import __version__, console
 from vendzz_migrate.cli import cache as cache_cmd
 from vendzz_migrate.cli import copy as copy_cmd
+from vendzz_migrate.cli import cutover as cutover_cmd
 from vendzz_migrate.cli import demo as demo_cmd
 from vendzz_migrate.cli import loadtest as loadtest_cmd
 from vendzz_migrate.cli import monitor as monitor_cmd
@@ -57,6 +58,7 @@ app.command("sqlite-to-pg", help=copy_cmd.HELP)(copy_cmd.sqlite_to_pg)
 app.add_typer(schema_cmd.app, name="schema")
 app.command("verify", help=verify_cmd.HELP)(verify_cmd.verify)
 app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
+app.command("cutover", help=cutover_cmd.HELP)(cutover_cmd.cutover)
 app.command("sample", help=sample_cmd.HELP)(sample_cmd.sample)
 app.command("preflight", help=preflight_cmd.PREFLIGHT_HELP)(preflight_cmd.preflight)
 app.command("provision", help=preflight_cmd.PROVISION_HELP)(preflight_cmd.provision)

@@ -479,9 +479,17 @@ def _view(step: Step, view: insp.View) -> None:
 
 
 def _sequences(step: Step) -> None:
-    conn, store, run_id, schema = step.conn, step.store, step.run_id, step.schema
     seqs = _sqlite_sequences(step.snapshot_path)
-    for name, plan in step.plans.items():
+    for obj, value in set_sequences(step.conn, step.schema, step.plans, seqs):
+        step.store.add_note(step.run_id, obj, f"sequence set past max(id): next value {value + 1}")
+
+
+def set_sequences(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan],
+                  sqlite_seqs: dict[str, int]) -> list[tuple[str, int]]:
+    """Every serial/identity sequence of the plans' tables past max(column) and past SQLite's
+    AUTOINCREMENT counter; returns (table.column, last value) of each (the cutover reuses it)."""
+    done: list[tuple[str, int]] = []
+    for name, plan in plans.items():
         for col in plan.columns:
             table = qualified(schema, plan.target)
             row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
@@ -489,14 +497,16 @@ def _sequences(step: Step) -> None:
             if not row or not row[0]:
                 continue
             top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
-            value = max(int(top[0]) if top and top[0] is not None else 0, seqs.get(name, 0))
+            value = max(int(top[0]) if top and top[0] is not None else 0,
+                        sqlite_seqs.get(name, 0))
             conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
-            store.add_note(run_id, f"{plan.target}.{col.target}",
-                           f"sequence set past max(id): next value {value + 1}")
+            done.append((f"{plan.target}.{col.target}", value))
+    return done
 
 
-def _sqlite_sequences(path: Path) -> dict[str, int]:
-    lite = snapshot.open_snapshot(path)
+def _sqlite_sequences(path: Path, lite: sqlite3.Connection | None = None) -> dict[str, int]:
+    """SQLite's AUTOINCREMENT counters, from the snapshot (or from ``lite``, closed after)."""
+    lite = lite or snapshot.open_snapshot(path)
     try:
         rows = lite.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
     except sqlite3.Error:

@@ -25,6 +25,7 @@ _FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments",
                 "_stat")
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\bUSING\s+(\w+)\s*(?:\((.*)\))?\s*$",
                       re.I | re.S)
+TOOL_OBJECTS = "_vendzz_capture*"  # the cutover's change capture (cutover/capture.py): never data
 
 
 def affinity(declared: str) -> str:
@@ -182,6 +183,8 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
     notes: list[tuple[str, str]] = []
     external: list[tuple[str, str, tuple[str, ...]]] = []
     for kind, name, tbl_name, sql in entries:
+        if skipped(name, (TOOL_OBJECTS,)):
+            continue
         if kind == "table" and (skipped(name, skip) or name in shadows):
             dropped.append(name)
             if name in shadows:

@@ -19,6 +19,7 @@ neither copier path can convert costs its own row (it goes to ``vendzz_migrate.r
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -85,6 +86,7 @@ _PG_KINDS: tuple[tuple[str, Kind], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def kind_for(pg_type: str) -> Kind:
     """The kind of value a PostgreSQL column type (as ``format_type`` names it) holds."""
     for pattern, kind in _PG_KINDS:

@@ -1,0 +1,82 @@
+"""The reference service (examples/service) under a cutover: started through its ctl on a
+sample file, the writer client writing throughout, a plan that drives both."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from examples.service.client import Summary, Writer
+from tests.examples.service.helpers import Running, service
+
+
+@dataclass
+class ServiceRig:
+    dir: Path
+    source: Path
+    plan_path: Path
+    running: Running
+    writer: Writer
+    ack_log: Path
+    thread: threading.Thread
+    result: list[Summary]
+
+    def stop_writer(self) -> Summary:
+        self.writer.stop()
+        self.thread.join(timeout=120)
+        assert self.result, "the writer did not finish"
+        return self.result[0]
+
+
+def service_plan(dir: Path, source: Path, pg_url: str, running: Running, **over: Any) -> Path:
+    ctl = [sys.executable, "-m", "examples.service.ctl", "restart", "--state-dir",
+           str(running.state.dir), "--database-url"]
+    admin = f"{running.url}/admin/maintenance"
+    plan: dict[str, Any] = {
+        "name": "svc", "source": str(source), "database_url": pg_url,
+        "work_dir": str(dir / "work"), "workers": 1,
+        "service": {"url": running.url},
+        "hooks": {
+            "freeze": {"http": {"method": "POST", "url": admin, "json": {"enabled": True}}},
+            "unfreeze": {"http": {"method": "POST", "url": admin, "json": {"enabled": False}}},
+            "drain": {"kind": "http", "url": admin, "timeout_seconds": 10},
+            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
+            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
+        },
+        "smoke": [{"path": "/health", "body_contains": '"status":"ok"'},
+                  {"path": "/api/quizzes?limit=1", "body_contains": "ids"}],
+        "budgets": {"max_freeze_seconds": 120, "catchup_backlog_rows": 50},
+        "watch": {"seconds": 1, "interval_seconds": 0.2},
+        **over,
+    }
+    path = dir / "cutover.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+@contextmanager
+def service_rig(dir: Path, pg_url: str, sample: Path, **over: Any) -> Iterator[ServiceRig]:
+    source = dir / "vendzz.db"
+    shutil.copyfile(sample, source)
+    with service(dir / "run", f"sqlite:///{source}") as running:
+        plan = service_plan(dir, source, pg_url, running, **over)
+        ack_log = dir / "acked.txt"
+        writer = Writer(running.url, rate=40, ack_log=ack_log, duration_s=600, max_retry_s=120,
+                        seed=1)
+        result: list[Summary] = []
+        thread = threading.Thread(target=lambda: result.append(writer.run()), daemon=True)
+        thread.start()
+        rig = ServiceRig(dir, source, plan, running, writer, ack_log, thread, result)
+        try:
+            yield rig
+        finally:
+            writer.stop()
+            thread.join(timeout=120)

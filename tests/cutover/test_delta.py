@@ -1,0 +1,159 @@
+"""Change capture + delta sync against real SQLite and PostgreSQL (no service needed)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+
+from tests.copy.helpers import copy, verified
+from tests.cutover.helpers import make_source, pg_rows, write
+from vendzz_migrate.cutover import capture, delta
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import snapshot
+
+
+def _copy_with_capture(tmp_path: Path, pg_url: str) -> tuple[Path, int]:
+    src = make_source(tmp_path / "live.db")
+    capture.install(src, insp.DEFAULT_SKIP)
+    write(src, "UPDATE users SET email = 'before-copy@example.com' WHERE id = 1")
+    report = copy(src, pg_url, tmp_path / "work")
+    with psycopg.connect(pg_url) as conn:
+        run = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
+    assert run is not None and report.total.rejected_rows == 0
+    snap = snapshot.open_snapshot(Path(run[0]))
+    try:
+        mark = capture.high_water(snap)  # the snapshot holds the log: its mark
+    finally:
+        snap.close()
+    return src, mark
+
+
+def _sync(src: Path, pg_url: str, after: int) -> delta.DeltaReport:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        delta.ensure_marks(conn, "vendzz_migrate")
+        target = delta.target_for(conn, src, "public", "vendzz_migrate")
+        report = delta.sync(src, target, "t", after)
+        delta.set_sequences(src, target)
+        return report
+
+
+def test_capture_triggers_record_keys_and_key_changes(tmp_path: Path) -> None:
+    src = make_source(tmp_path / "live.db")
+    capture.install(src, insp.DEFAULT_SKIP)
+    write(src, "UPDATE quiz_responses SET id = 9999 WHERE id = 5")
+    write(src, "DELETE FROM quizzes WHERE id = 'q3'")
+    write(src, "INSERT INTO users VALUES (500, 'x@y', NULL)")
+    conn = sqlite3.connect(src)
+    log = conn.execute(f"SELECT tbl, op, k FROM {capture.LOG} ORDER BY seq").fetchall()
+    conn.close()
+    assert log == [("quiz_responses", "U", "9999"), ("quiz_responses", "K", "5"),
+                   ("quizzes", "D", "'q3'"), ("users", "I", "500")]
+    assert capture.remove(src) == 2 + 3 * 3
+    conn = sqlite3.connect(src)
+    assert capture.leftovers(conn) == []
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+                        ).fetchone() == (0,)
+    conn.close()
+
+
+def test_delta_replays_every_kind_of_change(tmp_path: Path, pg_url: str) -> None:
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    assert mark >= 1
+    for i in range(5):  # changes many times
+        write(src, "UPDATE quiz_responses SET score = ? WHERE id = 7", (100 + i,))
+    write(src, "DELETE FROM quiz_responses WHERE id = 8")  # deleted and re-inserted
+    write(src, "INSERT INTO quiz_responses VALUES (8, 'q2', '{\"again\": 1}', 1.5, NULL)")
+    write(src, "UPDATE quiz_responses SET id = 7777 WHERE id = 9")  # key changed
+    write(src, "DELETE FROM quiz_responses WHERE id = 10")
+    write(src, "INSERT INTO users VALUES (900, 'new@example.com', NULL)")  # parent ...
+    write(src, "INSERT INTO quizzes VALUES ('q900', 900, 'New', NULL)")  # ... and child
+    write(src, "INSERT INTO quiz_responses VALUES (5000, 'q900', NULL, NULL, NULL)")
+    write(src, "UPDATE users SET email = 'swap@example.com' WHERE id = 2")  # unique moves
+    write(src, "UPDATE users SET id = 901 WHERE id = 3")  # key change, unique email kept
+    write(src, "UPDATE quizzes SET owner_id = 901 WHERE owner_id = 3")
+    report = _sync(src, pg_url, mark)
+    assert report.upto > mark and report.deleted == 3 and report.rejected == 0
+    assert report.tables["quiz_responses"] == 6  # 7, 8, 9, 7777, 10, 5000
+    assert pg_rows(pg_url, "SELECT score FROM quiz_responses WHERE id = 7") == [(104.0,)]
+    assert pg_rows(pg_url, "SELECT count(*) FROM quiz_responses WHERE id IN (9, 10)") == [(0,)]
+    verified(src, pg_url)
+    again = _sync(src, pg_url, mark)  # replaying is harmless
+    assert again.upto == report.upto
+    verified(src, pg_url)
+    with psycopg.connect(pg_url) as conn:
+        assert delta.applied_mark(conn, "vendzz_migrate", "t") == report.upto
+
+
+def test_delta_cost_follows_changes_not_size(tmp_path: Path, pg_url: str) -> None:
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    write(src, "UPDATE quiz_responses SET score = -1 WHERE id = 42")
+    report = _sync(src, pg_url, mark)
+    assert report.keys == 1 and report.upserted == 1 and report.tables == {"quiz_responses": 1}
+
+
+def test_delta_quarantines_a_row_the_mapping_cannot_hold(tmp_path: Path, pg_url: str) -> None:
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    write(src, "UPDATE quiz_responses SET score = 'not a number' WHERE id = 11")
+    report = _sync(src, pg_url, mark)
+    assert report.rejected == 1
+    assert pg_rows(pg_url, "SELECT count(*) FROM quiz_responses WHERE id = 11") == [(0,)]
+    found = pg_rows(pg_url, "SELECT table_name, reason FROM vendzz_migrate.rejects")
+    assert [t for t, _ in found] == ["quiz_responses"]
+
+
+def test_a_table_without_primary_key_is_synced_whole(tmp_path: Path, pg_url: str) -> None:
+    src = make_source(tmp_path / "live.db")
+    write(src, "CREATE TABLE pings (at TEXT, what TEXT)")
+    write(src, "INSERT INTO pings VALUES ('2024-01-01 00:00:00', 'a'), (NULL, 'b')")
+    capture.install(src, insp.DEFAULT_SKIP)
+    copy(src, pg_url, tmp_path / "work")
+    with psycopg.connect(pg_url) as conn:
+        (snap,) = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
+    lite = snapshot.open_snapshot(Path(snap))
+    mark = capture.high_water(lite)
+    lite.close()
+    write(src, "DELETE FROM pings WHERE what = 'a'")
+    write(src, "INSERT INTO pings VALUES (NULL, 'c')")
+    report = _sync(src, pg_url, mark)
+    assert report.tables == {"pings": 2}
+    assert sorted(r[0] for r in pg_rows(pg_url, "SELECT what FROM pings")) == ["b", "c"]
+    verified(src, pg_url)
+
+
+def test_delta_quarantines_a_row_postgres_refuses(tmp_path: Path, pg_url: str) -> None:
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE quiz_responses ADD CONSTRAINT small CHECK (score < 1000)")
+    write(src, "UPDATE quiz_responses SET score = 5000 WHERE id = 12")
+    write(src, "UPDATE quiz_responses SET score = 5 WHERE id = 13")
+    report = _sync(src, pg_url, mark)
+    assert report.rejected == 1 and report.upserted == 1
+    assert pg_rows(pg_url, "SELECT id, score FROM quiz_responses WHERE id IN (12, 13)") == [
+        (13, 5.0)]
+    found = pg_rows(pg_url, "SELECT source_key, reason FROM vendzz_migrate.rejects")
+    assert len(found) == 1 and found[0][0]["id"] == 12  # type: ignore[index]
+    assert '"quiz_responses" violates check constraint "small"' in str(found[0][1])
+
+
+def test_live_key_verify_compares_applied_keys_and_leaves_out_later_ones(
+        tmp_path: Path, pg_url: str) -> None:
+    from vendzz_migrate.cutover import keyverify
+
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    write(src, "UPDATE quiz_responses SET score = 1 WHERE id IN (20, 21)")
+    applied = _sync(src, pg_url, mark).upto
+    write(src, "UPDATE quiz_responses SET score = 2 WHERE id = 21")  # changed again, not applied
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE quiz_responses SET score = 99 WHERE id = 20")  # PostgreSQL is wrong
+        target = delta.target_for(conn, src, "public", "vendzz_migrate")
+        lite = delta.open_source(src)
+        lite.execute("BEGIN")
+        live = keyverify.run(target, lite, mark, applied=applied)
+        frozen = keyverify.run(target, lite, applied)
+        lite.close()
+    assert [(d.key, d.kind, d.detail) for d in live.differences] == [("20", "changed", "score")]
+    assert live.keys == 1  # 20 only: 21 changed again since, left to the freeze
+    assert [(d.key, d.kind) for d in frozen.differences] == [("21", "changed")]
+    assert frozen.tables == 3
