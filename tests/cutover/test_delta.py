@@ -18,7 +18,7 @@ def _copy_with_capture(tmp_path: Path, pg_url: str) -> tuple[Path, int]:
     src = make_source(tmp_path / "live.db")
     capture.install(src, insp.DEFAULT_SKIP)
     write(src, "UPDATE users SET email = 'before-copy@example.com' WHERE id = 1")
-    report = copy(src, pg_url, tmp_path / "work")
+    report = copy(src, pg_url, tmp_path / "work", keep_snapshot=True)
     with psycopg.connect(pg_url) as conn:
         run = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
     assert run is not None and report.total.rejected_rows == 0
@@ -108,7 +108,7 @@ def test_a_table_without_primary_key_is_synced_whole(tmp_path: Path, pg_url: str
     write(src, "CREATE TABLE pings (at TEXT, what TEXT)")
     write(src, "INSERT INTO pings VALUES ('2024-01-01 00:00:00', 'a'), (NULL, 'b')")
     capture.install(src, insp.DEFAULT_SKIP)
-    copy(src, pg_url, tmp_path / "work")
+    copy(src, pg_url, tmp_path / "work", keep_snapshot=True)
     with psycopg.connect(pg_url) as conn:
         (snap,) = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
     lite = snapshot.open_snapshot(Path(snap))

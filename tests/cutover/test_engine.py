@@ -84,6 +84,13 @@ def test_full_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str) -
                 ] == list(STEPS)
         _assert_on_pg(r, pg_url)
         assert r.writer.refused > 0  # the freeze was felt (503s), not skipped
+        _assert_no_snapshot(r.plan_path)
+
+
+def _assert_no_snapshot(plan_path: Path) -> None:
+    """The copy's snapshot (kept for the verify step) is gone once the cutover ends."""
+    snapshots = load(plan_path).work_dir / "snapshots"
+    assert not snapshots.is_dir() or not any(snapshots.iterdir())
 
 
 @pytest.mark.parametrize("when", ["at", "after"])
@@ -205,6 +212,7 @@ def test_abort_while_frozen(tmp_path: Path, pg_url: str) -> None:
         assert aborted.returncode == 0, aborted.stderr
         assert "aborted" in aborted.stdout
         _assert_on_sqlite(r)
+        _assert_no_snapshot(r.plan_path)
 
 
 def test_abort_refused_once_live_on_pg(tmp_path: Path, pg_url: str) -> None:

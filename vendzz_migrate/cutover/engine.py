@@ -172,7 +172,15 @@ def _back_to_sqlite(plan: CutoverPlan, journal: Journal, reason: str) -> None:
         hooks.switch_to_sqlite(plan)
     hooks.unfreeze(plan)  # idempotent: harmless when the freeze never began
     dropped = capture.remove(plan.source) if plan.source.exists() else 0
+    _remove_copy_snapshot(journal)
     journal.record("abort", "done", {"reason": reason, "capture_objects_dropped": dropped})
+
+
+def _remove_copy_snapshot(journal: Journal) -> None:
+    """The copy's snapshot (kept for the verify step) once the cutover no longer needs it."""
+    path = journal.figures("copy").get("snapshot")
+    if path:
+        Path(path).unlink(missing_ok=True)
 
 
 class Engine:
@@ -302,7 +310,8 @@ class Engine:
                 source=self.plan.source, target_url=self.url, schema_name=self.plan.schema_name,
                 state_schema=self.plan.state_schema, mapping_path=self.plan.mapping,
                 workers=self.plan.workers, allow_rejects=self.plan.allow_rejects,
-                work_dir=self.plan.work_dir, resume=ours, restart=prior is not None and not ours))
+                work_dir=self.plan.work_dir, resume=ours, restart=prior is not None and not ours,
+                keep_snapshot=True))  # the verify step reads it; removed by capture-off/abort
         run = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
         assert run is not None
         mark = _snapshot_mark(Path(run.snapshot))
@@ -481,6 +490,7 @@ class Engine:
         return report.model_dump(mode="json")
 
     def capture_off(self) -> dict[str, Any]:
+        _remove_copy_snapshot(self.journal)
         return {"dropped": capture.remove(self.plan.source)}
 
 
