@@ -55,7 +55,10 @@ _STOP_GRACE_S = 5.0
 
 
 def _init(pids: Any, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
-    """Every worker's first step: report its pid (so the pool can stop it), then set up."""
+    """Every worker's first steps: its signals (before anything else: a Ctrl-C sent to the
+    process group must not interrupt it), its pid to the pool (which stops it by pid), then the
+    pool's own set-up."""
+    worker_setup()
     pids.put(os.getpid())
     initializer(*initargs)
 

@@ -142,18 +142,24 @@ def test_a_column_named_rowid_does_not_fool_the_rowid_ranges(tmp_path: Path,
 def test_workers_fork_only_a_process_without_other_threads() -> None:
     """A forked worker starts at once; a process running other threads spawns its workers
     (a fork would copy locks those threads may hold). The writer test above runs verify with
-    a writer thread alive, so it takes the spawn path end to end; the others fork."""
-    import threading
+    a writer thread alive, so it takes the spawn path end to end; the others fork. Checked in
+    a fresh interpreter: this test process may hold other tests' threads."""
+    import subprocess
+    import sys
 
-    from vendzz_migrate import procs
-
-    assert threading.active_count() == 1
-    assert procs.context().get_start_method() == "fork"
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert procs.context().get_start_method() == "spawn"
-    finally:
-        stop.set()
-        other.join()
+    script = (
+        "import threading\n"
+        "from vendzz_migrate import procs\n"
+        "assert threading.active_count() == 1\n"
+        "first = procs.context().get_start_method()\n"
+        "stop = threading.Event()\n"
+        "other = threading.Thread(target=stop.wait)\n"
+        "other.start()\n"
+        "second = procs.context().get_start_method()\n"
+        "stop.set()\n"
+        "other.join()\n"
+        "print(first, second)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["fork", "spawn"]

@@ -106,7 +106,6 @@ _COPIER: list[Copier] = []  # in a worker process: its one copier
 
 
 def _start(job: Job) -> None:
-    procs.worker_setup()
     copier = Copier(job)
     _COPIER.append(copier)
     multiprocessing.util.Finalize(copier, copier.close, exitpriority=10)

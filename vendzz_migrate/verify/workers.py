@@ -32,7 +32,6 @@ _CTX: dict[str, compare.Ctx] = {}  # in a worker: its reader and connection
 def _start(path: str, url: str, schema: str, show_values: bool, segment_rows: int,
            ready: Any) -> None:
     """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
-    procs.worker_setup()
     try:
         reader = lite.open_source(Path(path))
         target = pgside.open_target(url)
