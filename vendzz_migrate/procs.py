@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -63,6 +63,20 @@ def _init(pids: Any, initializer: Callable[..., None], initargs: tuple[Any, ...]
     initializer(*initargs)
 
 
+def _quiet_cancelled_futures(args: threading.ExceptHookArgs) -> None:
+    """CPython 3.11's ProcessPoolExecutor, when a pool breaks (our own stop of the workers on
+    Ctrl-C or SIGTERM), marks every pending future failed, also the ones already cancelled: its
+    manager thread then dies with InvalidStateError and prints a traceback (3.12 skips futures
+    that are done). Nothing is lost: the results are not wanted; the traceback is not shown."""
+    if isinstance(args.exc_value, InvalidStateError) and \
+            type(args.thread).__name__ == "_ExecutorManagerThread":
+        return
+    _THREAD_HOOK[0](args)
+
+
+_THREAD_HOOK = [threading.excepthook]
+
+
 class WorkerPool:
     """``count`` worker processes, all started at once (before this process starts any thread,
     e.g. a progress display, so that they can be forked: see :func:`context`), each set up by
@@ -71,6 +85,9 @@ class WorkerPool:
     def __init__(self, count: int, initializer: Callable[..., None],
                  initargs: tuple[Any, ...] = ()) -> None:
         mp = context()
+        if threading.excepthook is not _quiet_cancelled_futures:
+            _THREAD_HOOK[0] = threading.excepthook
+            threading.excepthook = _quiet_cancelled_futures
         self.count = count
         self._pids = mp.Queue()
         self._known: set[int] = set()
