@@ -4,5 +4,8 @@ takes the same paths in Python, slower."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("vendzz_migrate._speed",
-                             sources=["vendzz_migrate/_speed.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("vendzz_migrate._speed", sources=["vendzz_migrate/_speed.c"], optional=True)
+    ]
+)

@@ -315,7 +315,7 @@ def main() -> None:
         table = largest_table(pg_url)
         spec_path = work / "largest.yaml"
         spec_path.write_text(
-            f'version: 1\ncaches:\n  - name: {table.replace("_", "-")}\n'
+            f"version: 1\ncaches:\n  - name: {table.replace('_', '-')}\n"
             f'    key: "bench:{table}:{{id}}"\n    query: SELECT * FROM "{table}"\n'
             "    encoding: json\n"
         )

@@ -98,8 +98,7 @@ def drop_db(admin_url: str, name: str) -> None:
 def source_counts(path: Path, plans: dict[str, TablePlan]) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return {n: int(conn.execute(f"SELECT count(*) FROM {qi(n)}").fetchone()[0])
-                for n in plans}
+        return {n: int(conn.execute(f"SELECT count(*) FROM {qi(n)}").fetchone()[0]) for n in plans}
     finally:
         conn.close()
 
@@ -109,13 +108,13 @@ def target_counts(url: str, names: dict[str, str]) -> dict[str, int]:
     out: dict[str, int] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         for src, target in names.items():
-            found = conn.execute("SELECT to_regclass(%s)", (qualified(SCHEMA, target),)
-                                 ).fetchone()
+            found = conn.execute("SELECT to_regclass(%s)", (qualified(SCHEMA, target),)).fetchone()
             if not found or found[0] is None:
                 out[src] = -1
                 continue
-            row = conn.execute(f"SELECT count(*) FROM {qualified(SCHEMA, target)}".encode()
-                               ).fetchone()
+            row = conn.execute(
+                f"SELECT count(*) FROM {qualified(SCHEMA, target)}".encode()
+            ).fetchone()
             out[src] = int(row[0]) if row else -1
     return out
 
@@ -144,8 +143,9 @@ def reference(path: Path, url: str) -> Reference:
     creates = [s for s in statements if s.startswith("CREATE TABLE")]
     heads = {p.target: f"CREATE TABLE {qualified(SCHEMA, p.target)} (" for p in plans.values()}
     tables = {t: next(c for c in creates if c.startswith(h)) for t, h in heads.items()}
-    return Reference(plans, tables, [s for s in statements if s not in creates],
-                     epoch_columns(path, plans))
+    return Reference(
+        plans, tables, [s for s in statements if s not in creates], epoch_columns(path, plans)
+    )
 
 
 def epoch_columns(path: Path, plans: dict[str, TablePlan]) -> dict[str, set[str]]:
@@ -157,8 +157,9 @@ def epoch_columns(path: Path, plans: dict[str, TablePlan]) -> dict[str, set[str]
             for col in plan.columns:
                 if col.conversion.kind != Kind.TIMESTAMP:
                     continue
-                hit = conn.execute(f"SELECT 1 FROM {qi(name)} WHERE typeof({qi(col.source)})"
-                                   " = 'integer' LIMIT 1").fetchone()
+                hit = conn.execute(
+                    f"SELECT 1 FROM {qi(name)} WHERE typeof({qi(col.source)}) = 'integer' LIMIT 1"
+                ).fetchone()
                 if hit:
                     out.setdefault(plan.target, set()).add(col.target)
     finally:
@@ -177,8 +178,11 @@ def untimed(create: str, table: str, epochs: dict[str, set[str]]) -> str:
     for line in create.splitlines():
         m = _COL.match(line)
         keep = not (m and m.group(2) in names)
-        lines.append(line if keep or not m else
-                     f"{m.group(1)}{m.group(2)} bigint{m.group(3) or ''}{m.group(4)}")
+        lines.append(
+            line
+            if keep or not m
+            else f"{m.group(1)}{m.group(2)} bigint{m.group(3) or ''}{m.group(4)}"
+        )
     return "\n".join(lines)
 
 
@@ -205,18 +209,40 @@ def _pipe(lite_cmd: list[str], psql_cmd: list[str]) -> None:
         lite.stdout.close()
         lite_err = lite.stderr.read()
     if lite.returncode or psql.returncode:
-        raise RuntimeError(f"pipeline failed: sqlite3 rc={lite.returncode} "
-                           f"{lite_err.decode()[:300]} psql rc={psql.returncode} "
-                           f"{psql.stderr.decode()[:300]}")
+        raise RuntimeError(
+            f"pipeline failed: sqlite3 rc={lite.returncode} "
+            f"{lite_err.decode()[:300]} psql rc={psql.returncode} "
+            f"{psql.stderr.decode()[:300]}"
+        )
 
 
 def csv_table(path: Path, url: str, plan: TablePlan) -> None:
     cols = ", ".join(qi(c.source) for c in plan.columns)
     targets = ", ".join(pq(c.target) for c in plan.columns)
-    _pipe(["sqlite3", "-readonly", "-bail", "-csv", "-noheader", "-newline", "\n", str(path),
-           f"SELECT {cols} FROM {qi(plan.table.name)}"],
-          ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
-           f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)"])
+    _pipe(
+        [
+            "sqlite3",
+            "-readonly",
+            "-bail",
+            "-csv",
+            "-noheader",
+            "-newline",
+            "\n",
+            str(path),
+            f"SELECT {cols} FROM {qi(plan.table.name)}",
+        ],
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)",
+        ],
+    )
 
 
 def typed_table(path: Path, url: str, plan: TablePlan) -> None:
@@ -226,17 +252,38 @@ def typed_table(path: Path, url: str, plan: TablePlan) -> None:
     CRs escaped) is done here by SQLite over the whole line (right for the clean bench file,
     whose values hold no tab, NUL or 0xFF byte)."""
     line = " || char(9) || ".join(c.conversion.field_sql(qi(c.source)) for c in plan.columns)
-    line = (f"replace(replace(replace(replace({line}, '\\', '\\\\'), X'FF', '\\N'),"
-            f" char(10), '\\n'), char(13), '\\r')")
+    line = (
+        f"replace(replace(replace(replace({line}, '\\', '\\\\'), X'FF', '\\N'),"
+        f" char(10), '\\n'), char(13), '\\r')"
+    )
     targets = ", ".join(pq(c.target) for c in plan.columns)
-    _pipe(["sqlite3", "-readonly", "-bail", "-list", "-noheader", str(path),
-           f"SELECT {line} FROM {qi(plan.table.name)}"],
-          ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
-           f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN"])
+    _pipe(
+        [
+            "sqlite3",
+            "-readonly",
+            "-bail",
+            "-list",
+            "-noheader",
+            str(path),
+            f"SELECT {line} FROM {qi(plan.table.name)}",
+        ],
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN",
+        ],
+    )
 
 
-def run_reference(tool: str, path: Path, url: str, ref: Reference, counts: dict[str, int],
-                  jobs: int) -> Timing:
+def run_reference(
+    tool: str, path: Path, url: str, ref: Reference, counts: dict[str, int], jobs: int
+) -> Timing:
     typed = tool.startswith("(a2)")
     copy_one: Callable[[Path, str, TablePlan], None] = typed_table if typed else csv_table
     order = sorted(ref.plans.values(), key=lambda p: -counts[p.table.name])
@@ -254,8 +301,15 @@ def run_reference(tool: str, path: Path, url: str, ref: Reference, counts: dict[
     end = time.monotonic()
     got = target_counts(url, {n: p.target for n, p in ref.plans.items()})
     ok = got == counts
-    return Timing(tool, end - started, sum(counts.values()), ok, data_done - started,
-                  end - data_done, note="" if ok else f"row counts differ: {got}")
+    return Timing(
+        tool,
+        end - started,
+        sum(counts.values()),
+        ok,
+        data_done - started,
+        end - data_done,
+        note="" if ok else f"row counts differ: {got}",
+    )
 
 
 # -- (b) pgloader ----------------------------------------------------------------------------
@@ -267,9 +321,13 @@ def without_expression_indexes(path: Path) -> tuple[Path, list[str]]:
     copy = path.with_name(path.stem + "-noexpr.db")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        names = [str(r[0]) for r in conn.execute(
-            "SELECT DISTINCT m.name FROM sqlite_master m, pragma_index_xinfo(m.name) x"
-            " WHERE m.type = 'index' AND x.cid = -2 ORDER BY 1")]
+        names = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT m.name FROM sqlite_master m, pragma_index_xinfo(m.name) x"
+                " WHERE m.type = 'index' AND x.cid = -2 ORDER BY 1"
+            )
+        ]
     finally:
         conn.close()
     if not copy.exists():
@@ -311,8 +369,9 @@ def _watch(cmd: list[str], timeout_s: float) -> Watched:
     chunks: list[bytes] = []
     crashed: float | None = None
     crash = ""
-    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT) as proc:
+    with subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as proc:
         assert proc.stdout is not None
         # Not proc.kill(): its poll() could reap the child before wait4() gets its rusage.
         # The child is reaped only after ``exited`` is set, so kill() never hits a reused pid.
@@ -343,8 +402,15 @@ def _watch(cmd: list[str], timeout_s: float) -> Watched:
     return Watched(rc, b"".join(chunks), crashed, crash, usage.ru_maxrss / 1024)
 
 
-def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: Path,
-                 timeout_s: float, with_: list[str] | None = None) -> Timing:
+def run_pgloader(
+    tool: str,
+    path: Path,
+    url: str,
+    counts: dict[str, int],
+    log: Path,
+    timeout_s: float,
+    with_: list[str] | None = None,
+) -> Timing:
     """``pgloader [--with OPTION ...] sqlite://FILE URL``: pgloader's defaults (create tables,
     indexes, foreign keys, reset sequences) plus the given load options."""
     options = [a for w in with_ or [] for a in ("--with", w)]
@@ -356,8 +422,9 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
     got = target_counts(url, {n: n.lower() for n in counts})
     loaded = sum(max(v, 0) for v in got.values())
     short = {n: f"{got[n]}/{c}" for n, c in counts.items() if got[n] != c}
-    errors = [ln for ln in output.decode(errors="replace").splitlines()
-              if "ERROR" in ln or "FATAL" in ln]
+    errors = [
+        ln for ln in output.decode(errors="replace").splitlines() if "ERROR" in ln or "FATAL" in ln
+    ]
     ok = rc == 0 and not short
     note = f"rc={rc}, {loaded:,}/{sum(counts.values()):,} rows in PG"
     if short:
@@ -367,8 +434,7 @@ def run_pgloader(tool: str, path: Path, url: str, counts: dict[str, int], log: P
     if crashed is not None:
         seconds = crashed
         ok = False
-        note += (f", crashed ({watched.crash}) after {crashed:.1f}s and was killed, "
-                 f"log {log.name}")
+        note += f", crashed ({watched.crash}) after {crashed:.1f}s and was killed, log {log.name}"
     elif with_:
         note += f", --with {'; '.join(with_)}"
     # rows/s of the rows that arrived
@@ -398,19 +464,42 @@ def mapping_file(path: Path) -> Path:
     """``schema infer`` once per bench run (untimed; never reused from an earlier run, whose
     copier may have inferred otherwise): the mapping a user reviews before the real run."""
     out = OUT / f"{path.stem}-mapping.yaml"
-    subprocess.run([VM, "schema", "infer", str(path), "-o", str(out), "--force"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [VM, "schema", "infer", str(path), "-o", str(out), "--force"],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
-def run_vendzz(path: Path, url: str, workers: int, counts: dict[str, int], tag: str,
-               prefix: list[str] | None = None, mapping: Path | None = None) -> Timing:
+def run_vendzz(
+    path: Path,
+    url: str,
+    workers: int,
+    counts: dict[str, int],
+    tag: str,
+    prefix: list[str] | None = None,
+    mapping: Path | None = None,
+) -> Timing:
     work = OUT / f"work-{tag}"
     shutil.rmtree(work, ignore_errors=True)
     report = OUT / f"report-{tag}.json"
-    cmd = [*(prefix or []), VM, "-v", "sqlite-to-pg", str(path), "--target", url,
-           "--work-dir", str(work), "--workers", str(workers), "--json", str(report),
-           *(["--mapping", str(mapping)] if mapping else [])]
+    cmd = [
+        *(prefix or []),
+        VM,
+        "-v",
+        "sqlite-to-pg",
+        str(path),
+        "--target",
+        url,
+        "--work-dir",
+        str(work),
+        "--workers",
+        str(workers),
+        "--json",
+        str(report),
+        *(["--mapping", str(mapping)] if mapping else []),
+    ]
     started = time.monotonic()
     with open(OUT / f"vendzz-{tag}.log", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -426,8 +515,9 @@ def run_vendzz(path: Path, url: str, workers: int, counts: dict[str, int], tag: 
     data = steps.get("step4")
     post = sum(steps.get(f"step{n}", 0.0) for n in (5, 6, 7)) if steps else None
     note = "" if ok else f"rc={proc.returncode}, total={total}, see {log.name}"
-    return Timing(tool, seconds, sum(counts.values()), ok, data, post,
-                  usage.ru_maxrss / 1024, note, steps)
+    return Timing(
+        tool, seconds, sum(counts.values()), ok, data, post, usage.ru_maxrss / 1024, note, steps
+    )
 
 
 # -- profile ---------------------------------------------------------------------------------
@@ -436,14 +526,29 @@ def run_vendzz(path: Path, url: str, workers: int, counts: dict[str, int], tag: 
 def profile(path: Path, admin_url: str, counts: dict[str, int], workers: int) -> None:
     url = fresh_db(admin_url, "vzbench_profile")
     raw = OUT / "profile.txt"
-    prefix = ["py-spy", "record", "--format", "raw", "--rate", "200", "--threads", "--idle",
-              "--native", "--subprocesses", "-o", str(raw), "--"]  # the copy workers too
+    prefix = [
+        "py-spy",
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "200",
+        "--threads",
+        "--idle",
+        "--native",
+        "--subprocesses",
+        "-o",
+        str(raw),
+        "--",
+    ]  # the copy workers too
     try:
         t = run_vendzz(path, url, workers, counts, "profile", prefix)
     finally:
         drop_db(admin_url, "vzbench_profile")
-    print(f"\nprofile of vendzz-migrate -w{workers} under py-spy ({t.seconds:.1f}s, "
-          f"steps {t.steps}): {raw}")
+    print(
+        f"\nprofile of vendzz-migrate -w{workers} under py-spy ({t.seconds:.1f}s, "
+        f"steps {t.steps}): {raw}"
+    )
     summarise(raw)
 
 
@@ -457,15 +562,17 @@ def _bucket(frames: list[str]) -> str:
     sites = [i for i, f in enumerate(frames) if "vendzz_migrate/" in f]
     if not sites:
         return "outside vendzz_migrate (interpreter start, imports, thread pool idle)"
-    site, below = _short(frames[sites[-1]]), frames[sites[-1] + 1:]
+    site, below = _short(frames[sites[-1]]), frames[sites[-1] + 1 :]
     if any("libsqlite3" in f for f in below):
         what = "SQLite engine (C)"
     elif any("_sqlite3" in f or "pysqlite" in f for f in below):
         what = "sqlite3 module: rows to Python objects (C)"
     elif any("psycopg" in f or "libpq" in f for f in below):
-        what = ("waiting for PostgreSQL (poll/recv)" if any(
-            f.startswith(("poll ", "recv ", "__poll", "wait_c")) for f in below)
-            else "psycopg/libpq send")
+        what = (
+            "waiting for PostgreSQL (poll/recv)"
+            if any(f.startswith(("poll ", "recv ", "__poll", "wait_c")) for f in below)
+            else "psycopg/libpq send"
+        )
     elif any("gc_collect" in f for f in below):
         what = "Python GC"
     else:
@@ -483,8 +590,9 @@ def summarise(raw: Path, top: int = 25) -> None:
     incl: collections.Counter[str] = collections.Counter()
     for frames, count in lines:
         is_worker = any("copy_unit" in f for f in frames)
-        threads["copy worker (inside copy_unit)" if is_worker else
-                re.sub(r"\(\d+\)", "", frames[0])] += count
+        threads[
+            "copy worker (inside copy_unit)" if is_worker else re.sub(r"\(\d+\)", "", frames[0])
+        ] += count
         (workers if is_worker else main)[_bucket(frames)] += count
         for name in {_short(f) for f in frames if "vendzz_migrate/" in f}:
             incl[name] += count
@@ -492,8 +600,7 @@ def summarise(raw: Path, top: int = 25) -> None:
     _counter("samples by thread", threads, total, 8)
     wtotal = sum(workers.values())
     _counter(f"copy workers inside copy_unit ({wtotal} samples = 100%)", workers, wtotal, top)
-    _counter("other samples (main thread: steps 1-3, 5-7; workers between units)", main,
-             total, 12)
+    _counter("other samples (main thread: steps 1-3, 5-7; workers between units)", main, total, 12)
     _counter("inclusive vendzz_migrate functions, share of all samples", incl, total, top)
 
 
@@ -513,19 +620,25 @@ def _counter(title: str, counter: collections.Counter[str], total: int, n: int) 
 def _row(t: Timing, base: float | None) -> str:
     ratio = f"{t.seconds / base:.2f}x" if base and t.ok else "-"
     rss = f"{t.rss_mb:.0f}" if t.rss_mb is not None else "-"
-    split = (f"{t.data_s:6.1f} + {t.post_s:5.1f}" if t.data_s is not None and
-             t.post_s is not None else "      -")
+    split = (
+        f"{t.data_s:6.1f} + {t.post_s:5.1f}"
+        if t.data_s is not None and t.post_s is not None
+        else "      -"
+    )
     flag = "" if t.ok else "  FAILED/INCOMPLETE"
-    return (f"{t.tool:34} {t.seconds:8.1f} {t.rows / t.seconds:10,.0f} {ratio:>7} {split:>14}"
-            f" {rss:>8}{flag}")
+    return (
+        f"{t.tool:34} {t.seconds:8.1f} {t.rows / t.seconds:10,.0f} {ratio:>7} {split:>14}"
+        f" {rss:>8}{flag}"
+    )
 
 
 def report(results: dict[str, list[Timing]]) -> None:
     base_runs = results.get("(a) sqlite3 -csv | psql", [])
     base = min(t.seconds for t in base_runs) if base_runs else None
     print("\nbest of each tool (ratio = best / best of (a); data + post-load seconds):")
-    print(f"{'tool':34} {'seconds':>8} {'rows/s':>10} {'vs (a)':>7} {'data + post':>14}"
-          f" {'RSS MB':>8}")
+    print(
+        f"{'tool':34} {'seconds':>8} {'rows/s':>10} {'vs (a)':>7} {'data + post':>14} {'RSS MB':>8}"
+    )
     for runs in results.values():
         print(_row(min(runs, key=lambda t: t.seconds), base))
     vs_pgloader(results)
@@ -534,17 +647,23 @@ def report(results: dict[str, list[Timing]]) -> None:
         med = statistics.median(t.seconds for t in runs)
         rss = [t.rss_mb for t in runs if t.rss_mb is not None]
         extra = f", peak RSS max {max(rss):.0f} MB" if rss else ""
-        ratio = f" ({med / statistics.median(x.seconds for x in base_runs):.2f}x median (a))" \
-            if base_runs and all(t.ok for t in runs) else ""
-        print(f"  {tool:34} {med:8.1f}s over {len(runs)} run(s){ratio}{extra}: "
-              + ", ".join(f"{t.seconds:.1f}" for t in runs))
+        ratio = (
+            f" ({med / statistics.median(x.seconds for x in base_runs):.2f}x median (a))"
+            if base_runs and all(t.ok for t in runs)
+            else ""
+        )
+        print(
+            f"  {tool:34} {med:8.1f}s over {len(runs)} run(s){ratio}{extra}: "
+            + ", ".join(f"{t.seconds:.1f}" for t in runs)
+        )
     for runs in results.values():
         for t in runs:
             if t.note:
                 print(f"  note {t.tool}: {t.note}")
             if t.steps:
-                print(f"  steps {t.tool}: " + ", ".join(f"{k} {v:.1f}s"
-                                                        for k, v in t.steps.items()))
+                print(
+                    f"  steps {t.tool}: " + ", ".join(f"{k} {v:.1f}s" for k, v in t.steps.items())
+                )
 
 
 def vs_pgloader(results: dict[str, list[Timing]]) -> None:
@@ -553,25 +672,28 @@ def vs_pgloader(results: dict[str, list[Timing]]) -> None:
     if not results.get(PGLOADER_B3):
         return
     done = [t.seconds for t in results[PGLOADER_B3] if t.ok]
-    print(f"\nvendzz-migrate / pgloader (b3) ({len(done)} of {len(results[PGLOADER_B3])} (b3)"
-          " run(s) complete; < 1 = vendzz-migrate faster):")
+    print(
+        f"\nvendzz-migrate / pgloader (b3) ({len(done)} of {len(results[PGLOADER_B3])} (b3)"
+        " run(s) complete; < 1 = vendzz-migrate faster):"
+    )
     if not done:
         print("  no complete (b3) run: no ratio")
         return
     for tool, runs in results.items():
         ok = [t.seconds for t in runs if t.ok]
         if tool.startswith("(c)") and ok:
-            print(f"  {tool:34} best {min(ok) / min(done):.2f}x, median "
-                  f"{statistics.median(ok) / statistics.median(done):.2f}x"
-                  f"{'' if len(ok) == len(runs) else f' ({len(runs) - len(ok)} failed run(s))'}")
+            print(
+                f"  {tool:34} best {min(ok) / min(done):.2f}x, median "
+                f"{statistics.median(ok) / statistics.median(done):.2f}x"
+                f"{'' if len(ok) == len(runs) else f' ({len(runs) - len(ok)} failed run(s))'}"
+            )
 
 
 Tool = tuple[str, Callable[[str, int], Timing]]
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=500_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", default="1,2", help="vendzz-migrate --workers values")
@@ -580,44 +702,62 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--no-typed", action="store_true", help="skip (a2)")
     ap.add_argument("--no-big", action="store_true", help="skip the 2x file run")
     ap.add_argument("--profile", action="store_true", help="one py-spy run of vendzz-migrate")
-    ap.add_argument("--with-mapping", action="store_true",
-                    help="also vendzz-migrate --mapping (mapping inferred beforehand, untimed,"
-                         " as the reference's DDL is)")
+    ap.add_argument(
+        "--with-mapping",
+        action="store_true",
+        help="also vendzz-migrate --mapping (mapping inferred beforehand, untimed,"
+        " as the reference's DDL is)",
+    )
     ap.add_argument("--pgloader-timeout", type=float, default=1800)
-    ap.add_argument("--pgloader-with", action="append", metavar="OPTION",
-                    help="pgloader load option for (b3), repeatable (default: "
-                         f"{'; '.join(PGLOADER_WITH)!r})")
+    ap.add_argument(
+        "--pgloader-with",
+        action="append",
+        metavar="OPTION",
+        help=f"pgloader load option for (b3), repeatable (default: {'; '.join(PGLOADER_WITH)!r})",
+    )
     return ap.parse_args()
 
 
-def build_tools(args: argparse.Namespace, path: Path, ref: Reference,
-                counts: dict[str, int], workers: list[int]) -> list[Tool]:
+def build_tools(
+    args: argparse.Namespace, path: Path, ref: Reference, counts: dict[str, int], workers: list[int]
+) -> list[Tool]:
     def reference_tool(name: str) -> Tool:
         return name, lambda url, _i: run_reference(name, path, url, ref, counts, args.ref_jobs)
 
     def pgloader_tool(name: str, file: Path, log: str, with_: list[str] | None = None) -> Tool:
-        return name, lambda url, i: run_pgloader(name, file, url, counts,
-                                                 OUT / f"{log}-{i}.log", args.pgloader_timeout,
-                                                 with_)
+        return name, lambda url, i: run_pgloader(
+            name, file, url, counts, OUT / f"{log}-{i}.log", args.pgloader_timeout, with_
+        )
 
     def vendzz_tool(w: int, mapping: Path | None = None) -> Tool:
-        return (f"(c) vendzz-migrate -w{w}" + (" --mapping" if mapping else ""),
-                lambda url, i: run_vendzz(path, url, w, counts,
-                                          f"w{w}{'m' if mapping else ''}-{i}", mapping=mapping))
+        return (
+            f"(c) vendzz-migrate -w{w}" + (" --mapping" if mapping else ""),
+            lambda url, i: run_vendzz(
+                path, url, w, counts, f"w{w}{'m' if mapping else ''}-{i}", mapping=mapping
+            ),
+        )
 
     tools = [reference_tool("(a) sqlite3 -csv | psql")]
     if not args.no_typed:
         tools.append(reference_tool("(a2) sqlite3 typed | psql"))
     if not args.no_pgloader:
         noexpr, dropped = without_expression_indexes(path)
-        print(f"(b2) = pgloader on {noexpr.name}: the same file minus the expression "
-              f"index(es) {', '.join(dropped)} that crash pgloader", flush=True)
+        print(
+            f"(b2) = pgloader on {noexpr.name}: the same file minus the expression "
+            f"index(es) {', '.join(dropped)} that crash pgloader",
+            flush=True,
+        )
         with_ = args.pgloader_with or PGLOADER_WITH
-        print(f"(b3) = (b2) with {' '.join(f'--with {w!r}' for w in with_)}: the defaults"
-              " often exhaust pgloader's heap on this file", flush=True)
-        tools += [pgloader_tool("(b) pgloader", path, "pgloader"),
-                  pgloader_tool("(b2) pgloader, no expr index", noexpr, "pgloader2"),
-                  pgloader_tool(PGLOADER_B3, noexpr, "pgloader3", with_)]
+        print(
+            f"(b3) = (b2) with {' '.join(f'--with {w!r}' for w in with_)}: the defaults"
+            " often exhaust pgloader's heap on this file",
+            flush=True,
+        )
+        tools += [
+            pgloader_tool("(b) pgloader", path, "pgloader"),
+            pgloader_tool("(b2) pgloader, no expr index", noexpr, "pgloader2"),
+            pgloader_tool(PGLOADER_B3, noexpr, "pgloader3", with_),
+        ]
     tools += [vendzz_tool(w) for w in workers]
     if args.with_mapping:
         tools += [vendzz_tool(w, mapping_file(path)) for w in workers]
@@ -635,8 +775,7 @@ def run_rounds(admin: str, tools: list[Tool], rounds: int) -> dict[str, list[Tim
             finally:
                 drop_db(admin, db)
             results[name].append(t)
-            print(f"round {i + 1}: {_row(t, None)}  [load {os.getloadavg()[0]:.2f}]",
-                  flush=True)
+            print(f"round {i + 1}: {_row(t, None)}  [load {os.getloadavg()[0]:.2f}]", flush=True)
     return results
 
 
@@ -648,14 +787,17 @@ def big_run(admin: str, rows: int, ref: Reference, workers: int) -> None:
         t = run_vendzz(big, url, workers, big_counts, "big")
     finally:
         drop_db(admin, "vzbench_big")
-    print(f"\n2x file {big.name} ({sum(big_counts.values()):,} rows): {_row(t, None)}"
-          f"\n  steps {t.steps}{'  ' + t.note if t.note else ''}")
+    print(
+        f"\n2x file {big.name} ({sum(big_counts.values()):,} rows): {_row(t, None)}"
+        f"\n  steps {t.steps}{'  ' + t.note if t.note else ''}"
+    )
 
 
 def _revision() -> str:
     def git(*cmd: str) -> str:
-        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
 
     dirty = git("status", "--porcelain", "--", "vendzz_migrate")
     return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
@@ -669,10 +811,12 @@ def main() -> None:
     ref = reference(path, admin)
     counts = source_counts(path, ref.plans)
     workers = [int(w) for w in args.workers.split(",")]
-    print(f"file {path.name}: {sum(counts.values()):,} rows in {len(counts)} tables, "
-          f"{path.stat().st_size / 1e6:,.0f} MB; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f} (shared machine); vendzz_migrate at {_revision()}",
-          flush=True)
+    print(
+        f"file {path.name}: {sum(counts.values()):,} rows in {len(counts)} tables, "
+        f"{path.stat().st_size / 1e6:,.0f} MB; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f} (shared machine); vendzz_migrate at {_revision()}",
+        flush=True,
+    )
     results = run_rounds(admin, build_tools(args, path, ref, counts, workers), args.rounds)
     if args.rounds:
         report(results)

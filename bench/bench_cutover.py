@@ -88,9 +88,13 @@ def change(source: Path, fraction: float) -> int:
     conn = sqlite3.connect(source, timeout=30)
     total = 0
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
-            " AND name NOT LIKE '\\_%' ESCAPE '\\'")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+                " AND name NOT LIKE '\\_%' ESCAPE '\\'"
+            )
+        ]
         stride = max(1, round(1 / fraction))
         for t in tables:
             cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{t}")') if not r[5]]
@@ -112,8 +116,7 @@ def fig_delta(rows: int, fraction: float) -> dict[str, float]:
         shutil.copyfile(sample(rows), source)
         capture.install(source, insp.DEFAULT_SKIP)
         with database() as url:
-            report = copy_run(CopyOptions(source=source, target_url=url, work_dir=work,
-                                          workers=2))
+            report = copy_run(CopyOptions(source=source, target_url=url, work_dir=work, workers=2))
             copy_rps = report.total.copied_rows / report.seconds
             with psycopg.connect(url, autocommit=True) as conn:
                 (snap,) = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
@@ -124,9 +127,14 @@ def fig_delta(rows: int, fraction: float) -> dict[str, float]:
                 delta.ensure_marks(conn, "vendzz_migrate")
                 target = delta.target_for(conn, source, "public", "vendzz_migrate")
                 rep = delta.sync(source, target, "bench", mark)
-        return {"copy_rows_per_s": copy_rps, "delta_keys_per_s": rep.rows_per_second,
-                "changed_rows": changed, "delta_keys": rep.keys, "delta_s": rep.seconds,
-                "copy_s": report.seconds}
+        return {
+            "copy_rows_per_s": copy_rps,
+            "delta_keys_per_s": rep.rows_per_second,
+            "changed_rows": changed,
+            "delta_keys": rep.keys,
+            "delta_s": rep.seconds,
+            "copy_s": report.seconds,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -165,11 +173,20 @@ def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
         with database() as url:
             port = _free_port()
             state = ctl.State(work / "service")
-            ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
-                              "REDIS_URL": ""}, timeout=60)
+            ctl.start(
+                state,
+                {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""},
+                timeout=60,
+            )
             ack = work / "acked.txt"
-            writer = Writer(f"http://127.0.0.1:{port}", rate=20, ack_log=ack, duration_s=3600,
-                            max_retry_s=120, seed=2)
+            writer = Writer(
+                f"http://127.0.0.1:{port}",
+                rate=20,
+                ack_log=ack,
+                duration_s=3600,
+                max_retry_s=120,
+                seed=2,
+            )
             thread = threading.Thread(target=writer.run, daemon=True)
             thread.start()
             try:
@@ -192,16 +209,30 @@ def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
             acked = read_ack_log(ack)
             with psycopg.connect(url) as conn:
                 ids = {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
-        return {"freeze_s": report.freeze_seconds or float("nan"),
-                "changed_rows": _ChangingEngine.changed, "final_delta_keys": final.get("keys", 0),
-                "verified_keys": verified.get("keys", 0), "acked": len(acked),
-                "missing": len(set(acked) - ids), "steps": steps}
+        return {
+            "freeze_s": report.freeze_seconds or float("nan"),
+            "changed_rows": _ChangingEngine.changed,
+            "final_delta_keys": final.get("keys", 0),
+            "verified_keys": verified.get("keys", 0),
+            "acked": len(acked),
+            "missing": len(set(acked) - ids),
+            "steps": steps,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-FREEZE_STEPS = ("freeze", "drain", "final-delta", "verify-changed", "sequences",
-                "cache-refresh", "switch", "smoke", "unfreeze")
+FREEZE_STEPS = (
+    "freeze",
+    "drain",
+    "final-delta",
+    "verify-changed",
+    "sequences",
+    "cache-refresh",
+    "switch",
+    "smoke",
+    "unfreeze",
+)
 
 
 def _step_seconds(journal: Any) -> dict[str, float]:
@@ -252,8 +283,11 @@ def fig_triggers(rows: int, requests: int, rounds: int) -> dict[str, float]:
         shutil.copyfile(sample(min(rows, 200_000)), source)
         port = _free_port()
         state = ctl.State(work / "service")
-        ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
-                          "REDIS_URL": ""}, timeout=60)
+        ctl.start(
+            state,
+            {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""},
+            timeout=60,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             quiz = httpx.get(f"{base}/api/quizzes?limit=1&published=1").json()["ids"][0]
@@ -267,8 +301,12 @@ def fig_triggers(rows: int, requests: int, rounds: int) -> dict[str, float]:
                 capture.remove(source)
         finally:
             ctl.stop(state, timeout=30)
-        return {"p50_without_ms": _pct(without, 50), "p99_without_ms": _pct(without, 99),
-                "p50_with_ms": _pct(with_, 50), "p99_with_ms": _pct(with_, 99)}
+        return {
+            "p50_without_ms": _pct(without, 50),
+            "p99_without_ms": _pct(without, 99),
+            "p50_with_ms": _pct(with_, 50),
+            "p99_with_ms": _pct(with_, 99),
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -295,27 +333,37 @@ def main() -> None:
     if "delta" in only:
         runs = [fig_delta(args.rows, args.changed) for _ in range(args.rounds)]
         c, d = _median(runs, "copy_rows_per_s"), _median(runs, "delta_keys_per_s")
-        print(f"1. copy {c:,.0f} rows/s; delta sync {d:,.0f} changed keys/s "
-              f"({_median(runs, 'delta_keys'):,.0f} keys in {_median(runs, 'delta_s'):.2f}s); "
-              f"ratio delta/copy {d / c:.2f}  [median of {args.rounds}]")
+        print(
+            f"1. copy {c:,.0f} rows/s; delta sync {d:,.0f} changed keys/s "
+            f"({_median(runs, 'delta_keys'):,.0f} keys in {_median(runs, 'delta_s'):.2f}s); "
+            f"ratio delta/copy {d / c:.2f}  [median of {args.rounds}]"
+        )
     if "freeze" in only:
-        for at, what in (("copy", "changed after the copy, caught up before the freeze"),
-                         ("postpone", "changed at the postpone point: all of it in the freeze")):
+        for at, what in (
+            ("copy", "changed after the copy, caught up before the freeze"),
+            ("postpone", "changed at the postpone point: all of it in the freeze"),
+        ):
             runs = [fig_freeze(args.rows, args.changed, at) for _ in range(args.rounds)]
-            print(f"2{'ab'[at == 'postpone']}. write freeze {_median(runs, 'freeze_s'):.2f}s "
-                  f"(budget 5s), {_median(runs, 'changed_rows'):,.0f} rows {what}, writer "
-                  f"running; per round: {[round(r['freeze_s'], 2) for r in runs]}; acked "
-                  f"{[r['acked'] for r in runs]}, missing {[r['missing'] for r in runs]}")
+            print(
+                f"2{'ab'[at == 'postpone']}. write freeze {_median(runs, 'freeze_s'):.2f}s "
+                f"(budget 5s), {_median(runs, 'changed_rows'):,.0f} rows {what}, writer "
+                f"running; per round: {[round(r['freeze_s'], 2) for r in runs]}; acked "
+                f"{[r['acked'] for r in runs]}, missing {[r['missing'] for r in runs]}"
+            )
             for r in runs:
-                print(f"   freeze steps (s): {r['steps']}; final delta {r['final_delta_keys']}"
-                      f" keys, verified in the freeze {r['verified_keys']} keys")
+                print(
+                    f"   freeze steps (s): {r['steps']}; final delta {r['final_delta_keys']}"
+                    f" keys, verified in the freeze {r['verified_keys']} keys"
+                )
     if "triggers" in only:
         r = fig_triggers(args.rows, args.requests, args.rounds)
-        print(f"3. write endpoint p50 {r['p50_without_ms']:.2f} -> {r['p50_with_ms']:.2f} ms "
-              f"({r['p50_with_ms'] / r['p50_without_ms']:.2f}x), p99 {r['p99_without_ms']:.2f} "
-              f"-> {r['p99_with_ms']:.2f} ms ({r['p99_with_ms'] / r['p99_without_ms']:.2f}x) "
-              f"without -> with the capture triggers ({args.requests} x {args.rounds} writes "
-              "each)")
+        print(
+            f"3. write endpoint p50 {r['p50_without_ms']:.2f} -> {r['p50_with_ms']:.2f} ms "
+            f"({r['p50_with_ms'] / r['p50_without_ms']:.2f}x), p99 {r['p99_without_ms']:.2f} "
+            f"-> {r['p99_with_ms']:.2f} ms ({r['p99_with_ms'] / r['p99_without_ms']:.2f}x) "
+            f"without -> with the capture triggers ({args.requests} x {args.rounds} writes "
+            "each)"
+        )
     print(f"load: {os.getloadavg()}")
 
 

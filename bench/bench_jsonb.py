@@ -55,8 +55,10 @@ def _values(path: Path) -> Values:
             for col in plan.columns:
                 if col.conversion.kind is not Kind.JSON:
                     continue
-                sql = (f"SELECT CAST({qi(col.source)} AS BLOB) FROM {qi(name)}"
-                       f" WHERE typeof({qi(col.source)}) = 'text'")
+                sql = (
+                    f"SELECT CAST({qi(col.source)} AS BLOB) FROM {qi(name)}"
+                    f" WHERE typeof({qi(col.source)}) = 'text'"
+                )
                 out += [(col.conversion, v) for (v,) in conn.execute(sql)]
         return out
     finally:
@@ -114,8 +116,9 @@ def _postgres(values: Values) -> list[str | None]:
         return found
 
 
-def _timed(fn: Callable[[Values], list[str | None]], values: Values
-           ) -> tuple[list[str | None], float]:
+def _timed(
+    fn: Callable[[Values], list[str | None]], values: Values
+) -> tuple[list[str | None], float]:
     started = time.perf_counter()
     out = fn(values)
     return out, time.perf_counter() - started
@@ -129,10 +132,16 @@ def main() -> None:
         path = Path(tmp) / "bench.db"
         generate(path, rows=ROWS, seed=7, clean=True, force=True)
         values = _values(path)
-    print(f"{len(values):,} JSON values from a {ROWS:,}-row sample; C extension built:"
-          f" {fast._speed is not None}; load: {os.getloadavg()[0]:.2f}")
-    designs = {"reference": _reference, "fast tier": _fast, "PostgreSQL": _postgres,
-               "(convert only)": _converted}
+    print(
+        f"{len(values):,} JSON values from a {ROWS:,}-row sample; C extension built:"
+        f" {fast._speed is not None}; load: {os.getloadavg()[0]:.2f}"
+    )
+    designs = {
+        "reference": _reference,
+        "fast tier": _fast,
+        "PostgreSQL": _postgres,
+        "(convert only)": _converted,
+    }
     times: dict[str, list[float]] = {name: [] for name in designs}
     ratios: dict[str, list[float]] = {name: [] for name in designs}
     for _ in range(args.rounds):
@@ -152,8 +161,10 @@ def main() -> None:
             ratios[name].append(seconds / round_times["PostgreSQL"])
     for name in designs:
         per_value = statistics.median(times[name]) / len(values) * 1e6
-        print(f"{name:>14}: {per_value:7.2f} us/value"
-              f"  ({statistics.median(ratios[name]):.2f}x the PostgreSQL design)")
+        print(
+            f"{name:>14}: {per_value:7.2f} us/value"
+            f"  ({statistics.median(ratios[name]):.2f}x the PostgreSQL design)"
+        )
 
 
 if __name__ == "__main__":

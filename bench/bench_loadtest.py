@@ -57,10 +57,19 @@ def wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def start_service(database_url: str, redis_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url or "",
-           "PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "examples.service"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url or "",
+        "PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "examples.service"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc)
     return proc, url
@@ -74,8 +83,9 @@ def with_db(url: str, name: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
-def run_backend(label: str, database_url: str, redis_url: str | None,
-                args: argparse.Namespace) -> list[loadtest.StageResult]:
+def run_backend(
+    label: str, database_url: str, redis_url: str | None, args: argparse.Namespace
+) -> list[loadtest.StageResult]:
     """One loadtest per stage (each ramps from zero), with the service process's CPU."""
     import psutil
 
@@ -85,18 +95,27 @@ def run_backend(label: str, database_url: str, redis_url: str | None,
         service = psutil.Process(proc.pid)
         for users in args.users:
             before, wall = service.cpu_times(), time.monotonic()
-            report = loadtest.run(loadtest.Options(
-                url=url, users=(users,), stage_duration_s=parse_duration(args.stage_duration),
-                workers=args.workers, profile="production-1000"))
+            report = loadtest.run(
+                loadtest.Options(
+                    url=url,
+                    users=(users,),
+                    stage_duration_s=parse_duration(args.stage_duration),
+                    workers=args.workers,
+                    profile="production-1000",
+                )
+            )
             after, wall = service.cpu_times(), time.monotonic() - wall
             cpu = 100 * (after.user + after.system - before.user - before.system) / wall
             (s,) = report.stages
             s.notes.append(f"service CPU {cpu:.0f} % of one core")
             stages.append(s)
-            print(f"  {label:10} {s.users:>5} users: {s.requests:>7} req, p50 {s.p50_ms} ms, "
-                  f"p95 {s.p95_ms} ms, p99 {s.p99_ms} ms, {s.rps} req/s, errors "
-                  f"{s.error_rate * 100:.2f} %, gen. CPU {s.generator_cpu_pct} %, service CPU "
-                  f"{cpu:.0f} %" + (" SATURATED" if s.saturated else ""), flush=True)
+            print(
+                f"  {label:10} {s.users:>5} users: {s.requests:>7} req, p50 {s.p50_ms} ms, "
+                f"p95 {s.p95_ms} ms, p99 {s.p99_ms} ms, {s.rps} req/s, errors "
+                f"{s.error_rate * 100:.2f} %, gen. CPU {s.generator_cpu_pct} %, service CPU "
+                f"{cpu:.0f} %" + (" SATURATED" if s.saturated else ""),
+                flush=True,
+            )
     finally:
         proc.terminate()
         proc.wait(30)
@@ -110,8 +129,10 @@ def median(values: list[float | None]) -> float | None:
 
 def summary(results: dict[str, list[list[loadtest.StageResult]]], users: list[int]) -> None:
     print("\nmedian over rounds (PostgreSQL+Redis / SQLite ratio in brackets):")
-    print(f"{'users':>6} | {'backend':10} | {'req/s':>8} | {'p50 ms':>8} | {'p95 ms':>8} | "
-          f"{'p99 ms':>8} | {'errors %':>8} | {'gen CPU':>7} | saturated")
+    print(
+        f"{'users':>6} | {'backend':10} | {'req/s':>8} | {'p50 ms':>8} | {'p95 ms':>8} | "
+        f"{'p99 ms':>8} | {'errors %':>8} | {'gen CPU':>7} | saturated"
+    )
     for i, n in enumerate(users):
         row: dict[str, dict[str, Any]] = {}
         for label, rounds in results.items():
@@ -126,21 +147,26 @@ def summary(results: dict[str, list[list[loadtest.StageResult]]], users: list[in
                 "sat": any(s.saturated for s in stages),
             }
         for label, m in row.items():
-            print(f"{n:>6} | {label:10} | {m['rps'] or 0:>8.1f} | {m['p50'] or 0:>8.1f} | "
-                  f"{m['p95'] or 0:>8.1f} | {m['p99'] or 0:>8.1f} | {m['err'] or 0:>8.2f} | "
-                  f"{m['cpu'] or 0:>6.0f}% | {m['sat']}")
+            print(
+                f"{n:>6} | {label:10} | {m['rps'] or 0:>8.1f} | {m['p50'] or 0:>8.1f} | "
+                f"{m['p95'] or 0:>8.1f} | {m['p99'] or 0:>8.1f} | {m['err'] or 0:>8.2f} | "
+                f"{m['cpu'] or 0:>6.0f}% | {m['sat']}"
+            )
         a, b = row.get("pg+redis"), row.get("sqlite")
         if a and b and b["rps"] and a["rps"] and b["p95"] and a["p95"]:
-            print(f"{'':>6} | {'ratio':10} | {a['rps'] / b['rps']:>7.2f}x | {'':>8} | "
-                  f"{a['p95'] / b['p95']:>7.2f}x |")
+            print(
+                f"{'':>6} | {'ratio':10} | {a['rps'] / b['rps']:>7.2f}x | {'':>8} | "
+                f"{a['p95'] / b['p95']:>7.2f}x |"
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--stage-duration", default="20s")
-    parser.add_argument("--users", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[100, 500, 1000])
+    parser.add_argument(
+        "--users", type=lambda s: [int(x) for x in s.split(",")], default=[100, 500, 1000]
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
@@ -151,25 +177,52 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vz-bench-lt-"))
     dbname = f"vz_bench_lt_{uuid.uuid4().hex[:8]}"
     redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", str(work)],
-                             stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         db = work / "vendzz.db"
         generate(db, rows=args.rows, seed=7, clean=True)
         with psycopg.connect(BASE_PG, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         pg_url = with_db(BASE_PG, dbname)
-        subprocess.run([sys.executable, "-m", "vendzz_migrate", "-q", "sqlite-to-pg", str(db),
-                        "--target", pg_url, "--work-dir", str(work / "copy")], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vendzz_migrate",
+                "-q",
+                "sqlite-to-pg",
+                str(db),
+                "--target",
+                pg_url,
+                "--work-dir",
+                str(work / "copy"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"load before: {uptime()}")
         results: dict[str, list[list[loadtest.StageResult]]] = {"sqlite": [], "pg+redis": []}
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", flush=True)
             results["sqlite"].append(run_backend("sqlite", f"sqlite:///{db}", None, args))
-            results["pg+redis"].append(run_backend(
-                "pg+redis", pg_url, f"redis://127.0.0.1:{redis_port}/0", args))
+            results["pg+redis"].append(
+                run_backend("pg+redis", pg_url, f"redis://127.0.0.1:{redis_port}/0", args)
+            )
         print(f"load after: {uptime()}")
         summary(results, args.users)
     finally:

@@ -95,25 +95,42 @@ class Writer(threading.Thread):
         if n % 10 == 9 and olds:  # a deleted response
             pg.execute("DELETE FROM quiz_responses WHERE id = %s", (olds.pop(),))
         elif n % 10 == 8:  # an updated quiz
-            pg.execute("UPDATE quizzes SET title = %s WHERE id = %s",
-                       (f"title {n}", quizzes[n % len(quizzes)]))
+            pg.execute(
+                "UPDATE quizzes SET title = %s WHERE id = %s",
+                (f"title {n}", quizzes[n % len(quizzes)]),
+            )
         else:  # a new response, the service's way (whole seconds)
             pg.execute(
                 'INSERT INTO quiz_responses (id, "quizId", responses, metadata, "submittedAt")'
                 " VALUES (%s, %s, %s, %s, date_trunc('second', now()))",
-                (uuid.uuid4().hex[:21], quizzes[n % len(quizzes)],
-                 '[{"elementId": "e1", "answer": "sim"}]', '{"isComplete": true}'))
+                (
+                    uuid.uuid4().hex[:21],
+                    quizzes[n % len(quizzes)],
+                    '[{"elementId": "e1", "answer": "sim"}]',
+                    '{"isComplete": true}',
+                ),
+            )
 
 
 def plan_for(tmp: Path, source: Path, url: str, port: int) -> CutoverPlan:
     def flag(name: str, present: bool) -> dict[str, Any]:
         return {"file": {"path": str(tmp / name), "present": present}}
 
-    return parse({"name": "bench", "source": str(source), "database_url": url,
-                  "work_dir": str(tmp / "w"), "service": {"url": f"http://127.0.0.1:{port}"},
-                  "hooks": {"freeze": flag("frozen", True), "unfreeze": flag("frozen", False),
-                            "switch_to_pg": flag("on-pg", True),
-                            "switch_to_sqlite": flag("on-pg", False)}})
+    return parse(
+        {
+            "name": "bench",
+            "source": str(source),
+            "database_url": url,
+            "work_dir": str(tmp / "w"),
+            "service": {"url": f"http://127.0.0.1:{port}"},
+            "hooks": {
+                "freeze": flag("frozen", True),
+                "unfreeze": flag("frozen", False),
+                "switch_to_pg": flag("on-pg", True),
+                "switch_to_sqlite": flag("on-pg", False),
+            },
+        }
+    )
 
 
 def one_round(base: Path, port: int, i: int) -> tuple[float, float, float, int]:
@@ -145,8 +162,11 @@ def one_round(base: Path, port: int, i: int) -> tuple[float, float, float, int]:
         if writer.errors:
             raise SystemExit(f"writer failed: {writer.errors[0]}")
         keys = sum(report.changed_keys.values())
-        print(f"  round {i + 1} steps: " + ", ".join(
-            f"{k} {v:.2f}s" for k, v in step_seconds(plan, url).items()), flush=True)
+        print(
+            f"  round {i + 1} steps: "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in step_seconds(plan, url).items()),
+            flush=True,
+        )
         reference = by_hand(url, source, tmp)
         assert report.freeze_seconds is not None and report.rows_per_second is not None
         return report.freeze_seconds, report.rows_per_second, keys / reference, writer.count
@@ -159,8 +179,11 @@ def step_seconds(plan: CutoverPlan, url: str) -> dict[str, float]:
     with psycopg.connect(url, autocommit=True) as pg:
         entries = open_journal(plan, pg).entries()
     started = {e.step: e.at for e in entries if e.outcome == "started"}
-    return {e.step.removeprefix("rollback:"): e.at - started[e.step] for e in entries
-            if e.outcome == "done" and e.step in started and e.step.startswith("rollback:")}
+    return {
+        e.step.removeprefix("rollback:"): e.at - started[e.step]
+        for e in entries
+        if e.outcome == "done" and e.step in started and e.step.startswith("rollback:")
+    }
 
 
 def by_hand(url: str, source: Path, tmp: Path) -> float:
@@ -168,13 +191,21 @@ def by_hand(url: str, source: Path, tmp: Path) -> float:
     scratch = tmp / "scratch.db"
     shutil.copy(source, scratch)
     csv = tmp / "changed.csv"
-    query = ("SELECT r.* FROM quiz_responses r WHERE r.id IN (SELECT key->>'id' FROM"
-             " vendzz_migrate.pg_changes WHERE table_name = 'quiz_responses')")
+    query = (
+        "SELECT r.* FROM quiz_responses r WHERE r.id IN (SELECT key->>'id' FROM"
+        " vendzz_migrate.pg_changes WHERE table_name = 'quiz_responses')"
+    )
     started = time.perf_counter()
     subprocess.run(["psql", url, "-q", "-c", f"\\copy ({query}) TO '{csv}' CSV"], check=True)
-    subprocess.run(["sqlite3", str(scratch),
-                    "CREATE TABLE changed AS SELECT * FROM quiz_responses WHERE 0",
-                    ".import --csv " + str(csv) + " changed"], check=True)
+    subprocess.run(
+        [
+            "sqlite3",
+            str(scratch),
+            "CREATE TABLE changed AS SELECT * FROM quiz_responses WHERE 0",
+            ".import --csv " + str(csv) + " changed",
+        ],
+        check=True,
+    )
     return time.perf_counter() - started
 
 
@@ -194,15 +225,23 @@ def main() -> None:
     ref = statistics.median(r[2] for r in results)
     writes = statistics.median(r[3] for r in results)
     load = os.getloadavg()
-    print(f"rollback after {writes:.0f} writes on PostgreSQL (median of {ROUNDS} rounds, "
-          f"{ROWS} sample rows; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}: noisy)")
-    print(f"  freeze window (writer running): {freeze:.2f} s   target < 5 s: "
-          f"{'ok' if freeze < 5 else 'MISSED'}")
-    print(f"  reverse sync: {ours:,.0f} keys/s; by hand (psql \\copy | sqlite3 .import, no "
-          f"conversion): {ref:,.0f} rows/s; ratio {ours / ref:.2f}")
+    print(
+        f"rollback after {writes:.0f} writes on PostgreSQL (median of {ROUNDS} rounds, "
+        f"{ROWS} sample rows; load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}: noisy)"
+    )
+    print(
+        f"  freeze window (writer running): {freeze:.2f} s   target < 5 s: "
+        f"{'ok' if freeze < 5 else 'MISSED'}"
+    )
+    print(
+        f"  reverse sync: {ours:,.0f} keys/s; by hand (psql \\copy | sqlite3 .import, no "
+        f"conversion): {ref:,.0f} rows/s; ratio {ours / ref:.2f}"
+    )
     for i, (f, o, r, w) in enumerate(results):
-        print(f"  round {i + 1}: freeze {f:.2f} s, reverse sync {o:,.0f} keys/s, "
-              f"by hand {r:,.0f} rows/s, {w} writes")
+        print(
+            f"  round {i + 1}: freeze {f:.2f} s, reverse sync {o:,.0f} keys/s, "
+            f"by hand {r:,.0f} rows/s, {w} writes"
+        )
 
 
 if __name__ == "__main__":

@@ -135,19 +135,24 @@ def _plain_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
 
 
 _PARSE: dict[Kind, Callable[[str], Any]] = {
-    Kind.TEXT: str, Kind.INTEGER: int, Kind.FLOAT: float, Kind.DECIMAL: Decimal,
-    Kind.BOOLEAN: lambda t: t == "t", Kind.TIMESTAMP: datetime.fromisoformat,
-    Kind.JSON: json.loads, Kind.BYTES: lambda t: bytes.fromhex(t[2:]),
+    Kind.TEXT: str,
+    Kind.INTEGER: int,
+    Kind.FLOAT: float,
+    Kind.DECIMAL: Decimal,
+    Kind.BOOLEAN: lambda t: t == "t",
+    Kind.TIMESTAMP: datetime.fromisoformat,
+    Kind.JSON: json.loads,
+    Kind.BYTES: lambda t: bytes.fromhex(t[2:]),
 }
 
 
 def _canonical_table(conn: Any, pg: psycopg.Connection, spec: specs.Spec) -> int:
-    exprs = [pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types,
-                                                             strict=True)]
+    exprs = [
+        pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
+    ]
     target: dict[Any, tuple[Any, ...]] = {}
     with pg.cursor() as cur:
-        cur.execute(f"SELECT {', '.join(exprs)} FROM {qualified('public', spec.target)}"
-                    .encode())
+        cur.execute(f"SELECT {', '.join(exprs)} FROM {qualified('public', spec.target)}".encode())
         for i, row in enumerate(cur):
             target[tuple(row[p] for p in spec.key_pos) if spec.key_pos else i] = tuple(row)
     differing = 0
@@ -178,8 +183,13 @@ def _fresh_db() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="copy + verify rounds; each "
-                        "round times the copy into a fresh database, then the verify modes")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="copy + verify rounds; each "
+        "round times the copy into a fresh database, then the verify modes",
+    )
     args = parser.parse_args()
     ratios: dict[str, list[float]] = {label: [] for label, *_ in MODES}
     with tempfile.TemporaryDirectory(prefix="vzbench-verify-") as tmp:
@@ -188,41 +198,66 @@ def main() -> None:
         try:
             for round_ in range(1, args.rounds + 1):
                 url = _fresh_db()
-                report, copy_s = _timed(f"round {round_}: copy", functools.partial(
-                    copy_run, CopyOptions(source=source, target_url=url,
-                                          work_dir=work / f"work{round_}", workers=2)))
+                report, copy_s = _timed(
+                    f"round {round_}: copy",
+                    functools.partial(
+                        copy_run,
+                        CopyOptions(
+                            source=source,
+                            target_url=url,
+                            work_dir=work / f"work{round_}",
+                            workers=2,
+                        ),
+                    ),
+                )
                 rows = report.total.source_rows
                 line = [f"round {round_}: copy {copy_s:6.2f}s"]
                 for label, mode, workers, _ in MODES:
                     options: dict[str, Any] = {"workers": workers} if workers else {}
-                    found, secs = _timed(f"round {round_}: {label.strip()}", functools.partial(
-                        verify_run, VerifyOptions(source=source, target_url=url, mode=mode,
-                                                  **options)))
+                    found, secs = _timed(
+                        f"round {round_}: {label.strip()}",
+                        functools.partial(
+                            verify_run,
+                            VerifyOptions(source=source, target_url=url, mode=mode, **options),
+                        ),
+                    )
                     assert found.ok, "a clean copy must verify clean"
                     ratios[label].append(secs / copy_s)
-                    line.append(f"{label.strip().replace('verify ', '')} {secs:5.2f}s"
-                                f" ({secs / copy_s:.2f}x)")
+                    line.append(
+                        f"{label.strip().replace('verify ', '')} {secs:5.2f}s"
+                        f" ({secs / copy_s:.2f}x)"
+                    )
                 print("; ".join(line), flush=True)
-            differing, naive_s = _timed("naive fetch-everything compare",
-                                        lambda: naive(source, url))
-            canon_diff, canon_s = _timed("fetch-everything compare, canonical",
-                                         lambda: naive(source, url, canonical=True))
+            differing, naive_s = _timed(
+                "naive fetch-everything compare", lambda: naive(source, url)
+            )
+            canon_diff, canon_s = _timed(
+                "fetch-everything compare, canonical", lambda: naive(source, url, canonical=True)
+            )
         finally:
             with psycopg.connect(_server_url(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    print(f"rows: {rows:,} ({len(report.tables)} tables); naive found {differing} differing"
-          f" rows, canonical fetch-all {canon_diff}")
-    print(f"(default workers: {VerifyOptions(source=source, target_url=url).workers};"
-          f" {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"rows: {rows:,} ({len(report.tables)} tables); naive found {differing} differing"
+        f" rows, canonical fetch-all {canon_diff}"
+    )
+    print(
+        f"(default workers: {VerifyOptions(source=source, target_url=url).workers};"
+        f" {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"{'vs the copy of the same round':32} {'best':>6} {'median':>7}  target (median)")
     for label, _, _, target in MODES:
         best, median = min(ratios[label]), statistics.median(ratios[label])
-        print(f"{label:32} {best:5.2f}x {median:6.2f}x  < {target}x:"
-              f" {'met' if median < target else 'MISSED'}")
-    print(f"naive compare {naive_s:.2f}s, canonical fetch-all {canon_s:.2f}s (last round's"
-          f" copy {copy_s:.2f}s): checksum and full vs naive, median:"
-          f" {statistics.median(ratios[MODES[0][0]]) * copy_s / naive_s:.2f}x and"
-          f" {statistics.median(ratios[MODES[2][0]]) * copy_s / naive_s:.2f}x")
+        print(
+            f"{label:32} {best:5.2f}x {median:6.2f}x  < {target}x:"
+            f" {'met' if median < target else 'MISSED'}"
+        )
+    print(
+        f"naive compare {naive_s:.2f}s, canonical fetch-all {canon_s:.2f}s (last round's"
+        f" copy {copy_s:.2f}s): checksum and full vs naive, median:"
+        f" {statistics.median(ratios[MODES[0][0]]) * copy_s / naive_s:.2f}x and"
+        f" {statistics.median(ratios[MODES[2][0]]) * copy_s / naive_s:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a sample Vendzz SQLite file with the library (same as `vendzz-migrate sample`).
 
-    python examples/generate.py vendzz-sample.db --rows 500000 --clean
+python examples/generate.py vendzz-sample.db --rows 500000 --clean
 """
 
 from __future__ import annotations
@@ -26,8 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     args = parser.parse_args(argv)
     try:
-        stats = generate(args.out, rows=args.rows, seed=args.seed, clean=args.clean,
-                         wal=args.wal, force=args.force)
+        stats = generate(
+            args.out,
+            rows=args.rows,
+            seed=args.seed,
+            clean=args.clean,
+            wal=args.wal,
+            force=args.force,
+        )
     except VendzzError as exc:
         console.err.print(f"error: {exc}", markup=False)
         return int(exc.exit_code)

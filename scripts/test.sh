@@ -17,6 +17,7 @@ pip install -q --upgrade pip >/dev/null
 pip install -q -e '.[test,embedded,service,loadtest]'
 
 ruff check .
+ruff format --check .
 mypy
 set +e
 pytest -n 2 -p no:cacheprovider "$@"

@@ -20,8 +20,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(probe: Callable[[], object], what: str, *, timeout_s: float = 30.0,
-               step_s: float = 0.05, ignore: tuple[type[BaseException], ...] = ()) -> None:
+def wait_until(
+    probe: Callable[[], object],
+    what: str,
+    *,
+    timeout_s: float = 30.0,
+    step_s: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> None:
     """Poll ``probe`` until it returns something true (a readiness wait bounded in time, never
     a fixed sleep); exceptions of the ``ignore`` types count as "not yet"."""
     deadline = time.monotonic() + timeout_s

@@ -21,13 +21,15 @@ for _ in range(25):  # the race it guards is lost now and then
 print(cancelled, round(time.monotonic() - started))
 """
 
+
 def test_stopping_workers_with_cancelled_futures_prints_no_traceback() -> None:
     """Ctrl-C in a copy or verify: pending futures cancelled, the workers stopped at once. On
     CPython 3.11 the executor's manager thread then died with InvalidStateError and printed a
     traceback (seen in CI under load); nothing may be printed, and nothing may wait for the
     30 s tasks."""
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         timeout=240, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=240, check=True
+    )
     cancelled, seconds = (int(x) for x in out.stdout.split())
     assert cancelled >= 1  # the case that broke: cancelled futures when the pool breaks
     assert seconds < 90  # 25 stops, none waiting for a 30 s task

@@ -5,8 +5,15 @@ from typing import Any
 
 def json_text(data: bytes, /) -> bytes | None: ...
 def md5(data: bytes, /) -> bytes: ...
-def sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], json: tuple[bool, ...],
-         width: int, key: int,
-         starts: list[bytes], rejected: set[int] | frozenset[int] | None,
-         reject: type[Exception], segments: int, /
-         ) -> tuple[list[int], list[int], list[Any], int]: ...
+def sums(
+    rows: Iterable[Any],
+    ops: tuple[tuple[int, Any], ...],
+    json: tuple[bool, ...],
+    width: int,
+    key: int,
+    starts: list[bytes],
+    rejected: set[int] | frozenset[int] | None,
+    reject: type[Exception],
+    segments: int,
+    /,
+) -> tuple[list[int], list[int], list[Any], int]: ...

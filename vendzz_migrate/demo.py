@@ -48,8 +48,9 @@ def demo_database(server_url: str, name: str = DEMO_DB) -> str:
 
     try:
         with psycopg.connect(server_url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
@@ -59,8 +60,15 @@ def demo_database(server_url: str, name: str = DEMO_DB) -> str:
     return make_conninfo(**params)  # type: ignore[arg-type]
 
 
-def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int = 42,
-        cutover: bool = True, with_rollback: bool = False) -> DemoReport:
+def run(
+    settings: Settings,
+    *,
+    rows: int = 5000,
+    clean: bool = False,
+    seed: int = 42,
+    cutover: bool = True,
+    with_rollback: bool = False,
+) -> DemoReport:
     from vendzz_migrate import preflight
     from vendzz_migrate.cache import load_spec, warm
     from vendzz_migrate.copy.run import CopyOptions
@@ -78,9 +86,16 @@ def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int 
     redis_url = settings.redis_url or embedded.start_redis(work / "redis")
     database = demo_database(server)
     console.info(f"demo: PostgreSQL {mask(database)}, Redis {mask(redis_url)}")
-    copied = copy(CopyOptions(source=source, target_url=database, restart=True,
-                              allow_rejects=True, work_dir=work,
-                              state_schema=settings.state_schema))
+    copied = copy(
+        CopyOptions(
+            source=source,
+            target_url=database,
+            restart=True,
+            allow_rejects=True,
+            work_dir=work,
+            state_schema=settings.state_schema,
+        )
+    )
     try:
         verified = verify(VerifyOptions(source=source, target_url=database))
     except MismatchError as exc:
@@ -92,8 +107,19 @@ def run(settings: Settings, *, rows: int = 5000, clean: bool = False, seed: int 
     if cutover:
         from vendzz_migrate.cutover.rehearsal import rehearse
 
-        rehearsal = rehearse(source, demo_database(server, DEMO_DB + "_cutover"),
-                             work / "cutover", with_rollback=with_rollback)
-    return DemoReport(source=source, database=mask(database), redis=mask(redis_url),
-                      copy_report=copied, verify_report=verified, cache_report=warmed,
-                      preflight_report=checked, cutover=rehearsal)
+        rehearsal = rehearse(
+            source,
+            demo_database(server, DEMO_DB + "_cutover"),
+            work / "cutover",
+            with_rollback=with_rollback,
+        )
+    return DemoReport(
+        source=source,
+        database=mask(database),
+        redis=mask(redis_url),
+        copy_report=copied,
+        verify_report=verified,
+        cache_report=warmed,
+        preflight_report=checked,
+        cutover=rehearsal,
+    )

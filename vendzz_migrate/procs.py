@@ -68,8 +68,10 @@ def _quiet_cancelled_futures(args: threading.ExceptHookArgs) -> None:
     Ctrl-C or SIGTERM), marks every pending future failed, also the ones already cancelled: its
     manager thread then dies with InvalidStateError and prints a traceback (3.12 skips futures
     that are done). Nothing is lost: the results are not wanted; the traceback is not shown."""
-    if isinstance(args.exc_value, InvalidStateError) and \
-            type(args.thread).__name__ == "_ExecutorManagerThread":
+    if (
+        isinstance(args.exc_value, InvalidStateError)
+        and type(args.thread).__name__ == "_ExecutorManagerThread"
+    ):
         return
     _THREAD_HOOK[0](args)
 
@@ -82,8 +84,9 @@ class WorkerPool:
     e.g. a progress display, so that they can be forked: see :func:`context`), each set up by
     ``initializer(*initargs)``. The one pool of copy step 4 and of verify."""
 
-    def __init__(self, count: int, initializer: Callable[..., None],
-                 initargs: tuple[Any, ...] = ()) -> None:
+    def __init__(
+        self, count: int, initializer: Callable[..., None], initargs: tuple[Any, ...] = ()
+    ) -> None:
         mp = context()
         if threading.excepthook is not _quiet_cancelled_futures:
             _THREAD_HOOK[0] = threading.excepthook
@@ -91,8 +94,9 @@ class WorkerPool:
         self.count = count
         self._pids = mp.Queue()
         self._known: set[int] = set()
-        self.executor = ProcessPoolExecutor(count, mp_context=mp, initializer=_init,
-                                            initargs=(self._pids, initializer, initargs))
+        self.executor = ProcessPoolExecutor(
+            count, mp_context=mp, initializer=_init, initargs=(self._pids, initializer, initargs)
+        )
         for _ in range(count):  # a spawning executor starts one more process per submit
             self.executor.submit(int)
 

@@ -100,8 +100,10 @@ def check_config_file(path: Path = Path(CONFIG_FILE)) -> None:
             known.update(str(choice) for choice in alias.choices)
     unknown = sorted(key for key in data if key not in known)
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: "
-                          f"{', '.join(sorted(Settings.model_fields))})")
+        raise ConfigError(
+            f"{path}: unknown setting {unknown[0]!r} (known: "
+            f"{', '.join(sorted(Settings.model_fields))})"
+        )
 
 
 def load_settings(**flags: Any) -> Settings:

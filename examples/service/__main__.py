@@ -24,8 +24,10 @@ def main() -> int:
         from examples.service.app import Service, create_app
         from examples.service.config import ServiceConfig
     except ImportError as exc:
-        print(f"error: {exc}: install the service's extra: pip install -e '.[service]'",
-              file=sys.stderr)
+        print(
+            f"error: {exc}: install the service's extra: pip install -e '.[service]'",
+            file=sys.stderr,
+        )
         return int(ExitCode.CONFIG)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -38,8 +40,15 @@ def main() -> int:
         return int(exc.exit_code)
     app = create_app(service=service)
     try:
-        uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False,
-                    timeout_graceful_shutdown=GRACE_S, lifespan="on")
+        uvicorn.run(
+            app,
+            host=cfg.host,
+            port=cfg.port,
+            log_level="info",
+            access_log=False,
+            timeout_graceful_shutdown=GRACE_S,
+            lifespan="on",
+        )
     except SystemExit as exc:  # uvicorn's 3: it could not start (the port is taken), as ctl's 7
         if exc.code == UVICORN_STARTUP_FAILURE:
             return int(ExitCode.STATE)

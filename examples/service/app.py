@@ -99,8 +99,13 @@ def _nul_field(value: Any, path: str = "") -> str | None:
     and jsonb cannot store one), else None."""
     if isinstance(value, str):
         return (path or "body") if "\x00" in value else None
-    items: Any = (value.items() if isinstance(value, dict)
-                  else enumerate(value) if isinstance(value, list) else ())
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
         if "\x00" in str(key):
@@ -117,8 +122,9 @@ def _refused_body(body: Any) -> JSONResponse | None:
         return error(422, "the body must be a JSON object", field="body")
     field = _nul_field(body)
     if field is not None:
-        return error(422, f"invalid {field}: a NUL character (\\u0000) cannot be stored",
-                     field=field)
+        return error(
+            422, f"invalid {field}: a NUL character (\\u0000) cannot be stored", field=field
+        )
     return None
 
 
@@ -160,8 +166,11 @@ async def login(request: Request) -> Response:
 def _login(service: Service, creds: Login) -> Response:
     allowed, wait_s = service.redis.allow_login(creds.email.strip().lower())
     if not allowed:
-        return JSONResponse({"error": "too many login attempts"}, status_code=429,
-                            headers={"Retry-After": str(wait_s)})
+        return JSONResponse(
+            {"error": "too many login attempts"},
+            status_code=429,
+            headers={"Retry-After": str(wait_s)},
+        )
     user = service.db.user_by_email(creds.email.strip())
     if user is None or not _password_ok(creds.password, user.get("password")):
         return error(401, "invalid e-mail or password")
@@ -181,8 +190,9 @@ async def _run(request: Request, fn: Any, *args: Any) -> Response:
         return error(503, "database unavailable", detail=str(exc))
     except Exception as exc:  # a bug or a refused statement: one line in the log, a JSON 500
         first = (str(exc).strip().splitlines() or [""])[0]
-        log.error("%s %s failed: %s: %s", request.method, request.url.path,
-                  type(exc).__name__, first)
+        log.error(
+            "%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, first
+        )
         return error(500, "internal error")
     return response
 
@@ -234,16 +244,28 @@ def _post_response(service: Service, quiz_id: str, answer: ResponseIn) -> Respon
     try:
         with service.maintenance.write():
             service.metrics.writes_in_flight.set(service.maintenance.writes_in_flight)
-            new_id, at = service.db.submit(quiz_id, answer.responses, answer.metadata,
-                                           answer.variables(), answer.extra_columns())
+            new_id, at = service.db.submit(
+                quiz_id,
+                answer.responses,
+                answer.metadata,
+                answer.variables(),
+                answer.extra_columns(),
+            )
     except Frozen:
         return error(503, "maintenance: writes are paused", maintenance=True)
     except QuizNotFound:
         return error(404, "quiz not found", id=quiz_id)
     finally:
         service.metrics.writes_in_flight.set(service.maintenance.writes_in_flight)
-    return JSONResponse({"id": new_id, "quizId": quiz_id, "submittedAt": codec.pg_timestamp(at),
-                         "variables": len(answer.variables())}, status_code=201)
+    return JSONResponse(
+        {
+            "id": new_id,
+            "quizId": quiz_id,
+            "submittedAt": codec.pg_timestamp(at),
+            "variables": len(answer.variables()),
+        },
+        status_code=201,
+    )
 
 
 async def maintenance(request: Request) -> Response:
@@ -292,10 +314,17 @@ def _health(service: Service) -> Response:
         "memory": {"rss": memory.rss, "vms": memory.vms},
         "connections": pool.in_use,
         "pool": {"in_use": pool.in_use, "idle": pool.idle, "max": pool.max},
-        "cache": {**service.redis.cache_stats(), "redis": redis_state,
-                  "redis_error": service.redis.last_error if redis_state == "down" else None},
-        "database": {"kind": service.db.kind, "url": service.db.url,
-                     "schema": service.db.schema_name, **db},
+        "cache": {
+            **service.redis.cache_stats(),
+            "redis": redis_state,
+            "redis_error": service.redis.last_error if redis_state == "down" else None,
+        },
+        "database": {
+            "kind": service.db.kind,
+            "url": service.db.url,
+            "schema": service.db.schema_name,
+            **db,
+        },
         **service.maintenance.state(),
     }
     return JSONResponse(body, status_code=200 if db["ok"] else 503)

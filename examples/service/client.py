@@ -67,11 +67,23 @@ class _Retry(Exception):
 class Writer:
     """Writes at ``rate`` per second until ``duration_s`` or ``count`` (one must be given)."""
 
-    def __init__(self, url: str, *, rate: float, ack_log: Path, duration_s: float | None = None,
-                 count: int | None = None, email: str | None = None, password: str | None = None,
-                 reads_per_write: int = 1, max_retry_s: float = 60.0, timeout_s: float = 10.0,
-                 quiz_ids: list[str] | None = None, seed: int | None = None,
-                 ack_times: Path | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        rate: float,
+        ack_log: Path,
+        duration_s: float | None = None,
+        count: int | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        reads_per_write: int = 1,
+        max_retry_s: float = 60.0,
+        timeout_s: float = 10.0,
+        quiz_ids: list[str] | None = None,
+        seed: int | None = None,
+        ack_times: Path | None = None,
+    ) -> None:
         if duration_s is None and count is None:
             raise ValueError("give duration_s or count: the writer's run must be bounded")
         if rate <= 0:
@@ -116,8 +128,9 @@ class Writer:
         if not self.email or not self.password:
             return
         try:
-            resp = self._http.post("/api/auth/login",
-                                   json={"email": self.email, "password": self.password})
+            resp = self._http.post(
+                "/api/auth/login", json={"email": self.email, "password": self.password}
+            )
         except httpx.HTTPError:
             self.summary.login = "failed"
             return
@@ -196,8 +209,10 @@ class Writer:
 
     def _out_of_time(self, start: float) -> bool:
         # a write keeps retrying past the run's duration, but not past max_retry_s after it
-        return (self.duration_s is not None
-                and time.monotonic() - start >= self.duration_s + self.max_retry_s)
+        return (
+            self.duration_s is not None
+            and time.monotonic() - start >= self.duration_s + self.max_retry_s
+        )
 
     def _post(self, quiz_id: str, body: dict[str, Any]) -> str:
         try:
@@ -233,9 +248,14 @@ def _answer(n: int, rnd: random.Random) -> dict[str, Any]:
     """A visitor's answers in one of the shapes Vendzz stores."""
     return {
         "responses": [
-            {"elementId": f"e{i}", "elementType": "multiple_choice", "pageId": f"page{i + 1}",
-             "pageOrder": i, "question": f"question {i + 1}?",
-             "answer": rnd.choice(["sim", "não", "talvez", 3, 7])}
+            {
+                "elementId": f"e{i}",
+                "elementType": "multiple_choice",
+                "pageId": f"page{i + 1}",
+                "pageOrder": i,
+                "question": f"question {i + 1}?",
+                "answer": rnd.choice(["sim", "não", "talvez", 3, 7]),
+            }
             for i in range(rnd.randint(1, 4))
         ],
         "metadata": {"isComplete": True, "client": "vendzz-writer", "seq": n},
@@ -250,27 +270,39 @@ def read_ack_log(path: Path) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m examples.service.client",
-                                     description="Play users against the service: read, write.")
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.service.client",
+        description="Play users against the service: read, write.",
+    )
     parser.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:5000")
     parser.add_argument("--rate", type=float, required=True, help="writes per second")
     parser.add_argument("--duration", type=float, help="seconds to run")
     parser.add_argument("--count", type=int, help="writes to make")
     parser.add_argument("--ack-log", type=Path, required=True, help="acknowledged ids go here")
-    parser.add_argument("--ack-times", type=Path,
-                        help="also write 'id<TAB>ISO time' of each acknowledged write here")
+    parser.add_argument(
+        "--ack-times",
+        type=Path,
+        help="also write 'id<TAB>ISO time' of each acknowledged write here",
+    )
     parser.add_argument("--email", help="log in as this user first")
     parser.add_argument("--password", help="(or env VENDZZ_WRITER_PASSWORD)")
     parser.add_argument("--reads-per-write", type=int, default=1)
-    parser.add_argument("--max-retry", type=float, default=60.0,
-                        help="seconds one write may keep retrying 503s and refused connections")
+    parser.add_argument(
+        "--max-retry",
+        type=float,
+        default=60.0,
+        help="seconds one write may keep retrying 503s and refused connections",
+    )
     args = parser.parse_args(argv)
     if args.duration is None and args.count is None:
         parser.error("give --duration or --count")
     if not args.url.startswith(("http://", "https://")):
         parser.error(f"--url must be an http:// or https:// URL, not {args.url!r}")
-    for flag, value in (("--rate", args.rate), ("--duration", args.duration),
-                        ("--count", args.count)):
+    for flag, value in (
+        ("--rate", args.rate),
+        ("--duration", args.duration),
+        ("--count", args.count),
+    ):
         if value is not None and value <= 0:
             parser.error(f"{flag} must be positive, not {value}")
     if args.max_retry < 0 or args.reads_per_write < 0:
@@ -280,19 +312,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    writer = Writer(args.url, rate=args.rate, ack_log=args.ack_log, duration_s=args.duration,
-                    count=args.count, email=args.email,
-                    password=args.password or os.environ.get("VENDZZ_WRITER_PASSWORD"),
-                    reads_per_write=args.reads_per_write, max_retry_s=args.max_retry,
-                    ack_times=args.ack_times)
+    writer = Writer(
+        args.url,
+        rate=args.rate,
+        ack_log=args.ack_log,
+        duration_s=args.duration,
+        count=args.count,
+        email=args.email,
+        password=args.password or os.environ.get("VENDZZ_WRITER_PASSWORD"),
+        reads_per_write=args.reads_per_write,
+        max_retry_s=args.max_retry,
+        ack_times=args.ack_times,
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: writer.stop())
     try:
         summary = writer.run()
     except OSError as exc:  # the ack log (or --ack-times) cannot be written: nothing was sent
         times = args.ack_times is not None and str(exc.filename) == str(args.ack_times)
-        print(f"error: cannot write {args.ack_times if times else args.ack_log}: "
-              f"{exc.strerror or exc} ({exc.filename})", file=sys.stderr)
+        print(
+            f"error: cannot write {args.ack_times if times else args.ack_log}: "
+            f"{exc.strerror or exc} ({exc.filename})",
+            file=sys.stderr,
+        )
         print(json.dumps(asdict(writer.summary)))
         return int(ExitCode.CONFIG)
     except (httpx.HTTPError, RuntimeError) as exc:

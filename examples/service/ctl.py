@@ -69,8 +69,9 @@ class State:
     def write_env(self, env: dict[str, str]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         body = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
-        atomic_write_text(self.env_file, "# examples.service ctl: the service's environment\n"
-                          + body)
+        atomic_write_text(
+            self.env_file, "# examples.service ctl: the service's environment\n" + body
+        )
         self.env_file.chmod(0o600)  # it may hold passwords
 
     def pid(self) -> int | None:
@@ -132,7 +133,7 @@ def _absolute(key: str, value: str) -> str:
     """Paths relative to the caller's directory (the service runs from the repository root)."""
     lite = "sqlite:///"
     if key == "DATABASE_URL" and value.startswith(lite) and not value.startswith(lite + "/"):
-        path, sep, query = value[len(lite):].partition("?")
+        path, sep, query = value[len(lite) :].partition("?")
         return f"{lite}{Path(path).resolve()}{sep}{query}"
     if key in ("VENDZZ_MAPPING", "VENDZZ_MAINTENANCE_FILE"):
         return str(Path(value).resolve())
@@ -152,8 +153,12 @@ def start(state: State, flags: dict[str, str | None], timeout: float) -> dict[st
     child_env.update(env)
     with state.log_file.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "examples.service"], cwd=ROOT, env=child_env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "examples.service"],
+            cwd=ROOT,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     atomic_write_text(state.pid_file, f"{proc.pid}\n")
@@ -163,12 +168,17 @@ def start(state: State, flags: dict[str, str | None], timeout: float) -> dict[st
         _terminate(proc.pid, timeout=10)
         state.pid_file.unlink(missing_ok=True)
         raise
-    return {"started": True, "pid": proc.pid, "port": port,
-            "database": health.get("database", {}).get("kind")}
+    return {
+        "started": True,
+        "pid": proc.pid,
+        "port": port,
+        "database": health.get("database", {}).get("kind"),
+    }
 
 
-def _wait_healthy(state: State, proc: subprocess.Popen[bytes], host: str, port: int,
-                  timeout: float) -> dict[str, Any]:
+def _wait_healthy(
+    state: State, proc: subprocess.Popen[bytes], host: str, port: int, timeout: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: Any = "no answer"
     while time.monotonic() < deadline:
@@ -244,7 +254,10 @@ def status(state: State) -> dict[str, Any]:
     port = int(env.get("PORT", "5000"))
     health = _health(port, env.get("HOST", "127.0.0.1"))[1] if pid else None
     return {
-        "running": pid is not None, "pid": pid, "port": port, "state_dir": str(state.dir),
+        "running": pid is not None,
+        "pid": pid,
+        "port": port,
+        "state_dir": str(state.dir),
         "database_url": mask(env.get("DATABASE_URL")) or None,
         "redis_url": mask(env.get("REDIS_URL")) or None,
         "health": health if isinstance(health, dict) else None,
@@ -252,18 +265,30 @@ def status(state: State) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m examples.service.ctl",
-                                     description="Start, stop, restart or inspect the service.")
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.service.ctl",
+        description="Start, stop, restart or inspect the service.",
+    )
     parser.add_argument("command", choices=["start", "stop", "restart", "status"])
-    parser.add_argument("--state-dir", required=True, type=Path,
-                        help="where the pid, env and log files live")
+    parser.add_argument(
+        "--state-dir", required=True, type=Path, help="where the pid, env and log files live"
+    )
     parser.add_argument("--database-url", help="DATABASE_URL (sqlite:///FILE or postgresql://)")
     parser.add_argument("--redis-url", help="REDIS_URL ('' for none)")
     parser.add_argument("--port", type=int, help="PORT (default 5000)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="another variable for the service (repeatable; kept by restart)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for /health (start) or the exit (stop)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another variable for the service (repeatable; kept by restart)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for /health (start) or the exit (stop)",
+    )
     return parser.parse_args(argv)
 
 
@@ -275,8 +300,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--env {item!r}: expected KEY=VALUE")
         flags[key.strip()] = value
-    flags.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-                  "PORT": str(args.port) if args.port is not None else None})
+    flags.update(
+        {
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": args.redis_url,
+            "PORT": str(args.port) if args.port is not None else None,
+        }
+    )
     if args.command == "start":
         return start(state, flags, args.timeout)
     if args.command == "stop":

@@ -42,7 +42,7 @@ def sa_url(url: str) -> str:
     """The SQLAlchemy URL: ``postgresql://`` means psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -145,8 +145,9 @@ class Database:
             mapping: Mapping | None = schema.sqlite_mapping(path, self.cfg.mapping_file)
         else:
             assert self.schema_name is not None
-            mapping = schema.stored_mapping(self.engine, self.cfg.state_schema,
-                                            self.schema_name, self.cfg.mapping_file)
+            mapping = schema.stored_mapping(
+                self.engine, self.cfg.state_schema, self.schema_name, self.cfg.mapping_file
+            )
         return schema.reflect(self.engine, self.schema_name, mapping)
 
     def guard(self) -> _Guard:
@@ -198,28 +199,51 @@ class Database:
         found: set[str] = set()
         with self.guard(), self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 query = sa.select(responses.c("id")).where(responses.c("id").in_(chunk))
                 found.update(str(r[0]) for r in conn.execute(query))
         return found
 
     # -- the write path --------------------------------------------------------------------
     def _values(self, tdef: schema.TableDef, values: dict[str, Any]) -> dict[str, Any]:
-        return {tdef.cols[k].physical: codec.to_storage(tdef.cols[k], v, self.sqlite)
-                for k, v in values.items() if tdef.has(k)}
+        return {
+            tdef.cols[k].physical: codec.to_storage(tdef.cols[k], v, self.sqlite)
+            for k, v in values.items()
+            if tdef.has(k)
+        }
 
-    def submit(self, quiz_id: str, responses: Any, metadata: dict[str, Any] | None,
-               variables: list[dict[str, Any]], extra: dict[str, Any]) -> tuple[str, datetime]:
+    def submit(
+        self,
+        quiz_id: str,
+        responses: Any,
+        metadata: dict[str, Any] | None,
+        variables: list[dict[str, Any]],
+        extra: dict[str, Any],
+    ) -> tuple[str, datetime]:
         """One transaction: the quiz_responses row and its response_variables rows."""
         tables = self.tables()
         quizzes, qr, rv = tables["quizzes"], tables["quiz_responses"], tables["response_variables"]
         now = datetime.now(UTC).replace(microsecond=0)
         response_id = nanoid()
-        row = {"id": response_id, "quizId": quiz_id, "responses": responses,
-               "metadata": metadata, "submittedAt": now, **extra}
+        row = {
+            "id": response_id,
+            "quizId": quiz_id,
+            "responses": responses,
+            "metadata": metadata,
+            "submittedAt": now,
+            **extra,
+        }
         var_rows = [
-            self._values(rv, {"id": nanoid(), "responseId": response_id, "quizId": quiz_id,
-                              "createdAt": now, **v})
+            self._values(
+                rv,
+                {
+                    "id": nanoid(),
+                    "responseId": response_id,
+                    "quizId": quiz_id,
+                    "createdAt": now,
+                    **v,
+                },
+            )
             for v in variables
         ]
         engine = self.engine.execution_options(vendzz_write=True)

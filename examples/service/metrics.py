@@ -27,18 +27,33 @@ LABELS = ("method", "route", "status_code")
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests_total", "HTTP requests answered.", LABELS,
-                                registry=self.registry)
-        self.duration = Histogram("http_request_duration_seconds", "HTTP request duration.",
-                                  LABELS, buckets=BUCKETS, registry=self.registry)
-        self.writes_in_flight = Gauge("vendzz_writes_in_flight", "Write requests executing.",
-                                      registry=self.registry)
-        self.maintenance = Gauge("vendzz_maintenance", "1 while maintenance mode is on.",
-                                 registry=self.registry)
-        self.cache = Counter("vendzz_cache_requests_total", "Quiz cache look-ups.", ("result",),
-                             registry=self.registry)
-        self.pool_in_use = Gauge("vendzz_db_pool_connections_in_use",
-                                 "Database pool connections checked out.", registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests answered.", LABELS, registry=self.registry
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration.",
+            LABELS,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.writes_in_flight = Gauge(
+            "vendzz_writes_in_flight", "Write requests executing.", registry=self.registry
+        )
+        self.maintenance = Gauge(
+            "vendzz_maintenance", "1 while maintenance mode is on.", registry=self.registry
+        )
+        self.cache = Counter(
+            "vendzz_cache_requests_total",
+            "Quiz cache look-ups.",
+            ("result",),
+            registry=self.registry,
+        )
+        self.pool_in_use = Gauge(
+            "vendzz_db_pool_connections_in_use",
+            "Database pool connections checked out.",
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))
@@ -79,5 +94,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.metrics.observe(scope["method"], route_of(self.routes, scope), status,
-                                 time.perf_counter() - start)
+            self.metrics.observe(
+                scope["method"], route_of(self.routes, scope), status, time.perf_counter() - start
+            )

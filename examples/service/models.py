@@ -33,8 +33,10 @@ class ResponseIn(BaseModel):
     def variables(self) -> list[dict[str, Any]]:
         """One response_variables row per answered element."""
         if isinstance(self.responses, dict):
-            return [_variable(i, {"variableName": k, "answer": v})
-                    for i, (k, v) in enumerate(self.responses.items())]
+            return [
+                _variable(i, {"variableName": k, "answer": v})
+                for i, (k, v) in enumerate(self.responses.items())
+            ]
         return [_variable(i, item) for i, item in enumerate(self.responses)]
 
 

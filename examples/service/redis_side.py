@@ -127,8 +127,11 @@ class RedisSide:
 
     def cache_stats(self) -> dict[str, Any]:
         total = self.hits + self.misses
-        return {"hits": self.hits, "misses": self.misses,
-                "hit_rate": round(self.hits / total, 4) if total else 0.0}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": round(self.hits / total, 4) if total else 0.0,
+        }
 
     # -- the login rate limiter --------------------------------------------------------------
     def allow_login(self, who: str) -> tuple[bool, int]:

@@ -126,8 +126,10 @@ def _uses_ms(engine: sa.Engine, table: str, column: str) -> bool:
     import sqlalchemy as sa
 
     quoted = '"' + column.replace('"', '""') + '"'
-    sql = (f'SELECT coalesce(sum(v >= {MS_FROM}), 0), coalesce(sum(v < {MS_FROM}), 0) FROM '
-           f'(SELECT {quoted} AS v FROM "{table}" WHERE typeof({quoted}) = \'integer\' LIMIT 1000)')
+    sql = (
+        f"SELECT coalesce(sum(v >= {MS_FROM}), 0), coalesce(sum(v < {MS_FROM}), 0) FROM "
+        f"(SELECT {quoted} AS v FROM \"{table}\" WHERE typeof({quoted}) = 'integer' LIMIT 1000)"
+    )
     with engine.connect() as conn:
         ms, s = conn.execute(sa.text(sql)).one()
     return bool(ms > s)
@@ -157,8 +159,9 @@ def sqlite_mapping(path: Path, mapping_file: Path | None) -> Mapping:
         lite.close()
 
 
-def stored_mapping(engine: sa.Engine, state_schema: str, target_schema: str,
-                   mapping_file: Path | None) -> Mapping | None:
+def stored_mapping(
+    engine: sa.Engine, state_schema: str, target_schema: str, mapping_file: Path | None
+) -> Mapping | None:
     """The mapping the last finished copy into ``target_schema`` stored, if any."""
     if mapping_file is not None:
         return load_mapping(mapping_file)
@@ -169,8 +172,9 @@ def stored_mapping(engine: sa.Engine, state_schema: str, target_schema: str,
         "ORDER BY (status = 'done') DESC, started_at DESC LIMIT 1"
     )
     with engine.connect() as conn:
-        exists = conn.execute(sa.text("SELECT to_regclass(:t)"),
-                              {"t": f'"{state_schema}".runs'}).scalar()
+        exists = conn.execute(
+            sa.text("SELECT to_regclass(:t)"), {"t": f'"{state_schema}".runs'}
+        ).scalar()
         if exists is None:
             return None
         data = conn.execute(sql, {"schema": target_schema}).scalar()

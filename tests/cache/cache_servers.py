@@ -58,8 +58,6 @@ def server_version() -> tuple[int, ...]:
     return _version(exe) if exe else (0,)
 
 
-
-
 @dataclass
 class Servers:
     """Processes started by this helper; ``stop`` ends exactly these, by pid."""
@@ -83,16 +81,18 @@ class Servers:
         if ping_url:
             conn = redis.Redis.from_url(ping_url, socket_connect_timeout=1, **client)  # type: ignore[arg-type]
             try:
-                wait_until(lambda: proc.poll() is None and conn.ping(), f"redis-server {args}",
-                           timeout_s=15, ignore=(redis.RedisError, OSError))
+                wait_until(
+                    lambda: proc.poll() is None and conn.ping(),
+                    f"redis-server {args}",
+                    timeout_s=15,
+                    ignore=(redis.RedisError, OSError),
+                )
             except RuntimeError as exc:
                 tail = log.read_text(errors="replace")[-400:]
                 raise RuntimeError(f"{exc}; exit {proc.poll()}; log: {tail}") from None
         return workdir
 
-    def standalone(
-        self, *args: str, password: str | None = None, exe: str | None = None
-    ) -> str:
+    def standalone(self, *args: str, password: str | None = None, exe: str | None = None) -> str:
         """A plain redis-server (``exe``: another binary); ``password``: ``requirepass``."""
         port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
@@ -112,8 +112,11 @@ class Servers:
         urls = [f"redis://{a}/0" for a in addresses]
         for url in urls:
             node = redis.Redis.from_url(url)
-            wait_until(lambda n=node: _cluster_ok(n, masters), f"cluster state ok on {url}",
-                       ignore=(redis.RedisError, OSError))
+            wait_until(
+                lambda n=node: _cluster_ok(n, masters),
+                f"cluster state ok on {url}",
+                ignore=(redis.RedisError, OSError),
+            )
         return urls
 
     def _cluster_node(self, node_timeout_ms: int) -> str:

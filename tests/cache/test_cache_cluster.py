@@ -131,8 +131,11 @@ def test_cluster_down_clusterdown(cli: Cli, own_cluster: list[str]) -> None:
     port = int(own_cluster[0].rsplit(":", 1)[1].split("/")[0])
     mine = next(r for r in node.execute_command("CLUSTER SLOTS") if int(r[2][1]) == port)
     node.execute_command("CLUSTER DELSLOTS", *range(int(mine[0]), int(mine[0]) + 10))
-    wait_until(lambda: cluster_info(node)["cluster_state"] == "fail", "cluster_state:fail",
-               ignore=(redis.RedisError, OSError))
+    wait_until(
+        lambda: cluster_info(node)["cluster_state"] == "fail",
+        "cluster_state:fail",
+        ignore=(redis.RedisError, OSError),
+    )
     code, _, err = cli("warm-cache", "--redis", own_cluster[0])
     assert code == ExitCode.TARGET, err
     assert "Redis cluster at redis://127.0.0.1:" in err and "is down" in err

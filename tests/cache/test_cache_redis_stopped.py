@@ -47,15 +47,20 @@ class StopsRedis:
         del name
 
 
-def test_redis_stopped_mid_warm_says_how_far_it_got(pg_url: str, servers: Servers,
-                                                    tmp_path: Path) -> None:
+def test_redis_stopped_mid_warm_says_how_far_it_got(
+    pg_url: str, servers: Servers, tmp_path: Path
+) -> None:
     url = servers.standalone()
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(SPEC)
     progress = StopsRedis(url)
     with pytest.raises(ConnectionFailed) as caught:
-        warm(Settings(database_url=pg_url, redis_url=url), load_spec(spec_path),
-             check_memory=False, progress=progress)  # type: ignore[arg-type]
+        warm(
+            Settings(database_url=pg_url, redis_url=url),
+            load_spec(spec_path),
+            check_memory=False,
+            progress=progress,
+        )  # type: ignore[arg-type]
     message = str(caught.value)
     assert "cannot reach Redis" in message
     assert "cache 'many':" in message and "keys written" in message

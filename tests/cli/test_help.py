@@ -25,8 +25,17 @@ def commands() -> list[str]:
 
 
 def test_all_commands_are_there() -> None:
-    assert {"sqlite-to-pg", "schema infer", "verify", "warm-cache", "cache-stats", "preflight",
-            "provision", "demo", "sample"} <= set(commands())
+    assert {
+        "sqlite-to-pg",
+        "schema infer",
+        "verify",
+        "warm-cache",
+        "cache-stats",
+        "preflight",
+        "provision",
+        "demo",
+        "sample",
+    } <= set(commands())
 
 
 @pytest.mark.parametrize("command", commands())

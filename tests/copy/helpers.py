@@ -22,8 +22,14 @@ def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
         return report
 
 
-def verified(source: Path, pg_url: str, *, schema: str = "public", mode: str = "full",
-             absent: frozenset[str] = frozenset()) -> None:
+def verified(
+    source: Path,
+    pg_url: str,
+    *,
+    schema: str = "public",
+    mode: str = "full",
+    absent: frozenset[str] = frozenset(),
+) -> None:
     """Every end-to-end copy test ends here: verify must find nothing missing or changed;
     with ``absent``, exactly those schema objects (names, or prefixes of them) missing in
     PostgreSQL, each reported as a difference (verify's exit 9) with PostgreSQL's reason."""
@@ -32,8 +38,7 @@ def verified(source: Path, pg_url: str, *, schema: str = "public", mode: str = "
     from vendzz_migrate.verify import run as verify
     from vendzz_migrate.verify.model import Status
 
-    opts = VerifyOptions(source=source, target_url=pg_url, schema_name=schema,
-                         mode=mode)  # type: ignore[arg-type]
+    opts = VerifyOptions(source=source, target_url=pg_url, schema_name=schema, mode=mode)  # type: ignore[arg-type]
     if not absent:
         report = verify(opts)
         assert report.ok, report.model_dump_json(indent=1)[:4000]

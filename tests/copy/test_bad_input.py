@@ -32,8 +32,10 @@ def cli(*args: str) -> tuple[int, str]:
 
 def small_db(path: Path) -> Path:
     conn = sqlite3.connect(path)
-    conn.executescript("PRAGMA journal_mode=WAL; CREATE TABLE users (id TEXT PRIMARY KEY, n INT);"
-                       "INSERT INTO users VALUES ('a', 1), ('b', 2);")
+    conn.executescript(
+        "PRAGMA journal_mode=WAL; CREATE TABLE users (id TEXT PRIMARY KEY, n INT);"
+        "INSERT INTO users VALUES ('a', 1), ('b', 2);"
+    )
     conn.close()
     return path
 
@@ -100,8 +102,9 @@ def test_unreachable_target(tmp_path: Path) -> None:
 
 
 def _initdb() -> str | None:
-    return shutil.which("initdb") or next(iter(sorted(glob.glob(
-        "/usr/lib/postgresql/*/bin/initdb"))), None)
+    return shutil.which("initdb") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +122,43 @@ def scram_server() -> Iterator[str]:
         shutil.chown(pwfile, "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     pgdata = data / "pg"
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres",
-                    "--auth=scram-sha-256", f"--pwfile={pwfile}"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-w", "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-l",
-                    str(data / "log"), "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-w",
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+            "-l",
+            str(data / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://postgres:right-password@127.0.0.1:{port}/postgres"
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate",
-                    "stop"], check=False, capture_output=True)
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"],
+        check=False,
+        capture_output=True,
+    )
     shutil.rmtree(data, ignore_errors=True)
 
 
@@ -176,21 +206,23 @@ def test_target_already_holds_the_tables(pg_url: str, tmp_path: Path) -> None:
 
 def test_invalid_mapping_names_the_field(pg_url: str, tmp_path: Path) -> None:
     mapping = tmp_path / "m.yaml"
-    mapping.write_text("version: 1\ntables:\n  users:\n    columns:\n"
-                       "      id: {type: text, convert: bogus}\n      n: {type: bigint,"
-                       " convert: integer}\n")
-    code, out = cli(*args(small_db(tmp_path / "s.db"), pg_url, tmp_path, "--mapping",
-                          str(mapping)))
+    mapping.write_text(
+        "version: 1\ntables:\n  users:\n    columns:\n"
+        "      id: {type: text, convert: bogus}\n      n: {type: bigint,"
+        " convert: integer}\n"
+    )
+    code, out = cli(*args(small_db(tmp_path / "s.db"), pg_url, tmp_path, "--mapping", str(mapping)))
     assert code == ExitCode.CONFIG
     assert "tables.users.columns.id.convert" in out
 
 
 def test_mapping_with_unknown_field(pg_url: str, tmp_path: Path) -> None:
     mapping = tmp_path / "m.yaml"
-    mapping.write_text("version: 1\ntables:\n  users:\n    columns:\n"
-                       "      id: {type: text, convert: text, colour: red}\n")
-    code, out = cli(*args(small_db(tmp_path / "s.db"), pg_url, tmp_path, "--mapping",
-                          str(mapping)))
+    mapping.write_text(
+        "version: 1\ntables:\n  users:\n    columns:\n"
+        "      id: {type: text, convert: text, colour: red}\n"
+    )
+    code, out = cli(*args(small_db(tmp_path / "s.db"), pg_url, tmp_path, "--mapping", str(mapping)))
     assert code == ExitCode.CONFIG and "colour" in out
 
 

@@ -37,19 +37,34 @@ def source(tmp_path: Path) -> Path:
     lite = sqlite3.connect(path)
     lite.executescript(SCHEMA)
     lite.executemany("INSERT INTO users VALUES (?, ?)", [(i, f"u{i}") for i in range(1, 51)])
-    lite.executemany("INSERT INTO teams VALUES (?, ?)", [(i, r) for i in range(1, 6)
-                                                        for r in ("eu", "us")])
-    lite.executemany("INSERT INTO posts VALUES (?, ?, ?)",
-                     [(i, None if i % 10 == 0 else i % 50 + 1, f"p{i}") for i in range(1, 301)])
-    lite.executemany("INSERT INTO comments VALUES (?, ?, ?)",
-                     [(i, 1000 + i if i <= 3 else i % 300 + 1, i % 50 + 1)
-                      for i in range(1, 1001)])
-    lite.executemany("INSERT INTO members VALUES (?, ?, ?)",
-                     [(1, 1, "eu"), (2, 5, "us"), (3, 9, "eu"), (4, 1, "asia"), (5, 9, None),
-                      (6, None, "eu"), (7, 2, "us")])
+    lite.executemany(
+        "INSERT INTO teams VALUES (?, ?)", [(i, r) for i in range(1, 6) for r in ("eu", "us")]
+    )
+    lite.executemany(
+        "INSERT INTO posts VALUES (?, ?, ?)",
+        [(i, None if i % 10 == 0 else i % 50 + 1, f"p{i}") for i in range(1, 301)],
+    )
+    lite.executemany(
+        "INSERT INTO comments VALUES (?, ?, ?)",
+        [(i, 1000 + i if i <= 3 else i % 300 + 1, i % 50 + 1) for i in range(1, 1001)],
+    )
+    lite.executemany(
+        "INSERT INTO members VALUES (?, ?, ?)",
+        [
+            (1, 1, "eu"),
+            (2, 5, "us"),
+            (3, 9, "eu"),
+            (4, 1, "asia"),
+            (5, 9, None),
+            (6, None, "eu"),
+            (7, 2, "us"),
+        ],
+    )
     lite.executemany("INSERT INTO tags VALUES (?)", [("a",), ("b",), ("a",)])
-    lite.executemany("INSERT INTO post_tags VALUES (?, ?, ?)",
-                     [(i, i % 300 + 1, "ab"[i % 2]) for i in range(1, 201)])
+    lite.executemany(
+        "INSERT INTO post_tags VALUES (?, ?, ?)",
+        [(i, i % 300 + 1, "ab"[i % 2]) for i in range(1, 201)],
+    )
     lite.commit()
     lite.close()
     return path
@@ -57,17 +72,23 @@ def source(tmp_path: Path) -> Path:
 
 def foreign_keys(pg_url: str) -> dict[tuple[str, str], tuple[str, bool]]:
     """(child table, first key column) -> (constraint name, validated)."""
-    found = rows(pg_url, "SELECT c.conrelid::regclass::text, a.attname, c.conname, c.convalidated"
-                         " FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid"
-                         " AND a.attnum = c.conkey[1] WHERE c.contype = 'f'"
-                         " AND c.connamespace = 'public'::regnamespace")
+    found = rows(
+        pg_url,
+        "SELECT c.conrelid::regclass::text, a.attname, c.conname, c.convalidated"
+        " FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid"
+        " AND a.attnum = c.conkey[1] WHERE c.contype = 'f'"
+        " AND c.connamespace = 'public'::regnamespace",
+    )
     return {(t, col): (name, valid) for t, col, name, valid in found}
 
 
 def orphan_rows(pg_url: str) -> dict[str, tuple[str, str, int, int]]:
     """constraint -> (table, ref table, orphan rows, sample size), one row per constraint."""
-    found = rows(pg_url, "SELECT constraint_name, table_name, ref_table, orphan_rows,"
-                         " jsonb_array_length(sample) FROM vendzz_migrate.orphans")
+    found = rows(
+        pg_url,
+        "SELECT constraint_name, table_name, ref_table, orphan_rows,"
+        " jsonb_array_length(sample) FROM vendzz_migrate.orphans",
+    )
     assert len(found) == len({r[0] for r in found})
     return {c: (t, r, n, s) for c, t, r, n, s in found}
 
@@ -79,7 +100,8 @@ def assert_final_state(pg_url: str) -> None:
     assert REFUSED not in fks
     recorded = orphan_rows(pg_url)
     assert {(t, n) for t, _r, n, _s in recorded.values()} == {
-        (table, count) for (table, _col), count in ORPHANED.items()}
+        (table, count) for (table, _col), count in ORPHANED.items()
+    }
     for (table, col), count in ORPHANED.items():
         name = fks[(table, col)][0]
         assert recorded[name][2:] == (count, min(count, 5))
@@ -88,13 +110,15 @@ def assert_final_state(pg_url: str) -> None:
 def crashed_in_step_6(pg_url: str) -> None:
     """The run's state as a crash during step 6 leaves it: steps 6 and 7 not done."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM vendzz_migrate.steps WHERE step = ANY(%s)",
-                     ([STEPS[5], STEPS[6]],))
+        conn.execute(
+            "DELETE FROM vendzz_migrate.steps WHERE step = ANY(%s)", ([STEPS[5], STEPS[6]],)
+        )
         conn.execute("UPDATE vendzz_migrate.runs SET status = 'running'")
 
 
-def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(source: Path, pg_url: str,
-                                                                  tmp_path: Path) -> None:
+def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(
+    source: Path, pg_url: str, tmp_path: Path
+) -> None:
     report = copy(source, pg_url, tmp_path, workers=3)
     assert report.total.rejected_rows == 0
     assert_final_state(pg_url)
@@ -106,7 +130,9 @@ def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(source: Path, 
     assert sorted(s["post_id"] for s in comments.sample) == [1001, 1002, 1003]
     members = by_constraint[fks[("members", "team_id")][0]]
     assert sorted((s["team_id"], s["region"]) for s in members.sample) == [
-        (1, "asia"), (9, "eu")]  # (9, NULL) and (NULL, 'eu') are no orphans
+        (1, "asia"),
+        (9, "eu"),
+    ]  # (9, NULL) and (NULL, 'eu') are no orphans
     refused = [n.message for n in report.notes if n.object.startswith("post_tags_fk")]
     assert len(refused) == 1 and refused[0].startswith("not created: ")
     assert "unique constraint" in refused[0]
@@ -116,14 +142,14 @@ def test_clean_keys_are_valid_orphaned_ones_not_valid_with_report(source: Path, 
 
 def not_valid_again(conn: psycopg.Connection, pg_url: str, table: str, name: str) -> None:
     """Put a validated key back to NOT VALID, as if added but not yet validated."""
-    ddl = rows(pg_url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-                       " WHERE conname = %s", (name,))[0][0]
+    ddl = rows(
+        pg_url, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s", (name,)
+    )[0][0]
     conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'.encode())
     conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl} NOT VALID'.encode())
 
 
-def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
-                                                 tmp_path: Path) -> None:
+def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str, tmp_path: Path) -> None:
     copy(source, pg_url, tmp_path, workers=2, keep_snapshot=True)  # as a crash in step 6 would
     fks = foreign_keys(pg_url)
     posts_user, _ = fks[("posts", "user_id")]
@@ -135,8 +161,9 @@ def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
         # crash before it was even added
         conn.execute(f'ALTER TABLE comments DROP CONSTRAINT "{comments_user}"')
         # its VALIDATE failed on orphans, crash before they were recorded
-        conn.execute("DELETE FROM vendzz_migrate.orphans WHERE constraint_name = %s",
-                     (comments_post,))
+        conn.execute(
+            "DELETE FROM vendzz_migrate.orphans WHERE constraint_name = %s", (comments_post,)
+        )
     crashed_in_step_6(pg_url)
     assert not foreign_keys(pg_url)[("posts", "user_id")][1]
 
@@ -148,14 +175,17 @@ def test_rerun_over_a_half_done_step_finishes_it(source: Path, pg_url: str,
 
 
 def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
-        pg_url: str, tmp_path: Path) -> None:
+    pg_url: str, tmp_path: Path
+) -> None:
     """As when a key was added and validated at once: absent and noted, never left NOT VALID
     without orphans to explain it."""
     src = tmp_path / "big.db"
     lite = sqlite3.connect(src)
-    lite.executescript("CREATE TABLE parents (id INTEGER PRIMARY KEY);"
-                       "CREATE TABLE children (id INTEGER PRIMARY KEY,"
-                       " parent_id INTEGER REFERENCES parents(id));")
+    lite.executescript(
+        "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE children (id INTEGER PRIMARY KEY,"
+        " parent_id INTEGER REFERENCES parents(id));"
+    )
     lite.executemany("INSERT INTO parents VALUES (?)", [(i,) for i in range(30_000)])
     lite.executemany("INSERT INTO children VALUES (?, ?)", [(i, i) for i in range(30_000)])
     lite.commit()
@@ -167,7 +197,7 @@ def test_a_key_validate_refuses_for_another_reason_is_dropped_with_a_note(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         not_valid_again(conn, pg_url, "children", name)
         # the check's join needs more than maintenance_work_mem, and no temporary file is let
-        conn.execute(f'ALTER DATABASE "{database}" SET maintenance_work_mem = \'1MB\'')
+        conn.execute(f"ALTER DATABASE \"{database}\" SET maintenance_work_mem = '1MB'")
         conn.execute(f'ALTER DATABASE "{database}" SET temp_file_limit = 0')
     crashed_in_step_6(pg_url)
     try:

@@ -18,8 +18,9 @@ from vendzz_migrate.copy import large
 BLOB_MB = 100
 
 
-def test_large_values_are_streamed_exactly(pg_url: str, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_values_are_streamed_exactly(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the threshold lowered to 100 kB (one process, so that it applies; above any page
     size, as the real one is), rows holding large blobs and texts (tabs, newlines,
     backslashes, multi-byte characters) go the streamed way among ordinary rows; a large
@@ -28,23 +29,29 @@ def test_large_values_are_streamed_exactly(pg_url: str, tmp_path: Path,
     monkeypatch.setattr(large, "CHUNK", 33_333)  # chunks cut through multi-byte characters
     streamed: list[str] = []
     for name in ("_hex_writer", "_text_writer"):
+
         def spy(*args: object, real: object = getattr(large, name), name: str = name) -> object:
             streamed.append(name)
             return real(*args)  # type: ignore[operator]
+
         monkeypatch.setattr(large, name, spy)
     src = tmp_path / "s.db"
     conn = sqlite3.connect(src)
     conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, data BLOB, n INTEGER)")
     text = "é\tà\\n\n\r" * 20_000 + "end"
-    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", [
-        (1, "small", b"\x00\x01", 1),
-        (2, text, os.urandom(150_000), 2),
-        (3, None, bytes(range(256)) * 600, None),
-        (4, "x" * 99_999, b"", 4),
-        (5, "tail", None, 5),
-    ])
-    conn.execute("INSERT INTO docs VALUES (6, CAST(? AS TEXT), NULL, 6)",
-                 (b"\xff\xfe" * 60_000,))  # invalid UTF-8 stored as text
+    conn.executemany(
+        "INSERT INTO docs VALUES (?, ?, ?, ?)",
+        [
+            (1, "small", b"\x00\x01", 1),
+            (2, text, os.urandom(150_000), 2),
+            (3, None, bytes(range(256)) * 600, None),
+            (4, "x" * 99_999, b"", 4),
+            (5, "tail", None, 5),
+        ],
+    )
+    conn.execute(
+        "INSERT INTO docs VALUES (6, CAST(? AS TEXT), NULL, 6)", (b"\xff\xfe" * 60_000,)
+    )  # invalid UTF-8 stored as text
     conn.commit()
     conn.close()
     report = copy(src, pg_url, tmp_path, workers=1, batch_rows=2)
@@ -58,12 +65,15 @@ def test_large_values_are_streamed_exactly(pg_url: str, tmp_path: Path,
 
 def peak_rss_mb(*args: str) -> float:
     """Peak RSS of a command and every process it started (workers), in MB."""
-    probe = ("import resource, subprocess, sys\n"
-             "code = subprocess.run(sys.argv[1:]).returncode\n"
-             "assert code == 0, code\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", probe, *args], check=True,
-                         capture_output=True, text=True).stdout
+    probe = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        "assert code == 0, code\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *args], check=True, capture_output=True, text=True
+    ).stdout
     return int(out.split()[-1]) / 1024
 
 
@@ -76,23 +86,44 @@ def test_a_100_mb_blob_copies_in_bounded_memory(pg_url: str, tmp_path: Path) -> 
     conn.execute("INSERT INTO b VALUES (1, ?)", (os.urandom(BLOB_MB << 20),))
     conn.commit()
     conn.close()
-    peak = peak_rss_mb(sys.executable, "-m", "vendzz_migrate", "-q", "sqlite-to-pg", str(src),
-                       "--target", pg_url, "--work-dir", str(tmp_path))
+    peak = peak_rss_mb(
+        sys.executable,
+        "-m",
+        "vendzz_migrate",
+        "-q",
+        "sqlite-to-pg",
+        str(src),
+        "--target",
+        pg_url,
+        "--work-dir",
+        str(tmp_path),
+    )
     print(f"copy of a {BLOB_MB} MB blob: peak RSS {peak:.0f} MB")
     assert peak < BLOB_MB, f"peak RSS {peak:.0f} MB"
     (size,) = rows(pg_url, "SELECT length(data) FROM b")[0]
     assert size == BLOB_MB << 20
     # verify hashes the blob in Python, its hex text a piece at a time: the value as SQLite
     # and Python each hold it, twice its size (it took 1.15 GB, the hex text built 5 times)
-    peak = peak_rss_mb(sys.executable, "-m", "vendzz_migrate", "-q", "verify", str(src),
-                       "--target", pg_url, "--mode", "full")
+    peak = peak_rss_mb(
+        sys.executable,
+        "-m",
+        "vendzz_migrate",
+        "-q",
+        "verify",
+        str(src),
+        "--target",
+        pg_url,
+        "--mode",
+        "full",
+    )
     print(f"verify of a {BLOB_MB} MB blob: peak RSS {peak:.0f} MB")
     assert peak < 3 * BLOB_MB, f"peak RSS {peak:.0f} MB"
 
 
 @pytest.mark.parametrize("mode", ["checksum", "full"])
 def test_verify_hashes_a_large_blob_in_pieces_and_still_sees_one_byte(
-        mode: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mode: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A blob over verify's 1 MB threshold is hashed piece by piece: equal when equal, and one
     byte changed in PostgreSQL is a changed row."""
     from tests.verify.helpers import verify
@@ -110,9 +141,10 @@ def test_verify_hashes_a_large_blob_in_pieces_and_still_sees_one_byte(
     src = tmp_path / "b.db"
     conn = sqlite3.connect(src)
     conn.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB, note TEXT)")
-    conn.executemany("INSERT INTO b VALUES (?, ?, ?)",
-                     [(1, os.urandom(3 << 20), "a"), (2, b"small", None),
-                      (3, bytes(range(256)) * 8192, "c")])
+    conn.executemany(
+        "INSERT INTO b VALUES (?, ?, ?)",
+        [(1, os.urandom(3 << 20), "a"), (2, b"small", None), (3, bytes(range(256)) * 8192, "c")],
+    )
     conn.commit()
     conn.close()
     copy(src, pg_url, tmp_path)
@@ -120,8 +152,10 @@ def test_verify_hashes_a_large_blob_in_pieces_and_still_sees_one_byte(
     assert pieces, "the large blobs were not hashed in pieces"
     with psycopg.connect(pg_url, autocommit=True) as pg:
         # one byte in the middle changed (to its complement: always a change)
-        pg.execute("UPDATE b SET data = set_byte(data, 2000000, 255 - get_byte(data, 2000000))"
-                   " WHERE id = 1")
+        pg.execute(
+            "UPDATE b SET data = set_byte(data, 2000000, 255 - get_byte(data, 2000000))"
+            " WHERE id = 1"
+        )
     report = verify(src, pg_url, mode=mode, workers=1)
     (table,) = report.tables
     assert table.changed == 1 and [d.key for d in table.differences] == [{"id": 1}]

@@ -18,13 +18,23 @@ from vendzz_migrate.sample import generate
 def test_copy_while_the_service_writes(pg_url: str, tmp_path: Path) -> None:
     stats = generate(tmp_path / "live.db", rows=20_000, seed=5, clean=True)
     writer = subprocess.Popen(
-        [sys.executable, "-m", "vendzz_migrate.sample.live", str(stats.path),
-         "--max-rows", "1000000"], stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "vendzz_migrate.sample.live",
+            str(stats.path),
+            "--max-rows",
+            "1000000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stderr is not None
         assert "started" in writer.stderr.readline()  # the writer has committed once
-        report = copy(stats.path, pg_url, tmp_path / "work", workers=2, batch_rows=1000,
-                      keep_snapshot=True)  # looked at below (a finished run removes it)
+        report = copy(
+            stats.path, pg_url, tmp_path / "work", workers=2, batch_rows=1000, keep_snapshot=True
+        )  # looked at below (a finished run removes it)
     finally:
         writer.send_signal(signal.SIGTERM)
         _, err = writer.communicate(timeout=60)

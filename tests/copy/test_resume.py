@@ -27,8 +27,9 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> SampleStats:
-    return generate(tmp_path_factory.mktemp("resume") / "vendzz.db", rows=30_000, seed=9,
-                    clean=True)
+    return generate(
+        tmp_path_factory.mktemp("resume") / "vendzz.db", rows=30_000, seed=9, clean=True
+    )
 
 
 def units_done(pg_url: str) -> int:
@@ -40,14 +41,27 @@ def units_done(pg_url: str) -> int:
         return 0
 
 
-def started(source: SampleStats, pg_url: str, tmp_path: Path, units: int,
-            **popen: Any) -> subprocess.Popen[str]:
+def started(
+    source: SampleStats, pg_url: str, tmp_path: Path, units: int, **popen: Any
+) -> subprocess.Popen[str]:
     """The copy (2 workers, units of 100 rows) in a process of its own, once ``units`` units
     are committed; its stderr goes to ``tmp_path / "stderr.txt"`` (a pipe nobody reads yet
     could fill up and stall it)."""
-    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source.path),
-           "--target", pg_url, "--work-dir", str(tmp_path), "--batch-rows", "100",
-           "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vendzz_migrate",
+        "sqlite-to-pg",
+        str(source.path),
+        "--target",
+        pg_url,
+        "--work-dir",
+        str(tmp_path),
+        "--batch-rows",
+        "100",
+        "--workers",
+        "2",
+    ]
     with open(tmp_path / "stderr.txt", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, **popen)
     deadline = time.monotonic() + 120
@@ -79,25 +93,31 @@ def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) ->
     (total,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.units")[0]
     assert 20 <= units_done(pg_url) < total
 
-    again = runner.invoke(app, ["sqlite-to-pg", str(source.path), "--target", pg_url,
-                                "--work-dir", str(tmp_path)])
+    again = runner.invoke(
+        app, ["sqlite-to-pg", str(source.path), "--target", pg_url, "--work-dir", str(tmp_path)]
+    )
     assert again.exit_code == ExitCode.STATE and "--resume" in again.output
 
     resumed_exactly(source, pg_url, tmp_path)
     # every primary key was built, so no row was duplicated
-    (pks,) = rows(pg_url, "SELECT count(*) FROM pg_constraint WHERE contype = 'p'"
-                          " AND connamespace = 'public'::regnamespace")[0]
+    (pks,) = rows(
+        pg_url,
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'p'"
+        " AND connamespace = 'public'::regnamespace",
+    )[0]
     lite = sqlite3.connect(source.path)
     (keyed,) = lite.execute(
         "SELECT count(*) FROM sqlite_master m WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         " AND name <> '__drizzle_migrations'"
-        " AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE pk > 0)").fetchone()
+        " AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE pk > 0)"
+    ).fetchone()
     lite.close()
     assert pks == keyed
 
 
 def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
-        source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    source: SampleStats, pg_url: str, tmp_path: Path
+) -> None:
     """A copy worker process killed (as by the OOM killer) stops the run with exit 12 and a
     one-line reason, no traceback; --resume then copies every row exactly once."""
     proc = started(source, pg_url, tmp_path, 10)
@@ -114,7 +134,8 @@ def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
 
 
 def test_ctrl_c_stops_the_copy_and_its_workers_then_resume_finishes(
-        source: SampleStats, pg_url: str, tmp_path: Path) -> None:
+    source: SampleStats, pg_url: str, tmp_path: Path
+) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with one
     line and no traceback, no worker left running, and --resume copies every row once."""
     proc = started(source, pg_url, tmp_path, 10, start_new_session=True)
@@ -134,16 +155,40 @@ def test_resume_refuses_other_options(source: SampleStats, pg_url: str, tmp_path
     copy(source.path, pg_url, tmp_path, batch_rows=5000)
     with psycopg.connect(pg_url, autocommit=True) as conn:  # as if it had been interrupted
         conn.execute("UPDATE vendzz_migrate.runs SET status = 'running'")
-    result = runner.invoke(app, ["sqlite-to-pg", str(source.path), "--target", pg_url,
-                                 "--work-dir", str(tmp_path), "--resume", "--batch-rows", "7"])
+    result = runner.invoke(
+        app,
+        [
+            "sqlite-to-pg",
+            str(source.path),
+            "--target",
+            pg_url,
+            "--work-dir",
+            str(tmp_path),
+            "--resume",
+            "--batch-rows",
+            "7",
+        ],
+    )
     assert result.exit_code == ExitCode.STATE and "batch_rows" in result.output
-    both = runner.invoke(app, ["sqlite-to-pg", str(source.path), "--target", pg_url,
-                               "--work-dir", str(tmp_path), "--restart", "--resume"])
+    both = runner.invoke(
+        app,
+        [
+            "sqlite-to-pg",
+            str(source.path),
+            "--target",
+            pg_url,
+            "--work-dir",
+            str(tmp_path),
+            "--restart",
+            "--resume",
+        ],
+    )
     assert both.exit_code == ExitCode.STATE
 
 
-def test_restart_drops_only_what_it_created(source: SampleStats, pg_url: str,
-                                            tmp_path: Path) -> None:
+def test_restart_drops_only_what_it_created(
+    source: SampleStats, pg_url: str, tmp_path: Path
+) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE app_owned (x int)")
     copy(source.path, pg_url, tmp_path)
@@ -154,8 +199,7 @@ def test_restart_drops_only_what_it_created(source: SampleStats, pg_url: str,
     assert rows(pg_url, "SELECT count(*) FROM app_owned") == [(0,)]
 
 
-def test_dropped_connections_are_retried(source: SampleStats, pg_url: str,
-                                         tmp_path: Path) -> None:
+def test_dropped_connections_are_retried(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     """A PostgreSQL connection killed mid-copy (as by a restart) is retried, nothing lost."""
     import threading
 
@@ -165,8 +209,15 @@ def test_dropped_connections_are_retried(source: SampleStats, pg_url: str,
 
     def work() -> None:
         try:
-            result["report"] = run(CopyOptions(source=source.path, target_url=pg_url,
-                                               work_dir=tmp_path, batch_rows=100, workers=2))
+            result["report"] = run(
+                CopyOptions(
+                    source=source.path,
+                    target_url=pg_url,
+                    work_dir=tmp_path,
+                    batch_rows=100,
+                    workers=2,
+                )
+            )
         except Exception as exc:  # reported by the assertion below
             result["error"] = exc
 

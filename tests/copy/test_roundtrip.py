@@ -24,36 +24,48 @@ from vendzz_migrate.typemap.values import decode_raw
 
 JSON_DOCS = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids,
-                                                               max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+    ),
     max_leaves=10,
 ).filter(lambda d: isinstance(d, dict | list))
 
-ROW = st.fixed_dictionaries({
-    "i": st.none() | st.integers(-(2**63), 2**63 - 1) | st.sampled_from([2**31, -(2**31) - 1]),
-    "r": st.none() | st.floats(allow_nan=False) | st.sampled_from([-0.0, 1e308, 5e-324]),
-    "s": st.none() | st.text() | st.sampled_from(["", "nul\x00", "tab\tnl\n\\"]),
-    "u": st.none() | st.binary(max_size=8),  # bytes stored as TEXT: maybe invalid UTF-8
-    "b": st.none() | st.binary(max_size=16),
-    "j": st.none() | JSON_DOCS.map(json.dumps) | JSON_DOCS.map(lambda d: json.dumps(json.dumps(d)))
-    | st.sampled_from(["{broken", ""]),
-    "t": st.none() | st.integers(0, 10**14 - 1)
-    | st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
-        lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"),
-})
+ROW = st.fixed_dictionaries(
+    {
+        "i": st.none() | st.integers(-(2**63), 2**63 - 1) | st.sampled_from([2**31, -(2**31) - 1]),
+        "r": st.none() | st.floats(allow_nan=False) | st.sampled_from([-0.0, 1e308, 5e-324]),
+        "s": st.none() | st.text() | st.sampled_from(["", "nul\x00", "tab\tnl\n\\"]),
+        "u": st.none() | st.binary(max_size=8),  # bytes stored as TEXT: maybe invalid UTF-8
+        "b": st.none() | st.binary(max_size=16),
+        "j": st.none()
+        | JSON_DOCS.map(json.dumps)
+        | JSON_DOCS.map(lambda d: json.dumps(json.dumps(d)))
+        | st.sampled_from(["{broken", ""]),
+        "t": st.none()
+        | st.integers(0, 10**14 - 1)
+        | st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
+            lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+        ),
+    }
+)
 
 MAPPING = {
     "version": 1,
-    "tables": {"t": {"primary_key": ["id"], "columns": {
-        "id": {"type": "bigint", "convert": "integer", "not_null": True},
-        "i": {"type": "bigint", "convert": "integer"},
-        "r": {"type": "double precision", "convert": "float"},
-        "s": {"type": "text", "convert": "text"},
-        "u": {"type": "text", "convert": "text"},
-        "b": {"type": "bytea", "convert": "bytes"},
-        "j": {"type": "jsonb", "convert": "json"},
-        "t": {"type": "timestamptz", "convert": "timestamp"},
-    }}},
+    "tables": {
+        "t": {
+            "primary_key": ["id"],
+            "columns": {
+                "id": {"type": "bigint", "convert": "integer", "not_null": True},
+                "i": {"type": "bigint", "convert": "integer"},
+                "r": {"type": "double precision", "convert": "float"},
+                "s": {"type": "text", "convert": "text"},
+                "u": {"type": "text", "convert": "text"},
+                "b": {"type": "bytea", "convert": "bytes"},
+                "j": {"type": "jsonb", "convert": "json"},
+                "t": {"type": "timestamptz", "convert": "timestamp"},
+            },
+        }
+    },
 }
 
 
@@ -93,11 +105,15 @@ def oracle(row: dict[str, Any]) -> dict[str, Any] | None:
 
 def make_source(path: Path, data: list[dict[str, Any]]) -> None:
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, u TEXT,"
-                 " b BLOB, j TEXT, t INTEGER)")
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, s TEXT, u TEXT,"
+        " b BLOB, j TEXT, t INTEGER)"
+    )
     for n, row in enumerate(data, 1):
-        conn.execute("INSERT INTO t VALUES (?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?)",
-                     (n, row["i"], row["r"], row["s"], row["u"], row["b"], row["j"], row["t"]))
+        conn.execute(
+            "INSERT INTO t VALUES (?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?)",
+            (n, row["i"], row["r"], row["s"], row["u"], row["b"], row["j"], row["t"]),
+        )
     conn.commit()
     conn.close()
 
@@ -110,24 +126,42 @@ def same(column: str, got: Any, want: Any) -> bool:
     return bool(got == want)
 
 
-@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.lists(ROW, min_size=1, max_size=30))
-def test_every_value_arrives_or_is_quarantined(data: list[dict[str, Any]], pg_url: str,
-                                                tmp_path: Path) -> None:
+def test_every_value_arrives_or_is_quarantined(
+    data: list[dict[str, Any]], pg_url: str, tmp_path: Path
+) -> None:
     work = tmp_path / uuid.uuid4().hex
     work.mkdir()
     source = work / "src.db"
     make_source(source, data)
     (work / "m.yaml").write_text(yaml.safe_dump(MAPPING))
     schema = "s" + uuid.uuid4().hex[:10]
-    report = copy(source, pg_url, work, schema_name=schema, mapping_path=work / "m.yaml",
-                  workers=1, batch_rows=7)
+    report = copy(
+        source,
+        pg_url,
+        work,
+        schema_name=schema,
+        mapping_path=work / "m.yaml",
+        workers=1,
+        batch_rows=7,
+    )
     assert report.total.source_rows == len(data)
     got = {r[0]: r[1:] for r in rows(pg_url, f'SELECT id, i, r, s, u, b, j, t FROM "{schema}".t')}
-    rejected = {json.loads(json.dumps(k))["id"]: raw for k, raw in rows(
-        pg_url, "SELECT source_key, raw_row FROM vendzz_migrate.rejects r JOIN"
-        " vendzz_migrate.runs USING (run_id) WHERE target_schema = %s", (schema,))}
+    rejected = {
+        json.loads(json.dumps(k))["id"]: raw
+        for k, raw in rows(
+            pg_url,
+            "SELECT source_key, raw_row FROM vendzz_migrate.rejects r JOIN"
+            " vendzz_migrate.runs USING (run_id) WHERE target_schema = %s",
+            (schema,),
+        )
+    }
     for n, row in enumerate(data, 1):
         want = oracle(row)
         if want is None:
@@ -135,8 +169,9 @@ def test_every_value_arrives_or_is_quarantined(data: list[dict[str, Any]], pg_ur
             assert n not in got
             raw = rejected[n]
             assert decode_raw(raw["i"]).value == row["i"]
-            assert decode_raw(raw["s"]).value == (None if row["s"] is None
-                                                  else row["s"].encode("utf-8", "surrogatepass"))
+            assert decode_raw(raw["s"]).value == (
+                None if row["s"] is None else row["s"].encode("utf-8", "surrogatepass")
+            )
             assert decode_raw(raw["u"]).value == row["u"]
             continue
         assert n in got, f"row {n} lost: {row!r}"

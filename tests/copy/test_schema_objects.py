@@ -20,7 +20,8 @@ def test_generated_columns_checks_and_sequences(pg_url: str, tmp_path: Path) -> 
         " total INTEGER GENERATED ALWAYS AS (price * qty) STORED);"
         "INSERT INTO items (price, qty) VALUES (10, 2), (5, 3);"
         "DELETE FROM items WHERE id = 2;"  # AUTOINCREMENT: the next id is 3, not 2
-        "CREATE VIEW pricey AS SELECT id, total FROM items WHERE total > 10;")
+        "CREATE VIEW pricey AS SELECT id, total FROM items WHERE total > 10;"
+    )
     conn.close()
     report = copy(src, pg_url, tmp_path)
     assert report.total.copied_rows == 1 and report.total.rejected_rows == 0

@@ -29,8 +29,9 @@ def test_a_copy_from_a_threaded_process_spawns_its_workers(pg_url: str, tmp_path
     verified(stats.path, pg_url)
 
 
-def test_progress_advances_as_units_finish(pg_url: str, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_advances_as_units_finish(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Results come back from the workers unit by unit (the progress display moves during the
     copy), not once every unit of the wave is done."""
     import psycopg
@@ -43,8 +44,9 @@ def test_progress_advances_as_units_finish(pg_url: str, tmp_path: Path,
 
     def advance(self: ProgressReporter, name: str, n: int) -> None:
         with psycopg.connect(pg_url) as conn:
-            done, total = conn.execute("SELECT count(*) FILTER (WHERE done), count(*)"
-                                       " FROM vendzz_migrate.units").fetchone() or (0, 0)
+            done, total = conn.execute(
+                "SELECT count(*) FILTER (WHERE done), count(*) FROM vendzz_migrate.units"
+            ).fetchone() or (0, 0)
         seen.append((done, total))
         original(self, name, n)
 

@@ -307,123 +307,232 @@ STAMP_MS = STAMP_S * 1000
 
 
 def _django(conn: sqlite3.Connection) -> None:
-    conn.executemany("INSERT INTO django_content_type VALUES (?, ?, ?)",
-                     [(1, "auth", "user"), (2, "shop", "product")])
-    conn.executemany("INSERT INTO auth_user VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, "pbkdf2$x", None, 1, "admin", "a@x.io", 1, 1, "2024-01-02 10:11:12.345678"),
-        (2, "pbkdf2$y", "2024-03-01 08:00:00", 0, "bob", "b@x.io", 0, 1, "2024-02-03 00:00:00")])
-    conn.execute("INSERT INTO django_admin_log VALUES (1, '1', 'admin', 1, '[]', 1, 1,"
-                 " '2024-01-02 10:11:12')")
+    conn.executemany(
+        "INSERT INTO django_content_type VALUES (?, ?, ?)",
+        [(1, "auth", "user"), (2, "shop", "product")],
+    )
+    conn.executemany(
+        "INSERT INTO auth_user VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "pbkdf2$x", None, 1, "admin", "a@x.io", 1, 1, "2024-01-02 10:11:12.345678"),
+            (2, "pbkdf2$y", "2024-03-01 08:00:00", 0, "bob", "b@x.io", 0, 1, "2024-02-03 00:00:00"),
+        ],
+    )
+    conn.execute(
+        "INSERT INTO django_admin_log VALUES (1, '1', 'admin', 1, '[]', 1, 1,"
+        " '2024-01-02 10:11:12')"
+    )
     conn.execute("INSERT INTO django_session VALUES ('k1', 'e30=', '2024-05-01 00:00:00')")
-    conn.executemany("INSERT INTO shop_product VALUES (?, ?, ?, ?, ?, ?, ?)", [
-        (1, "Mug", "12.50", "2023-10-01", 1, '{"color": "red"}', 1),
-        (2, "Cap", 7, None, 0, "[]", None)])
+    conn.executemany(
+        "INSERT INTO shop_product VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "Mug", "12.50", "2023-10-01", 1, '{"color": "red"}', 1),
+            (2, "Cap", 7, None, 0, "[]", None),
+        ],
+    )
     # shop_review stays empty: its declared types alone decide
 
 
 def _rails(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO schema_migrations VALUES ('20240101000000')")
-    conn.execute("INSERT INTO ar_internal_metadata VALUES ('environment', 'development',"
-                 " '2024-01-01 00:00:00.123456', '2024-01-01 00:00:00.123456')")
-    conn.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?)", [
-        (1, "a@x.io", 1, "2024-01-01 10:00:00.000001", "2024-01-01 10:00:00.000001"),
-        (2, "b@x.io", 0, "2024-01-02 10:00:00", "2024-01-02 10:00:00")])
-    conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, "Hello", "body", "2024-01-05", 4.5, 1, '{"draft": false}', "2024-01-05 09:00:00",
-         "2024-01-05 09:00:00"),
-        (2, "World", None, None, 12.25, 2, None, "2024-01-06 09:00:00", "2024-01-06 09:00:00")])
+    conn.execute(
+        "INSERT INTO ar_internal_metadata VALUES ('environment', 'development',"
+        " '2024-01-01 00:00:00.123456', '2024-01-01 00:00:00.123456')"
+    )
+    conn.executemany(
+        "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+        [
+            (1, "a@x.io", 1, "2024-01-01 10:00:00.000001", "2024-01-01 10:00:00.000001"),
+            (2, "b@x.io", 0, "2024-01-02 10:00:00", "2024-01-02 10:00:00"),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                1,
+                "Hello",
+                "body",
+                "2024-01-05",
+                4.5,
+                1,
+                '{"draft": false}',
+                "2024-01-05 09:00:00",
+                "2024-01-05 09:00:00",
+            ),
+            (2, "World", None, None, 12.25, 2, None, "2024-01-06 09:00:00", "2024-01-06 09:00:00"),
+        ],
+    )
 
 
 def _prisma(conn: sqlite3.Connection) -> None:
-    conn.execute("INSERT INTO _prisma_migrations VALUES ('m1', 'abc', ?, '20240101_init', NULL,"
-                 " NULL, ?, 1)", (STAMP_MS, STAMP_MS))
-    conn.executemany('INSERT INTO "User" VALUES (?, ?, ?, ?, ?, ?, ?)', [
-        (1, "a@x.io", "Ann", STAMP_MS, 1, 10, b"\x89PNG"),
-        (2, "b@x.io", None, STAMP_MS + 1, 0, 0.5, None)])
-    conn.executemany('INSERT INTO "Post" VALUES (?, ?, ?, ?, ?)', [
-        (1, "First", 1, 1, STAMP_MS), (2, "Second", 0, 2, STAMP_MS)])
+    conn.execute(
+        "INSERT INTO _prisma_migrations VALUES ('m1', 'abc', ?, '20240101_init', NULL, NULL, ?, 1)",
+        (STAMP_MS, STAMP_MS),
+    )
+    conn.executemany(
+        'INSERT INTO "User" VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [
+            (1, "a@x.io", "Ann", STAMP_MS, 1, 10, b"\x89PNG"),
+            (2, "b@x.io", None, STAMP_MS + 1, 0, 0.5, None),
+        ],
+    )
+    conn.executemany(
+        'INSERT INTO "Post" VALUES (?, ?, ?, ?, ?)',
+        [(1, "First", 1, 1, STAMP_MS), (2, "Second", 0, 2, STAMP_MS)],
+    )
 
 
 def _drizzle(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO __drizzle_migrations VALUES (1, 'h', 1700000000000)")
-    conn.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?)", [
-        (1, "Ann", STAMP_S, 1, '{"theme": "dark"}'), (2, "Bob", STAMP_S + 60, 0, None)])
-    conn.executemany("INSERT INTO posts VALUES (?, ?, ?, ?, ?)", [
-        ("p1", 1, None, 1.5, '["a"]'), ("p2", 2, None, None, "[]")])
+    conn.executemany(
+        "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+        [(1, "Ann", STAMP_S, 1, '{"theme": "dark"}'), (2, "Bob", STAMP_S + 60, 0, None)],
+    )
+    conn.executemany(
+        "INSERT INTO posts VALUES (?, ?, ?, ?, ?)",
+        [("p1", 1, None, 1.5, '["a"]'), ("p2", 2, None, None, "[]")],
+    )
 
 
 def _strapi(conn: sqlite3.Connection) -> None:
-    conn.executemany("INSERT INTO admin_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, "Ann", "a@x.io", 1, 0, STAMP_MS, STAMP_MS, None, None),
-        (2, "Bob", "b@x.io", 1, 0, STAMP_MS, STAMP_MS, 1, 1)])
-    conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, "Hi", STAMP_MS, STAMP_MS, STAMP_MS, 1, 1, 9.99, "1990-05-17", "text",
-         '{"seo": {"title": "Hi"}}', None),
-        (2, "Yo", None, STAMP_MS, STAMP_MS, None, None, None, None, None, None, None)])
+    conn.executemany(
+        "INSERT INTO admin_users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "Ann", "a@x.io", 1, 0, STAMP_MS, STAMP_MS, None, None),
+            (2, "Bob", "b@x.io", 1, 0, STAMP_MS, STAMP_MS, 1, 1),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                1,
+                "Hi",
+                STAMP_MS,
+                STAMP_MS,
+                STAMP_MS,
+                1,
+                1,
+                9.99,
+                "1990-05-17",
+                "text",
+                '{"seo": {"title": "Hi"}}',
+                None,
+            ),
+            (2, "Yo", None, STAMP_MS, STAMP_MS, None, None, None, None, None, None, None),
+        ],
+    )
     # strapi_webhooks stays empty: created_by_id must stay an integer all the same
 
 
 def _sakila(conn: sqlite3.Connection) -> None:
     stamp = "2006-02-15 04:34:33"
-    conn.executemany("INSERT INTO country VALUES (?, ?, ?)",
-                     [(1, "Brazil", stamp), (2, "Portugal", stamp)])
-    conn.executemany("INSERT INTO city VALUES (?, ?, ?, ?)",
-                     [(1, "Recife", 1, stamp), (2, "Lisboa", 2, stamp)])
-    conn.executemany("INSERT INTO address VALUES (?, ?, ?, ?, ?)",
-                     [(1, "Rua A", 1, "555", stamp), (2, "Rua B", 2, "556", stamp)])
+    conn.executemany(
+        "INSERT INTO country VALUES (?, ?, ?)", [(1, "Brazil", stamp), (2, "Portugal", stamp)]
+    )
+    conn.executemany(
+        "INSERT INTO city VALUES (?, ?, ?, ?)", [(1, "Recife", 1, stamp), (2, "Lisboa", 2, stamp)]
+    )
+    conn.executemany(
+        "INSERT INTO address VALUES (?, ?, ?, ?, ?)",
+        [(1, "Rua A", 1, "555", stamp), (2, "Rua B", 2, "556", stamp)],
+    )
     conn.executemany("INSERT INTO store VALUES (?, ?, ?, ?)", [(1, 1, 1, stamp), (2, 2, 2, stamp)])
     conn.execute("INSERT INTO staff VALUES (1, 'Mike', 'Hillyer', 1, NULL, 1, 1, ?)", (stamp,))
-    conn.executemany("INSERT INTO actor VALUES (?, ?, ?, ?)",
-                     [(1, "PENELOPE", "GUINESS", stamp), (2, "NICK", "WAHLBERG", stamp)])
-    conn.executemany("INSERT INTO category VALUES (?, ?, ?)",
-                     [(1, "Action", stamp), (2, "Comedy", stamp)])
-    conn.executemany("INSERT INTO film VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, "ACADEMY DINOSAUR", "An epic drama", "2006", 0.99, 86, "PG", stamp),
-        (2, "ACE GOLDFINGER", None, "2006", 4.99, 48, "G", stamp)])
-    conn.executemany("INSERT INTO film_actor VALUES (?, ?, ?)",
-                     [(1, 1, stamp), (1, 2, stamp), (2, 2, stamp)])
-    conn.executemany("INSERT INTO film_category VALUES (?, ?, ?)",
-                     [(1, 1, stamp), (2, 2, stamp)])
-    conn.executemany("INSERT INTO customer VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (1, 1, "MARY", "SMITH", "m@x.io", 1, "1", stamp, stamp),
-        (2, 2, "JOHN", "DOE", None, 2, "0", stamp, stamp)])
-    conn.executemany("INSERT INTO payment VALUES (?, ?, ?, ?, ?)", [
-        (1, 1, 2.99, "2005-05-25 11:30:37", stamp), (2, 1, 0.99, "2005-05-28 10:35:23", stamp),
-        (3, 2, 5.99, "2005-06-15 00:54:12", stamp)])
+    conn.executemany(
+        "INSERT INTO actor VALUES (?, ?, ?, ?)",
+        [(1, "PENELOPE", "GUINESS", stamp), (2, "NICK", "WAHLBERG", stamp)],
+    )
+    conn.executemany(
+        "INSERT INTO category VALUES (?, ?, ?)", [(1, "Action", stamp), (2, "Comedy", stamp)]
+    )
+    conn.executemany(
+        "INSERT INTO film VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "ACADEMY DINOSAUR", "An epic drama", "2006", 0.99, 86, "PG", stamp),
+            (2, "ACE GOLDFINGER", None, "2006", 4.99, 48, "G", stamp),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO film_actor VALUES (?, ?, ?)", [(1, 1, stamp), (1, 2, stamp), (2, 2, stamp)]
+    )
+    conn.executemany("INSERT INTO film_category VALUES (?, ?, ?)", [(1, 1, stamp), (2, 2, stamp)])
+    conn.executemany(
+        "INSERT INTO customer VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, 1, "MARY", "SMITH", "m@x.io", 1, "1", stamp, stamp),
+            (2, 2, "JOHN", "DOE", None, 2, "0", stamp, stamp),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO payment VALUES (?, ?, ?, ?, ?)",
+        [
+            (1, 1, 2.99, "2005-05-25 11:30:37", stamp),
+            (2, 1, 0.99, "2005-05-28 10:35:23", stamp),
+            (3, 2, 5.99, "2005-06-15 00:54:12", stamp),
+        ],
+    )
 
 
 def _northwind(conn: sqlite3.Connection) -> None:
-    conn.executemany("INSERT INTO Categories VALUES (?, ?, ?, ?)", [
-        (1, "Beverages", "Soft drinks", b"\x15\x1c"), (2, "Condiments", "Sauces", None)])
-    conn.executemany("INSERT INTO Customers VALUES (?, ?, ?, ?)", [
-        ("ALFKI", "Alfreds", "Berlin", "Germany"), ("ANATR", "Ana Trujillo", "México", "Mexico")])
+    conn.executemany(
+        "INSERT INTO Categories VALUES (?, ?, ?, ?)",
+        [(1, "Beverages", "Soft drinks", b"\x15\x1c"), (2, "Condiments", "Sauces", None)],
+    )
+    conn.executemany(
+        "INSERT INTO Customers VALUES (?, ?, ?, ?)",
+        [("ALFKI", "Alfreds", "Berlin", "Germany"), ("ANATR", "Ana Trujillo", "México", "Mexico")],
+    )
     conn.execute("INSERT INTO Suppliers VALUES (1, 'Exotic Liquids', 'Charlotte', 'London')")
-    conn.executemany("INSERT INTO Products VALUES (?, ?, ?, ?, ?, ?)", [
-        (1, "Chai", 1, 18, 39, "0"), (2, "Chang", 1, 19, 17, "1"),
-        (3, "Aniseed Syrup", 2, 10, 13, "0")])
-    conn.executemany("INSERT INTO Orders VALUES (?, ?, ?, ?, ?, ?)", [
-        (10248, "ALFKI", "1997-07-04 00:00:00", "1997-08-01 00:00:00", "1997-07-16 00:00:00",
-         32.38),
-        (10249, "ANATR", "1996-07-05 00:00:00", "1996-08-16 00:00:00", None, 11.61)])
-    conn.executemany('INSERT INTO "Order Details" VALUES (?, ?, ?, ?, ?)', [
-        (10248, 1, 14, 12, 0), (10248, 3, 9.8, 10, 0), (10249, 2, 18.6, 9, 0.15)])
+    conn.executemany(
+        "INSERT INTO Products VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (1, "Chai", 1, 18, 39, "0"),
+            (2, "Chang", 1, 19, 17, "1"),
+            (3, "Aniseed Syrup", 2, 10, 13, "0"),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO Orders VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                10248,
+                "ALFKI",
+                "1997-07-04 00:00:00",
+                "1997-08-01 00:00:00",
+                "1997-07-16 00:00:00",
+                32.38,
+            ),
+            (10249, "ANATR", "1996-07-05 00:00:00", "1996-08-16 00:00:00", None, 11.61),
+        ],
+    )
+    conn.executemany(
+        'INSERT INTO "Order Details" VALUES (?, ?, ?, ?, ?)',
+        [(10248, 1, 14, 12, 0), (10248, 3, 9.8, 10, 0), (10249, 2, 18.6, 9, 0.15)],
+    )
 
 
 def _fts(conn: sqlite3.Connection) -> None:
-    conn.executemany("INSERT INTO notes VALUES (?, ?, ?)",
-                     [(1, "Postgres", "full text search"), (2, "SQLite", "fts5 tables")])
+    conn.executemany(
+        "INSERT INTO notes VALUES (?, ?, ?)",
+        [(1, "Postgres", "full text search"), (2, "SQLite", "fts5 tables")],
+    )
     conn.execute("INSERT INTO notes_fts(notes_fts) VALUES ('rebuild')")
-    conn.executemany("INSERT INTO docs VALUES (?, ?)",
-                     [("Migrations", "copy every row"), ("Verify", "prove it")])
+    conn.executemany(
+        "INSERT INTO docs VALUES (?, ?)", [("Migrations", "copy every row"), ("Verify", "prove it")]
+    )
     conn.execute("INSERT INTO old_docs VALUES ('fts4', 'still here')")
 
 
 def _collations(conn: sqlite3.Connection) -> None:
-    conn.executemany("INSERT INTO notetypes VALUES (?, ?, ?)",
-                     [(1, "Basic", STAMP_S), (2, "Cloze", STAMP_S)])
+    conn.executemany(
+        "INSERT INTO notetypes VALUES (?, ?, ?)", [(1, "Basic", STAMP_S), (2, "Cloze", STAMP_S)]
+    )
     conn.executemany("INSERT INTO tags VALUES (?, ?)", [("Verbs", 0), ("nouns", 1)])
-    conn.executemany("INSERT INTO decks VALUES (?, ?, ?)",
-                     [(1, "Default", "normal  "), (2, "japanese", None)])
+    conn.executemany(
+        "INSERT INTO decks VALUES (?, ?, ?)", [(1, "Default", "normal  "), (2, "japanese", None)]
+    )
 
 
 def unicase(a: str, b: str) -> int:
@@ -433,9 +542,14 @@ def unicase(a: str, b: str) -> int:
 
 
 FILLERS: dict[str, tuple[str, Callable[[sqlite3.Connection], None]]] = {
-    "django": (DJANGO, _django), "rails": (RAILS, _rails), "prisma": (PRISMA, _prisma),
-    "drizzle": (DRIZZLE, _drizzle), "strapi": (STRAPI, _strapi), "sakila": (SAKILA, _sakila),
-    "northwind": (NORTHWIND, _northwind), "fts": (FTS, _fts),
+    "django": (DJANGO, _django),
+    "rails": (RAILS, _rails),
+    "prisma": (PRISMA, _prisma),
+    "drizzle": (DRIZZLE, _drizzle),
+    "strapi": (STRAPI, _strapi),
+    "sakila": (SAKILA, _sakila),
+    "northwind": (NORTHWIND, _northwind),
+    "fts": (FTS, _fts),
     "collations": (COLLATIONS, _collations),
 }
 
@@ -459,10 +573,14 @@ def types(rows: list[tuple[Any, ...]]) -> dict[str, str]:
     return {f"{t}.{c}": str(ty) for t, c, ty in rows}
 
 
-TYPES_SQL = ("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
-             " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-             " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
-             " AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped")
-FKS_SQL = ("SELECT conrelid::regclass::text, confrelid::regclass::text, convalidated"
-           " FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace")
+TYPES_SQL = (
+    "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
+    " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+    " AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
+)
+FKS_SQL = (
+    "SELECT conrelid::regclass::text, confrelid::regclass::text, convalidated"
+    " FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+)
 VIEWS_SQL = "SELECT viewname FROM pg_views WHERE schemaname = 'public'"

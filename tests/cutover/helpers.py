@@ -20,14 +20,21 @@ CREATE TABLE quiz_responses (id INTEGER PRIMARY KEY, quiz_id TEXT NOT NULL REFER
 def make_source(path: Path, users: int = 20, quizzes: int = 10, responses: int = 300) -> Path:
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA)
-    conn.executemany("INSERT INTO users VALUES (?, ?, ?)",
-                     [(i, f"u{i}@example.com", "2024-01-01 10:00:00") for i in range(1, users + 1)])
-    conn.executemany("INSERT INTO quizzes VALUES (?, ?, ?, ?)",
-                     [(f"q{i}", 1 + i % users, f"Quiz {i}", '{"timed": true}')
-                      for i in range(1, quizzes + 1)])
-    conn.executemany("INSERT INTO quiz_responses VALUES (?, ?, ?, ?, ?)",
-                     [(i, f"q{1 + i % quizzes}", '{"a": [1, 2]}', i / 7, "2024-02-01 12:00:00")
-                      for i in range(1, responses + 1)])
+    conn.executemany(
+        "INSERT INTO users VALUES (?, ?, ?)",
+        [(i, f"u{i}@example.com", "2024-01-01 10:00:00") for i in range(1, users + 1)],
+    )
+    conn.executemany(
+        "INSERT INTO quizzes VALUES (?, ?, ?, ?)",
+        [(f"q{i}", 1 + i % users, f"Quiz {i}", '{"timed": true}') for i in range(1, quizzes + 1)],
+    )
+    conn.executemany(
+        "INSERT INTO quiz_responses VALUES (?, ?, ?, ?, ?)",
+        [
+            (i, f"q{1 + i % quizzes}", '{"a": [1, 2]}', i / 7, "2024-02-01 12:00:00")
+            for i in range(1, responses + 1)
+        ],
+    )
     conn.commit()
     conn.close()
     return path

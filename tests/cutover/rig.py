@@ -60,14 +60,15 @@ class Writer:
             lite.execute("ROLLBACK")
             return
         new = self.next_id
-        lite.execute("INSERT INTO quiz_responses VALUES (?, 'q1', '{\"w\": 1}', ?, NULL)",
-                     (new, new / 3))
-        lite.execute("UPDATE quiz_responses SET score = score + 1 WHERE id = ?",
-                     (1 + new % 50,))  # rows changing many times
+        lite.execute(
+            "INSERT INTO quiz_responses VALUES (?, 'q1', '{\"w\": 1}', ?, NULL)", (new, new / 3)
+        )
+        lite.execute(
+            "UPDATE quiz_responses SET score = score + 1 WHERE id = ?", (1 + new % 50,)
+        )  # rows changing many times
         if new % 7 == 0:  # deleted and re-inserted
             lite.execute("DELETE FROM quiz_responses WHERE id = ?", (new - 3,))
-            lite.execute("INSERT INTO quiz_responses VALUES (?, 'q2', NULL, 0, NULL)",
-                         (new - 3,))
+            lite.execute("INSERT INTO quiz_responses VALUES (?, 'q2', NULL, 0, NULL)", (new - 3,))
         lite.execute("COMMIT")
         self.next_id += 1
         self.acked.append(new)
@@ -75,8 +76,11 @@ class Writer:
 
     def _pg_write(self, pg: psycopg.Connection[Any]) -> None:
         new = self.next_id
-        pg.execute("INSERT INTO quiz_responses (id, quiz_id, answers, score) VALUES"
-                   " (%s, 'q1', '{\"pg\": 1}', 0)", (new,))
+        pg.execute(
+            "INSERT INTO quiz_responses (id, quiz_id, answers, score) VALUES"
+            " (%s, 'q1', '{\"pg\": 1}', 0)",
+            (new,),
+        )
         self.next_id += 1
         self.acked.append(new)
         time.sleep(0.002)
@@ -87,8 +91,9 @@ class _Health(http.server.BaseHTTPRequestHandler):
     on_pg: Path | None = None
 
     def do_GET(self) -> None:
-        sick = bool(self.sick_on_pg and self.sick_on_pg.exists() and self.on_pg
-                    and self.on_pg.exists())
+        sick = bool(
+            self.sick_on_pg and self.sick_on_pg.exists() and self.on_pg and self.on_pg.exists()
+        )
         body = json.dumps({"ok": not sick}).encode()
         self.send_response(500 if sick else 200)
         self.send_header("Content-Length", str(len(body)))
@@ -119,8 +124,9 @@ class Rig:
         path = self.dir / "work" / "cutover-t.journal.jsonl"
         if not path.exists():
             return []
-        return [(e["step"], e["outcome"]) for e in map(json.loads, path.read_text().splitlines())
-                if e]
+        return [
+            (e["step"], e["outcome"]) for e in map(json.loads, path.read_text().splitlines()) if e
+        ]
 
     def wait_acks(self, more_than: int, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -131,8 +137,11 @@ class Rig:
 
 def write_plan(dir: Path, source: Path, pg_url: str, port: int, **over: Any) -> Path:
     plan: dict[str, Any] = {
-        "name": "t", "source": str(source), "database_url": pg_url,
-        "work_dir": str(dir / "work"), "workers": 1,
+        "name": "t",
+        "source": str(source),
+        "database_url": pg_url,
+        "work_dir": str(dir / "work"),
+        "workers": 1,
         "service": {"url": f"http://127.0.0.1:{port}"},
         "hooks": {
             "freeze": {"file": {"path": str(dir / "frozen"), "present": True}},
@@ -141,8 +150,9 @@ def write_plan(dir: Path, source: Path, pg_url: str, port: int, **over: Any) -> 
             "switch_to_sqlite": {"file": {"path": str(dir / "on_pg"), "present": False}},
             "drain": {"kind": "sqlite-lock"},
         },
-        "smoke": [{"method": "GET", "path": "/health", "expect_status": 200,
-                   "body_contains": "ok"}],
+        "smoke": [
+            {"method": "GET", "path": "/health", "expect_status": 200, "body_contains": "ok"}
+        ],
         "budgets": {"max_freeze_seconds": 120, "catchup_backlog_rows": 50},
         "watch": {"seconds": 0.3, "interval_seconds": 0.1},
     }

@@ -37,12 +37,22 @@ class ServiceRig:
 
 
 def service_plan(dir: Path, source: Path, pg_url: str, running: Running, **over: Any) -> Path:
-    ctl = [sys.executable, "-m", "examples.service.ctl", "restart", "--state-dir",
-           str(running.state.dir), "--database-url"]
+    ctl = [
+        sys.executable,
+        "-m",
+        "examples.service.ctl",
+        "restart",
+        "--state-dir",
+        str(running.state.dir),
+        "--database-url",
+    ]
     admin = f"{running.url}/admin/maintenance"
     plan: dict[str, Any] = {
-        "name": "svc", "source": str(source), "database_url": pg_url,
-        "work_dir": str(dir / "work"), "workers": 1,
+        "name": "svc",
+        "source": str(source),
+        "database_url": pg_url,
+        "work_dir": str(dir / "work"),
+        "workers": 1,
         "service": {"url": running.url},
         "hooks": {
             "freeze": {"http": {"method": "POST", "url": admin, "json": {"enabled": True}}},
@@ -51,8 +61,10 @@ def service_plan(dir: Path, source: Path, pg_url: str, running: Running, **over:
             "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
             "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
         },
-        "smoke": [{"path": "/health", "body_contains": '"status":"ok"'},
-                  {"path": "/api/quizzes?limit=1", "body_contains": "ids"}],
+        "smoke": [
+            {"path": "/health", "body_contains": '"status":"ok"'},
+            {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
+        ],
         "budgets": {"max_freeze_seconds": 120, "catchup_backlog_rows": 50},
         "watch": {"seconds": 1, "interval_seconds": 0.2},
         **over,
@@ -69,8 +81,9 @@ def service_rig(dir: Path, pg_url: str, sample: Path, **over: Any) -> Iterator[S
     with service(dir / "run", f"sqlite:///{source}") as running:
         plan = service_plan(dir, source, pg_url, running, **over)
         ack_log = dir / "acked.txt"
-        writer = Writer(running.url, rate=40, ack_log=ack_log, duration_s=600, max_retry_s=120,
-                        seed=1)
+        writer = Writer(
+            running.url, rate=40, ack_log=ack_log, duration_s=600, max_retry_s=120, seed=1
+        )
         result: list[Summary] = []
         thread = threading.Thread(target=lambda: result.append(writer.run()), daemon=True)
         thread.start()

@@ -48,13 +48,18 @@ def test_capture_triggers_record_keys_and_key_changes(tmp_path: Path) -> None:
     conn = sqlite3.connect(src)
     log = conn.execute(f"SELECT tbl, op, k FROM {capture.LOG} ORDER BY seq").fetchall()
     conn.close()
-    assert log == [("quiz_responses", "U", "9999"), ("quiz_responses", "K", "5"),
-                   ("quizzes", "D", "'q3'"), ("users", "I", "500")]
+    assert log == [
+        ("quiz_responses", "U", "9999"),
+        ("quiz_responses", "K", "5"),
+        ("quizzes", "D", "'q3'"),
+        ("users", "I", "500"),
+    ]
     assert capture.remove(src) == 2 + 3 * 3
     conn = sqlite3.connect(src)
     assert capture.leftovers(conn) == []
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
-                        ).fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+    ).fetchone() == (0,)
     conn.close()
 
 
@@ -131,14 +136,16 @@ def test_delta_quarantines_a_row_postgres_refuses(tmp_path: Path, pg_url: str) -
     report = _sync(src, pg_url, mark)
     assert report.rejected == 1 and report.upserted == 1
     assert pg_rows(pg_url, "SELECT id, score FROM quiz_responses WHERE id IN (12, 13)") == [
-        (13, 5.0)]
+        (13, 5.0)
+    ]
     found = pg_rows(pg_url, "SELECT source_key, reason FROM vendzz_migrate.rejects")
     assert len(found) == 1 and found[0][0]["id"] == 12  # type: ignore[index]
     assert '"quiz_responses" violates check constraint "small"' in str(found[0][1])
 
 
 def test_live_key_verify_compares_applied_keys_and_leaves_out_later_ones(
-        tmp_path: Path, pg_url: str) -> None:
+    tmp_path: Path, pg_url: str
+) -> None:
     from vendzz_migrate.cutover import keyverify
 
     src, mark = _copy_with_capture(tmp_path, pg_url)

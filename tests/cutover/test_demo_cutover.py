@@ -10,8 +10,9 @@ from vendzz_migrate.cutover.rehearsal import rehearse
 from vendzz_migrate.sample import generate
 
 
-def test_rehearsal_records_every_acknowledged_write_in_postgres(tmp_path: Path,
-                                                                pg_url: str) -> None:
+def test_rehearsal_records_every_acknowledged_write_in_postgres(
+    tmp_path: Path, pg_url: str
+) -> None:
     sample = tmp_path / "sample.db"
     generate(sample, rows=1200, seed=3, clean=False)  # traps included: rejects allowed
     result = rehearse(sample, pg_url, tmp_path / "cutover", max_freeze_seconds=120)
@@ -22,16 +23,21 @@ def test_rehearsal_records_every_acknowledged_write_in_postgres(tmp_path: Path,
     in_pg = {str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")}
     assert result.writes_missing == len(set(acked) - in_pg) == 0
     assert result.writes_duplicated == 0
-    assert "@" not in result.postgres or "***" in result.postgres or ":" not in \
-        result.postgres.split("@")[0].split("//")[-1]  # no password shown
+    assert (
+        "@" not in result.postgres
+        or "***" in result.postgres
+        or ":" not in result.postgres.split("@")[0].split("//")[-1]
+    )  # no password shown
 
 
-def test_rehearsal_with_rollback_keeps_both_eras_writes_in_sqlite(tmp_path: Path,
-                                                                   pg_url: str) -> None:
+def test_rehearsal_with_rollback_keeps_both_eras_writes_in_sqlite(
+    tmp_path: Path, pg_url: str
+) -> None:
     sample = tmp_path / "sample.db"
     generate(sample, rows=1200, seed=4, clean=True)
-    result = rehearse(sample, pg_url, tmp_path / "cutover", with_rollback=True,
-                      max_freeze_seconds=120)  # a busy machine must not fail the test
+    result = rehearse(
+        sample, pg_url, tmp_path / "cutover", with_rollback=True, max_freeze_seconds=120
+    )  # a busy machine must not fail the test
     assert result.state == "done" and result.writes_missing == 0, result
     back = result.rollback
     assert back is not None and back.state == "rolled-back" and back.error is None, back

@@ -61,8 +61,9 @@ def _assert_on_sqlite(r: Rig) -> None:
         conn.close()
 
 
-def _cli(plan: Path, *args: str, kill_at: str | None = None, kill_after: str | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def _cli(
+    plan: Path, *args: str, kill_at: str | None = None, kill_after: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("VENDZZ_CUTOVER_KILL_AT", None)
     env.pop("VENDZZ_CUTOVER_KILL_AFTER", None)
@@ -70,9 +71,14 @@ def _cli(plan: Path, *args: str, kill_at: str | None = None, kill_after: str | N
         env["VENDZZ_CUTOVER_KILL_AT"] = kill_at
     if kill_after:
         env["VENDZZ_CUTOVER_KILL_AFTER"] = kill_after
-    return subprocess.run([sys.executable, "-m", "vendzz_migrate", "cutover", "--plan",
-                           str(plan), *args], capture_output=True, text=True, env=env,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "vendzz_migrate", "cutover", "--plan", str(plan), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_full_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str) -> None:
@@ -80,8 +86,9 @@ def test_full_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str) -
         report = engine.run(load(r.plan_path))
         r.wait_acks(len(r.writer.acked) + 5)  # and it writes on PostgreSQL
         assert report.state == "done" and report.freeze_seconds is not None
-        assert [s.step for s in report.steps if s.outcome == "done" and s.step in STEPS
-                ] == list(STEPS)
+        assert [s.step for s in report.steps if s.outcome == "done" and s.step in STEPS] == list(
+            STEPS
+        )
         _assert_on_pg(r, pg_url)
         assert r.writer.refused > 0  # the freeze was felt (503s), not skipped
         _assert_no_snapshot(r.plan_path)
@@ -95,13 +102,13 @@ def _assert_no_snapshot(plan_path: Path) -> None:
 
 @pytest.mark.parametrize("when", ["at", "after"])
 @pytest.mark.parametrize("step", STEPS[:-1])
-def test_kill9_inside_a_step_then_resume(tmp_path: Path, pg_url: str, step: str,
-                                         when: str) -> None:
+def test_kill9_inside_a_step_then_resume(tmp_path: Path, pg_url: str, step: str, when: str) -> None:
     """Killed as the step begins, or when its work is done but not yet journaled (so that
     --resume runs it a second time: every step is idempotent)."""
     with rig(tmp_path, pg_url) as r:
-        killed = (_cli(r.plan_path, kill_at=step) if when == "at"
-                  else _cli(r.plan_path, kill_after=step))
+        killed = (
+            _cli(r.plan_path, kill_at=step) if when == "at" else _cli(r.plan_path, kill_after=step)
+        )
         assert killed.returncode == -9, killed.stderr[-2000:]
         assert (step, "started") in r.journal_steps()
         refused = _cli(r.plan_path)  # without --resume: refused, names the way out
@@ -150,8 +157,9 @@ def test_failing_smoke_switches_back(tmp_path: Path, pg_url: str) -> None:
             engine.run(load(r.plan_path))
         assert ("switch", "done") in r.journal_steps()
         _assert_on_sqlite(r)
-        assert not set(r.writer.acked) & {i for i in _pg_ids(pg_url) if i >= 100_000} - \
-            _sqlite_ids(r.source)  # no write was accepted on PostgreSQL
+        assert not set(r.writer.acked) & {i for i in _pg_ids(pg_url) if i >= 100_000} - _sqlite_ids(
+            r.source
+        )  # no write was accepted on PostgreSQL
 
 
 def _run_in_thread(r: Rig) -> tuple[threading.Thread, list[BaseException]]:
@@ -226,8 +234,10 @@ def test_mismatch_error_carries_differences(tmp_path: Path, pg_url: str) -> None
     with rig(tmp_path, pg_url) as r:
         assert _cli(r.plan_path, kill_at="verify-changed").returncode == -9
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("UPDATE quiz_responses SET score = -42 WHERE id = (SELECT max(id) FROM"
-                         " quiz_responses WHERE id >= 100000)")
+            conn.execute(
+                "UPDATE quiz_responses SET score = -42 WHERE id = (SELECT max(id) FROM"
+                " quiz_responses WHERE id >= 100000)"
+            )
         with pytest.raises(MismatchError) as caught:
             engine.run(load(r.plan_path), resume=True)
         diffs = caught.value.data["report"].differences
@@ -235,23 +245,29 @@ def test_mismatch_error_carries_differences(tmp_path: Path, pg_url: str) -> None
         _assert_on_sqlite(r)
 
 
-def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(tmp_path: Path,
-                                                                  pg_url: str) -> None:
+def test_warm_cache_then_changed_rows_keys_deleted_in_the_freeze(
+    tmp_path: Path, pg_url: str
+) -> None:
     import redis
 
     from tests.examples.service.helpers import redis_server
 
     spec = tmp_path / "cache.yaml"
-    spec.write_text("version: 1\ncaches:\n  - name: resp\n    key: 'cut:resp:{id}'\n"
-                    "    query: SELECT id, score FROM quiz_responses\n    encoding: json\n"
-                    "  - name: pair\n    key: 'cut:pair:{id}:{quiz_id}'\n"
-                    "    query: SELECT id, quiz_id FROM quiz_responses\n    encoding: json\n")
-    with redis_server(tmp_path / "redis") as redis_url, \
-            rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r:
+    spec.write_text(
+        "version: 1\ncaches:\n  - name: resp\n    key: 'cut:resp:{id}'\n"
+        "    query: SELECT id, score FROM quiz_responses\n    encoding: json\n"
+        "  - name: pair\n    key: 'cut:pair:{id}:{quiz_id}'\n"
+        "    query: SELECT id, quiz_id FROM quiz_responses\n    encoding: json\n"
+    )
+    with (
+        redis_server(tmp_path / "redis") as redis_url,
+        rig(tmp_path, pg_url, redis_url=redis_url, cache_spec=str(spec)) as r,
+    ):
         report = engine.run(load(r.plan_path))
         r.halt()
-        figures = next(s.figures for s in report.steps
-                       if s.step == "cache-refresh" and s.outcome == "done")
+        figures = next(
+            s.figures for s in report.steps if s.step == "cache-refresh" and s.outcome == "done"
+        )
         assert figures["keys_deleted"] > 0 and figures["not_refreshed"] == ["pair"]
         client = redis.Redis.from_url(redis_url)
         assert client.exists("cut:resp:1") == 0  # changed by the writer after the copy: deleted
@@ -266,23 +282,27 @@ def test_a_step_over_its_time_limit_aborts(tmp_path: Path, pg_url: str) -> None:
         _assert_on_sqlite(r)
 
 
-def test_status_reads_the_local_journal_when_postgres_is_unreachable(tmp_path: Path,
-                                                                    pg_url: str) -> None:
+def test_status_reads_the_local_journal_when_postgres_is_unreachable(
+    tmp_path: Path, pg_url: str
+) -> None:
     with rig(tmp_path, pg_url) as r:
         assert _cli(r.plan_path, kill_at="freeze").returncode == -9
-        r.plan_path.write_text(r.plan_path.read_text().replace(
-            pg_url, "postgresql://nobody@127.0.0.1:1/none"))
+        r.plan_path.write_text(
+            r.plan_path.read_text().replace(pg_url, "postgresql://nobody@127.0.0.1:1/none")
+        )
         status = _cli(r.plan_path, "--status")
         assert status.returncode == 0, status.stderr
         assert "next step: freeze" in status.stdout and "copy            done" in status.stdout
-        r.plan_path.write_text(r.plan_path.read_text().replace(
-            "postgresql://nobody@127.0.0.1:1/none", pg_url))
+        r.plan_path.write_text(
+            r.plan_path.read_text().replace("postgresql://nobody@127.0.0.1:1/none", pg_url)
+        )
         assert _cli(r.plan_path, "--abort").returncode == 0
         _assert_on_sqlite(r)
 
 
-def test_a_new_cutover_after_an_abort_copies_again_even_when_resumed(tmp_path: Path,
-                                                                     pg_url: str) -> None:
+def test_a_new_cutover_after_an_abort_copies_again_even_when_resumed(
+    tmp_path: Path, pg_url: str
+) -> None:
     with rig(tmp_path, pg_url) as r:
         assert _cli(r.plan_path, kill_at="verify").returncode == -9
         assert _cli(r.plan_path, "--abort").returncode == 0
@@ -294,8 +314,9 @@ def test_a_new_cutover_after_an_abort_copies_again_even_when_resumed(tmp_path: P
         _assert_on_pg(r, pg_url)
 
 
-def test_rollback_plan_after_the_switch_shows_the_rollback_backlog(tmp_path: Path,
-                                                                   pg_url: str) -> None:
+def test_rollback_plan_after_the_switch_shows_the_rollback_backlog(
+    tmp_path: Path, pg_url: str
+) -> None:
     with rig(tmp_path, pg_url) as r:
         engine.run(load(r.plan_path))
         r.wait_acks(len(r.writer.acked) + 10)  # writes on PostgreSQL, captured for a rollback

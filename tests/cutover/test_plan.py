@@ -43,15 +43,25 @@ def test_the_json_schema_file_is_current() -> None:
     assert stored == json_schema()
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    ({"freeze_budget": 3}, "freeze_budget: unknown field"),
-    ({"budgets": {"max_freeze_second": 3}}, "budgets.max_freeze_second: unknown field"),
-    ({"hooks": {"freeze": {}, "unfreeze": {"file": {"path": "x"}},
-                "switch_to_pg": {"file": {"path": "y"}},
-                "switch_to_sqlite": {"file": {"path": "y"}}}}, "hooks.freeze"),
-])
-def test_a_bad_plan_names_the_field(tmp_path: Path, change: dict[str, object],
-                                    named: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"freeze_budget": 3}, "freeze_budget: unknown field"),
+        ({"budgets": {"max_freeze_second": 3}}, "budgets.max_freeze_second: unknown field"),
+        (
+            {
+                "hooks": {
+                    "freeze": {},
+                    "unfreeze": {"file": {"path": "x"}},
+                    "switch_to_pg": {"file": {"path": "y"}},
+                    "switch_to_sqlite": {"file": {"path": "y"}},
+                }
+            },
+            "hooks.freeze",
+        ),
+    ],
+)
+def test_a_bad_plan_names_the_field(tmp_path: Path, change: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         load(_example(tmp_path, **change))
 
@@ -65,14 +75,20 @@ def test_cli_bad_plan_is_one_line_exit_4(tmp_path: Path) -> None:
 def test_rollback_plan_covers_every_step_and_touches_nothing(tmp_path: Path) -> None:
     source = make_source(tmp_path / "vendzz.db")
     capture.install(source, insp.DEFAULT_SKIP)
-    plan_path = _example(tmp_path, source=str(source), work_dir=str(tmp_path / "work"),
-                         database_url="postgresql://alice:s3cret@127.0.0.1:1/none")
+    plan_path = _example(
+        tmp_path,
+        source=str(source),
+        work_dir=str(tmp_path / "work"),
+        database_url="postgresql://alice:s3cret@127.0.0.1:1/none",
+    )
     before = source.read_bytes()
     result = CliRunner().invoke(app, ["cutover", "--plan", str(plan_path), "--rollback-plan"])
     assert result.exit_code == 0, result.output
     text = result.stdout
-    assert text == (tmp_path / "work" / "cutover-reference-service.rollback-plan.md"
-                    ).read_text() + "\n"
+    assert (
+        text
+        == (tmp_path / "work" / "cutover-reference-service.rollback-plan.md").read_text() + "\n"
+    )
     for step in STEPS:  # every step, what undoes it and its decision point
         start = f"| {STEPS.index(step) + 1} | {step} |"
         row = next(line for line in text.splitlines() if line.startswith(start))

@@ -76,8 +76,10 @@ def test_capture_logs_every_write_with_its_key(env: Env) -> None:
         pg.execute("UPDATE users SET plan = 'pro'")  # not captured
     with pytest.raises(psycopg.errors.DivisionByZero):  # rolled back: nothing logged
         pg.execute("UPDATE users SET plan = 'x' WHERE 1/0 = 1 OR true")
-    pg.execute("UPDATE credit_transactions SET id = 'new-key' WHERE id ="
-               " (SELECT min(id) FROM credit_transactions)")
+    pg.execute(
+        "UPDATE credit_transactions SET id = 'new-key' WHERE id ="
+        " (SELECT min(id) FROM credit_transactions)"
+    )
     pg.execute("TRUNCATE lessons")
     changes = pg_capture.changes(pg, env.since)
     assert [c.op for c in changes] == ["U", "I", "D", "U", "T"]
@@ -96,40 +98,54 @@ def test_writes_on_postgres_come_back_in_sqlite_encodings(env: Env) -> None:
     pg = env.pg
     quiz, old_created = lite_row(env.lite, "SELECT id, createdAt FROM quizzes LIMIT 1") or ()
     at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-    pg.execute('UPDATE quizzes SET title = %s, "isPublished" = NOT "isPublished",'
-               ' "updatedAt" = %s WHERE id = %s', ("Novo título ✓", at, quiz))
-    pg.execute('INSERT INTO quiz_templates (name, structure, "createdAt") VALUES'
-               ' (%s, %s, %s) RETURNING id', ("novo", '{"pages": [1, 2]}', at))
+    pg.execute(
+        'UPDATE quizzes SET title = %s, "isPublished" = NOT "isPublished",'
+        ' "updatedAt" = %s WHERE id = %s',
+        ("Novo título ✓", at, quiz),
+    )
+    pg.execute(
+        'INSERT INTO quiz_templates (name, structure, "createdAt") VALUES'
+        " (%s, %s, %s) RETURNING id",
+        ("novo", '{"pages": [1, 2]}', at),
+    )
     new_id = one(pg, "SELECT max(id) FROM quiz_templates")
     gone = one(pg, "SELECT min(id) FROM credit_transactions")
     pg.execute("DELETE FROM credit_transactions WHERE id = %s", (gone,))
     campaign = one(pg, "SELECT min(id) FROM sms_campaigns")
-    pg.execute("UPDATE sms_campaigns SET phones = '[\"5511999999999\"]' WHERE id = %s",
-               (campaign,))
+    pg.execute("UPDATE sms_campaigns SET phones = '[\"5511999999999\"]' WHERE id = %s", (campaign,))
     # a row created then deleted, and a key deleted then reused
     pg.execute("INSERT INTO quiz_templates (name, structure) VALUES ('tmp', '[]')")
     pg.execute("DELETE FROM quiz_templates WHERE name = 'tmp'")
     row = pg.execute("SELECT * FROM credit_transactions ORDER BY id DESC LIMIT 1").fetchone()
     assert row is not None
     pg.execute("DELETE FROM credit_transactions WHERE id = %s", (row[0],))
-    pg.execute("INSERT INTO credit_transactions SELECT %s, \"userId\", type, amount + 1,"
-               " operation, reason, metadata, \"createdAt\" FROM (SELECT %s::text AS \"userId\","
-               " %s::text AS type, %s::bigint AS amount, %s::text AS operation, %s::text AS"
-               " reason, %s::jsonb AS metadata, %s::timestamptz AS \"createdAt\") s",
-               (row[0], *row[1:6], json.dumps(row[6]), row[7]))
+    pg.execute(
+        'INSERT INTO credit_transactions SELECT %s, "userId", type, amount + 1,'
+        ' operation, reason, metadata, "createdAt" FROM (SELECT %s::text AS "userId",'
+        " %s::text AS type, %s::bigint AS amount, %s::text AS operation, %s::text AS"
+        ' reason, %s::jsonb AS metadata, %s::timestamptz AS "createdAt") s',
+        (row[0], *row[1:6], json.dumps(row[6]), row[7]),
+    )
 
     result, report = carry(env)
     assert not result.unfit and report.ok, (result, report)
     assert result.deleted == {"credit_transactions": 1}
     # the SQLite service reads its rows back as it wrote them
-    title, published, updated, created = lite_row(
-        env.lite, "SELECT title, typeof(isPublished) || isPublished, updatedAt, createdAt"
-                  " FROM quizzes WHERE id = ?", (quiz,)) or ()
+    title, published, updated, created = (
+        lite_row(
+            env.lite,
+            "SELECT title, typeof(isPublished) || isPublished, updatedAt, createdAt"
+            " FROM quizzes WHERE id = ?",
+            (quiz,),
+        )
+        or ()
+    )
     assert title == "Novo título ✓" and published in ("integer0", "integer1")
     assert created == old_created and isinstance(updated, int)
     assert updated in (int(at.timestamp()), int(at.timestamp() * 1000))
-    template = lite_row(env.lite, "SELECT name, structure, createdAt FROM quiz_templates"
-                                  " WHERE id = ?", (new_id,))
+    template = lite_row(
+        env.lite, "SELECT name, structure, createdAt FROM quiz_templates WHERE id = ?", (new_id,)
+    )
     assert template == ("novo", '{"pages":[1,2]}', int(at.timestamp()))
     assert lite_row(env.lite, "SELECT 1 FROM credit_transactions WHERE id = ?", (gone,)) is None
     assert lite_row(env.lite, "SELECT 1 FROM quiz_templates WHERE name = 'tmp'") is None
@@ -150,11 +166,14 @@ def test_writes_on_postgres_come_back_in_sqlite_encodings(env: Env) -> None:
 def test_values_sqlite_cannot_take_are_listed_and_not_written(env: Env) -> None:
     pg = env.pg
     quiz, before = lite_row(env.lite, "SELECT id, updatedAt FROM quizzes LIMIT 1") or ()
-    pg.execute('UPDATE quizzes SET "updatedAt" = %s, title = %s WHERE id = %s',
-               (datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC), "changed", quiz))
+    pg.execute(
+        'UPDATE quizzes SET "updatedAt" = %s, title = %s WHERE id = %s',
+        (datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC), "changed", quiz),
+    )
     result, report = carry(env)
     assert [(u.table, u.key, u.column) for u in result.unfit] == [
-        ("quizzes", {"id": quiz}, "updatedAt")]
+        ("quizzes", {"id": quiz}, "updatedAt")
+    ]
     assert "precision" in result.unfit[0].reason
     assert lite_row(env.lite, "SELECT updatedAt FROM quizzes WHERE id = ?", (quiz,)) == (before,)
     assert not report.ok and report.diffs[0].key == {"id": quiz}

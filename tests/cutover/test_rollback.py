@@ -29,8 +29,19 @@ from vendzz_migrate.errors import ExitCode, StateError
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source.introspect import DEFAULT_SKIP
 
-CUTOVER_STEPS = ("preflight", "capture-on", "copy", "verify", "catch-up", "freeze", "drain",
-                 "final-delta", "verify-changed", "sequences", "switch")
+CUTOVER_STEPS = (
+    "preflight",
+    "capture-on",
+    "copy",
+    "verify",
+    "catch-up",
+    "freeze",
+    "drain",
+    "final-delta",
+    "verify-changed",
+    "sequences",
+    "switch",
+)
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -70,13 +81,22 @@ def make_plan(tmp: Path, source: Path, pg_url: str, service_url: str) -> Cutover
     def flag(name: str, present: bool) -> dict[str, Any]:
         return {"file": {"path": str(tmp / name), "present": present}}
 
-    return parse({
-        "name": "rb", "source": str(source), "database_url": pg_url, "work_dir": str(tmp / "w"),
-        "service": {"url": service_url},
-        "hooks": {"freeze": flag("frozen", True), "unfreeze": flag("frozen", False),
-                  "switch_to_pg": flag("on-pg", True), "switch_to_sqlite": flag("on-pg", False)},
-        "rollback": {"batch_rows": 3},
-    })
+    return parse(
+        {
+            "name": "rb",
+            "source": str(source),
+            "database_url": pg_url,
+            "work_dir": str(tmp / "w"),
+            "service": {"url": service_url},
+            "hooks": {
+                "freeze": flag("frozen", True),
+                "unfreeze": flag("frozen", False),
+                "switch_to_pg": flag("on-pg", True),
+                "switch_to_sqlite": flag("on-pg", False),
+            },
+            "rollback": {"batch_rows": 3},
+        }
+    )
 
 
 @pytest.fixture
@@ -99,40 +119,49 @@ def switched(world: World, *, unfrozen: bool = True) -> None:
     rollback.on_switch(world.plan)
     if unfrozen:
         journal.record("unfreeze", "done")
-    assert open_journal(world.plan, world.pg).state() == ("live-on-pg" if unfrozen else
-                                                          "switched")
+    assert open_journal(world.plan, world.pg).state() == ("live-on-pg" if unfrozen else "switched")
 
 
 def pg_era_writes(pg: psycopg.Connection[Any]) -> dict[str, Any]:
     """Inserts, updates, deletes, a row created then deleted, a key deleted then reused."""
     quiz = pg.execute("SELECT min(id) FROM quizzes").fetchone()
-    template = pg.execute("INSERT INTO quiz_templates (name, structure, \"createdAt\") VALUES"
-                          " ('pg era', '{\"a\": [1]}', '2026-05-01T10:00:00Z') RETURNING id"
-                          ).fetchone()
+    template = pg.execute(
+        'INSERT INTO quiz_templates (name, structure, "createdAt") VALUES'
+        " ('pg era', '{\"a\": [1]}', '2026-05-01T10:00:00Z') RETURNING id"
+    ).fetchone()
     assert quiz is not None and template is not None
     pg.execute("UPDATE quizzes SET title = 'changed on pg' WHERE id = %s", quiz)
     pg.execute("INSERT INTO quiz_templates (name, structure) VALUES ('tmp', '[]')")
     pg.execute("DELETE FROM quiz_templates WHERE name = 'tmp'")
-    gone = pg.execute("DELETE FROM lessons WHERE id = (SELECT min(id) FROM lessons)"
-                      " RETURNING *").fetchone()
+    gone = pg.execute(
+        "DELETE FROM lessons WHERE id = (SELECT min(id) FROM lessons) RETURNING *"
+    ).fetchone()
     assert gone is not None
-    pg.execute("INSERT INTO lessons SELECT * FROM jsonb_populate_record(NULL::lessons, %s)",
-               (json.dumps({**_lesson(pg, gone), "title": "reused key"}),))
+    pg.execute(
+        "INSERT INTO lessons SELECT * FROM jsonb_populate_record(NULL::lessons, %s)",
+        (json.dumps({**_lesson(pg, gone), "title": "reused key"}),),
+    )
     pg.execute("DELETE FROM sms_logs WHERE id IN (SELECT id FROM sms_logs LIMIT 2)")
     # a table without a key (carried whole): one row deleted, one updated, one added
     pg.execute("DELETE FROM extension_pings WHERE ctid = (SELECT min(ctid) FROM extension_pings)")
-    pg.execute("UPDATE extension_pings SET status = 'pg era' WHERE ctid ="
-               " (SELECT max(ctid) FROM extension_pings)")
-    pg.execute("INSERT INTO extension_pings (user_id, version, status, pending_count,"
-               " created_at) VALUES ('u-pg', '9.9', 'new', 3, '2026-05-01T10:00:00Z')")
+    pg.execute(
+        "UPDATE extension_pings SET status = 'pg era' WHERE ctid ="
+        " (SELECT max(ctid) FROM extension_pings)"
+    )
+    pg.execute(
+        "INSERT INTO extension_pings (user_id, version, status, pending_count,"
+        " created_at) VALUES ('u-pg', '9.9', 'new', 3, '2026-05-01T10:00:00Z')"
+    )
     return {"quiz": quiz[0], "template": template[0], "lesson": gone[0]}
 
 
 def _lesson(pg: psycopg.Connection[Any], row: tuple[Any, ...]) -> dict[str, Any]:
     cur = pg.execute("SELECT * FROM lessons LIMIT 0")
     names = [d.name for d in cur.description or ()]
-    return {n: (v.isoformat() if isinstance(v, datetime) else v)
-            for n, v in zip(names, row, strict=True)}
+    return {
+        n: (v.isoformat() if isinstance(v, datetime) else v)
+        for n, v in zip(names, row, strict=True)
+    }
 
 
 def lite(world: World, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -142,16 +171,21 @@ def lite(world: World, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any
 
 def assert_rolled_back(world: World, keys: dict[str, Any]) -> None:
     assert lite(world, "SELECT title FROM quizzes WHERE id = ?", (keys["quiz"],)) == [
-        ("changed on pg",)]
-    assert lite(world, "SELECT name, structure, createdAt FROM quiz_templates WHERE id = ?",
-                (keys["template"],)) == [("pg era", '{"a":[1]}',
-                                          int(datetime(2026, 5, 1, 10, tzinfo=UTC).timestamp()))]
+        ("changed on pg",)
+    ]
+    assert lite(
+        world,
+        "SELECT name, structure, createdAt FROM quiz_templates WHERE id = ?",
+        (keys["template"],),
+    ) == [("pg era", '{"a":[1]}', int(datetime(2026, 5, 1, 10, tzinfo=UTC).timestamp()))]
     assert lite(world, "SELECT count(*) FROM quiz_templates WHERE name = 'tmp'") == [(0,)]
     assert lite(world, "SELECT title FROM lessons WHERE id = ?", (keys["lesson"],)) == [
-        ("reused key",)]
-    assert lite(world, "SELECT version, pending_count, created_at FROM extension_pings"
-                       " WHERE user_id = 'u-pg'") == [
-        ("9.9", 3, int(datetime(2026, 5, 1, 10, tzinfo=UTC).timestamp()))]
+        ("reused key",)
+    ]
+    assert lite(
+        world,
+        "SELECT version, pending_count, created_at FROM extension_pings WHERE user_id = 'u-pg'",
+    ) == [("9.9", 3, int(datetime(2026, 5, 1, 10, tzinfo=UTC).timestamp()))]
     assert lite(world, "SELECT count(*) FROM extension_pings WHERE status = 'pg era'") == [(1,)]
     for table in ("quizzes", "quiz_templates", "lessons", "sms_logs", "extension_pings"):
         pg_count = world.pg.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()
@@ -201,18 +235,21 @@ def test_unfit_rows_stop_before_the_freeze_or_the_switch_back(world: World) -> N
     switched(world)
     quiz = world.pg.execute("SELECT min(id) FROM quizzes").fetchone()
     assert quiz is not None
-    world.pg.execute('UPDATE quizzes SET "updatedAt" = %s WHERE id = %s',
-                     (datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=UTC), quiz[0]))
+    world.pg.execute(
+        'UPDATE quizzes SET "updatedAt" = %s WHERE id = %s',
+        (datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=UTC), quiz[0]),
+    )
     with pytest.raises(rollback.UnfitRows) as caught:
         rollback.rollback(world.plan)
     assert caught.value.exit_code == ExitCode.REJECTS
     report = caught.value.data["report"]
     assert [(u.table, u.key, u.column) for u in report.unfit] == [
-        ("quizzes", {"id": quiz[0]}, "updatedAt")]
+        ("quizzes", {"id": quiz[0]}, "updatedAt")
+    ]
     # found by the catch-up: no freeze yet, the service still on PostgreSQL
     assert not world.flag("frozen") and world.flag("on-pg")
     # the operator fixes the row on PostgreSQL and runs --rollback again
-    world.pg.execute("UPDATE quizzes SET \"updatedAt\" = date_trunc('second', \"updatedAt\")")
+    world.pg.execute('UPDATE quizzes SET "updatedAt" = date_trunc(\'second\', "updatedAt")')
     done = rollback.rollback(world.plan)
     assert done.mode == "rollback" and not world.flag("frozen") and not world.flag("on-pg")
 
@@ -259,9 +296,14 @@ def test_kill_9_inside_each_step_then_rollback_again(world: World, step: str) ->
     keys = pg_era_writes(world.pg)
     plan_file = world.tmp / "plan.json"
     plan_file.write_text(world.plan.model_dump_json(by_alias=True))
-    done = subprocess.run([sys.executable, "-c", _KILLER, str(plan_file), step],
-                          capture_output=True, timeout=300, check=False,
-                          cwd=Path(__file__).resolve().parents[2], env={**os.environ})
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLER, str(plan_file), step],
+        capture_output=True,
+        timeout=300,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ},
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert open_journal(world.plan, world.pg).state() != "rolled-back"
     report = rollback.rollback(world.plan)
@@ -279,15 +321,16 @@ def test_cli_rollback_dry_run_unfit_exit_8_then_rollback(world: World) -> None:
     plan_file = world.tmp / "cutover.yaml"
     plan_file.write_text(yaml.safe_dump(world.plan.model_dump(mode="json", by_alias=True)))
     runner = CliRunner()
-    world.pg.execute("UPDATE quizzes SET \"updatedAt\" = now() WHERE id = (SELECT min(id)"
-                     " FROM quizzes)")  # microseconds in an epoch column
+    world.pg.execute(
+        'UPDATE quizzes SET "updatedAt" = now() WHERE id = (SELECT min(id) FROM quizzes)'
+    )  # microseconds in an epoch column
     dry = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would carry 1 changed key(s)" in dry.output
     unfit = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback"])
     assert unfit.exit_code == ExitCode.REJECTS, unfit.output
     assert "cannot go back into SQLite" in unfit.output and "Traceback" not in unfit.output
-    world.pg.execute("UPDATE quizzes SET \"updatedAt\" = date_trunc('second', \"updatedAt\")")
+    world.pg.execute('UPDATE quizzes SET "updatedAt" = date_trunc(\'second\', "updatedAt")')
     done = runner.invoke(app, ["cutover", "--plan", str(plan_file), "--rollback"])
     assert done.exit_code == 0, done.output
     assert "rolled back rb" in done.output

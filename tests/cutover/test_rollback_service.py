@@ -47,9 +47,11 @@ def rows(source: Path, ids: list[str]) -> dict[str, tuple[Any, ...]]:
         sel = ", ".join(f'typeof("{c}"), "{c}"' for c in cols)
         out = {}
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for row in conn.execute(f"SELECT id, {sel} FROM quiz_responses WHERE id IN"
-                                    f" ({', '.join('?' * len(chunk))})", chunk):
+            chunk = ids[i : i + 500]
+            for row in conn.execute(
+                f"SELECT id, {sel} FROM quiz_responses WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
                 out[row[0].decode()] = tuple(row[1:])
         return out
     finally:
@@ -64,8 +66,10 @@ def quiz_views(url: str, ids: list[str]) -> dict[str, Any]:
 def cut_over_and_write(rig: ServiceRig) -> tuple[dict[str, tuple[Any, ...]], list[str]]:
     wait_until(lambda: len(acked(rig)) >= 10, "the writer's first writes on SQLite")
     conn = sqlite3.connect(rig.source)
-    quizzes = [r[0] for r in conn.execute("SELECT id FROM quizzes WHERE isPublished = 1"
-                                          " ORDER BY id LIMIT 5")]
+    quizzes = [
+        r[0]
+        for r in conn.execute("SELECT id FROM quizzes WHERE isPublished = 1 ORDER BY id LIMIT 5")
+    ]
     conn.close()
     engine.run(load(rig.plan_path))
     sqlite_era = rows(rig.source, acked(rig))
@@ -74,8 +78,9 @@ def cut_over_and_write(rig: ServiceRig) -> tuple[dict[str, tuple[Any, ...]], lis
     return sqlite_era, quizzes
 
 
-def check_back_on_sqlite(rig: ServiceRig, sqlite_era: dict[str, tuple[Any, ...]],
-                         pg_views: dict[str, Any]) -> None:
+def check_back_on_sqlite(
+    rig: ServiceRig, sqlite_era: dict[str, tuple[Any, ...]], pg_views: dict[str, Any]
+) -> None:
     before = len(acked(rig))
     wait_until(lambda: len(acked(rig)) >= before + 10, "writes on SQLite again")
     summary = rig.stop_writer()
@@ -87,19 +92,25 @@ def check_back_on_sqlite(rig: ServiceRig, sqlite_era: dict[str, tuple[Any, ...]]
     assert total == len(ids) > 0 and missing == 0
     now = rows(rig.source, ids)
     assert {i: now[i] for i in sqlite_era} == sqlite_era  # the SQLite era, byte for byte
-    old_kinds = {(r[8], r[9] < b"100000000000" if isinstance(r[9], bytes) else r[9] < 10**11)
-                 for r in sqlite_era.values()}
+    old_kinds = {
+        (r[8], r[9] < b"100000000000" if isinstance(r[9], bytes) else r[9] < 10**11)
+        for r in sqlite_era.values()
+    }
     for i in set(ids) - set(sqlite_era):  # the PostgreSQL era, in the SQLite service's encodings
         row = now[i]
-        assert row[4] == b"text" and json.dumps(json.loads(row[5]), separators=(",", ":"),
-                                                 ensure_ascii=False).encode() == row[5]
+        assert (
+            row[4] == b"text"
+            and json.dumps(json.loads(row[5]), separators=(",", ":"), ensure_ascii=False).encode()
+            == row[5]
+        )
         assert (row[8], row[9] < 10**11) in old_kinds, row
     # the service on SQLite answers as it did on PostgreSQL
     assert quiz_views(rig.running.url, list(pg_views)) == pg_views
 
 
-def test_rollback_with_the_service_and_the_writer(tmp_path: Path, pg_url: str,
-                                                  sample: Path) -> None:
+def test_rollback_with_the_service_and_the_writer(
+    tmp_path: Path, pg_url: str, sample: Path
+) -> None:
     with service_rig(tmp_path, pg_url, sample) as rig:
         sqlite_era, quizzes = cut_over_and_write(rig)
         pg_views = quiz_views(rig.running.url, quizzes)
@@ -113,25 +124,32 @@ def test_rollback_with_the_service_and_the_writer(tmp_path: Path, pg_url: str,
 
 
 @pytest.mark.parametrize("step", [*rollback.STEPS, "reverse-sync-middle"])
-def test_kill_9_in_a_rollback_step_with_the_service(tmp_path: Path, pg_url: str, sample: Path,
-                                                    step: str) -> None:
+def test_kill_9_in_a_rollback_step_with_the_service(
+    tmp_path: Path, pg_url: str, sample: Path, step: str
+) -> None:
     with service_rig(tmp_path, pg_url, sample) as rig:
         sqlite_era, quizzes = cut_over_and_write(rig)
         pg_views = quiz_views(rig.running.url, quizzes)
         plan = load(rig.plan_path)
         plan_file = tmp_path / "plan.json"
         plan_file.write_text(plan.model_dump_json(by_alias=True))
-        killed = subprocess.run([sys.executable, "-c", _KILLER, str(plan_file), step],
-                                capture_output=True, timeout=300, check=False,
-                                cwd=Path(__file__).resolve().parents[2], env={**os.environ})
+        killed = subprocess.run(
+            [sys.executable, "-c", _KILLER, str(plan_file), step],
+            capture_output=True,
+            timeout=300,
+            check=False,
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ},
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
         report = rollback.rollback(plan)  # --rollback again
         assert report.mode == "rollback" and not report.verify_diffs
         check_back_on_sqlite(rig, sqlite_era, pg_views)
 
 
-def test_cutover_rollback_cutover_again_with_the_service(tmp_path: Path, pg_url: str,
-                                                         sample: Path) -> None:
+def test_cutover_rollback_cutover_again_with_the_service(
+    tmp_path: Path, pg_url: str, sample: Path
+) -> None:
     from tests.cutover.helpers import pg_rows
 
     with service_rig(tmp_path, pg_url, sample) as rig:

@@ -29,8 +29,9 @@ def _acked(path: Path) -> list[str]:
     return read_ack_log(path) if path.exists() else []
 
 
-def test_service_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str,
-                                                     sample: Path) -> None:
+def test_service_cutover_loses_no_acknowledged_write(
+    tmp_path: Path, pg_url: str, sample: Path
+) -> None:
     with service_rig(tmp_path, pg_url, sample) as rig:
         wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
         report = engine.run(load(rig.plan_path))
@@ -41,7 +42,7 @@ def test_service_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str
     acked = _acked(rig.ack_log)
     assert summary.acknowledged == len(acked) and summary.failed == 0, summary
     assert summary.retried_503 > 0  # the freeze was felt as 503 + retry, not as errors
-    ids = [str(r[0]) for r in pg_rows(pg_url, 'SELECT id FROM quiz_responses')]
+    ids = [str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")]
     assert len(ids) == len(set(ids))
     missing = set(acked) - set(ids)
     assert not missing, f"{len(missing)} acknowledged write(s) not in PostgreSQL"
@@ -53,8 +54,7 @@ def test_service_cutover_loses_no_acknowledged_write(tmp_path: Path, pg_url: str
         conn.close()
 
 
-def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str,
-                                            sample: Path) -> None:
+def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str, sample: Path) -> None:
     bad = [{"path": "/api/quizzes/no-such-quiz", "expect_status": 200}]
     with service_rig(tmp_path, pg_url, sample, smoke=bad) as rig:
         wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
@@ -74,14 +74,18 @@ def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str,
 
 
 @pytest.mark.parametrize(("when", "step"), [("after", "switch"), ("at", "final-delta")])
-def test_service_cutover_killed_then_resumed(tmp_path: Path, pg_url: str, sample: Path,
-                                            when: str, step: str) -> None:
+def test_service_cutover_killed_then_resumed(
+    tmp_path: Path, pg_url: str, sample: Path, when: str, step: str
+) -> None:
     from tests.cutover.test_engine import _cli
 
     with service_rig(tmp_path, pg_url, sample) as rig:
         wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
-        killed = (_cli(rig.plan_path, kill_after=step) if when == "after"
-                  else _cli(rig.plan_path, kill_at=step))
+        killed = (
+            _cli(rig.plan_path, kill_after=step)
+            if when == "after"
+            else _cli(rig.plan_path, kill_at=step)
+        )
         assert killed.returncode == -9, killed.stderr[-2000:]
         resumed = _cli(rig.plan_path, "--resume")
         assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -26,22 +26,43 @@ def test_parse_metrics_counts_errors_and_p95() -> None:
     assert p95_ms(Sample(True), sample) == 100.0
 
 
-@pytest.mark.parametrize(("later", "reason"), [
-    (Sample(True, 200, 50, {0.05: 180, 0.1: 196, float("inf"): 200}), "error rate"),
-    (Sample(True, 200, 10, {0.05: 100, 0.1: 120, 1.0: 200, float("inf"): 200}), "P95"),
-    (Sample(False, 200, 10, {0.05: 180, 0.1: 196, float("inf"): 200}), "health"),
-])
+@pytest.mark.parametrize(
+    ("later", "reason"),
+    [
+        (Sample(True, 200, 50, {0.05: 180, 0.1: 196, float("inf"): 200}), "error rate"),
+        (Sample(True, 200, 10, {0.05: 100, 0.1: 120, 1.0: 200, float("inf"): 200}), "P95"),
+        (Sample(False, 200, 10, {0.05: 180, 0.1: 196, float("inf"): 200}), "health"),
+    ],
+)
 def test_watch_stops_on_a_crossed_threshold(tmp_path: Path, later: Sample, reason: str) -> None:
-    plan = load(write_plan(tmp_path, tmp_path / "x.db", "postgresql://x@127.0.0.1/x", 1,
-                           watch={"seconds": 60, "interval_seconds": 0.01,
-                                  "max_error_rate": 0.05, "max_p95_ms": 500}))
+    plan = load(
+        write_plan(
+            tmp_path,
+            tmp_path / "x.db",
+            "postgresql://x@127.0.0.1/x",
+            1,
+            watch={
+                "seconds": 60,
+                "interval_seconds": 0.01,
+                "max_error_rate": 0.05,
+                "max_p95_ms": 500,
+            },
+        )
+    )
     samples = itertools.chain([parse_metrics(METRICS)], itertools.repeat(later, 100))
     report = watch(plan, lambda _plan: next(samples))
     assert not report.ok and reason in report.reason
 
 
 def test_watch_passes_a_quiet_window(tmp_path: Path) -> None:
-    plan = load(write_plan(tmp_path, tmp_path / "x.db", "postgresql://x@127.0.0.1/x", 1,
-                           watch={"seconds": 0.05, "interval_seconds": 0.01}))
+    plan = load(
+        write_plan(
+            tmp_path,
+            tmp_path / "x.db",
+            "postgresql://x@127.0.0.1/x",
+            1,
+            watch={"seconds": 0.05, "interval_seconds": 0.01},
+        )
+    )
     report = watch(plan, lambda _plan: parse_metrics(METRICS))
     assert report.ok and report.checks >= 2 and report.requests == 0

@@ -42,6 +42,13 @@ def strict_profile(tmp_path: Path) -> Path:
 
 def urls_scenario(tmp_path: Path, *paths: str, think: float = 0.2) -> Path:
     path = tmp_path / "urls.yaml"
-    path.write_text(yaml.safe_dump({"name": "test-urls", "think_time": {"min": think / 2,
-                                    "max": think}, "urls": list(paths)}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "test-urls",
+                "think_time": {"min": think / 2, "max": think},
+                "urls": list(paths),
+            }
+        )
+    )
     return path

@@ -16,8 +16,6 @@ from tests.support import free_port
 APP = Path(__file__).with_name("slow_app.py")
 
 
-
-
 def _up(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health", timeout=1) as r:
@@ -37,8 +35,9 @@ class App:
     def start(self) -> None:
         import os
 
-        self.proc = subprocess.Popen([sys.executable, str(APP), str(self.port)],
-                                     env={**os.environ, **self.env})
+        self.proc = subprocess.Popen(
+            [sys.executable, str(APP), str(self.port)], env={**os.environ, **self.env}
+        )
         for _ in range(300):  # bounded readiness poll
             if _up(self.url):
                 return
@@ -53,8 +52,9 @@ class App:
             self.proc.wait(10)
 
     def control(self, **body: object) -> None:
-        request = urllib.request.Request(self.url + "/control", data=json.dumps(body).encode(),
-                                         method="POST")
+        request = urllib.request.Request(
+            self.url + "/control", data=json.dumps(body).encode(), method="POST"
+        )
         urllib.request.urlopen(request, timeout=5).close()
 
 

@@ -106,16 +106,20 @@ class Metrics:
             TOTAL["count"] += 1
 
 
-app = Metrics(Starlette(routes=[
-    Route("/health", health),
-    Route("/api/quizzes", quizzes),
-    Route("/api/quizzes/{id}", quiz),
-    Route("/api/quizzes/{id}/responses", respond, methods=["POST"]),
-    Route("/api/auth/login", login, methods=["POST"]),
-    Route("/slow", slow),
-    Route("/metrics", metrics),
-    Route("/control", control, methods=["POST"]),
-]))
+app = Metrics(
+    Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/api/quizzes", quizzes),
+            Route("/api/quizzes/{id}", quiz),
+            Route("/api/quizzes/{id}/responses", respond, methods=["POST"]),
+            Route("/api/auth/login", login, methods=["POST"]),
+            Route("/slow", slow),
+            Route("/metrics", metrics),
+            Route("/control", control, methods=["POST"]),
+        ]
+    )
+)
 
 if __name__ == "__main__":
     import uvicorn

@@ -52,10 +52,27 @@ def test_short_stage_passes_with_json_junit_and_html(
 ) -> None:
     scenario = urls_scenario(tmp_path, "/health", "/api/quizzes/1")
     out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
-    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "4", *STAGE,
-                                 "--scenario", str(scenario), "--profile", str(small_profile),
-                                 "--json", str(out), "--junit", str(junit),
-                                 "--report", str(html)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            app.url,
+            "--users",
+            "4",
+            *STAGE,
+            "--scenario",
+            str(scenario),
+            "--profile",
+            str(small_profile),
+            "--json",
+            str(out),
+            "--junit",
+            str(junit),
+            "--report",
+            str(html),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = _json(out)
     assert report["passed"] is True
@@ -85,14 +102,35 @@ def test_a_url_with_credentials_loads_and_never_shows_the_password(
     url = app.url.replace("http://", "http://tester:s3cret@")
     scenario = urls_scenario(tmp_path, "/health")
     out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
-    result = runner.invoke(cli, ["loadtest", "--url", url, "--users", "2", *STAGE,
-                                 "--scenario", str(scenario), "--profile", str(small_profile),
-                                 "--json", str(out), "--junit", str(junit),
-                                 "--report", str(html)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            url,
+            "--users",
+            "2",
+            *STAGE,
+            "--scenario",
+            str(scenario),
+            "--profile",
+            str(small_profile),
+            "--json",
+            str(out),
+            "--junit",
+            str(junit),
+            "--report",
+            str(html),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _json(out)["stages"][0]["requests"] > 0
-    for text in (result.output, out.read_text(), junit.read_text(),
-                 (html / "index.html").read_text()):
+    for text in (
+        result.output,
+        out.read_text(),
+        junit.read_text(),
+        (html / "index.html").read_text(),
+    ):
         assert "s3cret" not in text
 
 
@@ -101,9 +139,23 @@ def test_failing_requests_fail_the_error_rate_target(
 ) -> None:
     scenario = urls_scenario(tmp_path, "/health", "/no-such-page")  # half of them a 404
     out = tmp_path / "r.json"
-    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "2", *STAGE,
-                                 "--scenario", str(scenario), "--profile", str(small_profile),
-                                 "--json", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            app.url,
+            "--users",
+            "2",
+            *STAGE,
+            "--scenario",
+            str(scenario),
+            "--profile",
+            str(small_profile),
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     (stage,) = _json(out)["stages"]
     assert stage["failures"] > 0 and 0.2 < stage["error_rate"] < 0.8
@@ -117,9 +169,23 @@ def test_slowed_endpoint_fails_p95_with_exit_code(
 ) -> None:
     scenario = urls_scenario(tmp_path, "/slow")
     out = tmp_path / "r.json"
-    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "3", *STAGE,
-                                 "--scenario", str(scenario), "--profile", str(strict_profile),
-                                 "--json", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            app.url,
+            "--users",
+            "3",
+            *STAGE,
+            "--scenario",
+            str(scenario),
+            "--profile",
+            str(strict_profile),
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     stage = _json(out)["stages"][0]
     assert stage["passed"] is False and stage["p95_ms"] >= 300
@@ -136,9 +202,17 @@ def test_open_model_keeps_the_rate_and_times_queued_requests(
     from vendzz_migrate import loadtest
 
     scenario = urls_scenario(tmp_path, "/slow")
-    report = loadtest.run(loadtest.Options(
-        url=app.url, rates=(20.0,), stage_duration_s=4, ramp_s=1, scenario=scenario,
-        profile=small_profile, max_inflight=2))
+    report = loadtest.run(
+        loadtest.Options(
+            url=app.url,
+            rates=(20.0,),
+            stage_duration_s=4,
+            ramp_s=1,
+            scenario=scenario,
+            profile=small_profile,
+            max_inflight=2,
+        )
+    )
     (stage,) = report.stages
     assert stage.rate == 20.0 and stage.arrivals_per_s is not None
     assert 19.0 <= stage.arrivals_per_s <= 21.0  # the rate is kept, never exceeded
@@ -151,9 +225,17 @@ def test_two_workers_are_combined(app: App, small_profile: Path, tmp_path: Path)
     from vendzz_migrate import loadtest
 
     scenario = urls_scenario(tmp_path, "/health")
-    report = loadtest.run(loadtest.Options(
-        url=app.url, users=(4,), stage_duration_s=4, ramp_s=1, scenario=scenario,
-        profile=small_profile, workers=2))
+    report = loadtest.run(
+        loadtest.Options(
+            url=app.url,
+            users=(4,),
+            stage_duration_s=4,
+            ramp_s=1,
+            scenario=scenario,
+            profile=small_profile,
+            workers=2,
+        )
+    )
     (stage,) = report.stages
     assert report.workers == 2 and len(report.per_worker_requests) == 2
     assert all(n > 0 for n in report.per_worker_requests.values())
@@ -167,10 +249,30 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(
     scenario = urls_scenario(tmp_path, "/health")
     out = tmp_path / "r.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vendzz_migrate", "loadtest", "--url", app.url, "--users",
-         "2,3", "--stage-duration", "4s", "--ramp", "1s", "--scenario", str(scenario),
-         "--profile", str(small_profile), "--json", str(out)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "vendzz_migrate",
+            "loadtest",
+            "--url",
+            app.url,
+            "--users",
+            "2,3",
+            "--stage-duration",
+            "4s",
+            "--ramp",
+            "1s",
+            "--scenario",
+            str(scenario),
+            "--profile",
+            str(small_profile),
+            "--json",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     for line in proc.stderr:  # wait for the second stage to start, then Ctrl-C
         if line.startswith("stage 2"):
@@ -188,8 +290,7 @@ def test_url_is_required_and_bad_scenarios_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.CONFIG and "--url is required" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\njourneys:\n  - name: j\n    steps: [{method: GETT, path: /}]\n")
-    result = runner.invoke(cli, ["loadtest", "--url", "http://127.0.0.1:9", "--scenario",
-                                 str(bad)])
+    result = runner.invoke(cli, ["loadtest", "--url", "http://127.0.0.1:9", "--scenario", str(bad)])
     assert result.exit_code == ExitCode.CONFIG
     assert "journeys.0.steps.0.method" in result.output and "Traceback" not in result.output
 
@@ -197,8 +298,18 @@ def test_url_is_required_and_bad_scenarios_are_one_line(tmp_path: Path) -> None:
 def test_nothing_listening_is_a_connection_error() -> None:
     from tests.loadtest.servers import free_port
 
-    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
-                                 "--users", "1", "--stage-duration", "2s"])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--users",
+            "1",
+            "--stage-duration",
+            "2s",
+        ],
+    )
     assert result.exit_code == ExitCode.CONNECTION
     assert "nothing answers at" in result.output and "Traceback" not in result.output
 
@@ -213,24 +324,51 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_load(
 
     (tmp_path / "file").write_text("")
     where = tmp_path / "file" if flag == "--report" else tmp_path / "file" / "out"
-    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
-                                 "--users", "1", "--stage-duration", "2s", flag, str(where)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--users",
+            "1",
+            "--stage-duration",
+            "2s",
+            flag,
+            str(where),
+        ],
+    )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert flag in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(("redis", "code"), [("127.0.0.1:6379", ExitCode.CONFIG),
-                                             ("redis://:s3cret@127.0.0.1:{port}/0",
-                                              ExitCode.CONNECTION)])
+@pytest.mark.parametrize(
+    ("redis", "code"),
+    [
+        ("127.0.0.1:6379", ExitCode.CONFIG),
+        ("redis://:s3cret@127.0.0.1:{port}/0", ExitCode.CONNECTION),
+    ],
+)
 def test_a_redis_that_cannot_count_hits_is_refused_before_any_load(
     app: App, redis: str, code: ExitCode
 ) -> None:
     """Else the cache-hit target is silently not judged and the stage can pass."""
     from tests.loadtest.servers import free_port
 
-    result = runner.invoke(cli, ["loadtest", "--url", app.url, "--users", "1",
-                                 "--stage-duration", "2s",
-                                 "--redis", redis.format(port=free_port())])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            app.url,
+            "--users",
+            "1",
+            "--stage-duration",
+            "2s",
+            "--redis",
+            redis.format(port=free_port()),
+        ],
+    )
     assert result.exit_code == code, result.output
     assert "--redis" in result.output and "s3cret" not in result.output
     assert "stage 1" not in result.output
@@ -240,14 +378,18 @@ def test_users_and_rate_together_are_refused() -> None:
     """One model per run: --rate used to win silently over an explicit --users."""
     from tests.loadtest.servers import free_port
 
-    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{free_port()}",
-                                 "--users", "50", "--rate", "10"])
+    result = runner.invoke(
+        cli,
+        ["loadtest", "--url", f"http://127.0.0.1:{free_port()}", "--users", "50", "--rate", "10"],
+    )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "--users" in result.output and "--rate" in result.output
 
 
-@pytest.mark.parametrize("path", ["http://127.0.0.2:8080/health", "//127.0.0.2/health",
-                                  "https://127.0.0.1:{port}/health"])
+@pytest.mark.parametrize(
+    "path",
+    ["http://127.0.0.2:8080/health", "//127.0.0.2/health", "https://127.0.0.1:{port}/health"],
+)
 def test_a_scenario_url_on_another_host_is_refused(path: str, tmp_path: Path) -> None:
     """Load goes only where --url says (urls-example.yaml: 'absolute URLs must be on the
     same host as --url'); before, Locust sent it to the scenario's host."""
@@ -255,8 +397,20 @@ def test_a_scenario_url_on_another_host_is_refused(path: str, tmp_path: Path) ->
 
     port = free_port()
     scenario = urls_scenario(tmp_path, "/health", path.format(port=port))
-    result = runner.invoke(cli, ["loadtest", "--url", f"http://127.0.0.1:{port}", "--users",
-                                 "1", "--stage-duration", "2s", "--scenario", str(scenario)])
+    result = runner.invoke(
+        cli,
+        [
+            "loadtest",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--users",
+            "1",
+            "--stage-duration",
+            "2s",
+            "--scenario",
+            str(scenario),
+        ],
+    )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "urls.1" in result.output and "--url" in result.output
 
@@ -277,13 +431,23 @@ def test_a_worker_from_another_machine_joins_with_worker_of(
     from vendzz_migrate import loadtest
 
     port = free_port()
-    worker = subprocess.Popen([sys.executable, "-m", "vendzz_migrate", "loadtest", "--worker-of",
-                               f"127.0.0.1:{port}"])
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "vendzz_migrate", "loadtest", "--worker-of", f"127.0.0.1:{port}"]
+    )
     try:
-        report = loadtest.run(loadtest.Options(
-            url=app.url, users=(2,), stage_duration_s=4, ramp_s=1, profile=small_profile,
-            scenario=urls_scenario(tmp_path, "/health"), remote_workers=1, master_port=port,
-            worker_timeout_s=30))
+        report = loadtest.run(
+            loadtest.Options(
+                url=app.url,
+                users=(2,),
+                stage_duration_s=4,
+                ramp_s=1,
+                profile=small_profile,
+                scenario=urls_scenario(tmp_path, "/health"),
+                remote_workers=1,
+                master_port=port,
+                worker_timeout_s=30,
+            )
+        )
         assert worker.wait(30) == 0  # the master ends its workers
     finally:
         if worker.poll() is None:

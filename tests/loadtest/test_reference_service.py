@@ -20,8 +20,11 @@ def test_default_scenario_against_the_reference_service(
     db = tmp_path / "vendzz.db"
     generate(db, rows=600, seed=7, clean=True)
     with service(tmp_path / "state", f"sqlite:///{db}", redis_url) as running:
-        report = loadtest.run(loadtest.Options(
-            url=running.url, users=(4,), stage_duration_s=5, ramp_s=1, profile=small_profile))
+        report = loadtest.run(
+            loadtest.Options(
+                url=running.url, users=(4,), stage_duration_s=5, ramp_s=1, profile=small_profile
+            )
+        )
     (stage,) = report.stages
     assert report.scenario == "vendzz-reference"
     assert report.errors == {} and stage.failures == 0 and stage.requests > 0

@@ -39,14 +39,38 @@ def small_pg() -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(base, user.pw_uid, user.pw_gid)
     data, port = base / "data", free_port()
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                                 "postgres", "-E", "UTF8"]), check=True, capture_output=True)
-    opts = (f"-c max_connections=20 -c port={port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={base}")
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w",
-                                 "-l", str(base / "log"), "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    opts = (
+        f"-c max_connections=20 -c port={port} -c listen_addresses=127.0.0.1 "
+        f"-c unix_socket_directories={base}"
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-w",
+                "-l",
+                str(base / "log"),
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                 "stop"]), capture_output=True, check=False)
+    subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+        capture_output=True,
+        check=False,
+    )
     shutil.rmtree(base, ignore_errors=True)

@@ -39,8 +39,9 @@ def profile(tmp_path: Path, **alerts: Any) -> Path:
 
 
 @contextmanager
-def watching(options: monitor.Options) -> Iterator[tuple[queue.Queue[dict[str, Any]],
-                                                         list[monitor.MonitorReport]]]:
+def watching(
+    options: monitor.Options,
+) -> Iterator[tuple[queue.Queue[dict[str, Any]], list[monitor.MonitorReport]]]:
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     stop, result = threading.Event(), []
     thread = threading.Thread(target=lambda: result.append(monitor.run(options, events.put, stop)))
@@ -84,8 +85,12 @@ def traffic(url: str) -> Iterator[None]:
 
 def test_response_time_alert_fires_and_resolves(app: App, tmp_path: Path) -> None:
     options = monitor.Options(
-        url=app.url + "/health", duration_s=120, interval_s=0.5, rate_window_s=2,
-        profile=profile(tmp_path, response_time_s=0.1, response_time_for="1s"))
+        url=app.url + "/health",
+        duration_s=120,
+        interval_s=0.5,
+        rate_window_s=2,
+        profile=profile(tmp_path, response_time_s=0.1, response_time_for="1s"),
+    )
     with traffic(app.url), watching(options) as (events, result):
         app.control(delay_ms=300)
         wait_for(events, "firing", "VendzzSlowResponses")
@@ -100,8 +105,13 @@ def test_response_time_alert_fires_and_resolves(app: App, tmp_path: Path) -> Non
 
 def test_connections_alert_fires_and_resolves(app: App, small_pg: str, tmp_path: Path) -> None:
     options = monitor.Options(
-        url=app.url + "/health", duration_s=120, interval_s=0.5, rate_window_s=2,
-        database_url=small_pg, profile=profile(tmp_path, db_connections_for="1s"))
+        url=app.url + "/health",
+        duration_s=120,
+        interval_s=0.5,
+        rate_window_s=2,
+        database_url=small_pg,
+        profile=profile(tmp_path, db_connections_for="1s"),
+    )
     with watching(options) as (events, result):
         held = [psycopg.connect(small_pg) for _ in range(12)]  # + background + monitor > 80 %
         try:
@@ -116,8 +126,13 @@ def test_connections_alert_fires_and_resolves(app: App, small_pg: str, tmp_path:
 
 
 def test_survives_a_restart_as_downtime(app: App, tmp_path: Path) -> None:
-    options = monitor.Options(url=app.url + "/health", duration_s=120, interval_s=0.3,
-                              rate_window_s=1, profile=profile(tmp_path))
+    options = monitor.Options(
+        url=app.url + "/health",
+        duration_s=120,
+        interval_s=0.3,
+        rate_window_s=1,
+        profile=profile(tmp_path),
+    )
     with watching(options) as (events, result):
         wait_for(events, "up")
         app.stop()
@@ -130,18 +145,36 @@ def test_survives_a_restart_as_downtime(app: App, tmp_path: Path) -> None:
     assert not report.uptime_met and not report.passed
 
 
-@pytest.mark.parametrize(("alerts", "code"), [
-    ({"ram_pct": 0.01, "ram_for": "0s"}, ExitCode.CHECK_FAILED),
-    ({}, ExitCode.OK),
-])
+@pytest.mark.parametrize(
+    ("alerts", "code"),
+    [
+        ({"ram_pct": 0.01, "ram_for": "0s"}, ExitCode.CHECK_FAILED),
+        ({}, ExitCode.OK),
+    ],
+)
 def test_cli_exit_code_says_whether_an_alert_fired(
     app: App, tmp_path: Path, alerts: dict[str, Any], code: int
 ) -> None:
     path = profile(tmp_path, **alerts)
     out = tmp_path / "m.json"
-    result = CliRunner().invoke(cli, ["monitor", "--url", app.url + "/health", "--duration",
-                                      "1s", "--interval", "0.25s", "--rate-window", "1s",
-                                      "--profile", str(path), "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            app.url + "/health",
+            "--duration",
+            "1s",
+            "--interval",
+            "0.25s",
+            "--rate-window",
+            "1s",
+            "--profile",
+            str(path),
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == code, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.polls >= 2 and report.uptime_pct == 100
@@ -157,12 +190,26 @@ def test_bad_url_is_one_line() -> None:
     assert result.exit_code == ExitCode.CONFIG and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--target", "db.example/vendzz"),
-                                             ("--redis", "127.0.0.1:6379")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--target", "db.example/vendzz"), ("--redis", "127.0.0.1:6379")]
+)
 def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
-    result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",
-                                      "--duration", "1s", "--interval", "0.5s",
-                                      "--rate-window", "1s", flag, value])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            "http://127.0.0.1:1/health",
+            "--duration",
+            "1s",
+            "--interval",
+            "0.5s",
+            "--rate-window",
+            "1s",
+            flag,
+            value,
+        ],
+    )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert flag in result.output and "Traceback" not in result.output
 
@@ -170,9 +217,24 @@ def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
 def test_a_url_with_credentials_is_watched_and_never_shown(app: App, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     url = app.url.replace("http://", "http://watcher:s3cret@") + "/health"
-    result = CliRunner().invoke(cli, ["monitor", "--url", url, "--duration", "1s",
-                                      "--interval", "0.25s", "--rate-window", "1s",
-                                      "--profile", str(profile(tmp_path)), "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            url,
+            "--duration",
+            "1s",
+            "--interval",
+            "0.25s",
+            "--rate-window",
+            "1s",
+            "--profile",
+            str(profile(tmp_path)),
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == ExitCode.OK, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.up_polls == report.polls >= 2
@@ -183,9 +245,24 @@ def test_a_url_that_is_not_a_health_endpoint_is_said(app: App, tmp_path: Path) -
     """--url pointing at a page that answers 200 without JSON (here /metrics) is up, but the
     summary says that none of the spec's health fields came back."""
     out = tmp_path / "m.json"
-    result = CliRunner().invoke(cli, ["monitor", "--url", app.url + "/metrics", "--duration",
-                                      "1s", "--interval", "0.25s", "--rate-window", "1s",
-                                      "--profile", str(profile(tmp_path)), "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            app.url + "/metrics",
+            "--duration",
+            "1s",
+            "--interval",
+            "0.25s",
+            "--rate-window",
+            "1s",
+            "--profile",
+            str(profile(tmp_path)),
+            "--json",
+            str(out),
+        ],
+    )
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.up_polls >= 2, result.output
     assert report.missing_health_fields == list(HEALTH_FIELDS)
@@ -194,9 +271,20 @@ def test_a_url_that_is_not_a_health_endpoint_is_said(app: App, tmp_path: Path) -
 
 def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    result = CliRunner().invoke(cli, ["monitor", "--url", "http://127.0.0.1:1/health",
-                                      "--duration", "2s", "--interval", "1s", "--json",
-                                      str(tmp_path / "file" / "m.json")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            "http://127.0.0.1:1/health",
+            "--duration",
+            "2s",
+            "--interval",
+            "1s",
+            "--json",
+            str(tmp_path / "file" / "m.json"),
+        ],
+    )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "--json" in result.output and "Traceback" not in result.output
 
@@ -206,11 +294,28 @@ def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> 
     never evaluated: the watch cannot pass, and the summary says which source was missing."""
     out = tmp_path / "m.json"
     dead = f"127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(cli, [
-        "monitor", "--url", app.url + "/health", "--duration", "1s", "--interval", "0.25s",
-        "--rate-window", "1s", "--profile", str(profile(tmp_path)), "--json", str(out),
-        "--target", f"postgresql://watcher:s3cret@{dead}/vendzz",
-        "--redis", f"redis://:s3cret@{dead}/0"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "monitor",
+            "--url",
+            app.url + "/health",
+            "--duration",
+            "1s",
+            "--interval",
+            "0.25s",
+            "--rate-window",
+            "1s",
+            "--profile",
+            str(profile(tmp_path)),
+            "--json",
+            str(out),
+            "--target",
+            f"postgresql://watcher:s3cret@{dead}/vendzz",
+            "--redis",
+            f"redis://:s3cret@{dead}/0",
+        ],
+    )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.uptime_pct == 100 and not report.alerts and not report.passed
@@ -226,10 +331,28 @@ def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:
 
     out = tmp_path / "m.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vendzz_migrate", "monitor", "--url", app.url + "/health",
-         "--duration", "2m", "--interval", "0.25s", "--rate-window", "1s", "--profile",
-         str(profile(tmp_path)), "--json", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "vendzz_migrate",
+            "monitor",
+            "--url",
+            app.url + "/health",
+            "--duration",
+            "2m",
+            "--interval",
+            "0.25s",
+            "--rate-window",
+            "1s",
+            "--profile",
+            str(profile(tmp_path)),
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     for line in proc.stderr:  # the first poll has answered
         if line.rstrip().endswith(" up"):

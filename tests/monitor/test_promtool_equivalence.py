@@ -102,15 +102,19 @@ def ours(data: dict[str, list[float]]) -> dict[int, list[tuple[str, dict[str, st
 
 def _expected(rule: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     summary = rule["annotations"]["summary"].replace(
-        "{{ $labels.instance }}", labels.get("instance", ""))
+        "{{ $labels.instance }}", labels.get("instance", "")
+    )
     return {
         "exp_labels": {**labels, **rule["labels"]},
         "exp_annotations": {**rule["annotations"], "summary": summary},
     }
 
 
-def promtool_file(rules_path: Path, data: dict[str, list[float]],
-                  firing: dict[int, list[tuple[str, dict[str, str]]]]) -> dict[str, Any]:
+def promtool_file(
+    rules_path: Path,
+    data: dict[str, list[float]],
+    firing: dict[int, list[tuple[str, dict[str, str]]]],
+) -> dict[str, Any]:
     rendered = yaml.safe_load(rules_path.read_text())["groups"][0]["rules"]
     by_name = {r["alert"]: r for r in rendered}
     tests = []
@@ -121,22 +125,29 @@ def promtool_file(rules_path: Path, data: dict[str, list[float]],
     return {
         "rule_files": [str(rules_path)],
         "evaluation_interval": f"{STEP}s",
-        "tests": [{
-            "interval": f"{STEP}s",
-            "input_series": [
-                {"series": name, "values": " ".join(f"{v:g}" for v in values)}
-                for name, values in data.items()
-            ],
-            "alert_rule_test": tests,
-        }],
+        "tests": [
+            {
+                "interval": f"{STEP}s",
+                "input_series": [
+                    {"series": name, "values": " ".join(f"{v:g}" for v in values)}
+                    for name, values in data.items()
+                ],
+                "alert_rule_test": tests,
+            }
+        ],
     }
 
 
 def _promtool(tmp_path: Path, document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "test.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False, width=10_000))
-    return subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["promtool", "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -150,8 +161,13 @@ def test_same_verdicts_as_promtool(tmp_path: Path, rules_path: Path) -> None:
     data = series()
     firing = ours(data)
     fired = {name for alerts in firing.values() for name, _ in alerts}
-    assert {"VendzzHighCpu", "VendzzHighMemory", "VendzzDatabaseConnections", "VendzzErrorRate",
-            "VendzzSlowResponses"} <= fired
+    assert {
+        "VendzzHighCpu",
+        "VendzzHighMemory",
+        "VendzzDatabaseConnections",
+        "VendzzErrorRate",
+        "VendzzSlowResponses",
+    } <= fired
     assert any(not alerts for alerts in firing.values())  # and they resolve
     result = _promtool(tmp_path, promtool_file(rules_path, data, firing))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

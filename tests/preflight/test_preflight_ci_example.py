@@ -192,7 +192,10 @@ def test_the_example_runs_against_the_test_servers(
     assert app2["skipped_areas"]["sqlite"] == "not run: no SQLite file was given (--source)"
     assert by_file["preflight-vendzz-postgres.json"]["role"] == "postgres"
     assert set(by_file["preflight-vendzz-redis-2.json"]["skipped_areas"]) == {
-        "environment", "pools", "postgres", "sqlite"
+        "environment",
+        "pools",
+        "postgres",
+        "sqlite",
     }
     network = by_file["preflight-network.json"]
     assert set(network["skipped_areas"]) == {"environment", "host", "sqlite"}

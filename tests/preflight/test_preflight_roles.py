@@ -14,6 +14,8 @@ from vendzz_migrate.preflight.profile import load_profile, packaged_text
 from vendzz_migrate.settings import Settings
 
 GIB = 1024**3
+
+
 def bare() -> Settings:
     """Settings naming no server (whatever this shell's DATABASE_URL / REDIS_URL are)."""
     return Settings(database_url=None, redis_url=None, pgbouncer_admin_url=None)

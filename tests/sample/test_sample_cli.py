@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_writes_and_renders(tmp_path: Path) -> None:
     out = tmp_path / "s.db"
     report = tmp_path / "s.json"
-    result = CliRunner().invoke(app, ["sample", str(out), "--rows", "400", "--seed", "9",
-                                      "--json", str(report)])
+    result = CliRunner().invoke(
+        app, ["sample", str(out), "--rows", "400", "--seed", "9", "--json", str(report)]
+    )
     assert result.exit_code == 0, result.output
     assert "quiz_responses" in result.stdout
     assert "total" in result.stdout
@@ -51,12 +52,28 @@ def test_help_and_readme() -> None:
 
 def test_example_script(tmp_path: Path) -> None:
     out = tmp_path / "e.db"
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "generate.py"), str(out),
-                           "--rows", "300", "--clean"], capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "generate.py"),
+            str(out),
+            "--rows",
+            "300",
+            "--clean",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "total" in done.stdout
     assert out.exists()
-    again = subprocess.run([sys.executable, str(ROOT / "examples" / "generate.py"), str(out)],
-                           capture_output=True, text=True, timeout=300, check=False)
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "generate.py"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert again.returncode == ExitCode.CONFIG

@@ -12,11 +12,29 @@ from vendzz_migrate.errors import ConfigError
 from vendzz_migrate.sample import SampleStats, generate
 
 EXPECTED_TABLES = {
-    "users", "quizzes", "quiz_templates", "quiz_responses", "response_variables",
-    "quiz_analytics", "sms_campaigns", "sms_logs", "email_campaigns", "email_logs",
-    "email_automations", "whatsapp_campaigns", "whatsapp_logs", "stripe_subscriptions",
-    "stripe_plans", "subscription_plans", "checkout_products", "credit_transactions",
-    "push_subscriptions", "courses", "lessons", "extension_pings", "__drizzle_migrations",
+    "users",
+    "quizzes",
+    "quiz_templates",
+    "quiz_responses",
+    "response_variables",
+    "quiz_analytics",
+    "sms_campaigns",
+    "sms_logs",
+    "email_campaigns",
+    "email_logs",
+    "email_automations",
+    "whatsapp_campaigns",
+    "whatsapp_logs",
+    "stripe_subscriptions",
+    "stripe_plans",
+    "subscription_plans",
+    "checkout_products",
+    "credit_transactions",
+    "push_subscriptions",
+    "courses",
+    "lessons",
+    "extension_pings",
+    "__drizzle_migrations",
 }
 
 
@@ -24,10 +42,14 @@ def dump(conn: sqlite3.Connection) -> dict[str, Any]:
     """Schema and every row of every table, in rowid order, as raw values."""
     schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     tables = [row[1].decode() for row in schema if row[0] == b"table"]
-    return {"schema": schema, **{
-        name: conn.execute(f'SELECT rowid, * FROM "{name}" ORDER BY rowid').fetchall()
-        for name in tables if not name.startswith("sqlite_stat")
-    }}
+    return {
+        "schema": schema,
+        **{
+            name: conn.execute(f'SELECT rowid, * FROM "{name}" ORDER BY rowid').fetchall()
+            for name in tables
+            if not name.startswith("sqlite_stat")
+        },
+    }
 
 
 def test_same_arguments_give_the_same_rows(tmp_path: Path, open_db: Any) -> None:
@@ -45,8 +67,10 @@ def test_same_arguments_give_the_same_rows(tmp_path: Path, open_db: Any) -> None
 
 def test_schema_objects(clean: SampleStats, open_db: Any) -> None:
     conn = open_db(clean.path)
-    objects = {(t.decode(), n.decode()): (s or b"").decode() for t, n, s in conn.execute(
-        "SELECT type, name, sql FROM sqlite_master")}
+    objects = {
+        (t.decode(), n.decode()): (s or b"").decode()
+        for t, n, s in conn.execute("SELECT type, name, sql FROM sqlite_master")
+    }
     tables = {name for kind, name in objects if kind == "table"}
     assert EXPECTED_TABLES | {"sqlite_sequence", "sqlite_stat1"} <= tables
     assert set(clean.tables) == EXPECTED_TABLES
@@ -62,8 +86,11 @@ def test_schema_objects(clean: SampleStats, open_db: Any) -> None:
     assert conn.execute("SELECT name FROM sqlite_sequence").fetchall() == [(b"quiz_templates",)]
     assert conn.execute("SELECT count(*) FROM __drizzle_migrations").fetchone() == (0,)
     published = conn.execute("SELECT sum(published) FROM published_quizzes_per_user").fetchone()
-    assert published[0] == conn.execute(
-        "SELECT count(*) FROM quizzes WHERE isPublished = 1").fetchone()[0] > 0
+    assert (
+        published[0]
+        == conn.execute("SELECT count(*) FROM quizzes WHERE isPublished = 1").fetchone()[0]
+        > 0
+    )
     assert conn.execute("PRAGMA foreign_key_list(response_variables)").fetchall()
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (0,)
 

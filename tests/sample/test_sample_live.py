@@ -28,7 +28,8 @@ def test_writes_while_a_reader_holds_a_snapshot(dirty: SampleStats, open_db: Any
     reader.execute("COMMIT")
     assert reader.execute(COUNT).fetchone()[0] == before + 40
     completed = fresh.execute(
-        "SELECT metadata FROM quiz_responses ORDER BY rowid DESC LIMIT 40").fetchall()
+        "SELECT metadata FROM quiz_responses ORDER BY rowid DESC LIMIT 40"
+    ).fetchall()
     flags = [json.loads(m)["isComplete"] for (m,) in completed]
     assert flags.count(True) >= 19  # every other transaction completed a partial session
     assert fresh.execute("PRAGMA integrity_check").fetchone() == (b"ok",)
@@ -45,7 +46,8 @@ def test_stops_on_the_event_while_a_reader_polls(dirty: SampleStats, open_db: An
     stop = threading.Event()
     result: list[int] = []
     writer = threading.Thread(
-        target=lambda: result.append(live_writer(dirty.path, stop=stop, max_rows=10**9)))
+        target=lambda: result.append(live_writer(dirty.path, stop=stop, max_rows=10**9))
+    )
     writer.start()
     reader = open_db(dirty.path)
     before = dirty.tables["quiz_responses"]
@@ -67,7 +69,11 @@ def test_runs_as_its_own_process(dirty: SampleStats, open_db: Any) -> None:
     before = reader.execute(COUNT).fetchone()[0]
     done = subprocess.run(
         [sys.executable, "-m", "vendzz_migrate.sample.live", str(dirty.path), "--max-rows", "60"],
-        capture_output=True, text=True, timeout=300, check=False)
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "60"
     assert "started" in done.stderr

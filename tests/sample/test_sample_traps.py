@@ -14,13 +14,19 @@ from vendzz_migrate.sample import TRAP_KINDS, SampleStats, Trap
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SQL_DATETIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 JSON_COLUMNS = {
-    "users": ["twoFactorBackupCodes"], "quizzes": ["structure", "settings", "trackingPixels"],
-    "quiz_templates": ["structure"], "quiz_responses": ["responses", "metadata"],
-    "response_variables": ["variableValue"], "quiz_analytics": ["metadata"],
-    "sms_campaigns": ["phones", "conditionalRules"], "email_campaigns": ["variables"],
-    "email_logs": ["leadData"], "email_automations": ["conditions", "sequence"],
+    "users": ["twoFactorBackupCodes"],
+    "quizzes": ["structure", "settings", "trackingPixels"],
+    "quiz_templates": ["structure"],
+    "quiz_responses": ["responses", "metadata"],
+    "response_variables": ["variableValue"],
+    "quiz_analytics": ["metadata"],
+    "sms_campaigns": ["phones", "conditionalRules"],
+    "email_campaigns": ["variables"],
+    "email_logs": ["leadData"],
+    "email_automations": ["conditions", "sequence"],
     "whatsapp_campaigns": ["message", "phones", "extension_settings"],
-    "stripe_subscriptions": ["metadata"], "subscription_plans": ["features", "limits"],
+    "stripe_subscriptions": ["metadata"],
+    "subscription_plans": ["features", "limits"],
     "credit_transactions": ["metadata"],
 }
 
@@ -90,8 +96,10 @@ def test_clean_json_is_single_encoded_containers(clean: SampleStats, open_db: An
 def test_clean_has_no_orphans_nor_duplicates(clean: SampleStats, open_db: Any) -> None:
     conn = open_db(clean.path)
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    dupes = conn.execute("SELECT count(*) FROM (SELECT 1 FROM extension_pings GROUP BY "
-                         "user_id, version, status, pending_count, created_at HAVING count(*) > 1)")
+    dupes = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM extension_pings GROUP BY "
+        "user_id, version, status, pending_count, created_at HAVING count(*) > 1)"
+    )
     assert dupes.fetchone()[0] == 0
 
 
@@ -115,8 +123,11 @@ def fetch(conn: sqlite3.Connection, trap: Trap) -> Cell:
     where = "rowid = ?" if by_rowid else f'"{pk[0]}" = ?'
     key: Any = int(trap.key) if by_rowid else trap.key
     column = "rowid" if trap.column == "*" else f'"{trap.column}"'
-    row = conn.execute(f'SELECT typeof({column}), {column}, CAST({column} AS BLOB) '
-                       f'FROM "{trap.table}" WHERE {where}', (key,)).fetchone()
+    row = conn.execute(
+        f"SELECT typeof({column}), {column}, CAST({column} AS BLOB) "
+        f'FROM "{trap.table}" WHERE {where}',
+        (key,),
+    ).fetchone()
     assert row is not None, trap
     return (row[0].decode(), row[1], row[2])
 
@@ -133,8 +144,10 @@ def parent_exists(conn: sqlite3.Connection, trap: Trap, value: bytes) -> bool:
 def is_duplicate(conn: sqlite3.Connection, trap: Trap) -> bool:
     names = [name for name, _, _ in columns(conn, trap.table)]
     same = " AND ".join(f'a."{n}" IS b."{n}"' for n in names)
-    sql = (f'SELECT count(*) FROM "{trap.table}" a JOIN "{trap.table}" b ON {same} '
-           "AND a.rowid <> b.rowid WHERE a.rowid = ?")
+    sql = (
+        f'SELECT count(*) FROM "{trap.table}" a JOIN "{trap.table}" b ON {same} '
+        "AND a.rowid <> b.rowid WHERE a.rowid = ?"
+    )
     return bool(conn.execute(sql, (int(trap.key),)).fetchone()[0])
 
 
@@ -163,24 +176,28 @@ Cell = tuple[str, Any, bytes]  # typeof, value, CAST(value AS BLOB)
 CHECKS: dict[str, Callable[[sqlite3.Connection, Trap, Cell], bool]] = {
     "mixed_epoch_ms": lambda _c, _t, cell: cell[0] == "integer" and 10**11 <= cell[1] < 10**14,
     "iso_text_in_integer": lambda _c, _t, cell: (
-        cell[0] == "text" and bool(ISO.match(cell[2].decode()))),
+        cell[0] == "text" and bool(ISO.match(cell[2].decode()))
+    ),
     "sql_datetime_text": lambda _c, _t, cell: bool(SQL_DATETIME.match(cell[1].decode())),
     "text_in_integer": lambda _c, _t, cell: (
-        cell[0] == "text" and not re.fullmatch(rb"[-+\d. eE]+", cell[2])),
+        cell[0] == "text" and not re.fullmatch(rb"[-+\d. eE]+", cell[2])
+    ),
     "infinity": lambda _c, _t, cell: (
         (cell[0] == "real" and math.isinf(cell[1]))
-        or cell[2] in (b"Infinity", b"-Infinity", b"NaN")),
+        or cell[2] in (b"Infinity", b"-Infinity", b"NaN")
+    ),
     "int8_beyond_int4": lambda _c, _t, cell: cell[0] == "integer" and cell[1] > 2**31 - 1,
     "nul_byte": lambda _c, _t, cell: cell[0] == "text" and b"\x00" in cell[2],
     "invalid_utf8": lambda _c, _t, cell: cell[0] == "text" and not decodes(cell[2]),
     "varchar_overflow": lambda c, t, cell: len(cell[2].decode()) > declared_length(c, t),
     "double_encoded_json": lambda _c, _t, cell: (
-        isinstance(inner := json.loads(cell[2]), str)
-        and isinstance(json.loads(inner), list | dict)),
+        isinstance(inner := json.loads(cell[2]), str) and isinstance(json.loads(inner), list | dict)
+    ),
     "invalid_json": lambda _c, _t, cell: not parses(cell[2]),
     "json_scalar": lambda _c, _t, cell: not isinstance(json.loads(cell[2]), list | dict),
     "fat_json": lambda _c, _t, cell: (
-        len(cell[2]) >= 1_000_000 and isinstance(json.loads(cell[2]), dict)),
+        len(cell[2]) >= 1_000_000 and isinstance(json.loads(cell[2]), dict)
+    ),
     "empty_vs_null": lambda _c, _t, cell: cell[0] == "text" and cell[2] == b"",
     "null_pk": lambda _c, _t, cell: cell[0] == "null",
     "orphan": lambda c, t, cell: not parent_exists(c, t, cell[1]),

@@ -46,8 +46,17 @@ def test_unknown_collations_are_registered_for_reading(tmp_path: Path) -> None:
         conn.close()
 
 
-@pytest.mark.parametrize(("name", "folded"), [
-    ("NOCASE", True), ("unicase", True), ("utf8_ci", True), ("RTRIM", False),
-    ("BINARY", False), ("my order", False), (None, False)])
+@pytest.mark.parametrize(
+    ("name", "folded"),
+    [
+        ("NOCASE", True),
+        ("unicase", True),
+        ("utf8_ci", True),
+        ("RTRIM", False),
+        ("BINARY", False),
+        ("my order", False),
+        (None, False),
+    ],
+)
 def test_case_insensitive_names(name: str | None, folded: bool) -> None:
     assert case_insensitive(name) is folded

@@ -10,18 +10,23 @@ import pytest
 from tests.copy.helpers import copy, rows
 
 
-@pytest.mark.parametrize("ddl", [
-    'CREATE TABLE t ("rowid" TEXT, v INT)',  # a column shadowing rowid, values repeat
-    "CREATE TABLE t (a TEXT, b INT, v INT, PRIMARY KEY (a, b)) WITHOUT ROWID",
-    "CREATE TABLE t (v INT)",  # no key at all, exact duplicates
-])
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        'CREATE TABLE t ("rowid" TEXT, v INT)',  # a column shadowing rowid, values repeat
+        "CREATE TABLE t (a TEXT, b INT, v INT, PRIMARY KEY (a, b)) WITHOUT ROWID",
+        "CREATE TABLE t (v INT)",  # no key at all, exact duplicates
+    ],
+)
 def test_every_row_once(ddl: str, pg_url: str, tmp_path: Path) -> None:
     src = tmp_path / "s.db"
     conn = sqlite3.connect(src)
     conn.execute(ddl)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(t)")]
-    data = [tuple((f"k{i % 7}" if c in ("rowid", "a") else i // 7 if c == "b" else i % 3)
-                  for c in cols) for i in range(200)]
+    data = [
+        tuple((f"k{i % 7}" if c in ("rowid", "a") else i // 7 if c == "b" else i % 3) for c in cols)
+        for i in range(200)
+    ]
     conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(cols))})", data)
     conn.commit()
     conn.close()

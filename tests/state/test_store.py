@@ -15,8 +15,11 @@ from vendzz_migrate.state.store import Store
 
 def waiting(pg_url: str, application: str) -> bool:
     with psycopg.connect(pg_url) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                           " AND wait_event_type = 'Lock'", (application,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            " AND wait_event_type = 'Lock'",
+            (application,),
+        ).fetchone()
         return bool(row and row[0])
 
 
@@ -53,8 +56,7 @@ def test_two_first_runs_create_the_state_schema_once(pg_url: str) -> None:
         second.close()
 
 
-def test_concurrent_first_runs_into_two_schemas_both_succeed(pg_url: str,
-                                                             tmp_path: Path) -> None:
+def test_concurrent_first_runs_into_two_schemas_both_succeed(pg_url: str, tmp_path: Path) -> None:
     src = tmp_path / "s.db"
     conn = sqlite3.connect(src)
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")

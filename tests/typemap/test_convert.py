@@ -33,12 +33,12 @@ from vendzz_migrate.typemap.values import Raw, decode_raw, encode_raw
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 EDGE_INTS = st.sampled_from([0, 1, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)])
-FLOATS = st.floats(allow_nan=False) | st.sampled_from([-0.0, 5e-324, 1.7976931348623157e308,
-                                                       1e-12, 1e15, 0.1, 1e300, -1e-300])
+FLOATS = st.floats(allow_nan=False) | st.sampled_from(
+    [-0.0, 5e-324, 1.7976931348623157e308, 1e-12, 1e15, 0.1, 1e300, -1e-300]
+)
 TEXTS = st.text() | st.sampled_from(["", "a\x00b", "é", "\t\n\r\\", "1.0", " 42 ", "Infinity"])
 VALUES = st.one_of(st.none(), INT64, EDGE_INTS, FLOATS, TEXTS, st.binary(max_size=20))
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,7 @@ def lite() -> sqlite3.Connection:
     return conn
 
 
-def fast(lite: sqlite3.Connection, conv: Conversion, value: object
-         ) -> tuple[bytes | None, Raw]:
+def fast(lite: sqlite3.Connection, conv: Conversion, value: object) -> tuple[bytes | None, Raw]:
     """The fast path's COPY field for ``value`` (None when it does not claim the value), and
     the value as SQLite really stores it (e.g. SQLite keeps no -0.0)."""
     lite.execute("DELETE FROM v")
@@ -79,23 +78,31 @@ def same_meaning(kind: Kind, a: str, b: str) -> bool:
         return Decimal(a) == Decimal(b)
     if kind is Kind.TIMESTAMP:
         return datetime.fromisoformat(a.replace("+00", "+00:00")) == datetime.fromisoformat(
-            b.replace("+00:00", "+00").replace("+00", "+00:00"))
+            b.replace("+00:00", "+00").replace("+00", "+00:00")
+        )
     return a == b
 
 
 CASES = [
-    (Kind.TEXT, "text"), (Kind.TEXT, "varchar(5)"), (Kind.INTEGER, "bigint"),
-    (Kind.INTEGER, "integer"), (Kind.FLOAT, "double precision"),
-    (Kind.DECIMAL, "numeric(12,2)"), (Kind.BOOLEAN, "boolean"),
-    (Kind.TIMESTAMP, "timestamptz"), (Kind.JSON, "jsonb"), (Kind.BYTES, "bytea"),
+    (Kind.TEXT, "text"),
+    (Kind.TEXT, "varchar(5)"),
+    (Kind.INTEGER, "bigint"),
+    (Kind.INTEGER, "integer"),
+    (Kind.FLOAT, "double precision"),
+    (Kind.DECIMAL, "numeric(12,2)"),
+    (Kind.BOOLEAN, "boolean"),
+    (Kind.TIMESTAMP, "timestamptz"),
+    (Kind.JSON, "jsonb"),
+    (Kind.BYTES, "bytea"),
 ]
 
 
 @pytest.mark.parametrize(("kind", "pg_type"), CASES)
 @SETTINGS
 @given(value=VALUES)
-def test_fast_path_agrees_with_reference(lite: sqlite3.Connection, kind: Kind, pg_type: str,
-                                         value: object) -> None:
+def test_fast_path_agrees_with_reference(
+    lite: sqlite3.Connection, kind: Kind, pg_type: str, value: object
+) -> None:
     conv = make(kind, pg_type)
     claimed, stored = fast(lite, conv, value)
     if claimed is None:
@@ -110,8 +117,9 @@ def test_fast_path_agrees_with_reference(lite: sqlite3.Connection, kind: Kind, p
 
 @given(value=st.integers(min_value=0, max_value=10**14 - 1))
 @SETTINGS
-def test_timestamps_fast_and_slow_agree_on_every_epoch(lite: sqlite3.Connection,
-                                                       value: int) -> None:
+def test_timestamps_fast_and_slow_agree_on_every_epoch(
+    lite: sqlite3.Connection, value: int
+) -> None:
     conv = make(Kind.TIMESTAMP, "timestamptz")
     claimed, _ = fast(lite, conv, value)
     assert claimed is not None
@@ -126,30 +134,34 @@ def test_epoch_seconds_and_milliseconds_are_told_apart_per_value() -> None:
         epoch_to_datetime(10**15)
 
 
-EPOCH_EDGES = st.sampled_from([b + d for limit, _ in EPOCH_UNITS for b in (limit, -limit)
-                               for d in (-1, 0, 1)] + [0, 1, -1])
+EPOCH_EDGES = st.sampled_from(
+    [b + d for limit, _ in EPOCH_UNITS for b in (limit, -limit) for d in (-1, 0, 1)] + [0, 1, -1]
+)
 
 
 @given(value=EPOCH_EDGES | st.integers(-(10**15), 10**15))
 @SETTINGS
-def test_the_epoch_rule_is_one_rule_in_python_and_sql(lite: sqlite3.Connection,
-                                                      value: int) -> None:
+def test_the_epoch_rule_is_one_rule_in_python_and_sql(lite: sqlite3.Connection, value: int) -> None:
     """EPOCH_UNITS told apart the same way by Python (epoch_scale: the copier's slow path and
     verify's reference) and by the SQL every fast path is built with (epoch_sql)."""
     sql = epoch_sql("x", lambda _, scale: str(scale))
     found = lite.execute(f"SELECT {sql} FROM (SELECT ? AS x)", (value,)).fetchone()[0]
     assert (None if found is None else int(found)) == epoch_scale(value)
-    assert epoch_scale(value) == (1_000_000 if abs(value) < 10**11
-                                  else 1_000 if abs(value) < 10**14 else None)
+    assert epoch_scale(value) == (
+        1_000_000 if abs(value) < 10**11 else 1_000 if abs(value) < 10**14 else None
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ('{"a": 1}', '{"a": 1}'),
-    ('"{\\"a\\": 1}"', '{"a": 1}'),  # double-encoded object
-    ('"\\"[]\\""', "[]"),  # triple-encoded array
-    ('"invalid"', '"invalid"'),  # a JSON string scalar stays a string
-    ('"123"', '"123"'),  # so does a string holding a number
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1}', '{"a": 1}'),
+        ('"{\\"a\\": 1}"', '{"a": 1}'),  # double-encoded object
+        ('"\\"[]\\""', "[]"),  # triple-encoded array
+        ('"invalid"', '"invalid"'),  # a JSON string scalar stays a string
+        ('"123"', '"123"'),  # so does a string holding a number
+    ],
+)
 def test_json_unwrapping(text: str, expected: str) -> None:
     assert unwrap_json(text) == expected
 
@@ -184,10 +196,18 @@ def test_copy_escape() -> None:
     assert copy_escape("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
 
 
-@pytest.mark.parametrize(("pg_type", "value", "ok"), [
-    ("integer", 2**31, False), ("integer", 2**31 - 1, True), ("bigint", 2**63 - 1, True),
-    ("bigint", "42", True), ("bigint", "4x", False), ("bigint", 3.0, True), ("bigint", 3.5, False),
-])
+@pytest.mark.parametrize(
+    ("pg_type", "value", "ok"),
+    [
+        ("integer", 2**31, False),
+        ("integer", 2**31 - 1, True),
+        ("bigint", 2**63 - 1, True),
+        ("bigint", "42", True),
+        ("bigint", "4x", False),
+        ("bigint", 3.0, True),
+        ("bigint", 3.5, False),
+    ],
+)
 def test_integer_ranges_and_text(pg_type: str, value: object, ok: bool) -> None:
     conv = make(Kind.INTEGER, pg_type)
     if ok:
@@ -197,10 +217,17 @@ def test_integer_ranges_and_text(pg_type: str, value: object, ok: bool) -> None:
             conv.convert(Raw.of(value))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("Infinity", "Infinity"), ("-inf", "-Infinity"), ("NaN", "NaN"), (" 1.5 ", "1.5"),
-    (-0.0, "-0.0"), (9e999, "Infinity"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Infinity", "Infinity"),
+        ("-inf", "-Infinity"),
+        ("NaN", "NaN"),
+        (" 1.5 ", "1.5"),
+        (-0.0, "-0.0"),
+        (9e999, "Infinity"),
+    ],
+)
 def test_float_specials(value: object, expected: str) -> None:
     assert make(Kind.FLOAT, "double precision").convert(Raw.of(value)) == expected  # type: ignore[arg-type]
 
@@ -214,16 +241,36 @@ def test_money_keeps_cents_exactly_and_refuses_more() -> None:
         conv.convert(Raw.of("Infinity"))
 
 
-LINE_TEXTS = st.none() | st.text() | st.sampled_from(
-    ["\\N", "\\", "a\tb", "x\ny\rz", "\\\\N", "\\x41", "", "\r\n", "\\n", "tail\\", "a\x00b",
-     "\x00"]) | st.sampled_from([b"\xff", b"a\xffb", b"\\\xff", b"\xc3\xa9", b"\xff\xff"])
+LINE_TEXTS = (
+    st.none()
+    | st.text()
+    | st.sampled_from(
+        [
+            "\\N",
+            "\\",
+            "a\tb",
+            "x\ny\rz",
+            "\\\\N",
+            "\\x41",
+            "",
+            "\r\n",
+            "\\n",
+            "tail\\",
+            "a\x00b",
+            "\x00",
+        ]
+    )
+    | st.sampled_from([b"\xff", b"a\xffb", b"\\\xff", b"\xc3\xa9", b"\xff\xff"])
+)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=st.lists(LINE_TEXTS, min_size=1, max_size=4))
-def test_finished_lines_read_back_exactly_in_postgres(values: list[str | bytes | None],
-                                                      pg_url: str) -> None:
+def test_finished_lines_read_back_exactly_in_postgres(
+    values: list[str | bytes | None], pg_url: str
+) -> None:
     """A COPY line as the fast path builds it (SQLite joins the unescaped fields, NULL as the
     byte 0xFF; finish_line escapes backslashes, NULLs, newlines and CRs), COPYed into a real
     PostgreSQL, reads back as the very values: NULL vs '\\N' vs '' vs a 0xFF byte included. A
@@ -253,8 +300,10 @@ def test_finished_lines_read_back_exactly_in_postgres(values: list[str | bytes |
         cur.execute(f"CREATE TEMP TABLE t ({', '.join(c + ' text' for c in cols)})".encode())
         if any(v is not None and b"\xff" in v for v in raw):
             assert nulls == 0
-            with pytest.raises(psycopg.errors.CharacterNotInRepertoire), \
-                    cur.copy(b"COPY t FROM STDIN") as copy:
+            with (
+                pytest.raises(psycopg.errors.CharacterNotInRepertoire),
+                cur.copy(b"COPY t FROM STDIN") as copy,
+            ):
                 copy.write(finished + b"\n")
             return
         with cur.copy(b"COPY t FROM STDIN") as copy:

@@ -41,7 +41,8 @@ def mapping(tmp_path_factory: pytest.TempPathFactory) -> Mapping:
             "INSERT INTO t VALUES (?, '2024-01-02', '2024-01-02 10:00:00', 'soon', 1700000000,"
             " 7, 'yes', 1.25, 3, 'x', 'text', '{\"a\": 1}', 1700000000 + ?, NULL, 1,"
             " 3, 'a1', ?, '1')",
-            (i, i, '{"k": 1}' if i else "Test Simple"))
+            (i, i, '{"k": 1}' if i else "Test Simple"),
+        )
     conn.execute("INSERT INTO nullable_key VALUES (NULL, 'no id'), ('k', 'ok')")
     conn.commit()
     conn.close()
@@ -52,18 +53,29 @@ def mapping(tmp_path_factory: pytest.TempPathFactory) -> Mapping:
         reader.close()
 
 
-@pytest.mark.parametrize(("column", "pg_type"), [
-    ("born", "date"), ("seen", "timestamptz"), ("at", "timestamptz"), ("ts", "timestamptz"),
-    ("flag", "boolean"), ("ok", "boolean"), ("price", "numeric(4,2)"),
-    ("amount", "numeric(10,3)"), ("plain", "numeric"), ("pic", "bytea"), ("doc", "jsonb"),
-    ("created_at", "timestamptz"),  # INTEGER with epoch values: evidence
-    ("updated_at", "bigint"),  # INTEGER, all NULL: no evidence
-    ("created_by_id", "bigint"),  # named like a key
-    ("expires", "bigint"),  # time-named, but 3 is no epoch
-    ("parent_code", "text"),  # takes the referenced key's type
-    ("mostly_json", "jsonb"),
-    ("parent2_ref", "bigint"),  # TEXT holding '1': the type of parent2.id
-])
+@pytest.mark.parametrize(
+    ("column", "pg_type"),
+    [
+        ("born", "date"),
+        ("seen", "timestamptz"),
+        ("at", "timestamptz"),
+        ("ts", "timestamptz"),
+        ("flag", "boolean"),
+        ("ok", "boolean"),
+        ("price", "numeric(4,2)"),
+        ("amount", "numeric(10,3)"),
+        ("plain", "numeric"),
+        ("pic", "bytea"),
+        ("doc", "jsonb"),
+        ("created_at", "timestamptz"),  # INTEGER with epoch values: evidence
+        ("updated_at", "bigint"),  # INTEGER, all NULL: no evidence
+        ("created_by_id", "bigint"),  # named like a key
+        ("expires", "bigint"),  # time-named, but 3 is no epoch
+        ("parent_code", "text"),  # takes the referenced key's type
+        ("mostly_json", "jsonb"),
+        ("parent2_ref", "bigint"),  # TEXT holding '1': the type of parent2.id
+    ],
+)
 def test_declared_type_keeps_its_family(mapping: Mapping, column: str, pg_type: str) -> None:
     col = mapping.tables["t"].columns[column]
     assert col.type == pg_type, col.note
@@ -82,10 +94,18 @@ def test_text_that_is_not_json_is_wrapped(mapping: Mapping) -> None:
     assert col.on_error == "wrap" and "1 text value(s) that are not JSON" in (col.note or "")
 
 
-@pytest.mark.parametrize(("column", "pg_type"), [
-    ("d", "date"), ("b", "boolean"), ("n", "numeric(5,1)"), ("j", "jsonb"), ("x", "bytea"),
-    ("created_at", "bigint"), ("is_active", "boolean"),
-])
+@pytest.mark.parametrize(
+    ("column", "pg_type"),
+    [
+        ("d", "date"),
+        ("b", "boolean"),
+        ("n", "numeric(5,1)"),
+        ("j", "jsonb"),
+        ("x", "bytea"),
+        ("created_at", "bigint"),
+        ("is_active", "boolean"),
+    ],
+)
 def test_an_empty_table_keeps_declared_types(mapping: Mapping, column: str, pg_type: str) -> None:
     assert mapping.tables["empty_one"].columns[column].type == pg_type
 

@@ -18,8 +18,9 @@ runner = CliRunner()
 def test_infer_edit_and_copy(pg_url: str, tmp_path: Path) -> None:
     stats = generate(tmp_path / "v.db", rows=800, seed=2, clean=True)
     out = tmp_path / "mapping.yaml"
-    result = runner.invoke(app, ["schema", "infer", str(stats.path), "-o", str(out),
-                                 "--snake-case"])
+    result = runner.invoke(
+        app, ["schema", "infer", str(stats.path), "-o", str(out), "--snake-case"]
+    )
     assert result.exit_code == 0, result.output
     mapping = maps.load(out)
     users = mapping.tables["users"]
@@ -35,8 +36,12 @@ def test_infer_edit_and_copy(pg_url: str, tmp_path: Path) -> None:
     report = copy(stats.path, pg_url, tmp_path, mapping_path=out)
     copied = {t.table for t in report.tables}
     assert "credit_transactions" not in copied and "lessons" not in copied
-    cols = {c for (c,) in rows(pg_url, "SELECT column_name FROM information_schema.columns"
-                                       " WHERE table_name = 'users'")}
+    cols = {
+        c
+        for (c,) in rows(
+            pg_url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+        )
+    }
     assert {"firstName", "created_at", "is_blocked"} <= cols
     verified(stats.path, pg_url, mode="full")
 

@@ -32,20 +32,38 @@ from vendzz_migrate.typemap.reverse import (
 )
 from vendzz_migrate.typemap.values import Raw
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow,
-                                           HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 LOW, HIGH = datetime(1974, 1, 1, tzinfo=UTC), datetime(5000, 1, 1, tzinfo=UTC)
 MOMENTS = st.datetimes(min_value=LOW.replace(tzinfo=None), max_value=HIGH.replace(tzinfo=None))
-JSON_LEAF = (st.none() | st.booleans() | st.integers(-(2**60), 2**60)
-             | st.text(st.characters(codec="utf-8", exclude_characters="\x00"),
-                       max_size=8))
-JSON_DOC = st.recursive(JSON_LEAF, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
-    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=5),
-    kids, max_size=4), max_leaves=12)
-JSON_COMPOUND = st.lists(JSON_DOC, max_size=4) | st.dictionaries(st.text(max_size=5).filter(
-    lambda k: "\x00" not in k and not any(0xD800 <= ord(c) <= 0xDFFF for c in k)), JSON_DOC,
-    max_size=4)
+JSON_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+)
+JSON_DOC = st.recursive(
+    JSON_LEAF,
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=5),
+            kids,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+JSON_COMPOUND = st.lists(JSON_DOC, max_size=4) | st.dictionaries(
+    st.text(max_size=5).filter(
+        lambda k: "\x00" not in k and not any(0xD800 <= ord(c) <= 0xDFFF for c in k)
+    ),
+    JSON_DOC,
+    max_size=4,
+)
 TEXTS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
 
 
@@ -113,11 +131,14 @@ def test_epoch_milliseconds(pg: psycopg.Connection[Any], millis: int) -> None:
 @given(MOMENTS, st.sampled_from(["T3Z", " 0", "T0Z", " 3", "T6+00:00", "date"]))
 def test_timestamp_texts(pg: psycopg.Connection[Any], moment: datetime, form: str) -> None:
     moment = moment.replace(tzinfo=UTC)
-    text = {"T3Z": iso_z(moment), " 0": moment.strftime("%Y-%m-%d %H:%M:%S"),
-            "T0Z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            " 3": moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
-            "T6+00:00": moment.isoformat(timespec="microseconds"),
-            "date": moment.date().isoformat()}[form]
+    text = {
+        "T3Z": iso_z(moment),
+        " 0": moment.strftime("%Y-%m-%d %H:%M:%S"),
+        "T0Z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        " 3": moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}",
+        "T6+00:00": moment.isoformat(timespec="microseconds"),
+        "date": moment.date().isoformat(),
+    }[form]
     raw = Raw.of(text)
     assert encoding_of(Kind.TIMESTAMP, raw) == Encoding("text", form)
     assert round_trip(pg, make(Kind.TIMESTAMP, "timestamptz"), raw) == raw
@@ -159,8 +180,11 @@ def test_decimal_as_integer_and_text(pg: psycopg.Connection[Any], number: int) -
 @SETTINGS
 @given(st.booleans(), st.sampled_from(["integer", "true", "t"]))
 def test_booleans(pg: psycopg.Connection[Any], flag: bool, form: str) -> None:
-    raw = Raw("integer", int(flag)) if form == "integer" else Raw.of(
-        {"true": ("true", "false"), "t": ("t", "f")}[form][not flag])
+    raw = (
+        Raw("integer", int(flag))
+        if form == "integer"
+        else Raw.of({"true": ("true", "false"), "t": ("t", "f")}[form][not flag])
+    )
     assert round_trip(pg, make(Kind.BOOLEAN, "boolean"), raw) == raw
 
 
@@ -187,8 +211,7 @@ def test_bytes(pg: psycopg.Connection[Any], data: bytes) -> None:
 
 @SETTINGS
 @given(JSON_COMPOUND, st.integers(0, 2))
-def test_json_compact_and_double_encoded(pg: psycopg.Connection[Any], doc: Any,
-                                         depth: int) -> None:
+def test_json_compact_and_double_encoded(pg: psycopg.Connection[Any], doc: Any, depth: int) -> None:
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     for _ in range(depth):
         text = json.dumps(text, ensure_ascii=False)
@@ -231,10 +254,20 @@ def test_compact_json_keeps_strings() -> None:
 
 
 @SETTINGS
-@given(MOMENTS, st.sampled_from([Encoding("integer", "ms"), Encoding("text", "T3Z"),
-                                 Encoding("text", " 3"), Encoding("real", "s")]))
-def test_new_timestamps_take_the_column_encoding(pg: psycopg.Connection[Any], moment: datetime,
-                                                 enc: Encoding) -> None:
+@given(
+    MOMENTS,
+    st.sampled_from(
+        [
+            Encoding("integer", "ms"),
+            Encoding("text", "T3Z"),
+            Encoding("text", " 3"),
+            Encoding("real", "s"),
+        ]
+    ),
+)
+def test_new_timestamps_take_the_column_encoding(
+    pg: psycopg.Connection[Any], moment: datetime, enc: Encoding
+) -> None:
     moment = moment.replace(tzinfo=UTC, microsecond=moment.microsecond // 1000 * 1000)
     if enc.storage == "real":
         moment = moment.replace(microsecond=0)
@@ -286,9 +319,15 @@ def test_column_encoding_is_the_dominant_among_recent_rows() -> None:
     base = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(30):
         moment = base + timedelta(days=i)
-        conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)",
-                     (i, int(moment.timestamp() * (1000 if i > 10 else 1)), iso_z(moment),
-                      json.dumps(json.dumps([i]))))
+        conn.execute(
+            "INSERT INTO t VALUES (?, ?, ?, ?)",
+            (
+                i,
+                int(moment.timestamp() * (1000 if i > 10 else 1)),
+                iso_z(moment),
+                json.dumps(json.dumps([i])),
+            ),
+        )
     assert column_encoding(conn, "t", "createdAt", Kind.TIMESTAMP) == Encoding("integer", "ms")
     assert column_encoding(conn, "t", "at", Kind.TIMESTAMP) == Encoding("text", "T3Z")
     assert column_encoding(conn, "t", "j", Kind.JSON) == Encoding("text", "1")

@@ -22,8 +22,9 @@ def dirty(tmp_path_factory: pytest.TempPathFactory) -> SampleStats:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_server_url: str, dirty: SampleStats,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def template_db(
+    pg_server_url: str, dirty: SampleStats, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A database holding a finished copy of ``dirty``; only ever used as a template."""
     name = f"vzt_tpl_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:

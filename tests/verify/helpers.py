@@ -30,8 +30,7 @@ needs_c = pytest.mark.skipif(_speed is None, reason="the optional C extension is
 def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
     """sqlite-to-pg as a library call; rejected rows are accepted (they are quarantined)."""
     try:
-        return copy_run(CopyOptions(source=source, target_url=pg_url, work_dir=work,
-                                    **options))
+        return copy_run(CopyOptions(source=source, target_url=pg_url, work_dir=work, **options))
     except RejectsError as exc:
         report: CopyReport = exc.data["report"]
         return report

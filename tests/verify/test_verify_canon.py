@@ -31,12 +31,31 @@ try:
 except ImportError:  # not built: test_the_c_speedup_is_built says so
     _speed = None  # type: ignore[assignment]
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
-COLUMNS = {"t": "text", "i": "bigint", "f": "double precision", "r": "real", "n": "numeric",
-           "b": "boolean", "ts": "timestamp with time zone", "j": "jsonb", "by": "bytea"}
-KINDS = {"t": Kind.TEXT, "i": Kind.INTEGER, "f": Kind.FLOAT, "r": Kind.FLOAT, "n": Kind.DECIMAL,
-         "b": Kind.BOOLEAN, "ts": Kind.TIMESTAMP, "j": Kind.JSON, "by": Kind.BYTES}
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+COLUMNS = {
+    "t": "text",
+    "i": "bigint",
+    "f": "double precision",
+    "r": "real",
+    "n": "numeric",
+    "b": "boolean",
+    "ts": "timestamp with time zone",
+    "j": "jsonb",
+    "by": "bytea",
+}
+KINDS = {
+    "t": Kind.TEXT,
+    "i": Kind.INTEGER,
+    "f": Kind.FLOAT,
+    "r": Kind.FLOAT,
+    "n": Kind.DECIMAL,
+    "b": Kind.BOOLEAN,
+    "ts": Kind.TIMESTAMP,
+    "j": Kind.JSON,
+    "by": Kind.BYTES,
+}
 
 
 @pytest.fixture
@@ -84,8 +103,13 @@ def _check(pg: psycopg.Connection, column: str, raw: Raw) -> None:
 
 
 @SETTINGS
-@given(value=st.floats() | st.integers(-(2**53), 2**53) | st.sampled_from(
-    [-0.0, 0.0, 5e-324, -5e-324, 1.7976931348623157e308, 2.2250738585072014e-308, math.inf]))
+@given(
+    value=st.floats()
+    | st.integers(-(2**53), 2**53)
+    | st.sampled_from(
+        [-0.0, 0.0, 5e-324, -5e-324, 1.7976931348623157e308, 2.2250738585072014e-308, math.inf]
+    )
+)
 def test_floats_compare_equal(pg: psycopg.Connection, value: float | int) -> None:
     _check(pg, "f", Raw.of(value))
     _check(pg, "r", Raw.of(value))
@@ -94,8 +118,10 @@ def test_floats_compare_equal(pg: psycopg.Connection, value: float | int) -> Non
 
 
 @SETTINGS
-@given(value=st.decimals(allow_nan=False, allow_infinity=False)
-       | st.integers(-(10**40), 10**40).map(Decimal))
+@given(
+    value=st.decimals(allow_nan=False, allow_infinity=False)
+    | st.integers(-(10**40), 10**40).map(Decimal)
+)
 def test_numerics_compare_equal(pg: psycopg.Connection, value: Decimal) -> None:
     _check(pg, "n", Raw.of(str(value)))
 
@@ -112,7 +138,7 @@ def test_text_unicode_and_null_vs_empty(pg: psycopg.Connection, value: str | int
 
 def _js_iso(moment: datetime) -> str:
     """JavaScript's ``toISOString()``: what the service writes into text timestamp columns."""
-    return (f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z")
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def _sql_datetime(moment: datetime) -> str:
@@ -123,23 +149,38 @@ def _sql_datetime(moment: datetime) -> str:
 ANY_MOMENT = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59))
 # the service's two text forms, with dates SQLite would normalise and Python refuses
 EDGE_TEXT_TIMESTAMPS = [
-     "2025-02-30T10:00:00.000Z", "2025-02-29 10:00:00", "2024-02-29T23:59:59.999Z",
-     "0000-01-01 00:00:00", "0000-06-01T00:00:00.000Z", "2025-01-01 24:00:00",
-     "2025-13-01T00:00:00.000Z", "2025-00-10 00:00:00", " 2025-01-01 00:00:00",
-     "2025-01-01T00:00:00.000z", "2025-01-01T00:00:00Z", "2025-01-01 00:00:00.5",
-     "9999-12-31T23:59:59.999Z", "0001-01-01 00:00:00", "1969-12-31T23:59:59.999Z",
-     "0001-02-30T00:00:00.000Z", "2023-04-31 00:00:00"]
-TEXT_TIMESTAMPS = (ANY_MOMENT.map(_js_iso) | ANY_MOMENT.map(_sql_datetime)
-                   | st.sampled_from(EDGE_TEXT_TIMESTAMPS))
+    "2025-02-30T10:00:00.000Z",
+    "2025-02-29 10:00:00",
+    "2024-02-29T23:59:59.999Z",
+    "0000-01-01 00:00:00",
+    "0000-06-01T00:00:00.000Z",
+    "2025-01-01 24:00:00",
+    "2025-13-01T00:00:00.000Z",
+    "2025-00-10 00:00:00",
+    " 2025-01-01 00:00:00",
+    "2025-01-01T00:00:00.000z",
+    "2025-01-01T00:00:00Z",
+    "2025-01-01 00:00:00.5",
+    "9999-12-31T23:59:59.999Z",
+    "0001-01-01 00:00:00",
+    "1969-12-31T23:59:59.999Z",
+    "0001-02-30T00:00:00.000Z",
+    "2023-04-31 00:00:00",
+]
+TEXT_TIMESTAMPS = (
+    ANY_MOMENT.map(_js_iso) | ANY_MOMENT.map(_sql_datetime) | st.sampled_from(EDGE_TEXT_TIMESTAMPS)
+)
 
 
 @SETTINGS
-@given(value=st.integers(-(10**13), 10**14 - 1)
-       | st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
-                      timezones=st.just(UTC)).map(lambda d: d.isoformat())
-       | TEXT_TIMESTAMPS)
-def test_timestamps_seconds_milliseconds_and_text(pg: psycopg.Connection,
-                                                  value: int | str) -> None:
+@given(
+    value=st.integers(-(10**13), 10**14 - 1)
+    | st.datetimes(
+        min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat())
+    | TEXT_TIMESTAMPS
+)
+def test_timestamps_seconds_milliseconds_and_text(pg: psycopg.Connection, value: int | str) -> None:
     _check(pg, "ts", Raw.of(value))
 
 
@@ -156,38 +197,64 @@ def test_bytes_and_integers(pg: psycopg.Connection, value: bytes | int) -> None:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**30), 10**30)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
     max_leaves=20,
 )
 
 
 @SETTINGS
-@given(value=JSON, indent=st.none() | st.integers(0, 3), ascii_only=st.booleans(),
-       wrapped=st.booleans())
-def test_json_normalised_like_jsonb(pg: psycopg.Connection, value: Any, indent: int | None,
-                                    ascii_only: bool, wrapped: bool) -> None:
+@given(
+    value=JSON,
+    indent=st.none() | st.integers(0, 3),
+    ascii_only=st.booleans(),
+    wrapped=st.booleans(),
+)
+def test_json_normalised_like_jsonb(
+    pg: psycopg.Connection, value: Any, indent: int | None, ascii_only: bool, wrapped: bool
+) -> None:
     text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
     if wrapped:
         text = json.dumps(text)  # double-encoded, as Vendzz sometimes stored it
     _check(pg, "j", Raw.of(text))
 
 
-@pytest.mark.parametrize("text", [
-    '{"a": 1, "a": 2}', '{"b": 1, "aa": 2, "a": 3, "": 4}', '[1.50, 1e2, -0, -0.0, 1E-3]',
-    '{"x": 12345678901234567890123456789.000}', '"\\u00e9\\u0001\\/\\b\\f\\n\\r\\t\\"\\\\"',
-    '{"é": 1, "z": 2, "ü": 3}', '  {  }  ', "[[], {}, [{}]]", '"{\\"a\\": [1, 2]}"'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2}',
+        '{"b": 1, "aa": 2, "a": 3, "": 4}',
+        "[1.50, 1e2, -0, -0.0, 1E-3]",
+        '{"x": 12345678901234567890123456789.000}',
+        '"\\u00e9\\u0001\\/\\b\\f\\n\\r\\t\\"\\\\"',
+        '{"é": 1, "z": 2, "ü": 3}',
+        "  {  }  ",
+        "[[], {}, [{}]]",
+        '"{\\"a\\": [1, 2]}"',
+    ],
+)
 def test_json_examples(pg: psycopg.Connection, text: str) -> None:
     assert _compare(pg, "j", Raw.of(text))
 
 
 JSON_NO_FLOATS = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.text()
     | st.sampled_from(["", "\x00", "\x7f", "\x1f", "😀", "\ud800", "a/b", '"\\']),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-        st.text(max_size=4) | st.sampled_from(["", "a", "aa", "é", "😀"]), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.text(max_size=4) | st.sampled_from(["", "a", "aa", "é", "😀"]), inner, max_size=5
+        )
+    ),
     max_leaves=25,
 )
 
@@ -197,8 +264,12 @@ def json_texts(draw: st.DrawFn) -> str:
     """JSON written every way it may be: any whitespace between tokens, any character of a
     string escaped (\\uXXXX, surrogate pairs, \\/), integers as -0; some of it is not JSON at
     all (a lone surrogate, a raw control character: PostgreSQL refuses those)."""
-    value = draw(st.one_of(st.lists(JSON_NO_FLOATS, max_size=4),
-                           st.dictionaries(st.text(max_size=4), JSON_NO_FLOATS, max_size=4)))
+    value = draw(
+        st.one_of(
+            st.lists(JSON_NO_FLOATS, max_size=4),
+            st.dictionaries(st.text(max_size=4), JSON_NO_FLOATS, max_size=4),
+        )
+    )
     space = st.sampled_from(["", "", " ", "\n", "\t", "\r\n  "])
 
     def string(text: str) -> str:
@@ -221,8 +292,15 @@ def json_texts(draw: st.DrawFn) -> str:
     def write(node: Any) -> str:
         gap = draw(space)
         if isinstance(node, dict):
-            return "{" + gap + ",".join(f"{draw(space)}{string(k)}{draw(space)}:{write(v)}"
-                                        for k, v in node.items()) + draw(space) + "}"
+            return (
+                "{"
+                + gap
+                + ",".join(
+                    f"{draw(space)}{string(k)}{draw(space)}:{write(v)}" for k, v in node.items()
+                )
+                + draw(space)
+                + "}"
+            )
         if isinstance(node, list):
             return "[" + gap + ",".join(write(v) for v in node) + draw(space) + "]"
         if isinstance(node, str):
@@ -235,8 +313,9 @@ def json_texts(draw: st.DrawFn) -> str:
 
 
 @needs_c
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=json_texts())
 def test_c_json_text_is_what_postgresql_prints(pg: psycopg.Connection, text: str) -> None:
     """_speed.json_text (C, straight from the bytes) is sure only of what PostgreSQL accepts,
@@ -256,10 +335,14 @@ def test_c_json_text_is_what_postgresql_prints(pg: psycopg.Connection, text: str
 
 @needs_c
 @settings(max_examples=1000, deadline=None)
-@given(text=json_texts(), cut=st.integers(0, 400), junk=st.sampled_from(
-    ["", ",", "]", "}", ":", '"', "\\", "x", "1.5", "\x00", "\ud800", "\xff"]))
-def test_c_json_text_never_sure_of_what_the_python_path_refuses(text: str, cut: int,
-                                                                 junk: str) -> None:
+@given(
+    text=json_texts(),
+    cut=st.integers(0, 400),
+    junk=st.sampled_from(["", ",", "]", "}", ":", '"', "\\", "x", "1.5", "\x00", "\ud800", "\xff"]),
+)
+def test_c_json_text_never_sure_of_what_the_python_path_refuses(
+    text: str, cut: int, junk: str
+) -> None:
     """Cut and spliced documents: whenever _speed.json_text is sure, the reference (itself
     held to PostgreSQL above) prints the same bytes; when the reference refuses the text (not
     JSON), the C one is never sure."""
@@ -289,11 +372,13 @@ def test_row_hash_matches_postgres(pg: psycopg.Connection, values: list[str | No
     """NULL vs '' and any unicode, across a text, a jsonb and a bytea column."""
     assume(all(v is None or "\x00" not in v for v in values))
     t, j, b = values
-    line = "\t".join([
-        "\\N" if t is None else copy_escape(t),
-        "\\N" if j is None else copy_escape(json.dumps(j)),
-        "\\N" if b is None else "\\\\x" + b.encode().hex(),
-    ])
+    line = "\t".join(
+        [
+            "\\N" if t is None else copy_escape(t),
+            "\\N" if j is None else copy_escape(json.dumps(j)),
+            "\\N" if b is None else "\\\\x" + b.encode().hex(),
+        ]
+    )
     cols = [("t", "text"), ("j", "jsonb"), ("by", "bytea")]
     try:
         with pg.transaction(force_rollback=True), pg.cursor() as cur:
@@ -304,28 +389,55 @@ def test_row_hash_matches_postgres(pg: psycopg.Connection, values: list[str | No
         assume(False)
         return
     assert row is not None
-    forms = [None if t is None else t.encode(),
-             None if j is None else canonical.jsonb_canon(json.dumps(j)).encode(),
-             None if b is None else b.encode().hex().encode()]
+    forms = [
+        None if t is None else t.encode(),
+        None if j is None else canonical.jsonb_canon(json.dumps(j)).encode(),
+        None if b is None else b.encode().hex().encode(),
+    ]
     assert canon.hash128(canon.row_bytes(forms)) == row[0]
 
 
-SQLITE_VALUES = (st.none() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text()
-                 | st.binary() | st.sampled_from([0, 1, 10**11 - 1, 10**11, 10**14 - 1, -1,
-                                                  "a\x00b", "\x00"])
-                 # the edges of the timestamp range (0001-01-01, 9999-12-31) in s and ms
-                 | st.sampled_from([-62135596800, -62135596801, 253402300799, 253402300800,
-                                    -62135596800000, -62135596800001, -7 * 10**10,
-                                    -(10**11) + 1, -(10**14) + 1, -(10**14)])
-                 | TEXT_TIMESTAMPS)
+SQLITE_VALUES = (
+    st.none()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text()
+    | st.binary()
+    | st.sampled_from([0, 1, 10**11 - 1, 10**11, 10**14 - 1, -1, "a\x00b", "\x00"])
+    # the edges of the timestamp range (0001-01-01, 9999-12-31) in s and ms
+    | st.sampled_from(
+        [
+            -62135596800,
+            -62135596801,
+            253402300799,
+            253402300800,
+            -62135596800000,
+            -62135596800001,
+            -7 * 10**10,
+            -(10**11) + 1,
+            -(10**14) + 1,
+            -(10**14),
+        ]
+    )
+    | TEXT_TIMESTAMPS
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=SQLITE_VALUES, column=st.sampled_from(
-    [("t", "text"), ("i", "integer"), ("i", "bigint"), ("b", "boolean"), ("ts", "timestamptz"),
-     ("by", "bytea")]))
-def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
-                                                       column: tuple[str, str]) -> None:
+@given(
+    value=SQLITE_VALUES,
+    column=st.sampled_from(
+        [
+            ("t", "text"),
+            ("i", "integer"),
+            ("i", "bigint"),
+            ("b", "boolean"),
+            ("ts", "timestamptz"),
+            ("by", "bytea"),
+        ]
+    ),
+)
+def test_sqlite_pieces_equal_the_python_canonical_form(value: Any, column: tuple[str, str]) -> None:
     """The pieces SQLite builds in SQL (litesql) are byte for byte the Python ones (fast)."""
     import sqlite3
 
@@ -340,7 +452,8 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
     sql = litesql.piece_sql(name, conv)
     assert sql is not None
     piece, kind, stored = conn.execute(
-        f'SELECT {sql}, typeof("{name}"), "{name}" FROM v').fetchone()
+        f'SELECT {sql}, typeof("{name}"), "{name}" FROM v'
+    ).fetchone()
     # a row of one SQL group, as litesql.assemble() takes it (a NUL byte: the Python path)
     piece = litesql.assemble(litesql.RowPlan("", ((0, None),), (), (), 1), (piece,))
     try:
@@ -348,8 +461,9 @@ def test_sqlite_pieces_equal_the_python_canonical_form(value: Any,
     except Reject:
         # invalid UTF-8 text: PostgreSQL refuses the row; a NUL byte: the Python path; a
         # value of any other kind that the copier refuses is never built by SQLite
-        assert piece is None or (conv.kind is Kind.TEXT and kind == b"text"
-                                 and b"\x00" not in stored)
+        assert piece is None or (
+            conv.kind is Kind.TEXT and kind == b"text" and b"\x00" not in stored
+        )
         return
     if piece is None:
         return  # the Python path decides
@@ -384,8 +498,9 @@ def test_text_timestamps_at_the_edges(text: str) -> None:
 
 
 # the two text forms the service writes: toISOString() and SQLite's CURRENT_TIMESTAMP
-SERVICE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\.\d{3}Z| \d\d:\d\d:\d\d)",
-                               re.ASCII)
+SERVICE_TIMESTAMP = re.compile(
+    r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\.\d{3}Z| \d\d:\d\d:\d\d)", re.ASCII
+)
 
 
 def _utf8(text: str | None) -> bytes:
@@ -393,14 +508,21 @@ def _utf8(text: str | None) -> bytes:
     return text.encode()
 
 
-RAW_TEXT = st.none() | st.integers(-3, 3) | st.binary(max_size=4) | st.sampled_from(
-    [b"\xff", b"\xfe", b"a\xffb", b"\xfe\xff", b"", b"\xc3\xa9", b"\xc3", b"\xa9"])
+RAW_TEXT = (
+    st.none()
+    | st.integers(-3, 3)
+    | st.binary(max_size=4)
+    | st.sampled_from(
+        [b"\xff", b"\xfe", b"a\xffb", b"\xfe\xff", b"", b"\xc3\xa9", b"\xc3", b"\xa9"]
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(rows=st.lists(st.tuples(RAW_TEXT, RAW_TEXT, RAW_TEXT), min_size=2, max_size=2))
 def test_rows_built_by_sqlite_are_equal_only_when_their_values_are(
-        rows: list[tuple[Any, Any, Any]]) -> None:
+    rows: list[tuple[Any, Any, Any]],
+) -> None:
     """SQLite builds a group of columns as one string from the raw stored bytes, which need not
     be UTF-8: a value holding byte 0xFF or 0xFE (the markers) must never make two different
     rows give the same accepted bytes (assemble() sends such rows to the Python path)."""
@@ -413,8 +535,12 @@ def test_rows_built_by_sqlite_are_equal_only_when_their_values_are(
     conn.text_factory = bytes
     conn.execute("CREATE TABLE v (a, b, c)")
     for row in rows:  # bytes are stored as TEXT holding those very bytes
-        conn.execute("INSERT INTO v VALUES (" + ", ".join(
-            "CAST(? AS TEXT)" if isinstance(v, bytes) else "?" for v in row) + ")", row)
+        conn.execute(
+            "INSERT INTO v VALUES ("
+            + ", ".join("CAST(? AS TEXT)" if isinstance(v, bytes) else "?" for v in row)
+            + ")",
+            row,
+        )
     group = " || ".join(f"({litesql.piece_sql(c, conv)})" for c in "abc")
     plan = litesql.RowPlan("", ((0, None),), (), (), 3)
     built = [litesql.assemble(plan, r) for r in conn.execute(f"SELECT {group} FROM v")]
@@ -443,11 +569,20 @@ def _has_float(value: Any) -> bool:
 
 
 C_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False)
-    | st.text() | st.sampled_from(["\x00", "a\x7fb", "\x1f\x08\x0c", "😀é", '"\\/']),
-    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(
-        st.text(max_size=6) | st.sampled_from(["", "a", "aa", "b", "é", "z", "ab", "😀"]),
-        inner, max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.sampled_from(["\x00", "a\x7fb", "\x1f\x08\x0c", "😀é", '"\\/']),
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.dictionaries(
+            st.text(max_size=6) | st.sampled_from(["", "a", "aa", "b", "é", "z", "ab", "😀"]),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=30,
 )
 
@@ -475,11 +610,14 @@ def test_c_md5_is_md5(data: bytes) -> None:
 
 @needs_c
 @settings(max_examples=500, deadline=None)
-@given(value=st.lists(C_JSON, max_size=3) | st.dictionaries(st.text(max_size=4), C_JSON,
-                                                             max_size=4),
-       indent=st.none() | st.integers(0, 2), ascii_only=st.booleans())
-def test_c_json_text_takes_documents_without_fractions(value: Any, indent: int | None,
-                                                       ascii_only: bool) -> None:
+@given(
+    value=st.lists(C_JSON, max_size=3) | st.dictionaries(st.text(max_size=4), C_JSON, max_size=4),
+    indent=st.none() | st.integers(0, 2),
+    ascii_only=st.booleans(),
+)
+def test_c_json_text_takes_documents_without_fractions(
+    value: Any, indent: int | None, ascii_only: bool
+) -> None:
     """_speed.json_text (jsonb's one fast tier) prints exactly what the reference prints, and
     steps aside only for numbers with a fraction or an exponent and strings holding NUL."""
     assert _speed is not None
@@ -491,12 +629,19 @@ def test_c_json_text_takes_documents_without_fractions(value: Any, indent: int |
     assert got == canonical.jsonb_canon(text).encode()
 
 
-KEY_VALUES = (st.tuples(st.just(b"text"), st.binary(max_size=12) | st.sampled_from(
-    [b"\xff", b"a\x00", "é".encode(), b""] + [t.encode() for t in ["abc", "id_1"]]))
+KEY_VALUES = (
+    st.tuples(
+        st.just(b"text"),
+        st.binary(max_size=12)
+        | st.sampled_from(
+            [b"\xff", b"a\x00", "é".encode(), b""] + [t.encode() for t in ["abc", "id_1"]]
+        ),
+    )
     | st.tuples(st.just(b"blob"), st.binary(max_size=6))
     | st.tuples(st.just(b"integer"), st.integers(-5, 5))
     | st.tuples(st.just(b"real"), st.floats(allow_nan=False))
-    | st.just((b"null", None)))
+    | st.just((b"null", None))
+)
 
 
 @settings(max_examples=300, deadline=None)

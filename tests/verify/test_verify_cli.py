@@ -21,8 +21,9 @@ def _invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_clean_copy_exits_zero_with_a_table(dirty: SampleStats, copied: str,
-                                            tmp_path: Path) -> None:
+def test_clean_copy_exits_zero_with_a_table(
+    dirty: SampleStats, copied: str, tmp_path: Path
+) -> None:
     junit = tmp_path / "verify.xml"
     code, out, _ = _invoke(str(dirty.path), "--target", copied, "--junit", str(junit))
     assert code == 0, out
@@ -33,14 +34,24 @@ def test_clean_copy_exits_zero_with_a_table(dirty: SampleStats, copied: str,
     assert int(suites.get("tests") or 0) > len(dirty.tables)
 
 
-def test_mismatch_exits_9_redacted_unless_show_values(dirty: SampleStats, copied: str,
-                                                      tmp_path: Path) -> None:
+def test_mismatch_exits_9_redacted_unless_show_values(
+    dirty: SampleStats, copied: str, tmp_path: Path
+) -> None:
     key = str(execute(copied, 'SELECT id FROM users ORDER BY id COLLATE "C" LIMIT 1')[0][0])
-    execute(copied, 'UPDATE users SET email = %s WHERE id = %s', ("secret@example.com", key))
+    execute(copied, "UPDATE users SET email = %s WHERE id = %s", ("secret@example.com", key))
     report = tmp_path / "report.json"
     junit = tmp_path / "verify.xml"
-    code, out, err = _invoke(str(dirty.path), "--target", copied, "--json", str(report),
-                             "--junit", str(junit), "--tables", "users,quizzes")
+    code, out, err = _invoke(
+        str(dirty.path),
+        "--target",
+        copied,
+        "--json",
+        str(report),
+        "--junit",
+        str(junit),
+        "--tables",
+        "users,quizzes",
+    )
     assert code == ExitCode.MISMATCH
     assert "secret@example.com" not in out + report.read_text()
     assert key in out
@@ -51,11 +62,15 @@ def test_mismatch_exits_9_redacted_unless_show_values(dirty: SampleStats, copied
     assert users["differences"][-1]["key"] == {"id": key}
     assert users["differences"][-1]["columns"] == ["email"]
     assert [t["table"] for t in data["tables"]] == ["users", "quizzes"]
-    failed = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")
-              if c.find("failure") is not None]
+    failed = [
+        c.get("name")
+        for c in ET.parse(junit).getroot().iter("testcase")
+        if c.find("failure") is not None
+    ]
     assert failed == ["users"]
-    code, out, _ = _invoke(str(dirty.path), "--target", copied, "--tables", "users",
-                           "--show-values", "--mode", "full")
+    code, out, _ = _invoke(
+        str(dirty.path), "--target", copied, "--tables", "users", "--show-values", "--mode", "full"
+    )
     assert code == ExitCode.MISMATCH
     assert "secret@example.com" in out
 
@@ -68,8 +83,9 @@ def test_json_to_stdout_and_counts_mode(dirty: SampleStats, copied: str) -> None
     assert data["total"]["source_rows"] == sum(dirty.tables.values())
 
 
-def test_bad_input_is_one_line_with_its_exit_code(dirty: SampleStats, copied: str,
-                                                  tmp_path: Path) -> None:
+def test_bad_input_is_one_line_with_its_exit_code(
+    dirty: SampleStats, copied: str, tmp_path: Path
+) -> None:
     code, _, err = _invoke(str(tmp_path / "missing.db"), "--target", copied)
     assert code == ExitCode.SOURCE
     assert "no such file" in err

@@ -22,14 +22,16 @@ def _schema_failures(report: VerifyReport) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("mode", ["checksum", "full"])
-def test_clean_copy_of_dirty_file_verifies_clean(dirty: SampleStats, copied: str,
-                                                 mode: str) -> None:
+def test_clean_copy_of_dirty_file_verifies_clean(
+    dirty: SampleStats, copied: str, mode: str
+) -> None:
     report = verify(dirty.path, copied, mode=mode)
     assert report.ok, report.summary()
     assert (report.total.missing, report.total.extra, report.total.changed) == (0, 0, 0)
     assert _schema_failures(report) == []
-    rejects = dict(execute(copied, "SELECT table_name, count(*) FROM vendzz_migrate.rejects"
-                                   " GROUP BY 1"))
+    rejects = dict(
+        execute(copied, "SELECT table_name, count(*) FROM vendzz_migrate.rejects GROUP BY 1")
+    )
     assert rejects, "the dirty file should have quarantined rows"
     for name, count in rejects.items():
         assert table(report, name).quarantined == count
@@ -52,16 +54,26 @@ def test_one_value_changed(dirty: SampleStats, copied: str) -> None:
     execute(copied, 'UPDATE users SET "firstName" = %s WHERE id = %s', ("Changed", key))
     t, diff = only_difference(verify(dirty.path, copied))
     assert (t.table, diff.kind, diff.key, diff.columns) == (
-        "users", DiffKind.CHANGED, {"id": key}, ["firstName"])
+        "users",
+        DiffKind.CHANGED,
+        {"id": key},
+        ["firstName"],
+    )
     assert diff.source is None  # redacted by default
     assert diff.target is None
 
 
 def test_timestamp_moved_by_one_millisecond(dirty: SampleStats, copied: str) -> None:
-    key = _first(copied, 'SELECT id FROM quizzes WHERE "createdAt" IS NOT NULL'
-                         ' ORDER BY id COLLATE "C" LIMIT 1')
-    execute(copied, """UPDATE quizzes SET "createdAt" = "createdAt" + interval '1 millisecond'"""
-                    " WHERE id = %s", (key,))
+    key = _first(
+        copied,
+        'SELECT id FROM quizzes WHERE "createdAt" IS NOT NULL ORDER BY id COLLATE "C" LIMIT 1',
+    )
+    execute(
+        copied,
+        """UPDATE quizzes SET "createdAt" = "createdAt" + interval '1 millisecond'"""
+        " WHERE id = %s",
+        (key,),
+    )
     t, diff = only_difference(verify(dirty.path, copied, show_values=True))
     assert (t.table, diff.key, diff.columns) == ("quizzes", {"id": key}, ["createdAt"])
     assert diff.source
@@ -70,8 +82,11 @@ def test_timestamp_moved_by_one_millisecond(dirty: SampleStats, copied: str) -> 
 
 
 def test_boolean_flipped(dirty: SampleStats, copied: str) -> None:
-    key = _first(copied, 'SELECT id FROM quizzes WHERE "isPublished" IS NOT NULL'
-                         ' ORDER BY id COLLATE "C" DESC LIMIT 1')
+    key = _first(
+        copied,
+        'SELECT id FROM quizzes WHERE "isPublished" IS NOT NULL'
+        ' ORDER BY id COLLATE "C" DESC LIMIT 1',
+    )
     execute(copied, 'UPDATE quizzes SET "isPublished" = NOT "isPublished" WHERE id = %s', (key,))
     t, diff = only_difference(verify(dirty.path, copied))
     assert (t.table, diff.key, diff.columns) == ("quizzes", {"id": key}, ["isPublished"])
@@ -79,41 +94,57 @@ def test_boolean_flipped(dirty: SampleStats, copied: str) -> None:
 
 def test_one_key_changed_inside_a_1mb_json_cell(dirty: SampleStats, copied: str) -> None:
     fat = next(t for t in dirty.traps if t.kind == "fat_json")
-    size = _first(copied, "SELECT octet_length(structure::text) FROM quizzes WHERE id = %s"
-                  .replace("%s", f"'{fat.key}'"))
+    size = _first(
+        copied,
+        "SELECT octet_length(structure::text) FROM quizzes WHERE id = %s".replace(
+            "%s", f"'{fat.key}'"
+        ),
+    )
     assert int(size) > 1_000_000
-    execute(copied, "UPDATE quizzes SET structure = jsonb_set(structure, '{pages,7,id}',"
-                    " '\"moved\"') WHERE id = %s", (fat.key,))
+    execute(
+        copied,
+        "UPDATE quizzes SET structure = jsonb_set(structure, '{pages,7,id}',"
+        " '\"moved\"') WHERE id = %s",
+        (fat.key,),
+    )
     t, diff = only_difference(verify(dirty.path, copied))
     assert (t.table, diff.key, diff.columns) == ("quizzes", {"id": fat.key}, ["structure"])
 
 
 def test_one_row_deleted(dirty: SampleStats, copied: str) -> None:
-    key = _first(copied, 'SELECT id FROM response_variables ORDER BY id COLLATE "C"'
-                         " OFFSET 500 LIMIT 1")
+    key = _first(
+        copied, 'SELECT id FROM response_variables ORDER BY id COLLATE "C" OFFSET 500 LIMIT 1'
+    )
     execute(copied, "DELETE FROM response_variables WHERE id = %s", (key,))
     report = verify(dirty.path, copied)
     t, diff = only_difference(report)
-    assert (t.table, diff.kind, diff.key) == ("response_variables", DiffKind.MISSING,
-                                              {"id": key})
+    assert (t.table, diff.kind, diff.key) == ("response_variables", DiffKind.MISSING, {"id": key})
     assert t.mismatched_segments == 1
     counted = verify(dirty.path, copied, mode="counts")
     assert table(counted, "response_variables").missing == 1
 
 
 def test_one_row_inserted(dirty: SampleStats, copied: str) -> None:
-    execute(copied, "CREATE TABLE extra_row AS SELECT * FROM response_variables LIMIT 1;"
-                    " UPDATE extra_row SET id = 'zz-inserted';"
-                    " INSERT INTO response_variables SELECT * FROM extra_row;"
-                    " DROP TABLE extra_row")
+    execute(
+        copied,
+        "CREATE TABLE extra_row AS SELECT * FROM response_variables LIMIT 1;"
+        " UPDATE extra_row SET id = 'zz-inserted';"
+        " INSERT INTO response_variables SELECT * FROM extra_row;"
+        " DROP TABLE extra_row",
+    )
     t, diff = only_difference(verify(dirty.path, copied))
-    assert (t.table, diff.kind, diff.key) == ("response_variables", DiffKind.EXTRA,
-                                              {"id": "zz-inserted"})
+    assert (t.table, diff.kind, diff.key) == (
+        "response_variables",
+        DiffKind.EXTRA,
+        {"id": "zz-inserted"},
+    )
 
 
 def test_row_duplicated_in_a_table_without_key(dirty: SampleStats, copied: str) -> None:
-    execute(copied, "INSERT INTO extension_pings SELECT * FROM extension_pings"
-                    " ORDER BY ctid OFFSET 7 LIMIT 1")
+    execute(
+        copied,
+        "INSERT INTO extension_pings SELECT * FROM extension_pings ORDER BY ctid OFFSET 7 LIMIT 1",
+    )
     t, diff = only_difference(verify(dirty.path, copied))
     assert (t.table, diff.kind) == ("extension_pings", DiffKind.EXTRA)
     assert set(diff.key) == {"ctid"}
@@ -128,8 +159,11 @@ def test_sequence_set_below_max_id(dirty: SampleStats, copied: str) -> None:
 
 
 def test_index_dropped(dirty: SampleStats, copied: str) -> None:
-    name = _first(copied, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-                          " AND indexname LIKE 'idx%' ORDER BY 1 LIMIT 1")
+    name = _first(
+        copied,
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+        " AND indexname LIKE 'idx%' ORDER BY 1 LIMIT 1",
+    )
     execute(copied, f'DROP INDEX "{name}"')
     assert _schema_failures(verify(dirty.path, copied)) == [("index", name)]
 

@@ -22,11 +22,18 @@ from vendzz_migrate.verify.model import DiffKind
 
 IDS = ["B", "a", "é", "😀", "Z9", "10", "9", "a b", "quote'", "Ω"]
 FLOATS = [-0.0, 1e308, 5e-324, 0.1, 1 / 3, 1e-300, 2.5, -7.0, 123456789.125, 1e15 + 0.3]
-DOCS = ['{"b": 1, "a": 2, "a": 3}',
-        '{ "x" : [1.50, 1e2, -0, 0.0, 1E-3, 12345678901234567890123, -0.0e5] }',
-        '"{\\"inner\\": true}"', '{"é": "ü\\u00e9\\n\\t\\u0001/\\"", "ab": null, "b": {}}',
-        "[]", '{"k": "😀", "kk": "\\ud83d\\ude00"}', '[1, [2, [3, {"z": false}]]]',
-        '{"aaa": 1, "bb": 2, "c": 3, "": 0}', "not json at all", "123"]
+DOCS = [
+    '{"b": 1, "a": 2, "a": 3}',
+    '{ "x" : [1.50, 1e2, -0, 0.0, 1E-3, 12345678901234567890123, -0.0e5] }',
+    '"{\\"inner\\": true}"',
+    '{"é": "ü\\u00e9\\n\\t\\u0001/\\"", "ab": null, "b": {}}',
+    "[]",
+    '{"k": "😀", "kk": "\\ud83d\\ude00"}',
+    '[1, [2, [3, {"z": false}]]]',
+    '{"aaa": 1, "bb": 2, "c": 3, "": 0}',
+    "not json at all",
+    "123",
+]
 
 
 def _build(path: Path) -> None:
@@ -40,16 +47,29 @@ def _build(path: Path) -> None:
     """)
     for i, key in enumerate(IDS):
         created = 1_700_000_000 + i if i % 3 == 0 else 1_700_000_000_123 + i  # s and ms
-        conn.execute("INSERT INTO items VALUES (?,?,?,?,?,?,?,?)",
-                     (key, FLOATS[i], i * 10**12 if i % 2 else -i, i % 2, created, DOCS[i],
-                      None if i % 2 else "", bytes([i, 0, 255])))
+        conn.execute(
+            "INSERT INTO items VALUES (?,?,?,?,?,?,?,?)",
+            (
+                key,
+                FLOATS[i],
+                i * 10**12 if i % 2 else -i,
+                i % 2,
+                created,
+                DOCS[i],
+                None if i % 2 else "",
+                bytes([i, 0, 255]),
+            ),
+        )
     for a in ["x", "X", "é", "y", ""]:
         for b in [-1, 0, 1, 2**40]:
             conn.execute("INSERT INTO pairs VALUES (?,?,?)", (a, b, f"{a}{b}"))
-    conn.executemany("INSERT INTO nums VALUES (?,?,?)",
-                     [(i, i / 7, f"n{i}") for i in range(1, 3001)])
-    conn.executemany("INSERT INTO log VALUES (?,?)",
-                     [("same", 1), ("same", 1), ("other", 2), ("", None), (None, 3)])
+    conn.executemany(
+        "INSERT INTO nums VALUES (?,?,?)", [(i, i / 7, f"n{i}") for i in range(1, 3001)]
+    )
+    conn.executemany(
+        "INSERT INTO log VALUES (?,?)",
+        [("same", 1), ("same", 1), ("other", 2), ("", None), (None, 3)],
+    )
     conn.commit()
     conn.close()
 
@@ -80,11 +100,17 @@ def edges(tmp_path: Path, pg_url: str) -> tuple[Path, str, Path]:
 
 
 @pytest.mark.parametrize("mode", ["checksum", "full"])
-def test_edge_values_verify_clean_and_key_ranges_agree(edges: tuple[Path, str, Path],
-                                                       mode: str) -> None:
+def test_edge_values_verify_clean_and_key_ranges_agree(
+    edges: tuple[Path, str, Path], mode: str
+) -> None:
     source, pg_url, mapping = edges
-    types = dict(execute(pg_url, "SELECT column_name, data_type FROM information_schema.columns"
-                                 " WHERE table_name = 'goods'"))
+    types = dict(
+        execute(
+            pg_url,
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'goods'",
+        )
+    )
     assert types["unit_price"] == "double precision"
     assert types["doc"] == "jsonb"
     for mapping_given in (None, mapping):  # the stored mapping of the run, or the file
@@ -102,12 +128,15 @@ def test_composite_key_change_is_located(edges: tuple[Path, str, Path]) -> None:
     execute(pg_url, "UPDATE pairs SET v = 'changed' WHERE a = 'é' AND b = %s", (2**40,))
     t, diff = only_difference(verify(source, pg_url, segment_rows=3))
     assert (t.table, diff.kind, diff.key, diff.columns) == (
-        "pairs", DiffKind.CHANGED, {"a": "é", "b": 2**40}, ["v"])
+        "pairs",
+        DiffKind.CHANGED,
+        {"a": "é", "b": 2**40},
+        ["v"],
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_integer_key_change_found_by_bisection(edges: tuple[Path, str, Path],
-                                               workers: int) -> None:
+def test_integer_key_change_found_by_bisection(edges: tuple[Path, str, Path], workers: int) -> None:
     source, pg_url, _ = edges
     execute(pg_url, "UPDATE nums SET v = v + 1e-12 WHERE id = 1234")
     execute(pg_url, "DELETE FROM nums WHERE id = 2999")
@@ -127,8 +156,7 @@ def test_text_key_row_of_a_renamed_table(edges: tuple[Path, str, Path]) -> None:
     execute(pg_url, "UPDATE goods SET note = NULL WHERE id = 'B'")  # '' -> NULL
     execute(pg_url, "UPDATE goods SET doc = doc || '{\"ab\": null}' WHERE id = '😀'")  # same value
     t, diff = only_difference(verify(source, pg_url, mode="full"))
-    assert (t.table, t.target, diff.key, diff.columns) == ("items", "goods", {"id": "B"},
-                                                          ["note"])
+    assert (t.table, t.target, diff.key, diff.columns) == ("items", "goods", {"id": "B"}, ["note"])
 
 
 def test_keyless_table_is_a_multiset(edges: tuple[Path, str, Path]) -> None:
@@ -144,8 +172,7 @@ def test_keyless_table_is_a_multiset(edges: tuple[Path, str, Path]) -> None:
 
 
 @pytest.mark.parametrize("name", ["nums", "items", "pairs"])
-def test_storage_order_sums_equal_key_order_sums(edges: tuple[Path, str, Path],
-                                                 name: str) -> None:
+def test_storage_order_sums_equal_key_order_sums(edges: tuple[Path, str, Path], name: str) -> None:
     """The fast path (storage order, segments found by bisection, SQLite-built pieces) gives
     the very sums of the key-ordered all-Python path, and of the server."""
     from vendzz_migrate.copy import plan as planner
@@ -158,8 +185,12 @@ def test_storage_order_sums_equal_key_order_sums(edges: tuple[Path, str, Path],
     pg = pgside.open_target(pg_url)
     try:
         plan = planner.build(mapping, insp.introspect(conn))[name]
-        spec = specs.build(plan, pgside.table_types(pg, "public", plan.target),
-                           mapping.tables[name].primary_key, frozenset())
+        spec = specs.build(
+            plan,
+            pgside.table_types(pg, "public", plan.target),
+            mapping.tables[name].primary_key,
+            frozenset(),
+        )
         starts = lite.bounds(conn, spec, 3 if name != "nums" else 250)
         fast = lite.segment_sums(conn, spec, starts)
         slow = lite._python_segment_sums(conn, spec, starts)
@@ -173,17 +204,22 @@ def test_storage_order_sums_equal_key_order_sums(edges: tuple[Path, str, Path],
 
 
 @pytest.mark.parametrize("mode", ["checksum", "full"])
-def test_a_utf16_file_verifies_clean_and_a_change_is_found(tmp_path: Path, pg_url: str,
-                                                           mode: str) -> None:
+def test_a_utf16_file_verifies_clean_and_a_change_is_found(
+    tmp_path: Path, pg_url: str, mode: str
+) -> None:
     """A file whose text is stored as UTF-16: SQLite's text operators work on UTF-16 there, so
     verify builds every value in Python (litesql.utf8); nothing may differ but the change."""
     source = tmp_path / "utf16.db"
     conn = sqlite3.connect(source)
     conn.execute("PRAGMA encoding = 'UTF-16le'")
     conn.execute("CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT, n INTEGER, at INTEGER)")
-    conn.executemany("INSERT INTO notes VALUES (?,?,?,?)",
-                     [(f"k{i:03d}é", f"olá {i} 😀" if i % 3 else None, i, 1_700_000_000 + i)
-                      for i in range(300)])
+    conn.executemany(
+        "INSERT INTO notes VALUES (?,?,?,?)",
+        [
+            (f"k{i:03d}é", f"olá {i} 😀" if i % 3 else None, i, 1_700_000_000 + i)
+            for i in range(300)
+        ],
+    )
     conn.commit()
     conn.close()
     copy(source, pg_url, tmp_path / "work")
@@ -193,24 +229,40 @@ def test_a_utf16_file_verifies_clean_and_a_change_is_found(tmp_path: Path, pg_ur
     execute(pg_url, "UPDATE notes SET body = 'olá 7 😀 ' WHERE id = 'k007é'")
     found, diff = only_difference(verify(source, pg_url, mode=mode))
     assert (found.table, diff.kind, diff.key, diff.columns) == (
-        "notes", DiffKind.CHANGED, {"id": "k007é"}, ["body"])
+        "notes",
+        DiffKind.CHANGED,
+        {"id": "k007é"},
+        ["body"],
+    )
 
 
 ODD_TEXT = st.sampled_from(["a", "", "é", "x\x00y", "😀"]) | st.binary(max_size=3)
-ODD_KEY = st.none() | st.integers(-2, 2) | st.text(max_size=3) | st.sampled_from(
-    [b"\xff", b"k\x00", b"\xc3"])
-ODD_DOC = st.none() | st.sampled_from(['{"b": 1, "aa": [2]}', "[]", "1.5", "not json",
-                                       '{"a": "\\u0000"}', '"{\\"x\\": 1}"', "123"])
+ODD_KEY = (
+    st.none()
+    | st.integers(-2, 2)
+    | st.text(max_size=3)
+    | st.sampled_from([b"\xff", b"k\x00", b"\xc3"])
+)
+ODD_DOC = st.none() | st.sampled_from(
+    ['{"b": 1, "aa": [2]}', "[]", "1.5", "not json", '{"a": "\\u0000"}', '"{\\"x\\": 1}"', "123"]
+)
 
 
 @needs_c
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(ODD_KEY, ODD_TEXT | st.none(), ODD_DOC, st.integers(-3, 3)),
-                     min_size=1, max_size=40),
-       every=st.integers(2, 7))
-def test_the_c_row_loop_gives_the_python_loops_sums(tmp_path: Path, rows: list[Any],
-                                                    every: int) -> None:
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(ODD_KEY, ODD_TEXT | st.none(), ODD_DOC, st.integers(-3, 3)),
+        min_size=1,
+        max_size=40,
+    ),
+    every=st.integers(2, 7),
+)
+def test_the_c_row_loop_gives_the_python_loops_sums(
+    tmp_path: Path, rows: list[Any], every: int
+) -> None:
     """lite.segment_sums runs its per-row loop in C (_speed.sums) for a text key: the same
     sums, and the same rows set aside, as its Python loop and as the key-ordered Python path,
     whatever the rows hold (NUL, bytes that are not UTF-8, integer or NULL keys, JSON that
@@ -227,14 +279,20 @@ def test_the_c_row_loop_gives_the_python_loops_sums(tmp_path: Path, rows: list[A
     seen: set[Any] = set()
     for key, body, doc, n in rows:
         # the key column has TEXT affinity: 2 is stored as '2', and str and bytes as text
-        same = str(key).encode() if isinstance(key, int) else (
-            key.encode() if isinstance(key, str) else key)
+        same = (
+            str(key).encode()
+            if isinstance(key, int)
+            else (key.encode() if isinstance(key, str) else key)
+        )
         if same in seen:
             continue
         seen.add(same)
-        conn.execute("INSERT INTO odd VALUES (" + ", ".join(
-            "CAST(? AS TEXT)" if isinstance(v, bytes) else "?" for v in (key, body)) + ", ?, ?)",
-                     (key, body, doc, n))
+        conn.execute(
+            "INSERT INTO odd VALUES ("
+            + ", ".join("CAST(? AS TEXT)" if isinstance(v, bytes) else "?" for v in (key, body))
+            + ", ?, ?)",
+            (key, body, doc, n),
+        )
     conn.commit()
     conn.close()
     reader = lite.open_source(source)
@@ -247,8 +305,12 @@ def test_the_c_row_loop_gives_the_python_loops_sums(tmp_path: Path, rows: list[A
         odd.columns["doc"] = maps.ColumnMap(type="jsonb", convert=Kind.JSON)
         odd.columns["body"] = maps.ColumnMap(type="text", convert=Kind.TEXT)
         plan = planner.build(mapping, insp.introspect(reader))["odd"]
-        spec = specs.build(plan, {"id": "text", "body": "text", "doc": "jsonb", "n": "bigint"},
-                           odd.primary_key, frozenset())
+        spec = specs.build(
+            plan,
+            {"id": "text", "body": "text", "doc": "jsonb", "n": "bigint"},
+            odd.primary_key,
+            frozenset(),
+        )
         starts = lite.bounds(reader, spec, every)
         in_c = lite.segment_sums(reader, spec, starts)
         fast.has_sums = False
@@ -267,12 +329,12 @@ def test_the_c_row_loop_gives_the_python_loops_sums(tmp_path: Path, rows: list[A
     # as an unconvertible row: elsewhere the three agree
     if all(not isinstance(body, bytes) or is_utf8(body) for _, body, _, _ in rows):
         assert in_c[0] == key_ordered[0]
-        assert sorted(r.rowid or 0 for r in in_c[1]) == sorted(
-            r.rowid or 0 for r in key_ordered[1])
+        assert sorted(r.rowid or 0 for r in in_c[1]) == sorted(r.rowid or 0 for r in key_ordered[1])
 
 
 def test_a_client_encoding_from_the_environment_changes_nothing(
-        edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server hashes each value's UTF-8 bytes (textsend in a UTF8 session): a session
     that would otherwise speak LATIN1 (PGCLIENTENCODING) neither fails on '😀' nor hashes
     other bytes."""
@@ -284,7 +346,8 @@ def test_a_client_encoding_from_the_environment_changes_nothing(
 
 
 def test_a_key_postgresql_cannot_hold_is_missing_even_when_no_reject_was_recorded(
-        tmp_path: Path, pg_url: str) -> None:
+    tmp_path: Path, pg_url: str
+) -> None:
     """A text key that is not UTF-8: the copy rejects its row; were that record lost, the row
     must still be reported (it was hashed into its segment in storage order, and the segment's
     drill-down skipped it: a silent "all good")."""
@@ -306,7 +369,8 @@ def test_a_key_postgresql_cannot_hold_is_missing_even_when_no_reject_was_recorde
 
 
 def test_sums_that_differ_with_no_row_found_are_never_a_match(
-        edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    edges: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The safety net: if the source's segment sums and its rows' hashes ever disagree (a bug),
     the drill-down finds no row, and the table must still fail."""
     from vendzz_migrate.verify import compare, lite

@@ -58,8 +58,7 @@ def test_workers_read_one_instant_while_a_writer_commits(tmp_path: Path, pg_url:
     assert a.missing == b.missing == a.source_rows - 3000
 
 
-def test_workers_on_a_quiet_file_find_what_this_process_finds(tmp_path: Path,
-                                                              pg_url: str) -> None:
+def test_workers_on_a_quiet_file_find_what_this_process_finds(tmp_path: Path, pg_url: str) -> None:
     path = tmp_path / "quiet.db"
     _pair_file(path)
     copy(path, pg_url, tmp_path / "work")
@@ -67,32 +66,50 @@ def test_workers_on_a_quiet_file_find_what_this_process_finds(tmp_path: Path,
     conn.execute("UPDATE b SET v = 'changed' WHERE id = 7")
     conn.commit()
     conn.close()
-    for options in ({"workers": 1}, {"workers": 2, "parallel_min_rows": 0},
-                    {"workers": 2, "parallel_min_rows": 0, "split_rows": 400}):
+    for options in (
+        {"workers": 1},
+        {"workers": 2, "parallel_min_rows": 0},
+        {"workers": 2, "parallel_min_rows": 0, "split_rows": 400},
+    ):
         report = verify(path, pg_url, **options)
         b = table(report, "b")
-        assert (b.changed, b.missing, b.extra, table(report, "a").status.value) == (1, 0, 0,
-                                                                                     "ok")
+        assert (b.changed, b.missing, b.extra, table(report, "a").status.value) == (1, 0, 0, "ok")
         assert b.differences[0].key == {"id": 7}
 
 
 @pytest.mark.parametrize("mode", ["checksum", "full"])
-def test_split_tables_report_what_one_process_reports(dirty: SampleStats, copied: str,
-                                                      mode: str) -> None:
+def test_split_tables_report_what_one_process_reports(
+    dirty: SampleStats, copied: str, mode: str
+) -> None:
     """The generated dirty file (quarantined rows, NULL keys, orphans) with a few changes:
     tables cut into rowid ranges among workers give the very report of one process."""
-    execute(copied, 'UPDATE quiz_responses SET "responses" = \'[]\'::jsonb'
-                    ' WHERE id = (SELECT min(id) FROM quiz_responses)')
+    execute(
+        copied,
+        "UPDATE quiz_responses SET \"responses\" = '[]'::jsonb"
+        " WHERE id = (SELECT min(id) FROM quiz_responses)",
+    )
     execute(copied, "DELETE FROM sms_logs WHERE id = (SELECT max(id) FROM sms_logs)")
     one = verify(dirty.path, copied, workers=1, mode=mode)
     split = verify(dirty.path, copied, workers=2, parallel_min_rows=0, split_rows=50, mode=mode)
     assert one.tables and not one.ok
 
     def key(report: object) -> list[object]:
-        return [(t.table, t.status, t.source_rows, t.target_rows, t.quarantined, t.missing,
-                 t.extra, t.changed, t.segments, t.mismatched_segments,
-                 sorted(d.model_dump_json() for d in t.differences))
-                for t in report.tables]  # type: ignore[attr-defined]
+        return [
+            (
+                t.table,
+                t.status,
+                t.source_rows,
+                t.target_rows,
+                t.quarantined,
+                t.missing,
+                t.extra,
+                t.changed,
+                t.segments,
+                t.mismatched_segments,
+                sorted(d.model_dump_json() for d in t.differences),
+            )
+            for t in report.tables
+        ]  # type: ignore[attr-defined]
 
     assert key(split) == key(one)
     assert sum(t.quarantined for t in one.tables) > 0
@@ -108,8 +125,9 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) 
 
     path = tmp_path / "quiet.db"
     _pair_file(path)
-    pool = workers.Workers(path, pg_url, count=1, schema="public", show_values=False,
-                           segment_rows=100)
+    pool = workers.Workers(
+        path, pg_url, count=1, schema="public", show_values=False, segment_rows=100
+    )
     try:
         pool.wait_ready()
         doomed = pool._pool.submit(os._exit, 3)
@@ -119,21 +137,21 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, pg_url: str) 
         pool.close(wait=False)
 
 
-def test_a_column_named_rowid_does_not_fool_the_rowid_ranges(tmp_path: Path,
-                                                             pg_url: str) -> None:
+def test_a_column_named_rowid_does_not_fool_the_rowid_ranges(tmp_path: Path, pg_url: str) -> None:
     """Ranges, segment reads and point reads use a rowid name no column shadows."""
     path = tmp_path / "shadow.db"
     conn = sqlite3.connect(path)
     conn.execute('CREATE TABLE s (k TEXT PRIMARY KEY, "rowid" TEXT, v TEXT)')
-    conn.executemany("INSERT INTO s VALUES (?, ?, ?)",
-                     [(f"k{i:05}", f"text rowid {3000 - i}", f"v{i}") for i in range(3000)])
+    conn.executemany(
+        "INSERT INTO s VALUES (?, ?, ?)",
+        [(f"k{i:05}", f"text rowid {3000 - i}", f"v{i}") for i in range(3000)],
+    )
     conn.commit()
     conn.close()
     copy(path, pg_url, tmp_path / "work")
     execute(pg_url, "UPDATE s SET v = 'changed' WHERE k = 'k01234'")
     for mode in ("checksum", "full"):
-        for options in ({"workers": 1}, {"workers": 2, "parallel_min_rows": 0,
-                                         "split_rows": 400}):
+        for options in ({"workers": 1}, {"workers": 2, "parallel_min_rows": 0, "split_rows": 400}):
             s = table(verify(path, pg_url, mode=mode, **options), "s")
             assert (s.source_rows, s.changed, s.missing, s.extra) == (3000, 1, 0, 0), options
             assert s.differences[0].key == {"k": "k01234"}
@@ -160,6 +178,7 @@ def test_workers_fork_only_a_process_without_other_threads() -> None:
         "other.join()\n"
         "print(first, second)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.split() == ["fork", "spawn"]

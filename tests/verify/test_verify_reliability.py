@@ -28,36 +28,51 @@ def keyed_by_email(tmp_path: Path, pg_url: str) -> Path:
         "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER);"
         "INSERT INTO subscribers VALUES ('alice.secret@example.org', 1), ('b@example.org', 2);"
         "INSERT INTO invites VALUES ('carol.hidden@example.net', 1), ('x', 2);"
-        "INSERT INTO counters VALUES (41, 1), (42, 2);")
+        "INSERT INTO counters VALUES (41, 1), (42, 2);"
+    )
     conn.close()
     copy(src, pg_url, tmp_path)
     with psycopg.connect(pg_url, autocommit=True) as pg:
-        pg.execute("DELETE FROM subscribers WHERE email = 'alice.secret@example.org';"
-                   "DELETE FROM invites WHERE id = 'carol.hidden@example.net';"
-                   "DELETE FROM counters WHERE id = 42")
+        pg.execute(
+            "DELETE FROM subscribers WHERE email = 'alice.secret@example.org';"
+            "DELETE FROM invites WHERE id = 'carol.hidden@example.net';"
+            "DELETE FROM counters WHERE id = 42"
+        )
     return src
 
 
-def test_personal_key_values_are_redacted_unless_show_values(pg_url: str,
-                                                             tmp_path: Path) -> None:
+def test_personal_key_values_are_redacted_unless_show_values(pg_url: str, tmp_path: Path) -> None:
     src = keyed_by_email(tmp_path, pg_url)
-    result = runner.invoke(app, ["verify", str(src), "--target", pg_url, "--mode", "full",
-                                 "--json", str(tmp_path / "r.json")])
+    result = runner.invoke(
+        app,
+        [
+            "verify",
+            str(src),
+            "--target",
+            pg_url,
+            "--mode",
+            "full",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+    )
     assert result.exit_code == ExitCode.MISMATCH, result.output
     shown = result.output + (tmp_path / "r.json").read_text()
     assert "alice.secret" not in shown and "carol.hidden" not in shown
     assert '{"email": "<redacted>"}' in result.output
     assert '{"id": "<redacted>"}' in result.output
     assert '{"id": 42}' in result.output  # a key that is no personal data stays findable
-    revealed = runner.invoke(app, ["verify", str(src), "--target", pg_url, "--mode", "full",
-                                   "--show-values"])
+    revealed = runner.invoke(
+        app, ["verify", str(src), "--target", pg_url, "--mode", "full", "--show-values"]
+    )
     assert revealed.exit_code == ExitCode.MISMATCH
     assert "alice.secret@example.org" in revealed.output
     assert "carol.hidden@example.net" in revealed.output
 
 
-def test_ctrl_c_during_verify_gives_verify_s_hint(pg_url: str, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_verify_gives_verify_s_hint(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import vendzz_migrate.verify as verify_lib
 
     src = keyed_by_email(tmp_path, pg_url)

@@ -48,8 +48,12 @@ def tables(source: sqlite3.Connection) -> dict[str, Table]:
     mapping = inferrer.infer(source, schema, source="sample")
     out = {}
     for name, plan in planner.build(mapping, schema).items():
-        spec = specs.build(plan, {c.target: c.conversion.pg_type for c in plan.columns},
-                           mapping.tables[name].primary_key, frozenset())
+        spec = specs.build(
+            plan,
+            {c.target: c.conversion.pg_type for c in plan.columns},
+            mapping.tables[name].primary_key,
+            frozenset(),
+        )
         row_plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(source))
         out[name] = Table(spec, row_plan, source.execute(row_plan.sql).fetchall())
     return out
@@ -58,8 +62,9 @@ def tables(source: sqlite3.Connection) -> dict[str, Table]:
 def test_sqlite_builds_almost_every_row(tables: dict[str, Table]) -> None:
     """litesql.assemble: SQLite's canonical bytes (plus the Python fast canons of the columns
     it cannot build) accepted for the rows of every table; only the planted traps are left."""
-    accepted = {n: sum(litesql.assemble(t.plan, r) is not None for r in t.rows)
-                for n, t in tables.items()}
+    accepted = {
+        n: sum(litesql.assemble(t.plan, r) is not None for r in t.rows) for n, t in tables.items()
+    }
     rows = {n: len(t.rows) for n, t in tables.items()}
     assert sum(accepted.values()) >= 0.99 * sum(rows.values()), accepted
     for name, count in rows.items():
@@ -69,8 +74,9 @@ def test_sqlite_builds_almost_every_row(tables: dict[str, Table]) -> None:
             assert accepted[name] >= 0.9 * count, (name, accepted[name], count)
 
 
-def test_text_timestamps_are_built_by_sqlite(source: sqlite3.Connection,
-                                            tables: dict[str, Table]) -> None:
+def test_text_timestamps_are_built_by_sqlite(
+    source: sqlite3.Connection, tables: dict[str, Table]
+) -> None:
     """Rows whose timestamp column holds the service's text forms (ISO ``...Z``, SQLite's
     ``CURRENT_TIMESTAMP``) are built by SQLite too (every such row took the reference path
     before)."""
@@ -80,8 +86,11 @@ def test_text_timestamps_are_built_by_sqlite(source: sqlite3.Connection,
             if col.conversion.kind is not Kind.TIMESTAMP:
                 continue
             sql = f"{table.plan.sql} WHERE typeof({qi(col.source)}) = 'text'"
-            found = [r for r in source.execute(sql)  # not the NULL-key traps
-                     if all(r[slot] != b"null" for slot in table.plan.key_slots)]
+            found = [
+                r
+                for r in source.execute(sql)  # not the NULL-key traps
+                if all(r[slot] != b"null" for slot in table.plan.key_slots)
+            ]
             rows += len(found)
             accepted += sum(litesql.assemble(table.plan, r) is not None for r in found)
     assert rows >= 40
@@ -99,9 +108,17 @@ def test_the_c_row_loop_takes_the_rows_of_text_keyed_tables(tables: dict[str, Ta
             continue
         if not any(r[table.plan.key_slots[0]] == b"text" for r in table.rows):
             continue  # an integer key: lite.segment_sums keeps its Python loop
-        _, _, left, count = fast.c_sums(iter(table.rows), table.plan.ops, table.plan.json,
-                                        table.plan.width, table.plan.key_slots[0], [], None,
-                                        Reject, 1)
+        _, _, left, count = fast.c_sums(
+            iter(table.rows),
+            table.plan.ops,
+            table.plan.json,
+            table.plan.width,
+            table.plan.key_slots[0],
+            [],
+            None,
+            Reject,
+            1,
+        )
         left_over = sum(1 for _ in left)
         assert count + left_over == len(table.rows)
         assert count >= 0.5 * len(table.rows), (name, left_over, len(table.rows))
@@ -112,8 +129,9 @@ def test_the_c_row_loop_takes_the_rows_of_text_keyed_tables(tables: dict[str, Ta
 
 
 @needs_c
-def test_json_values_take_the_c_printer(source: sqlite3.Connection,
-                                        tables: dict[str, Table]) -> None:
+def test_json_values_take_the_c_printer(
+    source: sqlite3.Connection, tables: dict[str, Table]
+) -> None:
     """jsonb's text of the JSON columns' values: the C printer (jsonb's one fast tier,
     straight from the bytes) is sure of the common documents; the reference takes the
     exceptions (the planted traps: double-encoded documents, invalid JSON, NUL escapes)."""
@@ -124,8 +142,10 @@ def test_json_values_take_the_c_printer(source: sqlite3.Connection,
                 continue
             tier = col.conversion.fast_canon()
             assert tier is canonical.jsonb_fast
-            sql = (f"SELECT CAST({qi(col.source)} AS BLOB) FROM {qi(name)}"
-                   f" WHERE typeof({qi(col.source)}) = 'text'")
+            sql = (
+                f"SELECT CAST({qi(col.source)} AS BLOB) FROM {qi(name)}"
+                f" WHERE typeof({qi(col.source)}) = 'text'"
+            )
             for (value,) in source.execute(sql):
                 values += 1
                 in_c += tier(b"text", value) is not None
@@ -144,9 +164,9 @@ def test_every_kind_has_one_fast_tier(tables: dict[str, Table]) -> None:
             assert tiers == expected, (table.spec.name, col.source, conv.kind)
 
 
-def test_without_the_c_extension_the_sums_are_the_same(source: sqlite3.Connection,
-                                                       tables: dict[str, Table],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_c_extension_the_sums_are_the_same(
+    source: sqlite3.Connection, tables: dict[str, Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The C extension is optional at install (setup.py): without it (no C row loop, no C
     jsonb printer) every table of the sample gives the same segment sums and rows set aside,
     through the reference."""

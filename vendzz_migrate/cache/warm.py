@@ -174,10 +174,13 @@ def _run(
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None
     except ConnectionFailed as exc:  # Redis stopped mid-warm: say how far it got
-        raise ConnectionFailed(f"{exc}; {_progress(plan, writer.result.keys, report)}; rerun "
-                               "once Redis is back (reruns are idempotent)",
-                               report=report, cache=plan.cache.name,
-                               keys_written=writer.result.keys) from None
+        raise ConnectionFailed(
+            f"{exc}; {_progress(plan, writer.result.keys, report)}; rerun "
+            "once Redis is back (reruns are idempotent)",
+            report=report,
+            cache=plan.cache.name,
+            keys_written=writer.result.keys,
+        ) from None
     if progress:
         progress.finish(name)
     result.seconds = round(time.monotonic() - started, 3)

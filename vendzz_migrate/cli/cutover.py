@@ -9,38 +9,53 @@ import typer
 
 from vendzz_migrate.cli.common import JsonOpt, guarded, write_json
 
-HELP = ("Move the live service from SQLite to PostgreSQL: change capture, copy while it "
-        "writes, catch-up deltas, a write freeze of seconds, verify, switch, smoke, watch. "
-        "Journaled and resumable; stops itself at every decision point.")
+HELP = (
+    "Move the live service from SQLite to PostgreSQL: change capture, copy while it "
+    "writes, catch-up deltas, a write freeze of seconds, verify, switch, smoke, watch. "
+    "Journaled and resumable; stops itself at every decision point."
+)
 
 
 def cutover(
     plan_path: Annotated[Path, typer.Option("--plan", help="The cutover plan (YAML).")],
     *,
-    rollback_plan: Annotated[bool, typer.Option(
-        "--rollback-plan", help="Write + print the rollback plan (Markdown); touch nothing.")]
-    = False,
-    status: Annotated[bool, typer.Option("--status", help="Where it stands, what --resume "
-                                         "does next.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue after a crash or kill -9."
-                                         )] = False,
-    abort: Annotated[bool, typer.Option("--abort", help="Before the freeze is lifted: back "
-                                        "to SQLite.")] = False,
-    rollback: Annotated[bool, typer.Option("--rollback", help="After the switch: carry "
-                                           "PostgreSQL's writes back, return to SQLite.")]
-    = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --rollback: show what it "
-                                          "would do.")] = False,
-    finish: Annotated[bool, typer.Option("--finish", help="Close the rollback window "
-                                         "(drop the capture).")] = False,
+    rollback_plan: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-plan", help="Write + print the rollback plan (Markdown); touch nothing."
+        ),
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Where it stands, what --resume does next.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue after a crash or kill -9.")
+    ] = False,
+    abort: Annotated[
+        bool, typer.Option("--abort", help="Before the freeze is lifted: back to SQLite.")
+    ] = False,
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback", help="After the switch: carry PostgreSQL's writes back, return to SQLite."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --rollback: show what it would do.")
+    ] = False,
+    finish: Annotated[
+        bool, typer.Option("--finish", help="Close the rollback window (drop the capture).")
+    ] = False,
     json_out: JsonOpt = None,
 ) -> None:
     from vendzz_migrate.errors import ConfigError, MismatchError
 
     modes = [rollback_plan, status, resume, abort, rollback, finish]
     if sum(modes) > 1 or (dry_run and not rollback):
-        raise typer.BadParameter("give at most one of --rollback-plan, --status, --resume, "
-                                 "--abort, --rollback, --finish (--dry-run only with --rollback)")
+        raise typer.BadParameter(
+            "give at most one of --rollback-plan, --status, --resume, "
+            "--abort, --rollback, --finish (--dry-run only with --rollback)"
+        )
 
     def call() -> None:
         from vendzz_migrate import console
@@ -62,8 +77,11 @@ def cutover(
                 rb = importlib.import_module("vendzz_migrate.cutover.rollback")
             except ImportError:
                 raise ConfigError("--rollback/--finish are not available in this build") from None
-            result = (rb.finish(plan) if finish
-                      else rb.rollback(plan, dry_run=dry_run, progress=console.info))
+            result = (
+                rb.finish(plan)
+                if finish
+                else rb.rollback(plan, dry_run=dry_run, progress=console.info)
+            )
         elif status:
             result = engine.status(plan)
         elif abort:

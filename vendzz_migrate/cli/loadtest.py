@@ -33,32 +33,62 @@ def _numbers(text: str, kind: type[float] | type[int]) -> tuple[Any, ...]:
         raise ConfigError(f"expected comma-separated numbers, not {text!r}") from None
 
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Base URL of the service (required).",
-                                             show_default=False)]
-UsersOpt = Annotated[str | None, typer.Option(
-    "--users", help="Closed model: users per stage [default: 100,500,1000].", show_default=False)]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Base URL of the service (required).", show_default=False),
+]
+UsersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--users", help="Closed model: users per stage [default: 100,500,1000].", show_default=False
+    ),
+]
 DurationOpt = Annotated[str, typer.Option("--stage-duration", help="Per stage.")]
-RampOpt = Annotated[str | None, typer.Option(
-    "--ramp", help="Ramp at the start of each stage, not measured [default: 25 %, <= 30s].")]
-RateOpt = Annotated[str | None, typer.Option(
-    "--rate", help="Open model: journeys started per second, per stage (e.g. 50,100).")]
-ScenarioOpt = Annotated[str | None, typer.Option(
-    "--scenario", help="vendzz-reference (default), vendzz-node, urls-example, or YAML.")]
-ProfileOpt = Annotated[str, typer.Option(
-    "--profile", help="Targets: production-1000, staging, dev, or a YAML file.")]
+RampOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ramp", help="Ramp at the start of each stage, not measured [default: 25 %, <= 30s]."
+    ),
+]
+RateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rate", help="Open model: journeys started per second, per stage (e.g. 50,100)."
+    ),
+]
+ScenarioOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scenario", help="vendzz-reference (default), vendzz-node, urls-example, or YAML."
+    ),
+]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", help="Targets: production-1000, staging, dev, or a YAML file.")
+]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=0, help="Local Locust workers.")]
-ExpectOpt = Annotated[int, typer.Option(
-    "--expect-workers", min=0, help="Workers from other machines to wait for.")]
-BindOpt = Annotated[str, typer.Option(
-    "--master-bind", help="Address the master listens on for workers.")]
-PortOpt = Annotated[int, typer.Option(
-    "--master-port", help="Port for workers [default: free port; 5557 is Locust's].")]
-WorkerOfOpt = Annotated[str | None, typer.Option(
-    "--worker-of", help="Be a worker of the master at HOST:PORT (another machine).")]
-InflightOpt = Annotated[int, typer.Option(
-    "--max-inflight", min=1, help="Open model: journeys in flight at most.")]
-ReportOpt = Annotated[Path | None, typer.Option(
-    "--report", help="Write a self-contained HTML report (index.html) into this directory.")]
+ExpectOpt = Annotated[
+    int, typer.Option("--expect-workers", min=0, help="Workers from other machines to wait for.")
+]
+BindOpt = Annotated[
+    str, typer.Option("--master-bind", help="Address the master listens on for workers.")
+]
+PortOpt = Annotated[
+    int,
+    typer.Option("--master-port", help="Port for workers [default: free port; 5557 is Locust's]."),
+]
+WorkerOfOpt = Annotated[
+    str | None,
+    typer.Option("--worker-of", help="Be a worker of the master at HOST:PORT (another machine)."),
+]
+InflightOpt = Annotated[
+    int, typer.Option("--max-inflight", min=1, help="Open model: journeys in flight at most.")
+]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report", help="Write a self-contained HTML report (index.html) into this directory."
+    ),
+]
 
 
 def loadtest(
@@ -95,12 +125,18 @@ def loadtest(
             raise ConfigError("--users (closed model) and --rate (open model): give one of them")
         check_outputs({"--json": json_out, "--junit": junit}, {"--report": report_dir})
         options = lib.Options(
-            url=url, users=_numbers(users or "100,500,1000", int),
+            url=url,
+            users=_numbers(users or "100,500,1000", int),
             rates=_numbers(rate or "", float),
             stage_duration_s=parse_duration(stage_duration),
-            ramp_s=None if ramp is None else parse_duration(ramp), scenario=scenario,
-            profile=profile, workers=workers, remote_workers=expect_workers,
-            master_bind=master_bind, master_port=master_port, max_inflight=max_inflight,
+            ramp_s=None if ramp is None else parse_duration(ramp),
+            scenario=scenario,
+            profile=profile,
+            workers=workers,
+            remote_workers=expect_workers,
+            master_bind=master_bind,
+            master_port=master_port,
+            max_inflight=max_inflight,
             redis_url=load_settings(redis_url=redis).redis_url,
         )
         report = lib.run(options, on_event=_progress)
@@ -146,30 +182,56 @@ def render(report: LoadtestReport) -> None:
     from rich.table import Table
 
     table = Table(title=f"loadtest {report.url} ({report.mode} model, profile {report.profile})")
-    for column in ("stage", "load", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors",
-                   "cache hits", "gen. CPU", "verdict"):
+    for column in (
+        "stage",
+        "load",
+        "requests",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "req/s",
+        "errors",
+        "cache hits",
+        "gen. CPU",
+        "verdict",
+    ):
         table.add_column(column, justify="right")
     for s in report.stages:
         load = f"{s.users} users" if s.users is not None else f"{s.rate:g}/s"
         hits = "n/a" if s.cache_hit_rate is None else f"{s.cache_hit_rate * 100:.1f} %"
-        verdict = "[green]PASS[/green]" if s.passed else (
-            "[yellow]SATURATED[/yellow]" if s.saturated else "[red]FAIL[/red]")
-        table.add_row(str(s.index + 1), load, f"{s.requests:,}", _ms(s.p50_ms), _ms(s.p95_ms),
-                      _ms(s.p99_ms), f"{s.rps:,.1f}", f"{s.error_rate * 100:.2f} %", hits,
-                      f"{s.generator_cpu_pct:g} %", verdict)
+        verdict = (
+            "[green]PASS[/green]"
+            if s.passed
+            else ("[yellow]SATURATED[/yellow]" if s.saturated else "[red]FAIL[/red]")
+        )
+        table.add_row(
+            str(s.index + 1),
+            load,
+            f"{s.requests:,}",
+            _ms(s.p50_ms),
+            _ms(s.p95_ms),
+            _ms(s.p99_ms),
+            f"{s.rps:,.1f}",
+            f"{s.error_rate * 100:.2f} %",
+            hits,
+            f"{s.generator_cpu_pct:g} %",
+            verdict,
+        )
     console.out.print(table)
     for s in report.stages:
         for v in s.verdicts:
             if v.passed is False:
-                console.out.print(f"stage {s.index + 1}: {v.name} {v.measured} missed "
-                                  f"(expected {v.expected})")
+                console.out.print(
+                    f"stage {s.index + 1}: {v.name} {v.measured} missed (expected {v.expected})"
+                )
         for note in s.notes:
             console.out.print(f"stage {s.index + 1}: {note}")
     for note in report.notes:
         console.out.print(f"note: {note}")
     verdict = "passed" if report.passed else "FAILED"
-    console.out.print(f"loadtest {verdict}" + (" (interrupted: partial report)"
-                                                if report.interrupted else ""))
+    console.out.print(
+        f"loadtest {verdict}" + (" (interrupted: partial report)" if report.interrupted else "")
+    )
 
 
 def _ms(value: float | None) -> str:

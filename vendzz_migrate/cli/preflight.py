@@ -127,7 +127,8 @@ def preflight(
         list[Path] | None,
         typer.Argument(
             metavar="[REPORTS]...",
-            help="With --merge: the JSON reports of several machines.", show_default=False
+            help="With --merge: the JSON reports of several machines.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

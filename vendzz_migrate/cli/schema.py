@@ -9,18 +9,21 @@ import typer
 
 from vendzz_migrate.cli.common import SourceArg, guarded
 
-app = typer.Typer(help="Profile a SQLite file and write a reviewable mapping.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Profile a SQLite file and write a reviewable mapping.", no_args_is_help=True
+)
 
 
 @app.command("infer")
 def infer(
     source: SourceArg,
-    output: Annotated[Path | None, typer.Option("-o", "--output",
-                                                help="Write the mapping YAML here (else stdout).")]
-    = None,
-    snake_case: Annotated[bool, typer.Option(help="Rename camelCase columns to snake_case.")]
-    = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the mapping YAML here (else stdout)."),
+    ] = None,
+    snake_case: Annotated[
+        bool, typer.Option(help="Rename camelCase columns to snake_case.")
+    ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
     """Profile every column and write the mapping: PostgreSQL type, conversion, policy."""

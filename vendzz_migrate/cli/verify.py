@@ -27,8 +27,10 @@ class ModeChoice(StrEnum):
     FULL = "full"
 
 
-HELP = ("Prove that PostgreSQL holds exactly what the SQLite file holds (rows, values, keys, "
-        "indexes, sequences), or show exactly where not. Exit 9 on a mismatch.")
+HELP = (
+    "Prove that PostgreSQL holds exactly what the SQLite file holds (rows, values, keys, "
+    "indexes, sequences), or show exactly where not. Exit 9 on a mismatch."
+)
 
 
 def verify(
@@ -37,18 +39,27 @@ def verify(
     target: TargetOpt = None,
     mapping: MappingOpt = None,
     schema: SchemaOpt = None,
-    mode: Annotated[ModeChoice, typer.Option(help="Row counts only, segment checksums with "
-                                             "bisection, or every row.")] = ModeChoice.CHECKSUM,
-    tables: Annotated[str | None, typer.Option(help="Only these tables (comma-separated).")]
-    = None,
-    show_values: Annotated[bool, typer.Option(
-        help="Show differing values and personal key values (PII!).")] = False,
+    mode: Annotated[
+        ModeChoice,
+        typer.Option(help="Row counts only, segment checksums with bisection, or every row."),
+    ] = ModeChoice.CHECKSUM,
+    tables: Annotated[str | None, typer.Option(help="Only these tables (comma-separated).")] = None,
+    show_values: Annotated[
+        bool, typer.Option(help="Show differing values and personal key values (PII!).")
+    ] = False,
     strict: Annotated[bool, typer.Option(help="Quarantined (rejected) rows fail too.")] = False,
-    workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="Worker processes comparing tables (large tables cut into rowid "
-        "ranges), all reading one instant of the file [default: CPUs, at most 4].")] = None,
-    allow_empty: Annotated[bool, typer.Option(
-        help="Accept a source without any table (else exit 3).")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes comparing tables (large tables cut into rowid "
+            "ranges), all reading one instant of the file [default: CPUs, at most 4].",
+        ),
+    ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option(help="Accept a source without any table (else exit 3).")
+    ] = False,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
 ) -> None:
@@ -70,11 +81,18 @@ def verify(
         check_output_path(junit, "--junit")
         settings = load_settings(database_url=target, schema_name=schema)
         opts = VerifyOptions(
-            source=source, target_url=settings.database_url, schema_name=settings.schema_name,
-            state_schema=settings.state_schema, mapping_path=mapping, mode=mode.value,
+            source=source,
+            target_url=settings.database_url,
+            schema_name=settings.schema_name,
+            state_schema=settings.state_schema,
+            mapping_path=mapping,
+            mode=mode.value,
             tables=[t.strip() for t in tables.split(",") if t.strip()] if tables else None,
-            show_values=show_values, strict=strict, allow_empty=allow_empty,
-            **({"workers": workers} if workers else {}))
+            show_values=show_values,
+            strict=strict,
+            allow_empty=allow_empty,
+            **({"workers": workers} if workers else {}),
+        )
         try:
             output(run(opts))
         except MismatchError as exc:

@@ -25,9 +25,14 @@ def dry_run(opts: CopyOptions) -> CopyReport:
         schema = insp.introspect(lite, given.skip_tables if given else insp.DEFAULT_SKIP)
         mapping = given or inferrer.infer(lite, schema, source=str(opts.source))
         plans = planner.build(mapping, schema)
-        report = CopyReport(run_id=None, source=str(opts.source), target=mask(opts.target_url),
-                            schema_name=opts.schema_name, dry_run=True,
-                            data_only=opts.data_only)
+        report = CopyReport(
+            run_id=None,
+            source=str(opts.source),
+            target=mask(opts.target_url),
+            schema_name=opts.schema_name,
+            dry_run=True,
+            data_only=opts.data_only,
+        )
         for name, plan in plans.items():
             where, params = reader.range_clause(plan.keys, None, None)
             rows = reader.count(lite, plan, where, params)
@@ -37,8 +42,10 @@ def dry_run(opts: CopyOptions) -> CopyReport:
         lite.close()
     post = ddl.post_load(opts.schema_name, plans, mapping, schema)
     report.ddl += [s.sql + ";" for s in post.keys + post.indexes]
-    report.ddl += [alter + ";" for _c, _t, _p, alter, _o, _k in
-                   ddl.foreign_keys(opts.schema_name, plans, mapping, schema)]
+    report.ddl += [
+        alter + ";"
+        for _c, _t, _p, alter, _o, _k in ddl.foreign_keys(opts.schema_name, plans, mapping, schema)
+    ]
     for view in schema.views:
         sql = ddl.view_sql(opts.schema_name, view.name, view.sql, plans)
         report.ddl.append(sql + ";" if sql else f"-- view {view.name}: not translatable")

@@ -65,13 +65,18 @@ def streamable(plan: TablePlan) -> bool:
     return not plan.table.without_rowid
 
 
-def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
-              ) -> Iterator[tuple[Any, bytes | list[Field] | Refused | None]]:
+def unit_rows(
+    conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
+) -> Iterator[tuple[Any, bytes | list[Field] | Refused | None]]:
     """What :func:`reader.unit_rows` yields, row by row: (rowid, COPY line, or None for the
     slow path), or for a row holding a large value (rowid, its fields or why it is refused)."""
     rowid = plan.keys[0]
-    keys = [k for (k,) in conn.execute(
-        f"SELECT {rowid} FROM {qi(plan.table.name)} WHERE {where} ORDER BY {rowid}", params)]
+    keys = [
+        k
+        for (k,) in conn.execute(
+            f"SELECT {rowid} FROM {qi(plan.table.name)} WHERE {where} ORDER BY {rowid}", params
+        )
+    ]
     for key in keys:
         one_where, one_params = reader.key_clause(plan.keys, reader.to_key(key))
         try:
@@ -109,17 +114,28 @@ class _Refusal(Exception):
         self.refused = refused
 
 
-def _field(conn: sqlite3.Connection, plan: TablePlan, rowid: int, column: str, conv: Any,
-           slow_field: Callable[..., tuple[str, bool]]) -> Field:
+def _field(
+    conn: sqlite3.Connection,
+    plan: TablePlan,
+    rowid: int,
+    column: str,
+    conv: Any,
+    slow_field: Callable[..., tuple[str, bool]],
+) -> Field:
     table = plan.table.name
-    (kind,) = conn.execute(f"SELECT typeof({qi(column)}) FROM {qi(table)}"
-                           " WHERE rowid = ?", (rowid,)).fetchone()
+    (kind,) = conn.execute(
+        f"SELECT typeof({qi(column)}) FROM {qi(table)} WHERE rowid = ?", (rowid,)
+    ).fetchone()
     kind = kind.decode() if isinstance(kind, bytes) else kind
     size = _size(conn, table, column, rowid) if kind in ("text", "blob") else 0
     if size > LARGE_BYTES and kind == "blob" and conv.kind is Kind.BYTES:
         return _hex_writer(conn, table, column, rowid)
-    if size > LARGE_BYTES and kind == "text" and conv.kind is Kind.TEXT and \
-            getattr(conv, "max_length", None) is None:
+    if (
+        size > LARGE_BYTES
+        and kind == "text"
+        and conv.kind is Kind.TEXT
+        and getattr(conv, "max_length", None) is None
+    ):
         try:
             _check_text(conn, table, column, rowid)
         except Reject:
@@ -128,8 +144,9 @@ def _field(conn: sqlite3.Connection, plan: TablePlan, rowid: int, column: str, c
             raise
         return _text_writer(conn, table, column, rowid)
     with unbounded(conn):
-        (value,) = conn.execute(f"SELECT {qi(column)} FROM {qi(table)} WHERE rowid = ?",
-                                (rowid,)).fetchone()
+        (value,) = conn.execute(
+            f"SELECT {qi(column)} FROM {qi(table)} WHERE rowid = ?", (rowid,)
+        ).fetchone()
     return slow_field(plan, column, conv, Raw(kind, value))[0].encode()
 
 
@@ -155,12 +172,14 @@ def _chunks(conn: sqlite3.Connection, table: str, column: str, rowid: int) -> It
             yield chunk
 
 
-def _hex_writer(conn: sqlite3.Connection, table: str, column: str, rowid: int
-                ) -> Callable[[Write], None]:
+def _hex_writer(
+    conn: sqlite3.Connection, table: str, column: str, rowid: int
+) -> Callable[[Write], None]:
     def write_hex(write: Write) -> None:
         write(b"\\\\x")  # bytea's hex input '\x...', its backslash escaped for COPY
         for chunk in _chunks(conn, table, column, rowid):
             write(chunk.hex().upper().encode())
+
     return write_hex
 
 
@@ -179,11 +198,16 @@ def _check_text(conn: sqlite3.Connection, table: str, column: str, rowid: int) -
         raise Reject(f"invalid UTF-8 at byte {done + exc.start}") from None
 
 
-def _text_writer(conn: sqlite3.Connection, table: str, column: str, rowid: int
-                 ) -> Callable[[Write], None]:
+def _text_writer(
+    conn: sqlite3.Connection, table: str, column: str, rowid: int
+) -> Callable[[Write], None]:
     def write_text(write: Write) -> None:
         for chunk in _chunks(conn, table, column, rowid):
-            write(chunk.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
-                  .replace(b"\t", b"\\t"))
-    return write_text
+            write(
+                chunk.replace(b"\\", b"\\\\")
+                .replace(b"\n", b"\\n")
+                .replace(b"\r", b"\\r")
+                .replace(b"\t", b"\\t")
+            )
 
+    return write_text

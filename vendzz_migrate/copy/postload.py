@@ -62,7 +62,8 @@ def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, Tabl
         found = ", ".join(sorted(str(r[0]) for r in rows)[:5])
         raise StateError(
             f"the target schema {schema!r} already holds {len(rows)} of the tables ({found}); "
-            "use --data-only to load into them, or another --schema")
+            "use --data-only to load into them, or another --schema"
+        )
 
 
 def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
@@ -87,19 +88,23 @@ def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None
         found = conn.execute("SELECT to_regclass(%s)", (qualified(schema, table),)).fetchone()
         if not found or found[0] is None:
             continue
-        (now,) = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}"
-                              .encode()).fetchone() or (0,)
+        (now,) = conn.execute(
+            f"SELECT count(*) FROM {qualified(schema, table)}".encode()
+        ).fetchone() or (0,)
         if now and now != count:
             raise StateError(
                 f"--restart: {schema}.{table} holds {now} row(s) but the earlier --data-only "
                 f"run loaded {count}: rows of another origin are there, so the run's cannot be "
-                "told apart; empty the tables yourself (TRUNCATE) and rerun with --restart")
+                "told apart; empty the tables yourself (TRUNCATE) and rerun with --restart"
+            )
         if now:
             present[table] = int(now)
     if present:
         _empty(conn, schema, sorted(present))
-        console.info(f"--restart: removed the {sum(present.values()):,} row(s) the earlier "
-                     f"--data-only run loaded into {len(present)} table(s)")
+        console.info(
+            f"--restart: removed the {sum(present.values()):,} row(s) the earlier "
+            f"--data-only run loaded into {len(present)} table(s)"
+        )
 
 
 def _empty(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
@@ -123,13 +128,16 @@ def _empty(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
             except psycopg.errors.ForeignKeyViolation:
                 left.append(table)
         if len(left) == len(todo):
-            raise StateError(f"--restart: rows of {', '.join(left)} are referenced by rows of "
-                             "other tables; empty them yourself and rerun with --restart")
+            raise StateError(
+                f"--restart: rows of {', '.join(left)} are referenced by rows of "
+                "other tables; empty them yourself and rerun with --restart"
+            )
         todo = left
 
 
-def _attempt(conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str,
-             fix: str = "") -> bool:
+def _attempt(
+    conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str, fix: str = ""
+) -> bool:
     import psycopg
 
     try:
@@ -162,8 +170,10 @@ def _reason(exc: BaseException) -> str:
 
     text = _first_line(exc)
     diag = exc.diag if isinstance(exc, psycopg.Error) else None
-    for label, part in (("DETAIL", diag and diag.message_detail),
-                        ("HINT", diag and diag.message_hint)):
+    for label, part in (
+        ("DETAIL", diag and diag.message_detail),
+        ("HINT", diag and diag.message_hint),
+    ):
         if part:
             text += f" ({label}: {' '.join(str(part).split())})"
     return text
@@ -172,16 +182,27 @@ def _reason(exc: BaseException) -> str:
 def keys_and_indexes(step: Step) -> None:
     if step.data_only:
         return
-    conn, store, run_id, schema, plans, src = (step.conn, step.store, step.run_id, step.schema,
-                                               step.plans, step.src)
+    conn, store, run_id, schema, plans, src = (
+        step.conn,
+        step.store,
+        step.run_id,
+        step.schema,
+        step.plans,
+        step.src,
+    )
     assert step.mapping is not None
     mapping = step.mapping
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
         store.add_note(run_id, obj, message)
-    statistics = [ddl.Statement(f"ANALYZE {qualified(schema, plan.target)}",
-                                f"{plan.target} statistics", table=plan.target)
-                  for plan in plans.values()]
+    statistics = [
+        ddl.Statement(
+            f"ANALYZE {qualified(schema, plan.target)}",
+            f"{plan.target} statistics",
+            table=plan.target,
+        )
+        for plan in plans.values()
+    ]
     _build_concurrently(step, post.keys + post.indexes, statistics)
     for name, plan in plans.items():
         for check in src.table(name).checks:
@@ -190,11 +211,20 @@ def keys_and_indexes(step: Step) -> None:
                 store.add_note(run_id, name, f"CHECK ({check}) not translatable")
                 continue
             cond = translated.split(" WHERE ", 1)[1]
-            _attempt(conn, store, run_id, f"ALTER TABLE {qualified(schema, plan.target)}"
-                     f" ADD CHECK ({cond})", f"{plan.target} CHECK")
+            _attempt(
+                conn,
+                store,
+                run_id,
+                f"ALTER TABLE {qualified(schema, plan.target)} ADD CHECK ({cond})",
+                f"{plan.target} CHECK",
+            )
     for trigger in src.triggers:
-        store.add_note(run_id, trigger.name, f"trigger on {trigger.table} not migrated: "
-                       "PostgreSQL triggers need a function; translate it by hand")
+        store.add_note(
+            run_id,
+            trigger.name,
+            f"trigger on {trigger.table} not migrated: "
+            "PostgreSQL triggers need a function; translate it by hand",
+        )
 
 
 class _Schedule:
@@ -203,8 +233,9 @@ class _Schedule:
     mode: they do not wait for each other), then its final statement (ANALYZE); the largest
     tables first."""
 
-    def __init__(self, statements: list[ddl.Statement], finals: list[ddl.Statement],
-                 rows: dict[str, int]) -> None:
+    def __init__(
+        self, statements: list[ddl.Statement], finals: list[ddl.Statement], rows: dict[str, int]
+    ) -> None:
         self.groups: dict[str, list[ddl.Statement]] = {s.table: [] for s in finals}
         for stmt in statements:
             self.groups.setdefault(stmt.table, []).append(stmt)
@@ -250,8 +281,9 @@ class _Schedule:
             self.cond.notify_all()
 
 
-def _build_concurrently(step: Step, statements: list[ddl.Statement],
-                        finals: list[ddl.Statement]) -> None:
+def _build_concurrently(
+    step: Step, statements: list[ddl.Statement], finals: list[ddl.Statement]
+) -> None:
     """``statements`` and ``finals`` (see :class:`_Schedule`), ``step.workers`` at a time,
     one connection per thread."""
     schedule = _Schedule(statements, finals, _target_rows(step))
@@ -278,9 +310,11 @@ def _build_concurrently(step: Step, statements: list[ddl.Statement],
 
 def _target_rows(step: Step) -> dict[str, int]:
     """Source rows of each target table (to start the largest first)."""
-    return {plan.target: totals[0]
-            for name, totals in step.store.table_totals(step.run_id).items()
-            if (plan := step.plans.get(name)) is not None}
+    return {
+        plan.target: totals[0]
+        for name, totals in step.store.table_totals(step.run_id).items()
+        if (plan := step.plans.get(name)) is not None
+    }
 
 
 def _concurrently(step: Step, statements: list[str]) -> None:
@@ -288,8 +322,9 @@ def _concurrently(step: Step, statements: list[str]) -> None:
     _on_workers(step, "analyze", lambda conn, sql: conn.execute(sql.encode()), statements)
 
 
-def _on_workers(step: Step, role: str, work: Callable[[psycopg.Connection, _T], _R],
-                items: list[_T]) -> list[_R]:
+def _on_workers(
+    step: Step, role: str, work: Callable[[psycopg.Connection, _T], _R], items: list[_T]
+) -> list[_R]:
     """``work(conn, item)`` for every item, in order of submission, ``step.workers`` at a
     time, one autocommit connection per thread; the results in the order of ``items``."""
     local = threading.local()
@@ -317,7 +352,8 @@ def _exists(conn: psycopg.Connection, schema: str, stmt: ddl.Statement) -> bool:
     name = stmt.sql.split("ADD CONSTRAINT ", 1)[1].split(" PRIMARY KEY", 1)[0].strip('"')
     row = conn.execute(
         "SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = %s AND c.conname = %s", (schema, name.replace('""', '"')),
+        " WHERE n.nspname = %s AND c.conname = %s",
+        (schema, name.replace('""', '"')),
     ).fetchone()
     return row is not None
 
@@ -353,8 +389,10 @@ def foreign_keys(step: Step) -> None:
     if step.data_only:
         return
     assert step.mapping is not None
-    fks = [_ForeignKey(*fk, table=qualified(step.schema, fk[1]))
-           for fk in ddl.foreign_keys(step.schema, step.plans, step.mapping, step.src)]
+    fks = [
+        _ForeignKey(*fk, table=qualified(step.schema, fk[1]))
+        for fk in ddl.foreign_keys(step.schema, step.plans, step.mapping, step.src)
+    ]
     for fk in fks:
         if step.mapping.drops(fk.name):
             step.store.add_note(step.run_id, fk.name, ddl.DROPPED)
@@ -365,8 +403,9 @@ def foreign_keys(step: Step) -> None:
     for fk in pending:
         groups.setdefault(fk.child, []).append(fk)
     ordered = sorted(groups.values(), key=lambda g: -rows.get(g[0].child, 0) * len(g))
-    checked = [c for group in _on_workers(step, "foreign-keys", _validate_all, ordered)
-               for c in group]
+    checked = [
+        c for group in _on_workers(step, "foreign-keys", _validate_all, ordered) for c in group
+    ]
     order = {fk.name: i for i, fk in enumerate(pending)}
     for result in sorted(checked, key=lambda c: order[c.fk.name]):
         _record(step, result)
@@ -378,14 +417,14 @@ def _add_not_valid(step: Step, fks: list[_ForeignKey]) -> list[_ForeignKey]:
         "SELECT c.conname, c.convalidated FROM pg_constraint c"
         " JOIN pg_namespace n ON n.oid = c.connamespace"
         " WHERE n.nspname = %s AND c.conname = ANY(%s)",
-        (step.schema, [fk.name for fk in fks])).fetchall()
+        (step.schema, [fk.name for fk in fks]),
+    ).fetchall()
     validated = {str(name): bool(valid) for name, valid in rows}
     reported = {o.constraint for o in orphans(step.conn, step.store, step.run_id)}
     pending = []
     for fk in fks:
         if fk.name not in validated:
-            if not _attempt(step.conn, step.store, step.run_id, f"{fk.alter} NOT VALID",
-                            fk.name):
+            if not _attempt(step.conn, step.store, step.run_id, f"{fk.alter} NOT VALID", fk.name):
                 continue
             validated[fk.name] = True  # a later key of the same name is skipped, as before
         elif validated[fk.name] or fk.name in reported:
@@ -409,8 +448,8 @@ def _validate(conn: psycopg.Connection, fk: _ForeignKey) -> _Checked:
         if not count:  # PostgreSQL's equality found what the query's did not
             return _Checked(fk, error=exc)
         sample = conn.execute(
-            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5"
-            .encode()).fetchall()
+            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5".encode()
+        ).fetchall()
         return _Checked(fk, count, [dict(zip(fk.cols, r, strict=True)) for r in sample])
     except psycopg.Error as exc:
         if conn.broken:
@@ -424,21 +463,25 @@ def _record(step: Step, result: _Checked) -> None:
 
     fk = result.fk
     if result.orphan_rows:
-        step.store.add_orphans(step.run_id, fk.child, fk.name, fk.parent, result.orphan_rows,
-                               result.sample)
-        console.warn(f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}:"
-                     " added NOT VALID")
+        step.store.add_orphans(
+            step.run_id, fk.child, fk.name, fk.parent, result.orphan_rows, result.sample
+        )
+        console.warn(
+            f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}: added NOT VALID"
+        )
     elif result.error is not None:
         # refused for another reason than orphans: dropped, so that the key ends as when it
         # was added and validated at once (absent, with a note), never NOT VALID unexplained
         try:
             with step.conn.transaction():
-                step.conn.execute(f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS"
-                                  f" {pq(fk.name)}".encode())
+                step.conn.execute(
+                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {pq(fk.name)}".encode()
+                )
         except psycopg.Error as exc:
             message = _reason(result.error)
-            step.store.add_note(step.run_id, fk.name, f"left NOT VALID: {message} (not"
-                                f" dropped: {_first_line(exc)})")
+            step.store.add_note(
+                step.run_id, fk.name, f"left NOT VALID: {message} (not dropped: {_first_line(exc)})"
+            )
             console.warn(f"{fk.name}: left NOT VALID: {message}")
             return
         _refused(step.store, step.run_id, fk.name, result.error)
@@ -456,8 +499,9 @@ def views_sequences_analyze(step: Step) -> None:
             _view(step, view)
     _sequences(step)
     if step.data_only:  # otherwise each table was analysed once its indexes were built
-        _concurrently(step, [f"ANALYZE {qualified(step.schema, p.target)}"
-                             for p in step.plans.values()])
+        _concurrently(
+            step, [f"ANALYZE {qualified(step.schema, p.target)}" for p in step.plans.values()]
+        )
 
 
 def _view(step: Step, view: insp.View) -> None:
@@ -468,13 +512,22 @@ def _view(step: Step, view: insp.View) -> None:
     try:
         sql = views.translate(step.schema, view, step.plans)
     except views.Untranslatable as exc:
-        step.store.add_note(step.run_id, f"view {view.name}", f"not translatable: {exc};"
-                            f" recreate by hand from the SQLite SQL: {flat}")
+        step.store.add_note(
+            step.run_id,
+            f"view {view.name}",
+            f"not translatable: {exc}; recreate by hand from the SQLite SQL: {flat}",
+        )
         console.warn(f"view {view.name}: not translatable: {exc}")
         return
     statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
-    if _attempt(step.conn, step.store, step.run_id, statement, f"view {view.name}",
-                fix=f"; fix by hand and run: {sql}"):
+    if _attempt(
+        step.conn,
+        step.store,
+        step.run_id,
+        statement,
+        f"view {view.name}",
+        fix=f"; fix by hand and run: {sql}",
+    ):
         step.store.add_object(step.run_id, "view", view.name)
 
 
@@ -484,21 +537,22 @@ def _sequences(step: Step) -> None:
         step.store.add_note(step.run_id, obj, f"sequence set past max(id): next value {value + 1}")
 
 
-def set_sequences(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan],
-                  sqlite_seqs: dict[str, int]) -> list[tuple[str, int]]:
+def set_sequences(
+    conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan], sqlite_seqs: dict[str, int]
+) -> list[tuple[str, int]]:
     """Every serial/identity sequence of the plans' tables past max(column) and past SQLite's
     AUTOINCREMENT counter; returns (table.column, last value) of each (the cutover reuses it)."""
     done: list[tuple[str, int]] = []
     for name, plan in plans.items():
         for col in plan.columns:
             table = qualified(schema, plan.target)
-            row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                               (table, col.target)).fetchone()
+            row = conn.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)", (table, col.target)
+            ).fetchone()
             if not row or not row[0]:
                 continue
             top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
-            value = max(int(top[0]) if top and top[0] is not None else 0,
-                        sqlite_seqs.get(name, 0))
+            value = max(int(top[0]) if top and top[0] is not None else 0, sqlite_seqs.get(name, 0))
             conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
             done.append((f"{plan.target}.{col.target}", value))
     return done
@@ -519,9 +573,13 @@ def _sqlite_sequences(path: Path, lite: sqlite3.Connection | None = None) -> dic
 def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:
     rows = conn.execute(
         f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
-        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name", (run_id,)).fetchall()
-    return [Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
-            for t, c, r, n, s in rows]
+        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name",
+        (run_id,),
+    ).fetchall()
+    return [
+        Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
+        for t, c, r, n, s in rows
+    ]
 
 
 def _sample(value: Any) -> list[dict[str, object]]:

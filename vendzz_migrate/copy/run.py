@@ -49,8 +49,15 @@ from vendzz_migrate.urls import identity, mask
 if TYPE_CHECKING:
     import psycopg
 
-STEPS = ("snapshot", "mapping", "tables", "data", "keys & indexes", "foreign keys",
-         "views, sequences, analyze")
+STEPS = (
+    "snapshot",
+    "mapping",
+    "tables",
+    "data",
+    "keys & indexes",
+    "foreign keys",
+    "views, sequences, analyze",
+)
 
 
 class CopyOptions(BaseModel):
@@ -112,24 +119,35 @@ def run(opts: CopyOptions) -> CopyReport:
         admin.close()
     report.seconds = time.monotonic() - started
     # the largest process of the run: this one, or a worker (children that have ended)
-    report.peak_rss_mb = max(resource.getrusage(who).ru_maxrss
-                             for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    report.peak_rss_mb = (
+        max(
+            resource.getrusage(who).ru_maxrss
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        / 1024
+    )
     if report.total.rejected_rows and not opts.allow_rejects:
         raise RejectsError(
             f"{report.total.rejected_rows} row(s) were rejected into "
             f"{opts.state_schema}.rejects (see the summary); rerun with --allow-rejects to "
-            "accept", report=report)
+            "accept",
+            report=report,
+        )
     return report
 
 
 @contextmanager
 def _exclusive(ctx: Context) -> Iterator[None]:
-    key = int(hashlib.sha256(f"{ctx.opts.state_schema}/{ctx.opts.schema_name}".encode())
-              .hexdigest()[:15], 16)
+    key = int(
+        hashlib.sha256(f"{ctx.opts.state_schema}/{ctx.opts.schema_name}".encode()).hexdigest()[:15],
+        16,
+    )
     row = ctx.admin.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
     if not row or not row[0]:
-        raise StateError(f"another vendzz-migrate run is working on schema "
-                         f"{ctx.opts.schema_name!r} of this database")
+        raise StateError(
+            f"another vendzz-migrate run is working on schema "
+            f"{ctx.opts.schema_name!r} of this database"
+        )
     try:
         yield
     finally:
@@ -158,19 +176,23 @@ def _run(ctx: Context) -> CopyReport:
     if prior is not None and prior.status == "running" and not ctx.opts.resume:
         raise StateError(
             f"an interrupted run ({prior.run_id}) exists for schema {ctx.opts.schema_name!r}: "
-            "rerun with --resume to finish it, or --restart to start over")
+            "rerun with --resume to finish it, or --restart to start over"
+        )
     if prior is not None and prior.status == "done" and not ctx.opts.resume:
         raise StateError(
             f"the target schema {ctx.opts.schema_name!r} already holds the tables of run "
-            f"{prior.run_id}; use --restart to copy again, or --data-only into other tables")
+            f"{prior.run_id}; use --restart to copy again, or --data-only into other tables"
+        )
     if prior is None and ctx.opts.resume:
         raise StateError(
             f"nothing to resume: no run into schema {ctx.opts.schema_name!r} was recorded in "
             "this database (a run stopped during steps 1-3 records nothing and writes no row): "
-            "run it again without --resume")
+            "run it again without --resume"
+        )
     if prior is not None and prior.status == "done":
-        raise StateError(f"nothing to resume: run {prior.run_id} finished; use --restart to "
-                         "copy again")
+        raise StateError(
+            f"nothing to resume: run {prior.run_id} finished; use --restart to copy again"
+        )
     if prior is not None:
         _resume(ctx, prior)
     else:
@@ -183,9 +205,12 @@ def _run(ctx: Context) -> CopyReport:
 
 def _fingerprint(ctx: Context, mapping_digest: str) -> str:
     data = {
-        "source": str(ctx.opts.source.resolve()), "target": identity(ctx.url),
-        "schema": ctx.opts.schema_name, "data_only": ctx.opts.data_only,
-        "batch_rows": ctx.opts.batch_rows, "mapping": mapping_digest,
+        "source": str(ctx.opts.source.resolve()),
+        "target": identity(ctx.url),
+        "schema": ctx.opts.schema_name,
+        "data_only": ctx.opts.data_only,
+        "batch_rows": ctx.opts.batch_rows,
+        "mapping": mapping_digest,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -219,14 +244,20 @@ def _steps_1_to_3(ctx: Context, final: Path) -> None:
                 skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
                 ctx.schema = insp.introspect(lite, skip)
                 ctx.mapping = given_map or inferrer.infer(
-                    lite, ctx.schema, source=str(opts.source), workers=opts.workers,
-                    opener=lambda: snapshot.open_snapshot(ctx.snapshot_path))
+                    lite,
+                    ctx.schema,
+                    source=str(opts.source),
+                    workers=opts.workers,
+                    opener=lambda: snapshot.open_snapshot(ctx.snapshot_path),
+                )
             finally:
                 lite.close()
     assert ctx.schema is not None
     if not ctx.schema.tables and not opts.allow_empty:
-        raise SourceError(f"{opts.source} holds no table to copy (an empty or zero-byte "
-                          "file?); pass --allow-empty if that is what you mean")
+        raise SourceError(
+            f"{opts.source} holds no table to copy (an empty or zero-byte "
+            "file?); pass --allow-empty if that is what you mean"
+        )
     given = given_map.digest() if given_map else "inferred"
     with console.step(3, len(STEPS), STEPS[2]):
         os.replace(ctx.snapshot_path, final)  # now named by the state about to commit
@@ -246,8 +277,13 @@ def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
             lite = pins.take_reader()
             try:
                 ctx.schema = insp.introspect(lite, insp.DEFAULT_SKIP)
-                ctx.mapping = inferrer.infer(lite, ctx.schema, source=str(opts.source),
-                                             workers=opts.workers, opener=pins.take_reader)
+                ctx.mapping = inferrer.infer(
+                    lite,
+                    ctx.schema,
+                    source=str(opts.source),
+                    workers=opts.workers,
+                    opener=pins.take_reader,
+                )
             finally:
                 lite.close()
                 pins.close()
@@ -257,13 +293,16 @@ def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
 
 def _report_snapshot(ctx: Context, snap: snapshot.Snapshot) -> None:
     ctx.snapshot_seconds = snap.seconds
-    console.info(f"  snapshot: {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
-                 f"{snap.journal_mode}) in {snap.seconds:.2f}s")
+    console.info(
+        f"  snapshot: {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
+        f"{snap.journal_mode}) in {snap.seconds:.2f}s"
+    )
 
 
 def _slug(opts: CopyOptions) -> str:
-    return hashlib.sha256(f"{opts.source.resolve()}|{opts.schema_name}|{time.time_ns()}"
-                          .encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        f"{opts.source.resolve()}|{opts.schema_name}|{time.time_ns()}".encode()
+    ).hexdigest()[:16]
 
 
 def _create(ctx: Context, fingerprint: str) -> None:
@@ -275,15 +314,19 @@ def _create(ctx: Context, fingerprint: str) -> None:
             ctx.store.ensure()
             if ctx.opts.data_only:
                 ctx.plans, notes = planner.build_data_only(
-                    ctx.admin, ctx.opts.schema_name, ctx.mapping, ctx.schema)
+                    ctx.admin, ctx.opts.schema_name, ctx.mapping, ctx.schema
+                )
             else:
                 ctx.plans, notes = planner.build(ctx.mapping, ctx.schema), []
                 postload.refuse_existing(ctx.admin, ctx.opts.schema_name, ctx.plans)
             ctx.run_id = ctx.store.create_run(
-                target_schema=ctx.opts.schema_name, fingerprint=fingerprint,
-                source=str(ctx.opts.source.resolve()), snapshot=str(ctx.snapshot_path),
+                target_schema=ctx.opts.schema_name,
+                fingerprint=fingerprint,
+                source=str(ctx.opts.source.resolve()),
+                snapshot=str(ctx.snapshot_path),
                 options=ctx.opts.model_dump(mode="json", exclude={"target_url"}),
-                mapping=ctx.mapping.model_dump(mode="json"))
+                mapping=ctx.mapping.model_dump(mode="json"),
+            )
             for obj, message in notes:
                 ctx.store.add_note(ctx.run_id, obj, message)
             if not ctx.opts.data_only:
@@ -302,8 +345,11 @@ def _create_tables(ctx: Context) -> None:
     for name, plan in ctx.plans.items():
         for col, cmap in ctx.mapping.tables[name].columns.items():
             if cmap.default is not None and not _default_ok(ctx.admin, cmap.default, cmap.type):
-                ctx.store.add_note(ctx.run_id, f"{name}.{col}",
-                                   f"default {cmap.default!r} refused by PostgreSQL; left out")
+                ctx.store.add_note(
+                    ctx.run_id,
+                    f"{name}.{col}",
+                    f"default {cmap.default!r} refused by PostgreSQL; left out",
+                )
                 cmap.default = None
         ctx.admin.execute(create_table(ctx.opts.schema_name, plan, ctx.mapping).encode())
         ctx.store.add_object(ctx.run_id, "table", plan.target)
@@ -329,8 +375,14 @@ def _plan_units(ctx: Context) -> None:
             edges: list[reader.KeyTuple | None] = [None, *bounds, None]
             for seq in range(len(edges) - 1):
                 lo, hi = edges[seq], edges[seq + 1]
-                units.append(Unit(name, seq, reader.encode_key(lo) if lo else None,
-                                  reader.encode_key(hi) if hi else None))
+                units.append(
+                    Unit(
+                        name,
+                        seq,
+                        reader.encode_key(lo) if lo else None,
+                        reader.encode_key(hi) if hi else None,
+                    )
+                )
         ctx.store.add_units(ctx.run_id, units)
     finally:
         lite.close()
@@ -343,7 +395,8 @@ def _resume(ctx: Context, prior: Run) -> None:
     if prior.fingerprint != _fingerprint(ctx, given):
         raise StateError(
             f"run {prior.run_id} was started with another source, target, mapping or options "
-            f"({_differences(prior.options, ctx.opts)}); use --restart to start over")
+            f"({_differences(prior.options, ctx.opts)}); use --restart to start over"
+        )
     console.info(f"resuming run {prior.run_id} from snapshot {ctx.snapshot_path}")
     lite = snapshot.open_snapshot(ctx.snapshot_path)
     try:
@@ -351,8 +404,9 @@ def _resume(ctx: Context, prior: Run) -> None:
     finally:
         lite.close()
     if ctx.opts.data_only:
-        ctx.plans, _ = planner.build_data_only(ctx.admin, ctx.opts.schema_name, ctx.mapping,
-                                               ctx.schema)
+        ctx.plans, _ = planner.build_data_only(
+            ctx.admin, ctx.opts.schema_name, ctx.mapping, ctx.schema
+        )
     else:
         ctx.plans = planner.build(ctx.mapping, ctx.schema)
 
@@ -370,31 +424,59 @@ def _finish(ctx: Context) -> CopyReport:
         with console.step(4, n, STEPS[3]):
             copy_data(ctx)
             ctx.store.mark_step(ctx.run_id, "data")
-    for number, name, action in ((5, STEPS[4], postload.keys_and_indexes),
-                                 (6, STEPS[5], postload.foreign_keys),
-                                 (7, STEPS[6], postload.views_sequences_analyze)):
+    for number, name, action in (
+        (5, STEPS[4], postload.keys_and_indexes),
+        (6, STEPS[5], postload.foreign_keys),
+        (7, STEPS[6], postload.views_sequences_analyze),
+    ):
         if ctx.store.step_done(ctx.run_id, name):
             continue
         with console.step(number, n, name):
             assert ctx.schema is not None
-            action(postload.Step(ctx.admin, ctx.store, ctx.run_id, ctx.opts.schema_name,
-                                 ctx.plans, ctx.mapping, ctx.schema, ctx.snapshot_path,
-                                 ctx.opts.data_only, ctx.url, ctx.opts.workers))
+            action(
+                postload.Step(
+                    ctx.admin,
+                    ctx.store,
+                    ctx.run_id,
+                    ctx.opts.schema_name,
+                    ctx.plans,
+                    ctx.mapping,
+                    ctx.schema,
+                    ctx.snapshot_path,
+                    ctx.opts.data_only,
+                    ctx.url,
+                    ctx.opts.workers,
+                )
+            )
             ctx.store.mark_step(ctx.run_id, name)
     ctx.store.finish_run(ctx.run_id)
     return _report(ctx)
 
 
 def _report(ctx: Context) -> CopyReport:
-    report = CopyReport(run_id=ctx.run_id, source=str(ctx.opts.source), target=mask(ctx.url),
-                        schema_name=ctx.opts.schema_name, resumed=ctx.opts.resume,
-                        data_only=ctx.opts.data_only, snapshot_seconds=ctx.snapshot_seconds)
+    report = CopyReport(
+        run_id=ctx.run_id,
+        source=str(ctx.opts.source),
+        target=mask(ctx.url),
+        schema_name=ctx.opts.schema_name,
+        resumed=ctx.opts.resume,
+        data_only=ctx.opts.data_only,
+        snapshot_seconds=ctx.snapshot_seconds,
+    )
     totals = ctx.store.table_totals(ctx.run_id)
     for name, plan in ctx.plans.items():
         src, copied, rejected, converted, seconds = totals.get(name, (0, 0, 0, 0, 0.0))
-        report.tables.append(TableReport(
-            table=name, target=plan.target, source_rows=src, copied_rows=copied,
-            rejected_rows=rejected, converted_values=converted, seconds=seconds))
+        report.tables.append(
+            TableReport(
+                table=name,
+                target=plan.target,
+                source_rows=src,
+                copied_rows=copied,
+                rejected_rows=rejected,
+                converted_values=converted,
+                seconds=seconds,
+            )
+        )
     report.add_totals()
     report.notes = [Note(object=o, message=m) for o, m in ctx.store.notes(ctx.run_id)]
     report.orphans = postload.orphans(ctx.admin, ctx.store, ctx.run_id)
@@ -409,14 +491,22 @@ def copy_data(ctx: Context) -> None:
     ``--workers 1``; with --data-only in waves, parents before children."""
     units = ctx.store.units(ctx.run_id, pending_only=True)
     units.sort(key=lambda u: (u.seq, u.table))  # spread big tables over the workers
-    job = workers.Job(ctx.url, ctx.opts.state_schema, ctx.run_id, ctx.opts.source,
-                      ctx.snapshot_path, ctx.plans,
-                      {name: _copy_statement(ctx.opts.schema_name, plan)
-                       for name, plan in ctx.plans.items()}, ctx.opts.data_only)
+    job = workers.Job(
+        ctx.url,
+        ctx.opts.state_schema,
+        ctx.run_id,
+        ctx.opts.source,
+        ctx.snapshot_path,
+        ctx.plans,
+        {name: _copy_statement(ctx.opts.schema_name, plan) for name, plan in ctx.plans.items()},
+        ctx.opts.data_only,
+    )
     levels, chained = _levels(ctx)
     runner: workers.Pool | workers.Copier = (
-        workers.Pool(job, ctx.opts.workers) if ctx.opts.workers > 1 and units
-        else workers.Copier(job))
+        workers.Pool(job, ctx.opts.workers)
+        if ctx.opts.workers > 1 and units
+        else workers.Copier(job)
+    )
     one = runner if isinstance(runner, workers.Copier) else workers.Copier(job)
     finished = False
     try:
@@ -425,8 +515,9 @@ def copy_data(ctx: Context) -> None:
             for level in levels:
                 todo = [u for u in units if u.table in level]
                 parallel = [u for u in todo if u.table not in chained]
-                in_order = sorted((u for u in todo if u.table in chained),
-                                  key=lambda u: (u.table, u.seq))
+                in_order = sorted(
+                    (u for u in todo if u.table in chained), key=lambda u: (u.table, u.seq)
+                )
                 for unit, result in itertools.chain(runner.run(parallel), one.run(in_order)):
                     progress.advance(unit.table, result.source_rows)
             for name in ctx.plans:
@@ -452,7 +543,9 @@ def _levels(ctx: Context) -> tuple[list[set[str]], set[str]]:
         " JOIN pg_class child ON child.oid = c.conrelid"
         " JOIN pg_class parent ON parent.oid = c.confrelid"
         " JOIN pg_namespace n ON n.oid = child.relnamespace"
-        " WHERE c.contype = 'f' AND n.nspname = %s", (ctx.opts.schema_name,)).fetchall()
+        " WHERE c.contype = 'f' AND n.nspname = %s",
+        (ctx.opts.schema_name,),
+    ).fetchall()
     needs: dict[str, set[str]] = {name: set() for name in ctx.plans}
     chained: set[str] = set()
     for child, parent in rows:
@@ -474,8 +567,7 @@ def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
     try:
         for name, plan in ctx.plans.items():
             where, params = reader.range_clause(plan.keys, None, None)
-            progress.add(name, reader.count(lite, plan, where, params),
-                         totals.get(name, (0,))[0])
+            progress.add(name, reader.count(lite, plan, where, params), totals.get(name, (0,))[0])
     finally:
         lite.close()
 
@@ -487,6 +579,9 @@ def _copy_statement(schema: str, plan: TablePlan) -> bytes:
 
 def _remove_snapshot(path: Path) -> None:
     if path.name.endswith(".db"):
-        for leftover in (path, path.with_name(path.name + ".partial"),
-                         path.with_name(path.name + ".partial-journal")):
+        for leftover in (
+            path,
+            path.with_name(path.name + ".partial"),
+            path.with_name(path.name + ".partial-journal"),
+        ):
             leftover.unlink(missing_ok=True)

@@ -54,9 +54,16 @@ class _Attempt:
 Loaded = Callable[[str], bool]  # whether a target table (a foreign key's parent) is all loaded
 
 
-def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, run_id: str,
-              plan: TablePlan, unit: Unit, copy_sql: bytes, loaded: Loaded | None = None
-              ) -> UnitResult:
+def copy_unit(
+    pg: psycopg.Connection,
+    lite: sqlite3.Connection,
+    store: Store,
+    run_id: str,
+    plan: TablePlan,
+    unit: Unit,
+    copy_sql: bytes,
+    loaded: Loaded | None = None,
+) -> UnitResult:
     """Copy ``unit`` unless it is already done; returns its counts. ``loaded`` tells whether a
     parent table is fully loaded, so a row refused by a foreign key to it is a true orphan."""
     started = time.monotonic()
@@ -91,16 +98,29 @@ def copy_unit(pg: psycopg.Connection, lite: sqlite3.Connection, store: Store, ru
         with large.unbounded(lite):  # a rejected row is recorded whole
             store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
         result.seconds = time.monotonic() - started
-        store.finish_unit(run_id, unit, source_rows=result.source_rows, copied=result.copied,
-                          rejected=result.rejected, converted=result.converted,
-                          seconds=result.seconds)
+        store.finish_unit(
+            run_id,
+            unit,
+            source_rows=result.source_rows,
+            copied=result.copied,
+            rejected=result.rejected,
+            converted=result.converted,
+            seconds=result.seconds,
+        )
     return result
 
 
-def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, where: str,
-              params: list[object], copy_sql: bytes, loaded: Loaded | None = None, *,
-              row_by_row: bool = False
-              ) -> _Attempt | tuple[KeyTuple, str | None, Raw | None, str]:
+def _try_copy(
+    pg: psycopg.Connection,
+    lite: sqlite3.Connection,
+    plan: TablePlan,
+    where: str,
+    params: list[object],
+    copy_sql: bytes,
+    loaded: Loaded | None = None,
+    *,
+    row_by_row: bool = False,
+) -> _Attempt | tuple[KeyTuple, str | None, Raw | None, str]:
     """One COPY of the range inside a savepoint: the attempt, or the row PostgreSQL refused.
     A value too large to be built in memory (see :mod:`large`) sends the range again, row by
     row, that value streamed."""
@@ -109,8 +129,11 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
     attempt = _Attempt()
     try:
         with pg.transaction(), pg.cursor() as cur, cur.copy(copy_sql) as copy:
-            rows = (large.unit_rows(lite, plan, where, params) if row_by_row
-                    else reader.unit_rows(lite, plan, where, params))
+            rows = (
+                large.unit_rows(lite, plan, where, params)
+                if row_by_row
+                else reader.unit_rows(lite, plan, where, params)
+            )
             _send(copy.write, lite, plan, rows, attempt)
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
         if isinstance(exc, psycopg.errors.ForeignKeyViolation) and loaded is not None:
@@ -128,9 +151,13 @@ def _try_copy(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
     return attempt
 
 
-def _send(write: large.Write, lite: sqlite3.Connection, plan: TablePlan,
-          rows: Iterable[tuple[Any, bytes | list[large.Field] | large.Refused | None]],
-          attempt: _Attempt) -> None:
+def _send(
+    write: large.Write,
+    lite: sqlite3.Connection,
+    plan: TablePlan,
+    rows: Iterable[tuple[Any, bytes | list[large.Field] | large.Refused | None]],
+    attempt: _Attempt,
+) -> None:
     """Write the rows as COPY lines, in batches of about FLUSH_BYTES; the rows the fast path
     left to Python last."""
     buf: list[bytes] = []
@@ -168,8 +195,9 @@ def _send(write: large.Write, lite: sqlite3.Connection, plan: TablePlan,
         write(b"\n".join(buf) + b"\n")
 
 
-def _slow_line(plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Attempt
-               ) -> bytes | None:
+def _slow_line(
+    plan: TablePlan, key: KeyTuple, values: list[Raw], attempt: _Attempt
+) -> bytes | None:
     """The COPY line of a row the fast path left to Python, or None when it is rejected."""
     fields: list[str] = []
     converted = 0
@@ -190,8 +218,11 @@ def slow_field(plan: TablePlan, column: str, conv: Conversion, raw: Raw) -> tupl
     if raw.kind == "null":
         if conv.not_null:
             in_key = column in plan.table.primary_key
-            raise Reject("NULL primary key (PostgreSQL keys cannot be NULL)" if in_key
-                         else "NULL in a NOT NULL column")
+            raise Reject(
+                "NULL primary key (PostgreSQL keys cannot be NULL)"
+                if in_key
+                else "NULL in a NOT NULL column"
+            )
         return "\\N", False
     try:
         text = conv.convert(raw)
@@ -215,8 +246,9 @@ def _text_or_reject(raw: Raw, rej: Reject) -> str:
     return text
 
 
-def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
-             ) -> tuple[KeyTuple, str | None, Raw | None, str]:
+def _refused(
+    exc: Exception, attempt: _Attempt, plan: TablePlan
+) -> tuple[KeyTuple, str | None, Raw | None, str]:
     """Locate the row PostgreSQL refused from the COPY context ('COPY t, line N, column c').
 
     The context may hold other 'line N' (e.g. 'JSON data, line 1'), so only the line that
@@ -225,11 +257,13 @@ def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
     diag = getattr(exc, "diag", None)
     context = (getattr(diag, "context", None) or "") if diag else ""
     prefix = f"COPY {plan.target}"
-    found = [ln[len(prefix):] for ln in context.splitlines() if ln.startswith(prefix)]
+    found = [ln[len(prefix) :] for ln in context.splitlines() if ln.startswith(prefix)]
     match = _WHERE.match(found[-1]) if found else None
     if not match or not 0 < int(match.group(1)) <= len(attempt.keys):
-        raise TargetError(f"{plan.table.name}: PostgreSQL refused a row it did not locate: "
-                          f"{(str(exc).splitlines() or [''])[0]}") from exc
+        raise TargetError(
+            f"{plan.table.name}: PostgreSQL refused a row it did not locate: "
+            f"{(str(exc).splitlines() or [''])[0]}"
+        ) from exc
     key = reader.to_key(attempt.keys[int(match.group(1)) - 1])
     target_col = match.group(2)
     source_col = next((c.source for c in plan.columns if c.target == target_col), None)
@@ -240,9 +274,15 @@ def _refused(exc: Exception, attempt: _Attempt, plan: TablePlan
 _MISSING_KEY = re.compile(r"Key \((.*?)\)=\((.*)\) is not present in table (.*)\.", re.S)
 
 
-def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
-            exc: Exception, where: str, params: list[object], loaded: Loaded
-            ) -> tuple[KeyTuple, str | None, Raw | None, str] | None:
+def _orphan(
+    pg: psycopg.Connection,
+    lite: sqlite3.Connection,
+    plan: TablePlan,
+    exc: Exception,
+    where: str,
+    params: list[object],
+    loaded: Loaded,
+) -> tuple[KeyTuple, str | None, Raw | None, str] | None:
     """The row behind a foreign key violation (--data-only into tables whose foreign keys are
     enforced). PostgreSQL checks them after the COPY, so its context names no line; its detail
     names the missing key value and the constraint its columns. Only for a single-column key to
@@ -258,7 +298,8 @@ def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
         " FROM pg_constraint c JOIN pg_class p ON p.oid = c.confrelid"
         " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
         " WHERE c.conname = %s AND c.conrelid = to_regclass(%s)",
-        (diag.constraint_name, table)).fetchone()
+        (diag.constraint_name, table),
+    ).fetchone()
     if found is None or found[1] or found[2] != 1 or not loaded(str(found[3])):
         return None
     source = next((c.source for c in plan.columns if c.target == found[0]), None)
@@ -267,25 +308,38 @@ def _orphan(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan,
     key = reader.first_key(lite, plan, where, list(params), source, match.group(2))
     if key is None:
         return None
-    return key, source, None, (f"PostgreSQL refused the row: {diag.message_primary}"
-                               f" ({match.group(0)})")
+    return (
+        key,
+        source,
+        None,
+        (f"PostgreSQL refused the row: {diag.message_primary} ({match.group(0)})"),
+    )
 
 
-def _confirm(pg: psycopg.Connection, lite: sqlite3.Connection, plan: TablePlan, key: KeyTuple,
-             copy_sql: bytes, loaded: Loaded | None = None) -> None:
+def _confirm(
+    pg: psycopg.Connection,
+    lite: sqlite3.Connection,
+    plan: TablePlan,
+    key: KeyTuple,
+    copy_sql: bytes,
+    loaded: Loaded | None = None,
+) -> None:
     """Send the blamed row alone (rolled back): if PostgreSQL takes it, the blame was wrong,
     and rejecting a good row would be worse than stopping."""
     where, params = reader.key_clause(plan.keys, key)
     with pg.transaction(force_rollback=True):
         alone = _try_copy(pg, lite, plan, where, params, copy_sql, loaded)
     if isinstance(alone, _Attempt) and alone.keys:
-        raise TargetError(f"{plan.table.name}: PostgreSQL refused a batch but accepts the row "
-                          f"it blamed ({reader.encode_key(key)}); stopping rather than "
-                          "rejecting a good row")
+        raise TargetError(
+            f"{plan.table.name}: PostgreSQL refused a batch but accepts the row "
+            f"it blamed ({reader.encode_key(key)}); stopping rather than "
+            "rejecting a good row"
+        )
 
 
-def _reject_row(lite: sqlite3.Connection, plan: TablePlan,
-                rej: tuple[KeyTuple, str | None, Raw | None, str]) -> RejectRow:
+def _reject_row(
+    lite: sqlite3.Connection, plan: TablePlan, rej: tuple[KeyTuple, str | None, Raw | None, str]
+) -> RejectRow:
     key, column, raw, reason = rej
     row = reader.raw_row(lite, plan, key)
     if column is None:  # e.g. invalid UTF-8: PostgreSQL names the line, not the column

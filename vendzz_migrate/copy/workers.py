@@ -52,8 +52,7 @@ class Job:
     def loaded(self, store: Store, target: str) -> bool:
         """Whether a target table (a foreign key's parent) is fully loaded; a table that is not
         this run's belongs to the application: all there."""
-        return target not in self.sources or store.table_loaded(self.run_id,
-                                                                self.sources[target])
+        return target not in self.sources or store.table_loaded(self.run_id, self.sources[target])
 
 
 class Copier:
@@ -84,8 +83,16 @@ class Copier:
         store = Store(self.pg, job.state_schema)
         loaded = functools.partial(job.loaded, store) if job.data_only else None
         try:
-            return copy_unit(self.pg, self.lite, store, job.run_id, job.plans[unit.table], unit,
-                             job.copy_sql[unit.table], loaded)
+            return copy_unit(
+                self.pg,
+                self.lite,
+                store,
+                job.run_id,
+                job.plans[unit.table],
+                unit,
+                job.copy_sql[unit.table],
+                loaded,
+            )
         except Exception:
             self.pg.close()
             raise
@@ -125,7 +132,8 @@ class Pool:
         """Copy ``units``, yielding each with its result as it completes; on the first
         failure, the units not started are cancelled, those running finish, and it raises."""
         futures: dict[Future[UnitResult], Unit] = {
-            self._pool.submit(_copy, unit): unit for unit in units}
+            self._pool.submit(_copy, unit): unit for unit in units
+        }
         pending = set(futures)
         try:
             while pending:
@@ -152,5 +160,6 @@ def _raise(failed: Future[UnitResult]) -> None:
     try:
         failed.result()
     except BrokenProcessPool:
-        raise errors.CapacityError("a copy worker process died (killed, or out of memory?); "
-                                   "rerun with --resume") from None
+        raise errors.CapacityError(
+            "a copy worker process died (killed, or out of memory?); rerun with --resume"
+        ) from None

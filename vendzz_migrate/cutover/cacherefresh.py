@@ -49,7 +49,7 @@ def refresh(plan: CutoverPlan, lite: sqlite3.Connection, after: int) -> dict[str
     try:
         deleted = 0
         for start in range(0, len(keys), 1000):
-            deleted += int(client.delete(*keys[start:start + 1000]))
+            deleted += int(client.delete(*keys[start : start + 1000]))
     except redis.RedisError as exc:
         raise TargetError(f"Redis: deleting the changed rows' keys: {exc}") from None
     finally:

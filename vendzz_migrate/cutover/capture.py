@@ -40,8 +40,9 @@ def open_rw(source: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
     if not Path(source).is_file():
         raise ConfigError(f"no such SQLite file: {source}")
     try:
-        conn = sqlite3.connect(source, timeout=timeout_s, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            source, timeout=timeout_s, isolation_level=None, check_same_thread=False
+        )
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         raise source_error(Path(source), exc) from None
@@ -96,15 +97,19 @@ def install(source: Path, skip: Iterable[str]) -> list[Captured]:
     try:
         caps = tables_to_capture(conn, skip)
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY, "
-                     "tbl TEXT NOT NULL, op TEXT NOT NULL, k TEXT NOT NULL)")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLES} (tbl TEXT PRIMARY KEY, "
-                     "keys TEXT NOT NULL)")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY, "
+            "tbl TEXT NOT NULL, op TEXT NOT NULL, k TEXT NOT NULL)"
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLES} (tbl TEXT PRIMARY KEY, keys TEXT NOT NULL)"
+        )
         for i, cap in enumerate(caps):
             for sql in triggers_sql(i, cap):
                 conn.execute(sql)
-            conn.execute(f"INSERT OR REPLACE INTO {TABLES} VALUES (?, ?)",
-                         (cap.table, ",".join(cap.keys)))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {TABLES} VALUES (?, ?)", (cap.table, ",".join(cap.keys))
+            )
         conn.execute("COMMIT")
         return caps
     except sqlite3.Error as exc:
@@ -120,9 +125,13 @@ def remove(source: Path) -> int:
     conn = open_rw(source)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ? ESCAPE '\\'",
-            (_PREFIX.replace("_", "\\_") + "%",))]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ? ESCAPE '\\'",
+                (_PREFIX.replace("_", "\\_") + "%",),
+            )
+        ]
         for name in names:
             conn.execute(f"DROP TRIGGER IF EXISTS {qi(name)}")
         dropped = len(names)
@@ -141,8 +150,12 @@ def remove(source: Path) -> int:
 
 
 def _exists(conn: sqlite3.Connection, table: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (table,)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        is not None
+    )
 
 
 def installed(conn: sqlite3.Connection) -> bool:
@@ -151,8 +164,12 @@ def installed(conn: sqlite3.Connection) -> bool:
 
 def leftovers(conn: sqlite3.Connection) -> list[str]:
     """Names of capture objects still in the file (none after remove)."""
-    return [str(r[0]) for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE name LIKE '\\_vendzz\\_capture%' ESCAPE '\\'")]
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE '\\_vendzz\\_capture%' ESCAPE '\\'"
+        )
+    ]
 
 
 def high_water(conn: sqlite3.Connection) -> int:
@@ -165,15 +182,20 @@ def backlog(conn: sqlite3.Connection, after: int) -> int:
 
 
 def captured(conn: sqlite3.Connection) -> list[Captured]:
-    return [Captured(str(t), tuple(str(k).split(",")))
-            for t, k in conn.execute(f"SELECT tbl, keys FROM {TABLES} ORDER BY tbl")]
+    return [
+        Captured(str(t), tuple(str(k).split(",")))
+        for t, k in conn.execute(f"SELECT tbl, keys FROM {TABLES} ORDER BY tbl")
+    ]
 
 
 def changed_keys(conn: sqlite3.Connection, after: int, upto: int) -> dict[str, list[str]]:
     """{table: distinct key literals} of the changes in (after, upto]."""
     out: dict[str, list[str]] = {}
-    for tbl, k in conn.execute(f"SELECT tbl, k FROM {LOG} WHERE seq > ? AND seq <= ?"
-                               " GROUP BY tbl, k ORDER BY tbl, min(seq)", (after, upto)):
+    for tbl, k in conn.execute(
+        f"SELECT tbl, k FROM {LOG} WHERE seq > ? AND seq <= ?"
+        " GROUP BY tbl, k ORDER BY tbl, min(seq)",
+        (after, upto),
+    ):
         out.setdefault(_text(tbl), []).append(_text(k))
     return out
 

@@ -97,15 +97,20 @@ def ensure_marks(conn: psycopg.Connection, state_schema: str) -> None:
 
 
 def applied_mark(conn: psycopg.Connection, state_schema: str, cutover: str) -> int | None:
-    row = conn.execute(f"SELECT applied FROM {pq(state_schema)}.cutover_marks WHERE cutover = %s"
-                       .encode(), (cutover,)).fetchone()
+    row = conn.execute(
+        f"SELECT applied FROM {pq(state_schema)}.cutover_marks WHERE cutover = %s".encode(),
+        (cutover,),
+    ).fetchone()
     return None if row is None else int(row[0])
 
 
 def set_mark(conn: psycopg.Connection, state_schema: str, cutover: str, mark: int) -> None:
-    conn.execute(f"INSERT INTO {pq(state_schema)}.cutover_marks (cutover, applied) VALUES (%s, %s)"
-                 f" ON CONFLICT (cutover) DO UPDATE SET applied = excluded.applied,"
-                 f" updated_at = now()".encode(), (cutover, mark))
+    conn.execute(
+        f"INSERT INTO {pq(state_schema)}.cutover_marks (cutover, applied) VALUES (%s, %s)"
+        f" ON CONFLICT (cutover) DO UPDATE SET applied = excluded.applied,"
+        f" updated_at = now()".encode(),
+        (cutover, mark),
+    )
 
 
 def open_source(source: Path) -> sqlite3.Connection:
@@ -115,8 +120,9 @@ def open_source(source: Path) -> sqlite3.Connection:
     return conn
 
 
-def sync(source: Path, target: Target, cutover: str, after: int,
-         batch_keys: int = BATCH_KEYS) -> DeltaReport:
+def sync(
+    source: Path, target: Target, cutover: str, after: int, batch_keys: int = BATCH_KEYS
+) -> DeltaReport:
     """Apply the changes captured after ``after``; returns what was done (``upto`` is the new
     mark). Raises SourceError / TargetError; nothing is committed on error."""
     started = time.monotonic()
@@ -127,9 +133,11 @@ def sync(source: Path, target: Target, cutover: str, after: int,
         report = DeltaReport(after=after, upto=upto)
         changed: dict[str, list[str]] = {}
         if upto > after:
-            report.changes = int(lite.execute(
-                f"SELECT count(*) FROM {capture.LOG} WHERE seq > ? AND seq <= ?",
-                (after, upto)).fetchone()[0])
+            report.changes = int(
+                lite.execute(
+                    f"SELECT count(*) FROM {capture.LOG} WHERE seq > ? AND seq <= ?", (after, upto)
+                ).fetchone()[0]
+            )
             changed = capture.changed_keys(lite, after, upto)
         _apply(lite, target, changed, report, batch_keys, cutover)
     except sqlite3.Error as exc:
@@ -140,8 +148,14 @@ def sync(source: Path, target: Target, cutover: str, after: int,
     return report
 
 
-def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str]],
-           report: DeltaReport, batch_keys: int, cutover: str) -> None:
+def _apply(
+    lite: sqlite3.Connection,
+    target: Target,
+    changed: dict[str, list[str]],
+    report: DeltaReport,
+    batch_keys: int,
+    cutover: str,
+) -> None:
     unknown = [t for t in changed if t not in target.plans]
     if unknown:
         raise ConfigError(f"captured changes for table(s) not in the copy: {', '.join(unknown)}")
@@ -157,15 +171,18 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
             _stage_rows(lite, st, "1")
             continue
         for start in range(0, len(keys), batch_keys):
-            _stage(lite, keys[start:start + batch_keys], st)
+            _stage(lite, keys[start : start + batch_keys], st)
     import psycopg
 
     conn = target.conn
     try:
         with conn.transaction():
             conn.execute("SET LOCAL synchronous_commit = on")
-            altered = (_defer_foreign_keys(conn, target, [st.plan.target for st in
-                                                          staged.values()]) if staged else [])
+            altered = (
+                _defer_foreign_keys(conn, target, [st.plan.target for st in staged.values()])
+                if staged
+                else []
+            )
             for i, table in enumerate(staged):
                 _load_temp(conn, target, i, staged[table])
             for i, table in reversed(list(enumerate(staged))):
@@ -173,8 +190,9 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
             for i, table in enumerate(staged):
                 report.upserted += _upsert(conn, target, i, staged[table])
             _restore_foreign_keys(conn, altered)
-            rejects = [copyunit._reject_row(lite, st.plan, r)
-                       for st in staged.values() for r in st.rejects]
+            rejects = [
+                copyunit._reject_row(lite, st.plan, r) for st in staged.values() for r in st.rejects
+            ]
             report.rejected = len(rejects)
             _quarantine(conn, target, rejects)
             for i in range(len(staged)):
@@ -186,8 +204,9 @@ def _apply(lite: sqlite3.Connection, target: Target, changed: dict[str, list[str
         raise classify(exc) from None
 
 
-def _defer_foreign_keys(conn: psycopg.Connection, target: Target, tables: list[str]
-                        ) -> list[tuple[str, str]]:
+def _defer_foreign_keys(
+    conn: psycopg.Connection, target: Target, tables: list[str]
+) -> list[tuple[str, str]]:
     """Make the target's immediate foreign keys deferred for this transaction only.
 
     Rows of one sync may depend on each other in any order (a parent's key changes and its
@@ -201,7 +220,8 @@ def _defer_foreign_keys(conn: psycopg.Connection, target: Target, tables: list[s
         " JOIN pg_class p ON p.oid = c.confrelid"
         " WHERE c.contype = 'f' AND NOT c.condeferrable AND n.nspname = %s"
         " AND (t.relname = ANY(%s) OR p.relname = ANY(%s))",  # only where rows move
-        (target.schema, tables, tables)).fetchall()
+        (target.schema, tables, tables),
+    ).fetchall()
     altered = [(str(t), str(c)) for t, c in rows]
     for table, name in altered:
         conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {pq(name)} DEFERRABLE".encode())
@@ -229,18 +249,20 @@ def _s(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _stage(lite: sqlite3.Connection, literals: list[str],
-           st: _Staged) -> None:
+def _stage(lite: sqlite3.Connection, literals: list[str], st: _Staged) -> None:
     """Current rows of these keys as COPY lines (or rejects), and the keys in COPY form."""
     pk = st.plan.table.primary_key
-    where = (f"({', '.join(qi(k) for k in pk)}) IN "
-             f"(VALUES {', '.join(f'({lit})' for lit in literals)})")
+    where = (
+        f"({', '.join(qi(k) for k in pk)}) IN (VALUES {', '.join(f'({lit})' for lit in literals)})"
+    )
     _stage_rows(lite, st, where)
     by_source = {c.source: c for c in st.plan.columns}
     for raws in _key_raws(lite, literals, len(pk)):
         try:
-            fields = [copyunit.slow_field(st.plan, k, by_source[k].conversion, raw)[0]
-                      for k, raw in zip(pk, raws, strict=True)]
+            fields = [
+                copyunit.slow_field(st.plan, k, by_source[k].conversion, raw)[0]
+                for k, raw in zip(pk, raws, strict=True)
+            ]
         except Reject:
             continue  # a key PostgreSQL could never have held
         st.keys.append("\t".join(fields).encode())
@@ -271,14 +293,18 @@ def _cols(plan: TablePlan) -> str:
 
 def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> None:
     dest = qualified(target.schema, st.plan.target)
-    conn.execute(f"CREATE TEMP TABLE vz_rows_{i} (LIKE {dest} INCLUDING DEFAULTS INCLUDING"
-                 f" CONSTRAINTS) ON COMMIT DROP".encode())
+    conn.execute(
+        f"CREATE TEMP TABLE vz_rows_{i} (LIKE {dest} INCLUDING DEFAULTS INCLUDING"
+        f" CONSTRAINTS) ON COMMIT DROP".encode()
+    )
     _copy_rows(conn, f"vz_rows_{i}", st)
     if st.whole:
         return
     keys = ", ".join(pq(k) for k in target.pg_keys[st.plan.table.name])
-    conn.execute(f"CREATE TEMP TABLE vz_keys_{i} ON COMMIT DROP AS SELECT {keys} FROM {dest}"
-                 f" WITH NO DATA".encode())
+    conn.execute(
+        f"CREATE TEMP TABLE vz_keys_{i} ON COMMIT DROP AS SELECT {keys} FROM {dest}"
+        f" WITH NO DATA".encode()
+    )
     _copy_in(conn, f"vz_keys_{i}", keys, st.keys)
 
 
@@ -309,8 +335,11 @@ def _copy_rows(conn: psycopg.Connection, table: str, st: _Staged) -> None:
                 _copy_in(conn, table, _cols(st.plan), [line])
             kept.append(line)
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-            reason = (getattr(exc.diag, "message_primary", None) or str(exc)).strip().replace(
-                f'"{table}"', f'"{st.plan.target}"')
+            reason = (
+                (getattr(exc.diag, "message_primary", None) or str(exc))
+                .strip()
+                .replace(f'"{table}"', f'"{st.plan.target}"')
+            )
             st.rejects.append((key, None, None, f"PostgreSQL refused the value: {reason}"))
     st.rows = kept
 
@@ -340,7 +369,8 @@ def _delete_gone(conn: psycopg.Connection, target: Target, i: int, st: _Staged) 
         return max(conn.execute(f"DELETE FROM {dest}".encode()).rowcount, 0)
     cur = conn.execute(
         f"DELETE FROM {dest} t USING vz_keys_{i} k WHERE {_match(pk, 't', 'k')}"
-        f" AND NOT EXISTS (SELECT 1 FROM vz_rows_{i} r WHERE {_match(pk, 'r', 'k')})".encode())
+        f" AND NOT EXISTS (SELECT 1 FROM vz_rows_{i} r WHERE {_match(pk, 'r', 'k')})".encode()
+    )
     return max(cur.rowcount, 0)
 
 
@@ -351,15 +381,23 @@ def _upsert(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> in
     cols = _cols(st.plan)
     dest = qualified(target.schema, st.plan.target)
     if st.whole:
-        return max(conn.execute(f"INSERT INTO {dest} ({cols}) SELECT {cols} FROM vz_rows_{i}"
-                                .encode()).rowcount, 0)
+        return max(
+            conn.execute(
+                f"INSERT INTO {dest} ({cols}) SELECT {cols} FROM vz_rows_{i}".encode()
+            ).rowcount,
+            0,
+        )
     rest = [c.target for c in st.plan.columns if c.target not in pk]
-    action = ("DO UPDATE SET " + ", ".join(f"{pq(c)} = excluded.{pq(c)}" for c in rest)
-              if rest else "DO NOTHING")
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{pq(c)} = excluded.{pq(c)}" for c in rest)
+        if rest
+        else "DO NOTHING"
+    )
     cur = conn.execute(
         f"INSERT INTO {qualified(target.schema, st.plan.target)} ({cols})"
         f" SELECT {cols} FROM vz_rows_{i} ON CONFLICT ({', '.join(pq(k) for k in pk)})"
-        f" {action}".encode())
+        f" {action}".encode()
+    )
     return max(cur.rowcount, 0)
 
 
@@ -368,8 +406,7 @@ def _quarantine(conn: psycopg.Connection, target: Target, rejects: list[RejectRo
         Store(conn, target.state_schema).add_rejects(target.run_id, rejects)
 
 
-def target_for(conn: psycopg.Connection, source: Path, schema: str, state_schema: str
-               ) -> Target:
+def target_for(conn: psycopg.Connection, source: Path, schema: str, state_schema: str) -> Target:
     """The delta's target, from the copy run that filled ``schema``."""
     from vendzz_migrate.copy import plan as planner
     from vendzz_migrate.errors import StateError
@@ -390,22 +427,26 @@ def target_for(conn: psycopg.Connection, source: Path, schema: str, state_schema
         targets = {c.source: c.target for c in plan.columns}
         pk = mapping.tables[name].primary_key or list(plan.table.primary_key)
         if any(k not in targets for k in pk):
-            raise ConfigError(f"table {name!r}: its primary key is not copied whole: its "
-                              "changes cannot be applied")
+            raise ConfigError(
+                f"table {name!r}: its primary key is not copied whole: its "
+                "changes cannot be applied"
+            )
         pg_keys[name] = tuple(targets[k] for k in pk)  # () keyless: copied whole on a change
-    return Target(conn, schema, state_schema, run.run_id, plans, pg_keys,
-                  _parents_first(conn, schema, plans))
+    return Target(
+        conn, schema, state_schema, run.run_id, plans, pg_keys, _parents_first(conn, schema, plans)
+    )
 
 
-def _parents_first(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]
-                   ) -> list[str]:
+def _parents_first(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> list[str]:
     by_target = {plan.target: name for name, plan in plans.items()}
     rows = conn.execute(
         "SELECT child.relname, parent.relname FROM pg_constraint c"
         " JOIN pg_class child ON child.oid = c.conrelid"
         " JOIN pg_class parent ON parent.oid = c.confrelid"
         " JOIN pg_namespace n ON n.oid = child.relnamespace"
-        " WHERE c.contype = 'f' AND n.nspname = %s", (schema,)).fetchall()
+        " WHERE c.contype = 'f' AND n.nspname = %s",
+        (schema,),
+    ).fetchall()
     needs: dict[str, set[str]] = {name: set() for name in plans}
     for child, parent in rows:
         if child in by_target and parent in by_target and child != parent:

@@ -49,8 +49,7 @@ from vendzz_migrate.urls import mask
 if TYPE_CHECKING:
     import psycopg
 
-FROZEN = ("drain", "final-delta", "verify-changed", "sequences", "cache-refresh", "switch",
-          "smoke")
+FROZEN = ("drain", "final-delta", "verify-changed", "sequences", "cache-refresh", "switch", "smoke")
 
 
 class CutoverAborted(VendzzError):
@@ -78,19 +77,26 @@ class CutoverReport(BaseModel):
 
     def lines(self) -> list[str]:
         """The journal, one line per entry (for --status)."""
-        return [f"{s.at}  {s.step:<15} {s.outcome:<8} {s.operator}"
-                + (f"  {_short(s.figures)}" if s.figures else "") for s in self.steps]
+        return [
+            f"{s.at}  {s.step:<15} {s.outcome:<8} {s.operator}"
+            + (f"  {_short(s.figures)}" if s.figures else "")
+            for s in self.steps
+        ]
 
     def summary(self) -> str:
-        freeze = (f", write freeze {self.freeze_seconds:.2f}s"
-                  if self.freeze_seconds is not None else "")
+        freeze = (
+            f", write freeze {self.freeze_seconds:.2f}s" if self.freeze_seconds is not None else ""
+        )
         nxt = f", next step: {self.next_step}" if self.next_step else ""
         return f"cutover {self.name}: {self.state}{freeze}{nxt}"
 
 
 def _short(figures: dict[str, Any]) -> str:
-    text = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in figures.items() if not isinstance(v, dict | list))
+    text = ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in figures.items()
+        if not isinstance(v, dict | list)
+    )
     return text[:160]
 
 
@@ -100,14 +106,29 @@ def _connect(plan: CutoverPlan) -> psycopg.Connection:
 
 def report_of(plan: CutoverPlan, journal: Journal) -> CutoverReport:
     freeze = journal.started("freeze")
-    unfrozen = next((e for e in reversed(journal.entries())
-                     if e.step in ("unfreeze", "abort") and e.outcome == "done"), None)
+    unfrozen = next(
+        (
+            e
+            for e in reversed(journal.entries())
+            if e.step in ("unfreeze", "abort") and e.outcome == "done"
+        ),
+        None,
+    )
     seconds = (unfrozen.at - freeze.at) if freeze and unfrozen and unfrozen.at > freeze.at else None
     return CutoverReport(
-        name=plan.name, source=str(plan.source), target=mask(plan.target_url()),
-        state=journal.state(), next_step=journal.next_step(), freeze_seconds=seconds,
-        steps=[StepFigure(step=e.step, outcome=e.outcome, at=e.when, operator=e.operator,
-                          figures=e.figures) for e in journal.entries()])
+        name=plan.name,
+        source=str(plan.source),
+        target=mask(plan.target_url()),
+        state=journal.state(),
+        next_step=journal.next_step(),
+        freeze_seconds=seconds,
+        steps=[
+            StepFigure(
+                step=e.step, outcome=e.outcome, at=e.when, operator=e.operator, figures=e.figures
+            )
+            for e in journal.entries()
+        ],
+    )
 
 
 def status(plan: CutoverPlan) -> CutoverReport:
@@ -134,11 +155,15 @@ def run(plan: CutoverPlan, *, resume: bool = False) -> CutoverReport:
         if state == "new" and resume:
             raise StateError(f"nothing to resume: no cutover {plan.name!r} under way")
         if journal.started("abort") is not None and not journal.done("abort"):
-            raise StateError(f"cutover {plan.name!r} was going back to SQLite when it stopped: "
-                             "finish that with --abort")
+            raise StateError(
+                f"cutover {plan.name!r} was going back to SQLite when it stopped: "
+                "finish that with --abort"
+            )
         if state not in ("new", "done", "aborted", "rolled-back") and not resume:
-            raise StateError(f"cutover {plan.name!r} was interrupted ({state}, next step "
-                             f"{journal.next_step()}): rerun with --resume, or --abort")
+            raise StateError(
+                f"cutover {plan.name!r} was interrupted ({state}, next step "
+                f"{journal.next_step()}): rerun with --resume, or --abort"
+            )
         Engine(plan, conn, journal).run()
         return report_of(plan, journal)
     finally:
@@ -156,9 +181,11 @@ def abort(plan: CutoverPlan, reason: str = "--abort") -> CutoverReport:
         journal = open_journal(plan, conn)
         lifted = journal.done("switch") and journal.started("unfreeze") is not None
         if journal.state() in ("live-on-pg", "done") or lifted:
-            raise StateError("the service already writes to PostgreSQL (or may: the freeze "
-                             "was being lifted): going back now is `cutover --rollback` (it "
-                             "carries those writes back)")
+            raise StateError(
+                "the service already writes to PostgreSQL (or may: the freeze "
+                "was being lifted): going back now is `cutover --rollback` (it "
+                "carries those writes back)"
+            )
         _back_to_sqlite(plan, journal, reason)
         return report_of(plan, journal)
     finally:
@@ -195,13 +222,25 @@ class Engine:
     # -- driving ---------------------------------------------------------------------------
     def run(self) -> None:
         actions: dict[str, Callable[[], dict[str, Any]]] = {
-            "preflight": self.preflight, "capture-on": self.capture_on, "copy": self.copy,
-            "verify": self.verify, "catch-up": self.catch_up, "warm-cache": self.warm_cache,
-            "postpone": self.postpone, "freeze": self.freeze, "drain": self.drain,
-            "final-delta": self.final_delta, "verify-changed": self.verify_changed,
-            "sequences": self.sequences, "cache-refresh": self.cache_refresh,
-            "switch": self.switch, "smoke": self.smoke, "unfreeze": self.unfreeze,
-            "watch": self.watch, "capture-off": self.capture_off, "done": lambda: {},
+            "preflight": self.preflight,
+            "capture-on": self.capture_on,
+            "copy": self.copy,
+            "verify": self.verify,
+            "catch-up": self.catch_up,
+            "warm-cache": self.warm_cache,
+            "postpone": self.postpone,
+            "freeze": self.freeze,
+            "drain": self.drain,
+            "final-delta": self.final_delta,
+            "verify-changed": self.verify_changed,
+            "sequences": self.sequences,
+            "cache-refresh": self.cache_refresh,
+            "switch": self.switch,
+            "smoke": self.smoke,
+            "unfreeze": self.unfreeze,
+            "watch": self.watch,
+            "capture-off": self.capture_off,
+            "done": lambda: {},
         }
         for number, step in enumerate(STEPS, 1):
             if self.journal.done(step):
@@ -231,14 +270,16 @@ class Engine:
 
     def _panic_check(self) -> None:
         if self.plan.panic_path().exists():
-            raise CutoverAborted(f"panic flag file {self.plan.panic_path()} found: "
-                                 "aborted to SQLite")
+            raise CutoverAborted(
+                f"panic flag file {self.plan.panic_path()} found: aborted to SQLite"
+            )
 
     def _step_budget(self, step: str, seconds: float) -> None:
         limit = self.plan.budgets.step_seconds.get(step)
         if limit is not None and seconds > limit and step not in ("switch", "watch"):
-            raise CutoverAborted(f"step {step} took {seconds:.1f}s, over its limit of "
-                                 f"{limit:g}s: aborted to SQLite")
+            raise CutoverAborted(
+                f"step {step} took {seconds:.1f}s, over its limit of {limit:g}s: aborted to SQLite"
+            )
 
     def _budget_check(self) -> None:
         started = self.journal.started("freeze")
@@ -246,14 +287,17 @@ class Engine:
             return
         spent = time.time() - started.at
         if spent > self.plan.budgets.max_freeze_seconds:
-            raise CutoverAborted(f"the write freeze lasted {spent:.1f}s, over its budget of "
-                                 f"{self.plan.budgets.max_freeze_seconds:g}s: aborted to SQLite")
+            raise CutoverAborted(
+                f"the write freeze lasted {spent:.1f}s, over its budget of "
+                f"{self.plan.budgets.max_freeze_seconds:g}s: aborted to SQLite"
+            )
 
     def target(self) -> delta.Target:
         if self._target is None:
             delta.ensure_marks(self.conn, self.plan.state_schema)
-            self._target = delta.target_for(self.conn, self.plan.source, self.plan.schema_name,
-                                            self.plan.state_schema)
+            self._target = delta.target_for(
+                self.conn, self.plan.source, self.plan.schema_name, self.plan.state_schema
+            )
         return self._target
 
     def mark(self) -> int:
@@ -277,8 +321,7 @@ class Engine:
         if not report.passed:
             failed = [c for c in report.checks if c.status == "fail"]
             named = "; ".join(f"{c.id} ({c.measured})" for c in failed[:5])
-            raise CheckFailed(f"preflight failed ({len(failed)} check(s)): {named}",
-                              report=report)
+            raise CheckFailed(f"preflight failed ({len(failed)} check(s)): {named}", report=report)
         return {"checks": len(report.checks)}
 
     def _skip(self) -> tuple[str, ...]:
@@ -299,19 +342,29 @@ class Engine:
 
         prior = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
         if not self.journal.done("copy:replacing"):  # what was there before this cutover
-            self.journal.record("copy:replacing", "done",
-                                {"run_id": prior.run_id if prior else None})
+            self.journal.record(
+                "copy:replacing", "done", {"run_id": prior.run_id if prior else None}
+            )
         replacing = self.journal.figures("copy:replacing").get("run_id")
         ours = prior is not None and prior.run_id != replacing  # made by this cutover
         report = None
         if not ours or (prior is not None and prior.status == "running"):
             # an earlier cutover's copy is started over; an interrupted one of ours resumed
-            report = copy_run(CopyOptions(
-                source=self.plan.source, target_url=self.url, schema_name=self.plan.schema_name,
-                state_schema=self.plan.state_schema, mapping_path=self.plan.mapping,
-                workers=self.plan.workers, allow_rejects=self.plan.allow_rejects,
-                work_dir=self.plan.work_dir, resume=ours, restart=prior is not None and not ours,
-                keep_snapshot=True))  # the verify step reads it; removed by capture-off/abort
+            report = copy_run(
+                CopyOptions(
+                    source=self.plan.source,
+                    target_url=self.url,
+                    schema_name=self.plan.schema_name,
+                    state_schema=self.plan.state_schema,
+                    mapping_path=self.plan.mapping,
+                    workers=self.plan.workers,
+                    allow_rejects=self.plan.allow_rejects,
+                    work_dir=self.plan.work_dir,
+                    resume=ours,
+                    restart=prior is not None and not ours,
+                    keep_snapshot=True,
+                )
+            )  # the verify step reads it; removed by capture-off/abort
         run = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
         assert run is not None
         mark = _snapshot_mark(Path(run.snapshot))
@@ -319,43 +372,70 @@ class Engine:
         delta.set_mark(self.conn, self.plan.state_schema, self.plan.name, mark)
         rows = report.total.copied_rows if report else None
         secs = report.seconds if report else None
-        return {"mark": mark, "rows": rows, "seconds": secs, "snapshot": run.snapshot,
-                "rows_per_second": (rows / secs) if rows and secs else None}
+        return {
+            "mark": mark,
+            "rows": rows,
+            "seconds": secs,
+            "snapshot": run.snapshot,
+            "rows_per_second": (rows / secs) if rows and secs else None,
+        }
 
     def verify(self) -> dict[str, Any]:
         from vendzz_migrate.verify import VerifyOptions
         from vendzz_migrate.verify import run as verify_run
 
         snap = Path(self.journal.figures("copy")["snapshot"])
-        report = verify_run(VerifyOptions(
-            source=snap, target_url=self.url, schema_name=self.plan.schema_name,
-            state_schema=self.plan.state_schema, mapping_path=self.plan.mapping,
-            strict=not self.plan.allow_rejects))
-        return {"tables": report.total.tables, "rows": report.total.source_rows,
-                "seconds": report.seconds, "against": "the copy's snapshot"}
+        report = verify_run(
+            VerifyOptions(
+                source=snap,
+                target_url=self.url,
+                schema_name=self.plan.schema_name,
+                state_schema=self.plan.state_schema,
+                mapping_path=self.plan.mapping,
+                strict=not self.plan.allow_rejects,
+            )
+        )
+        return {
+            "tables": report.total.tables,
+            "rows": report.total.source_rows,
+            "seconds": report.seconds,
+            "against": "the copy's snapshot",
+        }
 
     def catch_up(self) -> dict[str, Any]:
         rounds, keys, seconds = 0, 0, 0.0
         backlog = 0
         for rounds in range(1, self.plan.budgets.catchup_rounds + 1):
             self._panic_check()
-            rep = delta.sync(self.plan.source, self.target(), self.plan.name, self.mark(),
-                             self.plan.budgets.delta_batch_keys)
+            rep = delta.sync(
+                self.plan.source,
+                self.target(),
+                self.plan.name,
+                self.mark(),
+                self.plan.budgets.delta_batch_keys,
+            )
             keys += rep.keys
             seconds += rep.seconds
             backlog = delta.count_backlog(self.plan.source, rep.upto)
             now = rep.keys / rep.seconds if rep.seconds > 0 else 0.0
             expect = f", expected freeze {backlog / now:.1f}s" if now else ""
-            console.info(f"  catch-up {rounds}: {rep.keys} key(s) in {rep.seconds:.2f}s "
-                         f"({now:,.0f} keys/s), backlog {backlog}{expect}")
+            console.info(
+                f"  catch-up {rounds}: {rep.keys} key(s) in {rep.seconds:.2f}s "
+                f"({now:,.0f} keys/s), backlog {backlog}{expect}"
+            )
             self._no_rejects(rep)
             if backlog <= self.plan.budgets.catchup_backlog_rows:
                 break
         rate = keys / seconds if seconds > 0 else None
-        return {"rounds": rounds, "keys": keys, "seconds": seconds, "keys_per_second": rate,
-                "backlog": backlog,
-                "expected_freeze_seconds": (backlog / rate) if rate else None,
-                **self._verify_applied(self.copy_mark())}
+        return {
+            "rounds": rounds,
+            "keys": keys,
+            "seconds": seconds,
+            "keys_per_second": rate,
+            "backlog": backlog,
+            "expected_freeze_seconds": (backlog / rate) if rate else None,
+            **self._verify_applied(self.copy_mark()),
+        }
 
     def _verify_applied(self, after: int) -> dict[str, Any]:
         """Before the freeze: compare the keys applied so far (those changed again since are
@@ -368,8 +448,7 @@ class Engine:
         finally:
             lite.close()
         if not report.ok:
-            raise MismatchError(f"verify of the caught-up keys: {report.summary()}",
-                                report=report)
+            raise MismatchError(f"verify of the caught-up keys: {report.summary()}", report=report)
         return {"verified_upto": upto, "verified_keys": report.keys}
 
     def verified_upto(self) -> int:
@@ -378,9 +457,11 @@ class Engine:
 
     def _no_rejects(self, rep: delta.DeltaReport) -> None:
         if rep.rejected and not self.plan.allow_rejects:
-            raise CutoverAborted(f"{rep.rejected} changed row(s) could not be converted and "
-                                 f"were quarantined in {self.plan.state_schema}.rejects; the "
-                                 "plan does not allow rejects (allow_rejects: true)")
+            raise CutoverAborted(
+                f"{rep.rejected} changed row(s) could not be converted and "
+                f"were quarantined in {self.plan.state_schema}.rejects; the "
+                "plan does not allow rejects (allow_rejects: true)"
+            )
 
     def warm_cache(self) -> dict[str, Any]:
         if not self.plan.cache_spec or not self.plan.cache_url():
@@ -423,8 +504,13 @@ class Engine:
         return {"seconds": hooks.drain(self.plan)}
 
     def final_delta(self) -> dict[str, Any]:
-        rep = delta.sync(self.plan.source, self.target(), self.plan.name, self.mark(),
-                         self.plan.budgets.delta_batch_keys)
+        rep = delta.sync(
+            self.plan.source,
+            self.target(),
+            self.plan.name,
+            self.mark(),
+            self.plan.budgets.delta_batch_keys,
+        )
         self._no_rejects(rep)
         return rep.model_dump(mode="json")
 
@@ -437,8 +523,7 @@ class Engine:
         finally:
             lite.close()
         if not report.ok:
-            raise MismatchError(f"verify of the changed keys: {report.summary()}",
-                                report=report)
+            raise MismatchError(f"verify of the changed keys: {report.summary()}", report=report)
         return {"keys": report.keys, "tables": report.tables, "after": after}
 
     def sequences(self) -> dict[str, Any]:
@@ -470,8 +555,10 @@ class Engine:
         bad = [r for r in results if not r.ok]
         if bad or not healthy:
             what = "; ".join(f"{r.request}: {r.status} {r.detail}" for r in bad)
-            raise CutoverAborted(f"smoke failed after the switch ({what or 'health: ' + detail})"
-                                 ": switched back to SQLite")
+            raise CutoverAborted(
+                f"smoke failed after the switch ({what or 'health: ' + detail})"
+                ": switched back to SQLite"
+            )
         return {"requests": len(results), "health": detail}
 
     def unfreeze(self) -> dict[str, Any]:
@@ -485,8 +572,11 @@ class Engine:
 
         report = watch(self.plan, self.probe) if self.probe else watch(self.plan)
         if not report.ok:
-            raise CutoverAborted(f"watch window: {report.reason}; the service writes to "
-                                 "PostgreSQL: consider `cutover --rollback`", report=report)
+            raise CutoverAborted(
+                f"watch window: {report.reason}; the service writes to "
+                "PostgreSQL: consider `cutover --rollback`",
+                report=report,
+            )
         return report.model_dump(mode="json")
 
     def capture_off(self) -> dict[str, Any]:

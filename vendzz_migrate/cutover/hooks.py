@@ -29,11 +29,11 @@ class HookError(VendzzError):
     exit_code = ExitCode.TARGET
 
 
-def http(method: str, url: str, body: Any = None, timeout: float = 10.0
-         ) -> tuple[int, bytes]:
+def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, bytes]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return int(resp.status), bytes(resp.read())
@@ -46,8 +46,10 @@ def http(method: str, url: str, body: Any = None, timeout: float = 10.0
 def _call(call: HttpCall, timeout: float) -> None:
     status, body = http(call.method, call.url, call.json_body, timeout)
     if status != call.expect_status:
-        raise HookError(f"{call.method} {mask_text(call.url)} answered {status}, expected "
-                        f"{call.expect_status}: {body[:200].decode('utf-8', 'replace')}")
+        raise HookError(
+            f"{call.method} {mask_text(call.url)} answered {status}, expected "
+            f"{call.expect_status}: {body[:200].decode('utf-8', 'replace')}"
+        )
 
 
 def run_hook(hook: Hook, plan: CutoverPlan, *, timeout: float = 60.0) -> None:
@@ -57,14 +59,14 @@ def run_hook(hook: Hook, plan: CutoverPlan, *, timeout: float = 60.0) -> None:
         env = hook_env(plan)
         argv = [_expand(a, env) for a in hook.command]
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False,
-                                  env=env)
+            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise HookError(f"command {argv[0]}: {exc}") from None
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[-300:]
-            raise HookError(f"command {' '.join(argv)[:120]} exited {done.returncode}: "
-                            f"{mask_text(tail)}")
+            raise HookError(
+                f"command {' '.join(argv)[:120]} exited {done.returncode}: {mask_text(tail)}"
+            )
     elif hook.redis_key is not None:
         _redis(hook, plan)
     elif hook.file is not None:
@@ -105,8 +107,9 @@ def hook_env(plan: CutoverPlan) -> dict[str, str]:
 
 
 def _expand(arg: str, env: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)",
-                  lambda m: env.get(m.group(1) or m.group(2), m.group(0)), arg)
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), arg
+    )
 
 
 def freeze(plan: CutoverPlan) -> None:
@@ -122,8 +125,7 @@ def switch_to_pg(plan: CutoverPlan) -> None:
 
 
 def switch_to_sqlite(plan: CutoverPlan) -> None:
-    run_hook(plan.hooks.switch_to_sqlite, plan,
-             timeout=plan.budgets.step_seconds.get("switch", 60))
+    run_hook(plan.hooks.switch_to_sqlite, plan, timeout=plan.budgets.step_seconds.get("switch", 60))
 
 
 def drain(plan: CutoverPlan) -> float:
@@ -137,8 +139,10 @@ def drain(plan: CutoverPlan) -> float:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            raise HookError(f"drain: the SQLite write lock was not granted within "
-                            f"{spec.timeout_seconds}s ({exc})") from None
+            raise HookError(
+                f"drain: the SQLite write lock was not granted within "
+                f"{spec.timeout_seconds}s ({exc})"
+            ) from None
         finally:
             conn.close()
         return time.monotonic() - started
@@ -152,8 +156,7 @@ def drain(plan: CutoverPlan) -> float:
         if left == 0:
             return time.monotonic() - started
         if time.monotonic() - started > spec.timeout_seconds:
-            raise HookError(f"drain: {left} write(s) still in flight after "
-                            f"{spec.timeout_seconds}s")
+            raise HookError(f"drain: {left} write(s) still in flight after {spec.timeout_seconds}s")
         time.sleep(0.05)
 
 

@@ -29,9 +29,27 @@ from vendzz_migrate.target.ddl import pq
 if TYPE_CHECKING:
     import psycopg
 
-STEPS = ("preflight", "capture-on", "copy", "verify", "catch-up", "warm-cache", "postpone",
-         "freeze", "drain", "final-delta", "verify-changed", "sequences", "cache-refresh",
-         "switch", "smoke", "unfreeze", "watch", "capture-off", "done")
+STEPS = (
+    "preflight",
+    "capture-on",
+    "copy",
+    "verify",
+    "catch-up",
+    "warm-cache",
+    "postpone",
+    "freeze",
+    "drain",
+    "final-delta",
+    "verify-changed",
+    "sequences",
+    "cache-refresh",
+    "switch",
+    "smoke",
+    "unfreeze",
+    "watch",
+    "capture-off",
+    "done",
+)
 Outcome = Literal["started", "done", "failed", "skipped"]
 
 JOURNAL_SQL = """CREATE TABLE IF NOT EXISTS {state}.cutover_journal (
@@ -73,8 +91,9 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------------
     def record(self, step: str, outcome: Outcome, figures: dict[str, Any] | None = None) -> Entry:
-        entry = Entry(step=step, outcome=outcome, at=time.time(), operator=operator(),
-                      figures=figures or {})
+        entry = Entry(
+            step=step, outcome=outcome, at=time.time(), operator=operator(), figures=figures or {}
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(entry.model_dump_json() + "\n")
@@ -93,8 +112,16 @@ class Journal:
             self.conn.execute(
                 f"INSERT INTO {pq(self.plan.state_schema)}.cutover_journal (cutover, step,"
                 f" outcome, at, operator, figures) VALUES (%s, %s, %s, to_timestamp(%s), %s,"
-                f" %s)".encode(), (self.plan.name, entry.step, entry.outcome, entry.at,
-                                   entry.operator, json.dumps(entry.figures)))
+                f" %s)".encode(),
+                (
+                    self.plan.name,
+                    entry.step,
+                    entry.outcome,
+                    entry.at,
+                    entry.operator,
+                    json.dumps(entry.figures),
+                ),
+            )
         except psycopg.Error:
             self.conn = None  # the file has it; the database copy resumes on the next open
 
@@ -103,8 +130,11 @@ class Journal:
         if self.path.exists():
             self.path.rename(self.path.with_name(f"{self.path.name}.{int(time.time())}"))
         if self.conn is not None:
-            self.conn.execute(f"DELETE FROM {pq(self.plan.state_schema)}.cutover_journal"
-                              f" WHERE cutover = %s".encode(), (self.plan.name,))
+            self.conn.execute(
+                f"DELETE FROM {pq(self.plan.state_schema)}.cutover_journal"
+                f" WHERE cutover = %s".encode(),
+                (self.plan.name,),
+            )
         self._entries = []
 
     # -- reading --------------------------------------------------------------------------
@@ -123,16 +153,21 @@ class Journal:
     def _from_db(self) -> list[Entry]:
         if self.conn is None:
             return []
-        found = self.conn.execute("SELECT to_regclass(%s)", (
-            f"{pq(self.plan.state_schema)}.cutover_journal",)).fetchone()
+        found = self.conn.execute(
+            "SELECT to_regclass(%s)", (f"{pq(self.plan.state_schema)}.cutover_journal",)
+        ).fetchone()
         if not found or found[0] is None:
             return []
         rows = self.conn.execute(
             f"SELECT step, outcome, extract(epoch FROM at), operator, figures FROM"
-            f" {pq(self.plan.state_schema)}.cutover_journal WHERE cutover = %s ORDER BY id"
-            .encode(), (self.plan.name,)).fetchall()
-        return [Entry(step=s, outcome=o, at=float(a), operator=op, figures=f or {})
-                for s, o, a, op, f in rows]
+            f" {pq(self.plan.state_schema)}.cutover_journal WHERE cutover = %s"
+            " ORDER BY id".encode(),
+            (self.plan.name,),
+        ).fetchall()
+        return [
+            Entry(step=s, outcome=o, at=float(a), operator=op, figures=f or {})
+            for s, o, a, op, f in rows
+        ]
 
     def entries(self) -> list[Entry]:
         return list(self._entries)
@@ -141,12 +176,14 @@ class Journal:
         return any(e.step == step and e.outcome in ("done", "skipped") for e in self._entries)
 
     def started(self, step: str) -> Entry | None:
-        return next((e for e in reversed(self._entries)
-                     if e.step == step and e.outcome == "started"), None)
+        return next(
+            (e for e in reversed(self._entries) if e.step == step and e.outcome == "started"), None
+        )
 
     def figures(self, step: str) -> dict[str, Any]:
-        found = next((e for e in reversed(self._entries)
-                      if e.step == step and e.outcome == "done"), None)
+        found = next(
+            (e for e in reversed(self._entries) if e.step == step and e.outcome == "done"), None
+        )
         return dict(found.figures) if found else {}
 
     def last(self) -> Entry | None:

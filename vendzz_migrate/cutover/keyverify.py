@@ -38,12 +38,15 @@ class KeyVerifyReport(BaseModel):
         return not self.differences
 
     def summary(self) -> str:
-        return (f"{self.keys} changed key(s) and {self.tables} row count(s) compared: "
-                f"{len(self.differences)} difference(s)")
+        return (
+            f"{self.keys} changed key(s) and {self.tables} row count(s) compared: "
+            f"{len(self.differences)} difference(s)"
+        )
 
 
-def run(target: delta.Target, source_conn: sqlite3.Connection, after: int,
-        applied: int | None = None) -> KeyVerifyReport:
+def run(
+    target: delta.Target, source_conn: sqlite3.Connection, after: int, applied: int | None = None
+) -> KeyVerifyReport:
     """Compare the keys changed after ``after``; ``source_conn`` holds a read transaction.
 
     Frozen (``applied`` None): every key changed since ``after`` and every table's row count.
@@ -61,23 +64,41 @@ def run(target: delta.Target, source_conn: sqlite3.Connection, after: int,
         if applied is None:
             _count(target, source_conn, spec, table, report)
         skip = set(again.get(table, []))
-        literals = ([k for k in changed.get(table, []) if k not in skip]
-                    if target.pg_keys[table] else [])
+        literals = (
+            [k for k in changed.get(table, []) if k not in skip] if target.pg_keys[table] else []
+        )
         report.keys += len(literals)
         for start in range(0, len(literals), delta.BATCH_KEYS):
-            _compare(target, source_conn, spec, plan.table.primary_key,
-                     literals[start:start + delta.BATCH_KEYS], report)
+            _compare(
+                target,
+                source_conn,
+                spec,
+                plan.table.primary_key,
+                literals[start : start + delta.BATCH_KEYS],
+                report,
+            )
     return report
 
 
-def _count(target: delta.Target, conn: sqlite3.Connection, spec: specs.Spec, table: str,
-           report: KeyVerifyReport) -> None:
+def _count(
+    target: delta.Target,
+    conn: sqlite3.Connection,
+    spec: specs.Spec,
+    table: str,
+    report: KeyVerifyReport,
+) -> None:
     src_n = lite.count_rows(conn, table)
     rejected = _rejected(target, table)
     pg_n = pgside.count(target.conn, spec, target.schema)
     if src_n - rejected != pg_n:
-        report.differences.append(KeyDiff(table=table, key="*", kind="count", detail=(
-            f"SQLite {src_n} row(s) ({rejected} quarantined), PostgreSQL {pg_n}")))
+        report.differences.append(
+            KeyDiff(
+                table=table,
+                key="*",
+                kind="count",
+                detail=(f"SQLite {src_n} row(s) ({rejected} quarantined), PostgreSQL {pg_n}"),
+            )
+        )
 
 
 def _spec(target: delta.Target, table: str) -> specs.Spec:
@@ -91,14 +112,23 @@ def _spec(target: delta.Target, table: str) -> specs.Spec:
 def _rejected(target: delta.Target, table: str) -> int:
     row = target.conn.execute(
         f"SELECT count(DISTINCT source_key) FROM {pq(target.state_schema)}.rejects"
-        " WHERE run_id = %s AND table_name = %s".encode(), (target.run_id, table)).fetchone()
+        " WHERE run_id = %s AND table_name = %s".encode(),
+        (target.run_id, table),
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
-def _compare(target: delta.Target, conn: sqlite3.Connection, spec: specs.Spec,
-             pk: tuple[str, ...], literals: list[str], report: KeyVerifyReport) -> None:
-    where = (f"({', '.join(qi(k) for k in pk)}) IN "
-             f"(VALUES {', '.join(f'({lit})' for lit in literals)})")
+def _compare(
+    target: delta.Target,
+    conn: sqlite3.Connection,
+    spec: specs.Spec,
+    pk: tuple[str, ...],
+    literals: list[str],
+    report: KeyVerifyReport,
+) -> None:
+    where = (
+        f"({', '.join(qi(k) for k in pk)}) IN (VALUES {', '.join(f'({lit})' for lit in literals)})"
+    )
     source: dict[tuple[str, ...], list[bytes | None]] = {}
     for row in conn.execute(lite._select(spec, where, ordered=False)):  # one read per batch
         values, failure = lite.canonical(spec, row)
@@ -111,13 +141,12 @@ def _compare(target: delta.Target, conn: sqlite3.Connection, spec: specs.Spec,
         theirs = pg.get(key)
         mine = [None if v is None else v.decode("utf-8") for v in values]
         if theirs is None:
-            report.differences.append(KeyDiff(table=spec.name, key=",".join(key),
-                                              kind="missing"))
+            report.differences.append(KeyDiff(table=spec.name, key=",".join(key), kind="missing"))
         elif list(theirs) != mine:
-            cols = [c.target for c, a, b in zip(spec.columns, mine, theirs, strict=True)
-                    if a != b]
-            report.differences.append(KeyDiff(table=spec.name, key=",".join(key),
-                                              kind="changed", detail=", ".join(cols)))
+            cols = [c.target for c, a, b in zip(spec.columns, mine, theirs, strict=True) if a != b]
+            report.differences.append(
+                KeyDiff(table=spec.name, key=",".join(key), kind="changed", detail=", ".join(cols))
+            )
 
 
 def as_data(report: KeyVerifyReport) -> dict[str, Any]:

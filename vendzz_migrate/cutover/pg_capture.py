@@ -120,8 +120,13 @@ $fn$;
 """
 
 
-def install(conn: psycopg.Connection[Any], tables: Sequence[CapturedTable], *,
-            schema: str = "public", state_schema: str = "vendzz_migrate") -> int:
+def install(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[CapturedTable],
+    *,
+    schema: str = "public",
+    state_schema: str = "vendzz_migrate",
+) -> int:
     """Install capture on ``tables`` (idempotent: triggers are replaced) in one transaction;
     returns the current high-water sequence number, from which the changes count."""
     with conn.transaction():
@@ -133,15 +138,24 @@ def install(conn: psycopg.Connection[Any], tables: Sequence[CapturedTable], *,
             level = "ROW" if table.key else "STATEMENT"  # keyless: the whole table changed
             conn.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {target}".encode())
             conn.execute(f"DROP TRIGGER IF EXISTS {TRUNCATE_TRIGGER} ON {target}".encode())
-            conn.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target}"
-                         f" FOR EACH {level} EXECUTE FUNCTION {fn}({args})".encode())
-            conn.execute(f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON {target}"
-                         f" FOR EACH STATEMENT EXECUTE FUNCTION {fn}()".encode())
+            conn.execute(
+                f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target}"
+                f" FOR EACH {level} EXECUTE FUNCTION {fn}({args})".encode()
+            )
+            conn.execute(
+                f"CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON {target}"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {fn}()".encode()
+            )
         return high_water(conn, state_schema)
 
 
-def remove(conn: psycopg.Connection[Any], *, schema: str = "public",
-           state_schema: str = "vendzz_migrate", keep_log: bool = False) -> list[str]:
+def remove(
+    conn: psycopg.Connection[Any],
+    *,
+    schema: str = "public",
+    state_schema: str = "vendzz_migrate",
+    keep_log: bool = False,
+) -> list[str]:
     """Remove the capture triggers from every table of ``schema`` that has them, the function
     and (unless ``keep_log``) the change log; returns the tables it was removed from."""
     with conn.transaction():
@@ -168,7 +182,9 @@ def installed(conn: psycopg.Connection[Any], *, schema: str = "public") -> list[
     rows = conn.execute(
         "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE t.tgname = %s AND n.nspname = %s ORDER BY 1", (TRIGGER, schema)).fetchall()
+        " WHERE t.tgname = %s AND n.nspname = %s ORDER BY 1",
+        (TRIGGER, schema),
+    ).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -177,30 +193,43 @@ def high_water(conn: psycopg.Connection[Any], state_schema: str = "vendzz_migrat
     if not _log_exists(conn, state_schema):
         return 0
     row = conn.execute(
-        f"SELECT coalesce(max(seq), 0) FROM {q(state_schema)}.{LOG}".encode()).fetchone()
+        f"SELECT coalesce(max(seq), 0) FROM {q(state_schema)}.{LOG}".encode()
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
 def _log_exists(conn: psycopg.Connection[Any], state_schema: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s)",
-                       (f"{q(state_schema)}.{LOG}",)).fetchone()
+    row = conn.execute("SELECT to_regclass(%s)", (f"{q(state_schema)}.{LOG}",)).fetchone()
     return row is not None and row[0] is not None
 
 
-def changes(conn: psycopg.Connection[Any], since: int = 0, *,
-            state_schema: str = "vendzz_migrate", limit: int | None = None) -> list[Change]:
+def changes(
+    conn: psycopg.Connection[Any],
+    since: int = 0,
+    *,
+    state_schema: str = "vendzz_migrate",
+    limit: int | None = None,
+) -> list[Change]:
     """The captured writes after sequence ``since``, in sequence order."""
     if not _log_exists(conn, state_schema):
         return []
-    sql = (f"SELECT seq, table_name, key, op FROM {q(state_schema)}.{LOG} WHERE seq > %s"
-           f" ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else ""))
-    return [Change(int(s), str(t), k, str(o)) for s, t, k, o in
-            conn.execute(sql.encode(), (since,)).fetchall()]
+    sql = (
+        f"SELECT seq, table_name, key, op FROM {q(state_schema)}.{LOG} WHERE seq > %s"
+        f" ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else "")
+    )
+    return [
+        Change(int(s), str(t), k, str(o))
+        for s, t, k, o in conn.execute(sql.encode(), (since,)).fetchall()
+    ]
 
 
-def changed_keys(conn: psycopg.Connection[Any], since: int = 0, *,
-                 state_schema: str = "vendzz_migrate", since_xmin: int | None = None
-                 ) -> ChangedKeys:
+def changed_keys(
+    conn: psycopg.Connection[Any],
+    since: int = 0,
+    *,
+    state_schema: str = "vendzz_migrate",
+    since_xmin: int | None = None,
+) -> ChangedKeys:
     """The distinct keys changed after ``since`` per table (each once, in the order of its
     last change), and the tables truncated meanwhile.
 
@@ -214,12 +243,14 @@ def changed_keys(conn: psycopg.Connection[Any], since: int = 0, *,
     params = (since,) if since_xmin is None else (since, since_xmin)
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        ).fetchone()
         rows = conn.execute(
             f"SELECT table_name, key, max(seq) AS last FROM {q(state_schema)}.{LOG}"
             f" WHERE seq > %s{extra} GROUP BY table_name, key ORDER BY last".encode(),
-            params).fetchall()
+            params,
+        ).fetchall()
     keys: dict[str, list[dict[str, Any]]] = {}
     truncated: set[str] = set()
     high = since
@@ -232,20 +263,24 @@ def changed_keys(conn: psycopg.Connection[Any], since: int = 0, *,
     return ChangedKeys(since, high, keys, frozenset(truncated), int(row[0]) if row else 0)
 
 
-def backlog(conn: psycopg.Connection[Any], since: int = 0, *,
-            state_schema: str = "vendzz_migrate") -> dict[str, int]:
+def backlog(
+    conn: psycopg.Connection[Any], since: int = 0, *, state_schema: str = "vendzz_migrate"
+) -> dict[str, int]:
     """Distinct changed keys per table after ``since`` (what a rollback would carry back; a
     TRUNCATE counts as one, see :attr:`ChangedKeys.truncated`)."""
     if not _log_exists(conn, state_schema):
         return {}
     rows = conn.execute(
         f"SELECT table_name, count(DISTINCT coalesce(key, 'null')) FROM {q(state_schema)}.{LOG}"
-        f" WHERE seq > %s GROUP BY 1 ORDER BY 1".encode(), (since,)).fetchall()
+        f" WHERE seq > %s GROUP BY 1 ORDER BY 1".encode(),
+        (since,),
+    ).fetchall()
     return {str(t): int(n) for t, n in rows}
 
 
-def primary_keys(conn: psycopg.Connection[Any], schema: str,
-                 tables: Sequence[str] | None = None) -> dict[str, tuple[str, ...]]:
+def primary_keys(
+    conn: psycopg.Connection[Any], schema: str, tables: Sequence[str] | None = None
+) -> dict[str, tuple[str, ...]]:
     """Primary key columns of the tables of ``schema`` (all, or those named), from the
     catalog, in key order."""
     rows = conn.execute(
@@ -254,20 +289,30 @@ def primary_keys(conn: psycopg.Connection[Any], schema: str,
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, ord)"
         " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
-        " WHERE p.contype = 'p' AND n.nspname = %s GROUP BY c.relname", (schema,)).fetchall()
+        " WHERE p.contype = 'p' AND n.nspname = %s GROUP BY c.relname",
+        (schema,),
+    ).fetchall()
     found = {str(t): tuple(str(c) for c in cols) for t, cols in rows}
     return found if tables is None else {t: found[t] for t in tables if t in found}
 
 
-def capture_all(conn: psycopg.Connection[Any], *, schema: str = "public",
-                state_schema: str = "vendzz_migrate",
-                keys: Mapping[str, Sequence[str]] | None = None) -> int:
+def capture_all(
+    conn: psycopg.Connection[Any],
+    *,
+    schema: str = "public",
+    state_schema: str = "vendzz_migrate",
+    keys: Mapping[str, Sequence[str]] | None = None,
+) -> int:
     """Install capture on every table of ``schema`` with a primary key (or on the tables of
     ``keys``, with those key columns, none for a keyless table); returns the high-water
     sequence number."""
     found = keys if keys is not None else primary_keys(conn, schema)
-    return install(conn, [CapturedTable(t, tuple(k)) for t, k in sorted(found.items())],
-                   schema=schema, state_schema=state_schema)
+    return install(
+        conn,
+        [CapturedTable(t, tuple(k)) for t, k in sorted(found.items())],
+        schema=schema,
+        state_schema=state_schema,
+    )
 
 
 def key_json(keys: Sequence[dict[str, Any]]) -> str:

@@ -54,8 +54,10 @@ class Hook(_Strict):
     def _one(self) -> Hook:
         given = [n for n in ("http", "command", "redis_key", "file") if getattr(self, n)]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of http, command, redis_key, file (got "
-                             f"{', '.join(given) or 'none'})")
+            raise ValueError(
+                f"give exactly one of http, command, redis_key, file (got "
+                f"{', '.join(given) or 'none'})"
+            )
         return self
 
 
@@ -63,8 +65,10 @@ class Drain(_Strict):
     """How to wait for the writes in flight when the freeze began."""
 
     kind: Literal["sqlite-lock", "http"] = Field(
-        default="sqlite-lock", description="sqlite-lock: take the file's write lock once "
-        "(every write transaction begun before it has ended); http: poll url until field is 0")
+        default="sqlite-lock",
+        description="sqlite-lock: take the file's write lock once "
+        "(every write transaction begun before it has ended); http: poll url until field is 0",
+    )
     url: str | None = None
     field: str = "writes_in_flight"
     timeout_seconds: float = Field(default=10.0, gt=0)
@@ -89,9 +93,11 @@ class SmokeRequest(_Strict):
 class Budgets(_Strict):
     max_freeze_seconds: float = Field(default=5.0, gt=0, description="freeze -> unfreeze")
     step_seconds: dict[str, float] = Field(
-        default_factory=dict, description="per-step time limits (step name -> seconds)")
-    catchup_backlog_rows: int = Field(default=1000, ge=0, description="catch-up deltas run "
-                                      "until at most this many changes wait")
+        default_factory=dict, description="per-step time limits (step name -> seconds)"
+    )
+    catchup_backlog_rows: int = Field(
+        default=1000, ge=0, description="catch-up deltas run until at most this many changes wait"
+    )
     catchup_rounds: int = Field(default=10, ge=1)
     delta_batch_keys: int = Field(default=2000, ge=1)
 
@@ -104,10 +110,13 @@ class Watch(_Strict):
 
 
 class Flags(_Strict):
-    postpone_file: Path | None = Field(default=None, description="while it exists, the run "
-                                       "holds before the freeze (gh-ost's postpone flag)")
-    panic_file: Path | None = Field(default=None, description="when it appears, abort to "
-                                    "SQLite at once")
+    postpone_file: Path | None = Field(
+        default=None,
+        description="while it exists, the run holds before the freeze (gh-ost's postpone flag)",
+    )
+    panic_file: Path | None = Field(
+        default=None, description="when it appears, abort to SQLite at once"
+    )
 
 
 class Service(_Strict):
@@ -135,8 +144,10 @@ class CutoverPlan(_Strict):
     budgets: Budgets = Field(default_factory=Budgets)
     watch: Watch = Field(default_factory=Watch)
     flags: Flags = Field(default_factory=Flags)
-    rollback: dict[str, Any] = Field(default_factory=dict, description="settings of the "
-                                     "rollback after the switch (cutover.rollback)")
+    rollback: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the rollback after the switch (cutover.rollback)",
+    )
 
     def target_url(self) -> str | None:
         return self.database_url or os.environ.get("DATABASE_URL")
@@ -186,15 +197,21 @@ def parse(data: Any, where: str = "plan") -> CutoverPlan:
 
 def _relative_to(plan: CutoverPlan, base: Path) -> CutoverPlan:
     """Relative paths in a plan file are relative to the file."""
+
     def fix(p: Path | None) -> Path | None:
         return None if p is None or p.is_absolute() else base / p
+
     updates: dict[str, Any] = {}
     for name in ("source", "mapping", "cache_spec", "work_dir"):
         value = getattr(plan, name)
         if value is not None and not value.is_absolute():
             updates[name] = fix(value)
-    flags = plan.flags.model_copy(update={k: fix(getattr(plan.flags, k)) or getattr(plan.flags, k)
-                                          for k in ("postpone_file", "panic_file")})
+    flags = plan.flags.model_copy(
+        update={
+            k: fix(getattr(plan.flags, k)) or getattr(plan.flags, k)
+            for k in ("postpone_file", "panic_file")
+        }
+    )
     return plan.model_copy(update={**updates, "flags": flags})
 
 

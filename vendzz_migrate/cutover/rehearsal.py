@@ -50,28 +50,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plan_for(work: Path, source: Path, database: str, port: int,
-             max_freeze_seconds: float = 5.0) -> CutoverPlan:
-    ctl = [sys.executable, "-m", "examples.service.ctl", "restart", "--state-dir",
-           str(work / "service"), "--database-url"]
+def plan_for(
+    work: Path, source: Path, database: str, port: int, max_freeze_seconds: float = 5.0
+) -> CutoverPlan:
+    ctl = [
+        sys.executable,
+        "-m",
+        "examples.service.ctl",
+        "restart",
+        "--state-dir",
+        str(work / "service"),
+        "--database-url",
+    ]
     url = f"http://127.0.0.1:{port}"
     admin = f"{url}/admin/maintenance"
-    return parse({
-        "name": "demo", "source": str(source), "database_url": database,
-        "work_dir": str(work), "workers": 1, "allow_rejects": True,
-        "service": {"url": url},
-        "hooks": {
-            "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
-            "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
-            "drain": {"kind": "http", "url": admin},
-            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
-            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
+    return parse(
+        {
+            "name": "demo",
+            "source": str(source),
+            "database_url": database,
+            "work_dir": str(work),
+            "workers": 1,
+            "allow_rejects": True,
+            "service": {"url": url},
+            "hooks": {
+                "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
+                "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
+                "drain": {"kind": "http", "url": admin},
+                "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
+                "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
+            },
+            "smoke": [
+                {"path": "/health", "body_contains": '"status":"ok"'},
+                {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
+            ],
+            "watch": {"seconds": 3, "interval_seconds": 0.5},
+            "budgets": {"max_freeze_seconds": max_freeze_seconds},
         },
-        "smoke": [{"path": "/health", "body_contains": '"status":"ok"'},
-                  {"path": "/api/quizzes?limit=1", "body_contains": "ids"}],
-        "watch": {"seconds": 3, "interval_seconds": 0.5},
-        "budgets": {"max_freeze_seconds": max_freeze_seconds},
-    }, "demo plan")
+        "demo plan",
+    )
 
 
 def as_url(database: str) -> str:
@@ -101,16 +118,24 @@ def _wait(predicate: Any, seconds: float) -> bool:
     return False
 
 
-def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
-             with_rollback: bool = False, max_freeze_seconds: float = 5.0) -> CutoverDemo:
+def rehearse(
+    sample: Path,
+    database: str,
+    work: Path,
+    rate: float = 20.0,
+    with_rollback: bool = False,
+    max_freeze_seconds: float = 5.0,
+) -> CutoverDemo:
     """The cutover (and, ``with_rollback``, then the rollback to SQLite with the writer still
     writing, every acknowledged write of both eras checked in SQLite)."""
     try:
         from examples.service import ctl
         from examples.service.client import Writer, read_ack_log
     except ImportError as exc:
-        raise ConfigError("the cutover rehearsal needs the reference service (examples.service "
-                          f"and the package's 'service' extra), or --no-cutover ({exc})") from None
+        raise ConfigError(
+            "the cutover rehearsal needs the reference service (examples.service "
+            f"and the package's 'service' extra), or --no-cutover ({exc})"
+        ) from None
     work.mkdir(parents=True, exist_ok=True)
     source = work / "vendzz-live.db"
     shutil.copyfile(sample, source)
@@ -121,19 +146,30 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
     state = ctl.State(work / "service")
     ctl.stop(state, timeout=30)
     state.maintenance_file.unlink(missing_ok=True)
-    ctl.start(state, {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port),
-                      "REDIS_URL": ""}, timeout=60)
+    ctl.start(
+        state,
+        {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""},
+        timeout=60,
+    )
     plan = plan_for(work, source, as_url(database), port, max_freeze_seconds)
-    writer = Writer(f"http://127.0.0.1:{port}", rate=rate, ack_log=ack_log, duration_s=900,
-                    max_retry_s=120, seed=1)
+    writer = Writer(
+        f"http://127.0.0.1:{port}",
+        rate=rate,
+        ack_log=ack_log,
+        duration_s=900,
+        max_retry_s=120,
+        seed=1,
+    )
     thread = threading.Thread(target=writer.run, daemon=True)
     error = None
     back: RollbackDemo | None = None
     try:
         thread.start()
         _wait(lambda: ack_log.exists() and len(read_ack_log(ack_log)) >= 10, 60)
-        console.info(f"demo: cutover of the reference service (port {port}) with the writer "
-                     f"at {rate:g} writes/s")
+        console.info(
+            f"demo: cutover of the reference service (port {port}) with the writer "
+            f"at {rate:g} writes/s"
+        )
         try:
             report = engine.run(plan)
             state_name, freeze = report.state, report.freeze_seconds
@@ -159,10 +195,17 @@ def rehearse(sample: Path, database: str, work: Path, rate: float = 20.0,
 
         back.writes_acknowledged, back.writes_missing = acked_in_sqlite(source, ack_log)
     return CutoverDemo(
-        state=state_name, freeze_seconds=freeze, writes_acknowledged=len(acked),
-        writes_missing=len(set(acked) - ids), writes_duplicated=len(acked) - len(set(acked)),
-        ack_log=str(ack_log), sqlite=str(source), postgres=mask(database), error=error,
-        rollback=back)
+        state=state_name,
+        freeze_seconds=freeze,
+        writes_acknowledged=len(acked),
+        writes_missing=len(set(acked) - ids),
+        writes_duplicated=len(acked) - len(set(acked)),
+        ack_log=str(ack_log),
+        sqlite=str(source),
+        postgres=mask(database),
+        error=error,
+        rollback=back,
+    )
 
 
 def _pg_acked(database: str, ack_log: Path) -> tuple[list[str], set[str]]:
@@ -181,13 +224,24 @@ def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
         report = rollback.rollback(plan)
         seen = len(read_ack_log(ack_log))
         _wait(lambda: len(read_ack_log(ack_log)) >= seen + 10, 30)  # writes on SQLite again
-        return RollbackDemo(state="rolled-back", freeze_seconds=report.freeze_seconds,
-                            writes_acknowledged=0, writes_missing=0, ack_log=str(ack_log),
-                            sqlite=str(source))
+        return RollbackDemo(
+            state="rolled-back",
+            freeze_seconds=report.freeze_seconds,
+            writes_acknowledged=0,
+            writes_missing=0,
+            ack_log=str(ack_log),
+            sqlite=str(source),
+        )
     except VendzzError as exc:
-        return RollbackDemo(state="failed", freeze_seconds=None, writes_acknowledged=0,
-                            writes_missing=0, ack_log=str(ack_log), sqlite=str(source),
-                            error=str(exc))
+        return RollbackDemo(
+            state="failed",
+            freeze_seconds=None,
+            writes_acknowledged=0,
+            writes_missing=0,
+            ack_log=str(ack_log),
+            sqlite=str(source),
+            error=str(exc),
+        )
 
 
 def _pg_ids(database: str) -> set[str]:

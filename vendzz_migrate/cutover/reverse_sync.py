@@ -81,8 +81,9 @@ class SyncResult:
 
     @property
     def rows(self) -> int:
-        return sum(self.written.values()) + sum(self.deleted.values()) + sum(
-            self.unchanged.values())
+        return (
+            sum(self.written.values()) + sum(self.deleted.values()) + sum(self.unchanged.values())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +118,12 @@ def open_sqlite(path: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
     return conn
 
 
-def links(mapping: Mapping, lite: sqlite3.Connection, pg_keys: dict[str, tuple[str, ...]],
-          only: Iterable[str] | None = None) -> dict[str, TableLink]:
+def links(
+    mapping: Mapping,
+    lite: sqlite3.Connection,
+    pg_keys: dict[str, tuple[str, ...]],
+    only: Iterable[str] | None = None,
+) -> dict[str, TableLink]:
     """Per PostgreSQL table name (all mapped tables, or those in ``only``), how its rows go
     back into SQLite."""
     wanted = None if only is None else set(only)
@@ -158,32 +163,36 @@ def _s(value: Any) -> str:
 # -- reading both sides ---------------------------------------------------------------------------
 
 
-def pg_rows(pg: psycopg.Connection[Any], schema: str, link: TableLink,
-            keys: Sequence[dict[str, Any]]) -> list[tuple[dict[str, PgValue], dict[str, PgValue]
-                                                         | None]]:
+def pg_rows(
+    pg: psycopg.Connection[Any], schema: str, link: TableLink, keys: Sequence[dict[str, Any]]
+) -> list[tuple[dict[str, PgValue], dict[str, PgValue] | None]]:
     """For each key (a jsonb object of PostgreSQL key columns): its typed key values and the
     current PostgreSQL row (None when absent); jsonb columns as their text."""
     table = f"{q(schema)}.{q(link.pg)}"
-    cols = ", ".join(f"t.{q(c.pg)}::text" if c.kind is Kind.JSON else f"t.{q(c.pg)}"
-                     for c in link.columns)
+    cols = ", ".join(
+        f"t.{q(c.pg)}::text" if c.kind is Kind.JSON else f"t.{q(c.pg)}" for c in link.columns
+    )
     key_cols = ", ".join(f"kk.{q(c.pg)}" for c in link.key)
     join = " AND ".join(f"t.{q(c.pg)} = kk.{q(c.pg)}" for c in link.key)
-    sql = (f"SELECT {key_cols}, t.ctid IS NOT NULL, {cols}"
-           f" FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS k(key, ord)"
-           f" CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, k.key) AS kk"
-           f" LEFT JOIN {table} AS t ON {join} ORDER BY k.ord")
+    sql = (
+        f"SELECT {key_cols}, t.ctid IS NOT NULL, {cols}"
+        f" FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS k(key, ord)"
+        f" CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, k.key) AS kk"
+        f" LEFT JOIN {table} AS t ON {join} ORDER BY k.ord"
+    )
     out: list[tuple[dict[str, PgValue], dict[str, PgValue] | None]] = []
     nkey = len(link.key)
     for row in pg.execute(sql.encode(), (json.dumps(list(keys)),)).fetchall():
         key = {c.pg: row[i] for i, c in enumerate(link.key)}
         present = row[nkey]
-        values = dict(zip((c.pg for c in link.columns), row[nkey + 1:], strict=True))
+        values = dict(zip((c.pg for c in link.columns), row[nkey + 1 :], strict=True))
         out.append((key, values if present else None))
     return out
 
 
-def sqlite_rows(lite: sqlite3.Connection, link: TableLink,
-                keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, Raw]]:
+def sqlite_rows(
+    lite: sqlite3.Connection, link: TableLink, keys: Sequence[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], dict[str, Raw]]:
     """The SQLite rows of these keys (SQLite values), by key tuple."""
     if not keys:
         return {}
@@ -199,8 +208,7 @@ def sqlite_rows(lite: sqlite3.Connection, link: TableLink,
     found: dict[tuple[Any, ...], dict[str, Raw]] = {}
     positions = [next(i for i, c in enumerate(link.columns) if c is k) for k in link.key]
     for row in lite.execute(sql, params).fetchall():
-        raws = {c.sqlite: Raw(_s(row[2 * i]), row[2 * i + 1])
-                for i, c in enumerate(link.columns)}
+        raws = {c.sqlite: Raw(_s(row[2 * i]), row[2 * i + 1]) for i, c in enumerate(link.columns)}
         found[tuple(_plain(raws[link.columns[p].sqlite]) for p in positions)] = raws
     return found
 
@@ -212,8 +220,13 @@ def _plain(raw: Raw) -> Any:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def keys_to_carry(pg: psycopg.Connection[Any], lite: sqlite3.Connection, changed: ChangedKeys,
-                  tables: dict[str, TableLink], schema: str) -> dict[str, list[dict[str, Any]]]:
+def keys_to_carry(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    changed: ChangedKeys,
+    tables: dict[str, TableLink],
+    schema: str,
+) -> dict[str, list[dict[str, Any]]]:
     """The changed keys per PostgreSQL table; a table truncated on PostgreSQL counts every key
     of both sides as changed."""
     out = {t: list(keys) for t, keys in changed.keys.items()}
@@ -224,12 +237,15 @@ def keys_to_carry(pg: psycopg.Connection[Any], lite: sqlite3.Connection, changed
         seen = {json.dumps(k, sort_keys=True): k for k in out.get(name, [])}
         obj = ", ".join(f"'{c.pg.replace(chr(39), chr(39) * 2)}', {q(c.pg)}" for c in link.key)
         for (key,) in pg.execute(
-                f"SELECT jsonb_build_object({obj}) FROM {q(schema)}.{q(link.pg)}".encode()):
+            f"SELECT jsonb_build_object({obj}) FROM {q(schema)}.{q(link.pg)}".encode()
+        ):
             seen.setdefault(json.dumps(key, sort_keys=True), key)
         cols = ", ".join(_lq(c.sqlite) for c in link.key)
         for row in lite.execute(f"SELECT {cols} FROM {_lq(link.sqlite)}"):
-            key = {c.pg: _s(v) if isinstance(v, bytes) else v
-                   for c, v in zip(link.key, row, strict=True)}
+            key = {
+                c.pg: _s(v) if isinstance(v, bytes) else v
+                for c, v in zip(link.key, row, strict=True)
+            }
             seen.setdefault(json.dumps(key, sort_keys=True), key)
         out[name] = list(seen.values())
     return out
@@ -241,12 +257,20 @@ def _sqlite_key(link: TableLink, key: dict[str, PgValue]) -> tuple[Any, ...]:
 
 def _batches(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
-def sync(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping,
-         changed: ChangedKeys, *, schema: str = "public", batch_rows: int = BATCH_ROWS,
-         dry_run: bool = False, progress: Progress | None = None) -> SyncResult:
+def sync(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    mapping: Mapping,
+    changed: ChangedKeys,
+    *,
+    schema: str = "public",
+    batch_rows: int = BATCH_ROWS,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> SyncResult:
     """Carry every changed key of ``changed`` back into SQLite (see the module docstring)."""
     from vendzz_migrate.cutover.pg_capture import primary_keys
 
@@ -269,9 +293,15 @@ def sync(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping
     return result
 
 
-def _sync_batch(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
-                link: TableLink, batch: Sequence[dict[str, Any]], result: SyncResult,
-                dry_run: bool) -> None:
+def _sync_batch(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    schema: str,
+    link: TableLink,
+    batch: Sequence[dict[str, Any]],
+    result: SyncResult,
+    dry_run: bool,
+) -> None:
     pairs = pg_rows(pg, schema, link, batch)
     lite_keys = [_sqlite_key(link, key) for key, _ in pairs]
     old_rows = sqlite_rows(lite, link, lite_keys)
@@ -298,8 +328,13 @@ def _sync_batch(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: s
     _count(result.deleted, link.sqlite, len(deletes))
 
 
-def _row_back(link: TableLink, key: dict[str, PgValue], values: dict[str, PgValue],
-              old: dict[str, Raw] | None, result: SyncResult) -> dict[str, Raw] | None:
+def _row_back(
+    link: TableLink,
+    key: dict[str, PgValue],
+    values: dict[str, PgValue],
+    old: dict[str, Raw] | None,
+    result: SyncResult,
+) -> dict[str, Raw] | None:
     row: dict[str, Raw] = {}
     for col in link.columns:
         try:
@@ -311,8 +346,10 @@ def _row_back(link: TableLink, key: dict[str, PgValue], values: dict[str, PgValu
 
 
 def _json_key(key: dict[str, PgValue]) -> dict[str, Any]:
-    return {k: v if isinstance(v, int | float | str | bool) or v is None else str(v)
-            for k, v in key.items()}
+    return {
+        k: v if isinstance(v, int | float | str | bool) or v is None else str(v)
+        for k, v in key.items()
+    }
 
 
 def _count(counter: dict[str, int], table: str, n: int = 1) -> None:
@@ -320,8 +357,12 @@ def _count(counter: dict[str, int], table: str, n: int = 1) -> None:
         counter[table] = counter.get(table, 0) + n
 
 
-def _write(lite: sqlite3.Connection, link: TableLink, upserts: list[dict[str, Raw]],
-           deletes: list[tuple[Any, ...]]) -> None:
+def _write(
+    lite: sqlite3.Connection,
+    link: TableLink,
+    upserts: list[dict[str, Raw]],
+    deletes: list[tuple[Any, ...]],
+) -> None:
     """One short transaction: deletes and upserts through sqlite-utils, then the rare text
     values that are not valid UTF-8 (kept from the old row) rewritten as text by plain SQL."""
     import sqlite_utils
@@ -348,20 +389,29 @@ def _write(lite: sqlite3.Connection, link: TableLink, upserts: list[dict[str, Ra
         lite.text_factory = bytes
 
 
-def _apply(lite: sqlite3.Connection, link: TableLink, table: Any, pk: list[str],
-           records: list[dict[str, Any]], deletes: list[tuple[Any, ...]],
-           odd: list[tuple[str, bytes, tuple[Any, ...]]]) -> None:
+def _apply(
+    lite: sqlite3.Connection,
+    link: TableLink,
+    table: Any,
+    pk: list[str],
+    records: list[dict[str, Any]],
+    deletes: list[tuple[Any, ...]],
+    odd: list[tuple[str, bytes, tuple[Any, ...]]],
+) -> None:
     with lite:
         if deletes:
-            where = " OR ".join("(" + " AND ".join(f"{_lq(k)} = ?" for k in pk) + ")"
-                                for _ in deletes)
+            where = " OR ".join(
+                "(" + " AND ".join(f"{_lq(k)} = ?" for k in pk) + ")" for _ in deletes
+            )
             table.delete_where(where, [v for key in deletes for v in key])
         if records:
             table.upsert_all(records, pk=pk if len(pk) > 1 else pk[0], batch_size=len(records))
         for name, value, key in odd:
             cond = " AND ".join(f"{_lq(k)} = ?" for k in pk)
-            lite.execute(f"UPDATE {_lq(link.sqlite)} SET {_lq(name)} = CAST(? AS TEXT)"
-                         f" WHERE {cond}", (value, *key))
+            lite.execute(
+                f"UPDATE {_lq(link.sqlite)} SET {_lq(name)} = CAST(? AS TEXT) WHERE {cond}",
+                (value, *key),
+            )
 
 
 def _utf8(raw: Raw) -> bool:
@@ -383,22 +433,26 @@ class _WholePlan:
     deletes: list[int]  # SQLite rowids
 
 
-def _whole_plan(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
-                link: TableLink) -> _WholePlan:
+def _whole_plan(
+    pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str, link: TableLink
+) -> _WholePlan:
     """Which SQLite rows (by rowid) have no equal PostgreSQL row, and which PostgreSQL rows have
     no equal SQLite row (equal: verify's canonical form, column by column); SQLite rows the
     copy rejected (never in PostgreSQL) are left alone."""
-    cols = ", ".join(f"{q(c.pg)}::text" if c.kind is Kind.JSON else q(c.pg)
-                     for c in link.columns)
+    cols = ", ".join(f"{q(c.pg)}::text" if c.kind is Kind.JSON else q(c.pg) for c in link.columns)
     names = [c.pg for c in link.columns]
-    pg_rows = [dict(zip(names, row, strict=True)) for row in pg.execute(
-        f"SELECT {cols} FROM {q(schema)}.{q(link.pg)}".encode()).fetchall()]
+    pg_rows = [
+        dict(zip(names, row, strict=True))
+        for row in pg.execute(f"SELECT {cols} FROM {q(schema)}.{q(link.pg)}".encode()).fetchall()
+    ]
     lite_cols = ", ".join(f"typeof({_lq(c.sqlite)}), {_lq(c.sqlite)}" for c in link.columns)
     spare: dict[tuple[str | None, ...], list[int]] = {}
     for row in lite.execute(f"SELECT rowid, {lite_cols} FROM {_lq(link.sqlite)}"):
         try:
-            canon = tuple(c.rule.canon(Raw(_s(row[1 + 2 * i]), row[2 + 2 * i]))
-                          for i, c in enumerate(link.columns))
+            canon = tuple(
+                c.rule.canon(Raw(_s(row[1 + 2 * i]), row[2 + 2 * i]))
+                for i, c in enumerate(link.columns)
+            )
         except Reject:
             continue  # quarantined by the copy: not on PostgreSQL, stays in SQLite
         spare.setdefault(canon, []).append(int(row[0]))
@@ -414,8 +468,14 @@ def _whole_plan(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: s
     return _WholePlan(len(pg_rows), inserts, deletes)
 
 
-def sync_whole(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
-               link: TableLink, result: SyncResult, dry_run: bool) -> None:
+def sync_whole(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    schema: str,
+    link: TableLink,
+    result: SyncResult,
+    dry_run: bool,
+) -> None:
     """A table without a key, changed on PostgreSQL: SQLite rows equal to a PostgreSQL row stay
     as they are (byte for byte), the others are deleted, the missing rows inserted in the
     column's encodings; one transaction."""
@@ -437,9 +497,12 @@ def sync_whole(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: st
     try:
         with lite:
             for start in range(0, len(plan.deletes), 500):
-                chunk = plan.deletes[start:start + 500]
-                lite.execute(f"DELETE FROM {_lq(link.sqlite)} WHERE rowid IN"
-                             f" ({', '.join('?' * len(chunk))})", chunk)
+                chunk = plan.deletes[start : start + 500]
+                lite.execute(
+                    f"DELETE FROM {_lq(link.sqlite)} WHERE rowid IN"
+                    f" ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
             if records:
                 sqlite_utils.Database(lite).table(link.sqlite).insert_all(records)
     finally:
@@ -449,10 +512,17 @@ def sync_whole(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: st
 # -- verify, SQLite as the source of truth --------------------------------------------------------
 
 
-def verify_changed(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mapping: Mapping,
-                   changed: ChangedKeys, *, schema: str = "public",
-                   rejects: dict[str, int] | None = None,
-                   batch_rows: int = BATCH_ROWS, counts: bool = True) -> ReverseVerify:
+def verify_changed(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    mapping: Mapping,
+    changed: ChangedKeys,
+    *,
+    schema: str = "public",
+    rejects: dict[str, int] | None = None,
+    batch_rows: int = BATCH_ROWS,
+    counts: bool = True,
+) -> ReverseVerify:
     """Every changed key: the SQLite row means what PostgreSQL holds (verify's canonical form,
     column by column) or both are absent; and per mapped table, SQLite's row count is
     PostgreSQL's plus the rows the copy rejected (``rejects``, by SQLite table name)."""
@@ -473,39 +543,58 @@ def verify_changed(pg: psycopg.Connection[Any], lite: sqlite3.Connection, mappin
             plan = _whole_plan(pg, lite, schema, link)
             report.checked_keys += plan.rows
             if plan.inserts or plan.deletes:
-                report.diffs.append(KeyDiff(link.sqlite, {}, None,
-                                            f"{len(plan.deletes)} row(s) not on PostgreSQL",
-                                            f"{len(plan.inserts)} row(s) not in SQLite"))
+                report.diffs.append(
+                    KeyDiff(
+                        link.sqlite,
+                        {},
+                        None,
+                        f"{len(plan.deletes)} row(s) not on PostgreSQL",
+                        f"{len(plan.inserts)} row(s) not in SQLite",
+                    )
+                )
     for name, tmap in mapping.tables.items():
         if tmap.skip or not counts:
             continue
         n_lite = lite.execute(f"SELECT count(*) FROM {_lq(name)}").fetchone()[0]
-        row = pg.execute(f"SELECT count(*) FROM {q(schema)}.{q(mapping.target_table(name))}"
-                         .encode()).fetchone()
-        report.counts[name] = (int(n_lite), int(row[0]) if row else 0,
-                               (rejects or {}).get(name, 0))
+        row = pg.execute(
+            f"SELECT count(*) FROM {q(schema)}.{q(mapping.target_table(name))}".encode()
+        ).fetchone()
+        report.counts[name] = (int(n_lite), int(row[0]) if row else 0, (rejects or {}).get(name, 0))
     return report
 
 
-def _verify_batch(pg: psycopg.Connection[Any], lite: sqlite3.Connection, schema: str,
-                  link: TableLink, batch: Sequence[dict[str, Any]], report: ReverseVerify) -> None:
+def _verify_batch(
+    pg: psycopg.Connection[Any],
+    lite: sqlite3.Connection,
+    schema: str,
+    link: TableLink,
+    batch: Sequence[dict[str, Any]],
+    report: ReverseVerify,
+) -> None:
     pairs = pg_rows(pg, schema, link, batch)
     lite_keys = [_sqlite_key(link, key) for key, _ in pairs]
     old_rows = sqlite_rows(lite, link, lite_keys)
     for (key, values), lite_key in zip(pairs, lite_keys, strict=True):
         row = old_rows.get(lite_key)
         if (row is None) != (values is None):
-            report.diffs.append(KeyDiff(link.sqlite, _json_key(key), None,
-                                        None if row is None else "present",
-                                        None if values is None else "present"))
+            report.diffs.append(
+                KeyDiff(
+                    link.sqlite,
+                    _json_key(key),
+                    None,
+                    None if row is None else "present",
+                    None if values is None else "present",
+                )
+            )
             continue
         if row is None or values is None:
             continue
         for col in link.columns:
             want = col.rule.pg_canon(values[col.pg])
             if not col.rule.same(row[col.sqlite], want):
-                report.diffs.append(KeyDiff(link.sqlite, _json_key(key), col.sqlite,
-                                            _show(row[col.sqlite]), want))
+                report.diffs.append(
+                    KeyDiff(link.sqlite, _json_key(key), col.sqlite, _show(row[col.sqlite]), want)
+                )
                 break
 
 

@@ -44,8 +44,17 @@ if TYPE_CHECKING:
     from vendzz_migrate.cutover.journal import Journal
     from vendzz_migrate.typemap.mapping import Mapping
 
-STEPS = ("catch-up", "freeze", "drain", "reverse-sync", "reverse-verify", "switch-back", "smoke",
-         "unfreeze", "capture-off")
+STEPS = (
+    "catch-up",
+    "freeze",
+    "drain",
+    "reverse-sync",
+    "reverse-verify",
+    "switch-back",
+    "smoke",
+    "unfreeze",
+    "capture-off",
+)
 CAPTURE_ON = "rollback:capture-on"
 ASSUMED_ROWS_PER_SECOND = 2000.0  # for the plan document's estimate (bench_rollback measures it)
 ASSUMED_HOOKS_SECONDS = 1.0
@@ -56,10 +65,14 @@ class RollbackSettings(BaseModel):
     """The plan's ``rollback:`` section."""
 
     model_config = ConfigDict(extra="forbid")
-    batch_rows: int = Field(default=500, ge=1, le=10_000,
-                            description="keys per SQLite write transaction")
-    drain_lock_seconds: float = Field(default=10.0, gt=0, description="how long the drain "
-                                      "waits for writes in flight on PostgreSQL")
+    batch_rows: int = Field(
+        default=500, ge=1, le=10_000, description="keys per SQLite write transaction"
+    )
+    drain_lock_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long the drain waits for writes in flight on PostgreSQL",
+    )
 
 
 class UnfitItem(BaseModel):
@@ -94,7 +107,8 @@ class RollbackReport(BaseModel):
     verify_checked_keys: int = 0
     verify_diffs: list[KeyDiffItem] = Field(default_factory=list)
     row_counts: dict[str, tuple[int, int, int]] = Field(
-        default_factory=dict, description="per table: SQLite rows, PostgreSQL rows, copy rejects")
+        default_factory=dict, description="per table: SQLite rows, PostgreSQL rows, copy rejects"
+    )
     sync_seconds: float | None = None
     final_sync_seconds: float | None = Field(default=None, description="the part under freeze")
     rows_per_second: float | None = None
@@ -108,20 +122,32 @@ class RollbackReport(BaseModel):
         if self.mode == "abort":
             return f"cutover {self.cutover} aborted before the switch: the service stays on SQLite"
         if self.dry_run:
-            return (f"rollback of {self.cutover} would carry {keys} changed key(s) back into "
-                    f"SQLite ({', '.join(f'{t} {n}' for t, n in self.changed_keys.items())})"
-                    + (f"; carried whole (truncated or keyless): {', '.join(self.truncated)}"
-                       if self.truncated else "")
-                    + (f"; expected freeze about {self.expected_freeze_seconds:.1f}s"
-                       if self.expected_freeze_seconds is not None else ""))
+            return (
+                f"rollback of {self.cutover} would carry {keys} changed key(s) back into "
+                f"SQLite ({', '.join(f'{t} {n}' for t, n in self.changed_keys.items())})"
+                + (
+                    f"; carried whole (truncated or keyless): {', '.join(self.truncated)}"
+                    if self.truncated
+                    else ""
+                )
+                + (
+                    f"; expected freeze about {self.expected_freeze_seconds:.1f}s"
+                    if self.expected_freeze_seconds is not None
+                    else ""
+                )
+            )
         if self.unfit:
-            return (f"rollback of {self.cutover} stopped before the switch back: "
-                    f"{len(self.unfit)} row(s) SQLite cannot take; the service is still frozen "
-                    f"on PostgreSQL")
+            return (
+                f"rollback of {self.cutover} stopped before the switch back: "
+                f"{len(self.unfit)} row(s) SQLite cannot take; the service is still frozen "
+                f"on PostgreSQL"
+            )
         freeze = f", freeze {self.freeze_seconds:.2f}s" if self.freeze_seconds is not None else ""
-        return (f"rolled back {self.cutover}: {keys} changed key(s) carried into SQLite "
-                f"({sum(self.written.values())} written, {sum(self.deleted.values())} deleted)"
-                f", reverse verify clean{freeze}")
+        return (
+            f"rolled back {self.cutover}: {keys} changed key(s) carried into SQLite "
+            f"({sum(self.written.values())} written, {sum(self.deleted.values())} deleted)"
+            f", reverse verify clean{freeze}"
+        )
 
 
 class FinishReport(BaseModel):
@@ -130,9 +156,11 @@ class FinishReport(BaseModel):
     sqlite_capture_objects: int = 0
 
     def summary(self) -> str:
-        return (f"cutover {self.cutover} finished: PostgreSQL kept; capture removed from "
-                f"{len(self.pg_capture_removed)} PostgreSQL table(s) and "
-                f"{self.sqlite_capture_objects} SQLite object(s)")
+        return (
+            f"cutover {self.cutover} finished: PostgreSQL kept; capture removed from "
+            f"{len(self.pg_capture_removed)} PostgreSQL table(s) and "
+            f"{self.sqlite_capture_objects} SQLite object(s)"
+        )
 
 
 class UnfitRows(RejectsError):
@@ -166,8 +194,10 @@ def _mapping(conn: psycopg.Connection[Any], plan: CutoverPlan) -> Mapping:
 
     run = Store(conn, plan.state_schema).active_run(plan.schema_name)
     if run is None:
-        raise StateError(f"no copy run for schema {plan.schema_name!r} in "
-                         f"{plan.state_schema}.runs: nothing was cut over")
+        raise StateError(
+            f"no copy run for schema {plan.schema_name!r} in "
+            f"{plan.state_schema}.runs: nothing was cut over"
+        )
     return maps.parse(run.mapping, "stored mapping")
 
 
@@ -192,8 +222,9 @@ def on_switch(plan: CutoverPlan) -> None:
     with _connect(plan) as conn:
         journal = open_journal(plan, conn)
         tables = _copied_keys(conn, plan)
-        high = pg_capture.capture_all(conn, schema=plan.schema_name,
-                                      state_schema=plan.state_schema, keys=tables)
+        high = pg_capture.capture_all(
+            conn, schema=plan.schema_name, state_schema=plan.state_schema, keys=tables
+        )
         if not journal.done(CAPTURE_ON):  # a resumed cutover keeps the first mark
             journal.record(CAPTURE_ON, "done", {"since": high, "tables": len(tables)})
 
@@ -208,8 +239,9 @@ def _copied_keys(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, 
 # -- rollback ------------------------------------------------------------------------------------
 
 
-def rollback(plan: CutoverPlan, *, dry_run: bool = False,
-             progress: Progress | None = None) -> RollbackReport:
+def rollback(
+    plan: CutoverPlan, *, dry_run: bool = False, progress: Progress | None = None
+) -> RollbackReport:
     """Roll the cutover back from wherever its journal stands (see the module docstring)."""
     from vendzz_migrate.cutover.journal import open_journal
 
@@ -217,13 +249,16 @@ def rollback(plan: CutoverPlan, *, dry_run: bool = False,
     with _connect(plan) as conn:
         journal = open_journal(plan, conn)
         state = journal.state()
-        report = RollbackReport(cutover=plan.name, mode="rollback", dry_run=dry_run,
-                                state_before=state)
+        report = RollbackReport(
+            cutover=plan.name, mode="rollback", dry_run=dry_run, state_before=state
+        )
         if state in ("new", "rolled-back", "aborted") or journal.done("finish"):
             report.mode = "nothing"
             if journal.done("finish"):
-                raise StateError(f"cutover {plan.name} was finished (capture removed): the "
-                                 "PostgreSQL-era writes are no longer known; roll back by hand")
+                raise StateError(
+                    f"cutover {plan.name} was finished (capture removed): the "
+                    "PostgreSQL-era writes are no longer known; roll back by hand"
+                )
             return report
         if not journal.done("switch"):
             report.mode = "abort"
@@ -231,9 +266,11 @@ def rollback(plan: CutoverPlan, *, dry_run: bool = False,
                 _abort(plan, conn, report)
             return report
         if not journal.done(CAPTURE_ON):
-            raise StateError(f"cutover {plan.name} switched without the PostgreSQL capture "
-                             f"({CAPTURE_ON} is not in the journal): the writes made on "
-                             "PostgreSQL cannot be carried back")
+            raise StateError(
+                f"cutover {plan.name} switched without the PostgreSQL capture "
+                f"({CAPTURE_ON} is not in the journal): the writes made on "
+                "PostgreSQL cannot be carried back"
+            )
         report.since = int(journal.figures(CAPTURE_ON).get("since", 0))
         if dry_run:
             return _dry_run(conn, plan, report)
@@ -241,8 +278,9 @@ def rollback(plan: CutoverPlan, *, dry_run: bool = False,
         return report
 
 
-def _dry_run(conn: psycopg.Connection[Any], plan: CutoverPlan,
-             report: RollbackReport) -> RollbackReport:
+def _dry_run(
+    conn: psycopg.Connection[Any], plan: CutoverPlan, report: RollbackReport
+) -> RollbackReport:
     changed = pg_capture.changed_keys(conn, report.since, state_schema=plan.state_schema)
     report.high = changed.high
     report.changed_keys = changed.counts()
@@ -262,17 +300,24 @@ def _abort(plan: CutoverPlan, conn: psycopg.Connection[Any], report: RollbackRep
     from vendzz_migrate.cutover import engine
 
     engine.abort(plan, reason="--rollback before the switch")
-    removed = pg_capture.remove(conn, schema=plan.schema_name, state_schema=plan.state_schema,
-                                keep_log=True)
+    removed = pg_capture.remove(
+        conn, schema=plan.schema_name, state_schema=plan.state_schema, keep_log=True
+    )
     report.steps_run += ["abort"] + (["capture-off"] if removed else [])
 
 
 class _Run:
     """One rollback run over the journal: each step skipped when already done."""
 
-    def __init__(self, plan: CutoverPlan, settings: RollbackSettings, journal: Journal,
-                 conn: psycopg.Connection[Any], report: RollbackReport,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self,
+        plan: CutoverPlan,
+        settings: RollbackSettings,
+        journal: Journal,
+        conn: psycopg.Connection[Any],
+        report: RollbackReport,
+        progress: Progress | None,
+    ) -> None:
         self.plan, self.settings, self.journal = plan, settings, journal
         self.conn, self.report, self.progress = conn, report, progress
         self._mapping: Mapping | None = None
@@ -298,9 +343,14 @@ class _Run:
         if started is not None and ended is not None:
             self.report.freeze_seconds = float(ended) - float(started)
         self._fill_from_journal()
-        self.journal.record("rollback", "done", {
-            "freeze_seconds": self.report.freeze_seconds,
-            "changed_keys": sum(self.report.changed_keys.values())})
+        self.journal.record(
+            "rollback",
+            "done",
+            {
+                "freeze_seconds": self.report.freeze_seconds,
+                "changed_keys": sum(self.report.changed_keys.values()),
+            },
+        )
 
     def _fill_from_journal(self) -> None:
         """The report's sync figures: both phases (catch-up and final) from the journal."""
@@ -320,8 +370,9 @@ class _Run:
         report.truncated = sorted({t for p in phases for t in p.get("truncated", [])})
         report.high = max([int(p.get("high", 0)) for p in phases] + [report.high])
         seconds = sum(float(p.get("seconds") or 0) for p in phases)
-        rows = sum(sum(p.get(n, {}).values()) for p in phases
-                   for n in ("written", "deleted", "unchanged"))
+        rows = sum(
+            sum(p.get(n, {}).values()) for p in phases for n in ("written", "deleted", "unchanged")
+        )
         report.sync_seconds = seconds
         report.rows_per_second = rows / seconds if seconds > 0 else None
         report.final_sync_seconds = phases[1].get("seconds")
@@ -346,90 +397,136 @@ class _Run:
         tables = pg_capture.installed(self.conn, schema=self.plan.schema_name)
         if not tables:
             return 0.0
-        names = ", ".join(f"{pg_capture.q(self.plan.schema_name)}.{pg_capture.q(t)}"
-                          for t in tables)
+        names = ", ".join(
+            f"{pg_capture.q(self.plan.schema_name)}.{pg_capture.q(t)}" for t in tables
+        )
         try:
             with self.conn.transaction():
-                self.conn.execute(f"SET LOCAL lock_timeout = "
-                                  f"{int(self.settings.drain_lock_seconds * 1000)}".encode())
+                self.conn.execute(
+                    f"SET LOCAL lock_timeout = "
+                    f"{int(self.settings.drain_lock_seconds * 1000)}".encode()
+                )
                 self.conn.execute(f"LOCK TABLE {names} IN SHARE MODE".encode())
         except psycopg.errors.LockNotAvailable:
-            raise hooks.HookError(f"drain: writes still in flight on PostgreSQL after "
-                                  f"{self.settings.drain_lock_seconds}s") from None
+            raise hooks.HookError(
+                f"drain: writes still in flight on PostgreSQL after "
+                f"{self.settings.drain_lock_seconds}s"
+            ) from None
         return time.monotonic() - started
 
     def _changed(self, final: bool) -> pg_capture.ChangedKeys:
         """Keys changed since the switch (catch-up), or since the catch-up's read (final)."""
         if not final:
-            return pg_capture.changed_keys(self.conn, self.report.since,
-                                           state_schema=self.plan.state_schema)
+            return pg_capture.changed_keys(
+                self.conn, self.report.since, state_schema=self.plan.state_schema
+            )
         mark = self.journal.figures("rollback:catch-up")
         return self._after(int(mark["high"]), int(mark["xmin"]))
 
     def _after(self, high: int, xmin: int) -> pg_capture.ChangedKeys:
-        return pg_capture.changed_keys(self.conn, high, state_schema=self.plan.state_schema,
-                                       since_xmin=xmin)
+        return pg_capture.changed_keys(
+            self.conn, high, state_schema=self.plan.state_schema, since_xmin=xmin
+        )
 
     def _carry(self, step: str, changed: pg_capture.ChangedKeys) -> dict[str, Any]:
         from vendzz_migrate.cutover.reverse_sync import open_sqlite, sync
 
         lite = open_sqlite(self.plan.source)
         try:
-            result = sync(self.conn, lite, self.mapping(), changed,
-                          schema=self.plan.schema_name, batch_rows=self.settings.batch_rows)
+            result = sync(
+                self.conn,
+                lite,
+                self.mapping(),
+                changed,
+                schema=self.plan.schema_name,
+                batch_rows=self.settings.batch_rows,
+            )
         finally:
             lite.close()
         rate = result.rows / result.seconds if result.seconds > 0 else None
         if result.unfit:
             report = self.report
-            report.unfit = [UnfitItem(table=u.table, key=u.key, column=u.column,
-                                      reason=u.reason) for u in result.unfit]
-            self.journal.record(f"rollback:{step}", "failed",
-                                {"unfit": [u.model_dump() for u in report.unfit[:100]]})
+            report.unfit = [
+                UnfitItem(table=u.table, key=u.key, column=u.column, reason=u.reason)
+                for u in result.unfit
+            ]
+            self.journal.record(
+                f"rollback:{step}",
+                "failed",
+                {"unfit": [u.model_dump() for u in report.unfit[:100]]},
+            )
             first = report.unfit[0]
-            where = ("the service still writes on PostgreSQL (no freeze yet)"
-                     if step == "catch-up" else "the service is still frozen on PostgreSQL")
-            raise UnfitRows(f"{len(report.unfit)} row(s) written on PostgreSQL cannot go back "
-                            f"into SQLite (first: {first.table} {first.key} {first.column}: "
-                            f"{first.reason}); {where}: fix those rows there and run "
-                            f"--rollback again, or unfreeze to stay", report=report)
-        return {"high": changed.high, "xmin": changed.xmin, "changed_keys": changed.counts(),
-                "truncated": sorted(changed.truncated), "written": result.written,
-                "deleted": result.deleted, "unchanged": result.unchanged,
-                "seconds": result.seconds, "rows_per_second": rate}
+            where = (
+                "the service still writes on PostgreSQL (no freeze yet)"
+                if step == "catch-up"
+                else "the service is still frozen on PostgreSQL"
+            )
+            raise UnfitRows(
+                f"{len(report.unfit)} row(s) written on PostgreSQL cannot go back "
+                f"into SQLite (first: {first.table} {first.key} {first.column}: "
+                f"{first.reason}); {where}: fix those rows there and run "
+                f"--rollback again, or unfreeze to stay",
+                report=report,
+            )
+        return {
+            "high": changed.high,
+            "xmin": changed.xmin,
+            "changed_keys": changed.counts(),
+            "truncated": sorted(changed.truncated),
+            "written": result.written,
+            "deleted": result.deleted,
+            "unchanged": result.unchanged,
+            "seconds": result.seconds,
+            "rows_per_second": rate,
+        }
 
-    def _verify(self, step: str, changed: pg_capture.ChangedKeys, counts: bool,
-                moving: bool = False) -> dict[str, Any]:
+    def _verify(
+        self, step: str, changed: pg_capture.ChangedKeys, counts: bool, moving: bool = False
+    ) -> dict[str, Any]:
         from vendzz_migrate.cutover.reverse_sync import open_sqlite, verify_changed
 
         lite = open_sqlite(self.plan.source)
         try:
-            result = verify_changed(self.conn, lite, self.mapping(), changed,
-                                    schema=self.plan.schema_name,
-                                    rejects=_rejects(self.conn, self.plan) if counts else None,
-                                    batch_rows=self.settings.batch_rows, counts=counts)
+            result = verify_changed(
+                self.conn,
+                lite,
+                self.mapping(),
+                changed,
+                schema=self.plan.schema_name,
+                rejects=_rejects(self.conn, self.plan) if counts else None,
+                batch_rows=self.settings.batch_rows,
+                counts=counts,
+            )
         finally:
             lite.close()
         if moving:  # writes go on: a key changed again since is the final phase's to check
             again = self._after(changed.high, changed.xmin)
-            later = {(t, json.dumps(k, sort_keys=True)) for t, ks in again.keys.items()
-                     for k in ks}
-            result.diffs = [d for d in result.diffs if d.table not in again.truncated
-                            and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True))
-                            not in later]
+            later = {(t, json.dumps(k, sort_keys=True)) for t, ks in again.keys.items() for k in ks}
+            result.diffs = [
+                d
+                for d in result.diffs
+                if d.table not in again.truncated
+                and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True)) not in later
+            ]
         self.report.verify_checked_keys += result.checked_keys
         self.report.row_counts = result.counts or self.report.row_counts
-        self.report.verify_diffs = [KeyDiffItem(table=d.table, key=d.key, column=d.column,
-                                                sqlite=d.sqlite, postgres=d.postgres)
-                                    for d in result.diffs[:100]]
+        self.report.verify_diffs = [
+            KeyDiffItem(
+                table=d.table, key=d.key, column=d.column, sqlite=d.sqlite, postgres=d.postgres
+            )
+            for d in result.diffs[:100]
+        ]
         if not result.ok:
             bad = result.count_mismatches
-            self.journal.record(f"rollback:{step}", "failed",
-                                {"diffs": len(result.diffs), "counts": bad})
-            raise MismatchError(f"reverse verify: {len(result.diffs)} changed key(s) differ, "
-                                f"{len(bad)} table(s) with other row counts"
-                                f"{' (' + ', '.join(sorted(bad)[:5]) + ')' if bad else ''}",
-                                report=self.report)
+            self.journal.record(
+                f"rollback:{step}", "failed", {"diffs": len(result.diffs), "counts": bad}
+            )
+            raise MismatchError(
+                f"reverse verify: {len(result.diffs)} changed key(s) differ, "
+                f"{len(bad)} table(s) with other row counts"
+                f"{' (' + ', '.join(sorted(bad)[:5]) + ')' if bad else ''}",
+                report=self.report,
+            )
         return {"checked_keys": result.checked_keys, "tables": len(result.counts)}
 
     def _pg_name(self, sqlite_table: str) -> str:
@@ -440,8 +537,9 @@ class _Run:
         (nothing reads SQLite meanwhile), so the freeze only covers what changed since."""
         changed = self._changed(final=False)
         figures = self._carry("catch-up", changed)
-        figures["verified"] = self._verify("catch-up", changed, counts=False,
-                                           moving=True)["checked_keys"]
+        figures["verified"] = self._verify("catch-up", changed, counts=False, moving=True)[
+            "checked_keys"
+        ]
         return figures
 
     def step_reverse_sync(self) -> dict[str, Any]:
@@ -475,8 +573,12 @@ class _Run:
         step left it (the live file goes on without triggers, as before the cutover)."""
         from vendzz_migrate.cutover import capture
 
-        removed = pg_capture.remove(self.conn, schema=self.plan.schema_name,
-                                    state_schema=self.plan.state_schema, keep_log=True)
+        removed = pg_capture.remove(
+            self.conn,
+            schema=self.plan.schema_name,
+            state_schema=self.plan.state_schema,
+            keep_log=True,
+        )
         objects = capture.remove(self.plan.source) if Path(self.plan.source).is_file() else 0
         return {"tables": len(removed), "sqlite_capture_objects": objects}
 
@@ -493,19 +595,22 @@ def finish(plan: CutoverPlan) -> FinishReport:
         journal = open_journal(plan, conn)
         state = journal.state()
         if state not in ("live-on-pg", "done") and not journal.done("finish"):
-            raise StateError(f"cutover {plan.name} is {state}: --finish is for a cutover live "
-                             "on PostgreSQL (after the switch and the unfreeze)")
+            raise StateError(
+                f"cutover {plan.name} is {state}: --finish is for a cutover live "
+                "on PostgreSQL (after the switch and the unfreeze)"
+            )
         journal.record("finish", "started")
-        removed = pg_capture.remove(conn, schema=plan.schema_name,
-                                    state_schema=plan.state_schema)
+        removed = pg_capture.remove(conn, schema=plan.schema_name, state_schema=plan.state_schema)
         objects = capture.remove(plan.source) if Path(plan.source).is_file() else 0
         journal.record("finish", "done", {"pg_tables": len(removed), "sqlite_objects": objects})
-    return FinishReport(cutover=plan.name, pg_capture_removed=removed,
-                        sqlite_capture_objects=objects)
+    return FinishReport(
+        cutover=plan.name, pg_capture_removed=removed, sqlite_capture_objects=objects
+    )
 
 
-def acked_in_sqlite(sqlite_path: Path, ack_log: Path, table: str = "quiz_responses",
-                    key: str = "id") -> tuple[int, int]:
+def acked_in_sqlite(
+    sqlite_path: Path, ack_log: Path, table: str = "quiz_responses", key: str = "id"
+) -> tuple[int, int]:
     """(acknowledged writes, those missing from ``table``) for a writer's ack log (one id a
     line): the demo's and the tests' proof that no acknowledged write was lost."""
     import sqlite3
@@ -517,7 +622,8 @@ def acked_in_sqlite(sqlite_path: Path, ack_log: Path, table: str = "quiz_respons
         conn.executemany("INSERT INTO temp.acked VALUES (?)", [(i,) for i in ids])
         (missing,) = conn.execute(
             f'SELECT count(*) FROM temp.acked a WHERE NOT EXISTS (SELECT 1 FROM "{table}" t'
-            f' WHERE CAST(t."{key}" AS TEXT) = a.id)').fetchone()
+            f' WHERE CAST(t."{key}" AS TEXT) = a.id)'
+        ).fetchone()
     finally:
         conn.close()
     return len(ids), int(missing)

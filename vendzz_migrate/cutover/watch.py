@@ -30,7 +30,7 @@ class Sample:
 
 Probe = Callable[[CutoverPlan], Sample]
 
-_LINE = re.compile(r'^(\w+)(?:\{(.*)\})?\s+([0-9.eE+-]+|NaN|\+Inf)\s*$')
+_LINE = re.compile(r"^(\w+)(?:\{(.*)\})?\s+([0-9.eE+-]+|NaN|\+Inf)\s*$")
 
 
 def parse_metrics(text: str) -> Sample:
@@ -55,8 +55,9 @@ def parse_metrics(text: str) -> Sample:
 def service_probe(plan: CutoverPlan) -> Sample:
     healthy, _detail = hooks.health(plan)
     try:
-        status, body = hooks.http("GET", plan.service.url.rstrip("/") + plan.service.metrics_path,
-                                  timeout=5)
+        status, body = hooks.http(
+            "GET", plan.service.url.rstrip("/") + plan.service.metrics_path, timeout=5
+        )
     except hooks.HookError:
         return Sample(healthy=False)
     sample = parse_metrics(body.decode("utf-8", "replace")) if status == 200 else Sample(True)
@@ -66,8 +67,9 @@ def service_probe(plan: CutoverPlan) -> Sample:
 
 def p95_ms(first: Sample, last: Sample) -> float | None:
     """P95 of the requests between two samples, from histogram bucket differences."""
-    diff = sorted((le, last.buckets.get(le, 0.0) - first.buckets.get(le, 0.0))
-                  for le in last.buckets)
+    diff = sorted(
+        (le, last.buckets.get(le, 0.0) - first.buckets.get(le, 0.0)) for le in last.buckets
+    )
     total = diff[-1][1] if diff else 0.0
     if total <= 0:
         return None
@@ -105,8 +107,9 @@ def watch(plan: CutoverPlan, probe: Probe = service_probe) -> WatchReport:
         unhealthy += not last.healthy
 
 
-def _judge(plan: CutoverPlan, first: Sample, last: Sample, checks: int, unhealthy: int,
-           seconds: float) -> WatchReport:
+def _judge(
+    plan: CutoverPlan, first: Sample, last: Sample, checks: int, unhealthy: int, seconds: float
+) -> WatchReport:
     requests = last.requests - first.requests
     errors = last.errors - first.errors
     rate = errors / requests if requests > 0 else None
@@ -118,5 +121,14 @@ def _judge(plan: CutoverPlan, first: Sample, last: Sample, checks: int, unhealth
         reason = f"error rate {rate:.1%} over {plan.watch.max_error_rate:.1%}"
     elif plan.watch.max_p95_ms is not None and p95 is not None and p95 > plan.watch.max_p95_ms:
         reason = f"P95 {p95:.0f} ms over {plan.watch.max_p95_ms:g} ms"
-    return WatchReport(seconds=seconds, checks=checks, unhealthy=unhealthy, requests=requests,
-                       errors=errors, error_rate=rate, p95_ms=p95, ok=not reason, reason=reason)
+    return WatchReport(
+        seconds=seconds,
+        checks=checks,
+        unhealthy=unhealthy,
+        requests=requests,
+        errors=errors,
+        error_rate=rate,
+        p95_ms=p95,
+        ok=not reason,
+        reason=reason,
+    )

@@ -7,5 +7,15 @@ from vendzz_migrate.loadtest.model import LoadtestReport, Point, StageResult, Ve
 from vendzz_migrate.loadtest.runner import LoadtestError, Options, run, run_worker
 from vendzz_migrate.loadtest.scenario import Scenario, load_scenario
 
-__all__ = ["LoadtestError", "LoadtestReport", "Options", "Point", "Scenario", "StageResult",
-           "Verdict", "load_scenario", "run", "run_worker"]
+__all__ = [
+    "LoadtestError",
+    "LoadtestReport",
+    "Options",
+    "Point",
+    "Scenario",
+    "StageResult",
+    "Verdict",
+    "load_scenario",
+    "run",
+    "run_worker",
+]

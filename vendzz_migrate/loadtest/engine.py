@@ -173,8 +173,12 @@ def _run_step(
     if step.get("json") is not None:
         kwargs["json"] = _fill(step["json"], env)
     with client.request(
-        step["method"], path, name=step.get("name") or step["path"], catch_response=True,
-        context=context, **kwargs,
+        step["method"],
+        path,
+        name=step.get("name") or step["path"],
+        catch_response=True,
+        context=context,
+        **kwargs,
     ) as resp:
         code = resp.status_code or 0
         expect = step["expect"]
@@ -230,8 +234,12 @@ class OpenUser(User):
     def on_start(self) -> None:
         inflight = int(CONFIG["max_inflight_per_user"])
         self.session = FastHttpSession(
-            base_url=self.environment.host, request_event=self.environment.events.request,
-            user=None, network_timeout=30.0, connection_timeout=10.0, max_retries=0,
+            base_url=self.environment.host,
+            request_event=self.environment.events.request,
+            user=None,
+            network_timeout=30.0,
+            connection_timeout=10.0,
+            max_retries=0,
             concurrency=inflight,
         )
         self.slots = gevent.lock.BoundedSemaphore(inflight)
@@ -269,8 +277,11 @@ class OpenUser(User):
 
 
 def on_request(
-    start_time: float, response_time: float, exception: BaseException | None,
-    context: dict[str, Any], **_: Any,
+    start_time: float,
+    response_time: float,
+    exception: BaseException | None,
+    context: dict[str, Any],
+    **_: Any,
 ) -> None:
     sched = context.get("vz_sched") if context else None
     if sched is not None:
@@ -342,8 +353,9 @@ class Run:
 
             from vendzz_migrate.urls import http_request
 
-            with urllib.request.urlopen(http_request(CONFIG["url"] + "/health"),
-                                        timeout=3) as response:
+            with urllib.request.urlopen(
+                http_request(CONFIG["url"] + "/health"), timeout=3
+            ) as response:
                 cache = json.loads(response.read()).get("cache") or {}
             return [int(cache["hits"]), int(cache["misses"])]
         except Exception:
@@ -358,8 +370,10 @@ class Run:
         deadline = time.time() + float(CONFIG["worker_timeout_s"])
         while self.runner.worker_count < self.expect:
             if STATE["stop"] or time.time() > deadline:
-                emit("error", message=f"only {self.runner.worker_count} of {self.expect} workers "
-                     "connected")
+                emit(
+                    "error",
+                    message=f"only {self.runner.worker_count} of {self.expect} workers connected",
+                )
                 raise SystemExit(3)
             gevent.sleep(0.2)
         self.runner.send_message("vz_config", CONFIG)
@@ -373,8 +387,13 @@ class Run:
                 break
             start = time.time()
             ramp, end = start + stage["ramp_s"], start + stage["duration_s"]
-            record: dict[str, Any] = {"index": i, "start": start, "measure_start": ramp,
-                                      "users": stage.get("users"), "rate": stage.get("rate")}
+            record: dict[str, Any] = {
+                "index": i,
+                "start": start,
+                "measure_start": ramp,
+                "users": stage.get("users"),
+                "rate": stage.get("rate"),
+            }
             self.stages.append(record)
             emit("stage_start", index=i, users=stage.get("users"), rate=stage.get("rate"))
             if CONFIG["mode"] == "open":
@@ -483,8 +502,10 @@ def main(argv: list[str]) -> int:
         return main_run(argv[1], argv[2])
     if len(argv) == 2 and argv[0] == "worker":
         return main_worker(argv[1])
-    print("usage: python -m vendzz_migrate.loadtest.engine run CONFIG OUT | worker HOST:PORT",
-          file=sys.stderr)
+    print(
+        "usage: python -m vendzz_migrate.loadtest.engine run CONFIG OUT | worker HOST:PORT",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -16,22 +16,33 @@ def render_junit(report: LoadtestReport) -> str:
     root = ET.Element("testsuites", name=f"vendzz-migrate loadtest ({report.profile})")
     total = failures = errors = 0
     for stage in report.stages:
-        suite = ET.SubElement(root, "testsuite", name=f"loadtest.stage{stage.index + 1}",
-                              time=f"{stage.duration_s:.3f}")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"loadtest.stage{stage.index + 1}",
+            time=f"{stage.duration_s:.3f}",
+        )
         cases = fails = errs = 0
         for v in stage.verdicts:
-            case = ET.SubElement(suite, "testcase", classname=f"loadtest.{_label(stage)}",
-                                 name=v.name, time="0")
+            case = ET.SubElement(
+                suite, "testcase", classname=f"loadtest.{_label(stage)}", name=v.name, time="0"
+            )
             cases += 1
             if v.passed is None:
                 ET.SubElement(case, "skipped", message="not measured")
             elif not v.passed:
                 fails += 1
-                ET.SubElement(case, "failure", type="target",
-                              message=f"{v.measured} (expected {v.expected})")
+                ET.SubElement(
+                    case, "failure", type="target", message=f"{v.measured} (expected {v.expected})"
+                )
         if stage.saturated or stage.requests == 0 or stage.interrupted:
-            case = ET.SubElement(suite, "testcase", classname=f"loadtest.{_label(stage)}",
-                                 name="measurement", time="0")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"loadtest.{_label(stage)}",
+                name="measurement",
+                time="0",
+            )
             cases += 1
             errs += 1
             reason = "; ".join(stage.notes) or "no request was measured"

@@ -65,8 +65,15 @@ def _timeline(buckets: dict[int, Bucket], start: float, end: float) -> list[Poin
         parts, span = _window(buckets, start + second, min(start + second + 1, end))
         n, fail, hist = _merge(parts)
         if span > 0:
-            points.append(Point(t=second, rps=round(n / span, 2), p50_ms=percentile(hist, 0.5),
-                                p95_ms=percentile(hist, 0.95), errors=fail))
+            points.append(
+                Point(
+                    t=second,
+                    rps=round(n / span, 2),
+                    p50_ms=percentile(hist, 0.5),
+                    p95_ms=percentile(hist, 0.95),
+                    errors=fail,
+                )
+            )
         second += 1
     return points
 
@@ -104,27 +111,48 @@ def _hit_rate(stage: dict[str, Any]) -> float | None:
 
 def verdicts(stage: StageResult, targets: Targets, mode: str) -> list[Verdict]:
     out = [
-        Verdict(name="p95", measured=stage.p95_ms, expected=f"< {targets.p95_ms:g} ms",
-                passed=None if stage.p95_ms is None else stage.p95_ms < targets.p95_ms),
-        Verdict(name="error rate", measured=round(stage.error_rate * 100, 3),
-                expected=f"< {targets.error_rate_pct:g} %",
-                passed=stage.error_rate * 100 < targets.error_rate_pct),
+        Verdict(
+            name="p95",
+            measured=stage.p95_ms,
+            expected=f"< {targets.p95_ms:g} ms",
+            passed=None if stage.p95_ms is None else stage.p95_ms < targets.p95_ms,
+        ),
+        Verdict(
+            name="error rate",
+            measured=round(stage.error_rate * 100, 3),
+            expected=f"< {targets.error_rate_pct:g} %",
+            passed=stage.error_rate * 100 < targets.error_rate_pct,
+        ),
     ]
     if mode == "open" and stage.rate is not None:
         kept = stage.arrivals_per_s or 0.0
-        out.append(Verdict(name="arrival rate kept", measured=kept,
-                           expected=f">= {0.95 * stage.rate:g} /s (95 % of --rate)",
-                           passed=kept >= 0.95 * stage.rate))
+        out.append(
+            Verdict(
+                name="arrival rate kept",
+                measured=kept,
+                expected=f">= {0.95 * stage.rate:g} /s (95 % of --rate)",
+                passed=kept >= 0.95 * stage.rate,
+            )
+        )
     elif stage.users is not None:
         need = targets.throughput_rps * stage.users / 1000
-        out.append(Verdict(name="throughput", measured=stage.rps,
-                           expected=f">= {need:g} req/s "
-                                    f"({targets.throughput_rps:g} at 1,000 users)",
-                           passed=stage.rps >= need))
+        out.append(
+            Verdict(
+                name="throughput",
+                measured=stage.rps,
+                expected=f">= {need:g} req/s ({targets.throughput_rps:g} at 1,000 users)",
+                passed=stage.rps >= need,
+            )
+        )
     hit = None if stage.cache_hit_rate is None else round(stage.cache_hit_rate * 100, 2)
-    out.append(Verdict(name="cache hit rate", measured=hit,
-                       expected=f"> {targets.cache_hit_pct:g} %",
-                       passed=None if hit is None else hit > targets.cache_hit_pct))
+    out.append(
+        Verdict(
+            name="cache hit rate",
+            measured=hit,
+            expected=f"> {targets.cache_hit_pct:g} %",
+            passed=None if hit is None else hit > targets.cache_hit_pct,
+        )
+    )
     return out
 
 
@@ -139,30 +167,46 @@ def _stage(
     users, reached = raw.get("users"), raw.get("users_reached")
     saturated = cpu >= SATURATED_CPU_PCT or warned
     if saturated:
-        notes.append(f"generator saturated (CPU {cpu:g} %"
-                     + (", Locust CPU warning" if warned else "")
-                     + "), not a measurement of the service")
+        notes.append(
+            f"generator saturated (CPU {cpu:g} %"
+            + (", Locust CPU warning" if warned else "")
+            + "), not a measurement of the service"
+        )
     if users is not None and reached is not None and reached < users:
         saturated = True
         notes.append(f"only {reached} of {users} users were running after the ramp")
     host = _host_cpu(result, measure, end)
     if host is not None and host >= BUSY_HOST_PCT:
-        notes.append(f"this machine's CPU was {host:g} % busy: a service running here waited "
-                     "for CPU too (figures of this machine, not of the service alone)")
+        notes.append(
+            f"this machine's CPU was {host:g} % busy: a service running here waited "
+            "for CPU too (figures of this machine, not of the service alone)"
+        )
     if raw.get("interrupted"):
         notes.append("interrupted: partial stage")
     return StageResult(
-        index=int(raw["index"]), users=users, rate=raw.get("rate"),
-        duration_s=float(cfg["duration_s"]), ramp_s=float(cfg["ramp_s"]),
-        measured_s=span, users_reached=reached, requests=n, failures=fail,
-        p50_ms=percentile(hist, 0.5), p95_ms=percentile(hist, 0.95),
-        p99_ms=percentile(hist, 0.99), max_ms=percentile(hist, 1.0),
+        index=int(raw["index"]),
+        users=users,
+        rate=raw.get("rate"),
+        duration_s=float(cfg["duration_s"]),
+        ramp_s=float(cfg["ramp_s"]),
+        measured_s=span,
+        users_reached=reached,
+        requests=n,
+        failures=fail,
+        p50_ms=percentile(hist, 0.5),
+        p95_ms=percentile(hist, 0.95),
+        p99_ms=percentile(hist, 0.99),
+        max_ms=percentile(hist, 1.0),
         rps=round(n / span, 2) if span > 0 else 0.0,
         arrivals_per_s=_arrivals(result.get("data", {}), measure, end, span),
         error_rate=round(fail / n, 6) if n else 0.0,
-        cache_hit_rate=_hit_rate(raw), generator_cpu_pct=cpu, host_cpu_pct=host,
+        cache_hit_rate=_hit_rate(raw),
+        generator_cpu_pct=cpu,
+        host_cpu_pct=host,
         saturated=saturated,
-        notes=notes, passed=False, interrupted=bool(raw.get("interrupted")),
+        notes=notes,
+        passed=False,
+        interrupted=bool(raw.get("interrupted")),
         timeline=_timeline(buckets, start, end),
     )
 
@@ -190,6 +234,8 @@ def judge_stages(
         stages.append(stage)
     notes = []
     if any(s.cache_hit_rate is None for s in stages):
-        notes.append("cache hit rate not measured (no cache counters in /health; give --redis "
-                     "REDIS_URL): not judged")
+        notes.append(
+            "cache hit rate not measured (no cache counters in /health; give --redis "
+            "REDIS_URL): not judged"
+        )
     return stages, notes

@@ -46,7 +46,8 @@ class StageResult(BaseModel):
     )
     generator_cpu_pct: float = Field(description="Highest mean CPU of one generator process.")
     host_cpu_pct: float | None = Field(
-        default=None, description="Mean CPU of the generating machine (all cores, master's).")
+        default=None, description="Mean CPU of the generating machine (all cores, master's)."
+    )
     saturated: bool = False
     notes: list[str] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)

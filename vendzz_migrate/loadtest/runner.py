@@ -129,8 +129,10 @@ def _config(options: Options) -> dict[str, Any]:
     scenario = load_scenario(options.scenario)
     foreign = scenario.foreign_urls(options.url)
     if foreign:
-        raise ConfigError(f"scenario {scenario.name}: {', '.join(foreign)}: an absolute URL on "
-                          f"another host than --url {mask(options.url)} (load goes only there)")
+        raise ConfigError(
+            f"scenario {scenario.name}: {', '.join(foreign)}: an absolute URL on "
+            f"another host than --url {mask(options.url)} (load goes only there)"
+        )
     journeys = [j.model_dump(by_alias=True) for j in scenario.all_journeys()]
     expect = options.workers + options.remote_workers
     if options.mode == "open":
@@ -161,8 +163,12 @@ def _spawn(args: list[str], log: Path, extra_env: dict[str, str]) -> subprocess.
     env = {**os.environ, **extra_env}
     return subprocess.Popen(
         [sys.executable, "-m", ENGINE, *args],
-        stdout=subprocess.PIPE, stderr=log.open("w"), stdin=subprocess.DEVNULL, text=True,
-        start_new_session=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=env,
     )
 
 
@@ -199,8 +205,11 @@ def _drive(
     cfg_path.write_text(json.dumps(config), encoding="utf-8")
     master = _spawn(["run", str(cfg_path), str(out)], work / "engine.log", options.extra_env)
     workers = [
-        _spawn(["worker", f"127.0.0.1:{config['master_port']}"], work / f"worker{i}.log",
-               options.extra_env)
+        _spawn(
+            ["worker", f"127.0.0.1:{config['master_port']}"],
+            work / f"worker{i}.log",
+            options.extra_env,
+        )
         for i in range(options.workers)
     ]
     stages = len(config["stages"])
@@ -245,9 +254,11 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
     with tempfile.TemporaryDirectory(prefix="vz-loadtest-") as tmp:
         result, interrupted, _ = _drive(options, config, Path(tmp), on_event)
     stages, notes = judge_stages(result, config, profile.targets, options.mode)
-    if options.mode == "closed" and options.workers + options.remote_workers == 0 and max(
-        options.users
-    ) >= 500:
+    if (
+        options.mode == "closed"
+        and options.workers + options.remote_workers == 0
+        and max(options.users) >= 500
+    ):
         notes.append(
             "one generator process drives every user here: at 500+ users its CPU is the limit "
             "on a small machine; add --workers N (saturated stages are marked)"

@@ -103,8 +103,11 @@ class Scenario(_Strict):
         """Where (``urls.1``, ``journeys.0.steps.2.path``...) an absolute URL names another
         origin than ``base``: the load goes only where ``--url`` says."""
         places = [(f"setup.{i}.path", s.path) for i, s in enumerate(self.setup)]
-        places += [(f"journeys.{i}.steps.{k}.path", s.path)
-                   for i, j in enumerate(self.journeys) for k, s in enumerate(j.steps)]
+        places += [
+            (f"journeys.{i}.steps.{k}.path", s.path)
+            for i, j in enumerate(self.journeys)
+            for k, s in enumerate(j.steps)
+        ]
         places += [(f"urls.{i}", u) for i, u in enumerate(self.urls)]
         return [where for where, path in places if not _same_origin(path, base)]
 
@@ -156,8 +159,9 @@ def _read(name_or_path: str) -> tuple[str, str]:
         return path.read_text(encoding="utf-8"), str(path)
     except (OSError, UnicodeDecodeError) as exc:
         known = ", ".join(PACKAGED)
-        raise ConfigError(f"scenario {path}: cannot read ({exc.__class__.__name__}; "
-                          f"packaged: {known})") from None
+        raise ConfigError(
+            f"scenario {path}: cannot read ({exc.__class__.__name__}; packaged: {known})"
+        ) from None
 
 
 if __name__ == "__main__":  # python -m vendzz_migrate.loadtest.scenario > schemas/loadtest/...

@@ -63,29 +63,36 @@ def rules(profile: Profile, rate_window_s: float = 60.0) -> list[Rule]:
     budget = (100 - profile.targets.uptime_pct) / 100
 
     def cpu(store: pq.Store, t: float) -> pq.Vector:
-        idle = pq.avg_by(store.rate("node_cpu_seconds_total", pq.match(mode="idle"), t, w),
-                         ("instance",))
+        idle = pq.avg_by(
+            store.rate("node_cpu_seconds_total", pq.match(mode="idle"), t, w), ("instance",)
+        )
         return pq.greater({k: 100 * (1 - v) for k, v in idle.items()}, a.cpu_pct)
 
     def memory(store: pq.Store, t: float) -> pq.Vector:
-        ratio = pq.divide(store.instant("node_memory_MemAvailable_bytes", pq.match(), t),
-                          store.instant("node_memory_MemTotal_bytes", pq.match(), t))
+        ratio = pq.divide(
+            store.instant("node_memory_MemAvailable_bytes", pq.match(), t),
+            store.instant("node_memory_MemTotal_bytes", pq.match(), t),
+        )
         return pq.greater({k: 100 * (1 - v) for k, v in ratio.items()}, a.ram_pct)
 
     def connections(store: pq.Store, t: float) -> pq.Vector:
         used = pq.sum_by(store.instant("pg_stat_activity_count", pq.match(), t), ("instance",))
-        limit = pq.max_by(store.instant("pg_settings_max_connections", pq.match(), t),
-                          ("instance",))
-        return pq.greater({k: 100 * v for k, v in pq.divide(used, limit).items()},
-                          a.db_connections_pct)
+        limit = pq.max_by(
+            store.instant("pg_settings_max_connections", pq.match(), t), ("instance",)
+        )
+        return pq.greater(
+            {k: 100 * v for k, v in pq.divide(used, limit).items()}, a.db_connections_pct
+        )
 
     def errors(store: pq.Store, t: float) -> pq.Vector:
-        return pq.greater({k: 100 * v for k, v in _error_ratio(store, t, w).items()},
-                          a.error_rate_pct)
+        return pq.greater(
+            {k: 100 * v for k, v in _error_ratio(store, t, w).items()}, a.error_rate_pct
+        )
 
     def slow(store: pq.Store, t: float) -> pq.Vector:
-        buckets = pq.sum_by(store.rate("http_request_duration_seconds_bucket", pq.match(), t, w),
-                            ("le",))
+        buckets = pq.sum_by(
+            store.rate("http_request_duration_seconds_bucket", pq.match(), t, w), ("le",)
+        )
         return pq.greater(pq.histogram_quantile(0.95, buckets), a.response_time_s)
 
     def burn(long_s: float, short_s: float, factor: float) -> Expr:
@@ -99,16 +106,28 @@ def rules(profile: Profile, rate_window_s: float = 60.0) -> list[Rule]:
     return [
         Rule("VendzzHighCpu", parse_duration(a.cpu_for), f"> {a.cpu_pct:g} %", cpu),
         Rule("VendzzHighMemory", parse_duration(a.ram_for), f"> {a.ram_pct:g} %", memory),
-        Rule("VendzzDatabaseConnections", parse_duration(a.db_connections_for),
-             f"> {a.db_connections_pct:g} % of max_connections", connections),
-        Rule("VendzzErrorRate", parse_duration(a.error_rate_for), f"> {a.error_rate_pct:g} %",
-             errors),
-        Rule("VendzzSlowResponses", parse_duration(a.response_time_for),
-             f"P95 > {a.response_time_s:g} s", slow),
-        Rule("VendzzErrorBudgetBurn", 120.0, "14.4x budget (1h and 5m)",
-             burn(3600.0, 300.0, 14.4)),
-        Rule("VendzzErrorBudgetBurnSlow", 900.0, "6x budget (6h and 30m)",
-             burn(6 * 3600.0, 1800.0, 6.0)),
+        Rule(
+            "VendzzDatabaseConnections",
+            parse_duration(a.db_connections_for),
+            f"> {a.db_connections_pct:g} % of max_connections",
+            connections,
+        ),
+        Rule(
+            "VendzzErrorRate", parse_duration(a.error_rate_for), f"> {a.error_rate_pct:g} %", errors
+        ),
+        Rule(
+            "VendzzSlowResponses",
+            parse_duration(a.response_time_for),
+            f"P95 > {a.response_time_s:g} s",
+            slow,
+        ),
+        Rule("VendzzErrorBudgetBurn", 120.0, "14.4x budget (1h and 5m)", burn(3600.0, 300.0, 14.4)),
+        Rule(
+            "VendzzErrorBudgetBurnSlow",
+            900.0,
+            "6x budget (6h and 30m)",
+            burn(6 * 3600.0, 1800.0, 6.0),
+        ),
     ]
 
 
@@ -134,8 +153,11 @@ class AlertState:
             for key in [k for k in self.active if k[0] == rule.name and k[1] not in result]:
                 alert = self.active.pop(key)
                 if alert.fired_at is not None:
-                    out.append(Transition("resolved", rule.name, alert.labels, t, alert.peak,
-                                          alert.fired_at))
+                    out.append(
+                        Transition(
+                            "resolved", rule.name, alert.labels, t, alert.peak, alert.fired_at
+                        )
+                    )
         return out
 
     def firing(self) -> list[Alert]:

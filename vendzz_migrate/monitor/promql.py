@@ -136,8 +136,9 @@ def divide(a: Vector, b: Vector) -> Vector:
     for labels, num in a.items():
         if labels in b:
             den = b[labels]
-            out[labels] = num / den if den else (math.nan if num == 0 else math.copysign(
-                math.inf, num))
+            out[labels] = (
+                num / den if den else (math.nan if num == 0 else math.copysign(math.inf, num))
+            )
     return out
 
 
@@ -172,8 +173,7 @@ def bucket_quantile(q: float, points: list[tuple[float, float]]) -> float:
     if total == 0:
         return math.nan
     rank = q * total
-    b = next((i for i in range(len(monotonic) - 1) if monotonic[i][1] >= rank),
-             len(monotonic) - 1)
+    b = next((i for i in range(len(monotonic) - 1) if monotonic[i][1] >= rank), len(monotonic) - 1)
     if b == len(monotonic) - 1:
         return monotonic[-2][0]
     if b == 0 and monotonic[0][0] <= 0:

@@ -71,10 +71,13 @@ class MonitorReport(BaseModel):
     alerts: list[AlertRecord]
     last_health: dict[str, Any] | None = None
     missing_health_fields: list[str] = Field(
-        default_factory=list, description="Fields of the spec's /health its answers lacked.")
+        default_factory=list, description="Fields of the spec's /health its answers lacked."
+    )
     unreachable: dict[str, int] = Field(
-        default_factory=dict, description="Polls in which a watched source (postgres, redis) "
-        "did not answer; one never reached fails the watch (its alerts were never evaluated).")
+        default_factory=dict,
+        description="Polls in which a watched source (postgres, redis) "
+        "did not answer; one never reached fails the watch (its alerts were never evaluated).",
+    )
     interrupted: bool = False
     passed: bool
 
@@ -122,8 +125,9 @@ class _Watch:
         o = self.options
         poll = sources.poll_health(o.url, o.timeout_s, t)
         if o.metrics:
-            poll.metrics = sources.poll_metrics(sources.metrics_url(o.url), o.timeout_s,
-                                                self.store, t)
+            poll.metrics = sources.poll_metrics(
+                sources.metrics_url(o.url), o.timeout_s, self.store, t
+            )
         sources.poll_host(self.store, t, self.host)
         if self.pg is not None:
             poll.postgres = self.pg.poll(self.store, t)
@@ -142,8 +146,12 @@ class _Watch:
             self._record(change)
 
     def _observe(self, t: float) -> None:
-        buckets = pq.sum_by(self.store.rate("http_request_duration_seconds_bucket", pq.match(), t,
-                                            self.options.rate_window_s), ("le",))
+        buckets = pq.sum_by(
+            self.store.rate(
+                "http_request_duration_seconds_bucket", pq.match(), t, self.options.rate_window_s
+            ),
+            ("le",),
+        )
         for value in pq.histogram_quantile(0.95, buckets).values():
             if not math.isnan(value):
                 self.worst_p95 = max(self.worst_p95 or 0.0, value * 1000)
@@ -157,17 +165,32 @@ class _Watch:
         rule = next(r for r in self.rules if r.name == change.rule)
         if change.kind == "firing":
             self.records[key] = AlertRecord(
-                alert=change.rule, labels=dict(change.labels), threshold=rule.threshold,
-                fired_at=change.t, resolved_at=None, duration_s=0.0, peak=change.value)
-            self.emit("firing", alert=change.rule, labels=dict(change.labels),
-                      value=change.value, threshold=rule.threshold)
+                alert=change.rule,
+                labels=dict(change.labels),
+                threshold=rule.threshold,
+                fired_at=change.t,
+                resolved_at=None,
+                duration_s=0.0,
+                peak=change.value,
+            )
+            self.emit(
+                "firing",
+                alert=change.rule,
+                labels=dict(change.labels),
+                value=change.value,
+                threshold=rule.threshold,
+            )
         else:
             record = self.records.pop(key)
             record.resolved_at, record.peak = change.t, max(record.peak, change.value)
             record.duration_s = change.t - record.fired_at
             self.records[(change.rule, (*change.labels, ("#", str(change.t))))] = record
-            self.emit("resolved", alert=change.rule, labels=dict(change.labels),
-                      duration_s=record.duration_s)
+            self.emit(
+                "resolved",
+                alert=change.rule,
+                labels=dict(change.labels),
+                duration_s=record.duration_s,
+            )
 
     def report(self, started: float, interrupted: bool) -> MonitorReport:
         end = time.time()
@@ -188,25 +211,41 @@ class _Watch:
         alerts = sorted(self.records.values(), key=lambda r: r.fired_at)
         last = next((p.health for p in reversed(self.polls) if p.health), None)
         answered = any(p.up for p in self.polls)  # up but never JSON: none of the fields came
-        missing = [f for f in sources.HEALTH_FIELDS
-                   if (last is not None and f not in last) or (last is None and answered)]
-        unreachable = {name: sum(getattr(p, name) is False for p in self.polls)
-                       for name, url in (("postgres", self.options.database_url),
-                                         ("redis", self.options.redis_url)) if url}
+        missing = [
+            f
+            for f in sources.HEALTH_FIELDS
+            if (last is not None and f not in last) or (last is None and answered)
+        ]
+        unreachable = {
+            name: sum(getattr(p, name) is False for p in self.polls)
+            for name, url in (
+                ("postgres", self.options.database_url),
+                ("redis", self.options.redis_url),
+            )
+            if url
+        }
         never = total > 0 and any(n == total for n in unreachable.values())
         return MonitorReport(
-            url=mask(self.options.url), profile=self.profile.name, started_at=started,
-            duration_s=end - started, polls=total, up_polls=up, uptime_pct=round(uptime, 3),
-            uptime_target_pct=target, uptime_met=total > 0 and uptime >= target,
+            url=mask(self.options.url),
+            profile=self.profile.name,
+            started_at=started,
+            duration_s=end - started,
+            polls=total,
+            up_polls=up,
+            uptime_pct=round(uptime, 3),
+            uptime_target_pct=target,
+            uptime_met=total > 0 and uptime >= target,
             downtime_s=round(downtime, 2),
             worst_p95_ms=None if self.worst_p95 is None else round(self.worst_p95, 1),
             worst_health_ms=round(max(health_ms), 1) if health_ms else None,
             max_db_connections_pct=None if self.max_db is None else round(self.max_db, 1),
-            cache_hit_rate=hit, alerts=alerts,
-            last_health=last, missing_health_fields=missing, unreachable=unreachable,
+            cache_hit_rate=hit,
+            alerts=alerts,
+            last_health=last,
+            missing_health_fields=missing,
+            unreachable=unreachable,
             interrupted=interrupted,
-            passed=not alerts and total > 0 and uptime >= target and not interrupted
-            and not never,
+            passed=not alerts and total > 0 and uptime >= target and not interrupted and not never,
         )
 
     def _downtime(self, end: float) -> float:

@@ -92,8 +92,7 @@ def poll_health(url: str, timeout: float, t: float) -> Poll:
     except ValueError:
         pass
     up = 200 <= status < 300
-    return Poll(t=t, up=up, health_ms=ms, health=health,
-                error=None if up else f"HTTP {status}")
+    return Poll(t=t, up=up, health_ms=ms, health=health, error=None if up else f"HTTP {status}")
 
 
 def poll_metrics(url: str, timeout: float, store: Store, t: float) -> bool:
@@ -111,17 +110,18 @@ def poll_metrics(url: str, timeout: float, store: Store, t: float) -> bool:
 
 def poll_host(store: Store, t: float, instance: str) -> None:
     for i, times in enumerate(psutil.cpu_times(percpu=True)):
-        store.add("node_cpu_seconds_total", {"cpu": str(i), "mode": "idle", "instance": instance},
-                  t, times.idle)
+        store.add(
+            "node_cpu_seconds_total",
+            {"cpu": str(i), "mode": "idle", "instance": instance},
+            t,
+            times.idle,
+        )
     memory = psutil.virtual_memory()
     store.add("node_memory_MemAvailable_bytes", {"instance": instance}, t, memory.available)
     store.add("node_memory_MemTotal_bytes", {"instance": instance}, t, memory.total)
 
 
-_PG_SQL = (
-    "SELECT (SELECT count(*) FROM pg_stat_activity), "
-    "current_setting('max_connections')::int"
-)
+_PG_SQL = "SELECT (SELECT count(*) FROM pg_stat_activity), current_setting('max_connections')::int"
 
 
 class PgProbe:

@@ -1,7 +1,7 @@
 """Several machines' preflight reports (their ``--json`` files) as one verdict for the fleet.
 
-    fleet = preflight.merge([Path("app-1.json"), Path("postgres.json"), Path("redis-1.json")])
-    fleet.passed, fleet.exit_code   # the worst of the reports' exit codes
+fleet = preflight.merge([Path("app-1.json"), Path("postgres.json"), Path("redis-1.json")])
+fleet.passed, fleet.exit_code   # the worst of the reports' exit codes
 """
 
 from __future__ import annotations

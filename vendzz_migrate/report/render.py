@@ -16,21 +16,41 @@ def copy_summary(report: CopyReport) -> None:
     for t in report.tables:
         target = t.target if t.target != t.table else ""
         rejected = f"[red]{t.rejected_rows:,}[/red]" if t.rejected_rows else "0"
-        table.add_row(t.table, target, f"{t.source_rows:,}", f"{t.copied_rows:,}", rejected,
-                      f"{t.converted_values:,}", f"{t.seconds:.2f}s")
+        table.add_row(
+            t.table,
+            target,
+            f"{t.source_rows:,}",
+            f"{t.copied_rows:,}",
+            rejected,
+            f"{t.converted_values:,}",
+            f"{t.seconds:.2f}s",
+        )
     tot = report.total
     table.add_section()
-    table.add_row("total", "", f"{tot.source_rows:,}", f"{tot.copied_rows:,}",
-                  f"{tot.rejected_rows:,}", f"{tot.converted_values:,}", f"{report.seconds:.2f}s")
+    table.add_row(
+        "total",
+        "",
+        f"{tot.source_rows:,}",
+        f"{tot.copied_rows:,}",
+        f"{tot.rejected_rows:,}",
+        f"{tot.converted_values:,}",
+        f"{report.seconds:.2f}s",
+    )
     if report.dry_run:
         for statement in report.ddl:
             console.out.print(statement, markup=False, highlight=False)
     console.out.print(table)
     for orphan in report.orphans:
-        console.out.print(f"orphans: {orphan.table} -> {orphan.ref_table}: {orphan.orphan_rows:,}"
-                          f" row(s), constraint {orphan.constraint} added NOT VALID", markup=False)
+        console.out.print(
+            f"orphans: {orphan.table} -> {orphan.ref_table}: {orphan.orphan_rows:,}"
+            f" row(s), constraint {orphan.constraint} added NOT VALID",
+            markup=False,
+        )
     for note in report.notes:
         console.out.print(f"note: {note.object}: {note.message}", markup=False)
     if tot.rejected_rows:
-        console.out.print(f"rejected rows are in vendzz_migrate.rejects (run_id "
-                          f"'{report.run_id}'), with their raw values", markup=False)
+        console.out.print(
+            f"rejected rows are in vendzz_migrate.rejects (run_id "
+            f"'{report.run_id}'), with their raw values",
+            markup=False,
+        )

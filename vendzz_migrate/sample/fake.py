@@ -13,14 +13,73 @@ from datetime import UTC, datetime
 from typing import Any
 
 NANOID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-FIRST = ("Ana", "João", "Maria", "Pedro", "Lucas", "Júlia", "Mateus", "Beatriz", "Rafael", "Camila",
-         "Gabriel", "Larissa", "Felipe", "Fernanda", "Thiago", "Letícia", "Bruno", "Aline")
-LAST = ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Ferreira", "Almeida",
-        "Ribeiro", "Carvalho", "Gomes", "Martins", "Araújo", "Rocha", "Barbosa")
+FIRST = (
+    "Ana",
+    "João",
+    "Maria",
+    "Pedro",
+    "Lucas",
+    "Júlia",
+    "Mateus",
+    "Beatriz",
+    "Rafael",
+    "Camila",
+    "Gabriel",
+    "Larissa",
+    "Felipe",
+    "Fernanda",
+    "Thiago",
+    "Letícia",
+    "Bruno",
+    "Aline",
+)
+LAST = (
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Lima",
+    "Pereira",
+    "Costa",
+    "Ferreira",
+    "Almeida",
+    "Ribeiro",
+    "Carvalho",
+    "Gomes",
+    "Martins",
+    "Araújo",
+    "Rocha",
+    "Barbosa",
+)
 DOMAINS = ("gmail.com", "hotmail.com", "outlook.com", "yahoo.com.br", "uol.com.br", "bol.com.br")
-WORDS = ("quiz", "oferta", "emagrecer", "renda", "extra", "curso", "grátis", "agora", "descubra",
-         "seu", "perfil", "ideal", "saúde", "beleza", "dinheiro", "online", "resultado", "método",
-         "secreto", "passo", "simples", "hoje", "vagas", "limitadas", "bônus", "exclusivo")
+WORDS = (
+    "quiz",
+    "oferta",
+    "emagrecer",
+    "renda",
+    "extra",
+    "curso",
+    "grátis",
+    "agora",
+    "descubra",
+    "seu",
+    "perfil",
+    "ideal",
+    "saúde",
+    "beleza",
+    "dinheiro",
+    "online",
+    "resultado",
+    "método",
+    "secreto",
+    "passo",
+    "simples",
+    "hoje",
+    "vagas",
+    "limitadas",
+    "bônus",
+    "exclusivo",
+)
 
 TEXT = random.Random("vendzz-sample:words").choices(WORDS, k=4096)
 """A fixed pseudo-random word stream: ``words()`` slices it (two RNG calls, not one per word)."""

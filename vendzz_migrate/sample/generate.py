@@ -103,8 +103,13 @@ def _statements(name: str) -> Iterator[str]:
 
 
 def _table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    names = [row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY rowid")]
-    return {name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
-            for name in names}
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY rowid"
+        )
+    ]
+    return {
+        name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in names
+    }

@@ -17,8 +17,10 @@ from vendzz_migrate.sample.writer import live_writer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vendzz_migrate.sample.live",
-                                     description="Keep writing quiz_responses like the service.")
+    parser = argparse.ArgumentParser(
+        prog="python -m vendzz_migrate.sample.live",
+        description="Keep writing quiz_responses like the service.",
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)

@@ -36,8 +36,11 @@ class Planter:
         """``n`` distinct (rowid, key) of rows whose ``column`` holds no trap yet."""
         used = self._used.setdefault((table, column), set())
         top = int(self.conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()[0] or 0)
-        free = [r for r in self.fake.rng.sample(range(1, top + 1), min(top, n + len(used)))
-                if r not in used][:n]
+        free = [
+            r
+            for r in self.fake.rng.sample(range(1, top + 1), min(top, n + len(used)))
+            if r not in used
+        ][:n]
         used.update(free)
         if not key:
             return [(r, str(r)) for r in free]
@@ -79,16 +82,37 @@ class Planter:
 def timestamps(p: Planter) -> None:
     p.expr("users", "createdAt", "mixed_epoch_ms", "{col} * 1000 + 417", p.scaled("users", 16))
     responses = "quiz_responses"
-    p.expr(responses, "submittedAt", "mixed_epoch_ms", "{col} * 1000 + rowid % 1000",
-           p.scaled(responses, 400))
+    p.expr(
+        responses,
+        "submittedAt",
+        "mixed_epoch_ms",
+        "{col} * 1000 + rowid % 1000",
+        p.scaled(responses, 400),
+    )
     p.expr(responses, "submittedAt", "iso_text_in_integer", ISO_SQL, p.scaled(responses, 2000))
-    p.expr(responses, "submittedAt", "sql_datetime_text", "datetime({col}, 'unixepoch')",
-           p.scaled(responses, 2000))
-    for column in ("trialStartDate", "trialEndDate", "currentPeriodStart", "currentPeriodEnd",
-                   "nextBillingDate", "canceledAt"):
+    p.expr(
+        responses,
+        "submittedAt",
+        "sql_datetime_text",
+        "datetime({col}, 'unixepoch')",
+        p.scaled(responses, 2000),
+    )
+    for column in (
+        "trialStartDate",
+        "trialEndDate",
+        "currentPeriodStart",
+        "currentPeriodEnd",
+        "nextBillingDate",
+        "canceledAt",
+    ):
         p.every_row("stripe_subscriptions", column, "iso_text_in_integer", ISO_SQL)
-    p.expr("stripe_plans", "created_at", "sql_datetime_text", "datetime({col})",
-           p.scaled("stripe_plans", 10))
+    p.expr(
+        "stripe_plans",
+        "created_at",
+        "sql_datetime_text",
+        "datetime({col})",
+        p.scaled("stripe_plans", 10),
+    )
 
 
 def numbers(p: Planter) -> None:
@@ -97,21 +121,33 @@ def numbers(p: Planter) -> None:
     for text in ("Infinity", "-Infinity", "NaN"):
         p.value("quiz_analytics", "conversionRate", "infinity", text)
     p.expr("quiz_analytics", "conversionRate", "infinity", "9e999")
-    p.expr("quiz_analytics", "views", "int8_beyond_int4", "2147483648 + rowid * 7919",
-           p.scaled("quiz_analytics", 500))
+    p.expr(
+        "quiz_analytics",
+        "views",
+        "int8_beyond_int4",
+        "2147483648 + rowid * 7919",
+        p.scaled("quiz_analytics", 500),
+    )
     p.value("users", "aiCredits", "int8_beyond_int4", 9_007_199_254_740_993)
 
 
 def text(p: Planter) -> None:
     p.value("users", "firstName", "nul_byte", "Ana\x00Maria")
-    p.expr("sms_logs", "message", "nul_byte", "{col} || char(0) || ' fim'",
-           p.scaled("sms_logs", 5000))
+    p.expr(
+        "sms_logs", "message", "nul_byte", "{col} || char(0) || ' fim'", p.scaled("sms_logs", 5000)
+    )
     p.expr("users", "lastName", "invalid_utf8", "CAST(X'53696c7661ff' AS TEXT)")
     p.expr("quiz_responses", "country", "invalid_utf8", "CAST(X'42ff52' AS TEXT)")
-    p.value("whatsapp_logs", "phone", "varchar_overflow",
-            lambda i: f"+55 ({p.fake.num(11, 99)}) 9{p.fake.num(0, 9999):04d}-"
-                      f"{p.fake.num(0, 9999):04d} ramal {i + 1}",
-            p.scaled("whatsapp_logs", 2000))
+    p.value(
+        "whatsapp_logs",
+        "phone",
+        "varchar_overflow",
+        lambda i: (
+            f"+55 ({p.fake.num(11, 99)}) 9{p.fake.num(0, 9999):04d}-"
+            f"{p.fake.num(0, 9999):04d} ramal {i + 1}"
+        ),
+        p.scaled("whatsapp_logs", 2000),
+    )
     p.value("quizzes", "description", "empty_vs_null", "", p.scaled("quizzes", 10))
     p.value("checkout_products", "category", "empty_vs_null", "")
     p.value("users", "whatsapp", "empty_vs_null", "")
@@ -119,10 +155,16 @@ def text(p: Planter) -> None:
 
 def json_values(p: Planter) -> None:
     p.every_row("sms_campaigns", "phones", "double_encoded_json", "json_quote({col})")
-    p.expr("email_logs", "leadData", "double_encoded_json", "json_quote({col})",
-           p.scaled("email_logs", 1000))
-    p.value("quiz_responses", "metadata", "invalid_json", "{broken",
-            p.scaled("quiz_responses", 3000))
+    p.expr(
+        "email_logs",
+        "leadData",
+        "double_encoded_json",
+        "json_quote({col})",
+        p.scaled("email_logs", 1000),
+    )
+    p.value(
+        "quiz_responses", "metadata", "invalid_json", "{broken", p.scaled("quiz_responses", 3000)
+    )
     p.value("sms_campaigns", "conditionalRules", "invalid_json", '[{"field":"isComplete",')
     p.value("quizzes", "structure", "json_scalar", '"invalid"', 3)
     fat = p.fake
@@ -143,10 +185,16 @@ def fat_structure(f: Fake) -> str:
 
 def orphans(p: Planter) -> None:
     ghost = p.fake.nanoid
-    p.value("quiz_responses", "quizId", "orphan", lambda _: ghost(),
-            p.scaled("quiz_responses", 2000))
-    p.value("response_variables", "responseId", "orphan", lambda _: ghost(),
-            p.scaled("response_variables", 2000))
+    p.value(
+        "quiz_responses", "quizId", "orphan", lambda _: ghost(), p.scaled("quiz_responses", 2000)
+    )
+    p.value(
+        "response_variables",
+        "responseId",
+        "orphan",
+        lambda _: ghost(),
+        p.scaled("response_variables", 2000),
+    )
     p.value("sms_logs", "campaignId", "orphan", lambda _: p.fake.uuid(), p.scaled("sms_logs", 5000))
     p.value("whatsapp_logs", "campaign_id", "orphan", lambda _: ghost())
     p.value("quizzes", "userId", "orphan", lambda _: ghost())
@@ -157,16 +205,25 @@ def rows(p: Planter) -> None:
     for name in ("Produto sem id", "Produto importado", "Oferta antiga", "Teste"):
         cur = p.conn.execute(
             "INSERT INTO checkout_products (id, name, price, features, created_at, updated_at) "
-            "VALUES (NULL, ?, 9.9, 'Bônus', ?, ?)", (name, STAMP, STAMP))
+            "VALUES (NULL, ?, 9.9, 'Bônus', ?, ?)",
+            (name, STAMP, STAMP),
+        )
         p.record("checkout_products", str(cur.lastrowid), "id", "null_pk")
     for rowid, _ in p.pick("extension_pings", "*", p.scaled("extension_pings", 500, 2), key=""):
         cur = p.conn.execute(
-            "INSERT INTO extension_pings SELECT * FROM extension_pings WHERE rowid = ?", (rowid,))
+            "INSERT INTO extension_pings SELECT * FROM extension_pings WHERE rowid = ?", (rowid,)
+        )
         p.record("extension_pings", str(cur.lastrowid), "*", "duplicate_row")
 
 
-PLANTERS: tuple[Callable[[Planter], None], ...] = (timestamps, numbers, text, json_values,
-                                                   orphans, rows)
+PLANTERS: tuple[Callable[[Planter], None], ...] = (
+    timestamps,
+    numbers,
+    text,
+    json_values,
+    orphans,
+    rows,
+)
 
 
 def plant(conn: sqlite3.Connection, seed: int) -> list[Trap]:

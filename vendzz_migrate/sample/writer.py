@@ -10,10 +10,14 @@ from vendzz_migrate.errors import SourceError
 from vendzz_migrate.sample.core import metadata_json, responses_json
 from vendzz_migrate.sample.fake import END_S, Fake
 
-INSERT = ("INSERT INTO quiz_responses (id, quizId, responses, metadata, submittedAt, country, "
-          "phoneCountryCode) VALUES (?, ?, ?, ?, ?, 'BR', '+55')")
-COMPLETE = ("UPDATE quiz_responses SET metadata = json_set(metadata, '$.isComplete', json('true'), "
-            "'$.isPartial', json('false'), '$.completionPercentage', 100) WHERE id = ?")
+INSERT = (
+    "INSERT INTO quiz_responses (id, quizId, responses, metadata, submittedAt, country, "
+    "phoneCountryCode) VALUES (?, ?, ?, ?, ?, 'BR', '+55')"
+)
+COMPLETE = (
+    "UPDATE quiz_responses SET metadata = json_set(metadata, '$.isComplete', json('true'), "
+    "'$.isPartial', json('false'), '$.completionPercentage', 100) WHERE id = ?"
+)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -65,8 +69,16 @@ def _write(conn: sqlite3.Connection, stop: threading.Event | None, max_rows: int
         submitted = END_S + written
         rid = f.nanoid()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(INSERT, (rid, f.pick(quiz_ids), responses_json(f, submitted),
-                              metadata_json(f, submitted), submitted))
+        conn.execute(
+            INSERT,
+            (
+                rid,
+                f.pick(quiz_ids),
+                responses_json(f, submitted),
+                metadata_json(f, submitted),
+                submitted,
+            ),
+        )
         if partial and written % 2:
             conn.execute(COMPLETE, (partial.pop(0),))
         conn.execute("COMMIT")

@@ -31,7 +31,8 @@ def source_error(path: Path, exc: sqlite3.Error) -> SourceError:
             f"{path} has a hot rollback journal ({path.name}-journal, left by a writer that "
             "was killed mid-transaction): it must be rolled back by a connection that may "
             f"write: stop the service, run `sqlite3 {path} 'PRAGMA integrity_check'` as the "
-            "file's owner (or start the service once), then rerun; never delete the journal")
+            "file's owner (or start the service once), then rerun; never delete the journal"
+        )
     if "readonly" in text or "read-only" in text:
         return SourceError(f"{path}: {text}")
     return SourceError(f"{path}: {text}")
@@ -45,8 +46,9 @@ def _hot_journal(path: Path) -> bool:
         return False
 
 
-def open_readonly(path: Path, *, immutable: bool = False, busy_timeout_ms: int = 5000
-                  ) -> sqlite3.Connection:
+def open_readonly(
+    path: Path, *, immutable: bool = False, busy_timeout_ms: int = 5000
+) -> sqlite3.Connection:
     """Open ``path`` read-only (never a write, never a journal). Raises SourceError."""
     path = Path(path)
     if not path.exists():
@@ -56,7 +58,9 @@ def open_readonly(path: Path, *, immutable: bool = False, busy_timeout_ms: int =
     mode = "ro&immutable=1" if immutable else "ro"
     try:
         conn = sqlite3.connect(
-            f"file:{_uri_path(path)}?mode={mode}", uri=True, check_same_thread=False,
+            f"file:{_uri_path(path)}?mode={mode}",
+            uri=True,
+            check_same_thread=False,
             timeout=busy_timeout_ms / 1000,
         )
         conn.execute("PRAGMA query_only = ON")

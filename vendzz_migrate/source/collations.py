@@ -13,8 +13,11 @@ import re
 import sqlite3
 
 BUILT_IN = frozenset({"binary", "nocase", "rtrim"})
-_NAME = re.compile(r"\bCOLLATE\s+(?:\"((?:[^\"]|\"\")+)\"|'((?:[^']|'')+)'|`([^`]+)`|\[([^\]]+)\]"
-                   r"|(\w+))", re.I)
+_NAME = re.compile(
+    r"\bCOLLATE\s+(?:\"((?:[^\"]|\"\")+)\"|'((?:[^']|'')+)'|`([^`]+)`|\[([^\]]+)\]"
+    r"|(\w+))",
+    re.I,
+)
 _CASE_INSENSITIVE = re.compile(r"(?i)nocase|unicase|icase|_ci$|^ci_|case_?insensitive|ignorecase")
 
 

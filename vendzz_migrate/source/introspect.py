@@ -21,10 +21,10 @@ from vendzz_migrate.source import qi
 
 DEFAULT_SKIP = ("sqlite_*", "__drizzle_migrations")
 FTS_MODULES = ("fts3", "fts4", "fts5")
-_FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir",
-                "_stat")
-_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\bUSING\s+(\w+)\s*(?:\((.*)\))?\s*$",
-                      re.I | re.S)
+_FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config", "_segments", "_segdir", "_stat")
+_VIRTUAL = re.compile(
+    r"^\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\bUSING\s+(\w+)\s*(?:\((.*)\))?\s*$", re.I | re.S
+)
 TOOL_OBJECTS = "_vendzz_capture*"  # the cutover's change capture (cutover/capture.py): never data
 
 
@@ -154,8 +154,17 @@ class Schema:
     def skip_notes(self) -> list[tuple[str, str]]:
         """Every skipped table with why (listed in the copy's summary and ``--json``)."""
         why = dict(self.notes)
-        return [(name, why.get(name, "skipped: matches skip_tables (SQLite's own or the"
-                                     " migration tool's bookkeeping)")) for name in self.skipped]
+        return [
+            (
+                name,
+                why.get(
+                    name,
+                    "skipped: matches skip_tables (SQLite's own or the"
+                    " migration tool's bookkeeping)",
+                ),
+            )
+            for name in self.skipped
+        ]
 
 
 def skipped(name: str, patterns: Iterable[str]) -> bool:
@@ -196,16 +205,16 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
                 dropped.append(name)
                 notes.append((name, why))
                 if table.fts_content:
-                    external.append((name, table.fts_content,
-                                     tuple(c.name for c in table.columns)))
+                    external.append((name, table.fts_content, tuple(c.name for c in table.columns)))
             else:
                 tables.append(table)
         elif kind == "view":
             views.append(View(name, sql))
         elif not skipped(tbl_name, skip) and tbl_name not in dropped:
             triggers.append(Trigger(name, tbl_name, sql))
-    return Schema(tuple(tables), tuple(views), tuple(triggers), tuple(dropped), tuple(notes),
-                  tuple(external))
+    return Schema(
+        tuple(tables), tuple(views), tuple(triggers), tuple(dropped), tuple(notes), tuple(external)
+    )
 
 
 def _shadow_tables(tables: list[tuple[str, str]]) -> dict[str, str]:
@@ -218,8 +227,10 @@ def _shadow_tables(tables: list[tuple[str, str]]) -> dict[str, str]:
             continue
         for suffix in _FTS_SHADOWS:
             if name + suffix in names:
-                out[name + suffix] = (f"skipped: shadow table of the full-text table {name}"
-                                      " (SQLite's own index storage; PostgreSQL builds its own)")
+                out[name + suffix] = (
+                    f"skipped: shadow table of the full-text table {name}"
+                    " (SQLite's own index storage; PostgreSQL builds its own)"
+                )
     return out
 
 
@@ -228,12 +239,16 @@ def _virtual_skip(table: Table) -> str | None:
     if table.module is None or not table.is_fts:
         return None
     if table.fts_content == "":
-        return ("skipped: contentless full-text table (content=''): it holds no text to copy;"
-                " index the source columns in PostgreSQL (README: full-text tables)")
+        return (
+            "skipped: contentless full-text table (content=''): it holds no text to copy;"
+            " index the source columns in PostgreSQL (README: full-text tables)"
+        )
     if table.fts_content is not None:
-        return (f"skipped: full-text index over the table {table.fts_content} (external"
-                f" content): that table is copied, with a GIN index over the same columns in"
-                " its place (README: full-text tables)")
+        return (
+            f"skipped: full-text index over the table {table.fts_content} (external"
+            f" content): that table is copied, with a GIN index over the same columns in"
+            " its place (README: full-text tables)"
+        )
     return None
 
 
@@ -253,36 +268,47 @@ def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
         if "no such module" in str(exc):
             raise SourceError(
                 f"table {name!r} is a virtual table of the SQLite module {module!r}, which this"
-                " SQLite lacks: add it to skip_tables in the mapping to copy the rest") from None
+                " SQLite lacks: add it to skip_tables in the mapping to copy the rest"
+            ) from None
         raise
     for _cid, raw_name, ctype, notnull, dflt, pk, hidden in info:
         cname = _s(raw_name)
         if hidden == 1:  # a virtual table's hidden column (FTS: the table's name, rank...)
             continue
-        columns.append(Column(
-            name=cname, decl_type=_s(ctype or ""), not_null=bool(notnull),
-            default=_s(dflt) if dflt is not None else None, pk=int(pk),
-            generated=generated.get(cname, "") if hidden in (2, 3) else None,
-            generated_stored=hidden == 3, collation=collations.get(cname.lower()),
-        ))
+        columns.append(
+            Column(
+                name=cname,
+                decl_type=_s(ctype or ""),
+                not_null=bool(notnull),
+                default=_s(dflt) if dflt is not None else None,
+                pk=int(pk),
+                generated=generated.get(cname, "") if hidden in (2, 3) else None,
+                generated_stored=hidden == 3,
+                collation=collations.get(cname.lower()),
+            )
+        )
     flat = re.sub(r"\s+", " ", sql).upper()
     return Table(
-        name=name, columns=tuple(columns), sql=sql,
+        name=name,
+        columns=tuple(columns),
+        sql=sql,
         without_rowid=bool(re.search(r"\)\s*WITHOUT\s+ROWID", flat)),
         autoincrement="AUTOINCREMENT" in flat,
         indexes=tuple(_indexes(conn, name)) if module is None else (),
         foreign_keys=tuple(_foreign_keys(conn, name)) if module is None else (),
         checks=tuple(_checks(sql)) if module is None else (),
         module=module,
-        fts_content=_fts_content(virtual.group(2) or "") if virtual and module in FTS_MODULES
+        fts_content=_fts_content(virtual.group(2) or "")
+        if virtual and module in FTS_MODULES
         else None,
     )
 
 
 def _fts_content(args: str) -> str | None:
     """The FTS ``content=`` option: None when absent (the table holds its text)."""
-    match = re.search(r"(?:^|,)\s*content\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|(\w+))",
-                      args, re.I)
+    match = re.search(
+        r"(?:^|,)\s*content\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|(\w+))", args, re.I
+    )
     if not match:
         return None
     quoted, dquoted, bare = match.groups()
@@ -315,14 +341,17 @@ def _collations(sql: str) -> dict[str, str]:
         return {}
     import sqlglot.expressions as exp
 
-    return {coldef.name.lower(): kind.this.name
-            for coldef, kind in _column_constraints(sql, _MAY_COLLATE)
-            if isinstance(kind, exp.CollateColumnConstraint)}
+    return {
+        coldef.name.lower(): kind.this.name
+        for coldef, kind in _column_constraints(sql, _MAY_COLLATE)
+        if isinstance(kind, exp.CollateColumnConstraint)
+    }
 
 
 def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:
     sqls = {
-        _s(n): _s(s) for n, s in conn.execute(
+        _s(n): _s(s)
+        for n, s in conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
         )
     }
@@ -334,7 +363,8 @@ def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:
             _s(cname) if cid >= 0 else (None if cid == -2 else "rowid")
             for _seqno, cid, cname, _desc, _coll, key in conn.execute(
                 f"PRAGMA index_xinfo({qi(name)})"
-            ) if key
+            )
+            if key
         )
         sql = sqls.get(name)
         where = None
@@ -355,8 +385,11 @@ def _foreign_keys(conn: sqlite3.Connection, table: str) -> Iterable[ForeignKey]:
     for parts in groups.values():
         ref_cols = tuple(p[1] for p in parts if p[1] is not None)
         yield ForeignKey(
-            columns=tuple(p[0] for p in parts), ref_table=parts[0][2], ref_columns=ref_cols,
-            on_update=parts[0][3], on_delete=parts[0][4],
+            columns=tuple(p[0] for p in parts),
+            ref_table=parts[0][2],
+            ref_columns=ref_cols,
+            on_update=parts[0][3],
+            on_delete=parts[0][4],
         )
 
 

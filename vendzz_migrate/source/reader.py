@@ -49,8 +49,10 @@ class TablePlan:
         for alias in ROWID_ALIASES:
             if alias not in names:
                 return alias
-        raise SourceError(f"table {self.table.name!r} has columns named rowid, _rowid_ and oid:"
-                          " its rows cannot be addressed")
+        raise SourceError(
+            f"table {self.table.name!r} has columns named rowid, _rowid_ and oid:"
+            " its rows cannot be addressed"
+        )
 
     @property
     def identity_keys(self) -> tuple[str, ...]:
@@ -68,9 +70,14 @@ def bind(raw: Raw) -> tuple[str, Any]:
     return ("CAST(? AS TEXT)", raw.value) if raw.kind == "text" else ("?", raw.value)
 
 
-def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
-                 excluded: Sequence[KeyTuple] = (), *, from_lo: bool = False
-                 ) -> tuple[str, list[Any]]:
+def range_clause(
+    keys: Sequence[str],
+    lo: KeyTuple | None,
+    hi: KeyTuple | None,
+    excluded: Sequence[KeyTuple] = (),
+    *,
+    from_lo: bool = False,
+) -> tuple[str, list[Any]]:
     """WHERE clause for lo < key <= hi (row values), or lo <= key < hi with ``from_lo``,
     minus excluded keys."""
     cols = f"({_key_sql(keys)})"
@@ -94,8 +101,7 @@ def range_clause(keys: Sequence[str], lo: KeyTuple | None, hi: KeyTuple | None,
 def key_clause(keys: Sequence[str], key: KeyTuple) -> tuple[str, list[Any]]:
     """WHERE clause selecting exactly the row with ``key``."""
     binds = [bind(r) for r in key]
-    return (f"({_key_sql(keys)}) = ({', '.join(b[0] for b in binds)})",
-            [b[1] for b in binds])
+    return (f"({_key_sql(keys)}) = ({', '.join(b[0] for b in binds)})", [b[1] for b in binds])
 
 
 def encode_key(key: KeyTuple) -> list[Any]:
@@ -127,17 +133,21 @@ def boundaries(conn: sqlite3.Connection, plan: TablePlan, batch_rows: int) -> li
         while True:
             after = f" WHERE {key} > ?" if out else ""
             params = [out[-1][0].value] if out else []
-            row = conn.execute(f"SELECT {_typed_keys(plan.keys[:1])} FROM {table}{after}"
-                               f" ORDER BY {key} LIMIT 1 OFFSET ?",
-                               [*params, batch_rows - 1]).fetchone()
+            row = conn.execute(
+                f"SELECT {_typed_keys(plan.keys[:1])} FROM {table}{after}"
+                f" ORDER BY {key} LIMIT 1 OFFSET ?",
+                [*params, batch_rows - 1],
+            ).fetchone()
             if row is None:
                 return out
             out.append(_key_of(row, 1))
     keys = _key_sql(plan.keys)
     named = ", ".join(f"{k} AS {k}" if k in ROWID_ALIASES else qi(k) for k in plan.keys)
-    sql = (f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {named}, row_number() OVER"
-           f" (ORDER BY {keys}) AS vz_rn FROM {qi(plan.table.name)}) WHERE vz_rn % ? = 0"
-           f" ORDER BY {keys}")
+    sql = (
+        f"SELECT {_typed_keys(plan.keys)} FROM (SELECT {named}, row_number() OVER"
+        f" (ORDER BY {keys}) AS vz_rn FROM {qi(plan.table.name)}) WHERE vz_rn % ? = 0"
+        f" ORDER BY {keys}"
+    )
     return [_key_of(row, len(plan.keys)) for row in conn.execute(sql, (batch_rows,))]
 
 
@@ -147,8 +157,9 @@ def _line(plan: TablePlan) -> str:
     return f"{line}, {nulls}"
 
 
-def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
-              ) -> Iterator[tuple[Any, bytes | None]]:
+def unit_rows(
+    conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
+) -> Iterator[tuple[Any, bytes | None]]:
     """(key, COPY line) for every row of the range in one scan; the line is None when a value
     is not in its usual form, or holds a tab, a NUL or a 0xFF byte (see :func:`finish_line`):
     the row is then read raw, by :func:`raw_values`, for Python.
@@ -158,17 +169,20 @@ def unit_rows(conn: sqlite3.Connection, plan: TablePlan, where: str, params: lis
     line = _line(plan)
     count = len(plan.columns)
     if plan.table.without_rowid:
-        sql = (f"SELECT {_typed_keys(plan.keys)}, {line} FROM {qi(plan.table.name)}"
-               f" WHERE {where} ORDER BY {_key_sql(plan.keys)}")
+        sql = (
+            f"SELECT {_typed_keys(plan.keys)}, {line} FROM {qi(plan.table.name)}"
+            f" WHERE {where} ORDER BY {_key_sql(plan.keys)}"
+        )
         width = len(plan.keys)
         for row in conn.execute(sql, params):
             text = row[2 * width]
-            yield _key_of(row, width), None if text is None else finish_line(
-                text, count, row[2 * width + 1])
+            yield (
+                _key_of(row, width),
+                None if text is None else finish_line(text, count, row[2 * width + 1]),
+            )
         return
     rowid = plan.keys[0]
-    sql = (f"SELECT {rowid}, {line} FROM {qi(plan.table.name)} WHERE {where}"
-           f" ORDER BY {rowid}")
+    sql = f"SELECT {rowid}, {line} FROM {qi(plan.table.name)} WHERE {where} ORDER BY {rowid}"
     for key, text, nulls in conn.execute(sql, params):
         yield key, None if text is None else finish_line(text, count, nulls)
 
@@ -182,24 +196,34 @@ def raw_values(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> list
     """The raw values of the planned columns of one row."""
     where, params = key_clause(plan.keys, key)
     cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in plan.columns)
-    row = conn.execute(f"SELECT {cols or '1, 1'} FROM {qi(plan.table.name)} WHERE {where}",
-                       params).fetchone()
+    row = conn.execute(
+        f"SELECT {cols or '1, 1'} FROM {qi(plan.table.name)} WHERE {where}", params
+    ).fetchone()
     return [_raw(row[i], row[i + 1]) for i in range(0, 2 * len(plan.columns), 2)]
 
 
 def count(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {qi(plan.table.name)} WHERE {where}",
-                       params).fetchone()
+    row = conn.execute(
+        f"SELECT count(*) FROM {qi(plan.table.name)} WHERE {where}", params
+    ).fetchone()
     return int(row[0])
 
 
-def first_key(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any],
-              column: str, value: str) -> KeyTuple | None:
+def first_key(
+    conn: sqlite3.Connection,
+    plan: TablePlan,
+    where: str,
+    params: list[Any],
+    column: str,
+    value: str,
+) -> KeyTuple | None:
     """The first key (key order) of the range whose ``column`` equals ``value``."""
     keys = _key_sql(plan.keys)
-    row = conn.execute(f"SELECT {_typed_keys(plan.keys)} FROM {qi(plan.table.name)}"
-                       f" WHERE ({where}) AND {qi(column)} = ? ORDER BY {keys} LIMIT 1",
-                       [*params, value]).fetchone()
+    row = conn.execute(
+        f"SELECT {_typed_keys(plan.keys)} FROM {qi(plan.table.name)}"
+        f" WHERE ({where}) AND {qi(column)} = ? ORDER BY {keys} LIMIT 1",
+        [*params, value],
+    ).fetchone()
     return None if row is None else _key_of(row, len(plan.keys))
 
 
@@ -208,8 +232,7 @@ def raw_row(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[st
     where, params = key_clause(plan.keys, key)
     names = [c.name for c in plan.table.stored_columns]
     cols = ", ".join(f"typeof({qi(n)}), {qi(n)}" for n in names)
-    row = conn.execute(f"SELECT {cols} FROM {qi(plan.table.name)} WHERE {where}",
-                       params).fetchone()
+    row = conn.execute(f"SELECT {cols} FROM {qi(plan.table.name)} WHERE {where}", params).fetchone()
     return {n: encode_raw(_raw(row[2 * i], row[2 * i + 1])) for i, n in enumerate(names)}
 
 

@@ -96,8 +96,12 @@ def take(source: Path, dest: Path, src: sqlite3.Connection | None = None) -> Sna
         os.fsync(fh.fileno())
     os.replace(tmp, dest)
     return Snapshot(
-        source=source, path=dest, journal_mode=journal_mode, pages=pages,
-        size_bytes=dest.stat().st_size, seconds=time.monotonic() - started,
+        source=source,
+        path=dest,
+        journal_mode=journal_mode,
+        pages=pages,
+        size_bytes=dest.stat().st_size,
+        seconds=time.monotonic() - started,
     )
 
 

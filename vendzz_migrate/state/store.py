@@ -59,8 +59,9 @@ class Store:
         lock makes the second wait, then find everything there."""
         text = resources.files("vendzz_migrate.state").joinpath("schema.sql").read_text()
         with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                              (_ENSURE_LOCK, self.schema))
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_ENSURE_LOCK, self.schema)
+            )
             self.conn.execute(text.replace("{state}", self.q).encode())
 
     def exists(self) -> bool:
@@ -79,14 +80,29 @@ class Store:
         ).fetchone()
         return Run(*row) if row else None
 
-    def create_run(self, *, target_schema: str, fingerprint: str, source: str, snapshot: str,
-                   options: dict[str, Any], mapping: dict[str, Any]) -> str:
+    def create_run(
+        self,
+        *,
+        target_schema: str,
+        fingerprint: str,
+        source: str,
+        snapshot: str,
+        options: dict[str, Any],
+        mapping: dict[str, Any],
+    ) -> str:
         run_id = uuid.uuid4().hex[:16]
         self.conn.execute(
             f"INSERT INTO {self.q}.runs (run_id, target_schema, fingerprint, source, snapshot,"
             f" options, mapping) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (run_id, target_schema, fingerprint, mask(source), snapshot,
-             json.dumps(options), json.dumps(mapping)),
+            (
+                run_id,
+                target_schema,
+                fingerprint,
+                mask(source),
+                snapshot,
+                json.dumps(options),
+                json.dumps(mapping),
+            ),
         )
         return run_id
 
@@ -96,7 +112,8 @@ class Store:
             return
         self.conn.execute(
             f"DELETE FROM {self.q}.rejects WHERE run_id IN"
-            f" (SELECT run_id FROM {self.q}.runs WHERE target_schema = %s)", (target_schema,),
+            f" (SELECT run_id FROM {self.q}.runs WHERE target_schema = %s)",
+            (target_schema,),
         )
         self.conn.execute(f"DELETE FROM {self.q}.runs WHERE target_schema = %s", (target_schema,))
 
@@ -104,8 +121,9 @@ class Store:
         """The snapshot files of every run of ``target_schema``."""
         if not self.exists():
             return []
-        rows = self.conn.execute(f"SELECT snapshot FROM {self.q}.runs WHERE target_schema = %s",
-                                 (target_schema,)).fetchall()
+        rows = self.conn.execute(
+            f"SELECT snapshot FROM {self.q}.runs WHERE target_schema = %s", (target_schema,)
+        ).fetchall()
         return [str(r[0]) for r in rows]
 
     def loaded_rows(self, target_schema: str) -> dict[str, int]:
@@ -117,10 +135,12 @@ class Store:
             f"SELECT r.mapping, u.table_name, coalesce(sum(u.copied_rows), 0)"
             f" FROM {self.q}.runs r JOIN {self.q}.units u USING (run_id)"
             f" WHERE r.target_schema = %s AND (r.options->>'data_only')::boolean AND u.done"
-            f" GROUP BY r.run_id, r.mapping, u.table_name", (target_schema,)).fetchall()
+            f" GROUP BY r.run_id, r.mapping, u.table_name",
+            (target_schema,),
+        ).fetchall()
         loaded: dict[str, int] = {}
         for mapping, table, count in rows:
-            target = (mapping.get("tables", {}).get(table, {}).get("rename") or table)
+            target = mapping.get("tables", {}).get(table, {}).get("rename") or table
             loaded[target] = loaded.get(target, 0) + int(count)
         return loaded
 
@@ -129,7 +149,8 @@ class Store:
             return []
         rows = self.conn.execute(
             f"SELECT o.kind, o.name FROM {self.q}.objects o JOIN {self.q}.runs r USING (run_id)"
-            f" WHERE r.target_schema = %s", (target_schema,),
+            f" WHERE r.target_schema = %s",
+            (target_schema,),
         ).fetchall()
         return [(str(k), str(n)) for k, n in rows]
 
@@ -164,7 +185,8 @@ class Store:
     def units(self, run_id: str, *, pending_only: bool) -> list[Unit]:
         rows = self.conn.execute(
             f"SELECT table_name, seq, lo, hi FROM {self.q}.units WHERE run_id = %s"
-            f"{' AND NOT done' if pending_only else ''} ORDER BY table_name, seq", (run_id,),
+            f"{' AND NOT done' if pending_only else ''} ORDER BY table_name, seq",
+            (run_id,),
         ).fetchall()
         return [Unit(t, s, lo, hi) for t, s, lo, hi in rows]
 
@@ -172,18 +194,30 @@ class Store:
         """Whether every unit of ``table`` (a source table of the run) is done."""
         row = self.conn.execute(
             f"SELECT NOT EXISTS (SELECT 1 FROM {self.q}.units WHERE run_id = %s"
-            f" AND table_name = %s AND NOT done)", (run_id, table)).fetchone()
+            f" AND table_name = %s AND NOT done)",
+            (run_id, table),
+        ).fetchone()
         return bool(row and row[0])
 
     def unit_done(self, run_id: str, unit: Unit, *, lock: bool) -> bool:
         row = self.conn.execute(
             f"SELECT done FROM {self.q}.units WHERE run_id = %s AND table_name = %s AND seq = %s"
-            f"{' FOR UPDATE' if lock else ''}", (run_id, unit.table, unit.seq),
+            f"{' FOR UPDATE' if lock else ''}",
+            (run_id, unit.table, unit.seq),
         ).fetchone()
         return bool(row and row[0])
 
-    def finish_unit(self, run_id: str, unit: Unit, *, source_rows: int, copied: int,
-                    rejected: int, converted: int, seconds: float) -> None:
+    def finish_unit(
+        self,
+        run_id: str,
+        unit: Unit,
+        *,
+        source_rows: int,
+        copied: int,
+        rejected: int,
+        converted: int,
+        seconds: float,
+    ) -> None:
         self.conn.execute(
             f"UPDATE {self.q}.units SET done = true, source_rows = %s, copied_rows = %s,"
             f" rejected_rows = %s, converted_values = %s, seconds = %s"
@@ -198,8 +232,18 @@ class Store:
             cur.executemany(
                 f"INSERT INTO {self.q}.rejects (run_id, table_name, source_key, column_name,"
                 f" raw_value, raw_row, reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [(run_id, r.table, json.dumps(r.source_key), r.column, _j(r.raw_value),
-                  json.dumps(r.raw_row), r.reason) for r in rejects],
+                [
+                    (
+                        run_id,
+                        r.table,
+                        json.dumps(r.source_key),
+                        r.column,
+                        _j(r.raw_value),
+                        json.dumps(r.raw_row),
+                        r.reason,
+                    )
+                    for r in rejects
+                ],
             )
 
     def table_totals(self, run_id: str) -> dict[str, tuple[int, int, int, int, float]]:
@@ -211,8 +255,15 @@ class Store:
         ).fetchall()
         return {str(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows}
 
-    def add_orphans(self, run_id: str, table: str, constraint: str, ref_table: str, count: int,
-                    sample: list[Any]) -> None:
+    def add_orphans(
+        self,
+        run_id: str,
+        table: str,
+        constraint: str,
+        ref_table: str,
+        count: int,
+        sample: list[Any],
+    ) -> None:
         self.conn.execute(
             f"INSERT INTO {self.q}.orphans VALUES (%s, %s, %s, %s, %s, %s)"
             f" ON CONFLICT (run_id, constraint_name) DO UPDATE"

@@ -47,23 +47,30 @@ def _check_url(url: str) -> None:
         port = urlsplit(url).port if "://" in url else None
         conninfo_to_dict(url)
     except ValueError:
-        raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: bad port (an IPv6 host goes in"
-                          " brackets: postgresql://user@[::1]:5432/db)") from None
+        raise ConfigError(
+            f"invalid PostgreSQL URL {mask(url)}: bad port (an IPv6 host goes in"
+            " brackets: postgresql://user@[::1]:5432/db)"
+        ) from None
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: {mask_text(str(exc))}") from None
     if port == 0:
         raise ConfigError(f"invalid PostgreSQL URL {mask(url)}: port 0")
 
 
-def connect(url: str, *, autocommit: bool = False, timeout_s: int = 10,
-            role: str = "main") -> psycopg.Connection:
+def connect(
+    url: str, *, autocommit: bool = False, timeout_s: int = 10, role: str = "main"
+) -> psycopg.Connection:
     """Connect (retrying only transient failures briefly); errors become one clear line.
     ``role`` shows in pg_stat_activity as application_name ``vendzz-migrate:<role>``."""
     import psycopg
 
     def attempt() -> psycopg.Connection:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=timeout_s,
-                               application_name=f"vendzz-migrate:{role}")
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=timeout_s,
+            application_name=f"vendzz-migrate:{role}",
+        )
 
     try:
         conn = retry.policy(attempts=3, budget_s=timeout_s)(attempt)
@@ -91,7 +98,8 @@ def classify(exc: Exception, url: str | None = None) -> VendzzError:
         if "password authentication failed" in text or "authentication" in text:
             return ConnectionFailed(f"authentication failed{where}: check the user and password")
         if isinstance(exc, e.AdminShutdown | e.CrashShutdown) or "closed the connection" in text:
-            return ConnectionFailed(f"PostgreSQL ended the connection{where} (restarted or "
-                                    f"stopped?): {text}")
+            return ConnectionFailed(
+                f"PostgreSQL ended the connection{where} (restarted or stopped?): {text}"
+            )
         return ConnectionFailed(f"cannot reach PostgreSQL{where}: {text}")
     return TargetError(f"PostgreSQL error: {text}")

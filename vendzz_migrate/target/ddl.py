@@ -26,8 +26,10 @@ def qualified(schema: str, name: str) -> str:
 
 
 DROPPED = "dropped by the mapping (drop:)"
-WRAPPED = ("on_error: wrap: its text values that are not JSON were kept as JSON strings"
-           " (jsonb_typeof() = 'string'), not quarantined")
+WRAPPED = (
+    "on_error: wrap: its text values that are not JSON were kept as JSON strings"
+    " (jsonb_typeof() = 'string'), not quarantined"
+)
 
 
 @dataclass
@@ -49,8 +51,12 @@ class PostLoad:
 def extensions(mapping: Mapping) -> list[str]:
     """Extensions the mapping's types need (``citext`` for COLLATE NOCASE columns), to create
     before the tables (citext is a trusted extension: a database owner may create it)."""
-    types = {c.type.strip().lower() for t in mapping.tables.values() if not t.skip
-             for c in t.columns.values()}
+    types = {
+        c.type.strip().lower()
+        for t in mapping.tables.values()
+        if not t.skip
+        for c in t.columns.values()
+    }
     return ["CREATE EXTENSION IF NOT EXISTS citext"] if "citext" in types else []
 
 
@@ -94,8 +100,12 @@ def transpile(sql: str, *, booleans: frozenset[str] = frozenset()) -> str | None
             left, right = node.left, node.right
             if isinstance(right, exp.Column) and isinstance(left, exp.Literal):
                 left, right = right, left
-            if (isinstance(left, exp.Column) and left.name in booleans
-                    and isinstance(right, exp.Literal) and right.this in ("0", "1")):
+            if (
+                isinstance(left, exp.Column)
+                and left.name in booleans
+                and isinstance(right, exp.Literal)
+                and right.this in ("0", "1")
+            ):
                 return node.__class__(this=left, expression=exp.Boolean(this=right.this == "1"))
         return node
 
@@ -109,8 +119,7 @@ def transpile(sql: str, *, booleans: frozenset[str] = frozenset()) -> str | None
     return out or None
 
 
-def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema
-              ) -> PostLoad:
+def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema) -> PostLoad:
     """Statements to run after the data: primary keys, unique constraints, indexes, checks."""
     out = PostLoad()
     _fts_external(schema, plans, src, out)
@@ -119,10 +128,14 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
         target = qualified(schema, plan.target)
         pk = [_target_col(plan, c) for c in mapping.tables[name].primary_key]
         if pk:
-            out.keys.append(Statement(
-                f"ALTER TABLE {target} ADD CONSTRAINT {pq(_name(plan.target, 'pkey'))}"
-                f" PRIMARY KEY ({', '.join(pq(c) for c in pk)})", f"{plan.target} primary key",
-                table=plan.target))
+            out.keys.append(
+                Statement(
+                    f"ALTER TABLE {target} ADD CONSTRAINT {pq(_name(plan.target, 'pkey'))}"
+                    f" PRIMARY KEY ({', '.join(pq(c) for c in pk)})",
+                    f"{plan.target} primary key",
+                    table=plan.target,
+                )
+            )
         seen = {tuple(pk)}
         for col in plan.columns:
             cmap = mapping.tables[name].columns.get(col.source)
@@ -134,8 +147,13 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
         unique = _null_key_unique(schema, plan, mapping, seen)
         if unique is not None:
             out.keys.append(unique)
-            out.notes.append((f"{plan.target} primary key", mapping.tables[name].note or
-                              "null_key: unique: the primary key became a UNIQUE constraint"))
+            out.notes.append(
+                (
+                    f"{plan.target} primary key",
+                    mapping.tables[name].note
+                    or "null_key: unique: the primary key became a UNIQUE constraint",
+                )
+            )
         # unique ones first, so a plain index repeating a UNIQUE constraint is the one skipped
         for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
             if index.origin != "pk" and mapping.drops(index.name):
@@ -156,13 +174,17 @@ def fts_document(plan: TablePlan, columns: tuple[str, ...] | None = None) -> str
     return f"to_tsvector('simple', {parts or chr(39) * 2})"
 
 
-def _fts_index(schema: str, plan: TablePlan, name: str | None = None,
-               columns: tuple[str, ...] | None = None) -> Statement:
+def _fts_index(
+    schema: str, plan: TablePlan, name: str | None = None, columns: tuple[str, ...] | None = None
+) -> Statement:
     index = name or _name(plan.target, "fts")
-    return Statement(f"CREATE INDEX IF NOT EXISTS {pq(index)} ON"
-                     f" {qualified(schema, plan.target)} USING gin"
-                     f" (({fts_document(plan, columns)}))", f"{index} full-text index",
-                     table=plan.target)
+    return Statement(
+        f"CREATE INDEX IF NOT EXISTS {pq(index)} ON"
+        f" {qualified(schema, plan.target)} USING gin"
+        f" (({fts_document(plan, columns)}))",
+        f"{index} full-text index",
+        table=plan.target,
+    )
 
 
 def _fts_external(schema: str, plans: dict[str, TablePlan], src: Schema, out: PostLoad) -> None:
@@ -172,25 +194,38 @@ def _fts_external(schema: str, plans: dict[str, TablePlan], src: Schema, out: Po
         plan = plans.get(content)
         have = {c.source for c in plan.columns} if plan else set()
         if plan is None or not columns or not set(columns) <= have:
-            out.notes.append((fts, f"full-text index not rebuilt: {content} or its columns"
-                                   f" ({', '.join(columns)}) were not migrated"))
+            out.notes.append(
+                (
+                    fts,
+                    f"full-text index not rebuilt: {content} or its columns"
+                    f" ({', '.join(columns)}) were not migrated",
+                )
+            )
             continue
         out.indexes.append(_fts_index(schema, plan, fts, columns))
-        out.notes.append((fts, f"full-text table over {content} (external content): the GIN"
-                               f" index {fts} on {plan.target} serves WHERE"
-                               f" {fts_document(plan, columns)} @@ plainto_tsquery('simple',"
-                               " ...) (README: full-text tables)"))
+        out.notes.append(
+            (
+                fts,
+                f"full-text table over {content} (external content): the GIN"
+                f" index {fts} on {plan.target} serves WHERE"
+                f" {fts_document(plan, columns)} @@ plainto_tsquery('simple',"
+                " ...) (README: full-text tables)",
+            )
+        )
 
 
 def fts_note(plan: TablePlan) -> str:
-    return (f"full-text table ({plan.table.module}): its content columns were copied (not its"
-            f" hidden columns, rank or shadow tables) and the GIN index {_name(plan.target, 'fts')}"
-            f" serves WHERE {fts_document(plan)} @@ plainto_tsquery('simple', ...)"
-            " (README: full-text tables)")
+    return (
+        f"full-text table ({plan.table.module}): its content columns were copied (not its"
+        f" hidden columns, rank or shadow tables) and the GIN index {_name(plan.target, 'fts')}"
+        f" serves WHERE {fts_document(plan)} @@ plainto_tsquery('simple', ...)"
+        " (README: full-text tables)"
+    )
 
 
-def _null_key_unique(schema: str, plan: TablePlan, mapping: Mapping,
-                     seen: set[tuple[str, ...]]) -> Statement | None:
+def _null_key_unique(
+    schema: str, plan: TablePlan, mapping: Mapping, seen: set[tuple[str, ...]]
+) -> Statement | None:
     """``null_key: unique``: the source's primary key as a UNIQUE index (NULLs distinct)."""
     from vendzz_migrate.typemap.mapping import NullKey
 
@@ -199,9 +234,12 @@ def _null_key_unique(schema: str, plan: TablePlan, mapping: Mapping,
         return None
     cols = [_target_col(plan, c) for c in plan.table.primary_key]
     seen.add(tuple(cols))
-    return Statement(f"CREATE UNIQUE INDEX IF NOT EXISTS {pq(unique_key_name(plan.target))} ON"
-                     f" {qualified(schema, plan.target)} ({', '.join(pq(c) for c in cols)})",
-                     f"{plan.target} primary key", table=plan.target)
+    return Statement(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {pq(unique_key_name(plan.target))} ON"
+        f" {qualified(schema, plan.target)} ({', '.join(pq(c) for c in cols)})",
+        f"{plan.target} primary key",
+        table=plan.target,
+    )
 
 
 def unique_key_name(table: str) -> str:
@@ -217,11 +255,16 @@ def _target_col(plan: TablePlan, source: str) -> str:
 
 
 def _name(table: str, suffix: str) -> str:
-    return f"{table[:63 - len(suffix) - 1]}_{suffix}"
+    return f"{table[: 63 - len(suffix) - 1]}_{suffix}"
 
 
-def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]],
-           notes: list[tuple[str, str]]) -> Statement | None:
+def _index(
+    schema: str,
+    plan: TablePlan,
+    index: Index,
+    seen: set[tuple[str, ...]],
+    notes: list[tuple[str, str]],
+) -> Statement | None:
     if index.origin == "pk":
         return None
     target = qualified(schema, plan.target)
@@ -234,12 +277,20 @@ def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]
     seen.add(cols)
     kinds = {c.target: c.conversion.kind for c in plan.columns}
     if len(cols) == 1 and kinds.get(cols[0]) is Kind.JSON and not index.unique:
-        notes.append((index.name, "btree over JSON replaced by a GIN index on the jsonb column"
-                      " (jsonb_path_ops: serves containment, @>, the jsonb way to find a"
-                      " document equal to or holding a value; half the build time of"
-                      " jsonb_ops, which also serves the key operators ? ?| ?&)"))
-        return Statement(f"CREATE INDEX IF NOT EXISTS {pq(index.name)} ON {target}"
-                         f" USING gin ({pq(cols[0])} jsonb_path_ops)", index.name)
+        notes.append(
+            (
+                index.name,
+                "btree over JSON replaced by a GIN index on the jsonb column"
+                " (jsonb_path_ops: serves containment, @>, the jsonb way to find a"
+                " document equal to or holding a value; half the build time of"
+                " jsonb_ops, which also serves the key operators ? ?| ?&)",
+            )
+        )
+        return Statement(
+            f"CREATE INDEX IF NOT EXISTS {pq(index.name)} ON {target}"
+            f" USING gin ({pq(cols[0])} jsonb_path_ops)",
+            index.name,
+        )
     where = ""
     if index.where:
         translated = transpile(f"SELECT 1 WHERE {index.where}", booleans=booleans(plan))
@@ -248,14 +299,21 @@ def _index(schema: str, plan: TablePlan, index: Index, seen: set[tuple[str, ...]
             return None
         where = " WHERE " + translated.split(" WHERE ", 1)[1]
     unique = "UNIQUE " if index.unique else ""
-    name = index.name if not index.name.startswith("sqlite_autoindex") else \
-        _name(plan.target, "_".join(cols) + "_key")
-    return Statement(f"CREATE {unique}INDEX IF NOT EXISTS {pq(name)} ON {target}"
-                     f" ({', '.join(pq(c) for c in cols)}){where}", index.name)
+    name = (
+        index.name
+        if not index.name.startswith("sqlite_autoindex")
+        else _name(plan.target, "_".join(cols) + "_key")
+    )
+    return Statement(
+        f"CREATE {unique}INDEX IF NOT EXISTS {pq(name)} ON {target}"
+        f" ({', '.join(pq(c) for c in cols)}){where}",
+        index.name,
+    )
 
 
-def _expression_index(schema: str, plan: TablePlan, index: Index,
-                      notes: list[tuple[str, str]]) -> Statement | None:
+def _expression_index(
+    schema: str, plan: TablePlan, index: Index, notes: list[tuple[str, str]]
+) -> Statement | None:
     translated = transpile(index.sql or "", booleans=booleans(plan))
     if translated is None:
         notes.append((index.name, "skipped: expression index not translatable"))
@@ -266,12 +324,14 @@ def _expression_index(schema: str, plan: TablePlan, index: Index,
         notes.append((index.name, "skipped: expression index not translatable"))
         return None
     head = head.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1).replace(
-        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
+        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1
+    )
     return Statement(f"{head} ON {qualified(schema, plan.target)}{tail}", index.name)
 
 
-def foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping,
-                 src: Schema) -> Iterator[tuple[str, str, str, str, str, list[str]]]:
+def foreign_keys(
+    schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema
+) -> Iterator[tuple[str, str, str, str, str, list[str]]]:
     """(constraint name, child, parent, ALTER ... ADD (without VALID/NOT VALID), orphan query,
     child key columns) for every foreign key whose both ends were migrated."""
     for name, plan in plans.items():
@@ -279,8 +339,11 @@ def foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping,
             parent_plan = plans.get(fk.ref_table)
             if parent_plan is None:
                 continue
-            ref_cols = (fk.ref_columns or tuple(mapping.tables[fk.ref_table].primary_key)
-                        or parent_plan.table.primary_key)
+            ref_cols = (
+                fk.ref_columns
+                or tuple(mapping.tables[fk.ref_table].primary_key)
+                or parent_plan.table.primary_key
+            )
             child_cols = [_target_col(plan, c) for c in fk.columns]
             parent_cols = [_target_col(parent_plan, c) for c in ref_cols]
             if len(child_cols) != len(parent_cols) or not parent_cols:
@@ -288,25 +351,31 @@ def foreign_keys(schema: str, plans: dict[str, TablePlan], mapping: Mapping,
             cname = _name(plan.target, f"fk{i}_{'_'.join(child_cols)}")[:63]
             child, parent = qualified(schema, plan.target), qualified(schema, parent_plan.target)
             actions = "".join(
-                f" ON {what} {act}" for what, act in (("DELETE", fk.on_delete),
-                                                       ("UPDATE", fk.on_update))
+                f" ON {what} {act}"
+                for what, act in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update))
                 if act and act.upper() != "NO ACTION"
             )
-            alter = (f"ALTER TABLE {child} ADD CONSTRAINT {pq(cname)} FOREIGN KEY"
-                     f" ({', '.join(map(pq, child_cols))}) REFERENCES {parent}"
-                     f" ({', '.join(map(pq, parent_cols))}){actions}")
-            join = " AND ".join(f"p.{pq(p)} = c.{pq(c)}" for c, p in zip(child_cols, parent_cols,
-                                                                         strict=True))
+            alter = (
+                f"ALTER TABLE {child} ADD CONSTRAINT {pq(cname)} FOREIGN KEY"
+                f" ({', '.join(map(pq, child_cols))}) REFERENCES {parent}"
+                f" ({', '.join(map(pq, parent_cols))}){actions}"
+            )
+            join = " AND ".join(
+                f"p.{pq(p)} = c.{pq(c)}" for c, p in zip(child_cols, parent_cols, strict=True)
+            )
             present = " AND ".join(f"c.{pq(c)} IS NOT NULL" for c in child_cols)
-            orphans = (f"FROM {child} c WHERE {present} AND NOT EXISTS"
-                       f" (SELECT 1 FROM {parent} p WHERE {join})")
+            orphans = (
+                f"FROM {child} c WHERE {present} AND NOT EXISTS"
+                f" (SELECT 1 FROM {parent} p WHERE {join})"
+            )
             yield cname, plan.target, parent_plan.target, alter, orphans, child_cols
 
 
 def booleans(*plans: TablePlan) -> frozenset[str]:
     """Source names of the columns that became boolean."""
-    return frozenset(c.source for p in plans for c in p.columns
-                     if c.conversion.kind is Kind.BOOLEAN)
+    return frozenset(
+        c.source for p in plans for c in p.columns if c.conversion.kind is Kind.BOOLEAN
+    )
 
 
 def view_sql(schema: str, name: str, sql: str, plans: dict[str, TablePlan]) -> str | None:

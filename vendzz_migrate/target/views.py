@@ -32,14 +32,30 @@ if TYPE_CHECKING:
 
 _TIME_FUNCS = {"DATETIME", "DATE", "TIME", "JULIANDAY", "UNIXEPOCH", "STRFTIME"}
 _FORMATS = {"DATETIME": "YYYY-MM-DD HH24:MI:SS", "DATE": "YYYY-MM-DD", "TIME": "HH24:MI:SS"}
-_STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS",
-             "%j": "DDD", "%f": "SS.MS", "%W": "WW", "%%": "%"}
-_MODIFIER = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s+(year|month|day|hour|minute|second)s?\s*",
-                       re.I)
+_STRFTIME = {
+    "%Y": "YYYY",
+    "%m": "MM",
+    "%d": "DD",
+    "%H": "HH24",
+    "%M": "MI",
+    "%S": "SS",
+    "%j": "DDD",
+    "%f": "SS.MS",
+    "%W": "WW",
+    "%%": "%",
+}
+_MODIFIER = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s+(year|month|day|hour|minute|second)s?\s*", re.I)
 _START_OF = re.compile(r"\s*start of (year|month|day)\s*", re.I)
-_FAMILY = {Kind.TEXT: "text", Kind.INTEGER: "number", Kind.FLOAT: "number",
-           Kind.DECIMAL: "number", Kind.BOOLEAN: "boolean", Kind.TIMESTAMP: "time",
-           Kind.JSON: "json", Kind.BYTES: "bytes"}
+_FAMILY = {
+    Kind.TEXT: "text",
+    Kind.INTEGER: "number",
+    Kind.FLOAT: "number",
+    Kind.DECIMAL: "number",
+    Kind.BOOLEAN: "boolean",
+    Kind.TIMESTAMP: "time",
+    Kind.JSON: "json",
+    Kind.BYTES: "bytes",
+}
 
 
 class Untranslatable(Exception):
@@ -69,8 +85,10 @@ class _Columns:
 def ordered(views: Sequence[View]) -> list[View]:
     """Views so that each comes after the views it reads (a cycle keeps the file's order)."""
     by_name = {v.name.lower(): v for v in views}
-    needs = {v.name.lower(): {n for n in _names(v.sql) if n in by_name and n != v.name.lower()}
-             for v in views}
+    needs = {
+        v.name.lower(): {n for n in _names(v.sql) if n in by_name and n != v.name.lower()}
+        for v in views
+    }
     out: list[View] = []
     done: set[str] = set()
 
@@ -136,8 +154,9 @@ def _scope(select: exp.Select, cols: _Columns) -> dict[str, TablePlan]:
     return scope
 
 
-def _resolve(column: exp.Column, scope: dict[str, TablePlan], cols: _Columns
-             ) -> tuple[str, Kind, str] | None:
+def _resolve(
+    column: exp.Column, scope: dict[str, TablePlan], cols: _Columns
+) -> tuple[str, Kind, str] | None:
     if column.table:
         plan = scope.get(column.table.lower())
         return cols.column(plan, column.name) if plan else None
@@ -204,9 +223,10 @@ def _rewrite_values(select: exp.Select, kinds: dict[int, tuple[Kind, str]]) -> N
             arg = node.expressions[0].copy() if node.expressions else exp.Null()
             if _kind(node.expressions[0], kinds) is Kind.BOOLEAN:
                 arg = exp.cast(arg, "int")
-            return exp.cast(exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal
-                                                                             .number(0)]),
-                            "double precision")
+            return exp.cast(
+                exp.Coalesce(this=exp.Sum(this=arg), expressions=[exp.Literal.number(0)]),
+                "double precision",
+            )
         if isinstance(node, exp.GroupConcat):  # string_agg() takes text only
             inner = node.this
             if isinstance(inner, exp.Distinct):
@@ -243,8 +263,12 @@ def _comparison(node: exp.Binary, kinds: dict[int, tuple[Kind, str]]) -> exp.Exp
         swapped = True
     else:
         swapped = False
-    if lk is Kind.BOOLEAN and isinstance(right, exp.Literal) and right.this in ("0", "1") \
-            and isinstance(node, exp.EQ | exp.NEQ):
+    if (
+        lk is Kind.BOOLEAN
+        and isinstance(right, exp.Literal)
+        and right.this in ("0", "1")
+        and isinstance(node, exp.EQ | exp.NEQ)
+    ):
         right = exp.Boolean(this=right.this == "1")
     elif lk is Kind.TEXT and isinstance(right, exp.Literal) and not right.is_string:
         right = exp.Literal.string(right.this)
@@ -280,8 +304,9 @@ def _is_time_function(node: exp.Expr) -> bool:
     return isinstance(node, exp.Anonymous) and node.name.upper() in _TIME_FUNCS
 
 
-def _time_function(node: exp.Expr, kinds: dict[int, tuple[Kind, str]], *,
-                   as_text: bool) -> exp.Expr:
+def _time_function(
+    node: exp.Expr, kinds: dict[int, tuple[Kind, str]], *, as_text: bool
+) -> exp.Expr:
     """One SQLite date/time function call as PostgreSQL."""
     import sqlglot
     import sqlglot.expressions as exp
@@ -319,8 +344,7 @@ def _literal(node: exp.Expr | None) -> str:
     raise Untranslatable("a date/time modifier or format that is not a constant string")
 
 
-def _moment(value: exp.Expr, modifiers: list[str], kinds: dict[int, tuple[Kind, str]]
-            ) -> str:
+def _moment(value: exp.Expr, modifiers: list[str], kinds: dict[int, tuple[Kind, str]]) -> str:
     """A PostgreSQL ``timestamp`` (UTC wall time) for a SQLite time value and modifiers."""
     import sqlglot.expressions as exp
 
@@ -354,7 +378,7 @@ def _strftime(fmt: str, moment: str) -> str:
     parts, i = [], 0
     while i < len(fmt):
         if fmt[i] == "%":
-            token = fmt[i:i + 2]
+            token = fmt[i : i + 2]
             if token not in _STRFTIME:
                 raise Untranslatable(f"the strftime() format {token!r}")
             parts.append(_STRFTIME[token])
@@ -382,8 +406,9 @@ def _group_by_rule(select: exp.Select) -> None:
     for e in group.expressions:  # GROUP BY 1 / GROUP BY alias: that select-list entry
         for i, projection in enumerate(select.expressions):
             position = isinstance(e, exp.Literal) and not e.is_string and e.this == str(i + 1)
-            if position or (isinstance(e, exp.Column) and not e.table
-                            and projection.alias_or_name == e.name):
+            if position or (
+                isinstance(e, exp.Column) and not e.table and projection.alias_or_name == e.name
+            ):
                 grouped.add(projection.unalias().sql())
     for projection in select.expressions:
         for column in projection.find_all(exp.Column):
@@ -416,7 +441,9 @@ def _check_functions(query: exp.Expr) -> None:
     for node in query.find_all(exp.Anonymous):
         name = str(node.name).upper()
         if name not in _PG_FUNCTIONS:
-            raise Untranslatable(f"uses the function {node.name}(), which PostgreSQL does not"
-                                 " have (the application's own, or SQLite's only)")
+            raise Untranslatable(
+                f"uses the function {node.name}(), which PostgreSQL does not"
+                " have (the application's own, or SQLite's only)"
+            )
     if query.find(exp.Typeof) is not None:
         raise Untranslatable("uses typeof(), which has no PostgreSQL equivalent")

@@ -38,8 +38,15 @@ MIN_MICROS = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // MICRO  # PostgreSQL's an
 MAX_MICROS = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - EPOCH) // MICRO
 SINGLE_TYPE = re.compile(r"\s*(real|float4)\s*", re.I)
 UUID_TYPE = re.compile(r"\s*uuid\s*", re.I)
-_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                 "\t": "\\t"}
+_JSON_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -114,8 +121,9 @@ def jsonb_canon(text: str) -> str:
     """What PostgreSQL prints for ``text::jsonb::text``: keys ordered by (byte length, bytes),
     the last duplicate key wins, numbers as numeric text, ``", "`` and ``": "`` separators."""
     try:
-        value = json.loads(text, parse_float=_Number, parse_int=_Number,
-                           parse_constant=_refuse_constant)
+        value = json.loads(
+            text, parse_float=_Number, parse_int=_Number, parse_constant=_refuse_constant
+        )
     except ValueError:
         raise Reject("invalid JSON") from None
     except RecursionError:

@@ -47,10 +47,17 @@ FAST_REAL_MIN = 1e-12  # SQLite's printf('%!.17g') round-trips exactly in this r
 FAST_REAL_MAX = 1e15
 _INT_TEXT = re.compile(rb"\s*[+-]?\d+\s*")
 _NUM_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)\s*")
-_INFINITY = {"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
-             "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
-_ISO_Z = ("[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
-          ".[0-9][0-9][0-9]Z")
+_INFINITY = {
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+}
+_ISO_Z = (
+    "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z"
+)
 _SQL_DT = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 ISO_Z_GLOB, SQL_DATETIME_GLOB = _ISO_Z, _SQL_DT  # the two text forms of a Vendzz timestamp
 INT_RANGES = {
@@ -105,9 +112,7 @@ class OnError(StrEnum):
 
 def copy_escape(text: str) -> str:
     """Escape text for PostgreSQL COPY text format."""
-    return (
-        text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    )
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
 NULL_FIELD = b"\xff"  # a NULL in a fast-path line: a byte no UTF-8 text holds (see finish_line)
@@ -182,8 +187,10 @@ def epoch_scale(value: int | float) -> int | None:
 def epoch_sql(col: str, then: Callable[[int, int], str]) -> str:
     """:data:`EPOCH_UNITS` in SQLite SQL: ``then(limit, scale)`` for an integer ``col`` in
     each unit, NULL beyond."""
-    whens = " ".join(f"WHEN {col} > -{limit} AND {col} < {limit} THEN {then(limit, scale)}"
-                     for limit, scale in EPOCH_UNITS)
+    whens = " ".join(
+        f"WHEN {col} > -{limit} AND {col} < {limit} THEN {then(limit, scale)}"
+        for limit, scale in EPOCH_UNITS
+    )
     return f"CASE {whens} END"
 
 
@@ -194,8 +201,9 @@ class Conversion:
     natural: tuple[str, ...] = ()  # storage classes that need no change of form
     text_is_canon = False  # a valid UTF-8 text value without NUL is its own canonical form
 
-    def __init__(self, pg_type: str, not_null: bool = False,
-                 on_error: OnError = OnError.REJECT) -> None:
+    def __init__(
+        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+    ) -> None:
         self.pg_type = pg_type
         self.not_null = not_null
         self.on_error = on_error
@@ -263,11 +271,13 @@ class TextConversion(Conversion):
     kind = Kind.TEXT
     natural = ("text",)
 
-    def __init__(self, pg_type: str, not_null: bool = False,
-                 on_error: OnError = OnError.REJECT) -> None:
+    def __init__(
+        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+    ) -> None:
         super().__init__(pg_type, not_null, on_error)
-        match = re.fullmatch(r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*",
-                             pg_type, re.I)
+        match = re.fullmatch(
+            r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*", pg_type, re.I
+        )
         self.max_length = int(match.group(1)) if match else None
         self.is_uuid = bool(canonical.UUID_TYPE.fullmatch(pg_type))
         self.text_is_canon = self.max_length is None and not self.is_uuid
@@ -315,8 +325,9 @@ class IntegerConversion(Conversion):
     kind = Kind.INTEGER
     natural = ("integer",)
 
-    def __init__(self, pg_type: str, not_null: bool = False,
-                 on_error: OnError = OnError.REJECT) -> None:
+    def __init__(
+        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+    ) -> None:
         super().__init__(pg_type, not_null, on_error)
         self.low, self.high = INT_RANGES.get(pg_type.strip().lower(), INT_RANGES["bigint"])
 
@@ -350,29 +361,36 @@ class IntegerConversion(Conversion):
     def canon_sql(self, col: str) -> str:
         if (self.low, self.high) == INT_RANGES["bigint"]:
             return f"WHEN 'integer' THEN X'FF' || {col}"
-        return (f"WHEN 'integer' THEN CASE WHEN {col} BETWEEN {self.low} AND {self.high}"
-                f" THEN X'FF' || {col} END")
+        return (
+            f"WHEN 'integer' THEN CASE WHEN {col} BETWEEN {self.low} AND {self.high}"
+            f" THEN X'FF' || {col} END"
+        )
 
 
 class FloatConversion(Conversion):
     kind = Kind.FLOAT
     natural = ("real", "integer")
 
-    def __init__(self, pg_type: str, not_null: bool = False,
-                 on_error: OnError = OnError.REJECT) -> None:
+    def __init__(
+        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+    ) -> None:
         super().__init__(pg_type, not_null, on_error)
         self.single = bool(canonical.SINGLE_TYPE.fullmatch(pg_type))  # real: float4
 
     def ok_sql(self, col: str) -> str:
         # CASE keeps abs() away from integers (abs(-2**63) overflows); zero is left to Python,
         # as SQLite cannot print the sign of -0.0
-        return (f"CASE typeof({col}) WHEN 'real' THEN abs({col}) BETWEEN {FAST_REAL_MIN!r}"
-                f" AND {FAST_REAL_MAX!r} WHEN 'integer' THEN {col} BETWEEN -9007199254740992"
-                f" AND 9007199254740992 ELSE 0 END")
+        return (
+            f"CASE typeof({col}) WHEN 'real' THEN abs({col}) BETWEEN {FAST_REAL_MIN!r}"
+            f" AND {FAST_REAL_MAX!r} WHEN 'integer' THEN {col} BETWEEN -9007199254740992"
+            f" AND 9007199254740992 ELSE 0 END"
+        )
 
     def copy_sql(self, col: str) -> str:
-        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
-                f" ELSE printf('%!.17g', {col}) END")
+        return (
+            f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
+            f" ELSE printf('%!.17g', {col}) END"
+        )
 
     def convert(self, raw: Raw) -> str:
         return float_text(_to_float(raw))
@@ -382,8 +400,9 @@ class FloatConversion(Conversion):
 
     @staticmethod
     def pg_canon_sql(col: str) -> str:
-        return (f"CASE WHEN {col} = 'NaN' THEN 'nan'"
-                f" ELSE encode(float8send({col}::float8), 'hex') END")
+        return (
+            f"CASE WHEN {col} = 'NaN' THEN 'nan' ELSE encode(float8send({col}::float8), 'hex') END"
+        )
 
     def fast_canon(self) -> FastCanon | None:
         return None if self.single else canonical.double_bits
@@ -393,11 +412,13 @@ class DecimalConversion(Conversion):
     kind = Kind.DECIMAL
     natural = ("real", "integer")
 
-    def __init__(self, pg_type: str, not_null: bool = False,
-                 on_error: OnError = OnError.REJECT) -> None:
+    def __init__(
+        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+    ) -> None:
         super().__init__(pg_type, not_null, on_error)
-        match = re.fullmatch(r"\s*(?:numeric|decimal)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?\s*",
-                             pg_type, re.I)
+        match = re.fullmatch(
+            r"\s*(?:numeric|decimal)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?\s*", pg_type, re.I
+        )
         self.precision = int(match.group(1)) if match and match.group(1) else None
         self.scale = int(match.group(2)) if match and match.group(2) else 0
 
@@ -405,15 +426,19 @@ class DecimalConversion(Conversion):
         if self.precision is None:
             return f"typeof({col}) = 'integer'"
         limit = 10 ** (self.precision - self.scale)
-        return (f"CASE typeof({col}) WHEN 'integer' THEN {col} > -{limit} AND {col} < {limit}"
-                f" WHEN 'real' THEN round({col}, {self.scale}) = {col}"
-                f" AND abs({col}) < {min(limit, 10**15)} ELSE 0 END")
+        return (
+            f"CASE typeof({col}) WHEN 'integer' THEN {col} > -{limit} AND {col} < {limit}"
+            f" WHEN 'real' THEN round({col}, {self.scale}) = {col}"
+            f" AND abs({col}) < {min(limit, 10**15)} ELSE 0 END"
+        )
 
     def copy_sql(self, col: str) -> str:
         if self.precision is None:
             return f"CAST({col} AS TEXT)"
-        return (f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
-                f" ELSE printf('%.{self.scale}f', {col}) END")
+        return (
+            f"CASE WHEN typeof({col}) = 'integer' THEN CAST({col} AS TEXT)"
+            f" ELSE printf('%.{self.scale}f', {col}) END"
+        )
 
     def convert(self, raw: Raw) -> str:
         if raw.kind == "integer":
@@ -453,8 +478,14 @@ class DecimalConversion(Conversion):
 class BooleanConversion(Conversion):
     kind = Kind.BOOLEAN
     natural = ()
-    _TEXT: ClassVar[dict[bytes, str]] = {b"0": "f", b"1": "t", b"false": "f", b"true": "t",
-                                         b"f": "f", b"t": "t"}
+    _TEXT: ClassVar[dict[bytes, str]] = {
+        b"0": "f",
+        b"1": "t",
+        b"false": "f",
+        b"true": "t",
+        b"f": "f",
+        b"t": "t",
+    }
 
     def ok_sql(self, col: str) -> str:
         return f"typeof({col}) = 'integer' AND {col} IN (0, 1)"
@@ -475,8 +506,10 @@ class BooleanConversion(Conversion):
         return "true" if text == "t" else "false"
 
     def canon_sql(self, col: str) -> str:
-        return (f"WHEN 'integer' THEN CASE {col} WHEN 1 THEN X'FF74727565'"  # 0xFF 'true'
-                f" WHEN 0 THEN X'FF66616C7365' END")  # 0xFF 'false'
+        return (
+            f"WHEN 'integer' THEN CASE {col} WHEN 1 THEN X'FF74727565'"  # 0xFF 'true'
+            f" WHEN 0 THEN X'FF66616C7365' END"
+        )  # 0xFF 'false'
 
 
 class TimestampConversion(Conversion):
@@ -486,19 +519,23 @@ class TimestampConversion(Conversion):
     natural = ()
 
     def ok_sql(self, col: str) -> str:
-        return (f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {EPOCH_UNITS[-1][0]})"
-                f" OR (typeof({col}) = 'text' AND ({col} GLOB '{_ISO_Z}' OR {col} GLOB '{_SQL_DT}')"
-                f" AND datetime({col}) = substr(replace({col}, 'T', ' '), 1, 19))")
+        return (
+            f"(typeof({col}) = 'integer' AND {col} >= 0 AND {col} < {EPOCH_UNITS[-1][0]})"
+            f" OR (typeof({col}) = 'text' AND ({col} GLOB '{_ISO_Z}' OR {col} GLOB '{_SQL_DT}')"
+            f" AND datetime({col}) = substr(replace({col}, 'T', ' '), 1, 19))"
+        )
 
     def copy_sql(self, col: str) -> str:
         # datetime() is cheaper than strftime(); substr(1000 + ms, 2) is a 3-digit ms part
         unit_text = {
             1_000_000: f"datetime({col}, 'unixepoch') || '+00'",
             1_000: f"datetime({col} / 1000, 'unixepoch') || '.' || substr(1000 + {col} % 1000, 2)"
-                   f" || '+00'",
+            f" || '+00'",
         }
-        return (f"CASE WHEN typeof({col}) = 'text' THEN replace(replace({col}, 'T', ' '), 'Z',"
-                f" '') || '+00' ELSE {epoch_sql(col, lambda _, scale: unit_text[scale])} END")
+        return (
+            f"CASE WHEN typeof({col}) = 'text' THEN replace(replace({col}, 'T', ' '), 'Z',"
+            f" '') || '+00' ELSE {epoch_sql(col, lambda _, scale: unit_text[scale])} END"
+        )
 
     def convert(self, raw: Raw) -> str:
         moment = parse_timestamp(raw)
@@ -509,8 +546,10 @@ class TimestampConversion(Conversion):
 
     @staticmethod
     def pg_canon_sql(col: str) -> str:
-        return (f"CASE WHEN isfinite({col}) THEN (extract(epoch FROM {col}) * 1000000)::bigint"
-                f"::text ELSE {col}::text END")
+        return (
+            f"CASE WHEN isfinite({col}) THEN (extract(epoch FROM {col}) * 1000000)::bigint"
+            f"::text ELSE {col}::text END"
+        )
 
     def canon_sql(self, col: str) -> str:
         """Epoch integers (:data:`EPOCH_UNITS`) whose microseconds PostgreSQL can hold, and
@@ -527,10 +566,12 @@ class TimestampConversion(Conversion):
         iso, plain = f"substr({col}, 1, 19)", f"replace(substr({col}, 1, 19), 'T', ' ')"
         valid = f"substr({col}, 1, 4) <> '0000' AND datetime({iso}, '+0 seconds') = {plain}"
         seconds = f"CAST(strftime('%s', {iso}) AS INTEGER) * 1000000"
-        return (f"WHEN 'integer' THEN {epoch_sql(col, micros)}"
-                f" WHEN 'text' THEN CASE WHEN {col} GLOB '{_ISO_Z}' AND {valid} THEN X'FF' ||"
-                f" ({seconds} + CAST(substr({col}, 21, 3) AS INTEGER) * 1000)"
-                f" WHEN {col} GLOB '{_SQL_DT}' AND {valid} THEN X'FF' || ({seconds}) END")
+        return (
+            f"WHEN 'integer' THEN {epoch_sql(col, micros)}"
+            f" WHEN 'text' THEN CASE WHEN {col} GLOB '{_ISO_Z}' AND {valid} THEN X'FF' ||"
+            f" ({seconds} + CAST(substr({col}, 21, 3) AS INTEGER) * 1000)"
+            f" WHEN {col} GLOB '{_SQL_DT}' AND {valid} THEN X'FF' || ({seconds}) END"
+        )
 
 
 class JsonConversion(Conversion):
@@ -599,8 +640,10 @@ class BytesConversion(Conversion):
     def canon_sql(self, col: str) -> str:
         # a large blob goes the Python path (verify.lite.row_digest hashes it piece by piece):
         # SQLite would hold its hex text several times over, 10x the value in all
-        return (f"WHEN 'blob' THEN CASE WHEN length({col}) <= {LARGE_BLOB} THEN"
-                f" X'FF' || lower(hex({col})) END")
+        return (
+            f"WHEN 'blob' THEN CASE WHEN length({col}) <= {LARGE_BLOB} THEN"
+            f" X'FF' || lower(hex({col})) END"
+        )
 
 
 CONVERSIONS: dict[Kind, type[Conversion]] = {
@@ -615,8 +658,9 @@ CONVERSIONS: dict[Kind, type[Conversion]] = {
 }
 
 
-def make(kind: Kind, pg_type: str, not_null: bool = False,
-         on_error: OnError = OnError.REJECT) -> Conversion:
+def make(
+    kind: Kind, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
+) -> Conversion:
     return CONVERSIONS[kind](pg_type, not_null, on_error)
 
 

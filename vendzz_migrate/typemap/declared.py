@@ -41,27 +41,58 @@ def declared(col: Column, prof: ColumnProfile) -> Choice | None:
         return _date(prof)
     if words & {"DATETIME", "TIMESTAMP", "TIMESTAMPTZ"}:
         bad = n - prof.epoch_s - prof.epoch_ms - prof.iso_text
-        return (Kind.TIMESTAMP, "timestamptz",
-                _why(f"declared {col.decl_type}", _maybe(bad, "value(s) that are not"
-                                                          " epoch s/ms or date text")))
+        return (
+            Kind.TIMESTAMP,
+            "timestamptz",
+            _why(
+                f"declared {col.decl_type}",
+                _maybe(bad, "value(s) that are not epoch s/ms or date text"),
+            ),
+        )
     if name in ("BOOL", "BOOLEAN"):
-        return (Kind.BOOLEAN, "boolean",
-                _why(f"declared {col.decl_type}",
-                     _maybe(n - prof.zero_one, "value(s) other than 0/1 ('true'/'false'"
-                                               " text is accepted)")))
+        return (
+            Kind.BOOLEAN,
+            "boolean",
+            _why(
+                f"declared {col.decl_type}",
+                _maybe(
+                    n - prof.zero_one, "value(s) other than 0/1 ('true'/'false' text is accepted)"
+                ),
+            ),
+        )
     if name in ("DECIMAL", "NUMERIC") and precision is not None:
         pg = f"numeric({precision},{scale or 0})"
         bad = n - prof.integers - prof.reals - prof.numeric_text
-        return Kind.DECIMAL, pg, _why(f"declared {col.decl_type}", _maybe(
-            bad, f"non-numeric value(s), and any with more than {scale or 0} decimals or too"
-                 f" large for {pg},"))
+        return (
+            Kind.DECIMAL,
+            pg,
+            _why(
+                f"declared {col.decl_type}",
+                _maybe(
+                    bad,
+                    f"non-numeric value(s), and any with more than {scale or 0} decimals or too"
+                    f" large for {pg},",
+                ),
+            ),
+        )
     if name == "DECIMAL":
-        return Kind.DECIMAL, "numeric", _why(f"declared {col.decl_type}", _maybe(
-            n - prof.integers - prof.reals - prof.numeric_text, "non-numeric value(s)"))
+        return (
+            Kind.DECIMAL,
+            "numeric",
+            _why(
+                f"declared {col.decl_type}",
+                _maybe(n - prof.integers - prof.reals - prof.numeric_text, "non-numeric value(s)"),
+            ),
+        )
     if "BLOB" in words:
-        return Kind.BYTES, "bytea", _why(f"declared {col.decl_type}",
-                                         "text values are kept as their UTF-8 bytes"
-                                         if prof.texts else "")
+        return (
+            Kind.BYTES,
+            "bytea",
+            _why(
+                f"declared {col.decl_type}",
+                "text values are kept as their UTF-8 bytes" if prof.texts else "",
+            ),
+        )
     if name in ("JSON", "JSONB"):
         return json_choice(prof, f"declared {col.decl_type}")
     return None
@@ -71,11 +102,18 @@ def _date(prof: ColumnProfile) -> Choice:
     n = prof.non_null
     if not n or (prof.date_only == n):
         return Kind.TIMESTAMP, "date", "declared DATE: date ('YYYY-MM-DD' values)"
-    return (Kind.TIMESTAMP, "timestamptz",
-            "declared DATE but values carry a time of day or are epoch numbers: timestamptz"
-            " (date would drop the time)" + _sep(_maybe(
+    return (
+        Kind.TIMESTAMP,
+        "timestamptz",
+        "declared DATE but values carry a time of day or are epoch numbers: timestamptz"
+        " (date would drop the time)"
+        + _sep(
+            _maybe(
                 n - prof.epoch_s - prof.epoch_ms - prof.iso_text,
-                "value(s) that are not epoch s/ms or date text")))
+                "value(s) that are not epoch s/ms or date text",
+            )
+        ),
+    )
 
 
 def json_choice(prof: ColumnProfile, why: str) -> Choice:
@@ -85,8 +123,10 @@ def json_choice(prof: ColumnProfile, why: str) -> Choice:
     plain = prof.texts - prof.json_container - prof.json_scalar
     if not plain:
         return Kind.JSON, "jsonb", _why(why, doubled)
-    kept = (f"{plain} text value(s) that are not JSON (empty '' included) kept as JSON strings"
-            " (on_error: wrap; jsonb_typeof() = 'string')")
+    kept = (
+        f"{plain} text value(s) that are not JSON (empty '' included) kept as JSON strings"
+        " (on_error: wrap; jsonb_typeof() = 'string')"
+    )
     return Kind.JSON, "jsonb", _why(why, doubled, kept), OnError.WRAP
 
 

@@ -42,13 +42,21 @@ _FLAG_NAME = re.compile(
     r"|moderated|published|mode_on))$|^(?i:active|used|resolved|completed|verified)$"
 )
 _MONEY_NAME = re.compile(r"(?i)(price|amount|fee|revenue|commission|cost|total_amount|balance)")
-_VARCHAR = re.compile(r"(?i)\s*(?:n?varchar|character varying|varying character|nchar|char)"
-                      r"\s*\(\s*(\d+)\s*\)\s*")
+_VARCHAR = re.compile(
+    r"(?i)\s*(?:n?varchar|character varying|varying character|nchar|char)"
+    r"\s*\(\s*(\d+)\s*\)\s*"
+)
 
 
-def infer(conn: sqlite3.Connection, schema: Schema, *, rename: Callable[[str], str] | None = None,
-          source: str | None = None, opener: Callable[[], sqlite3.Connection] | None = None,
-          workers: int = 1) -> Mapping:
+def infer(
+    conn: sqlite3.Connection,
+    schema: Schema,
+    *,
+    rename: Callable[[str], str] | None = None,
+    source: str | None = None,
+    opener: Callable[[], sqlite3.Connection] | None = None,
+    workers: int = 1,
+) -> Mapping:
     """The mapping for ``schema``; with ``opener``, columns are profiled ``workers`` at a time."""
     if opener is not None:
         profiles = profile_tables(opener, schema.tables, workers)
@@ -59,19 +67,22 @@ def infer(conn: sqlite3.Connection, schema: Schema, *, rename: Callable[[str], s
     return Mapping(source=source, skip_tables=list(DEFAULT_SKIP), tables=tables)
 
 
-def infer_table(table: Table, profiles: dict[str, ColumnProfile],
-                rename: Callable[[str], str] | None = None) -> TableMap:
+def infer_table(
+    table: Table, profiles: dict[str, ColumnProfile], rename: Callable[[str], str] | None = None
+) -> TableMap:
     """A table's mapping. A name PostgreSQL cannot hold (over 63 bytes) gets a proposed
     rename (see :func:`fit_name`); a rename that would collide with another column's name is
     not proposed. A primary key holding NULLs becomes ``null_key: unique``."""
     in_fk = {c for fk in table.foreign_keys for c in fk.columns}
     null_key = table.rowid_alias is None and any(
-        profiles[c].nulls for c in table.primary_key if c in profiles)
+        profiles[c].nulls for c in table.primary_key if c in profiles
+    )
     columns = {}
     taken = {col.name for col in table.stored_columns}
     for col in table.stored_columns:
-        columns[col.name] = infer_column(table, col, profiles[col.name], in_fk=col.name in in_fk,
-                                         null_key=null_key)
+        columns[col.name] = infer_column(
+            table, col, profiles[col.name], in_fk=col.name in in_fk, null_key=null_key
+        )
         new = fit_name(rename(col.name) if rename else col.name)
         if new != col.name and new not in taken:
             columns[col.name].rename = new
@@ -82,11 +93,13 @@ def infer_table(table: Table, profiles: dict[str, ColumnProfile],
     if null_key:
         nulls = max(profiles[c].nulls for c in table.primary_key)
         return TableMap(
-            rename=new_name if new_name != table.name else None, primary_key=[],
-            null_key=NullKey.UNIQUE, columns=columns,
+            rename=new_name if new_name != table.name else None,
+            primary_key=[],
+            null_key=NullKey.UNIQUE,
+            columns=columns,
             note=f"null_key: unique: the primary key ({', '.join(table.primary_key)}) holds"
-                 f" {nulls} NULL(s), which a PostgreSQL primary key cannot: it became a UNIQUE"
-                 " constraint (NULLs allowed and distinct, as in SQLite) so those rows land",
+            f" {nulls} NULL(s), which a PostgreSQL primary key cannot: it became a UNIQUE"
+            " constraint (NULLs allowed and distinct, as in SQLite) so those rows land",
         )
     return TableMap(
         rename=new_name if new_name != table.name else None,
@@ -102,31 +115,44 @@ def fit_name(name: str) -> str:
     if len(raw) <= PG_NAME_MAX:
         return name
     digest = hashlib.sha256(raw).hexdigest()[:8]
-    head = raw[:PG_NAME_MAX - len(digest) - 1].decode("utf-8", "ignore")
+    head = raw[: PG_NAME_MAX - len(digest) - 1].decode("utf-8", "ignore")
     return f"{head}_{digest}"
 
 
-def infer_column(table: Table, col: Column, prof: ColumnProfile, *, in_fk: bool = False,
-                 null_key: bool = False) -> ColumnMap:
+def infer_column(
+    table: Table, col: Column, prof: ColumnProfile, *, in_fk: bool = False, null_key: bool = False
+) -> ColumnMap:
     kind, pg_type, why, *policy = choose(col, prof, is_key=col.pk > 0, in_fk=in_fk)
     if table.rowid_alias == col.name:
         kind, pg_type, why, policy = Kind.INTEGER, "bigint", "rowid alias (identity)", []
     if kind is Kind.TEXT and pg_type == "text" and case_insensitive(col.collation):
-        pg_type, why = "citext", _join(f"COLLATE {col.collation}: citext (case-insensitive"
-                                       " comparisons and LIKE)", why)
+        pg_type, why = (
+            "citext",
+            _join(f"COLLATE {col.collation}: citext (case-insensitive comparisons and LIKE)", why),
+        )
     elif col.collation and col.collation.lower() != "binary":
-        why = _join(why, f"COLLATE {col.collation}: not carried over (PostgreSQL compares"
-                         " with the database's collation)")
+        why = _join(
+            why,
+            f"COLLATE {col.collation}: not carried over (PostgreSQL compares"
+            " with the database's collation)",
+        )
     if kind is not Kind.TIMESTAMP and _time_named(col) and (in_fk or KEY_NAME.search(col.name)):
         why = _join(why, "a key (in a foreign key or named *_id): never a timestamp")
     if not why or not why[0].isalpha():  # the values decided: say against which type
-        why = _join(f"declared {col.decl_type or 'without a type'} ({col.affinity} affinity),"
-                    f" values fit: {pg_type}", why)
+        why = _join(
+            f"declared {col.decl_type or 'without a type'} ({col.affinity} affinity),"
+            f" values fit: {pg_type}",
+            why,
+        )
     default, warning = translate(col.default, kind)
     note = "; ".join(x for x in (why, prof.summary(), warning) if x)
     return ColumnMap(
-        type=pg_type, convert=kind, not_null=col.not_null or (col.pk > 0 and not null_key),
-        default=default, note=note, on_error=policy[0] if policy else OnError.REJECT,
+        type=pg_type,
+        convert=kind,
+        not_null=col.not_null or (col.pk > 0 and not null_key),
+        default=default,
+        note=note,
+        on_error=policy[0] if policy else OnError.REJECT,
     )
 
 
@@ -172,8 +198,9 @@ def _join(*parts: str) -> str:
 Choice = tuple[Kind, str, str] | tuple[Kind, str, str, OnError]
 
 
-def choose(col: Column, prof: ColumnProfile, *, is_key: bool = False,
-           in_fk: bool = False) -> Choice:
+def choose(
+    col: Column, prof: ColumnProfile, *, is_key: bool = False, in_fk: bool = False
+) -> Choice:
     """Pick (conversion, PostgreSQL type, reason) for one column."""
     decided = declared(col, prof)
     if decided is not None:
@@ -191,8 +218,11 @@ def choose(col: Column, prof: ColumnProfile, *, is_key: bool = False,
     if col.affinity == "INTEGER" and not n:
         return Kind.INTEGER, "bigint", "declared INTEGER, no values" if _time_named(col) else ""
     numbers = prof.integers + prof.reals
-    if col.affinity == "REAL" and n and \
-            numbers + prof.numeric_text + prof.special_float_text >= n * MAJORITY:
+    if (
+        col.affinity == "REAL"
+        and n
+        and numbers + prof.numeric_text + prof.special_float_text >= n * MAJORITY
+    ):
         return _real(col, prof)
     if col.affinity in ("NUMERIC", "BLOB") and n and numbers >= n * MAJORITY:
         return _real(col, prof)
@@ -233,8 +263,10 @@ def _real(col: Column, prof: ColumnProfile) -> Choice:
     if _MONEY_NAME.search(col.name) and fits_cents and prof.integers + prof.reals == n:
         return Kind.DECIMAL, "numeric(12,2)", "money: every value has at most 2 decimals"
     texts = prof.numeric_text + prof.special_float_text
-    notes = [f"{texts} numeric text value(s) (e.g. 'Infinity') converted" if texts else "",
-             _outliers(n - prof.integers - prof.reals - texts, "non-numeric text")]
+    notes = [
+        f"{texts} numeric text value(s) (e.g. 'Infinity') converted" if texts else "",
+        _outliers(n - prof.integers - prof.reals - texts, "non-numeric text"),
+    ]
     return Kind.FLOAT, "double precision", "; ".join(x for x in notes if x)
 
 

@@ -19,8 +19,9 @@ from vendzz_migrate.typemap.convert import Conversion, Kind, OnError, make
 
 PG_NAME_MAX = 63
 _TYPES_BY_KIND: dict[Kind, re.Pattern[str]] = {
-    Kind.TEXT: re.compile(r"text|(character varying|varchar|char|character)\s*\(\d+\)|uuid|citext",
-                          re.I),
+    Kind.TEXT: re.compile(
+        r"text|(character varying|varchar|char|character)\s*\(\d+\)|uuid|citext", re.I
+    ),
     Kind.INTEGER: re.compile(r"smallint|integer|int|bigint|int2|int4|int8", re.I),
     Kind.FLOAT: re.compile(r"double precision|real|float8|float4", re.I),
     Kind.DECIMAL: re.compile(r"(numeric|decimal)(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?", re.I),
@@ -34,7 +35,7 @@ _TYPES_BY_KIND: dict[Kind, re.Pattern[str]] = {
 class NullKey(StrEnum):
     REJECT = "reject"  # rows whose primary key is NULL go to the rejects table
     UNIQUE = "unique"  # the rows land: the source's key becomes a UNIQUE constraint (NULLs
-                       # allowed and distinct, as in SQLite); set with primary_key: []
+    # allowed and distinct, as in SQLite); set with primary_key: []
 
 
 class _Model(BaseModel):
@@ -77,9 +78,13 @@ class Mapping(_Model):
     version: Literal[1] = 1
     source: str | None = None
     skip_tables: list[str] = Field(default_factory=lambda: ["sqlite_*", "__drizzle_migrations"])
-    drop: list[str] = Field(default_factory=list, description=(
-        "glob patterns of source indexes and views, and of foreign keys (their PostgreSQL"
-        " constraint names), not to create; verify accepts them as absent"))
+    drop: list[str] = Field(
+        default_factory=list,
+        description=(
+            "glob patterns of source indexes and views, and of foreign keys (their PostgreSQL"
+            " constraint names), not to create; verify accepts them as absent"
+        ),
+    )
     tables: dict[str, TableMap]
 
     def drops(self, name: str) -> bool:
@@ -115,8 +120,10 @@ def _unique(seen: dict[str, str], target: str, name: str, where: str, what: str)
     naming both; compared as PostgreSQL compares quoted names (exactly)."""
     other = seen.setdefault(target, name)
     if other != name:
-        raise ValueError(f"{where}: {what}s {other!r} and {name!r} would both be named "
-                         f"{target!r} in PostgreSQL; rename one of them")
+        raise ValueError(
+            f"{where}: {what}s {other!r} and {name!r} would both be named "
+            f"{target!r} in PostgreSQL; rename one of them"
+        )
 
 
 def _check_name(name: str, where: str) -> None:
@@ -142,11 +149,14 @@ def load(path: Path) -> Mapping:
 
 def parse(data: Any, where: str = "mapping") -> Mapping:
     if data is None:
-        raise ConfigError(f"{where}: the mapping is empty; write one with `vendzz-migrate "
-                          "schema infer FILE -o mapping.yaml`")
+        raise ConfigError(
+            f"{where}: the mapping is empty; write one with `vendzz-migrate "
+            "schema infer FILE -o mapping.yaml`"
+        )
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: a mapping is a YAML mapping with a 'tables' key, not a "
-                          f"{type(data).__name__}")
+        raise ConfigError(
+            f"{where}: a mapping is a YAML mapping with a 'tables' key, not a {type(data).__name__}"
+        )
     try:
         return Mapping.model_validate(data)
     except ValidationError as exc:

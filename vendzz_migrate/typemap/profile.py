@@ -26,8 +26,10 @@ from vendzz_migrate.source.introspect import Column, Table
 EPOCH_S = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
 EPOCH_MS = (EPOCH_S[0] * 1000, EPOCH_S[1] * 1000)
 _DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
-TIME_NAME = re.compile(r"(?i)(_at|At|_date|Date|_time|Time|timestamp|expires|Expires)$"
-                       r"|^(created|updated|deleted|expires)")
+TIME_NAME = re.compile(
+    r"(?i)(_at|At|_date|Date|_time|Time|timestamp|expires|Expires)$"
+    r"|^(created|updated|deleted|expires)"
+)
 
 
 @dataclass
@@ -63,12 +65,20 @@ class ColumnProfile:
     def summary(self) -> str:
         """A one-line human summary for the mapping file's ``note``."""
         parts = [f"{self.rows} rows"]
-        for label, value in (("null", self.nulls), ("integer", self.integers),
-                             ("real", self.reals), ("text", self.texts), ("blob", self.blobs),
-                             ("empty ''", self.empty), ("epoch s", self.epoch_s),
-                             ("epoch ms", self.epoch_ms), ("ISO/SQL text", self.iso_text),
-                             ("JSON", self.json_container), ("double-encoded", self.json_double),
-                             ("NUL", self.nul_bytes)):
+        for label, value in (
+            ("null", self.nulls),
+            ("integer", self.integers),
+            ("real", self.reals),
+            ("text", self.texts),
+            ("blob", self.blobs),
+            ("empty ''", self.empty),
+            ("epoch s", self.epoch_s),
+            ("epoch ms", self.epoch_ms),
+            ("ISO/SQL text", self.iso_text),
+            ("JSON", self.json_container),
+            ("double-encoded", self.json_double),
+            ("NUL", self.nul_bytes),
+        ):
             if value:
                 parts.append(f"{label} {value}")
         if self.int_min is not None:
@@ -80,19 +90,32 @@ class ColumnProfile:
 
 def time_like(col: Column) -> bool:
     """A column that may hold timestamps: by declared type or by name."""
-    return (any(t in col.decl_type.upper() for t in ("DATE", "TIME"))
-            or bool(TIME_NAME.search(col.name)))
+    return any(t in col.decl_type.upper() for t in ("DATE", "TIME")) or bool(
+        TIME_NAME.search(col.name)
+    )
 
 
 _FIELDS = {  # class -> the ColumnProfile counters it adds to
-    "null": ("nulls",), "int01": ("integers", "zero_one"), "int": ("integers",),
-    "int_s": ("integers", "epoch_s"), "int_ms": ("integers", "epoch_ms"),
-    "real": ("reals",), "real2": ("reals", "real_2dp"), "real_s": ("reals", "epoch_s"),
-    "real_ms": ("reals", "epoch_ms"), "empty": ("texts", "empty"), "nul": ("texts", "nul_bytes"),
-    "json_c": ("texts", "json_container"), "json_s": ("texts", "json_scalar"),
-    "json_d": ("texts", "json_scalar", "json_double"), "date": ("texts", "iso_text", "date_only"),
-    "iso": ("texts", "iso_text"), "num": ("texts", "numeric_text"),
-    "special": ("texts", "special_float_text"), "text": ("texts",), "blob": ("blobs",),
+    "null": ("nulls",),
+    "int01": ("integers", "zero_one"),
+    "int": ("integers",),
+    "int_s": ("integers", "epoch_s"),
+    "int_ms": ("integers", "epoch_ms"),
+    "real": ("reals",),
+    "real2": ("reals", "real_2dp"),
+    "real_s": ("reals", "epoch_s"),
+    "real_ms": ("reals", "epoch_ms"),
+    "empty": ("texts", "empty"),
+    "nul": ("texts", "nul_bytes"),
+    "json_c": ("texts", "json_container"),
+    "json_s": ("texts", "json_scalar"),
+    "json_d": ("texts", "json_scalar", "json_double"),
+    "date": ("texts", "iso_text", "date_only"),
+    "iso": ("texts", "iso_text"),
+    "num": ("texts", "numeric_text"),
+    "special": ("texts", "special_float_text"),
+    "text": ("texts",),
+    "blob": ("blobs",),
 }
 # each class is written by SQL as one letter, so a column's classes fit in one group_concat()
 _CODE = {cls: chr(ord("a") + i) for i, cls in enumerate(_FIELDS)}
@@ -121,25 +144,39 @@ def _class_sql(col: Column) -> str:
     ms_range = f"BETWEEN {EPOCH_MS[0]} AND {EPOCH_MS[1]}"
 
     def epoch(kind: str) -> str:
-        return (f"WHEN {c} {s_range} THEN {q(kind + '_s')} WHEN {c} {ms_range}"
-                f" THEN {q(kind + '_ms')}" if timey else "")
+        return (
+            f"WHEN {c} {s_range} THEN {q(kind + '_s')} WHEN {c} {ms_range} THEN {q(kind + '_ms')}"
+            if timey
+            else ""
+        )
 
     # numbers written as text only matter to REAL/NUMERIC columns (and cost a scan of text)
-    numbers = (f"WHEN length({c}) < 40 AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*'"
-               f" THEN {q('num')} WHEN length({c}) < 12 AND lower(trim({c})) IN ('infinity',"
-               f" '+infinity', '-infinity', 'inf', '+inf', '-inf', 'nan') THEN {q('special')}"
-               if col.affinity in ("REAL", "NUMERIC") else "")
-    dates = (f"WHEN {c} GLOB '{_DATE_GLOB}' AND julianday({c}) IS NOT NULL THEN"
-             f" CASE WHEN length({c}) = 10 THEN {q('date')} ELSE {q('iso')} END" if timey else "")
+    numbers = (
+        f"WHEN length({c}) < 40 AND {c} GLOB '*[0-9]*' AND NOT {c} GLOB '*[^0-9.eE+-]*'"
+        f" THEN {q('num')} WHEN length({c}) < 12 AND lower(trim({c})) IN ('infinity',"
+        f" '+infinity', '-infinity', 'inf', '+inf', '-inf', 'nan') THEN {q('special')}"
+        if col.affinity in ("REAL", "NUMERIC")
+        else ""
+    )
+    dates = (
+        f"WHEN {c} GLOB '{_DATE_GLOB}' AND julianday({c}) IS NOT NULL THEN"
+        f" CASE WHEN length({c}) = 10 THEN {q('date')} ELSE {q('iso')} END"
+        if timey
+        else ""
+    )
     plain = f"CASE {dates} {numbers} ELSE {q('text')} END" if dates or numbers else q("text")
     if col.affinity in ("TEXT", "BLOB", "NUMERIC"):
         inner = f"json_extract({c}, '$')"
         container = f"CASE WHEN json_valid({c}) THEN {q('json_c')} ELSE {q('text')} END"
-        string = (f"CASE WHEN NOT json_valid({c}) THEN {q('text')} WHEN json_valid({inner}) THEN"
-                  f" CASE WHEN json_type({inner}) IN ('object', 'array', 'text') THEN"
-                  f" {q('json_d')} ELSE {q('json_s')} END ELSE {q('json_s')} END")
-        plain = (f"CASE unicode({c}) WHEN 123 THEN {container} WHEN 91 THEN {container}"
-                 f" WHEN 34 THEN {string} ELSE {plain} END")
+        string = (
+            f"CASE WHEN NOT json_valid({c}) THEN {q('text')} WHEN json_valid({inner}) THEN"
+            f" CASE WHEN json_type({inner}) IN ('object', 'array', 'text') THEN"
+            f" {q('json_d')} ELSE {q('json_s')} END ELSE {q('json_s')} END"
+        )
+        plain = (
+            f"CASE unicode({c}) WHEN 123 THEN {container} WHEN 91 THEN {container}"
+            f" WHEN 34 THEN {string} ELSE {plain} END"
+        )
     return (
         f"CASE typeof({c})"
         f" WHEN 'text' THEN CASE WHEN {c} = '' THEN {q('empty')}"
@@ -154,32 +191,67 @@ def _class_sql(col: Column) -> str:
 
 
 def _exact_stats_sql(c: str) -> str:
-    return (f"min(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
-            f" max(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
-            f" max(CASE WHEN typeof({c}) = 'text' THEN length({c}) END),"
-            f" max(CASE WHEN typeof({c}) = 'real' THEN abs({c}) END)")
+    return (
+        f"min(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+        f" max(CASE WHEN typeof({c}) = 'integer' THEN {c} END),"
+        f" max(CASE WHEN typeof({c}) = 'text' THEN length({c}) END),"
+        f" max(CASE WHEN typeof({c}) = 'real' THEN abs({c}) END)"
+    )
 
 
 # Aggregates without a per-row typeof() test, by affinity: exact whenever the column's non-NULL
 # values are all of the storage class the affinity makes likely (checked from the classes);
 # otherwise the exact aggregates above run in one more scan.
 _GUESSED = {
-    "INTEGER": ("min", "max"), "REAL": ("absmax",), "TEXT": ("length",), "BLOB": ("length",),
+    "INTEGER": ("min", "max"),
+    "REAL": ("absmax",),
+    "TEXT": ("length",),
+    "BLOB": ("length",),
     "NUMERIC": ("min", "max", "length"),
 }
-_GUESS_SQL = {"min": "min({})", "max": "max({})", "absmax": "max(abs({}))",
-              "length": "max(length({}))"}
+_GUESS_SQL = {
+    "min": "min({})",
+    "max": "max({})",
+    "absmax": "max(abs({}))",
+    "length": "max(length({}))",
+}
 _GUESS_MERGE: dict[str, Callable[[Any, Any], Any]] = {
-    "min": min, "max": max, "absmax": max, "length": max}
+    "min": min,
+    "max": max,
+    "absmax": max,
+    "length": max,
+}
 # classes most often seen first: counting stops once every row has a class
-_COUNT_ORDER = [_CODE[c].encode("ascii") for c in (
-    "text", "null", "int", "int_s", "int01", "json_c", "real2", "empty", "real", "int_ms",
-    "iso", "date", "json_s", "json_d", "nul", "num", "special", "real_s", "real_ms", "blob")]
+_COUNT_ORDER = [
+    _CODE[c].encode("ascii")
+    for c in (
+        "text",
+        "null",
+        "int",
+        "int_s",
+        "int01",
+        "json_c",
+        "real2",
+        "empty",
+        "real",
+        "int_ms",
+        "iso",
+        "date",
+        "json_s",
+        "json_d",
+        "nul",
+        "num",
+        "special",
+        "real_s",
+        "real_ms",
+        "blob",
+    )
+]
 
 CHUNK_ROWS = 1 << 16  # rowids per scan: bounds memory (a byte a row and column), balances threads
 _MAX_COLUMNS = 64  # columns per scan (SQLite limits the result columns of one SELECT)
 _WHOLE_CHUNKS = 64  # a table without usable rowid ranges: one column a scan up to this many
-                    # chunks of rows, a GROUP BY per column above
+# chunks of rows, a GROUP BY per column above
 
 
 @dataclass
@@ -243,8 +315,10 @@ def _census(census: str | bytes | None) -> ColumnProfile:
 def _profile_grouped(conn: sqlite3.Connection, t: str, col: Column) -> ColumnProfile:
     """Classes counted with a GROUP BY (SQLite sorts: bounded memory for huge tables)."""
     c = qi(col.name)
-    sql = (f"SELECT cls, count(*), {_exact_stats_sql(c)}"
-           f" FROM (SELECT {_class_sql(col)} AS cls, {c} FROM {t}) GROUP BY cls")
+    sql = (
+        f"SELECT cls, count(*), {_exact_stats_sql(c)}"
+        f" FROM (SELECT {_class_sql(col)} AS cls, {c} FROM {t}) GROUP BY cls"
+    )
     prof = ColumnProfile()
     for cls, n, imin, imax, maxlen, rmax in conn.execute(sql):
         _add(prof, _CLASS[cls.decode() if isinstance(cls, bytes) else cls], int(n))
@@ -291,8 +365,16 @@ def _finish(part: _Partial) -> bool:
     """Set the min / max / length fields from the guessed aggregates; False when they do not
     apply (values of several storage classes) and the exact aggregates must run."""
     prof, got = part.prof, part.guessed
-    kinds = {k for k, n in (("integer", prof.integers), ("real", prof.reals),
-                            ("text", prof.texts), ("blob", prof.blobs)) if n}
+    kinds = {
+        k
+        for k, n in (
+            ("integer", prof.integers),
+            ("real", prof.reals),
+            ("text", prof.texts),
+            ("blob", prof.blobs),
+        )
+        if n
+    }
     if kinds <= {"blob"}:  # NULL and blobs only: no statistics
         return True
     if _MIXED in got.values():
@@ -308,16 +390,21 @@ def _finish(part: _Partial) -> bool:
     return True
 
 
-def _exact(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
-           profs: dict[str, ColumnProfile]) -> None:
+def _exact(
+    conn: sqlite3.Connection, table: Table, cols: Sequence[Column], profs: dict[str, ColumnProfile]
+) -> None:
     """min / max / length with a typeof() test per value, for columns of mixed classes."""
     for i in range(0, len(cols), _MAX_COLUMNS):
-        group = cols[i:i + _MAX_COLUMNS]
-        row = list(conn.execute(f"SELECT {', '.join(_exact_stats_sql(qi(c.name)) for c in group)}"
-                                f" FROM {qi(table.name)}").fetchone())
+        group = cols[i : i + _MAX_COLUMNS]
+        row = list(
+            conn.execute(
+                f"SELECT {', '.join(_exact_stats_sql(qi(c.name)) for c in group)}"
+                f" FROM {qi(table.name)}"
+            ).fetchone()
+        )
         for j, col in enumerate(group):
             prof = profs[col.name]
-            prof.int_min, prof.int_max, prof.max_length, prof.real_max_abs = row[4 * j:4 * j + 4]
+            prof.int_min, prof.int_max, prof.max_length, prof.real_max_abs = row[4 * j : 4 * j + 4]
 
 
 def _rowid_alias(table: Table) -> str | None:
@@ -327,8 +414,9 @@ def _rowid_alias(table: Table) -> str | None:
     return next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
 
 
-def _plan(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
-          chunk_rows: int = CHUNK_ROWS) -> list[_Unit]:
+def _plan(
+    conn: sqlite3.Connection, table: Table, cols: Sequence[Column], chunk_rows: int = CHUNK_ROWS
+) -> list[_Unit]:
     """The scans that profile ``cols`` of ``table``: all of them at once over rowid ranges of
     at most ``chunk_rows`` rowids. Without rowid, or with rowids too sparse for ranges: all of
     them at once in a small table, one at a time in a larger one, and a GROUP BY per column
@@ -339,8 +427,9 @@ def _plan(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
     alias = _rowid_alias(table)
     ranges: list[tuple[str, int, int] | None] = [None]
     if alias is not None:
-        low, high = conn.execute(f"SELECT (SELECT min({alias}) FROM {t}),"
-                                 f" (SELECT max({alias}) FROM {t})").fetchone()
+        low, high = conn.execute(
+            f"SELECT (SELECT min({alias}) FROM {t}), (SELECT max({alias}) FROM {t})"
+        ).fetchone()
         if low is None:
             rows = 0
         else:
@@ -350,19 +439,29 @@ def _plan(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
             if chunks > _WHOLE_CHUNKS:  # sparse rowids make many empty ranges: worth a count
                 rows = int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
             if chunks <= _WHOLE_CHUNKS or chunks <= 4 * (rows // chunk_rows + 1):
-                ranges = [(alias, a, min(a + chunk_rows - 1, high))
-                          for a in range(low, high + 1, chunk_rows)]
+                ranges = [
+                    (alias, a, min(a + chunk_rows - 1, high))
+                    for a in range(low, high + 1, chunk_rows)
+                ]
     else:
         rows = int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
     apart = ranges == [None] and rows > chunk_rows
     grouped = ranges == [None] and rows > _WHOLE_CHUNKS * chunk_rows
-    weights = dict(zip((c.name for c in cols),
-                       _weights(conn, table, cols) if rows else [1.0] * len(cols), strict=True))
+    weights = dict(
+        zip(
+            (c.name for c in cols),
+            _weights(conn, table, cols) if rows else [1.0] * len(cols),
+            strict=True,
+        )
+    )
     units = []
     for rng in ranges:
         span = rows if rng is None else min(rng[2] - rng[1] + 1, rows)
-        groups = ([(c,) for c in cols] if apart else
-                  [cols[i:i + _MAX_COLUMNS] for i in range(0, len(cols), _MAX_COLUMNS)])
+        groups = (
+            [(c,) for c in cols]
+            if apart
+            else [cols[i : i + _MAX_COLUMNS] for i in range(0, len(cols), _MAX_COLUMNS)]
+        )
         for group in groups:
             cost = span * sum(weights[c.name] for c in group)
             units.append(_Unit(table, tuple(group), rng, grouped, cost))
@@ -387,15 +486,18 @@ def _weights(conn: sqlite3.Connection, table: Table, cols: Sequence[Column]) -> 
     sizes = []
     for c in refs:
         size = f"CASE typeof({c}) WHEN 'blob' THEN length({c}) ELSE length(CAST({c} AS BLOB)) END"
-        sizes.append(f"total({size}), total(CASE WHEN typeof({c}) = 'text' AND unicode({c})"
-                     f" IN (123, 91) THEN {size} END)")
+        sizes.append(
+            f"total({size}), total(CASE WHEN typeof({c}) = 'text' AND unicode({c})"
+            f" IN (123, 91) THEN {size} END)"
+        )
     row = conn.execute(f"SELECT count(*), {', '.join(sizes)} FROM {source}").fetchone()
     n = max(int(row[0]), 1)
     return [1.0 + (row[1 + 2 * i] + 5 * row[2 + 2 * i]) / (200 * n) for i in range(len(cols))]
 
 
-def _pending(cols: Sequence[Column], results: Sequence[tuple[_Unit, list[_Partial]]]
-             ) -> tuple[dict[str, ColumnProfile], list[Column]]:
+def _pending(
+    cols: Sequence[Column], results: Sequence[tuple[_Unit, list[_Partial]]]
+) -> tuple[dict[str, ColumnProfile], list[Column]]:
     """Profiles of ``cols`` from their table's scans (in plan order), and the columns of mixed
     classes whose min / max / length still need the exact aggregates."""
     parts: dict[str, list[_Partial]] = {c.name: [] for c in cols}
@@ -425,8 +527,9 @@ def profile_table(conn: sqlite3.Connection, table: Table) -> dict[str, ColumnPro
     return _profile(conn, table, table.stored_columns)
 
 
-def _profile(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
-             chunk_rows: int = CHUNK_ROWS) -> dict[str, ColumnProfile]:
+def _profile(
+    conn: sqlite3.Connection, table: Table, cols: Sequence[Column], chunk_rows: int = CHUNK_ROWS
+) -> dict[str, ColumnProfile]:
     units = _plan(conn, table, cols, chunk_rows)
     profs, todo = _pending(cols, [(u, _scan(conn, u)) for u in units])
     if todo:
@@ -434,9 +537,12 @@ def _profile(conn: sqlite3.Connection, table: Table, cols: Sequence[Column],
     return profs
 
 
-def profile_tables(opener: Callable[[], sqlite3.Connection], tables: Sequence[Table],
-                   workers: int = 1, chunk_rows: int = CHUNK_ROWS
-                   ) -> dict[str, dict[str, ColumnProfile]]:
+def profile_tables(
+    opener: Callable[[], sqlite3.Connection],
+    tables: Sequence[Table],
+    workers: int = 1,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict[str, dict[str, ColumnProfile]]:
     """Profile every column of ``tables``, ``workers`` scans at a time (SQLite scans in
     parallel threads: it releases the GIL while it works). A scan covers all the columns of a
     table over a range of rowids; the costliest scans go first so that the threads finish

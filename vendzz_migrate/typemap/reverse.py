@@ -50,8 +50,13 @@ _EPOCH_TEXT = re.compile(r"[+-]?\d+")
 _INT_CANON = re.compile(r"-?(0|[1-9]\d{0,18})")
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[^"]+', re.S)
 _FORMED = (Kind.TIMESTAMP, Kind.JSON, Kind.BOOLEAN)  # kinds whose encodings are not swapped
-_BOOL_FORMS = {"1": ("1", "0"), "true": ("true", "false"), "t": ("t", "f"),
-               "TRUE": ("TRUE", "FALSE"), "True": ("True", "False")}
+_BOOL_FORMS = {
+    "1": ("1", "0"),
+    "true": ("true", "false"),
+    "t": ("t", "f"),
+    "TRUE": ("TRUE", "FALSE"),
+    "True": ("True", "False"),
+}
 
 
 class Unfit(Exception):
@@ -153,16 +158,30 @@ def default_encoding(kind: Kind, declared: str = "") -> Encoding:
             return Encoding("integer", "s")
         if "DATE" in decl or decl.startswith("NUM"):
             return Encoding("text", " 0")
-        return Encoding("text", "T3Z") if "CHAR" in decl or "TEXT" in decl else Encoding(
-            "integer", "s")
-    return {Kind.TEXT: Encoding("text"), Kind.INTEGER: Encoding("integer"),
-            Kind.FLOAT: Encoding("real"), Kind.DECIMAL: Encoding("real"),
-            Kind.BOOLEAN: Encoding("integer"), Kind.JSON: Encoding("text", "0"),
-            Kind.BYTES: Encoding("blob")}[kind]
+        return (
+            Encoding("text", "T3Z")
+            if "CHAR" in decl or "TEXT" in decl
+            else Encoding("integer", "s")
+        )
+    return {
+        Kind.TEXT: Encoding("text"),
+        Kind.INTEGER: Encoding("integer"),
+        Kind.FLOAT: Encoding("real"),
+        Kind.DECIMAL: Encoding("real"),
+        Kind.BOOLEAN: Encoding("integer"),
+        Kind.JSON: Encoding("text", "0"),
+        Kind.BYTES: Encoding("blob"),
+    }[kind]
 
 
-def column_encoding(conn: sqlite3.Connection, table: str, column: str, kind: Kind,
-                    declared: str = "", sample: int = SAMPLE_ROWS) -> Encoding:
+def column_encoding(
+    conn: sqlite3.Connection,
+    table: str,
+    column: str,
+    kind: Kind,
+    declared: str = "",
+    sample: int = SAMPLE_ROWS,
+) -> Encoding:
     """The dominant encoding of a SQLite column among its last ``sample`` non-NULL values
     (by rowid when the table has one), else the one its declared type suggests."""
     t, c = _quote(table), _quote(column)
@@ -267,8 +286,10 @@ def _reverse_time(moment: datetime, enc: Encoding) -> Raw:
         number = micros // unit
         limit = SECONDS_LIMIT if enc.form == "s" else MS_LIMIT
         if not (enc.form == "s" or abs(number) >= SECONDS_LIMIT) or abs(number) >= limit:
-            raise Unfit(f"{moment.isoformat()} in epoch {enc.form} would be read back as "
-                        f"{'seconds' if enc.form == 'ms' else 'milliseconds'}")
+            raise Unfit(
+                f"{moment.isoformat()} in epoch {enc.form} would be read back as "
+                f"{'seconds' if enc.form == 'ms' else 'milliseconds'}"
+            )
         return Raw.of(str(number)) if enc.storage == "text" else Raw("integer", number)
     return Raw.of(_time_text(moment, enc.form or "T3Z"))
 
@@ -302,8 +323,9 @@ def _zone(zone: str) -> timezone:
 def compact_json(text: str) -> str:
     """jsonb's text (``{"a": 1, "b": [1, 2]}``) without the whitespace between tokens, as
     JavaScript's JSON.stringify writes it; strings and numbers are kept byte for byte."""
-    return "".join(tok if tok.startswith('"') else "".join(tok.split())
-                   for tok in _JSON_TOKENS.findall(text))
+    return "".join(
+        tok if tok.startswith('"') else "".join(tok.split()) for tok in _JSON_TOKENS.findall(text)
+    )
 
 
 def _reverse_json(text: str, enc: Encoding) -> Raw:
@@ -457,8 +479,7 @@ def exact(kind: Kind, raw: Raw) -> bool:
     if kind is Kind.BYTES:
         return raw.kind == "blob"
     if kind is Kind.JSON:
-        return raw.kind == "text" and isinstance(raw.value, bytes) and raw.value[:1] in (
-            b"{", b"[")
+        return raw.kind == "text" and isinstance(raw.value, bytes) and raw.value[:1] in (b"{", b"[")
     return False
 
 

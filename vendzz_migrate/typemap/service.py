@@ -20,8 +20,9 @@ HEADER = (
 )
 
 
-def infer_file(source: Path, output: Path | None, *, snake_case: bool = False,
-               force: bool = False) -> str:
+def infer_file(
+    source: Path, output: Path | None, *, snake_case: bool = False, force: bool = False
+) -> str:
     """Profile ``source`` and return (and write to ``output``) the mapping YAML."""
     if output is not None and output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to overwrite it")
@@ -29,8 +30,9 @@ def infer_file(source: Path, output: Path | None, *, snake_case: bool = False,
     lite.text_factory = bytes
     try:
         schema = insp.introspect(lite)
-        mapping = inferrer.infer(lite, schema, source=str(source),
-                                 rename=inferrer.snake_case if snake_case else None)
+        mapping = inferrer.infer(
+            lite, schema, source=str(source), rename=inferrer.snake_case if snake_case else None
+        )
     except sqlite3.Error as exc:  # e.g. corrupt pages met while profiling
         raise source_error(source, exc) from None
     finally:

@@ -7,14 +7,22 @@
 from __future__ import annotations
 
 from vendzz_migrate.verify.model import (
-           Difference,
-           DiffKind,
-           SchemaCheck,
-           Status,
-           TableResult,
-           VerifyReport,
+    Difference,
+    DiffKind,
+    SchemaCheck,
+    Status,
+    TableResult,
+    VerifyReport,
 )
 from vendzz_migrate.verify.run import VerifyOptions, run
 
-__all__ = ["DiffKind", "Difference", "SchemaCheck", "Status", "TableResult", "VerifyOptions",
-           "VerifyReport", "run"]
+__all__ = [
+    "DiffKind",
+    "Difference",
+    "SchemaCheck",
+    "Status",
+    "TableResult",
+    "VerifyOptions",
+    "VerifyReport",
+    "run",
+]

@@ -52,15 +52,15 @@ class Tally:
     unlocated: list[int] = field(default_factory=list)  # segments that differ, no row found
 
     def size(self) -> int:
-        return len(self.src_only) + len(self.pg_only) + len(self.changed) + len(
-            self.duplicates)
+        return len(self.src_only) + len(self.pg_only) + len(self.changed) + len(self.duplicates)
 
 
 Digests = Callable[[], Iterable[lite.Digest]]  # the source's row digests, computed elsewhere
 
 
-def compare_table(ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None,
-                  digests: Digests | None = None) -> TableResult:
+def compare_table(
+    ctx: Ctx, spec: Spec, mode: Mode, split: Split | None = None, digests: Digests | None = None
+) -> TableResult:
     """One table's result; ``split`` (checksum mode) and ``digests`` (full mode): the source
     side computed elsewhere (by worker processes, over rowid ranges) for a keyed table."""
     started = time.monotonic()
@@ -100,13 +100,21 @@ def _counts(ctx: Ctx, spec: Spec, result: TableResult) -> None:
 def _set_aside(row: SrcRow, result: TableResult) -> bool:
     """Quarantined rows and rows without a usable key are settled here, not in segments."""
     if row.identity is not None:
-        result.add(Difference(kind=DiffKind.QUARANTINED, key=identity_dict(row.identity),
-                              reason="recorded in the rejects table"))
+        result.add(
+            Difference(
+                kind=DiffKind.QUARANTINED,
+                key=identity_dict(row.identity),
+                reason="recorded in the rejects table",
+            )
+        )
         return True
     if row.key is None:
         ident = {"rowid": row.rowid} if row.rowid is not None else {}
-        result.add(Difference(kind=DiffKind.MISSING, key=ident,
-                              reason=row.failure or "its key does not convert"))
+        result.add(
+            Difference(
+                kind=DiffKind.MISSING, key=ident, reason=row.failure or "its key does not convert"
+            )
+        )
         return True
     return False
 
@@ -115,8 +123,9 @@ SourceSums = tuple[list[tuple[int, int]], list[SrcRow], int]  # see lite.segment
 Split = tuple[list[Bound], Callable[[], SourceSums]]  # segment starts, the source's sums
 
 
-def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
-              split: Split | None = None) -> None:
+def _segments(
+    ctx: Ctx, spec: Spec, result: TableResult, tally: Tally, split: Split | None = None
+) -> None:
     """``split``: the segment starts and the source sums computed elsewhere (by worker
     processes, over rowid ranges); by default both are computed here."""
     if split is not None:
@@ -125,8 +134,7 @@ def _segments(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
         starts = lite.bounds(ctx.lite, spec, ctx.segment_rows)
         source = functools.partial(lite.segment_sums, ctx.lite, spec, starts)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(pgside.segment_sums, ctx.pg, spec, ctx.schema,
-                             [k for k, _ in starts])
+        future = pool.submit(pgside.segment_sums, ctx.pg, spec, ctx.schema, [k for k, _ in starts])
         src, aside, result.source_rows = source()
         tgt = future.result()
     for row in aside:
@@ -160,24 +168,34 @@ def merge(parts: Iterable[SourceSums]) -> SourceSums:
 
 
 def _drill(ctx: Ctx, spec: Spec, tally: Tally, lo: Bound | None, hi: Bound | None) -> None:
-    rows = [r for r in lite.rows(ctx.lite, spec, lo[1] if lo else None, hi[1] if hi else None)
-            if r.identity is None and r.key is not None]
+    rows = [
+        r
+        for r in lite.rows(ctx.lite, spec, lo[1] if lo else None, hi[1] if hi else None)
+        if r.identity is None and r.key is not None
+    ]
     _bisect(ctx, spec, tally, rows, lo=lo[0] if lo else None, hi=hi[0] if hi else None)
 
 
-def _bisect(ctx: Ctx, spec: Spec, tally: Tally, rows: list[SrcRow], *, lo: Key | None,
-            hi: Key | None) -> None:
+def _bisect(
+    ctx: Ctx, spec: Spec, tally: Tally, rows: list[SrcRow], *, lo: Key | None, hi: Key | None
+) -> None:
     if len(rows) <= ctx.leaf_rows or len(spec.key_pos) != 1:
         _leaf(tally, rows, pgside.range_rows(ctx.pg, spec, ctx.schema, lo, hi))
         return
     step = -(-len(rows) // ctx.fanout)
-    parts = [rows[i:i + step] for i in range(0, len(rows), step)]
+    parts = [rows[i : i + step] for i in range(0, len(rows), step)]
     starts: list[Key] = [p[0].key for p in parts[1:] if p[0].key is not None]
     tgt = pgside.segment_sums(ctx.pg, spec, ctx.schema, starts, lo=lo, hi=hi)
     for i, part in enumerate(parts):
         if (len(part), sum(r.h64 for r in part)) != tgt.get(i, (0, 0)):
-            _bisect(ctx, spec, tally, part, lo=starts[i - 1] if i else lo,
-                    hi=starts[i] if i < len(starts) else hi)
+            _bisect(
+                ctx,
+                spec,
+                tally,
+                part,
+                lo=starts[i - 1] if i else lo,
+                hi=starts[i] if i < len(starts) else hi,
+            )
 
 
 def _leaf(tally: Tally, rows: Iterable[SrcRow], target: dict[Key, list[bytes]]) -> None:
@@ -198,8 +216,9 @@ def _leaf(tally: Tally, rows: Iterable[SrcRow], target: dict[Key, list[bytes]]) 
 # -- full -------------------------------------------------------------------------------------
 
 
-def _full(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally,
-          digests: Digests | None = None) -> None:
+def _full(
+    ctx: Ctx, spec: Spec, result: TableResult, tally: Tally, digests: Digests | None = None
+) -> None:
     """Every row: the server's (key, md5) of all rows, matched against every source row."""
     target = pgside.range_rows(ctx.pg, spec, ctx.schema)
     result.target_rows = sum(len(v) for v in target.values())
@@ -234,8 +253,10 @@ def _reconcile(tally: Tally) -> None:
             tally.changed[key] = row
 
 
-UNLOCATED = ("checksums differ, but no differing row was located (the two sides hash some"
-             " row differently: please report it)")
+UNLOCATED = (
+    "checksums differ, but no differing row was located (the two sides hash some"
+    " row differently: please report it)"
+)
 
 
 def _report(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
@@ -251,14 +272,21 @@ def _report(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
             diff.source = _named(spec, _texts(found[1])) if found else None
         result.add(diff)
     extra = sorted(tally.pg_only)
-    shown = pgside.values_for(ctx.pg, spec, ctx.schema, extra[:DETAILED]) if ctx.show_values \
-        else {}
+    shown = pgside.values_for(ctx.pg, spec, ctx.schema, extra[:DETAILED]) if ctx.show_values else {}
     for key in extra:
-        result.add(Difference(kind=DiffKind.EXTRA, key=spec.key_dict(key),
-                              target=_named(spec, shown[key]) if key in shown else None))
+        result.add(
+            Difference(
+                kind=DiffKind.EXTRA,
+                key=spec.key_dict(key),
+                target=_named(spec, shown[key]) if key in shown else None,
+            )
+        )
     for key in tally.duplicates:
-        result.add(Difference(kind=DiffKind.EXTRA, key=spec.key_dict(key),
-                              reason="duplicate key in the target"))
+        result.add(
+            Difference(
+                kind=DiffKind.EXTRA, key=spec.key_dict(key), reason="duplicate key in the target"
+            )
+        )
     _changed(ctx, spec, result, tally)
     if not result.target_rows:
         result.target_rows = pgside.count(ctx.pg, spec, ctx.schema)
@@ -276,17 +304,22 @@ def _changed(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         result.add(diff)
 
 
-def _columns(ctx: Ctx, spec: Spec, diff: Difference, src: list[bytes | None] | None,
-             tgt: list[str | None] | None) -> None:
+def _columns(
+    ctx: Ctx,
+    spec: Spec,
+    diff: Difference,
+    src: list[bytes | None] | None,
+    tgt: list[str | None] | None,
+) -> None:
     if src is None or tgt is None:
         return
     source = _texts(src)
-    differing = [i for i, c in enumerate(spec.columns)
-                 if i >= len(source) or source[i] != tgt[i]]
+    differing = [i for i, c in enumerate(spec.columns) if i >= len(source) or source[i] != tgt[i]]
     diff.columns = [spec.columns[i].target for i in differing]
     if ctx.show_values:
-        diff.source = {spec.columns[i].target: source[i] if i < len(source) else None
-                       for i in differing}
+        diff.source = {
+            spec.columns[i].target: source[i] if i < len(source) else None for i in differing
+        }
         diff.target = {spec.columns[i].target: tgt[i] for i in differing}
 
 
@@ -337,20 +370,23 @@ def _multiset(ctx: Ctx, spec: Spec, result: TableResult) -> None:
     for digest, rows in src.items():
         have, ctids = target.pop(digest, (0, []))
         for row in rows[have:]:
-            result.add(Difference(kind=DiffKind.MISSING, key={"rowid": row.rowid},
-                                  reason=row.failure))
+            result.add(
+                Difference(kind=DiffKind.MISSING, key={"rowid": row.rowid}, reason=row.failure)
+            )
         if have > len(rows):
             _extra_rows(ctx, spec, result, have - len(rows), ctids)
     for count, ctids in target.values():
         _extra_rows(ctx, spec, result, count, ctids)
 
 
-def _extra_rows(ctx: Ctx, spec: Spec, result: TableResult, count: int, ctids: list[str]
-                ) -> None:
+def _extra_rows(ctx: Ctx, spec: Spec, result: TableResult, count: int, ctids: list[str]) -> None:
     for i in range(count):
         ctid = ctids[-1 - i] if i < len(ctids) else None
-        diff = Difference(kind=DiffKind.EXTRA, key={"ctid": ctid} if ctid else {},
-                          reason="no matching row in the source")
+        diff = Difference(
+            kind=DiffKind.EXTRA,
+            key={"ctid": ctid} if ctid else {},
+            reason="no matching row in the source",
+        )
         if ctx.show_values and ctid:
             values = pgside.ctid_values(ctx.pg, spec, ctx.schema, ctid)
             diff.target = _named(spec, values) if values else None

@@ -25,15 +25,21 @@ except ImportError:  # no C compiler at install time: the same results, in Pytho
 
 __all__ = ["FastCanon", "c_sums", "column_fast", "has_sums", "is_json"]
 
-_KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text",
-          b"blob": "blob"}
+_KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text", b"blob": "blob"}
 has_sums = _speed is not None and hasattr(_speed, "sums")  # not built without 128-bit integers
 
 
-def c_sums(rows: Iterable[Any], ops: tuple[tuple[int, Any], ...], json: tuple[bool, ...],
-           width: int, key: int, starts: list[bytes],
-           rejected: set[int] | frozenset[int] | None, reject: type[Exception], segments: int
-           ) -> tuple[list[int], list[int], list[Any], int]:
+def c_sums(
+    rows: Iterable[Any],
+    ops: tuple[tuple[int, Any], ...],
+    json: tuple[bool, ...],
+    width: int,
+    key: int,
+    starts: list[bytes],
+    rejected: set[int] | frozenset[int] | None,
+    reject: type[Exception],
+    segments: int,
+) -> tuple[list[int], list[int], list[Any], int]:
     """The per-row loop of :func:`vendzz_migrate.verify.lite.segment_sums` in C (see
     ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
     to the Python loop, and how many it took."""

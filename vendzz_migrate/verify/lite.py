@@ -25,8 +25,7 @@ from vendzz_migrate.verify import fast, litesql
 from vendzz_migrate.verify.canon import NULL, VALUE, row_bytes
 from vendzz_migrate.verify.spec import Key, Spec, identity
 
-_KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text",
-          b"blob": "blob"}
+_KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text", b"blob": "blob"}
 _KIND_OF = {v: k for k, v in _KINDS.items()}
 # no PostgreSQL row hashes to this: its canonical bytes begin with 0xFF or 0xFE, never 0xFD
 UNCONVERTIBLE = b"\xfd verify: this row cannot be converted"
@@ -62,8 +61,7 @@ def open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _row_where(spec: Spec, rowid: int | None, key: tuple[Raw, ...] | None
-               ) -> tuple[str, list[Any]]:
+def _row_where(spec: Spec, rowid: int | None, key: tuple[Raw, ...] | None) -> tuple[str, list[Any]]:
     """WHERE clause of one row: by key when given, else by rowid."""
     if key:
         return key_clause(spec.key_columns, key)
@@ -78,11 +76,16 @@ def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
     return f"SELECT {rowid}{cols} FROM {qi(spec.name)} WHERE {where}{order_by}"
 
 
-def rows(conn: sqlite3.Connection, spec: Spec, lo: tuple[Raw, ...] | None = None,
-         hi: tuple[Raw, ...] | None = None) -> Iterator[SrcRow]:
+def rows(
+    conn: sqlite3.Connection,
+    spec: Spec,
+    lo: tuple[Raw, ...] | None = None,
+    hi: tuple[Raw, ...] | None = None,
+) -> Iterator[SrcRow]:
     """Every row of [lo, hi) in key order, hashed canonically."""
-    where, params = range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos \
-        else ("1", [])
+    where, params = (
+        range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos else ("1", [])
+    )
     try:
         cursor = conn.execute(_select(spec, where), params)
         for row in cursor:
@@ -114,15 +117,18 @@ def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
     return SrcRow(key, raw_key, digest, rowid, quarantined, failure)
 
 
-
-
 def _large_blobs(spec: Spec, row: Sequence[Any]) -> dict[int, bytes]:
     """Positions and values of the large blobs of bytea columns (see :func:`row_digest`)."""
     found: dict[int, bytes] = {}
     for pos, col in enumerate(spec.columns):
         kind, value = row[1 + 2 * pos], row[2 + 2 * pos]
-        if kind == b"blob" and len(value) > LARGE_BLOB and col.conversion.kind is Kind.BYTES \
-                and spec.pg_types[pos] == "bytea" and pos not in spec.key_pos:
+        if (
+            kind == b"blob"
+            and len(value) > LARGE_BLOB
+            and col.conversion.kind is Kind.BYTES
+            and spec.pg_types[pos] == "bytea"
+            and pos not in spec.key_pos
+        ):
             found[pos] = value
     return found
 
@@ -143,7 +149,7 @@ def row_digest(values: list[bytes | None], large: dict[int, bytes] | None = None
             continue
         view = memoryview(blob)
         for start in range(0, len(view), LARGE_BLOB):
-            md5.update(binascii.hexlify(view[start:start + LARGE_BLOB]))
+            md5.update(binascii.hexlify(view[start : start + LARGE_BLOB]))
     return md5.digest()
 
 
@@ -158,8 +164,9 @@ def order_key(pairs: Sequence[tuple[bytes, Any]]) -> tuple[tuple[int, Any], ...]
 
 def splittable(spec: Spec) -> bool:
     """Whether :func:`segment_sums` can work on rowid ranges of this table."""
-    return spec.has_rowid and bool(spec.key_pos) and not (
-        spec.rejects and spec.reject_rowids is None)
+    return (
+        spec.has_rowid and bool(spec.key_pos) and not (spec.rejects and spec.reject_rowids is None)
+    )
 
 
 def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple[int, int]]:
@@ -172,16 +179,15 @@ def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
-def _in_range(spec: Spec, sql: str, rowids: tuple[int, int] | None
-              ) -> tuple[str, tuple[int, ...]]:
+def _in_range(spec: Spec, sql: str, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
     if rowids is None:
         return sql, ()
     return f"{sql} WHERE {spec.rowid} >= ? AND {spec.rowid} < ?", rowids
 
 
-def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
-                 rowids: tuple[int, int] | None = None
-                 ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+def segment_sums(
+    conn: sqlite3.Connection, spec: Spec, starts: list[Bound], rowids: tuple[int, int] | None = None
+) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
     """One pass: (rows, sum of row hashes) per segment, the rows set aside (quarantined, or
     without a usable key) and the number of rows read; only rowids in [lo, hi) with
     ``rowids`` (see :func:`splittable`).
@@ -201,25 +207,40 @@ def segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound],
     aside: list[SrcRow] = []
     slots = plan.key_slots
     one = slots[0] if len(slots) == 1 else None
-    texts = [m[0][1] for m in marks] if one is not None and all(
-        m[0][0] == 2 for m in marks) else None
+    texts = (
+        [m[0][1] for m in marks] if one is not None and all(m[0][0] == 2 for m in marks) else None
+    )
     rejected = spec.reject_rowids if spec.rejects else None
-    md5, from_bytes, assemble, bisect = hashlib.md5, int.from_bytes, litesql.assemble, \
-        bisect_right
+    md5, from_bytes, assemble, bisect = hashlib.md5, int.from_bytes, litesql.assemble, bisect_right
     read = 0
     try:
         rows: Iterable[Any] = conn.execute(sql, params)
         if texts is not None and one is not None and fast.has_sums:
             # the usual table (a text key): the loop below in C, but for the rows it defers
-            counts, totals, rows, read = fast.c_sums(rows, plan.ops, plan.json, plan.width,
-                                                     one, texts, rejected or None, Reject,
-                                                     len(counts))
+            counts, totals, rows, read = fast.c_sums(
+                rows,
+                plan.ops,
+                plan.json,
+                plan.width,
+                one,
+                texts,
+                rejected or None,
+                Reject,
+                len(counts),
+            )
         for row in rows:
             read += 1
             data = assemble(plan, row)
-            if data is None or (rejected and row[0] in rejected) or (
-                    row[one + 1] is None if one is not None
-                    else any(row[s + 1] is None for s in slots)) or not _utf8_keys(plan, row):
+            if (
+                data is None
+                or (rejected and row[0] in rejected)
+                or (
+                    row[one + 1] is None
+                    if one is not None
+                    else any(row[s + 1] is None for s in slots)
+                )
+                or not _utf8_keys(plan, row)
+            ):
                 found = _full_row(conn, spec, row[0], litesql.raw_key(plan, row))
                 if found.identity is not None or found.key is None:
                     aside.append(found)
@@ -250,8 +271,9 @@ def _utf8_keys(plan: litesql.RowPlan, row: Sequence[Any]) -> bool:
     return True
 
 
-def _python_segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
-                         ) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+def _python_segment_sums(
+    conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
     """segment_sums in key order, every row through Python: for a table whose rejects cannot
     be told apart by rowid (WITHOUT ROWID), each row's identity is checked."""
     sums = [(0, 0)] * (len(starts) + 1)
@@ -265,13 +287,15 @@ def _python_segment_sums(conn: sqlite3.Connection, spec: Spec, starts: list[Boun
     return sums, aside, read
 
 
-def _full_row(conn: sqlite3.Connection, spec: Spec, rowid: int | None,
-              raw: Sequence[Any]) -> SrcRow:
+def _full_row(
+    conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
+) -> SrcRow:
     return _row(spec, _as_read(conn, spec, rowid, raw))
 
 
-def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
-             ) -> Sequence[Any]:
+def _as_read(
+    conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
+) -> Sequence[Any]:
     """One row in the layout of ``_select``, by rowid (or by key without one)."""
     key = None if rowid is not None else tuple(Raw(_KINDS[k], v) for k, v in raw)
     where, params = _row_where(spec, rowid, key)
@@ -281,8 +305,9 @@ def _as_read(conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Seque
     return found  # type: ignore[no-any-return]
 
 
-def _segment_rows(conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
-                  ) -> Iterator[tuple[int, list[Any]]]:
+def _segment_rows(
+    conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
+) -> Iterator[tuple[int, list[Any]]]:
     marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
     cols = [(1 + 2 * p, 2 + 2 * p) for p in spec.key_pos]
     seg, rows = 0, list[Any]()
@@ -322,8 +347,9 @@ Digest = tuple[Key | None, bytes, int | Sequence[Any] | RawPairs]
 BATCH = 10_000
 
 
-def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None = None
-            ) -> Iterator[Digest]:
+def digests(
+    conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None = None
+) -> Iterator[Digest]:
     """Every row in storage order as a :data:`Digest`; a row that needs a closer look
     (quarantined, unconvertible: see :func:`row_of`) comes whole; only rowids in [lo, hi)
     with ``rowids``."""
@@ -340,8 +366,9 @@ def digests(conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None
         raise SourceError(f"reading {spec.name}: {exc}") from None
 
 
-def _sql_digests(conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan,
-                 rowids: tuple[int, int] | None) -> Iterator[Digest]:
+def _sql_digests(
+    conn: sqlite3.Connection, spec: Spec, plan: litesql.RowPlan, rowids: tuple[int, int] | None
+) -> Iterator[Digest]:
     md5 = hashlib.md5
     rejected = spec.reject_rowids if spec.rejects else None
     sql, params = _in_range(spec, plan.sql, rowids)
@@ -385,8 +412,10 @@ def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str |
     """Canonical values of a row as read by ``_select`` (rowid, then typeof/value pairs), and
     the first value that does not convert."""
     try:
-        return [canon(kind, value) for canon, kind, value
-                in zip(spec.canons, row[1::2], row[2::2], strict=True)], None
+        return [
+            canon(kind, value)
+            for canon, kind, value in zip(spec.canons, row[1::2], row[2::2], strict=True)
+        ], None
     except Reject:
         pass
     values: list[bytes | None] = []
@@ -401,8 +430,11 @@ def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str |
 def _key(spec: Spec, values: list[bytes | None], row: Sequence[Any]) -> Key | None:
     key: list[str] = []
     for pos in spec.key_pos:
-        value = values[pos] if pos < len(values) else _canon_one(spec, pos, row[1 + 2 * pos],
-                                                                 row[2 + 2 * pos])
+        value = (
+            values[pos]
+            if pos < len(values)
+            else _canon_one(spec, pos, row[1 + 2 * pos], row[2 + 2 * pos])
+        )
         if value is None:
             return None
         key.append(value.decode("utf-8"))
@@ -430,23 +462,27 @@ def bounds(conn: sqlite3.Connection, spec: Spec, every: int) -> list[Bound]:
     present = " AND ".join(f"{qi(c)} IS NOT NULL" for c in spec.key_columns)
     found = _sampled_keys(conn, spec, every, typed, present) if spec.has_rowid else None
     if found is None:
-        sql = (f"SELECT {typed} FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys})"
-               f" AS vz_rn FROM {qi(spec.name)} WHERE {present}) WHERE vz_rn % ? = 1"
-               f" AND vz_rn > 1 ORDER BY {keys}")
+        sql = (
+            f"SELECT {typed} FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys})"
+            f" AS vz_rn FROM {qi(spec.name)} WHERE {present}) WHERE vz_rn % ? = 1"
+            f" AND vz_rn > 1 ORDER BY {keys}"
+        )
         found = list(conn.execute(sql, (every,)))
     out: list[Bound] = []
     for row in found:
         raw = tuple(Raw(_KINDS[row[2 * i]], row[2 * i + 1]) for i in range(len(spec.key_pos)))
-        canon = [_canon_one(spec, p, row[2 * i], row[2 * i + 1])
-                 for i, p in enumerate(spec.key_pos)]
+        canon = [
+            _canon_one(spec, p, row[2 * i], row[2 * i + 1]) for i, p in enumerate(spec.key_pos)
+        ]
         if all(v is not None for v in canon):
             out.append((tuple(v.decode("utf-8") for v in canon if v is not None), raw))
     out.sort(key=lambda bound: order_key([(_KIND_OF[r.kind], r.value) for r in bound[1]]))
     return out
 
 
-def _sampled_keys(conn: sqlite3.Connection, spec: Spec, every: int, typed: str, present: str
-                  ) -> list[Any] | None:
+def _sampled_keys(
+    conn: sqlite3.Connection, spec: Spec, every: int, typed: str, present: str
+) -> list[Any] | None:
     """The segment starts of a large rowid table (as read: typeof/value pairs) from a sample
     of its keys: SAMPLES_PER_SEGMENT keys per expected segment, read at evenly spaced rowids
     (one rowid lookup each, instead of a walk of the whole key index); every
@@ -457,19 +493,23 @@ def _sampled_keys(conn: sqlite3.Connection, spec: Spec, every: int, typed: str, 
     if low is None or high - low + 1 < SAMPLED_FROM * every:
         return None
     step = max(1, every // SAMPLES_PER_SEGMENT)
-    sql = (f"WITH RECURSIVE vz_s(vz_r) AS (SELECT ? UNION ALL SELECT vz_r + ? FROM vz_s"
-           f" WHERE vz_r + ? <= ?) SELECT {typed} FROM vz_s CROSS JOIN {qi(spec.name)}"
-           f" ON {qi(spec.name)}.{r} = vz_s.vz_r WHERE {present}")
+    sql = (
+        f"WITH RECURSIVE vz_s(vz_r) AS (SELECT ? UNION ALL SELECT vz_r + ? FROM vz_s"
+        f" WHERE vz_r + ? <= ?) SELECT {typed} FROM vz_s CROSS JOIN {qi(spec.name)}"
+        f" ON {qi(spec.name)}.{r} = vz_s.vz_r WHERE {present}"
+    )
     width = len(spec.key_pos)
-    sample = sorted({tuple(row) for row in conn.execute(sql, (low, step, step, high))},
-                    key=lambda row: order_key([(row[2 * i], row[2 * i + 1])
-                                               for i in range(width)]))
+    sample = sorted(
+        {tuple(row) for row in conn.execute(sql, (low, step, step, high))},
+        key=lambda row: order_key([(row[2 * i], row[2 * i + 1]) for i in range(width)]),
+    )
     segments = max(1, round(len(sample) * step / every))  # rows ~ sampled keys * step
     return [sample[i * len(sample) // segments] for i in range(1, segments)]
 
 
-def row_values(conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None,
-               rowid: int | None) -> tuple[list[Raw], list[bytes | None], str | None] | None:
+def row_values(
+    conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None, rowid: int | None
+) -> tuple[list[Raw], list[bytes | None], str | None] | None:
     """One row's raw and canonical values, by key (or rowid); None when it is gone."""
     where, params = _row_where(spec, rowid, raw_key)
     found = conn.execute(_select(spec, where), params).fetchone()

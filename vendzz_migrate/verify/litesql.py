@@ -99,13 +99,20 @@ def row_plan(spec: Spec, *, ordered: bool, utf8: bool = True) -> RowPlan:
         select += [f"typeof({qi(col.source)})", qi(col.source)]
     close()
     order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
-    sql = (f"SELECT {', '.join(select)} FROM {qi(spec.name)}"
-           f"{' ORDER BY ' + order if ordered else ''}")
+    sql = (
+        f"SELECT {', '.join(select)} FROM {qi(spec.name)}{' ORDER BY ' + order if ordered else ''}"
+    )
     plain = len(key_slots) == 1 and spec.columns[spec.key_pos[0]].conversion.text_is_canon
     json.extend([False] * (len(ops) - len(json)))
-    return RowPlan(sql, tuple(ops), tuple(key_slots),
-                   tuple(spec.canons[p] for p in spec.key_pos), len(spec.columns),
-                   key_slots[0] if plain else None, tuple(json))
+    return RowPlan(
+        sql,
+        tuple(ops),
+        tuple(key_slots),
+        tuple(spec.canons[p] for p in spec.key_pos),
+        len(spec.columns),
+        key_slots[0] if plain else None,
+        tuple(json),
+    )
 
 
 def utf8(conn: sqlite3.Connection) -> bool:

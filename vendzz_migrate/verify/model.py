@@ -109,14 +109,22 @@ class VerifyReport(BaseModel):
         tot = Totals(tables=len(self.tables))
         for t in self.tables:
             tot.mismatched_tables += t.status is Status.MISMATCH
-            for name in ("source_rows", "target_rows", "quarantined", "missing", "extra",
-                         "changed"):
+            for name in (
+                "source_rows",
+                "target_rows",
+                "quarantined",
+                "missing",
+                "extra",
+                "changed",
+            ):
                 setattr(tot, name, getattr(tot, name) + getattr(t, name))
         tot.schema_mismatches = sum(c.status is Status.MISMATCH for c in self.schema_checks)
         self.total = tot
 
     def summary(self) -> str:
         tot = self.total
-        return (f"{tot.mismatched_tables} of {tot.tables} table(s) differ: {tot.missing} missing, "
-                f"{tot.extra} extra, {tot.changed} changed row(s), {tot.quarantined} quarantined;"
-                f" {tot.schema_mismatches} schema difference(s)")
+        return (
+            f"{tot.mismatched_tables} of {tot.tables} table(s) differ: {tot.missing} missing, "
+            f"{tot.extra} extra, {tot.changed} changed row(s), {tot.quarantined} quarantined;"
+            f" {tot.schema_mismatches} schema difference(s)"
+        )

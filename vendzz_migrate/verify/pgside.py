@@ -33,13 +33,13 @@ def open_target(url: str) -> psycopg.Connection:
 
 
 def _row(spec: Spec) -> str:
-    return pgcanon.row_sql([(c.target, t) for c, t in zip(spec.columns, spec.pg_types,
-                                                         strict=True)])
+    return pgcanon.row_sql(
+        [(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)]
+    )
 
 
 def _keys(spec: Spec) -> list[str]:
-    return [pgcanon.key_sql(c, t) for c, t in zip(spec.key_targets, spec.pg_key_types,
-                                                  strict=True)]
+    return [pgcanon.key_sql(c, t) for c, t in zip(spec.key_targets, spec.pg_key_types, strict=True)]
 
 
 def _param(spec: Spec, key: Key) -> list[Any]:
@@ -47,8 +47,9 @@ def _param(spec: Spec, key: Key) -> list[Any]:
 
 
 def _placeholders(spec: Spec) -> str:
-    return ", ".join("%s::bigint" if spec.integer_key(i) else "%s::text"
-                     for i in range(len(spec.key_pos)))
+    return ", ".join(
+        "%s::bigint" if spec.integer_key(i) else "%s::text" for i in range(len(spec.key_pos))
+    )
 
 
 def _range(spec: Spec, lo: Key | None, hi: Key | None) -> tuple[str, list[Any]]:
@@ -62,8 +63,9 @@ def _range(spec: Spec, lo: Key | None, hi: Key | None) -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
-def _run(conn: psycopg.Connection, sql: str, params: Sequence[Any] = (), *,
-         hashed: bool = False) -> list[tuple[Any, ...]]:
+def _run(
+    conn: psycopg.Connection, sql: str, params: Sequence[Any] = (), *, hashed: bool = False
+) -> list[tuple[Any, ...]]:
     """``hashed``: a GROUP BY whose groups the planner cannot count (it guesses one per row,
     then sorts every row, spilling to disk) is aggregated in a hash table instead."""
     import psycopg
@@ -79,16 +81,21 @@ def _run(conn: psycopg.Connection, sql: str, params: Sequence[Any] = (), *,
 
 
 def table_types(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
-    rows = _run(conn, "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
-                " WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
-                " ORDER BY a.attnum", (qualified(schema, table),))
+    rows = _run(
+        conn,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+        " WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
+        " ORDER BY a.attnum",
+        (qualified(schema, table),),
+    )
     return {str(n): str(t) for n, t in rows}
 
 
 def totals(conn: psycopg.Connection, spec: Spec, schema: str) -> tuple[int, int]:
     h = pgcanon.hash64_sql(_row(spec))
-    rows = _run(conn, f"SELECT count(*), coalesce(sum({h}), 0)"
-                      f" FROM {qualified(schema, spec.target)}")
+    rows = _run(
+        conn, f"SELECT count(*), coalesce(sum({h}), 0) FROM {qualified(schema, spec.target)}"
+    )
     return int(rows[0][0]), int(rows[0][1])
 
 
@@ -96,19 +103,29 @@ def count(conn: psycopg.Connection, spec: Spec, schema: str) -> int:
     return int(_run(conn, f"SELECT count(*) FROM {qualified(schema, spec.target)}")[0][0])
 
 
-def segment_sums(conn: psycopg.Connection, spec: Spec, schema: str, starts: list[Key], *,
-                 lo: Key | None = None, hi: Key | None = None) -> dict[int, tuple[int, int]]:
+def segment_sums(
+    conn: psycopg.Connection,
+    spec: Spec,
+    schema: str,
+    starts: list[Key],
+    *,
+    lo: Key | None = None,
+    hi: Key | None = None,
+) -> dict[int, tuple[int, int]]:
     """{segment: (rows, sum of row hashes)} for the segments that begin at ``starts``."""
     h = pgcanon.hash64_sql(_row(spec))
     where, params = _range(spec, lo, hi)
     table = qualified(schema, spec.target)
     if len(spec.key_pos) == 1:
         array = "bigint[]" if spec.integer_key(0) else "text[]"
-        sql = (f"SELECT width_bucket({_keys(spec)[0]}, %s::{array}), count(*), sum({h})"
-               f" FROM {table} WHERE {where} GROUP BY 1")
+        sql = (
+            f"SELECT width_bucket({_keys(spec)[0]}, %s::{array}), count(*), sum({h})"
+            f" FROM {table} WHERE {where} GROUP BY 1"
+        )
         values = [_param(spec, s)[0] for s in starts]
-        return {int(b): (int(n), int(s))
-                for b, n, s in _run(conn, sql, [values, *params], hashed=True)}
+        return {
+            int(b): (int(n), int(s)) for b, n, s in _run(conn, sql, [values, *params], hashed=True)
+        }
     # composite keys: the server hashes, segments are assigned here in the same byte order
     sql = f"SELECT {', '.join(_keys(spec))}, {h} FROM {table} WHERE {where}"
     order = [_order(spec, s) for s in starts]
@@ -122,18 +139,22 @@ def segment_sums(conn: psycopg.Connection, spec: Spec, schema: str, starts: list
 
 
 def _order(spec: Spec, key: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(int(v) if spec.integer_key(i) else str(v).encode("utf-8")
-                 for i, v in enumerate(key))
+    return tuple(
+        int(v) if spec.integer_key(i) else str(v).encode("utf-8") for i, v in enumerate(key)
+    )
 
 
-def range_rows(conn: psycopg.Connection, spec: Spec, schema: str, lo: Key | None = None,
-               hi: Key | None = None) -> dict[Key, list[bytes]]:
+def range_rows(
+    conn: psycopg.Connection, spec: Spec, schema: str, lo: Key | None = None, hi: Key | None = None
+) -> dict[Key, list[bytes]]:
     """{key: [md5 of the canonical row, ...]} (more than one only if the key is duplicated)."""
     import psycopg
 
     where, params = _range(spec, lo, hi)
-    sql = (f"SELECT {', '.join(f'({k})::text' for k in _keys(spec))}, decode(md5({_row(spec)}),"
-           f" 'hex') FROM {qualified(schema, spec.target)} WHERE {where}")
+    sql = (
+        f"SELECT {', '.join(f'({k})::text' for k in _keys(spec))}, decode(md5({_row(spec)}),"
+        f" 'hex') FROM {qualified(schema, spec.target)} WHERE {where}"
+    )
     width = len(spec.key_pos)
     out: dict[Key, list[bytes]] = {}
     try:
@@ -147,40 +168,53 @@ def range_rows(conn: psycopg.Connection, spec: Spec, schema: str, lo: Key | None
     return out
 
 
-def values_for(conn: psycopg.Connection, spec: Spec, schema: str, keys: list[Key]
-               ) -> dict[Key, list[str | None]]:
+def values_for(
+    conn: psycopg.Connection, spec: Spec, schema: str, keys: list[Key]
+) -> dict[Key, list[str | None]]:
     """Canonical values of the rows with these keys."""
     if not keys:
         return {}
-    exprs = [pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types,
-                                                             strict=True)]
+    exprs = [
+        pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
+    ]
     cols = "(" + ", ".join(_keys(spec)) + ")"
     width = len(spec.key_pos)
     out: dict[Key, list[str | None]] = {}
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
+        chunk = keys[start : start + 500]
         rows_sql = ", ".join(f"({_placeholders(spec)})" for _ in chunk)
-        sql = (f"SELECT {', '.join(f'({k})::text' for k in _keys(spec))}, {', '.join(exprs)}"
-               f" FROM {qualified(schema, spec.target)} WHERE {cols} IN ({rows_sql})")
+        sql = (
+            f"SELECT {', '.join(f'({k})::text' for k in _keys(spec))}, {', '.join(exprs)}"
+            f" FROM {qualified(schema, spec.target)} WHERE {cols} IN ({rows_sql})"
+        )
         params = [p for key in chunk for p in _param(spec, key)]
         for row in _run(conn, sql, params):
             out[tuple(row[:width])] = list(row[width:])
     return out
 
 
-def multiset(conn: psycopg.Connection, spec: Spec, schema: str
-             ) -> dict[bytes, tuple[int, list[str]]]:
+def multiset(
+    conn: psycopg.Connection, spec: Spec, schema: str
+) -> dict[bytes, tuple[int, list[str]]]:
     """Keyless tables: {row md5: (how many rows, up to 5 ctids)}."""
-    sql = (f"SELECT decode(md5({_row(spec)}), 'hex') AS h, count(*),"
-           f" (array_agg(ctid::text ORDER BY ctid))[1:5] FROM {qualified(schema, spec.target)}"
-           f" GROUP BY 1")
+    sql = (
+        f"SELECT decode(md5({_row(spec)}), 'hex') AS h, count(*),"
+        f" (array_agg(ctid::text ORDER BY ctid))[1:5] FROM {qualified(schema, spec.target)}"
+        f" GROUP BY 1"
+    )
     return {bytes(h): (int(n), list(c)) for h, n, c in _run(conn, sql)}
 
 
-def ctid_values(conn: psycopg.Connection, spec: Spec, schema: str, ctid: str
-                ) -> list[str | None] | None:
-    exprs = [pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types,
-                                                             strict=True)]
-    rows = _run(conn, f"SELECT {', '.join(exprs) or 'NULL'} FROM"
-                      f" {qualified(schema, spec.target)} WHERE ctid = %s::tid", (ctid,))
+def ctid_values(
+    conn: psycopg.Connection, spec: Spec, schema: str, ctid: str
+) -> list[str | None] | None:
+    exprs = [
+        pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
+    ]
+    rows = _run(
+        conn,
+        f"SELECT {', '.join(exprs) or 'NULL'} FROM"
+        f" {qualified(schema, spec.target)} WHERE ctid = %s::tid",
+        (ctid,),
+    )
     return list(rows[0]) if rows else None

@@ -12,36 +12,73 @@ from vendzz_migrate import console
 from vendzz_migrate.verify.model import Difference, Status, TableResult, VerifyReport
 
 SHOWN = 20  # differences printed per table (all are in --json)
-_STYLE = {Status.OK: "green", Status.QUARANTINED: "yellow", Status.MISMATCH: "red",
-          Status.DOCUMENTED: "cyan"}
+_STYLE = {
+    Status.OK: "green",
+    Status.QUARANTINED: "yellow",
+    Status.MISMATCH: "red",
+    Status.DOCUMENTED: "cyan",
+}
 
 
 def summary(report: VerifyReport) -> None:
-    table = Table(title=f"verify ({report.mode}) {report.source} -> {report.target} "
-                  f"schema {report.schema_name}", title_justify="left")
-    for header in ("table", "status", "source rows", "target rows", "quarantined", "missing",
-                   "extra", "changed", "time"):
+    table = Table(
+        title=f"verify ({report.mode}) {report.source} -> {report.target} "
+        f"schema {report.schema_name}",
+        title_justify="left",
+    )
+    for header in (
+        "table",
+        "status",
+        "source rows",
+        "target rows",
+        "quarantined",
+        "missing",
+        "extra",
+        "changed",
+        "time",
+    ):
         table.add_column(header, justify="left" if header in ("table", "status") else "right")
     for t in report.tables:
         style = _STYLE[t.status]
-        table.add_row(escape(t.table), f"[{style}]{t.status.value}[/{style}]",
-                      f"{t.source_rows:,}", f"{t.target_rows:,}", f"{t.quarantined:,}",
-                      f"{t.missing:,}", f"{t.extra:,}", f"{t.changed:,}", f"{t.seconds:.2f}s")
+        table.add_row(
+            escape(t.table),
+            f"[{style}]{t.status.value}[/{style}]",
+            f"{t.source_rows:,}",
+            f"{t.target_rows:,}",
+            f"{t.quarantined:,}",
+            f"{t.missing:,}",
+            f"{t.extra:,}",
+            f"{t.changed:,}",
+            f"{t.seconds:.2f}s",
+        )
     tot = report.total
     table.add_section()
-    table.add_row("total", "", f"{tot.source_rows:,}", f"{tot.target_rows:,}",
-                  f"{tot.quarantined:,}", f"{tot.missing:,}", f"{tot.extra:,}",
-                  f"{tot.changed:,}", f"{report.seconds:.2f}s")
+    table.add_row(
+        "total",
+        "",
+        f"{tot.source_rows:,}",
+        f"{tot.target_rows:,}",
+        f"{tot.quarantined:,}",
+        f"{tot.missing:,}",
+        f"{tot.extra:,}",
+        f"{tot.changed:,}",
+        f"{report.seconds:.2f}s",
+    )
     console.out.print(table)
     for t in report.tables:
         for line in _lines(t):
             console.out.print(line, markup=False)
     for check in report.schema_checks:
         if check.status is not Status.OK:
-            console.out.print(f"schema {check.status.value}: {check.kind} {check.object}: "
-                              f"{check.detail}", markup=False)
-    verdict = "[green]verify: everything matches[/green]" if report.ok else \
-        f"[red]verify: {escape(report.summary())}[/red]"
+            console.out.print(
+                f"schema {check.status.value}: {check.kind} {check.object}: {check.detail}",
+                markup=False,
+            )
+    verdict = (
+        "[green]verify: everything matches[/green]"
+        if report.ok
+        else f"[red]verify: {escape(report.summary())}[/red]"
+    )
     console.out.print(verdict)
 
 
@@ -64,8 +101,10 @@ def describe(diff: Difference) -> str:
     if diff.reason:
         text += f" ({diff.reason})"
     if diff.source is not None or diff.target is not None:
-        text += f" source={json.dumps(diff.source, ensure_ascii=False)}" \
-                f" target={json.dumps(diff.target, ensure_ascii=False)}"
+        text += (
+            f" source={json.dumps(diff.source, ensure_ascii=False)}"
+            f" target={json.dumps(diff.target, ensure_ascii=False)}"
+        )
     return text
 
 
@@ -75,25 +114,32 @@ def junit(report: VerifyReport) -> str:
     data = ET.SubElement(root, "testsuite", name="verify.data", tests=str(len(report.tables)))
     failures = 0
     for t in report.tables:
-        case = ET.SubElement(data, "testcase", classname="verify.data", name=t.table,
-                             time=f"{t.seconds:.3f}")
+        case = ET.SubElement(
+            data, "testcase", classname="verify.data", name=t.table, time=f"{t.seconds:.3f}"
+        )
         failed = t.status is Status.MISMATCH or (report.strict and t.quarantined > 0)
         failures += failed
         body = "\n".join(_lines(t))
         if failed:
-            failure = ET.SubElement(case, "failure", type=t.status.value,
-                                    message=f"{t.missing} missing, {t.extra} extra, {t.changed} "
-                                    f"changed, {t.quarantined} quarantined")
+            failure = ET.SubElement(
+                case,
+                "failure",
+                type=t.status.value,
+                message=f"{t.missing} missing, {t.extra} extra, {t.changed} "
+                f"changed, {t.quarantined} quarantined",
+            )
             failure.text = body
         elif body:
             ET.SubElement(case, "system-out").text = body
     data.set("failures", str(failures))
-    checks = ET.SubElement(root, "testsuite", name="verify.schema",
-                           tests=str(len(report.schema_checks)))
+    checks = ET.SubElement(
+        root, "testsuite", name="verify.schema", tests=str(len(report.schema_checks))
+    )
     bad = 0
     for check in report.schema_checks:
-        case = ET.SubElement(checks, "testcase", classname=f"verify.schema.{check.kind}",
-                             name=check.object, time="0")
+        case = ET.SubElement(
+            checks, "testcase", classname=f"verify.schema.{check.kind}", name=check.object, time="0"
+        )
         if check.status is Status.MISMATCH:
             bad += 1
             ET.SubElement(case, "failure", type="mismatch", message=check.detail)

@@ -52,14 +52,26 @@ class VerifyOptions(BaseModel):
     strict: bool = False
     allow_empty: bool = False  # a source without any table is an error unless asked for
     segment_rows: int = Field(default=10_000, ge=2)
-    workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
-                         ge=1, le=64, description="tables compared at once, each in a worker "
-                         "process with its own SQLite reader (all on one instant)")
-    parallel_min_rows: int = Field(default=100_000, ge=0, description="below this many source "
-                                   "rows, tables are compared in this process (starting "
-                                   "workers costs more than it saves)")
-    split_rows: int = Field(default=20_000, ge=1, description="with workers, a table of at "
-                            "least twice this many rows is cut into rowid ranges (checksum)")
+    workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
+        ge=1,
+        le=64,
+        description="tables compared at once, each in a worker "
+        "process with its own SQLite reader (all on one instant)",
+    )
+    parallel_min_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description="below this many source "
+        "rows, tables are compared in this process (starting "
+        "workers costs more than it saves)",
+    )
+    split_rows: int = Field(
+        default=20_000,
+        ge=1,
+        description="with workers, a table of at "
+        "least twice this many rows is cut into rowid ranges (checksum)",
+    )
 
 
 ATTEMPTS = 3  # tries to pin every reader on one instant before comparing in this process
@@ -94,19 +106,27 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
             pool = None
             try:
                 rows = _rows(source)
-                if opts.workers > 1 and attempt < ATTEMPTS - 1 and \
-                        sum(rows.values()) >= opts.parallel_min_rows:
-                    pool = workers.Workers(opts.source, url, count=opts.workers,
-                                           schema=opts.schema_name,
-                                           show_values=opts.show_values,
-                                           segment_rows=opts.segment_rows)
+                if (
+                    opts.workers > 1
+                    and attempt < ATTEMPTS - 1
+                    and sum(rows.values()) >= opts.parallel_min_rows
+                ):
+                    pool = workers.Workers(
+                        opts.source,
+                        url,
+                        count=opts.workers,
+                        schema=opts.schema_name,
+                        show_values=opts.show_values,
+                        segment_rows=opts.segment_rows,
+                    )
                 prepared = _prepare(opts, url, source, target, rows)
                 if pool is not None:
                     _cut(prepared, pool)
                     pool.wait_ready()
                     if _data_version(watcher) != version:
-                        console.debug("verify: the source changed while workers started; "
-                                      "starting over")
+                        console.debug(
+                            "verify: the source changed while workers started; starting over"
+                        )
                         continue
                 report = _verify(prepared, pool)
                 if pool is not None:
@@ -137,8 +157,12 @@ def _data_version(conn: sqlite3.Connection) -> int:
 
 def _rows(source: sqlite3.Connection) -> dict[str, int]:
     """Rows of every table of the file, counted once, on this reader's instant."""
-    names = [n.decode() if isinstance(n, bytes) else n for (n,) in source.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    names = [
+        n.decode() if isinstance(n, bytes) else n
+        for (n,) in source.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     return {name: lite.count_rows(source, name) for name in names}
 
 
@@ -158,7 +182,8 @@ class _Prepared:
     rows: dict[str, int] = field(default_factory=dict)  # source rows per table
     # tables cut among workers: rowid ranges, and segment starts (checksum mode)
     cuts: dict[str, tuple[list[tuple[int, int]], list[lite.Bound] | None]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     # tables compared whole by a worker, submitted before the cuts are read
     whole: dict[str, Future[TableResult]] = field(default_factory=dict)
 
@@ -169,46 +194,65 @@ def _cut(p: _Prepared, pool: workers.Workers) -> None:
     whole, so that they work while this process reads the cuts (the segment starts of a
     large table take a walk of its key index)."""
     opts = p.opts
-    parts = {name: min(4 * pool.count, p.rows[name] // opts.split_rows)
-             for name in p.specs}
-    cut = {name for name, spec in p.specs.items()
-           if opts.mode != "counts" and parts[name] > 1 and lite.splittable(spec)}
+    parts = {name: min(4 * pool.count, p.rows[name] // opts.split_rows) for name in p.specs}
+    cut = {
+        name
+        for name, spec in p.specs.items()
+        if opts.mode != "counts" and parts[name] > 1 and lite.splittable(spec)
+    }
     for name in sorted(p.specs, key=lambda n: -p.rows[n]):
         if name not in cut:
             p.whole[name] = pool.submit(p.specs[name], opts.mode)
     for name in sorted(cut, key=lambda n: -p.rows[n]):
         spec = p.specs[name]
-        starts = (lite.bounds(p.source, spec, opts.segment_rows)
-                  if opts.mode == "checksum" else None)
+        starts = lite.bounds(p.source, spec, opts.segment_rows) if opts.mode == "checksum" else None
         p.cuts[name] = (lite.rowid_ranges(p.source, spec, parts[name]), starts)
 
 
-def _prepare(opts: VerifyOptions, url: str, source: sqlite3.Connection,
-             target: psycopg.Connection, rows: dict[str, int]) -> _Prepared:
+def _prepare(
+    opts: VerifyOptions,
+    url: str,
+    source: sqlite3.Connection,
+    target: psycopg.Connection,
+    rows: dict[str, int],
+) -> _Prepared:
     schema = insp.introspect(source)
     if not schema.tables and not opts.allow_empty:
-        raise SourceError(f"{opts.source} holds no table to verify (an empty or zero-byte "
-                          "file?); pass --allow-empty if that is what you mean")
+        raise SourceError(
+            f"{opts.source} holds no table to verify (an empty or zero-byte "
+            "file?); pass --allow-empty if that is what you mean"
+        )
     store = Store(target, opts.state_schema)
     prior = store.active_run(opts.schema_name)
     mapping, origin = _mapping(opts, source, schema, prior)
     if tuple(mapping.skip_tables) != insp.DEFAULT_SKIP:  # the copy skipped these as well
         schema = insp.introspect(source, mapping.skip_tables)
     plans = _selected(planner.build(mapping, schema), opts.tables)
-    report = VerifyReport(source=opts.source, target=mask(url), schema_name=opts.schema_name,
-                          mode=opts.mode, strict=opts.strict, mapping_from=origin,
-                          run_id=prior.run_id if prior else None)
+    report = VerifyReport(
+        source=opts.source,
+        target=mask(url),
+        schema_name=opts.schema_name,
+        mode=opts.mode,
+        strict=opts.strict,
+        mapping_from=origin,
+        run_id=prior.run_id if prior else None,
+    )
     rejects = _rejects(store, prior)
-    columns = {p.target: pgside.table_types(target, opts.schema_name, p.target)
-               for p in plans.values()}
-    prepared = _Prepared(opts, source, target, store, prior, mapping, schema, plans, columns,
-                         report)
+    columns = {
+        p.target: pgside.table_types(target, opts.schema_name, p.target) for p in plans.values()
+    }
+    prepared = _Prepared(
+        opts, source, target, store, prior, mapping, schema, plans, columns, report
+    )
     prepared.rows = {n: rows[p.table.name] for n, p in plans.items()}
     for name, plan in plans.items():
         if columns[plan.target]:
-            prepared.specs[name] = specs.build(plan, columns[plan.target],
-                                               mapping.tables[name].primary_key,
-                                               rejects.get(name, frozenset()))
+            prepared.specs[name] = specs.build(
+                plan,
+                columns[plan.target],
+                mapping.tables[name].primary_key,
+                rejects.get(name, frozenset()),
+            )
     return prepared
 
 
@@ -218,8 +262,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
     bisection) happens here; other tables are compared whole by a worker."""
     report, opts = p.report, p.opts
     names, rows = list(p.plans), p.rows
-    ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values,
-                      opts.segment_rows)
+    ctx = compare.Ctx(p.source, p.target, opts.schema_name, opts.show_values, opts.segment_rows)
     whole = p.whole
     split: dict[str, Future[TableResult]] = {}
     # ONE thread: this process's SQLite reader (and PostgreSQL connection) must never be used
@@ -233,12 +276,23 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             # the server's side starts now, while the workers read the source
             if starts is not None:
                 sums = [pool.sums(spec, starts, r) for r in ranges]
-                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
-                                             (starts, functools.partial(_gather, sums)))
+                split[name] = threads.submit(
+                    compare.compare_table,
+                    ctx,
+                    spec,
+                    opts.mode,
+                    (starts, functools.partial(_gather, sums)),
+                )
             else:
                 digests = [pool.digests(spec, r) for r in ranges]
-                split[name] = threads.submit(compare.compare_table, ctx, spec, opts.mode,
-                                             None, functools.partial(_chain, digests))
+                split[name] = threads.submit(
+                    compare.compare_table,
+                    ctx,
+                    spec,
+                    opts.mode,
+                    None,
+                    functools.partial(_chain, digests),
+                )
         if checks is None:
             _schema_checks(p)
         for name in names:
@@ -259,16 +313,27 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
 
 
 def _schema_checks(p: _Prepared) -> None:
-    cat = schema_check.catalog(p.target, p.opts.schema_name, p.columns,
-                               p.store.notes(p.prior.run_id) if p.prior else [],
-                               _orphans(p.store, p.prior))
-    p.report.schema_checks = schema_check.check(p.target, p.source, p.opts.schema_name,
-                                                plans=p.plans, mapping=p.mapping, src=p.schema,
-                                                cat=cat)
+    cat = schema_check.catalog(
+        p.target,
+        p.opts.schema_name,
+        p.columns,
+        p.store.notes(p.prior.run_id) if p.prior else [],
+        _orphans(p.store, p.prior),
+    )
+    p.report.schema_checks = schema_check.check(
+        p.target,
+        p.source,
+        p.opts.schema_name,
+        plans=p.plans,
+        mapping=p.mapping,
+        src=p.schema,
+        cat=cat,
+    )
 
 
-def _mapping(opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema,
-             prior: Run | None) -> tuple[maps.Mapping, str]:
+def _mapping(
+    opts: VerifyOptions, source: sqlite3.Connection, schema: insp.Schema, prior: Run | None
+) -> tuple[maps.Mapping, str]:
     if opts.mapping_path is not None:
         return maps.load(opts.mapping_path), str(opts.mapping_path)
     if prior is not None:
@@ -290,8 +355,8 @@ def _rejects(store: Store, prior: Run | None) -> dict[str, frozenset[str]]:
     if prior is None:
         return {}
     rows = store.conn.execute(
-        f"SELECT table_name, source_key FROM {store.q}.rejects WHERE run_id = %s",
-        (prior.run_id,)).fetchall()
+        f"SELECT table_name, source_key FROM {store.q}.rejects WHERE run_id = %s", (prior.run_id,)
+    ).fetchall()
     found: dict[str, set[str]] = {}
     for table, key in rows:
         found.setdefault(str(table), set()).add(json.dumps(_loaded(key), sort_keys=True))
@@ -307,10 +372,17 @@ def _orphans(store: Store, prior: Run | None) -> dict[str, int]:
         return {}
     rows = store.conn.execute(
         f"SELECT constraint_name, orphan_rows FROM {store.q}.orphans WHERE run_id = %s",
-        (prior.run_id,)).fetchall()
+        (prior.run_id,),
+    ).fetchall()
     return {str(c): int(n) for c, n in rows}
 
 
 def _absent(plan: TablePlan, rows: int) -> TableResult:
-    return TableResult(table=plan.table.name, target=plan.target, status=Status.MISMATCH,
-                       source_rows=rows, missing=rows, note="table missing in the target")
+    return TableResult(
+        table=plan.table.name,
+        target=plan.target,
+        status=Status.MISMATCH,
+        source_rows=rows,
+        missing=rows,
+        note="table missing in the target",
+    )

@@ -26,8 +26,17 @@ class Spec:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled without the canonicalisers (closures); rebuilt in the worker process."""
-        return (_restore, (self.plan, self.columns, self.pg_types, self.key_pos, self.rejects,
-                           self.reject_rowids))
+        return (
+            _restore,
+            (
+                self.plan,
+                self.columns,
+                self.pg_types,
+                self.key_pos,
+                self.rejects,
+                self.reject_rowids,
+            ),
+        )
 
     @property
     def name(self) -> str:
@@ -62,27 +71,49 @@ class Spec:
         return kind_for(self.pg_key_types[part]) is Kind.INTEGER
 
     def key_dict(self, key: Key) -> dict[str, Any]:
-        return {name: _plain_key(value, self.integer_key(i))
-                for i, (name, value) in enumerate(zip(self.key_targets, key, strict=True))}
+        return {
+            name: _plain_key(value, self.integer_key(i))
+            for i, (name, value) in enumerate(zip(self.key_targets, key, strict=True))
+        }
 
 
-def build(plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str],
-          rejects: frozenset[str]) -> Spec:
+def build(
+    plan: TablePlan, pg_columns: dict[str, str], primary_key: list[str], rejects: frozenset[str]
+) -> Spec:
     """A spec over the columns present in the target; keyless if a key column is absent."""
     cols = tuple(c for c in plan.columns if c.target in pg_columns)
     positions = {c.source: i for i, c in enumerate(cols)}
     key_pos = tuple(positions[k] for k in primary_key if k in positions)
     if len(key_pos) != len(primary_key):
         key_pos = ()
-    return Spec(plan, cols, tuple(pg_columns[c.target] for c in cols), key_pos, rejects,
-                tuple(column_fast(c.conversion) for c in cols), _rowids(plan, rejects))
+    return Spec(
+        plan,
+        cols,
+        tuple(pg_columns[c.target] for c in cols),
+        key_pos,
+        rejects,
+        tuple(column_fast(c.conversion) for c in cols),
+        _rowids(plan, rejects),
+    )
 
 
-def _restore(plan: TablePlan, columns: tuple[ColumnPlan, ...], pg_types: tuple[str, ...],
-             key_pos: tuple[int, ...], rejects: frozenset[str],
-             reject_rowids: frozenset[int] | None) -> Spec:
-    return Spec(plan, columns, pg_types, key_pos, rejects,
-                tuple(column_fast(c.conversion) for c in columns), reject_rowids)
+def _restore(
+    plan: TablePlan,
+    columns: tuple[ColumnPlan, ...],
+    pg_types: tuple[str, ...],
+    key_pos: tuple[int, ...],
+    rejects: frozenset[str],
+    reject_rowids: frozenset[int] | None,
+) -> Spec:
+    return Spec(
+        plan,
+        columns,
+        pg_types,
+        key_pos,
+        rejects,
+        tuple(column_fast(c.conversion) for c in columns),
+        reject_rowids,
+    )
 
 
 def _rowids(plan: TablePlan, rejects: frozenset[str]) -> frozenset[int] | None:

@@ -29,8 +29,9 @@ START_TIMEOUT_S = 120.0
 _CTX: dict[str, compare.Ctx] = {}  # in a worker: its reader and connection
 
 
-def _start(path: str, url: str, schema: str, show_values: bool, segment_rows: int,
-           ready: Any) -> None:
+def _start(
+    path: str, url: str, schema: str, show_values: bool, segment_rows: int, ready: Any
+) -> None:
     """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
     try:
         reader = lite.open_source(Path(path))
@@ -58,12 +59,14 @@ class Workers:
     """``count`` worker processes, each holding a reader; see the module docstring. A worker
     that dies (killed, out of memory) fails the futures instead of leaving them pending."""
 
-    def __init__(self, path: Path, url: str, *, count: int, schema: str, show_values: bool,
-                 segment_rows: int) -> None:
+    def __init__(
+        self, path: Path, url: str, *, count: int, schema: str, show_values: bool, segment_rows: int
+    ) -> None:
         self.count = count
         self._ready = procs.context().Queue()
-        self._pool = procs.WorkerPool(count, _start, (str(path), url, schema, show_values,
-                                                      segment_rows, self._ready))
+        self._pool = procs.WorkerPool(
+            count, _start, (str(path), url, schema, show_values, segment_rows, self._ready)
+        )
 
     def wait_ready(self) -> None:
         """Block until every worker holds its reader; raise the first worker's error."""
@@ -73,7 +76,8 @@ class Workers:
             except queue.Empty:
                 raise errors.CapacityError(
                     f"verify: worker processes did not start in {START_TIMEOUT_S:.0f}s; "
-                    "retry with --workers 1") from None
+                    "retry with --workers 1"
+                ) from None
             if kind is not None:
                 error = getattr(errors, kind, errors.VendzzError)
                 raise error(message)
@@ -81,8 +85,9 @@ class Workers:
     def submit(self, spec: Spec, mode: Mode) -> Future[TableResult]:
         return self._pool.submit(_compare, spec, mode)
 
-    def sums(self, spec: Spec, starts: list[Bound], rowids: tuple[int, int]
-             ) -> Future[compare.SourceSums]:
+    def sums(
+        self, spec: Spec, starts: list[Bound], rowids: tuple[int, int]
+    ) -> Future[compare.SourceSums]:
         """The source sums of one rowid range of a table (see lite.segment_sums)."""
         return self._pool.submit(_sums, spec, starts, rowids)
 
@@ -100,5 +105,6 @@ def result(future: Future[T]) -> T:
     try:
         return future.result()
     except BrokenProcessPool:
-        raise errors.CapacityError("verify: a worker process died (killed, or out of memory?);"
-                                   " rerun with --workers 1") from None
+        raise errors.CapacityError(
+            "verify: a worker process died (killed, or out of memory?); rerun with --workers 1"
+        ) from None

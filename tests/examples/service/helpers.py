@@ -44,11 +44,16 @@ class Running:
 
 
 @contextlib.contextmanager
-def service(state_dir: Path, database_url: str, redis_url: str | None = None,
-            **env: str) -> Iterator[Running]:
+def service(
+    state_dir: Path, database_url: str, redis_url: str | None = None, **env: str
+) -> Iterator[Running]:
     port = free_port()
-    flags: dict[str, str | None] = {"DATABASE_URL": database_url, "REDIS_URL": redis_url or "",
-                                    "PORT": str(port), **env}
+    flags: dict[str, str | None] = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url or "",
+        "PORT": str(port),
+        **env,
+    }
     state = ctl.State(state_dir)
     ctl.start(state, flags, timeout=60)
     try:
@@ -66,8 +71,20 @@ def redis_server(workdir: Path) -> Iterator[str]:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)], stdout=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:

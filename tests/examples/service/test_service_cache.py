@@ -22,12 +22,14 @@ def test_a_warmed_cache_is_hit_and_health_agrees_with_redis(pg_copy: str, tmp_pa
     from vendzz_migrate.settings import load_settings
 
     with redis_server(tmp_path / "redis") as redis_url:
-        report = warm(load_settings(database_url=pg_copy, redis_url=redis_url), load_spec(),
-                      only=["quiz"])
+        report = warm(
+            load_settings(database_url=pg_copy, redis_url=redis_url), load_spec(), only=["quiz"]
+        )
         assert sum(c.keys for c in report.caches) > 0
         client = redis.Redis.from_url(redis_url)
-        warmed = sorted(k.decode().removeprefix("vendzz:quiz:") for k in
-                        client.scan_iter("vendzz:quiz:*"))
+        warmed = sorted(
+            k.decode().removeprefix("vendzz:quiz:") for k in client.scan_iter("vendzz:quiz:*")
+        )
         with service(tmp_path / "svc", pg_copy, redis_url) as svc, svc.http() as http:
             everything = http.get("/api/quizzes", params={"limit": 500, "published": 0})
             cold = sorted(set(everything.json()["ids"]) - set(warmed))
@@ -62,8 +64,16 @@ def test_a_miss_fills_the_cache_on_warm_cache_key_and_ttl(sample: Sample, tmp_pa
 def test_the_limiter_blocks_the_login_after_the_limit(sample: Sample, tmp_path: Path) -> None:
     with redis_server(tmp_path / "redis") as redis_url:
         client = redis.Redis.from_url(redis_url)
-        with service(tmp_path / "svc", sample.url, redis_url, VENDZZ_LOGIN_LIMIT="3",
-                     VENDZZ_LOGIN_WINDOW_S="600") as svc, svc.http() as http:
+        with (
+            service(
+                tmp_path / "svc",
+                sample.url,
+                redis_url,
+                VENDZZ_LOGIN_LIMIT="3",
+                VENDZZ_LOGIN_WINDOW_S="600",
+            ) as svc,
+            svc.http() as http,
+        ):
             body = {"email": sample.email, "password": PASSWORD}
             codes = [http.post("/api/auth/login", json=body).status_code for _ in range(4)]
             blocked = http.post("/api/auth/login", json=body)
@@ -88,8 +98,11 @@ def test_without_redis_the_limiter_runs_in_process(sample: Sample, tmp_path: Pat
 def test_redis_down_answers_from_the_database_and_health_degrades(
     sample: Sample, tmp_path: Path
 ) -> None:
-    with redis_server(tmp_path / "redis") as redis_url, \
-            service(tmp_path / "svc", sample.url, redis_url) as svc, svc.http() as http:
+    with (
+        redis_server(tmp_path / "redis") as redis_url,
+        service(tmp_path / "svc", sample.url, redis_url) as svc,
+        svc.http() as http,
+    ):
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
         assert http.get(f"/api/quizzes/{quiz_id}").status_code == 200
         assert http.get("/health").json()["status"] == "ok"

@@ -22,16 +22,32 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def ctl(*args: str) -> tuple[int, Any, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PORT")}
-    done = subprocess.run([sys.executable, "-m", "examples.service.ctl", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.service.ctl", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     out = json.loads(done.stdout) if done.stdout.strip() else None
     return done.returncode, out, done.stderr
 
 
 def test_start_restart_switch_status_stop(sample: Sample, pg_copy: str, tmp_path: Path) -> None:
     state, port = str(tmp_path / "run"), str(free_port())
-    code, started, err = ctl("start", "--state-dir", state, "--database-url", sample.url,
-                             "--port", port, "--env", "VENDZZ_LOGIN_LIMIT=7")
+    code, started, err = ctl(
+        "start",
+        "--state-dir",
+        state,
+        "--database-url",
+        sample.url,
+        "--port",
+        port,
+        "--env",
+        "VENDZZ_LOGIN_LIMIT=7",
+    )
     try:
         assert code == 0, err
         assert started["database"] == "sqlite" and started["port"] == int(port)
@@ -58,8 +74,17 @@ def test_start_restart_switch_status_stop(sample: Sample, pg_copy: str, tmp_path
 
 def test_start_fails_with_one_line_when_the_database_is_down(tmp_path: Path) -> None:
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
-    code, out, err = ctl("start", "--state-dir", str(tmp_path / "run"), "--database-url", dead,
-                         "--port", str(free_port()), "--timeout", "5")
+    code, out, err = ctl(
+        "start",
+        "--state-dir",
+        str(tmp_path / "run"),
+        "--database-url",
+        dead,
+        "--port",
+        str(free_port()),
+        "--timeout",
+        "5",
+    )
     assert code == 5 and out is None
     assert err.startswith("error: the service did not become healthy in 5 s")
     assert len(err.strip().splitlines()) == 1
@@ -67,8 +92,15 @@ def test_start_fails_with_one_line_when_the_database_is_down(tmp_path: Path) -> 
 
 
 def test_start_reports_the_service_own_error(tmp_path: Path) -> None:
-    code, _, err = ctl("start", "--state-dir", str(tmp_path / "run"), "--database-url",
-                       f"sqlite:///{tmp_path}/missing.db", "--port", str(free_port()))
+    code, _, err = ctl(
+        "start",
+        "--state-dir",
+        str(tmp_path / "run"),
+        "--database-url",
+        f"sqlite:///{tmp_path}/missing.db",
+        "--port",
+        str(free_port()),
+    )
     assert code == 4
     assert "stopped during start" in err and "no SQLite file at" in err
 
@@ -78,8 +110,15 @@ def test_start_refuses_a_taken_port_and_a_missing_database(tmp_path: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        code, _, err = ctl("start", "--state-dir", str(tmp_path / "a"), "--database-url",
-                           "sqlite:///x.db", "--port", port)
+        code, _, err = ctl(
+            "start",
+            "--state-dir",
+            str(tmp_path / "a"),
+            "--database-url",
+            "sqlite:///x.db",
+            "--port",
+            port,
+        )
     assert code == 7 and f"port {port}" in err
     code, _, err = ctl("start", "--state-dir", str(tmp_path / "b"))
     assert code == 4 and "no database" in err
@@ -91,8 +130,10 @@ def test_relative_paths_are_the_caller_s(tmp_path: Path) -> None:
     previous = Path.cwd()
     os.chdir(tmp_path)
     try:
-        env = merged_env(State(tmp_path / "run"), {"DATABASE_URL": "sqlite:///vendzz.db",
-                                                   "VENDZZ_MAPPING": "m.yaml"})
+        env = merged_env(
+            State(tmp_path / "run"),
+            {"DATABASE_URL": "sqlite:///vendzz.db", "VENDZZ_MAPPING": "m.yaml"},
+        )
     finally:
         os.chdir(previous)
     assert env["DATABASE_URL"] == f"sqlite:///{tmp_path.resolve()}/vendzz.db"

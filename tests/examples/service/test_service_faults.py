@@ -76,8 +76,10 @@ def test_database_going_away_is_a_503_and_health_degrades_then_recovers(
     proxy = Proxy(pg_port(pg_copy))
     try:
         url = via_port(pg_copy, proxy.port)
-        with service(tmp_path / "svc", url) as svc, httpx.Client(base_url=svc.url,
-                                                                  timeout=20) as http:
+        with (
+            service(tmp_path / "svc", url) as svc,
+            httpx.Client(base_url=svc.url, timeout=20) as http,
+        ):
             quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
             proxy.cut()
             read = http.get(f"/api/quizzes/{quiz_id}")
@@ -97,9 +99,15 @@ def test_database_going_away_is_a_503_and_health_degrades_then_recovers(
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return subprocess.run([sys.executable, "-m", "examples.service"], cwd=ROOT, timeout=120,
-                          env={**clean, "PORT": "1", **env}, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "examples.service"],
+        cwd=ROOT,
+        timeout=120,
+        env={**clean, "PORT": "1", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(("env", "reason"), [
@@ -111,8 +119,9 @@ def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     ({"DATABASE_URL": "sqlite:///{tmp}/empty.db", "PGPOOL_MAX_CONNECTIONS": "lots"},
      "PGPOOL_MAX_CONNECTIONS='lots' is not an integer"),
 ])  # fmt: skip
-def test_bad_settings_stop_the_start_with_one_line(tmp_path: Path, env: dict[str, str],
-                                                   reason: str) -> None:
+def test_bad_settings_stop_the_start_with_one_line(
+    tmp_path: Path, env: dict[str, str], reason: str
+) -> None:
     empty = sqlite3.connect(tmp_path / "empty.db")
     empty.execute("CREATE TABLE users (id TEXT PRIMARY KEY)")
     empty.close()

@@ -33,15 +33,16 @@ def test_admin_flag_refuses_writes_lets_reads_through_and_survives_a_restart(
     with service(tmp_path / "svc", sample.url) as svc:
         with svc.http() as http:
             quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
-            assert http.get("/admin/maintenance").json() == {"maintenance": False,
-                                                             "writes_in_flight": 0}
+            assert http.get("/admin/maintenance").json() == {
+                "maintenance": False,
+                "writes_in_flight": 0,
+            }
             on = http.post("/admin/maintenance", json={"enabled": True}).json()
             rows = count_responses(sample.path)
             assert _frozen(http, quiz_id)
             assert count_responses(sample.path) == rows  # refused, not performed
             assert http.get(f"/api/quizzes/{quiz_id}").status_code == 200
-            login = http.post("/api/auth/login", json={"email": sample.email,
-                                                       "password": PASSWORD})
+            login = http.post("/api/auth/login", json={"email": sample.email, "password": PASSWORD})
             assert login.status_code == 200
         assert on == {"maintenance": True, "writes_in_flight": 0}
         assert svc.state.maintenance_file.exists()
@@ -56,8 +57,11 @@ def test_admin_flag_refuses_writes_lets_reads_through_and_survives_a_restart(
 
 
 def test_the_file_and_the_redis_key_turn_it_on(sample: Sample, tmp_path: Path) -> None:
-    with redis_server(tmp_path / "redis") as redis_url, \
-            service(tmp_path / "svc", sample.url, redis_url) as svc, svc.http() as http:
+    with (
+        redis_server(tmp_path / "redis") as redis_url,
+        service(tmp_path / "svc", sample.url, redis_url) as svc,
+        svc.http() as http,
+    ):
         client = redis.Redis.from_url(redis_url)
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
         svc.state.maintenance_file.write_text("on\n")
@@ -74,8 +78,10 @@ def test_the_file_and_the_redis_key_turn_it_on(sample: Sample, tmp_path: Path) -
 def test_a_write_in_flight_is_counted_and_drains(sample: Sample, tmp_path: Path) -> None:
     """A write waiting for the SQLite lock is in flight; freezing refuses new writes, and the
     one in flight still commits once the lock is released (the cutover waits for zero)."""
-    with service(tmp_path / "svc", sample.url, VENDZZ_SQLITE_BUSY_TIMEOUT_MS="120000") as svc, \
-            svc.http() as http:
+    with (
+        service(tmp_path / "svc", sample.url, VENDZZ_SQLITE_BUSY_TIMEOUT_MS="120000") as svc,
+        svc.http() as http,
+    ):
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
         lock = sqlite3.connect(sample.path, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")  # hold the write lock: the service's write must wait
@@ -88,8 +94,10 @@ def test_a_write_in_flight_is_counted_and_drains(sample: Sample, tmp_path: Path)
         writer = threading.Thread(target=write)
         writer.start()
         try:
-            wait_until(lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 1,
-                       "the write to be in flight")
+            wait_until(
+                lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 1,
+                "the write to be in flight",
+            )
             frozen = http.post("/admin/maintenance", json={"enabled": True}).json()
             refused = http.post(f"/api/quizzes/{quiz_id}/responses", json=WRITE)
         finally:
@@ -104,8 +112,9 @@ def test_a_write_in_flight_is_counted_and_drains(sample: Sample, tmp_path: Path)
     new_id = result["resp"].json()["id"]
     conn = sqlite3.connect(sample.path)
     try:
-        assert conn.execute("SELECT count(*) FROM quiz_responses WHERE id = ?",
-                            (new_id,)).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT count(*) FROM quiz_responses WHERE id = ?", (new_id,)
+        ).fetchone() == (1,)
     finally:
         conn.close()
 
@@ -121,15 +130,18 @@ def test_bad_admin_body_is_a_422(sample: Sample, tmp_path: Path) -> None:
 def test_a_write_is_one_transaction(sample: Sample, tmp_path: Path) -> None:
     """A response_variables row that fails takes its quiz_responses row with it: no 201."""
     conn = sqlite3.connect(sample.path)
-    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON response_variables "
-                 "WHEN NEW.variableName = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    conn.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON response_variables "
+        "WHEN NEW.variableName = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
     conn.commit()
     conn.close()
     with service(tmp_path / "svc", sample.url) as svc, svc.http() as http:
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
         rows = count_responses(sample.path)
-        failed = http.post(f"/api/quizzes/{quiz_id}/responses",
-                           json={"responses": {"fine": 1, "boom": 2}})
+        failed = http.post(
+            f"/api/quizzes/{quiz_id}/responses", json={"responses": {"fine": 1, "boom": 2}}
+        )
         assert count_responses(sample.path) == rows
         fine = http.post(f"/api/quizzes/{quiz_id}/responses", json={"responses": {"fine": 1}})
     assert failed.status_code == 500 and failed.json() == {"error": "internal error"}
@@ -140,8 +152,10 @@ def test_stop_lets_the_write_in_flight_finish(sample: Sample, tmp_path: Path) ->
     """ctl stop is graceful: SIGTERM, the write in flight commits and answers, then exit."""
     from examples.service import ctl
 
-    with service(tmp_path / "svc", sample.url, VENDZZ_SQLITE_BUSY_TIMEOUT_MS="120000") as svc, \
-            svc.http() as http:
+    with (
+        service(tmp_path / "svc", sample.url, VENDZZ_SQLITE_BUSY_TIMEOUT_MS="120000") as svc,
+        svc.http() as http,
+    ):
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
         lock = sqlite3.connect(sample.path, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
@@ -155,11 +169,15 @@ def test_stop_lets_the_write_in_flight_finish(sample: Sample, tmp_path: Path) ->
         stopper = threading.Thread(target=lambda: result.update(stop=ctl.stop(svc.state, 120)))
         writer.start()
         try:
-            wait_until(lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 1,
-                       "the write to be in flight")
+            wait_until(
+                lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 1,
+                "the write to be in flight",
+            )
             stopper.start()
-            wait_until(lambda: "Shutting down" in svc.state.log_file.read_text(),
-                       "the service to receive SIGTERM")
+            wait_until(
+                lambda: "Shutting down" in svc.state.log_file.read_text(),
+                "the service to receive SIGTERM",
+            )
         finally:
             lock.execute("ROLLBACK")
             lock.close()
@@ -170,7 +188,8 @@ def test_stop_lets_the_write_in_flight_finish(sample: Sample, tmp_path: Path) ->
     assert result["stop"]["how"] == "terminated"
     conn = sqlite3.connect(sample.path)
     try:
-        assert conn.execute("SELECT count(*) FROM quiz_responses WHERE id = ?",
-                            (result["resp"].json()["id"],)).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT count(*) FROM quiz_responses WHERE id = ?", (result["resp"].json()["id"],)
+        ).fetchone() == (1,)
     finally:
         conn.close()

@@ -36,8 +36,11 @@ def test_metrics_carry_the_series_the_alert_rules_query(sample: Sample, tmp_path
     families = _scrape(sample, tmp_path)
     requests = families["http_requests"]  # the parser names a counter without _total
     assert requests.type == "counter"
-    counted = {(s.labels["route"], s.labels["status_code"]): s.value for s in requests.samples
-               if s.name == "http_requests_total"}
+    counted = {
+        (s.labels["route"], s.labels["status_code"]): s.value
+        for s in requests.samples
+        if s.name == "http_requests_total"
+    }
     assert counted[("/api/quizzes/{id}", "200")] == 3
     assert counted[("/api/quizzes/{id}", "404")] == 1  # a template, never the id
     assert counted[("/api/quizzes/{id}/responses", "503")] == 1
@@ -47,8 +50,9 @@ def test_metrics_carry_the_series_the_alert_rules_query(sample: Sample, tmp_path
     assert {"0.5", "2.0", "+Inf"} <= bounds  # the spec's P95 target and alert threshold
 
 
-def test_promtool_fires_the_http_alerts_on_the_scraped_series(sample: Sample,
-                                                             tmp_path: Path) -> None:
+def test_promtool_fires_the_http_alerts_on_the_scraped_series(
+    sample: Sample, tmp_path: Path
+) -> None:
     from vendzz_migrate.preflight.profile import load_profile
     from vendzz_migrate.provision.render import alert_rules
 
@@ -67,16 +71,30 @@ def test_promtool_fires_the_http_alerts_on_the_scraped_series(sample: Sample,
 
     def expected(name: str) -> dict[str, Any]:
         rule = by_name[name]
-        return {"eval_time": "10m", "alertname": name,
-                "exp_alerts": [{"exp_labels": rule["labels"],
-                                "exp_annotations": rule["annotations"]}]}
+        return {
+            "eval_time": "10m",
+            "alertname": name,
+            "exp_alerts": [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}],
+        }
 
-    test = {"rule_files": [str(rules)], "evaluation_interval": "1m",
-            "tests": [{"interval": "1m", "input_series": series,
-                       "alert_rule_test": [expected("VendzzErrorRate"),
-                                           expected("VendzzSlowResponses")]}]}
+    test = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [expected("VendzzErrorRate"), expected("VendzzSlowResponses")],
+            }
+        ],
+    }
     test_file = tmp_path / "test.yml"
     test_file.write_text(yaml.safe_dump(test, sort_keys=False))
-    done = subprocess.run(["promtool", "test", "rules", str(test_file)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -16,10 +16,21 @@ from tests.examples.service.helpers import service
 
 ANSWERS = {
     "responses": [
-        {"elementId": "e1", "elementType": "name", "pageId": "page1", "pageOrder": 0,
-         "question": "Seu nome?", "answer": "Ana Souza"},
-        {"elementId": "e2", "elementType": "email", "pageId": "page2", "pageOrder": 1,
-         "answer": "ana@example.com"},
+        {
+            "elementId": "e1",
+            "elementType": "name",
+            "pageId": "page1",
+            "pageOrder": 0,
+            "question": "Seu nome?",
+            "answer": "Ana Souza",
+        },
+        {
+            "elementId": "e2",
+            "elementType": "email",
+            "pageId": "page2",
+            "pageOrder": 1,
+            "answer": "ana@example.com",
+        },
     ],
     "metadata": {"isComplete": True, "completionPercentage": 100, "ip": "127.0.0.1"},
 }
@@ -48,8 +59,14 @@ def _session(url: str, email: str) -> tuple[dict[str, Any], str]:
         new_id = created.json()["id"]
         health = http.get("/health")
         body = health.json()
-        out["health"] = (health.status_code, body["status"], sorted(body),
-                         sorted(body["pool"]), sorted(body["cache"]), body["database"]["ok"])
+        out["health"] = (
+            health.status_code,
+            body["status"],
+            sorted(body),
+            sorted(body["pool"]),
+            sorted(body["cache"]),
+            body["database"]["ok"],
+        )
     return out, new_id
 
 
@@ -75,16 +92,18 @@ def test_same_session_same_answers_on_sqlite_and_its_postgres_copy(
     _stored_on_postgres(pg_copy, pg_id)
 
 
-def test_quiz_json_is_what_warm_cache_would_store(sample: Sample, pg_copy: str,
-                                                  tmp_path: Path) -> None:
+def test_quiz_json_is_what_warm_cache_would_store(
+    sample: Sample, pg_copy: str, tmp_path: Path
+) -> None:
     """The service's quiz JSON equals PostgreSQL's row_to_json (warm-cache's json encoding)."""
     with service(tmp_path / "lite", sample.url) as lite, lite.http() as http:
         ids = http.get("/api/quizzes", params={"limit": 20, "published": 0}).json()["ids"]
         served = {i: http.get(f"/api/quizzes/{i}").json() for i in ids}
     with psycopg.connect(pg_copy) as conn:
         conn.execute("SET TimeZone TO 'UTC'")
-        rows = conn.execute("SELECT id, row_to_json(q)::text FROM quizzes q WHERE id = ANY(%s)",
-                            [ids]).fetchall()
+        rows = conn.execute(
+            "SELECT id, row_to_json(q)::text FROM quizzes q WHERE id = ANY(%s)", [ids]
+        ).fetchall()
     assert len(rows) == len(ids) == 20
     for quiz_id, text in rows:
         assert served[quiz_id] == json.loads(text), quiz_id
@@ -95,11 +114,14 @@ def _stored_on_sqlite(path: Path, response_id: str) -> None:
     try:
         row = conn.execute(
             "SELECT typeof(submittedAt), submittedAt, responses, metadata FROM quiz_responses "
-            "WHERE id = ?", (response_id,)).fetchone()
+            "WHERE id = ?",
+            (response_id,),
+        ).fetchone()
         variables = conn.execute(
             "SELECT variableName, variableValue, typeof(createdAt), pageOrder "
             "FROM response_variables WHERE responseId = ? ORDER BY pageOrder",
-            (response_id,)).fetchall()
+            (response_id,),
+        ).fetchall()
     finally:
         conn.close()
     assert row is not None
@@ -113,13 +135,19 @@ def _stored_on_sqlite(path: Path, response_id: str) -> None:
 
 def _stored_on_postgres(url: str, response_id: str) -> None:
     with psycopg.connect(url) as conn:
-        types = dict(conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = 'quiz_responses'").fetchall())
-        row = conn.execute('SELECT "submittedAt", responses, metadata FROM quiz_responses '
-                           "WHERE id = %s", [response_id]).fetchone()
-        count = conn.execute('SELECT count(*) FROM response_variables WHERE "responseId" = %s',
-                             [response_id]).fetchone()
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'quiz_responses'"
+            ).fetchall()
+        )
+        row = conn.execute(
+            'SELECT "submittedAt", responses, metadata FROM quiz_responses WHERE id = %s',
+            [response_id],
+        ).fetchone()
+        count = conn.execute(
+            'SELECT count(*) FROM response_variables WHERE "responseId" = %s', [response_id]
+        ).fetchone()
     assert types["submittedAt"] == "timestamp with time zone"
     assert types["responses"] == "jsonb"
     assert row is not None and row[0].tzinfo is not None
@@ -128,8 +156,9 @@ def _stored_on_postgres(url: str, response_id: str) -> None:
 
 
 @pytest.mark.parametrize("schema", ["vendzz_app"])
-def test_postgres_schema_from_env_or_search_path(sample: Sample, pg_url: str, tmp_path: Path,
-                                                 schema: str) -> None:
+def test_postgres_schema_from_env_or_search_path(
+    sample: Sample, pg_url: str, tmp_path: Path, schema: str
+) -> None:
     """A copy into another schema is found through VENDZZ_SCHEMA or the URL's search_path."""
     from tests.copy.helpers import copy
 
@@ -143,8 +172,9 @@ def test_postgres_schema_from_env_or_search_path(sample: Sample, pg_url: str, tm
         assert http.get("/api/quizzes", params={"limit": 1}).json()["ids"]
 
 
-def test_a_renaming_mapping_stored_by_the_copy_is_followed(sample: Sample, pg_url: str,
-                                                           tmp_path: Path) -> None:
+def test_a_renaming_mapping_stored_by_the_copy_is_followed(
+    sample: Sample, pg_url: str, tmp_path: Path
+) -> None:
     """A copy made with a snake_case mapping (quizId -> quiz_id): the service finds the renames
     in the copy's state schema and answers with the data model's names, as on SQLite."""
     from tests.copy.helpers import copy
@@ -154,9 +184,13 @@ def test_a_renaming_mapping_stored_by_the_copy_is_followed(sample: Sample, pg_ur
     infer_file(sample.path, mapping, snake_case=True)
     copy(sample.path, pg_url, tmp_path / "work", workers=1, mapping_path=mapping)
     with psycopg.connect(pg_url) as conn:
-        columns = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'quiz_responses'").fetchall()}
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'quiz_responses'"
+            ).fetchall()
+        }
     assert {"quiz_id", "submitted_at"} <= columns
     with service(tmp_path / "lite", sample.url) as lite:
         on_sqlite, _ = _session(lite.url, sample.email)

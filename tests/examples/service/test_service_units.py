@@ -42,8 +42,13 @@ def test_postgres_pool_has_the_spec_sizes_and_drops_idle_connections(pg_copy: st
 
 
 def test_pool_sizes_follow_the_environment() -> None:
-    cfg = ServiceConfig.from_env({"DATABASE_URL": "postgresql://u@127.0.0.1:1/x",
-                                  "PGPOOL_MIN_CONNECTIONS": "2", "PGPOOL_MAX_CONNECTIONS": "5"})
+    cfg = ServiceConfig.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@127.0.0.1:1/x",
+            "PGPOOL_MIN_CONNECTIONS": "2",
+            "PGPOOL_MAX_CONNECTIONS": "5",
+        }
+    )
     engine = make_engine(cfg)
     try:
         assert (engine.pool.size(), engine.pool._max_overflow) == (2, 3)  # type: ignore[attr-defined]
@@ -88,15 +93,23 @@ def test_schema_from_env_or_search_path(url: str, configured: str | None, expect
 
 
 def test_one_variable_per_answered_element() -> None:
-    listed = ResponseIn.model_validate({"responses": [
-        {"elementId": "e1", "answer": "a", "pageId": "p1", "elementType": "text"},
-        {"elementFieldId": "f2", "value": 3},
-    ]}).variables()
+    listed = ResponseIn.model_validate(
+        {
+            "responses": [
+                {"elementId": "e1", "answer": "a", "pageId": "p1", "elementType": "text"},
+                {"elementFieldId": "f2", "value": 3},
+            ]
+        }
+    ).variables()
     keyed = ResponseIn.model_validate({"responses": {"nome": "Ana", "idade": 30}}).variables()
     assert [(v["variableName"], v["variableValue"], v["pageOrder"]) for v in listed] == [
-        ("e1", "a", 0), ("f2", 3, 1)]
+        ("e1", "a", 0),
+        ("f2", 3, 1),
+    ]
     assert [(v["variableName"], v["variableValue"]) for v in keyed] == [
-        ("nome", "Ana"), ("idade", 30)]
+        ("nome", "Ana"),
+        ("idade", 30),
+    ]
 
 
 def test_redis_client_has_the_spec_behaviour_and_connects_lazily() -> None:
@@ -109,8 +122,9 @@ def test_redis_client_has_the_spec_behaviour_and_connects_lazily() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
     port = listener.getsockname()[1]
-    side = RedisSide(ServiceConfig(database_url="sqlite:///x.db",
-                                   redis_url=f"redis://127.0.0.1:{port}/0"))
+    side = RedisSide(
+        ServiceConfig(database_url="sqlite:///x.db", redis_url=f"redis://127.0.0.1:{port}/0")
+    )
     assert side.client is not None
     pool = side.client.connection_pool
     retry = pool.connection_kwargs["retry"]

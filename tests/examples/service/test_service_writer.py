@@ -41,8 +41,16 @@ def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
 ) -> None:
     ack = tmp_path / "acked.txt"
     with service(tmp_path / "svc", sample.url) as svc:
-        writer = Writer(svc.url, rate=25, count=40, ack_log=ack, email=sample.email,
-                        password=PASSWORD, max_retry_s=120, seed=1)
+        writer = Writer(
+            svc.url,
+            rate=25,
+            count=40,
+            ack_log=ack,
+            email=sample.email,
+            password=PASSWORD,
+            max_retry_s=120,
+            seed=1,
+        )
         out: dict[str, Summary] = {}
         thread = threading.Thread(target=lambda: out.update(summary=writer.run()))
         thread.start()
@@ -70,8 +78,7 @@ def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
 def test_failed_writes_are_counted_never_acknowledged(sample: Sample, tmp_path: Path) -> None:
     ack = tmp_path / "acked.txt"
     with service(tmp_path / "svc", sample.url) as svc:
-        summary = Writer(svc.url, rate=50, count=3, ack_log=ack,
-                         quiz_ids=["no-such-quiz"]).run()
+        summary = Writer(svc.url, rate=50, count=3, ack_log=ack, quiz_ids=["no-such-quiz"]).run()
     assert (summary.attempted, summary.acknowledged, summary.failed) == (3, 0, 3)
     assert summary.failures == {"404": 3}
     assert read_ack_log(ack) == []
@@ -82,13 +89,19 @@ def test_the_writer_must_be_bounded() -> None:
         Writer("http://127.0.0.1:1", rate=1, ack_log=Path("x"))
 
 
-@pytest.mark.parametrize("args", [["--rate", "0"], ["--rate", "-1"], ["--url", "nope"],
-                                  ["--count", "0"], ["--max-retry", "-1"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--rate", "0"], ["--rate", "-1"], ["--url", "nope"], ["--count", "0"], ["--max-retry", "-1"]],
+)
 def test_the_cli_refuses_bad_arguments_in_one_line(
     args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = {"--url": "http://127.0.0.1:1", "--rate": "5", "--count": "1",
-            "--ack-log": str(tmp_path / "a.txt")}
+    base = {
+        "--url": "http://127.0.0.1:1",
+        "--rate": "5",
+        "--count": "1",
+        "--ack-log": str(tmp_path / "a.txt"),
+    }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     with pytest.raises(SystemExit) as exc:
         client_main([x for kv in base.items() for x in kv])
@@ -101,8 +114,18 @@ def test_an_ack_log_that_cannot_be_written_stops_before_any_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "file").write_text("")
-    code = client_main(["--url", "http://127.0.0.1:1", "--rate", "5", "--count", "1",
-                        "--ack-log", str(tmp_path / "file" / "acked.txt")])
+    code = client_main(
+        [
+            "--url",
+            "http://127.0.0.1:1",
+            "--rate",
+            "5",
+            "--count",
+            "1",
+            "--ack-log",
+            str(tmp_path / "file" / "acked.txt"),
+        ]
+    )
     out = capsys.readouterr()
     assert code == ExitCode.CONFIG and "Traceback" not in out.err
     assert "acked.txt" in out.err and json.loads(out.out)["attempted"] == 0
@@ -112,11 +135,29 @@ def test_the_cli_stops_cleanly_on_sigterm(sample: Sample, tmp_path: Path) -> Non
     ack, times = tmp_path / "acked.txt", tmp_path / "acked.tsv"
     with service(tmp_path / "svc", sample.url) as svc:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "examples.service.client", "--url", svc.url, "--rate", "20",
-             "--duration", "300", "--ack-log", str(ack), "--ack-times", str(times),
-             "--email", sample.email,
-             "--password", PASSWORD],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "examples.service.client",
+                "--url",
+                svc.url,
+                "--rate",
+                "20",
+                "--duration",
+                "300",
+                "--ack-log",
+                str(ack),
+                "--ack-times",
+                str(times),
+                "--email",
+                sample.email,
+                "--password",
+                PASSWORD,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             wait_until(lambda: len(read_ack_log(ack)) >= 3, "three acknowledged writes")
@@ -159,16 +200,20 @@ def test_a_rehearsed_cutover_keeps_every_acknowledged_write(
             wait_until(lambda: len(read_ack_log(ack)) >= 10, "ten writes on SQLite")
             with svc.http() as http:
                 http.post("/admin/maintenance", json={"enabled": True})
-                wait_until(lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 0,
-                           "the writes in flight to drain")
+                wait_until(
+                    lambda: http.get("/admin/maintenance").json()["writes_in_flight"] == 0,
+                    "the writes in flight to drain",
+                )
             wait_until(lambda: writer.summary.retried_503 >= 1, "a write to meet the freeze")
             before_switch = read_ack_log(ack)
             copy(sample.path, pg_url, tmp_path / "work", workers=1)
             switched = svc.restart(DATABASE_URL=pg_url)
             with svc.http() as http:
                 http.post("/admin/maintenance", json={"enabled": False})
-            wait_until(lambda: len(read_ack_log(ack)) >= len(before_switch) + 10,
-                       "ten writes on PostgreSQL")
+            wait_until(
+                lambda: len(read_ack_log(ack)) >= len(before_switch) + 10,
+                "ten writes on PostgreSQL",
+            )
         finally:
             writer.stop()
             thread.join(300)
@@ -178,6 +223,10 @@ def test_a_rehearsed_cutover_keeps_every_acknowledged_write(
     assert out["summary"].failed == 0 and out["summary"].abandoned == 0
     assert len(before_switch) >= 10
     with psycopg.connect(pg_url) as conn:
-        found = {r[0] for r in conn.execute("SELECT id FROM quiz_responses WHERE id = ANY(%s)",
-                                            [acked]).fetchall()}
+        found = {
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM quiz_responses WHERE id = ANY(%s)", [acked]
+            ).fetchall()
+        }
     assert found == set(acked)
