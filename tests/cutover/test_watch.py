@@ -66,3 +66,19 @@ def test_watch_passes_a_quiet_window(tmp_path: Path) -> None:
     )
     report = watch(plan, lambda _plan: parse_metrics(METRICS))
     assert report.ok and report.checks >= 2 and report.requests == 0
+
+
+def test_the_window_can_be_watched_by_monitor(tmp_path: Path, pg_url: str) -> None:
+    """``watch.monitor_profile``: the window is `vendzz-migrate monitor` (the spec's alert rules
+    and uptime target) on a real service; once the service is down it misses it, with why."""
+    from tests.loadtest.servers import running_app
+    from vendzz_migrate.cutover.watch import monitor_watch
+
+    with running_app() as app:
+        port = int(app.url.rsplit(":", 1)[1])
+        window = {"seconds": 1.0, "interval_seconds": 0.2, "monitor_profile": "dev"}
+        plan = load(write_plan(tmp_path, tmp_path / "x.db", pg_url, port, watch=window))
+        quiet = monitor_watch(plan)
+    failing = monitor_watch(plan)  # the service stopped: nothing answers on its port
+    assert quiet.ok and quiet.checks >= 3, quiet
+    assert not failing.ok and "uptime" in failing.reason, failing

@@ -568,9 +568,14 @@ class Engine:
         return {"freeze_seconds": time.time() - started.at if started else None}
 
     def watch(self) -> dict[str, Any]:
-        from vendzz_migrate.cutover.watch import watch
+        from vendzz_migrate.cutover.watch import monitor_watch, watch
 
-        report = watch(self.plan, self.probe) if self.probe else watch(self.plan)
+        if self.probe:
+            report = watch(self.plan, self.probe)
+        elif self.plan.watch.monitor_profile:
+            report = monitor_watch(self.plan)
+        else:
+            report = watch(self.plan)
         if not report.ok:
             raise CutoverAborted(
                 f"watch window: {report.reason}; the service writes to "

@@ -107,6 +107,13 @@ class Watch(_Strict):
     interval_seconds: float = Field(default=2.0, gt=0)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     max_p95_ms: float | None = Field(default=None, description="P95 ceiling (from /metrics)")
+    monitor_profile: str | None = Field(
+        default=None,
+        description="watch with `vendzz-migrate monitor` instead: the spec's alert rules (as "
+        "`provision` renders them) from this check profile (a name in checks/ or a file), over "
+        "the service's /health and /metrics, PostgreSQL connections and Redis; the window "
+        "fails when an alert fires or uptime misses its target",
+    )
 
 
 class Flags(_Strict):

@@ -132,3 +132,39 @@ def _judge(
         ok=not reason,
         reason=reason,
     )
+
+
+def monitor_watch(plan: CutoverPlan) -> WatchReport:
+    """The window as ``vendzz-migrate monitor`` watches it (``watch.monitor_profile``)."""
+    from vendzz_migrate import monitor
+
+    report = monitor.run(
+        monitor.Options(
+            url=plan.service.url.rstrip("/") + plan.service.health_path,
+            duration_s=max(plan.watch.seconds, 2 * plan.watch.interval_seconds),
+            interval_s=plan.watch.interval_seconds,
+            profile=plan.watch.monitor_profile or "production-1000",
+            database_url=plan.target_url(),
+            redis_url=plan.cache_url(),
+            rate_window_s=min(60.0, max(plan.watch.seconds, 2 * plan.watch.interval_seconds)),
+        )
+    )
+    reasons = [f"alert {a.alert} fired (peak {a.peak:g}, {a.threshold})" for a in report.alerts]
+    if not report.uptime_met:
+        reasons.append(f"uptime {report.uptime_pct:.2f}% under {report.uptime_target_pct}%")
+    reasons += [f"{name} did not answer" for name, n in report.unreachable.items() if n]
+    if report.passed and reasons:  # passed is the monitor's verdict; reasons only explain it
+        reasons = []
+    if not report.passed and not reasons:
+        reasons = ["the monitor's verdict (see its report)"]
+    return WatchReport(
+        seconds=report.duration_s,
+        checks=report.polls,
+        unhealthy=report.polls - report.up_polls,
+        requests=0.0,
+        errors=0.0,
+        error_rate=None,
+        p95_ms=report.worst_p95_ms,
+        ok=report.passed,
+        reason="; ".join(reasons),
+    )
