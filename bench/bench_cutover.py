@@ -46,7 +46,10 @@ sys.path.insert(0, str(ROOT))
 from vendzz_migrate.copy.run import CopyOptions  # noqa: E402
 from vendzz_migrate.copy.run import run as copy_run  # noqa: E402
 from vendzz_migrate.cutover import capture, delta, engine  # noqa: E402
-from vendzz_migrate.cutover.journal import open_journal  # noqa: E402
+from vendzz_migrate.cutover.journal import (
+    FROZEN_STEPS,
+    open_journal,
+)
 from vendzz_migrate.cutover.rehearsal import plan_for  # noqa: E402
 from vendzz_migrate.sample import generate  # noqa: E402
 from vendzz_migrate.source import introspect as insp  # noqa: E402
@@ -222,17 +225,7 @@ def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-FREEZE_STEPS = (
-    "freeze",
-    "drain",
-    "final-delta",
-    "verify-changed",
-    "sequences",
-    "cache-refresh",
-    "switch",
-    "smoke",
-    "unfreeze",
-)
+FREEZE_STEPS = ("freeze", *FROZEN_STEPS, "unfreeze")
 
 
 def _step_seconds(journal: Any) -> dict[str, float]:

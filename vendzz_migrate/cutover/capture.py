@@ -16,7 +16,8 @@ has no AUTOINCREMENT).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,12 +92,27 @@ def triggers_sql(index: int, cap: Captured) -> list[str]:
     ]
 
 
-def install(source: Path, skip: Iterable[str]) -> list[Captured]:
-    """Create the log and the triggers in one write transaction (idempotent)."""
+@contextmanager
+def _writing(source: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction on the live file (BEGIN IMMEDIATE), rolled back on an error,
+    which becomes the source's one-line error."""
     conn = open_rw(source)
     try:
-        caps = tables_to_capture(conn, skip)
         conn.execute("BEGIN IMMEDIATE")
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise source_error(Path(source), exc) from None
+    finally:
+        conn.close()
+
+
+def install(source: Path, skip: Iterable[str]) -> list[Captured]:
+    """Create the log and the triggers in one write transaction (idempotent)."""
+    with _writing(source) as conn:
+        caps = tables_to_capture(conn, skip)
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY, "
             "tbl TEXT NOT NULL, op TEXT NOT NULL, k TEXT NOT NULL)"
@@ -110,21 +126,12 @@ def install(source: Path, skip: Iterable[str]) -> list[Captured]:
             conn.execute(
                 f"INSERT OR REPLACE INTO {TABLES} VALUES (?, ?)", (cap.table, ",".join(cap.keys))
             )
-        conn.execute("COMMIT")
-        return caps
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise source_error(Path(source), exc) from None
-    finally:
-        conn.close()
+    return caps
 
 
 def remove(source: Path) -> int:
     """Drop every capture trigger and table; returns how many objects were dropped."""
-    conn = open_rw(source)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(source) as conn:
         names = [
             r[0]
             for r in conn.execute(
@@ -139,14 +146,7 @@ def remove(source: Path) -> int:
             if _exists(conn, table):
                 conn.execute(f"DROP TABLE {table}")
                 dropped += 1
-        conn.execute("COMMIT")
-        return dropped
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise source_error(Path(source), exc) from None
-    finally:
-        conn.close()
+    return dropped
 
 
 def _exists(conn: sqlite3.Connection, table: str) -> bool:

@@ -402,18 +402,22 @@ class Engine:
             "against": "the copy's snapshot",
         }
 
+    def _delta(self) -> delta.DeltaReport:
+        """One delta sync of the changes captured since the mark."""
+        return delta.sync(
+            self.plan.source,
+            self.target(),
+            self.plan.name,
+            self.mark(),
+            self.plan.budgets.delta_batch_keys,
+        )
+
     def catch_up(self) -> dict[str, Any]:
         rounds, keys, seconds = 0, 0, 0.0
         backlog = 0
         for rounds in range(1, self.plan.budgets.catchup_rounds + 1):
             self._panic_check()
-            rep = delta.sync(
-                self.plan.source,
-                self.target(),
-                self.plan.name,
-                self.mark(),
-                self.plan.budgets.delta_batch_keys,
-            )
+            rep = self._delta()
             keys += rep.keys
             seconds += rep.seconds
             backlog = delta.count_backlog(self.plan.source, rep.upto)
@@ -485,13 +489,13 @@ class Engine:
                 told = True
             self._panic_check()
             # keep the backlog small while holding, so the freeze stays short
-            rep = delta.sync(self.plan.source, self.target(), self.plan.name, self.mark())
+            rep = self._delta()
             if rep.keys:
                 console.debug(f"  holding: {rep.keys} key(s) synced in {rep.seconds:.2f}s")
             time.sleep(0.5)
             held = time.monotonic() - started
         if held:  # what the hold applied is verified now, not in the freeze
-            delta.sync(self.plan.source, self.target(), self.plan.name, self.mark())
+            self._delta()
             return {"held_seconds": held, **self._verify_applied(self.verified_upto())}
         return {"held_seconds": held}
 
@@ -504,13 +508,7 @@ class Engine:
         return {"seconds": hooks.drain(self.plan)}
 
     def final_delta(self) -> dict[str, Any]:
-        rep = delta.sync(
-            self.plan.source,
-            self.target(),
-            self.plan.name,
-            self.mark(),
-            self.plan.budgets.delta_batch_keys,
-        )
+        rep = self._delta()
         self._no_rejects(rep)
         return rep.model_dump(mode="json")
 

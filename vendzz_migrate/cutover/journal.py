@@ -50,6 +50,8 @@ STEPS = (
     "capture-off",
     "done",
 )
+# the steps that run inside the write freeze (freeze ... unfreeze excluded)
+FROZEN_STEPS = STEPS[STEPS.index("freeze") + 1 : STEPS.index("unfreeze")]
 Outcome = Literal["started", "done", "failed", "skipped"]
 
 JOURNAL_SQL = """CREATE TABLE IF NOT EXISTS {state}.cutover_journal (

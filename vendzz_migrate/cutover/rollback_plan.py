@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vendzz_migrate.cutover import capture
-from vendzz_migrate.cutover.journal import STEPS
+from vendzz_migrate.cutover.journal import FROZEN_STEPS, STEPS
 from vendzz_migrate.cutover.plan import CutoverPlan, Hook
 from vendzz_migrate.errors import VendzzError
 from vendzz_migrate.urls import mask, mask_text
@@ -245,20 +245,7 @@ def render(plan: CutoverPlan, plan_path: Path, journal: Journal | None) -> str:
         budget_text = (
             f"{budget:g}s"
             if budget
-            else (
-                f"in the {b.max_freeze_seconds:g}s freeze"
-                if step
-                in (
-                    "drain",
-                    "final-delta",
-                    "verify-changed",
-                    "sequences",
-                    "cache-refresh",
-                    "switch",
-                    "smoke",
-                )
-                else "-"
-            )
+            else (f"in the {b.max_freeze_seconds:g}s freeze" if step in FROZEN_STEPS else "-")
         )
         lines.append(f"| {i} | {step} | {doc.what} | {doc.undo} | {doc.decision} | {budget_text} |")
     lines += [
