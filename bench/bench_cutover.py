@@ -46,10 +46,7 @@ sys.path.insert(0, str(ROOT))
 from vendzz_migrate.copy.run import CopyOptions  # noqa: E402
 from vendzz_migrate.copy.run import run as copy_run  # noqa: E402
 from vendzz_migrate.cutover import capture, delta, engine  # noqa: E402
-from vendzz_migrate.cutover.journal import (
-    FROZEN_STEPS,
-    open_journal,
-)
+from vendzz_migrate.cutover.journal import FROZEN_STEPS, open_journal  # noqa: E402
 from vendzz_migrate.cutover.rehearsal import plan_for  # noqa: E402
 from vendzz_migrate.sample import generate  # noqa: E402
 from vendzz_migrate.source import introspect as insp  # noqa: E402
