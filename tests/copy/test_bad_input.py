@@ -16,7 +16,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import _free_port, with_dbname
+from tests.conftest import with_dbname
+from tests.support import free_port
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode
 
@@ -95,7 +96,7 @@ def test_unreadable_wal(pg_url: str, tmp_path: Path) -> None:
 
 def test_unreachable_target(tmp_path: Path) -> None:
     src = small_db(tmp_path / "s.db")
-    url = f"postgresql://postgres:secret@127.0.0.1:{_free_port()}/x"
+    url = f"postgresql://postgres:secret@127.0.0.1:{free_port()}/x"
     code, out = cli(*args(src, url, tmp_path))
     assert code == ExitCode.CONNECTION and "cannot reach PostgreSQL" in out
     assert "secret" not in out and "***" in out
@@ -136,7 +137,7 @@ def scram_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [
             *prefix,

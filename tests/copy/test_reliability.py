@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import with_dbname
 from tests.copy.helpers import copy, rows, verified
-from tests.copy.pg_cluster import Cluster, remove, start_cluster
+from tests.pg_cluster import Cluster, remove, start_cluster
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode, StateError
 from vendzz_migrate.sample import generate

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,57 +15,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import as_service_user, free_port, service_dir, wait_until
-
-
-def _pg_bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return Path(found[0]).parent if found else None
+from tests.pg_cluster import own_cluster
+from tests.support import free_port, wait_until
 
 
 @pytest.fixture(scope="session")
 def low_max_pg() -> Iterator[str]:
     """A throwaway PostgreSQL with max_connections = 20; yields its URL."""
-    bindir = _pg_bindir()
-    if bindir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        pytest.skip("no PostgreSQL server binaries (initdb) on this machine")
-    base = service_dir("vzt-pg-")
-    data, port = base / "data", free_port()
-    subprocess.run(
-        as_service_user(
-            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    opts = (
-        f"-c max_connections=20 -c port={port} -c listen_addresses=127.0.0.1 "
-        f"-c unix_socket_directories={base}"
-    )
-    subprocess.run(
-        as_service_user(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                opts,
-                "-w",
-                "-l",
-                str(base / "log"),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(
-        as_service_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-        capture_output=True,
-        check=False,
-    )
-    shutil.rmtree(base, ignore_errors=True)
+    with own_cluster("max_connections=20") as url:
+        yield url
 
 
 @pytest.fixture
