@@ -39,7 +39,12 @@ def demo(
 
     report = guarded(
         lambda: run(
-            load_settings(), rows=rows, clean=clean, cutover=cutover, with_rollback=with_rollback
+            load_settings(),
+            rows=rows,
+            clean=clean,
+            cutover=cutover,
+            with_rollback=with_rollback,
+            on_event=console.EventRenderer(),
         )
     )
     copy_summary(report.copy_report)
