@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from vendzz_migrate import embedded, events
 from vendzz_migrate.cache import WarmReport
 from vendzz_migrate.cutover.rehearsal import CutoverDemo
-from vendzz_migrate.errors import KeysNotWritten, MismatchFound
+from vendzz_migrate.errors import KeysNotWritten, MismatchFound, PreflightFailed
 from vendzz_migrate.preflight import PreflightReport
 from vendzz_migrate.report.copy import CopyReport
 from vendzz_migrate.settings import Settings
@@ -106,7 +106,11 @@ def run(
         warmed = warm(WarmOptions.from_settings(local), on_event)
     except KeysNotWritten as exc:  # shown in the demo's table, as before
         warmed = exc.report
-    checked = preflight.run(local, "dev", source)
+    try:
+        opts = preflight.PreflightOptions.from_settings(local, profile="dev", source=source)
+        checked = preflight.run(opts, on_event)
+    except PreflightFailed as exc:  # the demo shows the verdict in its table
+        checked = exc.report
     rehearsal = None
     if cutover:
         from vendzz_migrate.cutover.rehearsal import rehearse

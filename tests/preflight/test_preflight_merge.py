@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.preflight.helpers import checked, merged
 from vendzz_migrate.cli import app
-from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge, run
+from vendzz_migrate.errors import FleetFailed
+from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge
 from vendzz_migrate.settings import Settings
 
 GIB = 1024**3
@@ -28,7 +30,7 @@ def report(hostname: str, role: str, cores: int, ram_gb: int) -> PreflightReport
         nic_mbps=10000,
     )
     settings = Settings(database_url=None, redis_url=None)
-    return run(settings, "production-1000", role=role, only=[Area.HOST], host=facts)
+    return checked(settings, "production-1000", role=role, only=[Area.HOST], host=facts)
 
 
 def write(tmp_path: Path, name: str, rep: PreflightReport) -> Path:
@@ -57,8 +59,12 @@ def test_library_merge_takes_the_worst_code(fleet_files: dict[str, Path]) -> Non
     assert good.passed
     assert good.exit_code == 0
     assert [i.label for i in good.reports] == ["app-1/app", "app-2/app", "db-1/postgres"]
-    assert merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True).exit_code == 10
-    bad = merge(fleet_files.values())
+    with pytest.raises(FleetFailed) as strict:
+        merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True)
+    assert strict.value.exit_code == strict.value.report.exit_code == 10
+    with pytest.raises(FleetFailed) as caught:
+        merge(fleet_files.values())
+    bad = caught.value.report
     assert bad.exit_code == 10
     assert [i.label for i in bad.failed] == ["db-2/postgres"]
 
@@ -111,7 +117,7 @@ def test_a_report_written_by_the_cli_merges(tmp_path: Path, pg_url: str) -> None
     assert result.exit_code == 0, result.stdout + result.stderr
     again = tmp_path / "net-again.json"
     again.write_bytes(out.read_bytes())
-    fleet = merge([out, again])
+    fleet = merged([out, again])
     assert fleet.exit_code == 0
     # the same machine and role twice: the file names keep them apart
     assert [i.label.split(":")[1] for i in fleet.reports] == ["net.json", "net-again.json"]

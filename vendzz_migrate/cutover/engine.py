@@ -35,11 +35,11 @@ from vendzz_migrate.cutover import capture, delta, hooks, keyverify
 from vendzz_migrate.cutover.journal import STEPS, Journal, open_journal
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import (
-    CheckFailed,
     ConnectionFailed,
     ExitCode,
     KeysNotWritten,
     MismatchError,
+    PreflightFailed,
     StateError,
     VendzzError,
 )
@@ -325,15 +325,22 @@ class Engine:
     def preflight(self) -> dict[str, Any]:
         if not self.plan.preflight_profile:
             return {"skipped": "no preflight_profile in the plan"}
+        from vendzz_migrate.preflight.runner import PreflightOptions
         from vendzz_migrate.preflight.runner import run as preflight
         from vendzz_migrate.settings import Settings
 
         settings = Settings(database_url=self.url, redis_url=self.plan.cache_url())
-        report = preflight(settings, self.plan.preflight_profile, self.plan.source)
-        if not report.passed:
-            failed = [c for c in report.checks if c.status == "fail"]
+        opts = PreflightOptions.from_settings(
+            settings, profile=self.plan.preflight_profile, source=self.plan.source
+        )
+        try:
+            report = preflight(opts, self.on_event)
+        except PreflightFailed as exc:
+            failed = [c for c in exc.report.checks if c.status == "fail"]
             named = "; ".join(f"{c.id} ({c.measured})" for c in failed[:5])
-            raise CheckFailed(f"preflight failed ({len(failed)} check(s)): {named}", report=report)
+            raise PreflightFailed(
+                f"preflight failed ({len(failed)} check(s)): {named}", exc.report
+            ) from None
         return {"checks": len(report.checks)}
 
     def _skip(self) -> tuple[str, ...]:

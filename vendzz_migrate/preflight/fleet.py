@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from vendzz_migrate.errors import ConfigError, ExitCode
+from vendzz_migrate.errors import ConfigError, ExitCode, FleetFailed
 from vendzz_migrate.preflight.model import PreflightReport
 
 
@@ -50,7 +50,9 @@ class FleetReport(BaseModel):
 
 
 def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
-    """Read preflight JSON reports; a missing or foreign file is a ConfigError naming it."""
+    """Read preflight JSON reports into one verdict: returned when every machine passed,
+    raised as :class:`FleetFailed` (carrying it) when one did not; a missing or foreign file
+    is a ConfigError naming it."""
     loaded = [(path, read_report(path)) for path in paths]
     if not loaded:
         raise ConfigError("--merge needs at least one report file (preflight --json FILE)")
@@ -59,7 +61,11 @@ def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
         MachineReport(file=str(path), label=_label(report, path, labels), report=report)
         for path, report in loaded
     ]
-    return FleetReport(reports=items, strict=strict)
+    fleet = FleetReport(reports=items, strict=strict)
+    if not fleet.passed:
+        failed = ", ".join(item.label for item in fleet.failed)
+        raise FleetFailed(f"fleet preflight failed ({failed})", fleet)
+    return fleet
 
 
 def _label(
