@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -182,12 +180,3 @@ class EventRenderer:
         elif action == "close":
             self._progress = None
             bar.__exit__(None, None, None)
-
-
-@contextmanager
-def step(number: int, total: int, title: str) -> Iterator[None]:
-    """Announce a named step: ``step 3/7: copy table data``."""
-    info(f"step {number}/{total}: {title}")
-    started = time.monotonic()
-    yield
-    debug(f"step {number}/{total} took {time.monotonic() - started:.2f}s")
