@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from examples.service.client import Summary, Writer
+from examples.service.client import Summary, Writer, read_ack_log
 from tests.examples.service.helpers import Running, service
 
 
@@ -28,6 +28,10 @@ class ServiceRig:
     ack_log: Path
     thread: threading.Thread
     result: list[Summary]
+
+    def acked(self) -> list[str]:
+        """The ids of the writes the service acknowledged so far."""
+        return read_ack_log(self.ack_log) if self.ack_log.exists() else []
 
     def stop_writer(self) -> Summary:
         self.writer.stop()
