@@ -202,7 +202,10 @@ class Timing:
     steps: dict[str, float] = field(default_factory=dict)
 
 
-def _pipe(lite_cmd: list[str], psql_cmd: list[str]) -> None:
+def _pipe(path: Path, lite_args: list[str], select: str, url: str, copy: str) -> None:
+    """``sqlite3 -readonly -bail LITE_ARGS PATH SELECT | psql -c COPY`` into ``url``."""
+    lite_cmd = ["sqlite3", "-readonly", "-bail", *lite_args, str(path), select]
+    psql_cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", copy]
     with subprocess.Popen(lite_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as lite:
         psql = subprocess.run(psql_cmd, stdin=lite.stdout, capture_output=True, check=False)
         assert lite.stdout is not None and lite.stderr is not None
@@ -220,28 +223,11 @@ def csv_table(path: Path, url: str, plan: TablePlan) -> None:
     cols = ", ".join(qi(c.source) for c in plan.columns)
     targets = ", ".join(pq(c.target) for c in plan.columns)
     _pipe(
-        [
-            "sqlite3",
-            "-readonly",
-            "-bail",
-            "-csv",
-            "-noheader",
-            "-newline",
-            "\n",
-            str(path),
-            f"SELECT {cols} FROM {qi(plan.table.name)}",
-        ],
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)",
-        ],
+        path,
+        ["-csv", "-noheader", "-newline", "\n"],
+        f"SELECT {cols} FROM {qi(plan.table.name)}",
+        url,
+        f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)",
     )
 
 
@@ -258,26 +244,11 @@ def typed_table(path: Path, url: str, plan: TablePlan) -> None:
     )
     targets = ", ".join(pq(c.target) for c in plan.columns)
     _pipe(
-        [
-            "sqlite3",
-            "-readonly",
-            "-bail",
-            "-list",
-            "-noheader",
-            str(path),
-            f"SELECT {line} FROM {qi(plan.table.name)}",
-        ],
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN",
-        ],
+        path,
+        ["-list", "-noheader"],
+        f"SELECT {line} FROM {qi(plan.table.name)}",
+        url,
+        f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN",
     )
 
 
