@@ -55,7 +55,7 @@ from vendzz_migrate.copy.run import CopyOptions
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source import introspect, open_readonly, qi
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.copy.ddl import pq, qualified
 from vendzz_migrate.typemap import infer
 from vendzz_migrate.typemap.convert import Kind
 

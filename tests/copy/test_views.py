@@ -6,7 +6,7 @@ import pytest
 
 from vendzz_migrate.copy.plan import build
 from vendzz_migrate.source.introspect import Schema, View, introspect
-from vendzz_migrate.target import views
+from vendzz_migrate.copy import views
 from vendzz_migrate.typemap.infer import infer
 
 

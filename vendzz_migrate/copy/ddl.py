@@ -379,10 +379,10 @@ def booleans(*plans: TablePlan) -> frozenset[str]:
 
 
 def view_sql(schema: str, name: str, sql: str, plans: dict[str, TablePlan]) -> str | None:
-    """The view in PostgreSQL (see :mod:`vendzz_migrate.target.views`); None when it cannot
+    """The view in PostgreSQL (see :mod:`vendzz_migrate.copy.views`); None when it cannot
     be translated."""
     from vendzz_migrate.source.introspect import View
-    from vendzz_migrate.target import views
+    from vendzz_migrate.copy import views
 
     try:
         return views.translate(schema, View(name, sql), plans)

@@ -23,8 +23,9 @@ from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import connect, ddl, views
-from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.copy import ddl, views
+from vendzz_migrate.target import connect
+from vendzz_migrate.copy.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
 from vendzz_migrate.target import classify, connect, require_url
-from vendzz_migrate.target.ddl import create_table, extensions, pq, qualified
+from vendzz_migrate.copy.ddl import create_table, extensions, pq, qualified
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import identity, mask

@@ -22,7 +22,7 @@ from vendzz_migrate.errors import TargetError
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.copy.ddl import pq
 from vendzz_migrate.typemap.convert import Conversion, OnError, Reject, copy_escape
 from vendzz_migrate.typemap.values import Raw, encode_raw
 

@@ -36,7 +36,7 @@ from vendzz_migrate.errors import ConfigError, SourceError
 from vendzz_migrate.source import open_readonly, qi, reader, source_error
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store
-from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.copy.ddl import pq, qualified
 from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover.plan import CutoverPlan
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.copy.ddl import pq
 
 if TYPE_CHECKING:
     import psycopg

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover import capture, delta
 from vendzz_migrate.source import qi
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.copy.ddl import pq
 from vendzz_migrate.verify import lite, pgside
 from vendzz_migrate.verify import spec as specs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.copy.ddl import pq
 from vendzz_migrate.typemap.convert import CONVERSIONS, Kind, kind_for
 
 

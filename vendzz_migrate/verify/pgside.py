@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vendzz_migrate.target import classify, connect
-from vendzz_migrate.target.ddl import qualified
+from vendzz_migrate.copy.ddl import qualified
 from vendzz_migrate.verify import pgcanon
 from vendzz_migrate.verify.spec import Key, Spec
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target import classify, ddl
-from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.copy import ddl
+from vendzz_migrate.target import classify
+from vendzz_migrate.copy.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping, NullKey
 from vendzz_migrate.verify.model import SchemaCheck, Status
 
