@@ -52,10 +52,10 @@ import psycopg
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy.dryrun import dry_run
 from vendzz_migrate.copy.run import CopyOptions
+from vendzz_migrate.pg import ident, qualified
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source import introspect, open_readonly, qi
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap import infer
 from vendzz_migrate.typemap.convert import Kind
 
@@ -85,14 +85,14 @@ def db_url(admin_url: str, name: str) -> str:
 
 def fresh_db(admin_url: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {pq(name)} WITH (FORCE)".encode())
-        conn.execute(f"CREATE DATABASE {pq(name)}".encode())
+        conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)".encode())
+        conn.execute(f"CREATE DATABASE {ident(name)}".encode())
     return db_url(admin_url, name)
 
 
 def drop_db(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {pq(name)} WITH (FORCE)".encode())
+        conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)".encode())
 
 
 def source_counts(path: Path, plans: dict[str, TablePlan]) -> dict[str, int]:
@@ -173,7 +173,7 @@ _COL = re.compile(r'^(\s+)("(?:[^"]|"")+") timestamptz(?: DEFAULT \S+?)?( NOT NU
 def untimed(create: str, table: str, epochs: dict[str, set[str]]) -> str:
     """The CREATE TABLE with its epoch-integer timestamptz columns as bigint (CSV carries the
     integers as they are; PostgreSQL would refuse them as timestamptz)."""
-    names = {pq(c) for c in epochs.get(table, set())}
+    names = {ident(c) for c in epochs.get(table, set())}
     lines = []
     for line in create.splitlines():
         m = _COL.match(line)
@@ -221,7 +221,7 @@ def _pipe(path: Path, lite_args: list[str], select: str, url: str, copy: str) ->
 
 def csv_table(path: Path, url: str, plan: TablePlan) -> None:
     cols = ", ".join(qi(c.source) for c in plan.columns)
-    targets = ", ".join(pq(c.target) for c in plan.columns)
+    targets = ", ".join(ident(c.target) for c in plan.columns)
     _pipe(
         path,
         ["-csv", "-noheader", "-newline", "\n"],
@@ -242,7 +242,7 @@ def typed_table(path: Path, url: str, plan: TablePlan) -> None:
         f"replace(replace(replace(replace({line}, '\\', '\\\\'), X'FF', '\\N'),"
         f" char(10), '\\n'), char(13), '\\r')"
     )
-    targets = ", ".join(pq(c.target) for c in plan.columns)
+    targets = ", ".join(ident(c.target) for c in plan.columns)
     _pipe(
         path,
         ["-list", "-noheader"],

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vendzz_migrate import console
+from vendzz_migrate.copy import ddl, views
 from vendzz_migrate.errors import StateError
+from vendzz_migrate.pg import LOAD_SESSION, connect, ident, qualified
 from vendzz_migrate.report.copy import Orphans
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import connect, ddl, views
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def _build_concurrently(
     schedule = _Schedule(statements, finals, _target_rows(step))
 
     def worker() -> None:
-        with connect(step.url, autocommit=True, role="index") as conn:
+        with _connect(step, "index") as conn:
             while (stmt := schedule.take()) is not None:
                 try:
                     if not _exists(conn, step.schema, stmt):
@@ -322,6 +322,13 @@ def _concurrently(step: Step, statements: list[str]) -> None:
     _on_workers(step, "analyze", lambda conn, sql: conn.execute(sql.encode()), statements)
 
 
+def _connect(step: Step, role: str) -> psycopg.Connection:
+    """An autocommit connection of the copy's step ``role`` (index, analyze, foreign-keys)."""
+    return connect(
+        step.url, command="sqlite-to-pg", role=role, autocommit=True, session=LOAD_SESSION
+    )
+
+
 def _on_workers(
     step: Step, role: str, work: Callable[[psycopg.Connection, _T], _R], items: list[_T]
 ) -> list[_R]:
@@ -333,7 +340,7 @@ def _on_workers(
 
     def run(item: _T) -> _R:
         if getattr(local, "conn", None) is None:
-            local.conn = connect(step.url, autocommit=True, role=role)
+            local.conn = _connect(step, role)
             with lock:
                 opened.append(local.conn)
         return work(local.conn, item)
@@ -441,15 +448,14 @@ def _validate(conn: psycopg.Connection, fk: _ForeignKey) -> _Checked:
     import psycopg
 
     try:
-        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {pq(fk.name)}".encode())
+        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {ident(fk.name)}".encode())
     except psycopg.errors.ForeignKeyViolation as exc:
         row = conn.execute(f"SELECT count(*) {fk.orphan_from}".encode()).fetchone()
         count = int(row[0]) if row else 0
         if not count:  # PostgreSQL's equality found what the query's did not
             return _Checked(fk, error=exc)
-        sample = conn.execute(
-            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5".encode()
-        ).fetchall()
+        cols = ", ".join("c." + ident(c) for c in fk.cols)
+        sample = conn.execute(f"SELECT {cols} {fk.orphan_from} LIMIT 5".encode()).fetchall()
         return _Checked(fk, count, [dict(zip(fk.cols, r, strict=True)) for r in sample])
     except psycopg.Error as exc:
         if conn.broken:
@@ -475,7 +481,7 @@ def _record(step: Step, result: _Checked) -> None:
         try:
             with step.conn.transaction():
                 step.conn.execute(
-                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {pq(fk.name)}".encode()
+                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {ident(fk.name)}".encode()
                 )
         except psycopg.Error as exc:
             message = _reason(result.error)
@@ -519,7 +525,7 @@ def _view(step: Step, view: insp.View) -> None:
         )
         console.warn(f"view {view.name}: not translatable: {exc}")
         return
-    statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
+    statement = f"SET LOCAL search_path TO {ident(step.schema)}; {sql}"
     if _attempt(
         step.conn,
         step.store,
@@ -551,7 +557,7 @@ def set_sequences(
             ).fetchone()
             if not row or not row[0]:
                 continue
-            top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
+            top = conn.execute(f"SELECT max({ident(col.target)}) FROM {table}".encode()).fetchone()
             value = max(int(top[0]) if top and top[0] is not None else 0, sqlite_seqs.get(name, 0))
             conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
             done.append((f"{plan.target}.{col.target}", value))

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover import capture, delta
+from vendzz_migrate.pg import ident
 from vendzz_migrate.source import qi
-from vendzz_migrate.target.ddl import pq
 from vendzz_migrate.verify import lite, pgside
 from vendzz_migrate.verify import spec as specs
 
@@ -111,7 +111,7 @@ def _spec(target: delta.Target, table: str) -> specs.Spec:
 
 def _rejected(target: delta.Target, table: str) -> int:
     row = target.conn.execute(
-        f"SELECT count(DISTINCT source_key) FROM {pq(target.state_schema)}.rejects"
+        f"SELECT count(DISTINCT source_key) FROM {ident(target.state_schema)}.rejects"
         " WHERE run_id = %s AND table_name = %s".encode(),
         (target.run_id, table),
     ).fetchone()

@@ -251,9 +251,9 @@ def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
 
 
 def _pg_ids(database: str) -> set[str]:
-    import psycopg
+    from vendzz_migrate.pg import connect
 
-    with psycopg.connect(database) as conn:
+    with connect(database, command="demo", role="rehearsal") as conn:
         return {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
 
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vendzz_migrate.cutover import hooks, pg_capture
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import MismatchError, RejectsError, StateError
+from vendzz_migrate.pg import LOAD_SESSION, connect, qualified, require_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -181,9 +182,13 @@ def settings_of(plan: CutoverPlan) -> RollbackSettings:
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection[Any]:
-    from vendzz_migrate.target import connect, require_url
-
-    conn = connect(require_url(plan.target_url()), autocommit=True, role="rollback")
+    conn = connect(
+        require_url(plan.target_url()),
+        command="cutover",
+        role="rollback",
+        autocommit=True,
+        session=LOAD_SESSION,
+    )
     conn.execute("SET TIME ZONE 'UTC'")
     return conn
 
@@ -397,9 +402,7 @@ class _Run:
         tables = pg_capture.installed(self.conn, schema=self.plan.schema_name)
         if not tables:
             return 0.0
-        names = ", ".join(
-            f"{pg_capture.q(self.plan.schema_name)}.{pg_capture.q(t)}" for t in tables
-        )
+        names = ", ".join(qualified(self.plan.schema_name, t) for t in tables)
         try:
             with self.conn.transaction():
                 self.conn.execute(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from vendzz_migrate.pg import ident
 from vendzz_migrate.urls import mask
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Store:
     def __init__(self, conn: psycopg.Connection, schema: str = "vendzz_migrate") -> None:
         self.conn = conn
         self.schema = schema
-        self.q = '"' + schema.replace('"', '""') + '"'
+        self.q = ident(schema)
 
     def ensure(self) -> None:
         """Create the state schema and tables if missing. Two first runs at once (into two

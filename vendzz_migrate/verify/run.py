@@ -24,11 +24,11 @@ from pydantic import BaseModel, Field
 from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.errors import ConfigError, MismatchError, SourceError
+from vendzz_migrate.pg import require_url
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store
-from vendzz_migrate.target import require_url
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask

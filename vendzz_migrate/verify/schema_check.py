@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
+from vendzz_migrate.copy import ddl
+from vendzz_migrate.pg import classify, ident, qualified
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target import classify, ddl
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping, NullKey
 from vendzz_migrate.verify.model import SchemaCheck, Status
 
@@ -360,7 +360,7 @@ def _sequences(
         if table not in by_target:
             continue
         top = conn.execute(
-            f"SELECT max({pq(column)}) FROM {qualified(schema, table)}".encode()
+            f"SELECT max({ident(column)}) FROM {qualified(schema, table)}".encode()
         ).fetchone()
         last, called = conn.execute(
             f"SELECT last_value, is_called FROM {seq}".encode()
