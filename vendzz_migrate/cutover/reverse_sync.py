@@ -138,7 +138,7 @@ def links(
             if cname in generated or cname not in declared:
                 continue
             conv = cmap.conversion()
-            enc = column_encoding(lite, name, cname, conv.kind, declared[cname])
+            enc = column_encoding(lite, name, cname, conv, declared[cname])
             cols.append(Column(cname, cmap.rename or cname, conv.kind, Reverser(conv, enc)))
         by_pg = {c.pg: c for c in cols}
         key = tuple(by_pg[k] for k in pg_keys.get(pg_name, ()) if k in by_pg)
