@@ -208,7 +208,7 @@ def _rejects(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, int]
     run = store.active_run(plan.schema_name)
     if run is None:
         return {}
-    return {table: int(totals[2]) for table, totals in store.table_totals(run.run_id).items()}
+    return {table: t.rejected_rows for table, t in store.table_totals(run.run_id).items()}
 
 
 # -- the seam the cutover calls -------------------------------------------------------------------
