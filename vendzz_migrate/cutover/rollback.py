@@ -509,7 +509,9 @@ class _Run:
                 and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True)) not in later
             ]
         self.report.verify_checked_keys += result.checked_keys
-        self.report.row_counts = result.counts or self.report.row_counts
+        self.report.row_counts = dict[str, tuple[int, int, int]](result.counts) or (
+            self.report.row_counts
+        )
         self.report.verify_diffs = [
             KeyDiffItem(
                 table=d.table, key=d.key, column=d.column, sqlite=d.sqlite, postgres=d.postgres
