@@ -330,3 +330,21 @@ def test_column_encoding_is_the_dominant_among_recent_rows() -> None:
     conn.execute("DELETE FROM t")
     assert column_encoding(conn, "t", "at", STAMP, "DATETIME") == Encoding("text", " 0")
     assert Encoding.parse(str(Encoding("text", "T3Z"))) == Encoding("text", "T3Z")
+
+
+# the round trip of each kind above: a kind added without one fails here
+ROUND_TRIPS = {
+    Kind.TIMESTAMP: test_epoch_milliseconds,
+    Kind.INTEGER: test_integers,
+    Kind.FLOAT: test_floats,
+    Kind.DECIMAL: test_decimal_as_integer_and_text,
+    Kind.BOOLEAN: test_booleans,
+    Kind.TEXT: test_texts,
+    Kind.BYTES: test_bytes,
+    Kind.JSON: test_json_compact_and_double_encoded,
+}
+
+
+def test_every_kind_has_a_round_trip() -> None:
+    assert set(ROUND_TRIPS) == set(Kind)
+    assert all(type(make(k, "text")).reverse_value is not None for k in Kind)

@@ -255,6 +255,10 @@ class Conversion:
         self.pg_type = pg_type
         self.not_null = not_null
         self.on_error = on_error
+        self.read_type()
+
+    def read_type(self) -> None:
+        """What the kind reads off its PostgreSQL type (a length, a range, a precision...)."""
 
     # -- forward: the fast path (SQLite SQL) -----------------------------------------------
     def ok_sql(self, col: str) -> str:

@@ -20,7 +20,6 @@ from vendzz_migrate.typemap.conversions.base import (
     Encoding,
     FastCanon,
     Kind,
-    OnError,
     PgValue,
     Reject,
     decode_text,
@@ -42,11 +41,8 @@ class JsonConversion(Conversion):
     kind = Kind.JSON
     natural = ("text",)
 
-    def __init__(
-        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
-    ) -> None:
-        super().__init__(pg_type, not_null, on_error)
-        self.verbatim = pg_type.strip().lower() == "json"  # json keeps the text as it is
+    def read_type(self) -> None:
+        self.verbatim = self.pg_type.strip().lower() == "json"  # json keeps the text as it is
 
     # -- forward -----------------------------------------------------------------------------
     def ok_sql(self, col: str) -> str:

@@ -14,7 +14,6 @@ from vendzz_migrate.typemap.conversions.base import (
     Encoding,
     FastCanon,
     Kind,
-    OnError,
     PgValue,
     Reject,
     decode_text,
@@ -58,11 +57,8 @@ class IntegerConversion(Conversion):
     kind = Kind.INTEGER
     natural = ("integer",)
 
-    def __init__(
-        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
-    ) -> None:
-        super().__init__(pg_type, not_null, on_error)
-        self.low, self.high = INT_RANGES.get(pg_type.strip().lower(), INT_RANGES["bigint"])
+    def read_type(self) -> None:
+        self.low, self.high = INT_RANGES.get(self.pg_type.strip().lower(), INT_RANGES["bigint"])
 
     def ok_sql(self, col: str) -> str:
         return f"typeof({col}) = 'integer' AND {col} BETWEEN {self.low} AND {self.high}"
@@ -114,11 +110,8 @@ class FloatConversion(_Inexact):
     kind = Kind.FLOAT
     natural = ("real", "integer")
 
-    def __init__(
-        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
-    ) -> None:
-        super().__init__(pg_type, not_null, on_error)
-        self.single = bool(canonical.SINGLE_TYPE.fullmatch(pg_type))  # real: float4
+    def read_type(self) -> None:
+        self.single = bool(canonical.SINGLE_TYPE.fullmatch(self.pg_type))  # real: float4
 
     def ok_sql(self, col: str) -> str:
         # CASE keeps abs() away from integers (abs(-2**63) overflows); zero is left to Python,
@@ -154,12 +147,9 @@ class DecimalConversion(_Inexact):
     kind = Kind.DECIMAL
     natural = ("real", "integer")
 
-    def __init__(
-        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
-    ) -> None:
-        super().__init__(pg_type, not_null, on_error)
+    def read_type(self) -> None:
         match = re.fullmatch(
-            r"\s*(?:numeric|decimal)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?\s*", pg_type, re.I
+            r"\s*(?:numeric|decimal)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?\s*", self.pg_type, re.I
         )
         self.precision = int(match.group(1)) if match and match.group(1) else None
         self.scale = int(match.group(2)) if match and match.group(2) else 0

@@ -9,7 +9,6 @@ from vendzz_migrate.typemap.conversions.base import (
     Conversion,
     Encoding,
     Kind,
-    OnError,
     PgValue,
     Reject,
     decode_text,
@@ -23,15 +22,12 @@ class TextConversion(Conversion):
     kind = Kind.TEXT
     natural = ("text",)
 
-    def __init__(
-        self, pg_type: str, not_null: bool = False, on_error: OnError = OnError.REJECT
-    ) -> None:
-        super().__init__(pg_type, not_null, on_error)
+    def read_type(self) -> None:
         match = re.fullmatch(
-            r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*", pg_type, re.I
+            r"\s*(?:character varying|varchar|char|character)\s*\((\d+)\)\s*", self.pg_type, re.I
         )
         self.max_length = int(match.group(1)) if match else None
-        self.is_uuid = bool(canonical.UUID_TYPE.fullmatch(pg_type))
+        self.is_uuid = bool(canonical.UUID_TYPE.fullmatch(self.pg_type))
         self.text_is_canon = self.max_length is None and not self.is_uuid
 
     # -- forward -----------------------------------------------------------------------------
