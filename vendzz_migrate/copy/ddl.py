@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from vendzz_migrate.pg import ident, qualified
 from vendzz_migrate.source.introspect import Index, Schema
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.records import Replaced, Replacement
 from vendzz_migrate.typemap.convert import Kind, OnError
 from vendzz_migrate.typemap.mapping import Mapping
 
@@ -37,6 +39,11 @@ class PostLoad:
     keys: list[Statement] = field(default_factory=list)
     indexes: list[Statement] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    # per object whose note tells of a documented replacement, its typed record (verify's)
+    replaced: dict[str, Replacement] = field(default_factory=dict)
+
+    def replace(self, kind: Replaced, obj: str, table: str, by: str = "") -> None:
+        self.replaced[obj] = Replacement(kind, obj, table, by)
 
 
 def extensions(mapping: Mapping) -> list[str]:
@@ -135,6 +142,7 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
         if table.is_fts:
             out.indexes.append(_fts_index(schema, plan))
             out.notes.append((name, fts_note(plan)))
+            out.replace(Replaced.FULL_TEXT, name, plan.target, _name(plan.target, "fts"))
         unique = _null_key_unique(schema, plan, mapping, seen)
         if unique is not None:
             out.keys.append(unique)
@@ -145,12 +153,15 @@ def post_load(schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: S
                     or "null_key: unique: the primary key became a UNIQUE constraint",
                 )
             )
+            key = f"{plan.target} primary key"
+            out.replace(Replaced.NULL_KEY, key, plan.target, unique_key_name(plan.target))
         # unique ones first, so a plain index repeating a UNIQUE constraint is the one skipped
         for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
             if index.origin != "pk" and mapping.drops(index.name):
                 out.notes.append((index.name, DROPPED))
+                out.replace(Replaced.DROPPED, index.name, plan.target)
                 continue
-            stmt = _index(schema, plan, index, seen, out.notes)
+            stmt = _index(schema, plan, index, seen, out)
             if stmt is not None:
                 stmt.table = plan.target
                 (out.keys if index.origin == "u" else out.indexes).append(stmt)
@@ -203,6 +214,7 @@ def _fts_external(schema: str, plans: dict[str, TablePlan], src: Schema, out: Po
                 " ...) (README: full-text tables)",
             )
         )
+        out.replace(Replaced.FULL_TEXT, fts, plan.target, fts)
 
 
 def fts_note(plan: TablePlan) -> str:
@@ -254,16 +266,17 @@ def _index(
     plan: TablePlan,
     index: Index,
     seen: set[tuple[str, ...]],
-    notes: list[tuple[str, str]],
+    out: PostLoad,
 ) -> Statement | None:
     if index.origin == "pk":
         return None
-    target = qualified(schema, plan.target)
+    target, notes = qualified(schema, plan.target), out.notes
     if index.has_expressions or (index.sql is None and index.origin == "c"):
         return _expression_index(schema, plan, index, notes)
     cols = tuple(_target_col(plan, c or "") for c in index.columns)
     if cols in seen and index.where is None:
         notes.append((index.name, "skipped: same columns as the primary key or a unique index"))
+        out.replace(Replaced.REPEATED_INDEX, index.name, plan.target)
         return None
     seen.add(cols)
     kinds = {c.target: c.conversion.kind for c in plan.columns}
@@ -277,6 +290,7 @@ def _index(
                 " jsonb_ops, which also serves the key operators ? ?| ?&)",
             )
         )
+        out.replace(Replaced.GIN_INDEX, index.name, plan.target, index.name)
         return Statement(
             f"CREATE INDEX IF NOT EXISTS {ident(index.name)} ON {target}"
             f" USING gin ({ident(cols[0])} jsonb_path_ops)",
@@ -320,11 +334,21 @@ def _expression_index(
     return Statement(f"{head} ON {qualified(schema, plan.target)}{tail}", index.name)
 
 
+class ForeignKeyDDL(NamedTuple):
+    """A foreign key to create: ``child`` and ``parent`` are target tables."""
+
+    name: str
+    child: str
+    parent: str
+    alter: str  # ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ..., without (NOT) VALID
+    orphan_from: str  # FROM ... WHERE: the child rows whose key has no parent
+    columns: list[str]  # the child's key columns
+
+
 def foreign_keys(
     schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: Schema
-) -> Iterator[tuple[str, str, str, str, str, list[str]]]:
-    """(constraint name, child, parent, ALTER ... ADD (without VALID/NOT VALID), orphan query,
-    child key columns) for every foreign key whose both ends were migrated."""
+) -> Iterator[ForeignKeyDDL]:
+    """Every foreign key whose both ends were migrated."""
     for name, plan in plans.items():
         for i, fk in enumerate(src.table(name).foreign_keys):
             parent_plan = plans.get(fk.ref_table)
@@ -359,7 +383,7 @@ def foreign_keys(
                 f"FROM {child} c WHERE {present} AND NOT EXISTS"
                 f" (SELECT 1 FROM {parent} p WHERE {join})"
             )
-            yield cname, plan.target, parent_plan.target, alter, orphans, child_cols
+            yield ForeignKeyDDL(cname, plan.target, parent_plan.target, alter, orphans, child_cols)
 
 
 def booleans(*plans: TablePlan) -> frozenset[str]:

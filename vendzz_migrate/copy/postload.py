@@ -7,14 +7,13 @@ already safely in. Each step is idempotent, so a resumed run can repeat it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from vendzz_migrate import console
 from vendzz_migrate.copy import ddl, views
@@ -24,6 +23,7 @@ from vendzz_migrate.report.copy import Orphans
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.records import Replaced, Replacement
 from vendzz_migrate.state.store import Store
 from vendzz_migrate.typemap.mapping import Mapping
 
@@ -71,7 +71,7 @@ def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
     --data-only runs loaded, and forget their state; all or nothing."""
     with conn.transaction():
         unload_previous(conn, store, schema)
-        for kind, name in sorted(store.objects(schema), key=lambda o: o[0] != "view"):
+        for kind, name in sorted(store.objects(schema), key=lambda o: o.kind != "view"):
             what = "VIEW" if kind == "view" else "TABLE"
             conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
         store.forget_runs(schema)
@@ -145,7 +145,12 @@ def _attempt(
             conn.execute(sql.encode())
     except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
         message = _first_line(exc)
-        store.add_note(run_id, obj, f"skipped: values too long for a btree index ({message})")
+        store.add_note(
+            run_id,
+            obj,
+            f"skipped: values too long for a btree index ({message})",
+            Replacement(Replaced.TOO_LONG, obj),
+        )
         console.warn(f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
@@ -194,7 +199,7 @@ def keys_and_indexes(step: Step) -> None:
     mapping = step.mapping
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
-        store.add_note(run_id, obj, message)
+        store.add_note(run_id, obj, message, post.replaced.get(obj))
     statistics = [
         ddl.Statement(
             f"ANALYZE {qualified(schema, plan.target)}",
@@ -219,11 +224,13 @@ def keys_and_indexes(step: Step) -> None:
                 f"{plan.target} CHECK",
             )
     for trigger in src.triggers:
+        target = plans[trigger.table].target if trigger.table in plans else trigger.table
         store.add_note(
             run_id,
             trigger.name,
             f"trigger on {trigger.table} not migrated: "
             "PostgreSQL triggers need a function; translate it by hand",
+            Replacement(Replaced.TRIGGER, trigger.name, target),
         )
 
 
@@ -311,7 +318,7 @@ def _build_concurrently(
 def _target_rows(step: Step) -> dict[str, int]:
     """Source rows of each target table (to start the largest first)."""
     return {
-        plan.target: totals[0]
+        plan.target: totals.source_rows
         for name, totals in step.store.table_totals(step.run_id).items()
         if (plan := step.plans.get(name)) is not None
     }
@@ -576,18 +583,6 @@ def _sqlite_sequences(path: Path, lite: sqlite3.Connection | None = None) -> dic
     return {(n.decode() if isinstance(n, bytes) else str(n)): int(s) for n, s in rows}
 
 
-def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:
-    rows = conn.execute(
-        f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
-        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name",
-        (run_id,),
-    ).fetchall()
-    return [
-        Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
-        for t, c, r, n, s in rows
-    ]
-
-
-def _sample(value: Any) -> list[dict[str, object]]:
-    data = json.loads(value) if isinstance(value, str) else value
-    return list(data or [])
+def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:  # noqa: ARG001
+    """The run's foreign keys left NOT VALID, for the report (``conn``: the store's)."""
+    return [Orphans(**o._asdict()) for o in store.orphans(run_id)]

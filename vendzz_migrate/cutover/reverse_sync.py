@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vendzz_migrate.cutover.pg_capture import ChangedKeys
 from vendzz_migrate.pg import ident, qualified
@@ -97,15 +97,23 @@ class KeyDiff:
     postgres: str | None
 
 
+class RowCounts(NamedTuple):
+    """A table's rows on both sides after the reverse sync (the copy's rejects aside)."""
+
+    sqlite: int
+    postgres: int
+    rejects: int  # rows the copy quarantined: in SQLite, never in PostgreSQL
+
+
 @dataclass
 class ReverseVerify:
     diffs: list[KeyDiff] = field(default_factory=list)
-    counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sqlite, pg, rejects
+    counts: dict[str, RowCounts] = field(default_factory=dict)
     checked_keys: int = 0
 
     @property
-    def count_mismatches(self) -> dict[str, tuple[int, int, int]]:
-        return {t: c for t, c in self.counts.items() if c[0] != c[1] + c[2]}
+    def count_mismatches(self) -> dict[str, RowCounts]:
+        return {t: c for t, c in self.counts.items() if c.sqlite != c.postgres + c.rejects}
 
     @property
     def ok(self) -> bool:
@@ -140,7 +148,7 @@ def links(
             if cname in generated or cname not in declared:
                 continue
             conv = cmap.conversion()
-            enc = column_encoding(lite, name, cname, conv.kind, declared[cname])
+            enc = column_encoding(lite, name, cname, conv, declared[cname])
             cols.append(Column(cname, cmap.rename or cname, conv.kind, Reverser(conv, enc)))
         by_pg = {c.pg: c for c in cols}
         key = tuple(by_pg[k] for k in pg_keys.get(pg_name, ()) if k in by_pg)
@@ -561,7 +569,9 @@ def verify_changed(
         row = pg.execute(
             f"SELECT count(*) FROM {qualified(schema, mapping.target_table(name))}".encode()
         ).fetchone()
-        report.counts[name] = (int(n_lite), int(row[0]) if row else 0, (rejects or {}).get(name, 0))
+        report.counts[name] = RowCounts(
+            int(n_lite), int(row[0]) if row else 0, (rejects or {}).get(name, 0)
+        )
     return report
 
 

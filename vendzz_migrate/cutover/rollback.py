@@ -213,7 +213,7 @@ def _rejects(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, int]
     run = store.active_run(plan.schema_name)
     if run is None:
         return {}
-    return {table: int(totals[2]) for table, totals in store.table_totals(run.run_id).items()}
+    return {table: t.rejected_rows for table, t in store.table_totals(run.run_id).items()}
 
 
 # -- the seam the cutover calls -------------------------------------------------------------------
@@ -512,7 +512,9 @@ class _Run:
                 and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True)) not in later
             ]
         self.report.verify_checked_keys += result.checked_keys
-        self.report.row_counts = result.counts or self.report.row_counts
+        self.report.row_counts = dict[str, tuple[int, int, int]](result.counts) or (
+            self.report.row_counts
+        )
         self.report.verify_diffs = [
             KeyDiffItem(
                 table=d.table, key=d.key, column=d.column, sqlite=d.sqlite, postgres=d.postgres

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vendzz_migrate.pg import ident
-from vendzz_migrate.typemap.convert import CONVERSIONS, Kind, kind_for
+from vendzz_migrate.typemap.convert import Kind, kind_for, make
 
 
 def value_sql(column: str, pg_type: str) -> str:
     """Canonical text of one column (NULL stays NULL), by the conversion of its real type's
     kind (``Conversion.pg_canon_sql``)."""
-    return CONVERSIONS[kind_for(pg_type)].pg_canon_sql(ident(column))
+    return make(kind_for(pg_type), pg_type).pg_canon_sql(ident(column))
 
 
 # constants (folded when the query is planned), whatever standard_conforming_strings says
