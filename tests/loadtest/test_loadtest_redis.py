@@ -11,9 +11,8 @@ from pathlib import Path
 import redis
 
 from tests.examples.service.helpers import redis_server
-from tests.loadtest.conftest import urls_scenario
+from tests.loadtest.conftest import short_run, urls_scenario
 from tests.loadtest.servers import App
-from vendzz_migrate import loadtest
 from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.preflight.profile import load_profile
 
@@ -45,17 +44,8 @@ def test_other_clients_hits_are_not_the_load_tests(
     """The slow app never touches Redis: every hit in the window is another client's, so the
     load test measured no cache hit rate (before: 100 %, and the target passed)."""
     with redis_server(tmp_path / "redis") as url, other_client(url):
-        report = loadtest.run(
-            loadtest.Options(
-                url=app.url,
-                users=(2,),
-                stage_duration_s=4,
-                ramp_s=1,
-                scenario=urls_scenario(tmp_path, "/health"),
-                profile=small_profile,
-                redis_url=url,
-            )
-        )
+        scenario = urls_scenario(tmp_path, "/health")
+        report = short_run(app.url, scenario, small_profile, redis_url=url)
     (stage,) = report.stages
     assert stage.cache_hit_rate is None
     assert next(v for v in stage.verdicts if v.name == "cache hit rate").passed is None
