@@ -7,7 +7,6 @@ is except the saturation guard, which a test run at 4 users never reaches.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from tests.loadtest.conftest import loadtest_args, short_run, urls_scenario
 from tests.loadtest.servers import App
+from tests.support import ctrl_c_cli
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
 
@@ -165,19 +165,8 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(
     scenario = urls_scenario(tmp_path, "/health")
     out = tmp_path / "r.json"
     args = loadtest_args(app.url, "2,3", scenario, small_profile, "--json", str(out))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vendzz_migrate", *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:  # wait for the second stage to start, then Ctrl-C
-        if line.startswith("stage 2"):
-            break
-    proc.send_signal(signal.SIGINT)
-    proc.wait(60)
-    assert proc.returncode == ExitCode.INTERRUPTED
+    ended = ctrl_c_cli(args, lambda line: line.startswith("stage 2"))  # the second stage began
+    assert ended.code == ExitCode.INTERRUPTED
     report = _json(out)
     assert report["interrupted"] is True and report["passed"] is False
     assert report["stages"][0]["requests"] > 0 and report["stages"][0]["interrupted"] is False

@@ -20,6 +20,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from tests.loadtest.servers import App, free_port
+from tests.support import ctrl_c_cli
 from vendzz_migrate import monitor
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
@@ -230,27 +231,12 @@ def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> 
 
 
 def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     out = tmp_path / "m.json"
     args = monitor_args(
         app.url + "/health", "--profile", str(profile(tmp_path)), "--json", str(out), duration="2m"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vendzz_migrate", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:  # the first poll has answered
-        if line.rstrip().endswith(" up"):
-            break
-    proc.send_signal(signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=30)
-    assert proc.returncode == ExitCode.INTERRUPTED
-    assert "monitor FAILED (interrupted)" in stdout
+    ended = ctrl_c_cli(args, lambda line: line.rstrip().endswith(" up"))  # the first poll
+    assert ended.code == ExitCode.INTERRUPTED
+    assert "monitor FAILED (interrupted)" in ended.stdout
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.interrupted and report.polls >= 1 and report.up_polls >= 1

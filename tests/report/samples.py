@@ -97,30 +97,21 @@ def loadtest() -> LoadtestReport:
     )
 
 
+def _table(name: str, seconds: float, **counts: object) -> vm.TableResult:
+    table = vm.TableResult.model_validate(
+        {"table": name, "target": name, "source_rows": 3, "seconds": seconds, **counts}
+    )
+    table.settle()
+    return table
+
+
 def verify(strict: bool = False) -> vm.VerifyReport:
     changed = vm.Difference(kind=vm.DiffKind.CHANGED, key={"id": "7"}, columns=["email"])
     tables = [
-        vm.TableResult(table="users", target="users", source_rows=3, target_rows=3, seconds=0.5),
-        vm.TableResult(
-            table="quizzes",
-            target="quizzes",
-            source_rows=3,
-            target_rows=2,
-            quarantined=1,
-            seconds=0.25,
-        ),
-        vm.TableResult(
-            table="a&b",
-            target="a&b",
-            source_rows=3,
-            target_rows=3,
-            changed=1,
-            differences=[changed],
-            seconds=1.0,
-        ),
+        _table("users", 0.5, target_rows=3),
+        _table("quizzes", 0.25, target_rows=2, quarantined=1),
+        _table("a&b", 1.0, target_rows=3, changed=1, differences=[changed]),
     ]
-    for t in tables:
-        t.settle()
     checks = [
         vm.SchemaCheck(kind="table", object="users", status=vm.Status.OK),
         vm.SchemaCheck(
