@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
 from vendzz_migrate.errors import ConfigError, ExitCode
+from vendzz_migrate.modelfile import first_error
 from vendzz_migrate.preflight.model import PreflightReport
 
 
@@ -95,8 +96,7 @@ def read_report(path: Path) -> PreflightReport:
     try:
         return PreflightReport.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        field, message, _ = first_error(exc)
         raise ConfigError(
-            f"report {path}: not a preflight --json report ({where}: {first['msg']})"
+            f"report {path}: not a preflight --json report ({field}: {message})"
         ) from None
