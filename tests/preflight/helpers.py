@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from vendzz_migrate import preflight
-from vendzz_migrate.errors import FleetFailed, PreflightFailed
-from vendzz_migrate.preflight import FleetReport, PreflightOptions, PreflightReport, Profile
+from vendzz_migrate.errors import PreflightFailed
+from vendzz_migrate.preflight import PreflightOptions, PreflightReport, Profile
 from vendzz_migrate.settings import Settings
 
 
@@ -24,12 +23,4 @@ def checked(
     try:
         return preflight.run(opts)
     except PreflightFailed as exc:
-        return exc.report
-
-
-def merged(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
-    """``preflight.merge``; a failed fleet's report too."""
-    try:
-        return preflight.merge(paths, strict=strict)
-    except FleetFailed as exc:
         return exc.report

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.preflight.helpers import checked
+from tests.preflight.hosts import GIB, host_facts
 from vendzz_migrate.errors import ConfigError
 from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Role, Status
 from vendzz_migrate.preflight.areas import ROLE_AREAS, choose_areas, parse_areas
 from vendzz_migrate.preflight.profile import load_profile, packaged_text
 from vendzz_migrate.settings import Settings
-
-GIB = 1024**3
 
 
 def bare() -> Settings:
@@ -26,21 +25,7 @@ ENV = {"DATABASE_URL": "postgresql://u:p@h/db", "REDIS_URL": "redis://h:6379/0"}
 
 
 def machine(cores: int, ram_gb: float, **over: object) -> HostFacts:
-    base: dict[str, object] = {
-        "hostname": "m1",
-        "cores": cores,
-        "ram_bytes": int(ram_gb * GIB),
-        "data_path": "/data",
-        "disk_free_bytes": 200 * GIB,
-        "rotational": False,
-        "disk_device": "nvme0n1",
-        "nic_mbps": 10000,
-        "overcommit_memory": 1,
-        "transparent_hugepages": "never",
-        "somaxconn": 4096,
-    }
-    base.update(over)
-    return HostFacts.model_validate(base)
+    return host_facts(hostname="m1", cores=cores, ram_bytes=int(ram_gb * GIB), **over)
 
 
 def host_only(role: str, facts: HostFacts, *, strict: bool = False) -> PreflightReport:

@@ -45,6 +45,10 @@ ProfileOpt = Annotated[
 _AREAS = "environment, host, pools, postgres, redis, sqlite"
 _ROLES = ("app", "postgres", "redis")
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+_CHECKING = (
+    "profile", "role", "only", "skip", "source", "target", "redis", "pgbouncer_admin",
+    "app_instances",
+)  # fmt: skip
 
 
 def _role(value: str) -> str:
@@ -64,6 +68,7 @@ def _areas(values: list[str] | None) -> list[str] | None:
 
 
 def preflight(
+    ctx: typer.Context,
     *,
     profile: ProfileOpt = None,
     role: Annotated[
@@ -138,7 +143,7 @@ def preflight(
     from vendzz_migrate.settings import load_settings
 
     if merge or reports:
-        _merge(reports or [], merge, json_out, junit, strict)
+        _merge(ctx, reports or [], merge, json_out, junit, strict)
         return
 
     def go() -> None:
@@ -168,7 +173,12 @@ def preflight(
 
 
 def _merge(
-    reports: list[Path], merge: bool, json_out: Path | None, junit: Path | None, strict: bool
+    ctx: typer.Context,
+    reports: list[Path],
+    merge: bool,
+    json_out: Path | None,
+    junit: Path | None,
+    strict: bool,
 ) -> None:
     from vendzz_migrate import preflight as lib
     from vendzz_migrate.errors import CheckFailed, FleetFailed
@@ -180,6 +190,7 @@ def _merge(
         )
     if not reports:
         raise typer.BadParameter("--merge needs at least one report file (preflight --json FILE)")
+    _refuse_checking_flags(ctx)
 
     def go() -> None:
         try:
@@ -190,6 +201,21 @@ def _merge(
         _emit(fleet, json_out, junit, render_fleet, lib.render_fleet_junit)
 
     guarded(go, shown=(CheckFailed,))
+
+
+def _refuse_checking_flags(ctx: typer.Context) -> None:
+    """--merge reads reports: a flag that checks a machine would be silently ignored."""
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name in _CHECKING
+        and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"
+    ]
+    if given:
+        raise typer.BadParameter(
+            f"{', '.join(given)}: --merge only reads reports; give checking options to each "
+            "machine's preflight"
+        )
 
 
 def _emit(

@@ -34,15 +34,15 @@ from pydantic import Field
 from vendzz_migrate import events
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy import postload, workers
+from vendzz_migrate.copy.ddl import create_table, extensions
 from vendzz_migrate.errors import RejectsFound, SourceError, StateError
 from vendzz_migrate.options import CommandOptions
+from vendzz_migrate.pg import LOAD_SESSION, classify, connect, ident, qualified, require_url
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
-from vendzz_migrate.target import classify, connect, require_url
-from vendzz_migrate.target.ddl import create_table, extensions, pq, qualified
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import identity, mask
@@ -108,7 +108,7 @@ def run(opts: CopyOptions, on_event: events.Sink = events.discard) -> CopyReport
     started = time.monotonic()
     url = require_url(opts.target_url)
     snapshot.sweep(opts.work_dir / "snapshots")
-    admin = connect(url, autocommit=True)
+    admin = connect(url, command="sqlite-to-pg", autocommit=True, session=LOAD_SESSION)
     try:
         ctx = Context(opts, url, admin, Store(admin, opts.state_schema), on_event=on_event)
         with _exclusive(ctx):
@@ -344,7 +344,7 @@ def _create(ctx: Context, fingerprint: str) -> None:
 
 def _create_tables(ctx: Context) -> None:
     assert ctx.mapping is not None
-    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(ctx.opts.schema_name)}")
+    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(ctx.opts.schema_name)}")
     for statement in extensions(ctx.mapping):
         ctx.admin.execute(statement.encode())
     for name, plan in ctx.plans.items():
@@ -579,7 +579,7 @@ def _progress_tables(ctx: Context, progress: events.Progress) -> None:
 
 
 def _copy_statement(schema: str, plan: TablePlan) -> bytes:
-    cols = ", ".join(pq(c.target) for c in plan.columns)
+    cols = ", ".join(ident(c.target) for c in plan.columns)
     return f"COPY {qualified(schema, plan.target)} ({cols}) FROM STDIN".encode()
 
 

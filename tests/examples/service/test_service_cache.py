@@ -97,9 +97,11 @@ def test_without_redis_the_limiter_runs_in_process(sample: Sample, tmp_path: Pat
 def test_redis_down_answers_from_the_database_and_health_degrades(
     sample: Sample, tmp_path: Path
 ) -> None:
+    """Without the maintenance key (which fails closed, see test_service_maintenance) a Redis
+    that goes away stops nothing: reads, writes and logins are served by the database."""
     with (
         redis_server(tmp_path / "redis") as redis_url,
-        service(tmp_path / "svc", sample.url, redis_url) as svc,
+        service(tmp_path / "svc", sample.url, redis_url, VENDZZ_MAINTENANCE_KEY="off") as svc,
         svc.http() as http,
     ):
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
