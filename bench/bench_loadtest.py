@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.examples.service.helpers import redis_server  # noqa: E402
+from tests.support import free_port  # noqa: E402
 from vendzz_migrate import loadtest  # noqa: E402
 from vendzz_migrate.monitor.durations import parse_duration  # noqa: E402
 
@@ -44,12 +44,6 @@ def drop_database(dbname: str) -> None:
 
     with psycopg.connect(BASE_PG, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
