@@ -44,15 +44,15 @@ def demo_database(server_url: str, name: str = DEMO_DB) -> str:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from vendzz_migrate.target import classify
+    from vendzz_migrate.pg import classify, connect, ident
 
     try:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with connect(server_url, command="demo", autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                conn.execute(f"CREATE DATABASE {ident(name)}")
     except psycopg.Error as exc:
         raise classify(exc, server_url) from None
     params = conninfo_to_dict(server_url)

@@ -7,24 +7,24 @@ already safely in. Each step is idempotent, so a resumed run can repeat it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from vendzz_migrate import console
+from vendzz_migrate.copy import ddl, views
 from vendzz_migrate.errors import StateError
+from vendzz_migrate.pg import LOAD_SESSION, connect, ident, qualified
 from vendzz_migrate.report.copy import Orphans
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.records import Replaced, Replacement
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import connect, ddl, views
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
     --data-only runs loaded, and forget their state; all or nothing."""
     with conn.transaction():
         unload_previous(conn, store, schema)
-        for kind, name in sorted(store.objects(schema), key=lambda o: o[0] != "view"):
+        for kind, name in sorted(store.objects(schema), key=lambda o: o.kind != "view"):
             what = "VIEW" if kind == "view" else "TABLE"
             conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
         store.forget_runs(schema)
@@ -145,7 +145,12 @@ def _attempt(
             conn.execute(sql.encode())
     except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
         message = _first_line(exc)
-        store.add_note(run_id, obj, f"skipped: values too long for a btree index ({message})")
+        store.add_note(
+            run_id,
+            obj,
+            f"skipped: values too long for a btree index ({message})",
+            Replacement(Replaced.TOO_LONG, obj),
+        )
         console.warn(f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
@@ -194,7 +199,7 @@ def keys_and_indexes(step: Step) -> None:
     mapping = step.mapping
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
-        store.add_note(run_id, obj, message)
+        store.add_note(run_id, obj, message, post.replaced.get(obj))
     statistics = [
         ddl.Statement(
             f"ANALYZE {qualified(schema, plan.target)}",
@@ -219,11 +224,13 @@ def keys_and_indexes(step: Step) -> None:
                 f"{plan.target} CHECK",
             )
     for trigger in src.triggers:
+        target = plans[trigger.table].target if trigger.table in plans else trigger.table
         store.add_note(
             run_id,
             trigger.name,
             f"trigger on {trigger.table} not migrated: "
             "PostgreSQL triggers need a function; translate it by hand",
+            Replacement(Replaced.TRIGGER, trigger.name, target),
         )
 
 
@@ -289,7 +296,7 @@ def _build_concurrently(
     schedule = _Schedule(statements, finals, _target_rows(step))
 
     def worker() -> None:
-        with connect(step.url, autocommit=True, role="index") as conn:
+        with _connect(step, "index") as conn:
             while (stmt := schedule.take()) is not None:
                 try:
                     if not _exists(conn, step.schema, stmt):
@@ -311,7 +318,7 @@ def _build_concurrently(
 def _target_rows(step: Step) -> dict[str, int]:
     """Source rows of each target table (to start the largest first)."""
     return {
-        plan.target: totals[0]
+        plan.target: totals.source_rows
         for name, totals in step.store.table_totals(step.run_id).items()
         if (plan := step.plans.get(name)) is not None
     }
@@ -320,6 +327,13 @@ def _target_rows(step: Step) -> dict[str, int]:
 def _concurrently(step: Step, statements: list[str]) -> None:
     """Independent statements, ``step.workers`` at a time, one connection per thread."""
     _on_workers(step, "analyze", lambda conn, sql: conn.execute(sql.encode()), statements)
+
+
+def _connect(step: Step, role: str) -> psycopg.Connection:
+    """An autocommit connection of the copy's step ``role`` (index, analyze, foreign-keys)."""
+    return connect(
+        step.url, command="sqlite-to-pg", role=role, autocommit=True, session=LOAD_SESSION
+    )
 
 
 def _on_workers(
@@ -333,7 +347,7 @@ def _on_workers(
 
     def run(item: _T) -> _R:
         if getattr(local, "conn", None) is None:
-            local.conn = connect(step.url, autocommit=True, role=role)
+            local.conn = _connect(step, role)
             with lock:
                 opened.append(local.conn)
         return work(local.conn, item)
@@ -441,15 +455,14 @@ def _validate(conn: psycopg.Connection, fk: _ForeignKey) -> _Checked:
     import psycopg
 
     try:
-        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {pq(fk.name)}".encode())
+        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {ident(fk.name)}".encode())
     except psycopg.errors.ForeignKeyViolation as exc:
         row = conn.execute(f"SELECT count(*) {fk.orphan_from}".encode()).fetchone()
         count = int(row[0]) if row else 0
         if not count:  # PostgreSQL's equality found what the query's did not
             return _Checked(fk, error=exc)
-        sample = conn.execute(
-            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5".encode()
-        ).fetchall()
+        cols = ", ".join("c." + ident(c) for c in fk.cols)
+        sample = conn.execute(f"SELECT {cols} {fk.orphan_from} LIMIT 5".encode()).fetchall()
         return _Checked(fk, count, [dict(zip(fk.cols, r, strict=True)) for r in sample])
     except psycopg.Error as exc:
         if conn.broken:
@@ -475,7 +488,7 @@ def _record(step: Step, result: _Checked) -> None:
         try:
             with step.conn.transaction():
                 step.conn.execute(
-                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {pq(fk.name)}".encode()
+                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {ident(fk.name)}".encode()
                 )
         except psycopg.Error as exc:
             message = _reason(result.error)
@@ -519,7 +532,7 @@ def _view(step: Step, view: insp.View) -> None:
         )
         console.warn(f"view {view.name}: not translatable: {exc}")
         return
-    statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
+    statement = f"SET LOCAL search_path TO {ident(step.schema)}; {sql}"
     if _attempt(
         step.conn,
         step.store,
@@ -551,7 +564,7 @@ def set_sequences(
             ).fetchone()
             if not row or not row[0]:
                 continue
-            top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
+            top = conn.execute(f"SELECT max({ident(col.target)}) FROM {table}".encode()).fetchone()
             value = max(int(top[0]) if top and top[0] is not None else 0, sqlite_seqs.get(name, 0))
             conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
             done.append((f"{plan.target}.{col.target}", value))
@@ -570,18 +583,6 @@ def _sqlite_sequences(path: Path, lite: sqlite3.Connection | None = None) -> dic
     return {(n.decode() if isinstance(n, bytes) else str(n)): int(s) for n, s in rows}
 
 
-def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:
-    rows = conn.execute(
-        f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
-        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name",
-        (run_id,),
-    ).fetchall()
-    return [
-        Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
-        for t, c, r, n, s in rows
-    ]
-
-
-def _sample(value: Any) -> list[dict[str, object]]:
-    data = json.loads(value) if isinstance(value, str) else value
-    return list(data or [])
+def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:  # noqa: ARG001
+    """The run's foreign keys left NOT VALID, for the report (``conn``: the store's)."""
+    return [Orphans(**o._asdict()) for o in store.orphans(run_id)]

@@ -34,14 +34,14 @@ from pydantic import BaseModel, Field
 from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy import postload, workers
+from vendzz_migrate.copy.ddl import create_table, extensions
 from vendzz_migrate.errors import RejectsError, SourceError, StateError
+from vendzz_migrate.pg import LOAD_SESSION, classify, connect, ident, qualified, require_url
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
-from vendzz_migrate.target import classify, connect, require_url
-from vendzz_migrate.target.ddl import create_table, extensions, pq, qualified
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import identity, mask
@@ -106,7 +106,7 @@ def run(opts: CopyOptions) -> CopyReport:
     started = time.monotonic()
     url = require_url(opts.target_url)
     snapshot.sweep(opts.work_dir / "snapshots")
-    admin = connect(url, autocommit=True)
+    admin = connect(url, command="sqlite-to-pg", autocommit=True, session=LOAD_SESSION)
     try:
         ctx = Context(opts, url, admin, Store(admin, opts.state_schema))
         with _exclusive(ctx):
@@ -339,7 +339,7 @@ def _create(ctx: Context, fingerprint: str) -> None:
 
 def _create_tables(ctx: Context) -> None:
     assert ctx.mapping is not None
-    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(ctx.opts.schema_name)}")
+    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(ctx.opts.schema_name)}")
     for statement in extensions(ctx.mapping):
         ctx.admin.execute(statement.encode())
     for name, plan in ctx.plans.items():
@@ -573,7 +573,7 @@ def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
 
 
 def _copy_statement(schema: str, plan: TablePlan) -> bytes:
-    cols = ", ".join(pq(c.target) for c in plan.columns)
+    cols = ", ".join(ident(c.target) for c in plan.columns)
     return f"COPY {qualified(schema, plan.target)} ({cols}) FROM STDIN".encode()
 
 

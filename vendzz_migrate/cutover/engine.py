@@ -42,8 +42,8 @@ from vendzz_migrate.errors import (
     StateError,
     VendzzError,
 )
+from vendzz_migrate.pg import LOAD_SESSION, connect, require_url
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.target import connect, require_url
 from vendzz_migrate.urls import mask
 
 if TYPE_CHECKING:
@@ -101,7 +101,9 @@ def _short(figures: dict[str, Any]) -> str:
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection:
-    return connect(require_url(plan.target_url()), autocommit=True, role="cutover")
+    return connect(
+        require_url(plan.target_url()), command="cutover", autocommit=True, session=LOAD_SESSION
+    )
 
 
 def report_of(plan: CutoverPlan, journal: Journal) -> CutoverReport:

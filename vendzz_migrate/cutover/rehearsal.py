@@ -50,45 +50,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plan_for(
-    work: Path, source: Path, database: str, port: int, max_freeze_seconds: float = 5.0
-) -> CutoverPlan:
+def service_plan(
+    source: Path, database: str, work: Path, url: str, state_dir: Path
+) -> dict[str, Any]:
+    """A cutover plan (as the plan file's mapping) driving the reference service at ``url``,
+    run by ``examples.service.ctl`` from ``state_dir``: its maintenance endpoint freezes and
+    drains, a restart switches, two smoke requests check it."""
     ctl = [
         sys.executable,
         "-m",
         "examples.service.ctl",
         "restart",
         "--state-dir",
-        str(work / "service"),
+        str(state_dir),
         "--database-url",
     ]
-    url = f"http://127.0.0.1:{port}"
     admin = f"{url}/admin/maintenance"
-    return parse(
-        {
-            "name": "demo",
-            "source": str(source),
-            "database_url": database,
-            "work_dir": str(work),
-            "workers": 1,
-            "allow_rejects": True,
-            "service": {"url": url},
-            "hooks": {
-                "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
-                "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
-                "drain": {"kind": "http", "url": admin},
-                "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
-                "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
-            },
-            "smoke": [
-                {"path": "/health", "body_contains": '"status":"ok"'},
-                {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
-            ],
-            "watch": {"seconds": 3, "interval_seconds": 0.5},
-            "budgets": {"max_freeze_seconds": max_freeze_seconds},
+    return {
+        "name": "demo",
+        "source": str(source),
+        "database_url": database,
+        "work_dir": str(work),
+        "workers": 1,
+        "service": {"url": url},
+        "hooks": {
+            "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
+            "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
+            "drain": {"kind": "http", "url": admin},
+            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
+            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
         },
-        "demo plan",
-    )
+        "smoke": [
+            {"path": "/health", "body_contains": '"status":"ok"'},
+            {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
+        ],
+    }
+
+
+def plan_for(
+    work: Path, source: Path, database: str, port: int, max_freeze_seconds: float = 5.0
+) -> CutoverPlan:
+    plan = service_plan(source, database, work, f"http://127.0.0.1:{port}", work / "service")
+    plan["allow_rejects"] = True
+    plan["watch"] = {"seconds": 3, "interval_seconds": 0.5}
+    plan["budgets"] = {"max_freeze_seconds": max_freeze_seconds}
+    return parse(plan, "demo plan")
 
 
 def as_url(database: str) -> str:
@@ -245,9 +251,9 @@ def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
 
 
 def _pg_ids(database: str) -> set[str]:
-    import psycopg
+    from vendzz_migrate.pg import connect
 
-    with psycopg.connect(database) as conn:
+    with connect(database, command="demo", role="rehearsal") as conn:
         return {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
 
 

@@ -17,18 +17,18 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from vendzz_migrate import console
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.errors import ConfigError, MismatchError, SourceError
+from vendzz_migrate.pg import require_url
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store
-from vendzz_migrate.target import require_url
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask
@@ -319,6 +319,7 @@ def _schema_checks(p: _Prepared) -> None:
         p.columns,
         p.store.notes(p.prior.run_id) if p.prior else [],
         _orphans(p.store, p.prior),
+        p.store.replacements(p.prior.run_id) if p.prior else [],
     )
     p.report.schema_checks = schema_check.check(
         p.target,
@@ -354,27 +355,16 @@ def _selected(plans: dict[str, TablePlan], wanted: list[str] | None) -> dict[str
 def _rejects(store: Store, prior: Run | None) -> dict[str, frozenset[str]]:
     if prior is None:
         return {}
-    rows = store.conn.execute(
-        f"SELECT table_name, source_key FROM {store.q}.rejects WHERE run_id = %s", (prior.run_id,)
-    ).fetchall()
     found: dict[str, set[str]] = {}
-    for table, key in rows:
-        found.setdefault(str(table), set()).add(json.dumps(_loaded(key), sort_keys=True))
+    for table, key in store.rejected_keys(prior.run_id):
+        found.setdefault(table, set()).add(json.dumps(key, sort_keys=True))
     return {t: frozenset(k) for t, k in found.items()}
-
-
-def _loaded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _orphans(store: Store, prior: Run | None) -> dict[str, int]:
     if prior is None:
         return {}
-    rows = store.conn.execute(
-        f"SELECT constraint_name, orphan_rows FROM {store.q}.orphans WHERE run_id = %s",
-        (prior.run_id,),
-    ).fetchall()
-    return {str(c): int(n) for c, n in rows}
+    return store.orphan_rows(prior.run_id)
 
 
 def _absent(plan: TablePlan, rows: int) -> TableResult:
