@@ -47,7 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
-from vendzz_migrate.cache import load_spec, query, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, query, warm
 from vendzz_migrate.cache.redis_io import REPLACE_HASH
 from vendzz_migrate.cache.spec import CacheSpec
 from vendzz_migrate.settings import load_settings
@@ -182,7 +182,7 @@ def prepare_refs(w: Workload, pg_url: str, work: Path) -> None:
 
 def run_warm(w: Workload, pg_url: str, redis_url: str) -> float:
     settings = load_settings(database_url=pg_url, redis_url=redis_url, schema_name=w.schema)
-    report = warm(settings, load_spec(w.spec_path))
+    report = warm(WarmOptions.from_settings(settings, spec=load_spec(w.spec_path)))
     assert report.keys == w.keys, (report.keys, w.keys)
     return report.keys_per_s
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from vendzz_migrate.cli import app
 from vendzz_migrate.copy.run import CopyOptions, run
-from vendzz_migrate.errors import RejectsError
+from vendzz_migrate.errors import RejectsFound
+from vendzz_migrate.events import Sink, discard
 from vendzz_migrate.report.copy import CopyReport
 
 
@@ -26,14 +27,15 @@ def copy_cli(source: Path | str, url: str, work: Path | str, *extra: str) -> tup
     return cli("sqlite-to-pg", str(source), "--target", url, "--work-dir", str(work), *extra)
 
 
-def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
+def copy(
+    source: Path, pg_url: str, work: Path, on_event: Sink = discard, **options: Any
+) -> CopyReport:
     """Run sqlite-to-pg as a library call; a report is returned even when rows were rejected."""
     opts = CopyOptions(source=source, target_url=pg_url, work_dir=work, **options)
     try:
-        return run(opts)
-    except RejectsError as exc:
-        report: CopyReport = exc.data["report"]
-        return report
+        return run(opts, on_event)
+    except RejectsFound as exc:
+        return exc.report
 
 
 def verified(

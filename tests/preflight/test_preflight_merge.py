@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.preflight.helpers import checked
 from vendzz_migrate.cli import app
-from vendzz_migrate.errors import ConfigError
-from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge, run
+from vendzz_migrate.errors import ConfigError, FleetFailed
+from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge
 from vendzz_migrate.settings import Settings
 
 GIB = 1024**3
@@ -31,7 +32,7 @@ def report(
         nic_mbps=10000,
     )
     settings = Settings(database_url=None, redis_url=None)
-    return run(settings, profile, role=role, only=[Area.HOST], host=facts)
+    return checked(settings, profile, role=role, only=[Area.HOST], host=facts)
 
 
 def write(tmp_path: Path, name: str, rep: PreflightReport) -> Path:
@@ -60,8 +61,12 @@ def test_library_merge_takes_the_worst_code(fleet_files: dict[str, Path]) -> Non
     assert good.passed
     assert good.exit_code == 0
     assert [i.label for i in good.reports] == ["app-1/app", "app-2/app", "db-1/postgres"]
-    assert merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True).exit_code == 10
-    bad = merge(fleet_files.values())
+    with pytest.raises(FleetFailed) as strict:
+        merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True)
+    assert strict.value.exit_code == strict.value.report.exit_code == 10
+    with pytest.raises(FleetFailed) as caught:
+        merge(fleet_files.values())
+    bad = caught.value.report
     assert bad.exit_code == 10
     assert [i.label for i in bad.failed] == ["db-2/postgres"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.copy import ddl, views
 from vendzz_migrate.errors import StateError
 from vendzz_migrate.pg import LOAD_SESSION, connect, ident, qualified
@@ -49,6 +49,7 @@ class Step:
     data_only: bool
     url: str = ""
     workers: int = 1
+    on_event: events.Sink = events.discard
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
@@ -66,18 +67,22 @@ def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, Tabl
         )
 
 
-def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+def drop_previous(
+    conn: psycopg.Connection, store: Store, schema: str, on_event: events.Sink = events.discard
+) -> None:
     """--restart: drop what earlier runs created (only that), remove the rows earlier
     --data-only runs loaded, and forget their state; all or nothing."""
     with conn.transaction():
-        unload_previous(conn, store, schema)
+        unload_previous(conn, store, schema, on_event)
         for kind, name in sorted(store.objects(schema), key=lambda o: o.kind != "view"):
             what = "VIEW" if kind == "view" else "TABLE"
             conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
         store.forget_runs(schema)
 
 
-def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+def unload_previous(
+    conn: psycopg.Connection, store: Store, schema: str, on_event: events.Sink = events.discard
+) -> None:
     """Remove the rows that earlier --data-only runs loaded into the application's tables,
     so that the reload neither doubles a table without a key nor meets its own rows as
     duplicates. A table holding exactly the rows the runs committed holds only theirs and is
@@ -101,9 +106,10 @@ def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None
             present[table] = int(now)
     if present:
         _empty(conn, schema, sorted(present))
-        console.info(
+        events.note(
+            on_event,
             f"--restart: removed the {sum(present.values()):,} row(s) the earlier "
-            f"--data-only run loaded into {len(present)} table(s)"
+            f"--data-only run loaded into {len(present)} table(s)",
         )
 
 
@@ -135,9 +141,7 @@ def _empty(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
         todo = left
 
 
-def _attempt(
-    conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str, fix: str = ""
-) -> bool:
+def _attempt(step: Step, conn: psycopg.Connection, sql: str, obj: str, fix: str = "") -> bool:
     import psycopg
 
     try:
@@ -145,24 +149,24 @@ def _attempt(
             conn.execute(sql.encode())
     except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
         message = _first_line(exc)
-        store.add_note(
-            run_id,
+        step.store.add_note(
+            step.run_id,
             obj,
             f"skipped: values too long for a btree index ({message})",
             Replacement(Replaced.TOO_LONG, obj),
         )
-        console.warn(f"{obj}: skipped: values too long for a btree index")
+        events.warning(step.on_event, f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
-        _refused(store, run_id, obj, exc, fix)
+        _refused(step, obj, exc, fix)
         return False
     return True
 
 
-def _refused(store: Store, run_id: str, obj: str, exc: BaseException, fix: str = "") -> None:
+def _refused(step: Step, obj: str, exc: BaseException, fix: str = "") -> None:
     message = _reason(exc)
-    store.add_note(run_id, obj, f"not created: {message}{fix}")
-    console.warn(f"{obj}: not created: {message}")
+    step.store.add_note(step.run_id, obj, f"not created: {message}{fix}")
+    events.warning(step.on_event, f"{obj}: not created: {message}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -217,9 +221,8 @@ def keys_and_indexes(step: Step) -> None:
                 continue
             cond = translated.split(" WHERE ", 1)[1]
             _attempt(
+                step,
                 conn,
-                store,
-                run_id,
                 f"ALTER TABLE {qualified(schema, plan.target)} ADD CHECK ({cond})",
                 f"{plan.target} CHECK",
             )
@@ -300,7 +303,7 @@ def _build_concurrently(
             while (stmt := schedule.take()) is not None:
                 try:
                     if not _exists(conn, step.schema, stmt):
-                        _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
+                        _attempt(step, conn, stmt.sql, stmt.object)
                 except BaseException as exc:
                     schedule.done(stmt, exc)
                     raise
@@ -438,7 +441,7 @@ def _add_not_valid(step: Step, fks: list[_ForeignKey]) -> list[_ForeignKey]:
     pending = []
     for fk in fks:
         if fk.name not in validated:
-            if not _attempt(step.conn, step.store, step.run_id, f"{fk.alter} NOT VALID", fk.name):
+            if not _attempt(step, step.conn, f"{fk.alter} NOT VALID", fk.name):
                 continue
             validated[fk.name] = True  # a later key of the same name is skipped, as before
         elif validated[fk.name] or fk.name in reported:
@@ -479,8 +482,9 @@ def _record(step: Step, result: _Checked) -> None:
         step.store.add_orphans(
             step.run_id, fk.child, fk.name, fk.parent, result.orphan_rows, result.sample
         )
-        console.warn(
-            f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}: added NOT VALID"
+        events.warning(
+            step.on_event,
+            f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}: added NOT VALID",
         )
     elif result.error is not None:
         # refused for another reason than orphans: dropped, so that the key ends as when it
@@ -495,9 +499,9 @@ def _record(step: Step, result: _Checked) -> None:
             step.store.add_note(
                 step.run_id, fk.name, f"left NOT VALID: {message} (not dropped: {_first_line(exc)})"
             )
-            console.warn(f"{fk.name}: left NOT VALID: {message}")
+            events.warning(step.on_event, f"{fk.name}: left NOT VALID: {message}")
             return
-        _refused(step.store, step.run_id, fk.name, result.error)
+        _refused(step, fk.name, result.error)
 
 
 def views_sequences_analyze(step: Step) -> None:
@@ -530,13 +534,12 @@ def _view(step: Step, view: insp.View) -> None:
             f"view {view.name}",
             f"not translatable: {exc}; recreate by hand from the SQLite SQL: {flat}",
         )
-        console.warn(f"view {view.name}: not translatable: {exc}")
+        events.warning(step.on_event, f"view {view.name}: not translatable: {exc}")
         return
     statement = f"SET LOCAL search_path TO {ident(step.schema)}; {sql}"
     if _attempt(
+        step,
         step.conn,
-        step.store,
-        step.run_id,
         statement,
         f"view {view.name}",
         fix=f"; fix by hand and run: {sql}",

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.cutover import engine
 from vendzz_migrate.cutover.plan import CutoverPlan, parse
 from vendzz_migrate.errors import ConfigError, VendzzError
@@ -131,6 +131,7 @@ def rehearse(
     rate: float = 20.0,
     with_rollback: bool = False,
     max_freeze_seconds: float = 5.0,
+    on_event: events.Sink = events.discard,
 ) -> CutoverDemo:
     """The cutover (and, ``with_rollback``, then the rollback to SQLite with the writer still
     writing, every acknowledged write of both eras checked in SQLite)."""
@@ -172,12 +173,13 @@ def rehearse(
     try:
         thread.start()
         _wait(lambda: ack_log.exists() and len(read_ack_log(ack_log)) >= 10, 60)
-        console.info(
+        events.note(
+            on_event,
             f"demo: cutover of the reference service (port {port}) with the writer "
-            f"at {rate:g} writes/s"
+            f"at {rate:g} writes/s",
         )
         try:
-            report = engine.run(plan)
+            report = engine.run(plan, on_event=on_event)
             state_name, freeze = report.state, report.freeze_seconds
             seen = len(read_ack_log(ack_log))
             _wait(lambda: len(read_ack_log(ack_log)) >= seen + 10, 30)  # writes on PostgreSQL
@@ -186,7 +188,7 @@ def rehearse(
             state_name, freeze = "aborted", None
         if with_rollback and state_name == "done":
             pg_acked = _pg_acked(database, ack_log)  # before the rollback: checked on PostgreSQL
-            back = _roll_back(plan, source, ack_log)
+            back = _roll_back(plan, source, ack_log, on_event)
     finally:
         writer.stop()
         thread.join(timeout=180)
@@ -220,12 +222,14 @@ def _pg_acked(database: str, ack_log: Path) -> tuple[list[str], set[str]]:
     return read_ack_log(ack_log), _pg_ids(database)
 
 
-def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
+def _roll_back(
+    plan: CutoverPlan, source: Path, ack_log: Path, on_event: events.Sink
+) -> RollbackDemo:
     """``cutover --rollback`` with the writer still writing (on PostgreSQL, then SQLite)."""
     from examples.service.client import read_ack_log
     from vendzz_migrate.cutover import rollback
 
-    console.info("demo: rollback to SQLite with the writer still writing")
+    events.note(on_event, "demo: rollback to SQLite with the writer still writing")
     try:
         report = rollback.rollback(plan)
         seen = len(read_ack_log(ack_log))

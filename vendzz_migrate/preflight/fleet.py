@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from vendzz_migrate.errors import ConfigError, ExitCode
+from vendzz_migrate.errors import ConfigError, ExitCode, FleetFailed
 from vendzz_migrate.modelfile import first_error
 from vendzz_migrate.preflight.model import PreflightReport
 
@@ -51,9 +51,10 @@ class FleetReport(BaseModel):
 
 
 def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
-    """Read preflight JSON reports; a missing or foreign file, a report given twice (the same
-    file, or a copy of it: a machine counted twice, or another machine's report missing), or
-    reports of different profiles are a ConfigError naming them."""
+    """Read preflight JSON reports into one verdict: returned when every machine passed,
+    raised as :class:`FleetFailed` (carrying it) when one did not. A missing or foreign file,
+    a report given twice (the same file, or a copy of it: a machine counted twice, or another
+    machine's report missing), or reports of different profiles are a ConfigError naming them."""
     loaded = [(path, read_report(path)) for path in paths]
     if not loaded:
         raise ConfigError("--merge needs at least one report file (preflight --json FILE)")
@@ -64,7 +65,11 @@ def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
         MachineReport(file=str(path), label=_label(report, path, labels), report=report)
         for path, report in loaded
     ]
-    return FleetReport(reports=items, strict=strict)
+    fleet = FleetReport(reports=items, strict=strict)
+    if not fleet.passed:
+        failed = ", ".join(item.label for item in fleet.failed)
+        raise FleetFailed(f"fleet preflight failed ({failed})", fleet)
+    return fleet
 
 
 def _refuse_repeats(loaded: list[tuple[Path, PreflightReport]]) -> None:

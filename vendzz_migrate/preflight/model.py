@@ -54,6 +54,10 @@ class PreflightReport(BaseModel):
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)
 
+    def counts(self) -> str:
+        """``12 pass, 1 fail``: the statuses met, in order."""
+        return ", ".join(f"{self.count(s)} {s.value}" for s in Status if self.count(s))
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:

@@ -1,13 +1,10 @@
-"""verify's report for people (a rich table on stdout) and for CI (JUnit XML)."""
+"""verify's report as lines (the differences) and for CI (JUnit XML); the table for people
+is :func:`vendzz_migrate.cli.render.verify_summary`."""
 
 from __future__ import annotations
 
 import json
 
-from rich.markup import escape
-from rich.table import Table
-
-from vendzz_migrate import console
 from vendzz_migrate.report.junit import Case, Outcome, Suite, seconds
 from vendzz_migrate.report.junit import render as render_junit
 from vendzz_migrate.verify.model import (
@@ -19,74 +16,6 @@ from vendzz_migrate.verify.model import (
 )
 
 SHOWN = 20  # differences printed per table (all are in --json)
-_STYLE = {
-    Status.OK: "green",
-    Status.QUARANTINED: "yellow",
-    Status.MISMATCH: "red",
-    Status.DOCUMENTED: "cyan",
-}
-
-
-def summary(report: VerifyReport) -> None:
-    table = Table(
-        title=f"verify ({report.mode}) {report.source} -> {report.target} "
-        f"schema {report.schema_name}",
-        title_justify="left",
-    )
-    for header in (
-        "table",
-        "status",
-        "source rows",
-        "target rows",
-        "quarantined",
-        "missing",
-        "extra",
-        "changed",
-        "time",
-    ):
-        table.add_column(header, justify="left" if header in ("table", "status") else "right")
-    for t in report.tables:
-        style = _STYLE[t.status]
-        table.add_row(
-            escape(t.table),
-            f"[{style}]{t.status.value}[/{style}]",
-            f"{t.source_rows:,}",
-            f"{t.target_rows:,}",
-            f"{t.quarantined:,}",
-            f"{t.missing:,}",
-            f"{t.extra:,}",
-            f"{t.changed:,}",
-            f"{t.seconds:.2f}s",
-        )
-    tot = report.total
-    table.add_section()
-    table.add_row(
-        "total",
-        "",
-        f"{tot.source_rows:,}",
-        f"{tot.target_rows:,}",
-        f"{tot.quarantined:,}",
-        f"{tot.missing:,}",
-        f"{tot.extra:,}",
-        f"{tot.changed:,}",
-        f"{report.seconds:.2f}s",
-    )
-    console.out.print(table)
-    for t in report.tables:
-        for line in _lines(t):
-            console.out.print(line, markup=False)
-    for check in report.schema_checks:
-        if check.status is not Status.OK:
-            console.out.print(
-                f"schema {check.status.value}: {check.kind} {check.object}: {check.detail}",
-                markup=False,
-            )
-    verdict = (
-        "[green]verify: everything matches[/green]"
-        if report.ok
-        else f"[red]verify: {escape(report.summary())}[/red]"
-    )
-    console.out.print(verdict)
 
 
 def _lines(t: TableResult) -> list[str]:

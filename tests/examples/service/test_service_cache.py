@@ -18,13 +18,12 @@ def _stats(url: str) -> tuple[int, int]:
 
 def test_a_warmed_cache_is_hit_and_health_agrees_with_redis(pg_copy: str, tmp_path: Path) -> None:
     from vendzz_migrate.cache.spec import load_spec
-    from vendzz_migrate.cache.warm import warm
+    from vendzz_migrate.cache.warm import WarmOptions, warm
     from vendzz_migrate.settings import load_settings
 
     with redis_server(tmp_path / "redis") as redis_url:
-        report = warm(
-            load_settings(database_url=pg_copy, redis_url=redis_url), load_spec(), only=["quiz"]
-        )
+        settings = load_settings(database_url=pg_copy, redis_url=redis_url)
+        report = warm(WarmOptions.from_settings(settings, spec=load_spec(), only=["quiz"]))
         assert sum(c.keys for c in report.caches) > 0
         client = redis.Redis.from_url(redis_url)
         warmed = sorted(
