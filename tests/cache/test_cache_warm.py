@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 
 import psycopg
@@ -11,7 +12,7 @@ import redis
 
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import load_spec, warm
+from vendzz_migrate.cache import load_spec, render, warm
 from vendzz_migrate.settings import load_settings
 
 USER_FIELDS_EXCLUDED = {"password", "refreshToken", "twoFactorSecret", "twoFactorBackupCodes",
@@ -235,3 +236,25 @@ def test_rows_with_a_null_key_column_are_skipped_and_counted(
     client = redis.Redis.from_url(redis_url)
     assert client.dbsize() == 150
     assert client.get("n:u00002:Silva") == b"user2@example.com"
+
+
+def test_estimate_counts_the_rows_max_keys_keeps(cli: Cli, tmp_path: Path) -> None:
+    """Rows are counted unsorted when ``max_keys`` cuts nothing; when it cuts, the count is of
+    the rows the cut keeps (here 5 by id, 3 of them with a lastName, i.e. a key)."""
+    spec = tmp_path / "s.yaml"
+    cache = (
+        "  - name: {0}\n    key: '{0}:{{id}}:{{lastName}}'\n    encoding: text\n"
+        "    fields: [email]\n    query: SELECT * FROM users\n"
+        "    order_by: '\"id\" DESC'\n    max_keys: {1}\n"
+    )
+    spec.write_text("caches:\n" + cache.format("cut", 5) + cache.format("all", 1000))
+    code, out, err = cli("warm-cache", "--spec", str(spec), "--dry-run", "--json", "-")
+    assert code == 0, err
+    counts = {c["name"]: (c["rows"], c["keys"]) for c in json.loads(out)["caches"]}
+    assert counts == {"cut": (5, 3), "all": (300, 150)}
+
+
+def test_streams_fetch_a_small_first_batch_then_full_batches() -> None:
+    """Redis gets rows after 1,000 rendered, not a whole batch; later batches are full size."""
+    assert list(islice(render.ramp(5000), 6)) == [1000, 2000, 4000, 5000, 5000, 5000]
+    assert list(islice(render.ramp(500), 3)) == [500, 500, 500]
