@@ -12,8 +12,8 @@ import redis
 
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import load_spec, render, warm
-from vendzz_migrate.settings import load_settings
+from vendzz_migrate.cache import load_spec, query, render, warm
+from vendzz_migrate.settings import Settings, load_settings
 
 USER_FIELDS_EXCLUDED = {"password", "refreshToken", "twoFactorSecret", "twoFactorBackupCodes",
                         "telegramBotToken"}  # fmt: skip
@@ -258,3 +258,24 @@ def test_streams_fetch_a_small_first_batch_then_full_batches() -> None:
     """Redis gets rows after 1,000 rendered, not a whole batch; later batches are full size."""
     assert list(islice(render.ramp(5000), 6)) == [1000, 2000, 4000, 5000, 5000, 5000]
     assert list(islice(render.ramp(500), 3)) == [500, 500, 500]
+
+
+def test_one_set_of_stream_connections_renders_every_cache(
+    vendzz_pg: str, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run opens ``streams`` + 1 PostgreSQL sessions, not ``streams`` more per cache (the
+    default spec writes four caches here)."""
+    opened: list[bool] = []
+    connect = query.connect
+
+    def counting(settings: Settings, *, raw: bool = False) -> query.PgConn:
+        opened.append(raw)
+        return connect(settings, raw=raw)
+
+    monkeypatch.setattr(query, "connect", counting)
+    settings = load_settings(database_url=vendzz_pg, redis_url=servers.standalone())
+    report = warm(settings, load_spec(None))
+    assert [c.name for c in report.caches if c.status == "written"] == [
+        "quiz", "user", "plan", "quiz-analytics"
+    ]  # fmt: skip
+    assert opened == [False, True, True]

@@ -55,6 +55,7 @@ def warm(
     caches = spec.select(only)
     started = time.monotonic()
     conn = query.connect(settings)
+    streams = render.Streams(settings, spec.defaults.streams)  # opened for the first cache
     try:
         plans = [_plan(conn, settings, spec, c) for c in caches]
         if dry_run:
@@ -74,13 +75,14 @@ def warm(
             for plan in plans:
                 if not stale_possible:
                     plan.seen = None  # nothing to prune: do not remember keys
-                result = _run(settings, spec, target, plan, report, progress=progress)
+                result = _run(streams, spec, target, plan, report, progress=progress)
                 report.caches.append(result)
             if stale_possible:
                 _record_pruned(report, prune(target, plans))
         finally:
             target.close()
     finally:
+        streams.close()
         conn.close()
     report.seconds = round(time.monotonic() - started, 3)
     report.keys = sum(c.keys for c in report.caches)
@@ -150,7 +152,7 @@ def _mb(n: float) -> str:
 
 
 def _run(
-    settings: Settings,
+    streams: render.Streams,
     spec: CacheSpec,
     target: Target,
     plan: Plan,
@@ -169,7 +171,7 @@ def _run(
     seen = plan.seen
     started = time.monotonic()
     try:
-        with render.batches(settings, spec, plan.cache, plan.columns, sha) as batches:
+        with render.batches(streams, spec, plan.cache, plan.columns, sha) as batches:
             written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None
