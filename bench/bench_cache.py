@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
-from vendzz_migrate.cache import load_spec, query, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, query, warm
 from vendzz_migrate.cache.redis_io import REPLACE_HASH
 from vendzz_migrate.cache.spec import CacheSpec
 from vendzz_migrate.settings import load_settings
@@ -184,7 +184,7 @@ def prepare_refs(w: Workload, pg_url: str, work: Path) -> None:
 
 def run_warm(w: Workload, pg_url: str, redis_url: str) -> float:
     settings = load_settings(database_url=pg_url, redis_url=redis_url, schema_name=w.schema)
-    report = warm(settings, load_spec(w.spec_path))
+    report = warm(WarmOptions.from_settings(settings, spec=load_spec(w.spec_path)))
     assert report.keys == w.keys, (report.keys, w.keys)
     return report.keys_per_s
 
@@ -229,13 +229,13 @@ def _fresh(client: redis.Redis, w: Workload) -> None:
 _CHILD = """
 import json, resource, sys
 from pathlib import Path
-from vendzz_migrate.cache import load_spec, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, warm
 from vendzz_migrate.settings import load_settings
 pg_url, redis_url, schema, spec = sys.argv[1:]
 settings = load_settings(database_url=pg_url, redis_url=redis_url, schema_name=schema)
 spec = load_spec(Path(spec))
 before = resource.getrusage(resource.RUSAGE_SELF)
-report = warm(settings, spec)
+report = warm(WarmOptions.from_settings(settings, spec=spec))
 after = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps([report.keys, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime]))
 """

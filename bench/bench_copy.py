@@ -52,10 +52,10 @@ import psycopg
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy.dryrun import dry_run
 from vendzz_migrate.copy.run import CopyOptions
+from vendzz_migrate.pg import ident, qualified
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source import introspect, open_readonly, qi
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap import infer
 from vendzz_migrate.typemap.convert import Kind
 
@@ -85,14 +85,14 @@ def db_url(admin_url: str, name: str) -> str:
 
 def fresh_db(admin_url: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {pq(name)} WITH (FORCE)".encode())
-        conn.execute(f"CREATE DATABASE {pq(name)}".encode())
+        conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)".encode())
+        conn.execute(f"CREATE DATABASE {ident(name)}".encode())
     return db_url(admin_url, name)
 
 
 def drop_db(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {pq(name)} WITH (FORCE)".encode())
+        conn.execute(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)".encode())
 
 
 def source_counts(path: Path, plans: dict[str, TablePlan]) -> dict[str, int]:
@@ -173,7 +173,7 @@ _COL = re.compile(r'^(\s+)("(?:[^"]|"")+") timestamptz(?: DEFAULT \S+?)?( NOT NU
 def untimed(create: str, table: str, epochs: dict[str, set[str]]) -> str:
     """The CREATE TABLE with its epoch-integer timestamptz columns as bigint (CSV carries the
     integers as they are; PostgreSQL would refuse them as timestamptz)."""
-    names = {pq(c) for c in epochs.get(table, set())}
+    names = {ident(c) for c in epochs.get(table, set())}
     lines = []
     for line in create.splitlines():
         m = _COL.match(line)
@@ -202,7 +202,10 @@ class Timing:
     steps: dict[str, float] = field(default_factory=dict)
 
 
-def _pipe(lite_cmd: list[str], psql_cmd: list[str]) -> None:
+def _pipe(path: Path, lite_args: list[str], select: str, url: str, copy: str) -> None:
+    """``sqlite3 -readonly -bail LITE_ARGS PATH SELECT | psql -c COPY`` into ``url``."""
+    lite_cmd = ["sqlite3", "-readonly", "-bail", *lite_args, str(path), select]
+    psql_cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", copy]
     with subprocess.Popen(lite_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as lite:
         psql = subprocess.run(psql_cmd, stdin=lite.stdout, capture_output=True, check=False)
         assert lite.stdout is not None and lite.stderr is not None
@@ -218,30 +221,13 @@ def _pipe(lite_cmd: list[str], psql_cmd: list[str]) -> None:
 
 def csv_table(path: Path, url: str, plan: TablePlan) -> None:
     cols = ", ".join(qi(c.source) for c in plan.columns)
-    targets = ", ".join(pq(c.target) for c in plan.columns)
+    targets = ", ".join(ident(c.target) for c in plan.columns)
     _pipe(
-        [
-            "sqlite3",
-            "-readonly",
-            "-bail",
-            "-csv",
-            "-noheader",
-            "-newline",
-            "\n",
-            str(path),
-            f"SELECT {cols} FROM {qi(plan.table.name)}",
-        ],
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)",
-        ],
+        path,
+        ["-csv", "-noheader", "-newline", "\n"],
+        f"SELECT {cols} FROM {qi(plan.table.name)}",
+        url,
+        f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN (FORMAT csv)",
     )
 
 
@@ -256,28 +242,13 @@ def typed_table(path: Path, url: str, plan: TablePlan) -> None:
         f"replace(replace(replace(replace({line}, '\\', '\\\\'), X'FF', '\\N'),"
         f" char(10), '\\n'), char(13), '\\r')"
     )
-    targets = ", ".join(pq(c.target) for c in plan.columns)
+    targets = ", ".join(ident(c.target) for c in plan.columns)
     _pipe(
-        [
-            "sqlite3",
-            "-readonly",
-            "-bail",
-            "-list",
-            "-noheader",
-            str(path),
-            f"SELECT {line} FROM {qi(plan.table.name)}",
-        ],
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN",
-        ],
+        path,
+        ["-list", "-noheader"],
+        f"SELECT {line} FROM {qi(plan.table.name)}",
+        url,
+        f"\\copy {qualified(SCHEMA, plan.target)} ({targets}) FROM STDIN",
     )
 
 

@@ -51,6 +51,7 @@ from vendzz_migrate.cutover.rehearsal import plan_for  # noqa: E402
 from vendzz_migrate.sample import generate  # noqa: E402
 from vendzz_migrate.source import introspect as insp  # noqa: E402
 from vendzz_migrate.source import snapshot  # noqa: E402
+from vendzz_migrate.state.store import Store  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
@@ -119,8 +120,9 @@ def fig_delta(rows: int, fraction: float) -> dict[str, float]:
             report = copy_run(CopyOptions(source=source, target_url=url, work_dir=work, workers=2))
             copy_rps = report.total.copied_rows / report.seconds
             with psycopg.connect(url, autocommit=True) as conn:
-                (snap,) = conn.execute("SELECT snapshot FROM vendzz_migrate.runs").fetchone()
-                lite = snapshot.open_snapshot(Path(snap))
+                run = Store(conn).active_run("public")
+                assert run is not None
+                lite = snapshot.open_snapshot(Path(run.snapshot))
                 mark = capture.high_water(lite)
                 lite.close()
                 changed = change(source, fraction)

@@ -41,10 +41,10 @@ import psycopg
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy.run import CopyOptions
 from vendzz_migrate.copy.run import run as copy_run
+from vendzz_migrate.pg import qualified
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target.ddl import qualified
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.typemap.convert import Kind, Reject
 from vendzz_migrate.typemap.values import Raw

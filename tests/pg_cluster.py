@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import as_service_user, free_port, service_dir
+from tests.support import as_service_user, free_port, give_to_service_user, service_dir
 
 
 @dataclass
@@ -21,10 +21,12 @@ class Cluster:
     data: Path
     port: int
     settings: tuple[str, ...] = ()  # extra server settings, e.g. "max_connections=20"
+    password: str | None = None  # None: trust; else scram-sha-256 with this postgres password
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        user = f"postgres:{self.password}" if self.password else "postgres"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
 
     def ctl(self, *args: str, check: bool = True) -> None:
         argv = [str(self.bindir / "pg_ctl"), "-D", str(self.data / "pg"), *args]
@@ -45,22 +47,27 @@ class Cluster:
         self.ctl("-m", "immediate", "stop", check=False)
 
 
-def start_cluster(*settings: str) -> Cluster:
-    """initdb + start on a free port; ``settings`` are extra ``name=value`` server settings."""
+def start_cluster(*settings: str, password: str | None = None) -> Cluster:
+    """initdb + start on a free port; ``settings`` are extra ``name=value`` server settings;
+    with ``password``, a server that really checks passwords (scram-sha-256)."""
     initdb = shutil.which("initdb") or next(
         iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None
     )
     assert initdb, "PostgreSQL server binaries are needed (Debian postgresql)"
     data = service_dir("vzt-pgc-")  # pytest's tmp is private to root
+    auth = ["--auth=trust"]
+    if password is not None:
+        pwfile = data / "pw"
+        pwfile.write_text(password + "\n")
+        give_to_service_user(pwfile)
+        auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
     subprocess.run(
-        as_service_user(
-            [initdb, "-D", str(data / "pg"), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        ),
+        as_service_user([initdb, "-D", str(data / "pg"), "-U", "postgres", *auth, "-E", "UTF8"]),
         check=True,
         capture_output=True,
         timeout=120,
     )
-    cluster = Cluster(Path(initdb).parent, data, free_port(), settings)
+    cluster = Cluster(Path(initdb).parent, data, free_port(), settings, password)
     cluster.start()
     return cluster
 
@@ -71,9 +78,9 @@ def remove(cluster: Cluster) -> None:
 
 
 @contextmanager
-def own_cluster(*settings: str) -> Iterator[str]:
+def own_cluster(*settings: str, password: str | None = None) -> Iterator[str]:
     """A started throwaway cluster for the block; yields its URL, removes it after."""
-    cluster = start_cluster(*settings)
+    cluster = start_cluster(*settings, password=password)
     try:
         yield cluster.url
     finally:

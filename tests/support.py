@@ -1,16 +1,25 @@
 """Helpers every test package shares: a free loopback port, a bounded wait for a condition,
-and running a server binary as the ``postgres`` service user when the tests run as root
-(pgbouncer, initdb and pg_ctl refuse root)."""
+running a server binary as the ``postgres`` service user when the tests run as root
+(pgbouncer, initdb and pg_ctl refuse root), and Ctrl-C sent to a command at a given moment."""
 
 from __future__ import annotations
 
 import os
 import pwd
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
+
+
+class Ended(NamedTuple):
+    code: int
+    stdout: str
 
 
 def free_port() -> int:
@@ -61,3 +70,26 @@ def service_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     give_to_service_user(path)
     return path
+
+
+def ctrl_c_cli(args: list[str], when: Callable[[str], bool], timeout_s: float = 60) -> Ended:
+    """``vendzz-migrate ARGS`` in a process of its own, sent SIGINT (Ctrl-C) after the first
+    line on its stderr for which ``when`` holds; its exit code and stdout."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vendzz_migrate", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if when(line):
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return Ended(proc.returncode, stdout)

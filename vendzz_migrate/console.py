@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -23,6 +22,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+if TYPE_CHECKING:
+    from vendzz_migrate.events import Event
 
 # wide enough that table names are never cut when stdout is a file or a pipe
 out = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -143,10 +145,38 @@ class ProgressReporter:
         )
 
 
-@contextmanager
-def step(number: int, total: int, title: str) -> Iterator[None]:
-    """Announce a named step: ``step 3/7: copy table data``."""
-    info(f"step {number}/{total}: {title}")
-    started = time.monotonic()
-    yield
-    debug(f"step {number}/{total} took {time.monotonic() - started:.2f}s")
+class EventRenderer:
+    """The CLI's sink for the library's events (:mod:`vendzz_migrate.events`): steps and notes
+    as lines on stderr, warnings in yellow, debug lines with ``-v``, progress as bars."""
+
+    def __init__(self) -> None:
+        self._progress: ProgressReporter | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "progress":
+            self._on_progress(event)
+        elif event.kind == "warning":
+            warn(event.message)
+        elif event.kind == "debug":
+            debug(event.message)
+        else:
+            info(event.message)
+
+    def _on_progress(self, event: Event) -> None:
+        f = event.fields
+        action = f.get("action")
+        if action == "open":
+            self._progress = ProgressReporter(verb=f["verb"], unit=f["unit"]).__enter__()
+            return
+        bar = self._progress
+        if bar is None:
+            return
+        if action == "add":
+            bar.add(f["task"], f["total"], f["done"])
+        elif action == "advance":
+            bar.advance(f["task"], f["n"])
+        elif action == "finish":
+            bar.finish(f["task"])
+        elif action == "close":
+            self._progress = None
+            bar.__exit__(None, None, None)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from vendzz_migrate import console, embedded
+from vendzz_migrate import embedded, events
 from vendzz_migrate.cache import WarmReport
 from vendzz_migrate.cutover.rehearsal import CutoverDemo
-from vendzz_migrate.errors import MismatchError
+from vendzz_migrate.errors import KeysNotWritten, MismatchFound, PreflightFailed
 from vendzz_migrate.preflight import PreflightReport
 from vendzz_migrate.report.copy import CopyReport
 from vendzz_migrate.settings import Settings
@@ -44,15 +44,15 @@ def demo_database(server_url: str, name: str = DEMO_DB) -> str:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from vendzz_migrate.target import classify
+    from vendzz_migrate.pg import classify, connect, ident
 
     try:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with connect(server_url, command="demo", autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                conn.execute(f"CREATE DATABASE {ident(name)}")
     except psycopg.Error as exc:
         raise classify(exc, server_url) from None
     params = conninfo_to_dict(server_url)
@@ -68,9 +68,11 @@ def run(
     seed: int = 42,
     cutover: bool = True,
     with_rollback: bool = False,
+    on_event: events.Sink = events.discard,
 ) -> DemoReport:
+    """The whole migration on a generated file; each command's events go to ``on_event``."""
     from vendzz_migrate import preflight
-    from vendzz_migrate.cache import load_spec, warm
+    from vendzz_migrate.cache import WarmOptions, warm
     from vendzz_migrate.copy.run import CopyOptions
     from vendzz_migrate.copy.run import run as copy
     from vendzz_migrate.sample import generate
@@ -80,29 +82,35 @@ def run(
     work = settings.work_dir / "demo"
     source = work / "vendzz-demo.db"
     work.mkdir(parents=True, exist_ok=True)
-    console.info(f"demo: generating {rows:,} rows of Vendzz data in {source}")
+    events.note(on_event, f"demo: generating {rows:,} rows of Vendzz data in {source}")
     generate(source, rows=rows, seed=seed, clean=clean, force=True)
     server = settings.database_url or embedded.start_postgres(work / "postgres")
     redis_url = settings.redis_url or embedded.start_redis(work / "redis")
     database = demo_database(server)
-    console.info(f"demo: PostgreSQL {mask(database)}, Redis {mask(redis_url)}")
+    events.note(on_event, f"demo: PostgreSQL {mask(database)}, Redis {mask(redis_url)}")
+    # the demo database's public schema, for every command alike
+    local = settings.with_overrides(
+        database_url=database, redis_url=redis_url, schema_name="public"
+    )
     copied = copy(
-        CopyOptions(
-            source=source,
-            target_url=database,
-            restart=True,
-            allow_rejects=True,
-            work_dir=work,
-            state_schema=settings.state_schema,
-        )
+        CopyOptions.from_settings(
+            local, source=source, restart=True, allow_rejects=True, work_dir=work
+        ),
+        on_event,
     )
     try:
-        verified = verify(VerifyOptions(source=source, target_url=database))
-    except MismatchError as exc:
-        verified = exc.data["report"]
-    local = settings.with_overrides(database_url=database, redis_url=redis_url)
-    warmed = warm(local, load_spec(None))
-    checked = preflight.run(local, "dev", source)
+        verified = verify(VerifyOptions.from_settings(local, source=source), on_event)
+    except MismatchFound as exc:
+        verified = exc.report
+    try:
+        warmed = warm(WarmOptions.from_settings(local), on_event)
+    except KeysNotWritten as exc:  # shown in the demo's table, as before
+        warmed = exc.report
+    try:
+        opts = preflight.PreflightOptions.from_settings(local, profile="dev", source=source)
+        checked = preflight.run(opts, on_event)
+    except PreflightFailed as exc:  # the demo shows the verdict in its table
+        checked = exc.report
     rehearsal = None
     if cutover:
         from vendzz_migrate.cutover.rehearsal import rehearse
@@ -112,6 +120,7 @@ def run(
             demo_database(server, DEMO_DB + "_cutover"),
             work / "cutover",
             with_rollback=with_rollback,
+            on_event=on_event,
         )
     return DemoReport(
         source=source,

@@ -1,14 +1,28 @@
 """One error hierarchy, one table of exit codes, the same for every command.
 
 Library code raises a subclass of :class:`VendzzError`; the CLI catches it once, prints its
-one-line message and exits with its :attr:`VendzzError.exit_code`. Errors carry data (a verify
-mismatch carries its report) so a Python caller gets everything the CLI would have printed.
+one-line message and exits with its :attr:`VendzzError.exit_code`. Errors carry data so a
+Python caller gets everything the CLI would have printed.
+
+One convention for "the command ran to its end, and its report says it failed": the entry
+point raises a :class:`Finished` subclass carrying the typed report (:class:`RejectsFound`,
+:class:`MismatchFound`, :class:`PreflightFailed`, :class:`FleetFailed`,
+:class:`KeysNotWritten`); on success it returns the report.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # the reports of the Finished[...] bases below (strings: no import cycle)
+    from vendzz_migrate.cache.models import WarmReport  # noqa: F401
+    from vendzz_migrate.preflight.fleet import FleetReport  # noqa: F401
+    from vendzz_migrate.preflight.model import PreflightReport  # noqa: F401
+    from vendzz_migrate.report.copy import CopyReport  # noqa: F401
+    from vendzz_migrate.verify.model import VerifyReport  # noqa: F401
+
+R = TypeVar("R")
 
 
 class ExitCode(IntEnum):
@@ -82,3 +96,32 @@ class TargetError(VendzzError):
 
 class CapacityError(VendzzError):
     exit_code = ExitCode.CAPACITY
+
+
+class Finished(VendzzError, Generic[R]):
+    """The command ran to its end but failed: ``report`` is its full, typed report (also in
+    ``data["report"]``). The exit code comes from the second base of each subclass."""
+
+    def __init__(self, message: str, report: R, **data: Any) -> None:
+        super().__init__(message, report=report, **data)
+        self.report = report
+
+
+class RejectsFound(Finished["CopyReport"], RejectsError):
+    """sqlite-to-pg: rows went to the rejects table (and ``allow_rejects`` was not given)."""
+
+
+class MismatchFound(Finished["VerifyReport"], MismatchError):
+    """verify: the target differs from the source."""
+
+
+class PreflightFailed(Finished["PreflightReport"], CheckFailed):
+    """preflight: a check failed (or warned, with ``strict``)."""
+
+
+class FleetFailed(Finished["FleetReport"], CheckFailed):
+    """preflight --merge: some machine's report failed."""
+
+
+class KeysNotWritten(Finished["WarmReport"], TargetError):
+    """warm-cache: Redis refused some keys (the report counts them per cache)."""

@@ -24,17 +24,15 @@ MAX_DELAY_S = 5.0
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures worth retrying: connection loss, server shutdown, Redis failover."""
+    """True for failures worth retrying: connection loss, server shutdown, Redis failover
+    (PostgreSQL's by SQLSTATE: :func:`vendzz_migrate.pg.retryable`)."""
     import psycopg
     import redis.exceptions as rexc
 
-    if isinstance(exc, psycopg.OperationalError):
-        state = getattr(exc, "sqlstate", None)
-        # no SQLSTATE: the connection itself broke; 08xxx connection exceptions;
-        # 57P01-57P03 admin/crash shutdown, cannot connect now
-        if "authentication failed" in str(exc) or "does not exist" in str(exc):
-            return False
-        return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    from vendzz_migrate.pg.sqlstate import retryable
+
+    if isinstance(exc, psycopg.Error):
+        return retryable(exc)
     if isinstance(exc, rexc.AuthenticationError | rexc.AuthenticationWrongNumberOfArgsError):
         return False
     return isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | rexc.TryAgainError)

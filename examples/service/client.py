@@ -57,6 +57,10 @@ class Summary:
         self.failures[reason] = self.failures.get(reason, 0) + 1
 
 
+class LoginFailed(RuntimeError):
+    """The service refused the writer's login (or never answered it): nothing is written."""
+
+
 class _Retry(Exception):
     def __init__(self, wait_s: float, connection: bool) -> None:
         super().__init__()
@@ -125,18 +129,21 @@ class Writer:
         return self.summary
 
     def _login(self) -> None:
+        """Log in when an e-mail and password are given; :class:`LoginFailed` when refused."""
         if not self.email or not self.password:
             return
         try:
             resp = self._http.post(
                 "/api/auth/login", json={"email": self.email, "password": self.password}
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             self.summary.login = "failed"
-            return
-        self.summary.login = "ok" if resp.status_code == 200 else "failed"
-        if resp.status_code == 200:
-            self._http.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+            raise LoginFailed(f"login as {self.email} failed: {type(exc).__name__}") from None
+        if resp.status_code != 200:
+            self.summary.login = "failed"
+            raise LoginFailed(f"login as {self.email} failed: HTTP {resp.status_code}")
+        self.summary.login = "ok"
+        self._http.headers["Authorization"] = f"Bearer {resp.json()['token']}"
 
     def _pick_quizzes(self) -> None:
         if self.quiz_ids:

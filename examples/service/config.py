@@ -9,6 +9,7 @@ from pathlib import Path
 from vendzz_migrate.errors import ConfigError
 
 DEFAULT_PORT = 5000  # PRODUCTION-SPEC: three app servers on port 5000
+MAINTENANCE_KEY = "vendzz:maintenance"
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -43,6 +44,8 @@ class ServiceConfig:
     state_schema: str = "vendzz_migrate"
     mapping_file: Path | None = None  # VENDZZ_MAPPING: the mapping the copy used
     maintenance_file: Path | None = None  # VENDZZ_MAINTENANCE_FILE
+    # VENDZZ_MAINTENANCE_KEY: the Redis key that turns maintenance on ("off": none)
+    maintenance_key: str | None = MAINTENANCE_KEY
     login_limit: int = 10  # VENDZZ_LOGIN_LIMIT attempts per window and e-mail
     login_window_s: int = 60  # VENDZZ_LOGIN_WINDOW_S
     secret: str = field(default="vendzz-dev-secret", repr=False)  # VENDZZ_SECRET (tokens)
@@ -63,6 +66,7 @@ class ServiceConfig:
             raise ConfigError("DATABASE_URL must be sqlite:///FILE or postgresql://...")
         mapping = env.get("VENDZZ_MAPPING", "").strip()
         maint = env.get("VENDZZ_MAINTENANCE_FILE", "").strip()
+        key = env.get("VENDZZ_MAINTENANCE_KEY", "").strip() or MAINTENANCE_KEY
         return cls(
             database_url=url,
             redis_url=env.get("REDIS_URL", "").strip() or None,
@@ -74,6 +78,7 @@ class ServiceConfig:
             schema=env.get("VENDZZ_SCHEMA", "").strip() or None,
             mapping_file=Path(mapping) if mapping else None,
             maintenance_file=Path(maint) if maint else None,
+            maintenance_key=None if key == "off" else key,
             login_limit=_int(env, "VENDZZ_LOGIN_LIMIT", 10, 1),
             login_window_s=_int(env, "VENDZZ_LOGIN_WINDOW_S", 60, 1),
             secret=env.get("VENDZZ_SECRET", "") or "vendzz-dev-secret",

@@ -1,7 +1,9 @@
 """Maintenance mode (the cutover's write freeze) and the count of writes in flight.
 
 Maintenance is on while ANY of these holds: the admin flag (``POST /admin/maintenance``), the
-file named by ``VENDZZ_MAINTENANCE_FILE`` exists, or the Redis key ``vendzz:maintenance`` exists.
+file named by ``VENDZZ_MAINTENANCE_FILE`` exists, or the Redis key ``vendzz:maintenance``
+(``VENDZZ_MAINTENANCE_KEY``) exists or cannot be read (Redis down: fail closed, a freeze set
+there must hold).
 With a maintenance file configured the admin call creates / removes that file, so the flag
 survives a restart (``ctl restart`` is the cutover's switch).
 
@@ -24,7 +26,7 @@ class Frozen(Exception):
 
 
 class Maintenance:
-    def __init__(self, file: Path | None, redis_flag: Callable[[], bool]) -> None:
+    def __init__(self, file: Path | None, redis_flag: Callable[[], bool | None]) -> None:
         self.file = file
         self._redis_flag = redis_flag
         self._flag = False
@@ -40,7 +42,7 @@ class Maintenance:
             return True
         if self.file is not None and self.file.exists():
             return True
-        return self._redis_flag()
+        return self._redis_flag() is not False  # None: the key cannot be read
 
     def set(self, enabled: bool) -> None:
         self._flag = enabled

@@ -2,8 +2,10 @@
 read-through quiz cache on warm-cache's own keys, the login rate limiter and the maintenance key.
 
 Redis is an optimisation: when it is down every call here falls back (a cache miss, the
-in-process limiter, no maintenance key) and the failure is remembered for a second, so requests
-do not each wait for it; ``/health`` reports it.
+in-process limiter) and the failure is remembered for a second, so requests do not each wait for
+it; ``/health`` reports it. The maintenance key is the exception: a key that cannot be read may
+hold a freeze, so it reads as unknown and maintenance fails closed (``VENDZZ_MAINTENANCE_KEY=off``
+leaves the key out: Redis down then never stops writes).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from vendzz_migrate.errors import ConfigError
 from vendzz_migrate.urls import mask
 
 T = TypeVar("T")
-MAINTENANCE_KEY = "vendzz:maintenance"
 LOGIN_KEY = "vendzz:ratelimit:login:{}"
 SOCKET_TIMEOUT_S = 2.0
 DOWN_FOR_S = 1.0
@@ -163,9 +164,13 @@ class RedisSide:
         return count + 1, max(int(until - now), 1)
 
     # -- maintenance -------------------------------------------------------------------------
-    def maintenance_key(self) -> bool:
-        value, _ = self._call(lambda c: c.exists(MAINTENANCE_KEY), 0)
-        return bool(value)
+    def maintenance_key(self) -> bool | None:
+        """Whether the maintenance key is set; None when Redis cannot say (down)."""
+        key = self.cfg.maintenance_key
+        if self.client is None or key is None:
+            return False
+        value, ok = self._call(lambda c: c.exists(key), 0)
+        return bool(value) if ok else None
 
     def close(self) -> None:
         if self.client is not None:

@@ -12,7 +12,7 @@ from redis.cluster import RedisCluster
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers, cluster_info
 from tests.support import wait_until
-from vendzz_migrate.cache import load_spec, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, warm
 from vendzz_migrate.cache.redis_io import key_slot, open_target
 from vendzz_migrate.cache.writer import Writer
 from vendzz_migrate.errors import ExitCode
@@ -150,7 +150,7 @@ def test_cluster_stats_sum_every_master(
     for url in cluster_nodes:
         redis.Redis.from_url(url).config_resetstat()
     settings = load_settings(database_url=vendzz_pg, redis_url=cluster_url)
-    warm(settings, load_spec(None), only=["quiz"])
+    warm(WarmOptions.from_settings(settings, only=["quiz"]))
     client = RedisCluster.from_url(cluster_url)
     for n in range(1, 21):
         client.get(f"vendzz:quiz:q{n:05d}")  # 16 published (hits), 4 unpublished (misses)

@@ -18,10 +18,10 @@ import redis
 
 from tests.cache.cache_helpers import Cli
 from tests.cache.cache_servers import Servers, binary, redis6_binary
-from vendzz_migrate.cache import load_spec, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, warm
 from vendzz_migrate.cache.redis_io import LEGACY_SCRIPT_SHA, SCRIPT_SHA
-from vendzz_migrate.console import ProgressReporter
 from vendzz_migrate.errors import CapacityError, ExitCode
+from vendzz_migrate.events import Event
 from vendzz_migrate.settings import load_settings
 
 ROWS = 8000
@@ -123,18 +123,19 @@ def test_hash_script_replaces_keys_of_another_type(
     assert client.ttl("mm:hash:2") > 0
 
 
-class _LowerMaxmemory(ProgressReporter):
-    """Lowers ``maxmemory`` to just above what Redis uses once the first replies are read:
-    the issue's "maxmemory lowered mid-run", at a known point instead of after a sleep."""
+class _LowerMaxmemory:
+    """An event sink that lowers ``maxmemory`` to just above what Redis uses once the first
+    replies are read: the issue's "maxmemory lowered mid-run", at a known point instead of
+    after a sleep."""
 
     def __init__(self, client: redis.Redis) -> None:
-        super().__init__(every_s=3600)
         self.client = client
         self.limit = 0
         self.used_then = 0  # the batch in flight may land before CONFIG SET: not refusable
 
-    def advance(self, name: str, n: int = 1) -> None:
-        super().advance(name, n)
+    def __call__(self, event: Event) -> None:
+        if event.kind != "progress" or event.fields["action"] != "advance":
+            return
         if not self.limit:
             self.limit = int(self.client.info("memory")["used_memory"]) + 200_000
             self.client.config_set("maxmemory", self.limit)
@@ -153,7 +154,7 @@ def test_maxmemory_lowered_mid_run(
     lower = _LowerMaxmemory(client)
     settings = load_settings(database_url=vendzz_pg, redis_url=url)
     with pytest.raises(CapacityError) as caught:
-        warm(settings, load_spec(Path(spec)), only=[cache], progress=lower)
+        warm(WarmOptions.from_settings(settings, spec=load_spec(Path(spec)), only=[cache]), lower)
     assert lower.limit, "no progress was reported before the end"
     written = caught.value.data["keys_written"]
     assert 0 < written < ROWS

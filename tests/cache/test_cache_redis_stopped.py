@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import load_spec, warm
+from vendzz_migrate.cache import WarmOptions, load_spec, warm
 from vendzz_migrate.errors import ConnectionFailed
+from vendzz_migrate.events import Event
 from vendzz_migrate.settings import Settings
 
 SPEC = """version: 1
@@ -26,25 +27,21 @@ caches:
 
 
 class StopsRedis:
-    """A progress display that stops Redis (SHUTDOWN NOSAVE) once the first keys are in."""
+    """An event sink that stops Redis (SHUTDOWN NOSAVE) once the first keys are in."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.advanced = 0
 
-    def add(self, name: str, total: int | None, done: int = 0) -> None:
-        del name, total, done
-
-    def advance(self, name: str, n: int) -> None:
-        del name
+    def __call__(self, event: Event) -> None:
+        if event.kind != "progress" or event.fields["action"] != "advance":
+            return
+        n = int(event.fields["n"])
         first = self.advanced == 0 and n > 0
         self.advanced += n
         if first:  # the server closes the connection as it stops
             with contextlib.suppress(redis.ConnectionError):
                 redis.Redis.from_url(self.url).shutdown(nosave=True)
-
-    def finish(self, name: str) -> None:
-        del name
 
 
 def test_redis_stopped_mid_warm_says_how_far_it_got(
@@ -56,11 +53,13 @@ def test_redis_stopped_mid_warm_says_how_far_it_got(
     progress = StopsRedis(url)
     with pytest.raises(ConnectionFailed) as caught:
         warm(
-            Settings(database_url=pg_url, redis_url=url),
-            load_spec(spec_path),
-            check_memory=False,
-            progress=progress,
-        )  # type: ignore[arg-type]
+            WarmOptions.from_settings(
+                Settings(database_url=pg_url, redis_url=url),
+                spec=load_spec(spec_path),
+                check_memory=False,
+            ),
+            progress,
+        )
     message = str(caught.value)
     assert "cannot reach Redis" in message
     assert "cache 'many':" in message and "keys written" in message

@@ -12,7 +12,7 @@ import redis
 
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import load_spec, query, render, warm
+from vendzz_migrate.cache import WarmOptions, query, render, warm
 from vendzz_migrate.settings import Settings, load_settings
 
 USER_FIELDS_EXCLUDED = {"password", "refreshToken", "twoFactorSecret", "twoFactorBackupCodes",
@@ -215,7 +215,7 @@ def test_redis_max_connections_is_respected(vendzz_pg: str, servers: Servers) ->
     probe = redis.Redis.from_url(url)
     before = int(probe.info("stats")["total_connections_received"])
     settings = load_settings(database_url=vendzz_pg, redis_url=url, redis_max_connections=1)
-    report = warm(settings, load_spec(None))
+    report = warm(WarmOptions.from_settings(settings))
     after = int(probe.info("stats")["total_connections_received"])
     assert report.keys == probe.dbsize() > 500
     assert after - before == 1  # one connection for INFO, SCRIPT LOAD, every lane and DBSIZE
@@ -274,7 +274,7 @@ def test_one_set_of_stream_connections_renders_every_cache(
 
     monkeypatch.setattr(query, "connect", counting)
     settings = load_settings(database_url=vendzz_pg, redis_url=servers.standalone())
-    report = warm(settings, load_spec(None))
+    report = warm(WarmOptions.from_settings(settings))
     assert [c.name for c in report.caches if c.status == "written"] == [
         "quiz", "user", "plan", "quiz-analytics"
     ]  # fmt: skip

@@ -6,20 +6,36 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from typer.testing import CliRunner
 
+from vendzz_migrate.cli import app
 from vendzz_migrate.copy.run import CopyOptions, run
-from vendzz_migrate.errors import RejectsError
+from vendzz_migrate.errors import RejectsFound
+from vendzz_migrate.events import Sink, discard
 from vendzz_migrate.report.copy import CopyReport
 
 
-def copy(source: Path, pg_url: str, work: Path, **options: Any) -> CopyReport:
+def cli(*args: str) -> tuple[int, str]:
+    """Run the CLI in-process: its exit code and output, which never holds a traceback."""
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, result.output
+
+
+def copy_cli(source: Path | str, url: str, work: Path | str, *extra: str) -> tuple[int, str]:
+    """``vendzz-migrate sqlite-to-pg SOURCE --target URL --work-dir WORK EXTRA...``."""
+    return cli("sqlite-to-pg", str(source), "--target", url, "--work-dir", str(work), *extra)
+
+
+def copy(
+    source: Path, pg_url: str, work: Path, on_event: Sink = discard, **options: Any
+) -> CopyReport:
     """Run sqlite-to-pg as a library call; a report is returned even when rows were rejected."""
     opts = CopyOptions(source=source, target_url=pg_url, work_dir=work, **options)
     try:
-        return run(opts)
-    except RejectsError as exc:
-        report: CopyReport = exc.data["report"]
-        return report
+        return run(opts, on_event)
+    except RejectsFound as exc:
+        return exc.report
 
 
 def verified(

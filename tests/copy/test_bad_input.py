@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import sqlite3
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import with_dbname
+from tests.pg_cluster import own_cluster
 from tests.support import free_port
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode
@@ -102,65 +99,11 @@ def test_unreachable_target(tmp_path: Path) -> None:
     assert "secret" not in out and "***" in out
 
 
-def _initdb() -> str | None:
-    return shutil.which("initdb") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None
-    )
-
-
 @pytest.fixture(scope="module")
 def scram_server() -> Iterator[str]:
     """A throwaway PostgreSQL that really checks passwords (scram-sha-256)."""
-    initdb = _initdb()
-    assert initdb, "PostgreSQL server binaries are needed (Debian postgresql)"
-    bindir = Path(initdb).parent
-    data = Path(tempfile.mkdtemp(prefix="vzt-scram-"))  # pytest's tmp is private to root
-    pwfile = data / "pw"
-    pwfile.write_text("right-password\n")
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres")
-        shutil.chown(pwfile, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    pgdata = data / "pg"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "initdb"),
-            "-D",
-            str(pgdata),
-            "-U",
-            "postgres",
-            "--auth=scram-sha-256",
-            f"--pwfile={pwfile}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(pgdata),
-            "-w",
-            "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
-            "-l",
-            str(data / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    yield f"postgresql://postgres:right-password@127.0.0.1:{port}/postgres"
-    subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"],
-        check=False,
-        capture_output=True,
-    )
-    shutil.rmtree(data, ignore_errors=True)
+    with own_cluster(password="right-password") as url:
+        yield url
 
 
 def test_wrong_password(scram_server: str, tmp_path: Path) -> None:

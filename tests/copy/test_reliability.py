@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import with_dbname
-from tests.copy.helpers import copy, rows, verified
+from tests.copy.helpers import cli, copy, copy_cli, rows, verified
 from tests.pg_cluster import Cluster, remove, start_cluster
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode, StateError
@@ -29,12 +29,6 @@ from vendzz_migrate.sample.models import SampleStats
 from vendzz_migrate.source import snapshot
 
 runner = CliRunner()
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output, result.output
-    return result.exit_code, result.output
 
 
 def two_tables(path: Path) -> Path:
@@ -77,9 +71,7 @@ def test_data_only_restart_removes_the_rows_it_loaded(pg_url: str, tmp_path: Pat
     app_tables(pg_url)
     first = copy(src, pg_url, tmp_path, data_only=True, batch_rows=100)
     assert first.total.copied_rows == 1200
-    code, out = cli(
-        "sqlite-to-pg", str(src), "--target", pg_url, "--work-dir", str(tmp_path), "--data-only"
-    )
+    code, out = copy_cli(str(src), pg_url, str(tmp_path), "--data-only")
     assert code == ExitCode.STATE and "--restart" in out  # the advice this test follows
 
     again = copy(src, pg_url, tmp_path, data_only=True, restart=True, batch_rows=100)
@@ -110,7 +102,7 @@ def test_a_source_without_tables_is_an_error(pg_url: str, tmp_path: Path) -> Non
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")  # zero bytes: SQLite opens it as an empty database
     work = str(tmp_path / "work")
-    code, out = cli("sqlite-to-pg", str(empty), "--target", pg_url, "--work-dir", work)
+    code, out = copy_cli(str(empty), pg_url, work)
     assert code == ExitCode.SOURCE and "no table" in out, out
     code, out = cli("verify", str(empty), "--target", pg_url)
     assert code == ExitCode.SOURCE and "no table" in out, out
@@ -123,16 +115,13 @@ def test_a_source_without_tables_is_an_error(pg_url: str, tmp_path: Path) -> Non
     assert '"sqlite.tables"' in checked.output
     # no state was left to block the real file, and no snapshot
     real = two_tables(tmp_path / "real.db")
-    code, out = cli("sqlite-to-pg", str(real), "--target", pg_url, "--work-dir", work)
+    code, out = copy_cli(str(real), pg_url, work)
     assert code == ExitCode.OK, out
     assert not list((tmp_path / "work" / "snapshots").iterdir())
     # asked for explicitly, it is accepted
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(empty),
-        "--target",
         pg_url,
-        "--work-dir",
         work,
         "--schema",
         "nothing",
@@ -269,9 +258,7 @@ def corrupt(path: Path) -> Path:
 
 def test_corrupt_pages_are_a_source_error(pg_url: str, tmp_path: Path) -> None:
     src = corrupt(tmp_path / "c.db")
-    code, out = cli(
-        "sqlite-to-pg", str(src), "--target", pg_url, "--work-dir", str(tmp_path / "work")
-    )
+    code, out = copy_cli(str(src), pg_url, str(tmp_path / "work"))
     assert code == ExitCode.SOURCE and "restore it from a backup" in out, out
     code, out = cli("schema", "infer", str(src))
     assert code == ExitCode.SOURCE and "restore it from a backup" in out, out
@@ -294,23 +281,17 @@ def test_an_identifier_over_63_bytes_gets_a_proposed_rename(pg_url: str, tmp_pat
     assert code == ExitCode.OK, out
     text = mapping.read_text()
     assert text.count("rename: " + "c" * 50) == 2 and "rename: " + "t" * 50 in text
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--mapping",
         str(mapping),
     )
     assert code == ExitCode.OK, out
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--schema",
         "inferred",
@@ -328,12 +309,9 @@ def test_a_rename_onto_another_column_is_a_config_error(pg_url: str, tmp_path: P
         "      id: {type: text, convert: text}\n"
         "      n: {type: bigint, convert: integer, rename: id}\n"
     )
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--mapping",
         str(mapping),
@@ -344,12 +322,9 @@ def test_a_rename_onto_another_column_is_a_config_error(pg_url: str, tmp_path: P
 
 def test_json_into_a_directory_is_refused_before_any_work(pg_url: str, tmp_path: Path) -> None:
     src = two_tables(tmp_path / "s.db")
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--json",
         str(tmp_path),
@@ -370,7 +345,7 @@ def test_json_into_a_directory_is_refused_before_any_work(pg_url: str, tmp_path:
 )
 def test_a_bad_url_is_a_config_error(url: str, said: str, tmp_path: Path) -> None:
     src = two_tables(tmp_path / "s.db")
-    code, out = cli("sqlite-to-pg", str(src), "--target", url, "--work-dir", str(tmp_path))
+    code, out = copy_cli(str(src), url, str(tmp_path))
     assert code == ExitCode.CONFIG and said in out, out
 
 
@@ -404,12 +379,9 @@ def test_a_finished_run_removes_its_snapshot(pg_url: str, tmp_path: Path) -> Non
     copy(src, pg_url, tmp_path)
     assert snapshots(tmp_path) == []
     # a failure before the state is recorded (no table to load into) leaves nothing either
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--schema",
         "other",
@@ -487,12 +459,9 @@ def test_sigterm_stops_the_copy_like_ctrl_c_then_resume_finishes(
 
 def test_a_url_without_scheme_is_masked(tmp_path: Path) -> None:
     src = two_tables(tmp_path / "s.db")
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         "app:S3cretPW!x@db.example/app",
-        "--work-dir",
         str(tmp_path),
     )
     assert code == ExitCode.CONFIG and "not a PostgreSQL URL" in out
@@ -515,7 +484,7 @@ def test_a_hot_journal_is_named_with_the_way_out(pg_url: str, tmp_path: Path) ->
     )
     subprocess.run([sys.executable, "-c", writer, str(src)], check=False)
     assert Path(f"{src}-journal").stat().st_size > 0
-    code, out = cli("sqlite-to-pg", str(src), "--target", pg_url, "--work-dir", str(tmp_path))
+    code, out = copy_cli(str(src), pg_url, str(tmp_path))
     assert code == ExitCode.SOURCE and "hot rollback journal" in out, out
     assert "readonly database" not in out
 
@@ -524,21 +493,16 @@ def test_resume_without_a_recorded_run_says_a_plain_rerun_is_right(
     pg_url: str, tmp_path: Path
 ) -> None:
     src = two_tables(tmp_path / "s.db")
-    code, out = cli(
-        "sqlite-to-pg", str(src), "--target", pg_url, "--work-dir", str(tmp_path), "--resume"
-    )
+    code, out = copy_cli(str(src), pg_url, str(tmp_path), "--resume")
     assert code == ExitCode.STATE and "again without --resume" in out, out
 
 
 def test_an_empty_mapping_file_says_so(pg_url: str, tmp_path: Path) -> None:
     src = two_tables(tmp_path / "s.db")
     (tmp_path / "m.yaml").write_text("")
-    code, out = cli(
-        "sqlite-to-pg",
+    code, out = copy_cli(
         str(src),
-        "--target",
         pg_url,
-        "--work-dir",
         str(tmp_path),
         "--mapping",
         str(tmp_path / "m.yaml"),

@@ -229,7 +229,8 @@ def test_dropped_connections_are_retried(source: SampleStats, pg_url: str, tmp_p
     with psycopg.connect(pg_url, autocommit=True) as conn:
         killed = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = 'vendzz-migrate:copy' AND datname = current_database()"
+            " WHERE application_name = 'vendzz-migrate:sqlite-to-pg:data'"
+            " AND datname = current_database()"
         ).fetchone()
     thread.join(300)
     assert killed and killed[0] >= 1, "no copy connection was there to kill"

@@ -1,12 +1,12 @@
-"""View translation (target/views.py) without a database: order, rewrites, refusals."""
+"""View translation (copy/views.py) without a database: order, rewrites, refusals."""
 
 from __future__ import annotations
 
 import pytest
 
+from vendzz_migrate.copy import views
 from vendzz_migrate.copy.plan import build
 from vendzz_migrate.source.introspect import Schema, View, introspect
-from vendzz_migrate.target import views
 from vendzz_migrate.typemap.infer import infer
 
 

@@ -4,7 +4,6 @@ sample file, the writer client writing throughout, a plan that drives both."""
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from examples.service.client import Summary, Writer
+from examples.service.client import Summary, Writer, read_ack_log
 from tests.examples.service.helpers import Running, service
+from vendzz_migrate.cutover import rehearsal
 
 
 @dataclass
@@ -29,6 +29,10 @@ class ServiceRig:
     thread: threading.Thread
     result: list[Summary]
 
+    def acked(self) -> list[str]:
+        """The ids of the writes the service acknowledged so far."""
+        return read_ack_log(self.ack_log) if self.ack_log.exists() else []
+
     def stop_writer(self) -> Summary:
         self.writer.stop()
         self.thread.join(timeout=120)
@@ -37,40 +41,13 @@ class ServiceRig:
 
 
 def service_plan(dir: Path, source: Path, pg_url: str, running: Running, **over: Any) -> Path:
-    ctl = [
-        sys.executable,
-        "-m",
-        "examples.service.ctl",
-        "restart",
-        "--state-dir",
-        str(running.state.dir),
-        "--database-url",
-    ]
-    admin = f"{running.url}/admin/maintenance"
-    plan: dict[str, Any] = {
-        "name": "svc",
-        "source": str(source),
-        "database_url": pg_url,
-        "work_dir": str(dir / "work"),
-        "workers": 1,
-        "service": {"url": running.url},
-        "hooks": {
-            "freeze": {"http": {"method": "POST", "url": admin, "json": {"enabled": True}}},
-            "unfreeze": {"http": {"method": "POST", "url": admin, "json": {"enabled": False}}},
-            "drain": {"kind": "http", "url": admin, "timeout_seconds": 10},
-            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
-            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
-        },
-        "smoke": [
-            {"path": "/health", "body_contains": '"status":"ok"'},
-            {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
-        ],
-        "budgets": {"max_freeze_seconds": 120, "catchup_backlog_rows": 50},
-        "watch": {"seconds": 1, "interval_seconds": 0.2},
-        **over,
-    }
+    plan = rehearsal.service_plan(source, pg_url, dir / "work", running.url, running.state.dir)
+    plan["name"] = "svc"
+    plan["hooks"]["drain"]["timeout_seconds"] = 10
+    plan["budgets"] = {"max_freeze_seconds": 120, "catchup_backlog_rows": 50}
+    plan["watch"] = {"seconds": 1, "interval_seconds": 0.2}
     path = dir / "cutover.yaml"
-    path.write_text(yaml.safe_dump(plan))
+    path.write_text(yaml.safe_dump({**plan, **over}))
     return path
 
 

@@ -17,25 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from examples.service.client import read_ack_log
 from tests.cutover.service_rig import ServiceRig, service_rig
 from tests.cutover.test_rollback import _KILLER
 from tests.examples.service.helpers import wait_until
 from vendzz_migrate.cutover import engine, rollback
 from vendzz_migrate.cutover.plan import load
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vendzz_migrate.sample import generate
-
-    path = tmp_path_factory.mktemp("rollback-sample") / "vendzz.db"
-    generate(path, rows=1500, seed=12, clean=True)
-    return path
-
-
-def acked(rig: ServiceRig) -> list[str]:
-    return read_ack_log(rig.ack_log) if rig.ack_log.exists() else []
 
 
 def rows(source: Path, ids: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -64,7 +50,7 @@ def quiz_views(url: str, ids: list[str]) -> dict[str, Any]:
 
 
 def cut_over_and_write(rig: ServiceRig) -> tuple[dict[str, tuple[Any, ...]], list[str]]:
-    wait_until(lambda: len(acked(rig)) >= 10, "the writer's first writes on SQLite")
+    wait_until(lambda: len(rig.acked()) >= 10, "the writer's first writes on SQLite")
     conn = sqlite3.connect(rig.source)
     quizzes = [
         r[0]
@@ -72,22 +58,22 @@ def cut_over_and_write(rig: ServiceRig) -> tuple[dict[str, tuple[Any, ...]], lis
     ]
     conn.close()
     engine.run(load(rig.plan_path))
-    sqlite_era = rows(rig.source, acked(rig))
-    on_pg = len(acked(rig))
-    wait_until(lambda: len(acked(rig)) >= on_pg + 40, "writes on PostgreSQL")
+    sqlite_era = rows(rig.source, rig.acked())
+    on_pg = len(rig.acked())
+    wait_until(lambda: len(rig.acked()) >= on_pg + 40, "writes on PostgreSQL")
     return sqlite_era, quizzes
 
 
 def check_back_on_sqlite(
     rig: ServiceRig, sqlite_era: dict[str, tuple[Any, ...]], pg_views: dict[str, Any]
 ) -> None:
-    before = len(acked(rig))
-    wait_until(lambda: len(acked(rig)) >= before + 10, "writes on SQLite again")
+    before = len(rig.acked())
+    wait_until(lambda: len(rig.acked()) >= before + 10, "writes on SQLite again")
     summary = rig.stop_writer()
     assert summary.failed == 0 and summary.abandoned == 0, summary
     health = httpx.get(f"{rig.running.url}/health", timeout=10).json()
     assert health["database"]["kind"] == "sqlite", health
-    ids = acked(rig)
+    ids = rig.acked()
     total, missing = rollback.acked_in_sqlite(rig.source, rig.ack_log)
     assert total == len(ids) > 0 and missing == 0
     now = rows(rig.source, ids)
@@ -156,16 +142,16 @@ def test_cutover_rollback_cutover_again_with_the_service(
         cut_over_and_write(rig)
         plan = load(rig.plan_path)
         rollback.rollback(plan)
-        back = len(acked(rig))
-        wait_until(lambda: len(acked(rig)) >= back + 20, "writes on SQLite after the rollback")
+        back = len(rig.acked())
+        wait_until(lambda: len(rig.acked()) >= back + 20, "writes on SQLite after the rollback")
         again = engine.run(plan)  # the second cutover: a new copy, capture reinstalled
         assert again.state == "done"
-        on_pg = len(acked(rig))
-        wait_until(lambda: len(acked(rig)) >= on_pg + 20, "writes on PostgreSQL again")
+        on_pg = len(rig.acked())
+        wait_until(lambda: len(rig.acked()) >= on_pg + 20, "writes on PostgreSQL again")
         summary = rig.stop_writer()
         dry = rollback.rollback(plan, dry_run=True)  # the new PostgreSQL era is captured
         assert dry.changed_keys.get("quiz_responses", 0) >= 20
     assert summary.failed == 0, summary
     ids = [str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")]
     assert len(ids) == len(set(ids))  # no row twice
-    assert set(acked(rig)) <= set(ids), "an acknowledged write is not in PostgreSQL"
+    assert set(rig.acked()) <= set(ids), "an acknowledged write is not in PostgreSQL"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from examples.service.client import read_ack_log
 from tests.cutover.helpers import pg_rows
 from tests.cutover.service_rig import service_rig
 from tests.examples.service.helpers import wait_until
@@ -16,30 +15,17 @@ from vendzz_migrate.cutover import capture, engine
 from vendzz_migrate.cutover.plan import load
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vendzz_migrate.sample import generate
-
-    path = tmp_path_factory.mktemp("cutover-sample") / "vendzz.db"
-    generate(path, rows=1500, seed=11, clean=True)
-    return path
-
-
-def _acked(path: Path) -> list[str]:
-    return read_ack_log(path) if path.exists() else []
-
-
 def test_service_cutover_loses_no_acknowledged_write(
     tmp_path: Path, pg_url: str, sample: Path
 ) -> None:
     with service_rig(tmp_path, pg_url, sample) as rig:
-        wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
+        wait_until(lambda: len(rig.acked()) >= 10, "the writer's first writes")
         report = engine.run(load(rig.plan_path))
-        on_pg = len(_acked(rig.ack_log))
-        wait_until(lambda: len(_acked(rig.ack_log)) >= on_pg + 10, "writes on PostgreSQL")
+        on_pg = len(rig.acked())
+        wait_until(lambda: len(rig.acked()) >= on_pg + 10, "writes on PostgreSQL")
         summary = rig.stop_writer()
     assert report.state == "done" and report.freeze_seconds is not None
-    acked = _acked(rig.ack_log)
+    acked = rig.acked()
     assert summary.acknowledged == len(acked) and summary.failed == 0, summary
     assert summary.retried_503 > 0  # the freeze was felt as 503 + retry, not as errors
     ids = [str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")]
@@ -57,11 +43,11 @@ def test_service_cutover_loses_no_acknowledged_write(
 def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str, sample: Path) -> None:
     bad = [{"path": "/api/quizzes/no-such-quiz", "expect_status": 200}]
     with service_rig(tmp_path, pg_url, sample, smoke=bad) as rig:
-        wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
+        wait_until(lambda: len(rig.acked()) >= 10, "the writer's first writes")
         with pytest.raises(engine.CutoverAborted, match="smoke failed"):
             engine.run(load(rig.plan_path))
-        before = len(_acked(rig.ack_log))
-        wait_until(lambda: len(_acked(rig.ack_log)) >= before + 10, "writes on SQLite again")
+        before = len(rig.acked())
+        wait_until(lambda: len(rig.acked()) >= before + 10, "writes on SQLite again")
         summary = rig.stop_writer()
     assert summary.failed == 0, summary
     conn = sqlite3.connect(rig.source)
@@ -70,7 +56,7 @@ def test_service_smoke_failure_switches_back(tmp_path: Path, pg_url: str, sample
         assert capture.leftovers(conn) == []
     finally:
         conn.close()
-    assert set(_acked(rig.ack_log)) <= ids, "an acknowledged write is not in SQLite"
+    assert set(rig.acked()) <= ids, "an acknowledged write is not in SQLite"
 
 
 @pytest.mark.parametrize(("when", "step"), [("after", "switch"), ("at", "final-delta")])
@@ -80,7 +66,7 @@ def test_service_cutover_killed_then_resumed(
     from tests.cutover.test_engine import _cli
 
     with service_rig(tmp_path, pg_url, sample) as rig:
-        wait_until(lambda: len(_acked(rig.ack_log)) >= 10, "the writer's first writes")
+        wait_until(lambda: len(rig.acked()) >= 10, "the writer's first writes")
         killed = (
             _cli(rig.plan_path, kill_after=step)
             if when == "after"
@@ -89,10 +75,10 @@ def test_service_cutover_killed_then_resumed(
         assert killed.returncode == -9, killed.stderr[-2000:]
         resumed = _cli(rig.plan_path, "--resume")
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        on_pg = len(_acked(rig.ack_log))
-        wait_until(lambda: len(_acked(rig.ack_log)) >= on_pg + 10, "writes on PostgreSQL")
+        on_pg = len(rig.acked())
+        wait_until(lambda: len(rig.acked()) >= on_pg + 10, "writes on PostgreSQL")
         summary = rig.stop_writer()
-    acked = _acked(rig.ack_log)
+    acked = rig.acked()
     assert summary.failed == 0, summary
     ids = {str(r[0]) for r in pg_rows(pg_url, "SELECT id FROM quiz_responses")}
     assert not set(acked) - ids and len(acked) == len(set(acked))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from tests.loadtest.servers import App, running_app
 from vendzz_migrate.preflight.profile import packaged_text
+
+if TYPE_CHECKING:
+    from vendzz_migrate.loadtest import LoadtestReport
 
 
 @pytest.fixture
@@ -52,3 +56,23 @@ def urls_scenario(tmp_path: Path, *paths: str, think: float = 0.2) -> Path:
         )
     )
     return path
+
+
+def loadtest_args(
+    url: str, users: str, scenario: Path, profile_path: Path, *extra: str, stage: str = "4s"
+) -> list[str]:
+    """``vendzz-migrate loadtest`` of one short stage (ramp 1 s) with ``extra`` flags."""
+    return [
+        *("loadtest", "--url", url, "--users", users, "--stage-duration", stage, "--ramp", "1s"),
+        *("--scenario", str(scenario), "--profile", str(profile_path), *extra),
+    ]
+
+
+def short_run(url: str, scenario: Path, profile_path: Path, **over: Any) -> LoadtestReport:
+    """``loadtest.run`` of one 4-second stage of 2 users (ramp 1 s), or as ``over`` says."""
+    from vendzz_migrate import loadtest
+
+    fields: dict[str, Any] = {"users": (2,), "stage_duration_s": 4, "ramp_s": 1, **over}
+    return loadtest.run(
+        loadtest.Options(url=url, scenario=scenario, profile=profile_path, **fields)
+    )

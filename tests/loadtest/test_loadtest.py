@@ -7,22 +7,28 @@ is except the saturation guard, which a test run at 4 users never reaches.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from tests.loadtest.conftest import urls_scenario
+from tests.loadtest.conftest import loadtest_args, short_run, urls_scenario
 from tests.loadtest.servers import App
+from tests.support import ctrl_c_cli
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
 
 runner = CliRunner()
-STAGE = ["--stage-duration", "4s", "--ramp", "1s"]
+
+
+def one_user(url: str, *extra: str) -> Result:
+    """One user for 2 s: for the runs refused before any load."""
+    return runner.invoke(
+        cli, ["loadtest", "--url", url, "--users", "1", "--stage-duration", "2s", *extra]
+    )
 
 
 def _plots(page: str) -> list[tuple[str, list[int]]]:
@@ -52,27 +58,8 @@ def test_short_stage_passes_with_json_junit_and_html(
 ) -> None:
     scenario = urls_scenario(tmp_path, "/health", "/api/quizzes/1")
     out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            app.url,
-            "--users",
-            "4",
-            *STAGE,
-            "--scenario",
-            str(scenario),
-            "--profile",
-            str(small_profile),
-            "--json",
-            str(out),
-            "--junit",
-            str(junit),
-            "--report",
-            str(html),
-        ],
-    )
+    outputs = ("--json", str(out), "--junit", str(junit), "--report", str(html))
+    result = runner.invoke(cli, loadtest_args(app.url, "4", scenario, small_profile, *outputs))
     assert result.exit_code == 0, result.output
     report = _json(out)
     assert report["passed"] is True
@@ -102,27 +89,8 @@ def test_a_url_with_credentials_loads_and_never_shows_the_password(
     url = app.url.replace("http://", "http://tester:s3cret@")
     scenario = urls_scenario(tmp_path, "/health")
     out, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "html"
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            url,
-            "--users",
-            "2",
-            *STAGE,
-            "--scenario",
-            str(scenario),
-            "--profile",
-            str(small_profile),
-            "--json",
-            str(out),
-            "--junit",
-            str(junit),
-            "--report",
-            str(html),
-        ],
-    )
+    outputs = ("--json", str(out), "--junit", str(junit), "--report", str(html))
+    result = runner.invoke(cli, loadtest_args(url, "2", scenario, small_profile, *outputs))
     assert result.exit_code == 0, result.output
     assert _json(out)["stages"][0]["requests"] > 0
     for text in (
@@ -140,21 +108,7 @@ def test_failing_requests_fail_the_error_rate_target(
     scenario = urls_scenario(tmp_path, "/health", "/no-such-page")  # half of them a 404
     out = tmp_path / "r.json"
     result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            app.url,
-            "--users",
-            "2",
-            *STAGE,
-            "--scenario",
-            str(scenario),
-            "--profile",
-            str(small_profile),
-            "--json",
-            str(out),
-        ],
+        cli, loadtest_args(app.url, "2", scenario, small_profile, "--json", str(out))
     )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     (stage,) = _json(out)["stages"]
@@ -170,21 +124,7 @@ def test_slowed_endpoint_fails_p95_with_exit_code(
     scenario = urls_scenario(tmp_path, "/slow")
     out = tmp_path / "r.json"
     result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            app.url,
-            "--users",
-            "3",
-            *STAGE,
-            "--scenario",
-            str(scenario),
-            "--profile",
-            str(strict_profile),
-            "--json",
-            str(out),
-        ],
+        cli, loadtest_args(app.url, "3", scenario, strict_profile, "--json", str(out))
     )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     stage = _json(out)["stages"][0]
@@ -199,20 +139,8 @@ def test_open_model_keeps_the_rate_and_times_queued_requests(
 ) -> None:
     # /slow takes 0.3 s and at most 2 journeys are in flight: the service side can finish
     # about 6.7 per second while 20 arrive; the rest queue, and their wait is latency.
-    from vendzz_migrate import loadtest
-
     scenario = urls_scenario(tmp_path, "/slow")
-    report = loadtest.run(
-        loadtest.Options(
-            url=app.url,
-            rates=(20.0,),
-            stage_duration_s=4,
-            ramp_s=1,
-            scenario=scenario,
-            profile=small_profile,
-            max_inflight=2,
-        )
-    )
+    report = short_run(app.url, scenario, small_profile, rates=(20.0,), max_inflight=2)
     (stage,) = report.stages
     assert stage.rate == 20.0 and stage.arrivals_per_s is not None
     assert 19.0 <= stage.arrivals_per_s <= 21.0  # the rate is kept, never exceeded
@@ -222,20 +150,8 @@ def test_open_model_keeps_the_rate_and_times_queued_requests(
 
 
 def test_two_workers_are_combined(app: App, small_profile: Path, tmp_path: Path) -> None:
-    from vendzz_migrate import loadtest
-
     scenario = urls_scenario(tmp_path, "/health")
-    report = loadtest.run(
-        loadtest.Options(
-            url=app.url,
-            users=(4,),
-            stage_duration_s=4,
-            ramp_s=1,
-            scenario=scenario,
-            profile=small_profile,
-            workers=2,
-        )
-    )
+    report = short_run(app.url, scenario, small_profile, users=(4,), workers=2)
     (stage,) = report.stages
     assert report.workers == 2 and len(report.per_worker_requests) == 2
     assert all(n > 0 for n in report.per_worker_requests.values())
@@ -248,38 +164,9 @@ def test_ctrl_c_stops_cleanly_with_a_partial_report(
 ) -> None:
     scenario = urls_scenario(tmp_path, "/health")
     out = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vendzz_migrate",
-            "loadtest",
-            "--url",
-            app.url,
-            "--users",
-            "2,3",
-            "--stage-duration",
-            "4s",
-            "--ramp",
-            "1s",
-            "--scenario",
-            str(scenario),
-            "--profile",
-            str(small_profile),
-            "--json",
-            str(out),
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:  # wait for the second stage to start, then Ctrl-C
-        if line.startswith("stage 2"):
-            break
-    proc.send_signal(signal.SIGINT)
-    proc.wait(60)
-    assert proc.returncode == ExitCode.INTERRUPTED
+    args = loadtest_args(app.url, "2,3", scenario, small_profile, "--json", str(out))
+    ended = ctrl_c_cli(args, lambda line: line.startswith("stage 2"))  # the second stage began
+    assert ended.code == ExitCode.INTERRUPTED
     report = _json(out)
     assert report["interrupted"] is True and report["passed"] is False
     assert report["stages"][0]["requests"] > 0 and report["stages"][0]["interrupted"] is False
@@ -298,18 +185,7 @@ def test_url_is_required_and_bad_scenarios_are_one_line(tmp_path: Path) -> None:
 def test_nothing_listening_is_a_connection_error() -> None:
     from tests.loadtest.servers import free_port
 
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            f"http://127.0.0.1:{free_port()}",
-            "--users",
-            "1",
-            "--stage-duration",
-            "2s",
-        ],
-    )
+    result = one_user(f"http://127.0.0.1:{free_port()}")
     assert result.exit_code == ExitCode.CONNECTION
     assert "nothing answers at" in result.output and "Traceback" not in result.output
 
@@ -324,20 +200,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_load(
 
     (tmp_path / "file").write_text("")
     where = tmp_path / "file" if flag == "--report" else tmp_path / "file" / "out"
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            f"http://127.0.0.1:{free_port()}",
-            "--users",
-            "1",
-            "--stage-duration",
-            "2s",
-            flag,
-            str(where),
-        ],
-    )
+    result = one_user(f"http://127.0.0.1:{free_port()}", flag, str(where))
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert flag in result.output and "Traceback" not in result.output
 
@@ -355,20 +218,7 @@ def test_a_redis_that_cannot_count_hits_is_refused_before_any_load(
     """Else the cache-hit target is silently not judged and the stage can pass."""
     from tests.loadtest.servers import free_port
 
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            app.url,
-            "--users",
-            "1",
-            "--stage-duration",
-            "2s",
-            "--redis",
-            redis.format(port=free_port()),
-        ],
-    )
+    result = one_user(app.url, "--redis", redis.format(port=free_port()))
     assert result.exit_code == code, result.output
     assert "--redis" in result.output and "s3cret" not in result.output
     assert "stage 1" not in result.output
@@ -397,20 +247,7 @@ def test_a_scenario_url_on_another_host_is_refused(path: str, tmp_path: Path) ->
 
     port = free_port()
     scenario = urls_scenario(tmp_path, "/health", path.format(port=port))
-    result = runner.invoke(
-        cli,
-        [
-            "loadtest",
-            "--url",
-            f"http://127.0.0.1:{port}",
-            "--users",
-            "1",
-            "--stage-duration",
-            "2s",
-            "--scenario",
-            str(scenario),
-        ],
-    )
+    result = one_user(f"http://127.0.0.1:{port}", "--scenario", str(scenario))
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "urls.1" in result.output and "--url" in result.output
 
@@ -428,25 +265,20 @@ def test_a_worker_from_another_machine_joins_with_worker_of(
     # the documented multi-machine path, on loopback: the master waits for one worker that
     # is started separately with --worker-of and receives the URL and scenario from it
     from tests.loadtest.servers import free_port
-    from vendzz_migrate import loadtest
 
     port = free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "vendzz_migrate", "loadtest", "--worker-of", f"127.0.0.1:{port}"]
     )
     try:
-        report = loadtest.run(
-            loadtest.Options(
-                url=app.url,
-                users=(2,),
-                stage_duration_s=4,
-                ramp_s=1,
-                profile=small_profile,
-                scenario=urls_scenario(tmp_path, "/health"),
-                remote_workers=1,
-                master_port=port,
-                worker_timeout_s=30,
-            )
+        scenario = urls_scenario(tmp_path, "/health")
+        report = short_run(
+            app.url,
+            scenario,
+            small_profile,
+            remote_workers=1,
+            master_port=port,
+            worker_timeout_s=30,
         )
         assert worker.wait(30) == 0  # the master ends its workers
     finally:

@@ -17,9 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tests.loadtest.servers import App, free_port
+from tests.support import ctrl_c_cli
 from vendzz_migrate import monitor
 from vendzz_migrate.cli import app as cli
 from vendzz_migrate.errors import ExitCode
@@ -36,6 +37,24 @@ def profile(tmp_path: Path, **alerts: Any) -> Path:
     path = tmp_path / "monitor.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def watch_options(app: App, profile_path: Path, **over: Any) -> monitor.Options:
+    """A two-minute watch of the app's /health, polled every 0.5 s, rates over 2 s."""
+    fields: dict[str, Any] = {"duration_s": 120, "interval_s": 0.5, "rate_window_s": 2, **over}
+    return monitor.Options(url=app.url + "/health", profile=profile_path, **fields)
+
+
+def monitor_args(url: str, *extra: str, duration: str = "1s", interval: str = "0.25s") -> list[str]:
+    """``vendzz-migrate monitor`` over a short window (rates over 1 s), then ``extra``."""
+    return [
+        *("monitor", "--url", url, "--duration", duration, "--interval", interval),
+        *("--rate-window", "1s", *extra),
+    ]
+
+
+def run_cli(url: str, *extra: str, **window: str) -> Result:
+    return CliRunner().invoke(cli, monitor_args(url, *extra, **window))
 
 
 @contextmanager
@@ -84,13 +103,7 @@ def traffic(url: str) -> Iterator[None]:
 
 
 def test_response_time_alert_fires_and_resolves(app: App, tmp_path: Path) -> None:
-    options = monitor.Options(
-        url=app.url + "/health",
-        duration_s=120,
-        interval_s=0.5,
-        rate_window_s=2,
-        profile=profile(tmp_path, response_time_s=0.1, response_time_for="1s"),
-    )
+    options = watch_options(app, profile(tmp_path, response_time_s=0.1, response_time_for="1s"))
     with traffic(app.url), watching(options) as (events, result):
         app.control(delay_ms=300)
         wait_for(events, "firing", "VendzzSlowResponses")
@@ -104,14 +117,7 @@ def test_response_time_alert_fires_and_resolves(app: App, tmp_path: Path) -> Non
 
 
 def test_connections_alert_fires_and_resolves(app: App, small_pg: str, tmp_path: Path) -> None:
-    options = monitor.Options(
-        url=app.url + "/health",
-        duration_s=120,
-        interval_s=0.5,
-        rate_window_s=2,
-        database_url=small_pg,
-        profile=profile(tmp_path, db_connections_for="1s"),
-    )
+    options = watch_options(app, profile(tmp_path, db_connections_for="1s"), database_url=small_pg)
     with watching(options) as (events, result):
         held = [psycopg.connect(small_pg) for _ in range(12)]  # + background + monitor > 80 %
         try:
@@ -126,13 +132,7 @@ def test_connections_alert_fires_and_resolves(app: App, small_pg: str, tmp_path:
 
 
 def test_survives_a_restart_as_downtime(app: App, tmp_path: Path) -> None:
-    options = monitor.Options(
-        url=app.url + "/health",
-        duration_s=120,
-        interval_s=0.3,
-        rate_window_s=1,
-        profile=profile(tmp_path),
-    )
+    options = watch_options(app, profile(tmp_path), interval_s=0.3, rate_window_s=1)
     with watching(options) as (events, result):
         wait_for(events, "up")
         app.stop()
@@ -157,24 +157,7 @@ def test_cli_exit_code_says_whether_an_alert_fired(
 ) -> None:
     path = profile(tmp_path, **alerts)
     out = tmp_path / "m.json"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            app.url + "/health",
-            "--duration",
-            "1s",
-            "--interval",
-            "0.25s",
-            "--rate-window",
-            "1s",
-            "--profile",
-            str(path),
-            "--json",
-            str(out),
-        ],
-    )
+    result = run_cli(app.url + "/health", "--profile", str(path), "--json", str(out))
     assert result.exit_code == code, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.polls >= 2 and report.uptime_pct == 100
@@ -194,22 +177,7 @@ def test_bad_url_is_one_line() -> None:
     ("flag", "value"), [("--target", "db.example/vendzz"), ("--redis", "127.0.0.1:6379")]
 )
 def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            "http://127.0.0.1:1/health",
-            "--duration",
-            "1s",
-            "--interval",
-            "0.5s",
-            "--rate-window",
-            "1s",
-            flag,
-            value,
-        ],
-    )
+    result = run_cli("http://127.0.0.1:1/health", flag, value, interval="0.5s")
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert flag in result.output and "Traceback" not in result.output
 
@@ -217,24 +185,7 @@ def test_a_malformed_source_url_is_config(flag: str, value: str) -> None:
 def test_a_url_with_credentials_is_watched_and_never_shown(app: App, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     url = app.url.replace("http://", "http://watcher:s3cret@") + "/health"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            url,
-            "--duration",
-            "1s",
-            "--interval",
-            "0.25s",
-            "--rate-window",
-            "1s",
-            "--profile",
-            str(profile(tmp_path)),
-            "--json",
-            str(out),
-        ],
-    )
+    result = run_cli(url, "--profile", str(profile(tmp_path)), "--json", str(out))
     assert result.exit_code == ExitCode.OK, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.up_polls == report.polls >= 2
@@ -245,24 +196,7 @@ def test_a_url_that_is_not_a_health_endpoint_is_said(app: App, tmp_path: Path) -
     """--url pointing at a page that answers 200 without JSON (here /metrics) is up, but the
     summary says that none of the spec's health fields came back."""
     out = tmp_path / "m.json"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            app.url + "/metrics",
-            "--duration",
-            "1s",
-            "--interval",
-            "0.25s",
-            "--rate-window",
-            "1s",
-            "--profile",
-            str(profile(tmp_path)),
-            "--json",
-            str(out),
-        ],
-    )
+    result = run_cli(app.url + "/metrics", "--profile", str(profile(tmp_path)), "--json", str(out))
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.up_polls >= 2, result.output
     assert report.missing_health_fields == list(HEALTH_FIELDS)
@@ -271,20 +205,8 @@ def test_a_url_that_is_not_a_health_endpoint_is_said(app: App, tmp_path: Path) -
 
 def test_a_json_path_that_cannot_be_written_is_refused_before_the_watch(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            "http://127.0.0.1:1/health",
-            "--duration",
-            "2s",
-            "--interval",
-            "1s",
-            "--json",
-            str(tmp_path / "file" / "m.json"),
-        ],
-    )
+    where = str(tmp_path / "file" / "m.json")
+    result = run_cli("http://127.0.0.1:1/health", "--json", where, duration="2s", interval="1s")
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "--json" in result.output and "Traceback" not in result.output
 
@@ -294,27 +216,11 @@ def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> 
     never evaluated: the watch cannot pass, and the summary says which source was missing."""
     out = tmp_path / "m.json"
     dead = f"127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "monitor",
-            "--url",
-            app.url + "/health",
-            "--duration",
-            "1s",
-            "--interval",
-            "0.25s",
-            "--rate-window",
-            "1s",
-            "--profile",
-            str(profile(tmp_path)),
-            "--json",
-            str(out),
-            "--target",
-            f"postgresql://watcher:s3cret@{dead}/vendzz",
-            "--redis",
-            f"redis://:s3cret@{dead}/0",
-        ],
+    result = run_cli(
+        app.url + "/health",
+        *("--profile", str(profile(tmp_path)), "--json", str(out)),
+        *("--target", f"postgresql://watcher:s3cret@{dead}/vendzz"),
+        *("--redis", f"redis://:s3cret@{dead}/0"),
     )
     assert result.exit_code == ExitCode.CHECK_FAILED, result.output
     report = monitor.MonitorReport.model_validate_json(out.read_text())
@@ -325,41 +231,12 @@ def test_a_source_that_never_answers_is_not_a_pass(app: App, tmp_path: Path) -> 
 
 
 def test_ctrl_c_prints_the_summary_so_far(app: App, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     out = tmp_path / "m.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vendzz_migrate",
-            "monitor",
-            "--url",
-            app.url + "/health",
-            "--duration",
-            "2m",
-            "--interval",
-            "0.25s",
-            "--rate-window",
-            "1s",
-            "--profile",
-            str(profile(tmp_path)),
-            "--json",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    args = monitor_args(
+        app.url + "/health", "--profile", str(profile(tmp_path)), "--json", str(out), duration="2m"
     )
-    assert proc.stderr is not None
-    for line in proc.stderr:  # the first poll has answered
-        if line.rstrip().endswith(" up"):
-            break
-    proc.send_signal(signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=30)
-    assert proc.returncode == ExitCode.INTERRUPTED
-    assert "monitor FAILED (interrupted)" in stdout
+    ended = ctrl_c_cli(args, lambda line: line.rstrip().endswith(" up"))  # the first poll
+    assert ended.code == ExitCode.INTERRUPTED
+    assert "monitor FAILED (interrupted)" in ended.stdout
     report = monitor.MonitorReport.model_validate_json(out.read_text())
     assert report.interrupted and report.polls >= 1 and report.up_polls >= 1

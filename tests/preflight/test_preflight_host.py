@@ -5,28 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tests.preflight.hosts import GIB, host_facts
 from vendzz_migrate.preflight.host import HostFacts, host_checks, read_host_facts
 from vendzz_migrate.preflight.model import Status
 from vendzz_migrate.preflight.profile import load_profile
 
-GIB = 1024**3
-
-
-def facts(**over: object) -> HostFacts:
-    base: dict[str, object] = {
-        "cores": 8,
-        "ram_bytes": 16 * GIB,
-        "data_path": "/data",
-        "disk_free_bytes": 200 * GIB,
-        "rotational": False,
-        "disk_device": "nvme0n1",
-        "nic_mbps": 10000,
-        "overcommit_memory": 1,
-        "transparent_hugepages": "never",
-        "somaxconn": 4096,
-    }
-    base.update(over)
-    return HostFacts.model_validate(base)
+facts = host_facts
 
 
 def statuses(f: HostFacts, profile: str = "production-1000") -> dict[str, Status]:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.preflight.helpers import checked
 from vendzz_migrate.cli import app
-from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge, run
+from vendzz_migrate.errors import ConfigError, FleetFailed
+from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Status, merge
 from vendzz_migrate.settings import Settings
 
 GIB = 1024**3
@@ -28,7 +30,7 @@ def report(hostname: str, role: str, cores: int, ram_gb: int) -> PreflightReport
         nic_mbps=10000,
     )
     settings = Settings(database_url=None, redis_url=None)
-    return run(settings, "production-1000", role=role, only=[Area.HOST], host=facts)
+    return checked(settings, "production-1000", role=role, only=[Area.HOST], host=facts)
 
 
 def write(tmp_path: Path, name: str, rep: PreflightReport) -> Path:
@@ -57,8 +59,12 @@ def test_library_merge_takes_the_worst_code(fleet_files: dict[str, Path]) -> Non
     assert good.passed
     assert good.exit_code == 0
     assert [i.label for i in good.reports] == ["app-1/app", "app-2/app", "db-1/postgres"]
-    assert merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True).exit_code == 10
-    bad = merge(fleet_files.values())
+    with pytest.raises(FleetFailed) as strict:
+        merge([fleet_files["app-1"], fleet_files["app-2"]], strict=True)
+    assert strict.value.exit_code == strict.value.report.exit_code == 10
+    with pytest.raises(FleetFailed) as caught:
+        merge(fleet_files.values())
+    bad = caught.value.report
     assert bad.exit_code == 10
     assert [i.label for i in bad.failed] == ["db-2/postgres"]
 
@@ -109,14 +115,67 @@ def test_a_report_written_by_the_cli_merges(tmp_path: Path, pg_url: str) -> None
         app, ["preflight", "--profile", "dev", "--only", "postgres", "--json", str(out)], env=env
     )
     assert result.exit_code == 0, result.stdout + result.stderr
-    again = tmp_path / "net-again.json"
-    again.write_bytes(out.read_bytes())
-    fleet = merge([out, again])
+    fleet = merge([out])
     assert fleet.exit_code == 0
-    # the same machine and role twice: the file names keep them apart
-    assert [i.label.split(":")[1] for i in fleet.reports] == ["net.json", "net-again.json"]
     assert fleet.reports[0].report.skipped_areas[Area.HOST].startswith("not chosen")
     assert any(c.status is Status.PASS for c in fleet.reports[0].report.checks)
+
+
+def test_the_same_report_twice_is_refused_not_counted_twice(
+    fleet_files: dict[str, Path], tmp_path: Path
+) -> None:
+    pg = fleet_files["pg"]
+    copied = tmp_path / "copy-of-pg.json"
+    copied.write_bytes(pg.read_bytes())
+    for files, why in (
+        ([pg, fleet_files["app-1"], pg], "pg.json is given twice"),
+        ([pg, tmp_path / "." / "pg.json"], "pg.json is given twice"),
+        ([pg, copied], "copy-of-pg.json holds the same report as"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            merge(files)
+        code, stdout, stderr = invoke("--merge", *map(str, files))
+        assert code == 4 and why in stderr and "Traceback" not in stdout + stderr
+    # another run on the same machine and role is another report: kept, told apart by file
+    again = write(tmp_path, "pg-again.json", report("db-1", "postgres", 8, 32))
+    labels = [i.label for i in merge([pg, again]).reports]
+    assert labels == ["db-1/postgres:pg.json", "db-1/postgres:pg-again.json"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--profile", "dev"],
+        ["--role", "postgres"],
+        ["--only", "host"],
+        ["--skip", "redis"],
+        ["--source", "x.db"],
+        ["--target", "postgresql://u@h/d"],
+        ["--redis", "redis://h"],
+        ["--pgbouncer-admin", "postgresql://u@h:6432/pgbouncer"],
+        ["--app-instances", "3"],
+    ],
+)
+def test_checking_options_with_merge_are_refused(
+    fleet_files: dict[str, Path], flags: list[str]
+) -> None:
+    code, stdout, stderr = invoke("--merge", str(fleet_files["pg"]), *flags)
+    assert code == 2
+    said = " ".join((stdout + stderr).split())
+    assert flags[0] in said and "--merge only reads reports" in said
+    assert "Traceback" not in stdout + stderr
+
+
+def test_merge_takes_the_profile_from_the_environment_silently(
+    fleet_files: dict[str, Path],
+) -> None:
+    """The CI gate job runs with VENDZZ_PREFLIGHT_PROFILE set for every job: not a flag."""
+    result = CliRunner().invoke(
+        app,
+        ["preflight", "--merge", str(fleet_files["pg"])],
+        env={"COLUMNS": "250", "VENDZZ_PREFLIGHT_PROFILE": "dev"},
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def test_unreadable_or_foreign_reports_are_config_errors(

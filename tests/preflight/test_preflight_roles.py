@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.preflight.helpers import checked
+from tests.preflight.hosts import GIB, host_facts
 from vendzz_migrate.errors import ConfigError
-from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Role, Status, run
+from vendzz_migrate.preflight import Area, HostFacts, PreflightReport, Role, Status
 from vendzz_migrate.preflight.areas import ROLE_AREAS, choose_areas, parse_areas
 from vendzz_migrate.preflight.profile import load_profile, packaged_text
 from vendzz_migrate.settings import Settings
-
-GIB = 1024**3
 
 
 def bare() -> Settings:
@@ -25,26 +25,14 @@ ENV = {"DATABASE_URL": "postgresql://u:p@h/db", "REDIS_URL": "redis://h:6379/0"}
 
 
 def machine(cores: int, ram_gb: float, **over: object) -> HostFacts:
-    base: dict[str, object] = {
-        "hostname": "m1",
-        "cores": cores,
-        "ram_bytes": int(ram_gb * GIB),
-        "data_path": "/data",
-        "disk_free_bytes": 200 * GIB,
-        "rotational": False,
-        "disk_device": "nvme0n1",
-        "nic_mbps": 10000,
-        "overcommit_memory": 1,
-        "transparent_hugepages": "never",
-        "somaxconn": 4096,
-    }
-    base.update(over)
-    return HostFacts.model_validate(base)
+    return host_facts(hostname="m1", cores=cores, ram_bytes=int(ram_gb * GIB), **over)
 
 
 def host_only(role: str, facts: HostFacts, *, strict: bool = False) -> PreflightReport:
     settings = bare()
-    return run(settings, "production-1000", role=role, only=[Area.HOST], host=facts, strict=strict)
+    return checked(
+        settings, "production-1000", role=role, only=[Area.HOST], host=facts, strict=strict
+    )
 
 
 def statuses(report: PreflightReport, area: Area = Area.HOST) -> dict[str, Status]:
@@ -111,7 +99,7 @@ def test_parse_areas_accepts_repeats_and_commas_and_names_a_bad_one() -> None:
 def test_role_postgres_against_a_real_server(pg_url: str) -> None:
     """pgtune against this machine's RAM (it is the database machine); the app's areas skipped."""
     settings = Settings(database_url=pg_url, redis_url="redis://127.0.0.1:1/0")
-    report = run(settings, "production-1000", role="postgres", host=machine(4, 32), environ=ENV)
+    report = checked(settings, "production-1000", role="postgres", host=machine(4, 32), environ=ENV)
     by_id = {c.id: c for c in report.checks}
     assert by_id["postgres.reachable"].status is Status.PASS
     assert "32.0 GiB RAM" in by_id["postgres.shared_buffers"].expected
@@ -129,23 +117,23 @@ def test_role_postgres_measures_the_data_directory(pg_url: str) -> None:
     data_dir = read_pg_facts(pg_url, "public").data_directory
     if data_dir is None or not Path(data_dir).is_dir():
         pytest.skip("the server's data_directory is not visible from here")
-    report = run(Settings(database_url=pg_url), "dev", role="postgres", only=[Area.HOST])
+    report = checked(Settings(database_url=pg_url), "dev", role="postgres", only=[Area.HOST])
     disk = next(c for c in report.checks if c.id == "host.disk_free")
     assert disk.measured.endswith(f"free at {data_dir}")
 
 
 def test_role_redis_runs_the_kernel_checks_and_app_lists_them_skipped(redis_url: str) -> None:
     settings = Settings(redis_url=redis_url)
-    node = run(settings, "production-1000", role="redis", host=machine(2, 8, somaxconn=128))
+    node = checked(settings, "production-1000", role="redis", host=machine(2, 8, somaxconn=128))
     assert statuses(node, Area.REDIS)["redis.somaxconn"] is Status.WARN
-    app = run(settings, "production-1000", only=[Area.REDIS], host=machine(2, 8, somaxconn=128))
+    app = checked(settings, "production-1000", only=[Area.REDIS], host=machine(2, 8, somaxconn=128))
     assert statuses(app, Area.REDIS)["redis.somaxconn"] is Status.SKIP
     why = next(c for c in app.checks if c.id == "redis.somaxconn")
     assert "--role redis" in why.remedy
 
 
 def test_missing_server_is_skipped_unless_asked_for() -> None:
-    report = run(bare(), "dev", host=machine(8, 16), environ=ENV)
+    report = checked(bare(), "dev", host=machine(8, 16), environ=ENV)
     assert report.skipped_areas == {
         Area.POSTGRES: "not run: no PostgreSQL URL was given (--target or DATABASE_URL)",
         Area.REDIS: "not run: no Redis URL was given (--redis or REDIS_URL)",
@@ -155,19 +143,19 @@ def test_missing_server_is_skipped_unless_asked_for() -> None:
     assert {"postgres.skipped", "redis.skipped", "sqlite.skipped"} <= skipped
     assert {"pools.pg_connections", "pools.redis_clients"} <= skipped
     with pytest.raises(ConfigError, match="--only postgres: no PostgreSQL URL"):
-        run(bare(), "dev", only=[Area.POSTGRES], host=machine(8, 16))
+        checked(bare(), "dev", only=[Area.POSTGRES], host=machine(8, 16))
     with pytest.raises(ConfigError, match="--role redis: no Redis URL"):
-        run(bare(), "dev", role="redis", host=machine(8, 16))
+        checked(bare(), "dev", role="redis", host=machine(8, 16))
     with pytest.raises(ConfigError, match=r"--only sqlite: no SQLite file was given \(--source\)"):
-        run(bare(), "dev", only=[Area.SQLITE], host=machine(8, 16))
+        checked(bare(), "dev", only=[Area.SQLITE], host=machine(8, 16))
 
 
 def test_contradictions_are_refused() -> None:
     with pytest.raises(ConfigError, match="--only sqlite: not run for role redis") as info:
-        run(bare(), "dev", role="redis", only=[Area.SQLITE], host=machine(8, 16))
+        checked(bare(), "dev", role="redis", only=[Area.SQLITE], host=machine(8, 16))
     assert info.value.exit_code == 4
     with pytest.raises(ConfigError, match="nothing left to check"):
-        run(bare(), "dev", only=[Area.HOST], skip=[Area.HOST], host=machine(8, 16))
+        checked(bare(), "dev", only=[Area.HOST], skip=[Area.HOST], host=machine(8, 16))
 
 
 def test_a_profile_without_role_minimums_is_refused(tmp_path: Path) -> None:
@@ -177,6 +165,6 @@ def test_a_profile_without_role_minimums_is_refused(tmp_path: Path) -> None:
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     assert load_profile(path).roles.postgres is None
     with pytest.raises(ConfigError, match=r"no roles\.postgres\.host minimums"):
-        run(bare(), path, role="postgres", only=[Area.HOST], host=machine(8, 16))
-    app = run(bare(), path, only=[Area.HOST], host=machine(8, 16))
+        checked(bare(), path, role="postgres", only=[Area.HOST], host=machine(8, 16))
+    app = checked(bare(), path, only=[Area.HOST], host=machine(8, 16))
     assert app.passed

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.preflight.helpers import checked
 from tests.support import free_port
-from vendzz_migrate.preflight import run
 from vendzz_migrate.preflight.host import HostFacts
 from vendzz_migrate.preflight.model import PreflightReport, Status
 from vendzz_migrate.preflight.postgres import pgtune, read_pg_facts
@@ -40,7 +40,7 @@ def check(report: PreflightReport, cid: str) -> Status:
 
 def preflight(profile: str = "dev", **urls: str | None) -> PreflightReport:
     settings = Settings(database_url=urls.get("pg"), redis_url=urls.get("redis"))
-    return run(settings, profile, host=HOST, environ=ENV)
+    return checked(settings, profile, host=HOST, environ=ENV)
 
 
 def test_postgres_checks_pass_and_create_probe_leaves_nothing(pg_url: str) -> None:
@@ -101,12 +101,12 @@ def test_low_max_connections_fails_the_pool_budget(low_max_pg: str) -> None:
 def test_pool_budget_passes_and_alert_threshold_warns(pg_url: str) -> None:
     max_conn = read_pg_facts(pg_url, "public").max_connections
     settings = Settings(database_url=pg_url, pgpool_max_connections=1)
-    ok = run(settings, "dev", host=HOST, environ=ENV)
+    ok = checked(settings, "dev", host=HOST, environ=ENV)
     assert check(ok, "pools.pg_connections") is Status.PASS
     # demand just above 80 % of max_connections: the spec's alert fires -> warn
     reserved = read_pg_facts(pg_url, "public").reserved + 5
     per_instance = int(max_conn * 0.8) - reserved + 1
-    warn = run(
+    warn = checked(
         settings.model_copy(update={"pgpool_max_connections": per_instance}),
         "dev",
         host=HOST,
@@ -117,7 +117,7 @@ def test_pool_budget_passes_and_alert_threshold_warns(pg_url: str) -> None:
 
 def test_pool_min_greater_than_max_fails() -> None:
     settings = Settings(pgpool_min_connections=60, pgpool_max_connections=50)
-    assert check(run(settings, "dev", host=HOST, environ=ENV), "pools.sizes") is Status.FAIL
+    assert check(checked(settings, "dev", host=HOST, environ=ENV), "pools.sizes") is Status.FAIL
 
 
 def test_pgtune_formulas() -> None:
@@ -185,9 +185,9 @@ def test_kernel_checks_use_host_facts(
     )
     kernel = {"redis.overcommit", "redis.thp", "redis.somaxconn"}
     settings = Settings(redis_url=own_redis)
-    report = run(settings, "production-1000", role="redis", host=host, environ=ENV)
+    report = checked(settings, "production-1000", role="redis", host=host, environ=ENV)
     warned = {c.id for c in report.checks if c.id in kernel and c.status is Status.WARN}
     assert warned == bad
     # on an app server the Redis node's kernel is not this machine's: listed as not run
-    report = run(settings, "production-1000", host=host, environ=ENV)
+    report = checked(settings, "production-1000", host=host, environ=ENV)
     assert {c.id for c in report.checks if c.id in kernel and c.status is Status.SKIP} == kernel

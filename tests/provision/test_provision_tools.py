@@ -12,8 +12,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.preflight.helpers import checked as preflight_run
 from tests.support import as_service_user, give_to_service_user, wait_until
-from vendzz_migrate.preflight import run as preflight_run
 from vendzz_migrate.preflight.host import HostFacts
 from vendzz_migrate.provision import run
 from vendzz_migrate.settings import Settings

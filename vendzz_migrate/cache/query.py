@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vendzz_migrate import pg
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec, KeyTemplate, parse_template
 from vendzz_migrate.errors import ConfigError, ConnectionFailed, PermissionDenied, TargetError
 from vendzz_migrate.settings import Settings
@@ -49,32 +50,25 @@ def connect(settings: Settings, *, raw: bool = False) -> PgConn:
     ``raw``: text comes back as ``bytes``, the UTF-8 PostgreSQL sent (client_encoding
     SQL_ASCII, so nothing is decoded and encoded again); queries must then be sent as bytes.
     """
-    import psycopg
-
     url = settings.database_url
     if not url:
         raise ConfigError("no PostgreSQL URL: pass --target or set DATABASE_URL")
     try:
-        conn = psycopg.connect(url, connect_timeout=settings.connect_timeout_s)
-    except psycopg.Error as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = lines[0].removeprefix("connection failed: ") if lines else type(exc).__name__
+        conn = pg.connect(url, command="warm-cache", timeout_s=settings.connect_timeout_s)
+    except ConnectionFailed as exc:
+        reason = str(exc.data["reason"]).removeprefix("connection failed: ")
         raise ConnectionFailed(f"cannot connect to PostgreSQL at {mask(url)}: {reason}") from None
     conn.read_only = True
     conn.autocommit = True
     encoding = conn.execute("SHOW server_encoding").fetchone()
     if not encoding or encoding[0] != "UTF8":
         raise ConfigError(f"PostgreSQL database encoding is {encoding}; warm-cache needs UTF8")
-    conn.execute("SELECT set_config('search_path', %s, false)", [_quote(settings.schema_name)])
+    conn.execute("SELECT set_config('search_path', %s, false)", [pg.ident(settings.schema_name)])
     conn.execute("SET TimeZone TO 'UTC'")
     if raw:
         conn.execute("SET client_encoding TO 'SQL_ASCII'")
     conn.autocommit = False
     return conn
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def missing_tables(conn: PgConn, schema: str, tables: list[str]) -> list[str]:

@@ -12,18 +12,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vendzz_migrate import events
 from vendzz_migrate.cache import query, render
 from vendzz_migrate.cache.models import OVERHEAD_PER_KEY, CacheReport, WarmReport
 from vendzz_migrate.cache.redis_io import SCRIPT_SHA, Target, open_target, redis_errors
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec, glob_escape, parse_template
 from vendzz_migrate.cache.writer import OutOfMemory, Row, Writer
-from vendzz_migrate.console import ProgressReporter
-from vendzz_migrate.errors import CapacityError, ConnectionFailed
+from vendzz_migrate.errors import CapacityError, ConnectionFailed, KeysNotWritten
+from vendzz_migrate.options import CommandOptions
 from vendzz_migrate.settings import Settings
 from vendzz_migrate.urls import mask
 
 if TYPE_CHECKING:
     from vendzz_migrate.cache.query import PgConn
+
+
+class WarmOptions(CommandOptions):
+    """warm-cache's options (the shared ones: :class:`CommandOptions`); ``spec`` None is the
+    Vendzz spec shipped inside."""
+
+    redis_url: str | None = None
+    connect_timeout_s: int = 10
+    redis_max_connections: int = 20
+    spec: CacheSpec | None = None
+    only: list[str] | None = None
+    dry_run: bool = False
+    check_memory: bool = True
 
 
 @dataclass
@@ -42,27 +56,39 @@ class Plan:
         return int(self.estimate.keys * (self.estimate.avg_bytes + OVERHEAD_PER_KEY))
 
 
-def warm(
-    settings: Settings,
-    spec: CacheSpec,
-    *,
-    only: list[str] | None = None,
-    dry_run: bool = False,
-    check_memory: bool = True,
-    progress: ProgressReporter | None = None,
-) -> WarmReport:
-    """Warm the caches of ``spec`` (or only those named); return what was written."""
-    caches = spec.select(only)
+def warm(opts: WarmOptions, on_event: events.Sink = events.discard) -> WarmReport:
+    """Warm the caches of ``opts.spec`` (or only those named) and return what was written;
+    raise :class:`KeysNotWritten` (carrying the report) when Redis refused some keys.
+    Progress (keys per cache) goes to ``on_event``."""
+    with events.progress(on_event, verb="warming", unit="keys") as progress:
+        report = _warm(opts, progress)
+    failed = [c for c in report.caches if c.errors]
+    if failed:
+        first = failed[0]
+        raise KeysNotWritten(
+            f"{sum(c.errors for c in failed):,} keys were not written "
+            f"(cache {first.name!r}, first error: {first.first_error})",
+            report,
+        )
+    return report
+
+
+def _warm(opts: WarmOptions, progress: events.Progress) -> WarmReport:
+    from vendzz_migrate.cache.spec import load_spec
+
+    settings = opts.settings()
+    spec = opts.spec or load_spec(None)
+    caches = spec.select(opts.only)
     started = time.monotonic()
     conn = query.connect(settings)
     streams = render.Streams(settings, spec.defaults.streams)  # opened for the first cache
     try:
         plans = [_plan(conn, settings, spec, c) for c in caches]
-        if dry_run:
+        if opts.dry_run:
             return _dry_report(settings, plans)
         target = open_target(settings, spec.client)
         try:
-            if check_memory:
+            if opts.check_memory:
                 check_headroom(target, plans)
             report = WarmReport(
                 database=mask(settings.database_url),
@@ -158,15 +184,14 @@ def _run(
     plan: Plan,
     report: WarmReport,
     *,
-    progress: ProgressReporter | None,
+    progress: events.Progress,
 ) -> CacheReport:
     result = _base(plan)
     if plan.skip_reason:
         return result
     name = plan.cache.name
-    if progress:
-        progress.add(name, plan.estimate.keys if plan.estimate else None)
-    writer = Writer(target, spec.client, lambda n: progress.advance(name, n) if progress else None)
+    progress.add(name, plan.estimate.keys if plan.estimate else None)
+    writer = Writer(target, spec.client, lambda n: progress.advance(name, n))
     sha = writer.load_script() if plan.cache.encoding == "hash" else SCRIPT_SHA
     seen = plan.seen
     started = time.monotonic()
@@ -183,8 +208,7 @@ def _run(
             cache=plan.cache.name,
             keys_written=writer.result.keys,
         ) from None
-    if progress:
-        progress.finish(name)
+    progress.finish(name)
     result.seconds = round(time.monotonic() - started, 3)
     result.status = "written"
     result.keys, result.bytes = written.keys, written.bytes

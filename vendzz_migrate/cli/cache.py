@@ -16,7 +16,6 @@ from vendzz_migrate.cli.common import (
     guarded,
     write_json,
 )
-from vendzz_migrate.errors import ExitCode
 
 if TYPE_CHECKING:
     from vendzz_migrate.cache import CacheStats, WarmReport
@@ -45,35 +44,31 @@ def warm_cache(
     ] = False,
     json_path: JsonOpt = None,
 ) -> None:
-    from vendzz_migrate.cache import load_spec, warm
-    from vendzz_migrate.console import ProgressReporter
+    from vendzz_migrate.cache import WarmOptions, load_spec, warm
+    from vendzz_migrate.console import EventRenderer
+    from vendzz_migrate.errors import KeysNotWritten
     from vendzz_migrate.settings import load_settings
 
-    def run() -> WarmReport:
+    def output(report: WarmReport) -> None:
+        if str(json_path) != "-":
+            _render_warm(report)
+        write_json(json_path, report)
+
+    def run() -> None:
         check_output_path(json_path)
         settings = load_settings(database_url=target, redis_url=redis)
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-        with ProgressReporter(verb="warming", unit="keys") as progress:
-            return warm(
-                settings, load_spec(spec), only=names, dry_run=dry_run,
-                check_memory=not skip_memory_check, progress=progress,
-            )  # fmt: skip
+        opts = WarmOptions.from_settings(
+            settings, spec=load_spec(spec), only=names, dry_run=dry_run,
+            check_memory=not skip_memory_check,
+        )  # fmt: skip
+        try:
+            output(warm(opts, EventRenderer()))
+        except KeysNotWritten as exc:
+            output(exc.report)
+            raise
 
-    report = guarded(run, interrupted="keys written so far stay (each with its TTL); rerun it")
-    if str(json_path) != "-":
-        _render_warm(report)
-    write_json(json_path, report)
-    failed = [c for c in report.caches if c.errors]
-    if failed:
-        from rich.markup import escape
-
-        first = failed[0]
-        console.err.print(
-            f"[red]error:[/red] {sum(c.errors for c in failed):,} keys were not written "
-            + escape(f"(cache {first.name!r}, first error: {first.first_error})"),
-            markup=True,
-        )
-        raise typer.Exit(int(ExitCode.TARGET))
+    guarded(run, interrupted="keys written so far stay (each with its TTL); rerun it")
 
 
 def cache_stats(redis: RedisOpt = None, spec: SpecOpt = None, json_path: JsonOpt = None) -> None:

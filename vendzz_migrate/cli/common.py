@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 
 from vendzz_migrate import console
 from vendzz_migrate.errors import ConfigError, ExitCode, VendzzError
@@ -56,15 +57,23 @@ SourceArg = Annotated[
 ]
 
 
-def guarded(fn: Callable[[], T], *, interrupted: str = "nothing was changed; rerun it") -> T:
+def guarded(
+    fn: Callable[[], T],
+    *,
+    interrupted: str = "nothing was changed; rerun it",
+    shown: tuple[type[VendzzError], ...] = (),
+) -> T:
     """Run one library call; turn every error into one line on stderr and an exit code.
-    Ctrl-C and SIGTERM (a service manager's stop) both end it with exit 130 and the
-    ``interrupted`` hint of the command."""
+    ``shown``: errors whose verdict the command's rendered report already states (only the
+    exit code then). Ctrl-C and SIGTERM (a service manager's stop) both end it with exit 130
+    and the ``interrupted`` hint of the command."""
     try:
         with _sigterm_as_interrupt():
             return fn()
+    except shown as exc:
+        raise typer.Exit(int(exc.exit_code)) from None
     except VendzzError as exc:
-        console.err.print(f"[red]error:[/red] {mask_text(str(exc))}", soft_wrap=True)
+        console.err.print(f"[red]error:[/red] {escape(mask_text(str(exc)))}", soft_wrap=True)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         console.err.print(f"[yellow]interrupted[/yellow]: {interrupted}", soft_wrap=True)

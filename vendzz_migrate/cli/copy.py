@@ -17,7 +17,7 @@ from vendzz_migrate.cli.common import (
     guarded,
     write_json,
 )
-from vendzz_migrate.errors import RejectsError
+from vendzz_migrate.errors import RejectsFound
 
 HELP = (
     "Copy a SQLite file into PostgreSQL: consistent snapshot, batched COPY, tables in "
@@ -55,18 +55,17 @@ def sqlite_to_pg(
     work_dir: Annotated[Path | None, typer.Option(help="Snapshots. [env: VENDZZ_WORK_DIR]")] = None,
     json_out: JsonOpt = None,
 ) -> None:
+    from vendzz_migrate.cli.render import copy_summary
+    from vendzz_migrate.console import EventRenderer
     from vendzz_migrate.copy.run import CopyOptions, run
-    from vendzz_migrate.report.render import copy_summary
     from vendzz_migrate.settings import load_settings
 
     def call() -> None:
         check_output_path(json_out)
         settings = load_settings(database_url=target, schema_name=schema, work_dir=work_dir)
-        opts = CopyOptions(
+        opts = CopyOptions.from_settings(
+            settings,
             source=source,
-            target_url=settings.database_url,
-            schema_name=settings.schema_name,
-            state_schema=settings.state_schema,
             mapping_path=mapping,
             data_only=data_only,
             workers=workers,
@@ -77,13 +76,12 @@ def sqlite_to_pg(
             allow_rejects=allow_rejects,
             allow_empty=allow_empty,
             keep_snapshot=keep_snapshot,
-            work_dir=settings.work_dir,
         )
         try:
-            report = run(opts)
-        except RejectsError as exc:
-            copy_summary(exc.data["report"])
-            write_json(json_out, exc.data["report"])
+            report = run(opts, on_event=EventRenderer())
+        except RejectsFound as exc:
+            copy_summary(exc.report)
+            write_json(json_out, exc.report)
             raise
         copy_summary(report)
         write_json(json_out, report)

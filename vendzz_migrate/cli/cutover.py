@@ -88,7 +88,7 @@ def cutover(
             result = engine.abort(plan)
         else:
             try:
-                result = engine.run(plan, resume=resume)
+                result = engine.run(plan, resume=resume, on_event=console.EventRenderer())
             except MismatchError as exc:  # the differences, as data, before the one line
                 write_json(Path("-"), exc.data["report"])
                 raise

@@ -33,14 +33,18 @@ def demo(
     from vendzz_migrate import console
     from vendzz_migrate.cli.cache import _render_warm
     from vendzz_migrate.cli.preflight import render as render_preflight
+    from vendzz_migrate.cli.render import copy_summary, verify_summary
     from vendzz_migrate.demo import run
-    from vendzz_migrate.report.render import copy_summary
     from vendzz_migrate.settings import load_settings
-    from vendzz_migrate.verify.render import summary as verify_summary
 
     report = guarded(
         lambda: run(
-            load_settings(), rows=rows, clean=clean, cutover=cutover, with_rollback=with_rollback
+            load_settings(),
+            rows=rows,
+            clean=clean,
+            cutover=cutover,
+            with_rollback=with_rollback,
+            on_event=console.EventRenderer(),
         )
     )
     copy_summary(report.copy_report)

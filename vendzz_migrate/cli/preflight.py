@@ -45,6 +45,10 @@ ProfileOpt = Annotated[
 _AREAS = "environment, host, pools, postgres, redis, sqlite"
 _ROLES = ("app", "postgres", "redis")
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+_CHECKING = (
+    "profile", "role", "only", "skip", "source", "target", "redis", "pgbouncer_admin",
+    "app_instances",
+)  # fmt: skip
 
 
 def _role(value: str) -> str:
@@ -64,6 +68,7 @@ def _areas(values: list[str] | None) -> list[str] | None:
 
 
 def preflight(
+    ctx: typer.Context,
     *,
     profile: ProfileOpt = None,
     role: Annotated[
@@ -133,37 +138,50 @@ def preflight(
     ] = None,
 ) -> None:
     from vendzz_migrate import preflight as lib
+    from vendzz_migrate.console import EventRenderer
+    from vendzz_migrate.errors import CheckFailed, PreflightFailed
     from vendzz_migrate.settings import load_settings
 
     if merge or reports:
-        raise typer.Exit(_merge(reports or [], merge, json_out, junit, strict))
+        _merge(ctx, reports or [], merge, json_out, junit, strict)
+        return
 
-    def go() -> PreflightReport:
+    def go() -> None:
         check_output_path(json_out)
         check_output_path(junit, "--junit")
         settings = load_settings(
             database_url=target, redis_url=redis, pgbouncer_admin_url=pgbouncer_admin
         )
-        report = lib.run(
+        opts = lib.PreflightOptions.from_settings(
             settings,
-            profile,
-            source,
+            source=source,
             role=role,
             only=lib.parse_areas(only or []),
             skip=lib.parse_areas(skip or []),
             app_instances=app_instances,
             strict=strict,
+            **({"profile": profile} if profile else {}),
         )
+        try:
+            report = lib.run(opts, EventRenderer())
+        except PreflightFailed as exc:
+            _emit(exc.report, json_out, junit, render, lib.render_junit)
+            raise
         _emit(report, json_out, junit, render, lib.render_junit)
-        return report
 
-    raise typer.Exit(int(guarded(go).exit_code))
+    guarded(go, shown=(CheckFailed,))
 
 
 def _merge(
-    reports: list[Path], merge: bool, json_out: Path | None, junit: Path | None, strict: bool
-) -> int:
+    ctx: typer.Context,
+    reports: list[Path],
+    merge: bool,
+    json_out: Path | None,
+    junit: Path | None,
+    strict: bool,
+) -> None:
     from vendzz_migrate import preflight as lib
+    from vendzz_migrate.errors import CheckFailed, FleetFailed
 
     if not merge:
         raise typer.BadParameter(
@@ -172,13 +190,32 @@ def _merge(
         )
     if not reports:
         raise typer.BadParameter("--merge needs at least one report file (preflight --json FILE)")
+    _refuse_checking_flags(ctx)
 
-    def go() -> FleetReport:
-        fleet = lib.merge(reports, strict=strict)
+    def go() -> None:
+        try:
+            fleet = lib.merge(reports, strict=strict)
+        except FleetFailed as exc:
+            _emit(exc.report, json_out, junit, render_fleet, lib.render_fleet_junit)
+            raise
         _emit(fleet, json_out, junit, render_fleet, lib.render_fleet_junit)
-        return fleet
 
-    return int(guarded(go).exit_code)
+    guarded(go, shown=(CheckFailed,))
+
+
+def _refuse_checking_flags(ctx: typer.Context) -> None:
+    """--merge reads reports: a flag that checks a machine would be silently ignored."""
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name in _CHECKING
+        and getattr(ctx.get_parameter_source(p.name), "name", "") == "COMMANDLINE"
+    ]
+    if given:
+        raise typer.BadParameter(
+            f"{', '.join(given)}: --merge only reads reports; give checking options to each "
+            "machine's preflight"
+        )
 
 
 def _emit(
@@ -214,13 +251,6 @@ def _rows(table: Table, report: PreflightReport, lead: list[str]) -> None:
             table.add_row(*blank, _status(c.status.value), c.title, c.measured, c.expected, remedy)
 
 
-def _summary(report: PreflightReport) -> str:
-    from vendzz_migrate.preflight import Status
-
-    counts = [f"{report.count(s)} {s.value}" for s in Status if report.count(s)]
-    return ", ".join(counts)
-
-
 def render(report: PreflightReport) -> None:
     from rich.table import Table
 
@@ -232,7 +262,7 @@ def render(report: PreflightReport) -> None:
     console.out.print(table)
     verdict = "passed" if report.passed else "FAILED"
     strict = " (strict)" if report.strict else ""
-    console.out.print(f"preflight {verdict}: {_summary(report)}{strict}")
+    console.out.print(f"preflight {verdict}: {report.counts()}{strict}")
 
 
 def render_fleet(fleet: FleetReport) -> None:
@@ -249,7 +279,7 @@ def render_fleet(fleet: FleetReport) -> None:
             f"[bold]{item.label}[/bold]",
             verdict,
             f"profile {item.report.profile}",
-            _summary(item.report),
+            item.report.counts(),
             f"exit {int(code)}",
             item.file,
         )

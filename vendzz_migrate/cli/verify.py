@@ -18,7 +18,7 @@ from vendzz_migrate.cli.common import (
     guarded,
     write_json,
 )
-from vendzz_migrate.errors import MismatchError
+from vendzz_migrate.errors import MismatchFound
 
 
 class ModeChoice(StrEnum):
@@ -63,15 +63,16 @@ def verify(
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
 ) -> None:
+    from vendzz_migrate.cli.render import verify_summary
+    from vendzz_migrate.console import EventRenderer
     from vendzz_migrate.fileio import atomic_write_text
     from vendzz_migrate.settings import load_settings
     from vendzz_migrate.verify import VerifyOptions, VerifyReport, run
     from vendzz_migrate.verify.render import junit as render_junit
-    from vendzz_migrate.verify.render import summary
 
     def output(report: VerifyReport) -> None:
         if str(json_out) != "-":
-            summary(report)
+            verify_summary(report)
         write_json(json_out, report)
         if junit is not None:
             atomic_write_text(junit, render_junit(report))
@@ -80,11 +81,9 @@ def verify(
         check_output_path(json_out)
         check_output_path(junit, "--junit")
         settings = load_settings(database_url=target, schema_name=schema)
-        opts = VerifyOptions(
+        opts = VerifyOptions.from_settings(
+            settings,
             source=source,
-            target_url=settings.database_url,
-            schema_name=settings.schema_name,
-            state_schema=settings.state_schema,
             mapping_path=mapping,
             mode=mode.value,
             tables=[t.strip() for t in tables.split(",") if t.strip()] if tables else None,
@@ -94,9 +93,9 @@ def verify(
             **({"workers": workers} if workers else {}),
         )
         try:
-            output(run(opts))
-        except MismatchError as exc:
-            output(exc.data["report"])
+            output(run(opts, on_event=EventRenderer()))
+        except MismatchFound as exc:
+            output(exc.report)
             raise
 
     guarded(call, interrupted="verify changed nothing; rerun it")

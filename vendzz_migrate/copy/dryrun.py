@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vendzz_migrate.copy import ddl
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly, reader
-from vendzz_migrate.target import ddl
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask

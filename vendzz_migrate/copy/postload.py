@@ -7,24 +7,24 @@ already safely in. Each step is idempotent, so a resumed run can repeat it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from vendzz_migrate import console
+from vendzz_migrate import events
+from vendzz_migrate.copy import ddl, views
 from vendzz_migrate.errors import StateError
+from vendzz_migrate.pg import LOAD_SESSION, connect, ident, qualified
 from vendzz_migrate.report.copy import Orphans
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.records import Replaced, Replacement
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.target import connect, ddl, views
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.mapping import Mapping
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class Step:
     data_only: bool
     url: str = ""
     workers: int = 1
+    on_event: events.Sink = events.discard
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
@@ -66,18 +67,22 @@ def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, Tabl
         )
 
 
-def drop_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+def drop_previous(
+    conn: psycopg.Connection, store: Store, schema: str, on_event: events.Sink = events.discard
+) -> None:
     """--restart: drop what earlier runs created (only that), remove the rows earlier
     --data-only runs loaded, and forget their state; all or nothing."""
     with conn.transaction():
-        unload_previous(conn, store, schema)
-        for kind, name in sorted(store.objects(schema), key=lambda o: o[0] != "view"):
+        unload_previous(conn, store, schema, on_event)
+        for kind, name in sorted(store.objects(schema), key=lambda o: o.kind != "view"):
             what = "VIEW" if kind == "view" else "TABLE"
             conn.execute(f"DROP {what} IF EXISTS {qualified(schema, name)} CASCADE".encode())
         store.forget_runs(schema)
 
 
-def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None:
+def unload_previous(
+    conn: psycopg.Connection, store: Store, schema: str, on_event: events.Sink = events.discard
+) -> None:
     """Remove the rows that earlier --data-only runs loaded into the application's tables,
     so that the reload neither doubles a table without a key nor meets its own rows as
     duplicates. A table holding exactly the rows the runs committed holds only theirs and is
@@ -101,9 +106,10 @@ def unload_previous(conn: psycopg.Connection, store: Store, schema: str) -> None
             present[table] = int(now)
     if present:
         _empty(conn, schema, sorted(present))
-        console.info(
+        events.note(
+            on_event,
             f"--restart: removed the {sum(present.values()):,} row(s) the earlier "
-            f"--data-only run loaded into {len(present)} table(s)"
+            f"--data-only run loaded into {len(present)} table(s)",
         )
 
 
@@ -135,9 +141,7 @@ def _empty(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
         todo = left
 
 
-def _attempt(
-    conn: psycopg.Connection, store: Store, run_id: str, sql: str, obj: str, fix: str = ""
-) -> bool:
+def _attempt(step: Step, conn: psycopg.Connection, sql: str, obj: str, fix: str = "") -> bool:
     import psycopg
 
     try:
@@ -145,19 +149,24 @@ def _attempt(
             conn.execute(sql.encode())
     except psycopg.errors.ProgramLimitExceeded as exc:  # "index row size ... exceeds btree"
         message = _first_line(exc)
-        store.add_note(run_id, obj, f"skipped: values too long for a btree index ({message})")
-        console.warn(f"{obj}: skipped: values too long for a btree index")
+        step.store.add_note(
+            step.run_id,
+            obj,
+            f"skipped: values too long for a btree index ({message})",
+            Replacement(Replaced.TOO_LONG, obj),
+        )
+        events.warning(step.on_event, f"{obj}: skipped: values too long for a btree index")
         return False
     except psycopg.Error as exc:
-        _refused(store, run_id, obj, exc, fix)
+        _refused(step, obj, exc, fix)
         return False
     return True
 
 
-def _refused(store: Store, run_id: str, obj: str, exc: BaseException, fix: str = "") -> None:
+def _refused(step: Step, obj: str, exc: BaseException, fix: str = "") -> None:
     message = _reason(exc)
-    store.add_note(run_id, obj, f"not created: {message}{fix}")
-    console.warn(f"{obj}: not created: {message}")
+    step.store.add_note(step.run_id, obj, f"not created: {message}{fix}")
+    events.warning(step.on_event, f"{obj}: not created: {message}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -194,7 +203,7 @@ def keys_and_indexes(step: Step) -> None:
     mapping = step.mapping
     post = ddl.post_load(schema, plans, mapping, src)
     for obj, message in post.notes:
-        store.add_note(run_id, obj, message)
+        store.add_note(run_id, obj, message, post.replaced.get(obj))
     statistics = [
         ddl.Statement(
             f"ANALYZE {qualified(schema, plan.target)}",
@@ -212,18 +221,19 @@ def keys_and_indexes(step: Step) -> None:
                 continue
             cond = translated.split(" WHERE ", 1)[1]
             _attempt(
+                step,
                 conn,
-                store,
-                run_id,
                 f"ALTER TABLE {qualified(schema, plan.target)} ADD CHECK ({cond})",
                 f"{plan.target} CHECK",
             )
     for trigger in src.triggers:
+        target = plans[trigger.table].target if trigger.table in plans else trigger.table
         store.add_note(
             run_id,
             trigger.name,
             f"trigger on {trigger.table} not migrated: "
             "PostgreSQL triggers need a function; translate it by hand",
+            Replacement(Replaced.TRIGGER, trigger.name, target),
         )
 
 
@@ -289,11 +299,11 @@ def _build_concurrently(
     schedule = _Schedule(statements, finals, _target_rows(step))
 
     def worker() -> None:
-        with connect(step.url, autocommit=True, role="index") as conn:
+        with _connect(step, "index") as conn:
             while (stmt := schedule.take()) is not None:
                 try:
                     if not _exists(conn, step.schema, stmt):
-                        _attempt(conn, step.store, step.run_id, stmt.sql, stmt.object)
+                        _attempt(step, conn, stmt.sql, stmt.object)
                 except BaseException as exc:
                     schedule.done(stmt, exc)
                     raise
@@ -311,7 +321,7 @@ def _build_concurrently(
 def _target_rows(step: Step) -> dict[str, int]:
     """Source rows of each target table (to start the largest first)."""
     return {
-        plan.target: totals[0]
+        plan.target: totals.source_rows
         for name, totals in step.store.table_totals(step.run_id).items()
         if (plan := step.plans.get(name)) is not None
     }
@@ -320,6 +330,13 @@ def _target_rows(step: Step) -> dict[str, int]:
 def _concurrently(step: Step, statements: list[str]) -> None:
     """Independent statements, ``step.workers`` at a time, one connection per thread."""
     _on_workers(step, "analyze", lambda conn, sql: conn.execute(sql.encode()), statements)
+
+
+def _connect(step: Step, role: str) -> psycopg.Connection:
+    """An autocommit connection of the copy's step ``role`` (index, analyze, foreign-keys)."""
+    return connect(
+        step.url, command="sqlite-to-pg", role=role, autocommit=True, session=LOAD_SESSION
+    )
 
 
 def _on_workers(
@@ -333,7 +350,7 @@ def _on_workers(
 
     def run(item: _T) -> _R:
         if getattr(local, "conn", None) is None:
-            local.conn = connect(step.url, autocommit=True, role=role)
+            local.conn = _connect(step, role)
             with lock:
                 opened.append(local.conn)
         return work(local.conn, item)
@@ -424,7 +441,7 @@ def _add_not_valid(step: Step, fks: list[_ForeignKey]) -> list[_ForeignKey]:
     pending = []
     for fk in fks:
         if fk.name not in validated:
-            if not _attempt(step.conn, step.store, step.run_id, f"{fk.alter} NOT VALID", fk.name):
+            if not _attempt(step, step.conn, f"{fk.alter} NOT VALID", fk.name):
                 continue
             validated[fk.name] = True  # a later key of the same name is skipped, as before
         elif validated[fk.name] or fk.name in reported:
@@ -441,15 +458,14 @@ def _validate(conn: psycopg.Connection, fk: _ForeignKey) -> _Checked:
     import psycopg
 
     try:
-        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {pq(fk.name)}".encode())
+        conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {ident(fk.name)}".encode())
     except psycopg.errors.ForeignKeyViolation as exc:
         row = conn.execute(f"SELECT count(*) {fk.orphan_from}".encode()).fetchone()
         count = int(row[0]) if row else 0
         if not count:  # PostgreSQL's equality found what the query's did not
             return _Checked(fk, error=exc)
-        sample = conn.execute(
-            f"SELECT {', '.join('c.' + pq(c) for c in fk.cols)} {fk.orphan_from} LIMIT 5".encode()
-        ).fetchall()
+        cols = ", ".join("c." + ident(c) for c in fk.cols)
+        sample = conn.execute(f"SELECT {cols} {fk.orphan_from} LIMIT 5".encode()).fetchall()
         return _Checked(fk, count, [dict(zip(fk.cols, r, strict=True)) for r in sample])
     except psycopg.Error as exc:
         if conn.broken:
@@ -466,8 +482,9 @@ def _record(step: Step, result: _Checked) -> None:
         step.store.add_orphans(
             step.run_id, fk.child, fk.name, fk.parent, result.orphan_rows, result.sample
         )
-        console.warn(
-            f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}: added NOT VALID"
+        events.warning(
+            step.on_event,
+            f"{fk.child}: {result.orphan_rows} orphan row(s) for {fk.name}: added NOT VALID",
         )
     elif result.error is not None:
         # refused for another reason than orphans: dropped, so that the key ends as when it
@@ -475,16 +492,16 @@ def _record(step: Step, result: _Checked) -> None:
         try:
             with step.conn.transaction():
                 step.conn.execute(
-                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {pq(fk.name)}".encode()
+                    f"ALTER TABLE {fk.table} DROP CONSTRAINT IF EXISTS {ident(fk.name)}".encode()
                 )
         except psycopg.Error as exc:
             message = _reason(result.error)
             step.store.add_note(
                 step.run_id, fk.name, f"left NOT VALID: {message} (not dropped: {_first_line(exc)})"
             )
-            console.warn(f"{fk.name}: left NOT VALID: {message}")
+            events.warning(step.on_event, f"{fk.name}: left NOT VALID: {message}")
             return
-        _refused(step.store, step.run_id, fk.name, result.error)
+        _refused(step, fk.name, result.error)
 
 
 def views_sequences_analyze(step: Step) -> None:
@@ -517,13 +534,12 @@ def _view(step: Step, view: insp.View) -> None:
             f"view {view.name}",
             f"not translatable: {exc}; recreate by hand from the SQLite SQL: {flat}",
         )
-        console.warn(f"view {view.name}: not translatable: {exc}")
+        events.warning(step.on_event, f"view {view.name}: not translatable: {exc}")
         return
-    statement = f"SET LOCAL search_path TO {pq(step.schema)}; {sql}"
+    statement = f"SET LOCAL search_path TO {ident(step.schema)}; {sql}"
     if _attempt(
+        step,
         step.conn,
-        step.store,
-        step.run_id,
         statement,
         f"view {view.name}",
         fix=f"; fix by hand and run: {sql}",
@@ -551,7 +567,7 @@ def set_sequences(
             ).fetchone()
             if not row or not row[0]:
                 continue
-            top = conn.execute(f"SELECT max({pq(col.target)}) FROM {table}".encode()).fetchone()
+            top = conn.execute(f"SELECT max({ident(col.target)}) FROM {table}".encode()).fetchone()
             value = max(int(top[0]) if top and top[0] is not None else 0, sqlite_seqs.get(name, 0))
             conn.execute("SELECT setval(%s, %s, %s)", (row[0], max(value, 1), value >= 1))
             done.append((f"{plan.target}.{col.target}", value))
@@ -570,18 +586,6 @@ def _sqlite_sequences(path: Path, lite: sqlite3.Connection | None = None) -> dic
     return {(n.decode() if isinstance(n, bytes) else str(n)): int(s) for n, s in rows}
 
 
-def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:
-    rows = conn.execute(
-        f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
-        f" FROM {store.q}.orphans WHERE run_id = %s ORDER BY table_name",
-        (run_id,),
-    ).fetchall()
-    return [
-        Orphans(table=t, constraint=c, ref_table=r, orphan_rows=n, sample=_sample(s))
-        for t, c, r, n, s in rows
-    ]
-
-
-def _sample(value: Any) -> list[dict[str, object]]:
-    data = json.loads(value) if isinstance(value, str) else value
-    return list(data or [])
+def orphans(conn: psycopg.Connection, store: Store, run_id: str) -> list[Orphans]:  # noqa: ARG001
+    """The run's foreign keys left NOT VALID, for the report (``conn``: the store's)."""
+    return [Orphans(**o._asdict()) for o in store.orphans(run_id)]

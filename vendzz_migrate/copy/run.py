@@ -29,19 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.copy import plan as planner
 from vendzz_migrate.copy import postload, workers
-from vendzz_migrate.errors import RejectsError, SourceError, StateError
+from vendzz_migrate.copy.ddl import create_table, extensions
+from vendzz_migrate.errors import RejectsFound, SourceError, StateError
+from vendzz_migrate.options import CommandOptions
+from vendzz_migrate.pg import LOAD_SESSION, classify, connect, ident, qualified, require_url
 from vendzz_migrate.report.copy import CopyReport, Note, TableReport
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import reader, snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store, Unit
-from vendzz_migrate.target import classify, connect, require_url
-from vendzz_migrate.target.ddl import create_table, extensions, pq, qualified
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import identity, mask
@@ -60,11 +61,10 @@ STEPS = (
 )
 
 
-class CopyOptions(BaseModel):
+class CopyOptions(CommandOptions):
+    """sqlite-to-pg's options (the shared ones: :class:`CommandOptions`)."""
+
     source: Path
-    target_url: str | None
-    schema_name: str = "public"
-    state_schema: str = "vendzz_migrate"
     mapping_path: Path | None = None
     data_only: bool = False
     workers: int = Field(default=2, ge=1, le=64)
@@ -75,7 +75,6 @@ class CopyOptions(BaseModel):
     allow_rejects: bool = False
     allow_empty: bool = False  # a source without any table is an error unless asked for
     keep_snapshot: bool = False  # keep the snapshot of a finished run (else removed)
-    work_dir: Path = Path(".vendzz-migrate")
 
 
 @dataclass
@@ -91,10 +90,13 @@ class Context:
     plans: dict[str, TablePlan] = field(default_factory=dict)
     report: CopyReport | None = None
     snapshot_seconds: float = 0.0  # taken by this run (a resumed run reuses an earlier one's)
+    on_event: events.Sink = events.discard
 
 
-def run(opts: CopyOptions) -> CopyReport:
-    """Copy ``opts.source`` into PostgreSQL; raises RejectsError (with the report) on rejects."""
+def run(opts: CopyOptions, on_event: events.Sink = events.discard) -> CopyReport:
+    """Copy ``opts.source`` into PostgreSQL and return the report; raise
+    :class:`RejectsFound` (carrying the report) when rows were rejected, unless
+    ``allow_rejects``. Steps, notes, warnings and progress go to ``on_event``."""
     if opts.resume and opts.restart:
         raise StateError("--resume and --restart exclude each other")
     if opts.dry_run:
@@ -106,9 +108,9 @@ def run(opts: CopyOptions) -> CopyReport:
     started = time.monotonic()
     url = require_url(opts.target_url)
     snapshot.sweep(opts.work_dir / "snapshots")
-    admin = connect(url, autocommit=True)
+    admin = connect(url, command="sqlite-to-pg", autocommit=True, session=LOAD_SESSION)
     try:
-        ctx = Context(opts, url, admin, Store(admin, opts.state_schema))
+        ctx = Context(opts, url, admin, Store(admin, opts.state_schema), on_event=on_event)
         with _exclusive(ctx):
             report = _run(ctx)
     except psycopg.Error as exc:  # e.g. PostgreSQL restarted: the run's own connection is gone
@@ -127,11 +129,11 @@ def run(opts: CopyOptions) -> CopyReport:
         / 1024
     )
     if report.total.rejected_rows and not opts.allow_rejects:
-        raise RejectsError(
+        raise RejectsFound(
             f"{report.total.rejected_rows} row(s) were rejected into "
             f"{opts.state_schema}.rejects (see the summary); rerun with --allow-rejects to "
             "accept",
-            report=report,
+            report,
         )
     return report
 
@@ -169,7 +171,7 @@ def _run(ctx: Context) -> CopyReport:
     prior = ctx.store.active_run(ctx.opts.schema_name)
     if prior is not None and ctx.opts.restart:
         snapshots = ctx.store.snapshots(ctx.opts.schema_name)
-        postload.drop_previous(ctx.admin, ctx.store, ctx.opts.schema_name)
+        postload.drop_previous(ctx.admin, ctx.store, ctx.opts.schema_name, ctx.on_event)
         for path in snapshots:
             _remove_snapshot(Path(path))
         prior = None
@@ -236,9 +238,9 @@ def _steps_1_to_3(ctx: Context, final: Path) -> None:
     if pins is not None:
         _snapshot_and_profile(ctx, pins)
     else:
-        with console.step(1, len(STEPS), STEPS[0]):
+        with events.step(ctx.on_event, 1, len(STEPS), STEPS[0]):
             _report_snapshot(ctx, snapshot.take(opts.source, ctx.snapshot_path))
-        with console.step(2, len(STEPS), STEPS[1]):
+        with events.step(ctx.on_event, 2, len(STEPS), STEPS[1]):
             lite = snapshot.open_snapshot(ctx.snapshot_path)
             try:
                 skip = given_map.skip_tables if given_map else insp.DEFAULT_SKIP
@@ -259,7 +261,7 @@ def _steps_1_to_3(ctx: Context, final: Path) -> None:
             "file?); pass --allow-empty if that is what you mean"
         )
     given = given_map.digest() if given_map else "inferred"
-    with console.step(3, len(STEPS), STEPS[2]):
+    with events.step(ctx.on_event, 3, len(STEPS), STEPS[2]):
         os.replace(ctx.snapshot_path, final)  # now named by the state about to commit
         ctx.snapshot_path = final
         _create(ctx, _fingerprint(ctx, given))
@@ -270,10 +272,12 @@ def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
     interpreter lock) while the columns are profiled by readers pinned to its instant."""
     opts = ctx.opts
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
-        with console.step(1, len(STEPS), STEPS[0]):
+        with events.step(ctx.on_event, 1, len(STEPS), STEPS[0]):
             taken = pool.submit(snapshot.take, opts.source, ctx.snapshot_path, pins.backup)
-            console.info("  copying while step 2 profiles the columns at the same instant")
-        with console.step(2, len(STEPS), STEPS[1]):
+            events.note(
+                ctx.on_event, "  copying while step 2 profiles the columns at the same instant"
+            )
+        with events.step(ctx.on_event, 2, len(STEPS), STEPS[1]):
             lite = pins.take_reader()
             try:
                 ctx.schema = insp.introspect(lite, insp.DEFAULT_SKIP)
@@ -293,9 +297,10 @@ def _snapshot_and_profile(ctx: Context, pins: snapshot.Pinned) -> None:
 
 def _report_snapshot(ctx: Context, snap: snapshot.Snapshot) -> None:
     ctx.snapshot_seconds = snap.seconds
-    console.info(
+    events.note(
+        ctx.on_event,
         f"  snapshot: {snap.pages:,} pages ({snap.size_bytes / 1e6:,.1f} MB, journal "
-        f"{snap.journal_mode}) in {snap.seconds:.2f}s"
+        f"{snap.journal_mode}) in {snap.seconds:.2f}s",
     )
 
 
@@ -339,7 +344,7 @@ def _create(ctx: Context, fingerprint: str) -> None:
 
 def _create_tables(ctx: Context) -> None:
     assert ctx.mapping is not None
-    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(ctx.opts.schema_name)}")
+    ctx.admin.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(ctx.opts.schema_name)}")
     for statement in extensions(ctx.mapping):
         ctx.admin.execute(statement.encode())
     for name, plan in ctx.plans.items():
@@ -397,7 +402,7 @@ def _resume(ctx: Context, prior: Run) -> None:
             f"run {prior.run_id} was started with another source, target, mapping or options "
             f"({_differences(prior.options, ctx.opts)}); use --restart to start over"
         )
-    console.info(f"resuming run {prior.run_id} from snapshot {ctx.snapshot_path}")
+    events.note(ctx.on_event, f"resuming run {prior.run_id} from snapshot {ctx.snapshot_path}")
     lite = snapshot.open_snapshot(ctx.snapshot_path)
     try:
         ctx.schema = insp.introspect(lite, ctx.mapping.skip_tables)
@@ -421,7 +426,7 @@ def _differences(stored: dict[str, Any], opts: CopyOptions) -> str:
 def _finish(ctx: Context) -> CopyReport:
     n = len(STEPS)
     if not ctx.store.step_done(ctx.run_id, "data"):
-        with console.step(4, n, STEPS[3]):
+        with events.step(ctx.on_event, 4, n, STEPS[3]):
             copy_data(ctx)
             ctx.store.mark_step(ctx.run_id, "data")
     for number, name, action in (
@@ -431,7 +436,7 @@ def _finish(ctx: Context) -> CopyReport:
     ):
         if ctx.store.step_done(ctx.run_id, name):
             continue
-        with console.step(number, n, name):
+        with events.step(ctx.on_event, number, n, name):
             assert ctx.schema is not None
             action(
                 postload.Step(
@@ -446,6 +451,7 @@ def _finish(ctx: Context) -> CopyReport:
                     ctx.opts.data_only,
                     ctx.url,
                     ctx.opts.workers,
+                    ctx.on_event,
                 )
             )
             ctx.store.mark_step(ctx.run_id, name)
@@ -510,7 +516,7 @@ def copy_data(ctx: Context) -> None:
     one = runner if isinstance(runner, workers.Copier) else workers.Copier(job)
     finished = False
     try:
-        with console.ProgressReporter() as progress:
+        with events.progress(ctx.on_event) as progress:
             _progress_tables(ctx, progress)
             for level in levels:
                 todo = [u for u in units if u.table in level]
@@ -561,7 +567,7 @@ def _levels(ctx: Context) -> tuple[list[set[str]], set[str]]:
     return levels, chained
 
 
-def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
+def _progress_tables(ctx: Context, progress: events.Progress) -> None:
     totals = ctx.store.table_totals(ctx.run_id)
     lite = snapshot.open_snapshot(ctx.snapshot_path)
     try:
@@ -573,7 +579,7 @@ def _progress_tables(ctx: Context, progress: console.ProgressReporter) -> None:
 
 
 def _copy_statement(schema: str, plan: TablePlan) -> bytes:
-    cols = ", ".join(pq(c.target) for c in plan.columns)
+    cols = ", ".join(ident(c.target) for c in plan.columns)
     return f"COPY {qualified(schema, plan.target)} ({cols}) FROM STDIN".encode()
 
 

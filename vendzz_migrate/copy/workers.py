@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 from vendzz_migrate import errors, procs, retry
 from vendzz_migrate.copy import large
 from vendzz_migrate.copy.unit import UnitResult, copy_unit
+from vendzz_migrate.pg import LOAD_SESSION, classify, connect
 from vendzz_migrate.source import snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store, Unit
-from vendzz_migrate.target import classify, connect
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,7 +77,7 @@ class Copier:
     def _once(self, unit: Unit) -> UnitResult:
         job = self.job
         if self.pg is None or self.pg.closed:
-            self.pg = connect(job.url, role="copy")
+            self.pg = connect(job.url, command="sqlite-to-pg", role="data", session=LOAD_SESSION)
         if self.lite is None:
             self.lite = large.bound(snapshot.open_snapshot(job.snapshot))
         store = Store(self.pg, job.state_schema)

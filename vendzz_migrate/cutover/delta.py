@@ -33,10 +33,10 @@ from pydantic import BaseModel
 from vendzz_migrate.copy import unit as copyunit
 from vendzz_migrate.cutover import capture
 from vendzz_migrate.errors import ConfigError, SourceError
+from vendzz_migrate.pg import ident, qualified
 from vendzz_migrate.source import open_readonly, qi, reader, source_error
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store
-from vendzz_migrate.target.ddl import pq, qualified
 from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
 
@@ -92,13 +92,13 @@ MARKS_SQL = """CREATE TABLE IF NOT EXISTS {state}.cutover_marks (
 
 
 def ensure_marks(conn: psycopg.Connection, state_schema: str) -> None:
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(state_schema)}".encode())
-    conn.execute(MARKS_SQL.format(state=pq(state_schema)).encode())
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(state_schema)}".encode())
+    conn.execute(MARKS_SQL.format(state=ident(state_schema)).encode())
 
 
 def applied_mark(conn: psycopg.Connection, state_schema: str, cutover: str) -> int | None:
     row = conn.execute(
-        f"SELECT applied FROM {pq(state_schema)}.cutover_marks WHERE cutover = %s".encode(),
+        f"SELECT applied FROM {ident(state_schema)}.cutover_marks WHERE cutover = %s".encode(),
         (cutover,),
     ).fetchone()
     return None if row is None else int(row[0])
@@ -106,7 +106,7 @@ def applied_mark(conn: psycopg.Connection, state_schema: str, cutover: str) -> i
 
 def set_mark(conn: psycopg.Connection, state_schema: str, cutover: str, mark: int) -> None:
     conn.execute(
-        f"INSERT INTO {pq(state_schema)}.cutover_marks (cutover, applied) VALUES (%s, %s)"
+        f"INSERT INTO {ident(state_schema)}.cutover_marks (cutover, applied) VALUES (%s, %s)"
         f" ON CONFLICT (cutover) DO UPDATE SET applied = excluded.applied,"
         f" updated_at = now()".encode(),
         (cutover, mark),
@@ -199,7 +199,7 @@ def _apply(
                 conn.execute(f"DROP TABLE IF EXISTS vz_rows_{i}, vz_keys_{i}".encode())
             set_mark(conn, target.state_schema, cutover, report.upto)
     except psycopg.Error as exc:
-        from vendzz_migrate.target import classify
+        from vendzz_migrate.pg import classify
 
         raise classify(exc) from None
 
@@ -224,7 +224,7 @@ def _defer_foreign_keys(
     ).fetchall()
     altered = [(str(t), str(c)) for t, c in rows]
     for table, name in altered:
-        conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {pq(name)} DEFERRABLE".encode())
+        conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {ident(name)} DEFERRABLE".encode())
     conn.execute("SET CONSTRAINTS ALL DEFERRED")
     return altered
 
@@ -232,7 +232,7 @@ def _defer_foreign_keys(
 def _restore_foreign_keys(conn: psycopg.Connection, altered: list[tuple[str, str]]) -> None:
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks every deferred row now
     for table, name in altered:
-        conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {pq(name)} NOT DEFERRABLE".encode())
+        conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {ident(name)} NOT DEFERRABLE".encode())
 
 
 def _key_raws(lite: sqlite3.Connection, literals: list[str], width: int) -> list[KeyTuple]:
@@ -288,7 +288,7 @@ def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
 
 
 def _cols(plan: TablePlan) -> str:
-    return ", ".join(pq(c.target) for c in plan.columns)
+    return ", ".join(ident(c.target) for c in plan.columns)
 
 
 def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> None:
@@ -300,7 +300,7 @@ def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) ->
     _copy_rows(conn, f"vz_rows_{i}", st)
     if st.whole:
         return
-    keys = ", ".join(pq(k) for k in target.pg_keys[st.plan.table.name])
+    keys = ", ".join(ident(k) for k in target.pg_keys[st.plan.table.name])
     conn.execute(
         f"CREATE TEMP TABLE vz_keys_{i} ON COMMIT DROP AS SELECT {keys} FROM {dest}"
         f" WITH NO DATA".encode()
@@ -358,7 +358,7 @@ def _chunks(lines: list[bytes]) -> Iterator[bytes]:
 
 
 def _match(pk: tuple[str, ...], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{pq(k)} = {right}.{pq(k)}" for k in pk)
+    return " AND ".join(f"{left}.{ident(k)} = {right}.{ident(k)}" for k in pk)
 
 
 def _delete_gone(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> int:
@@ -389,13 +389,13 @@ def _upsert(conn: psycopg.Connection, target: Target, i: int, st: _Staged) -> in
         )
     rest = [c.target for c in st.plan.columns if c.target not in pk]
     action = (
-        "DO UPDATE SET " + ", ".join(f"{pq(c)} = excluded.{pq(c)}" for c in rest)
+        "DO UPDATE SET " + ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in rest)
         if rest
         else "DO NOTHING"
     )
     cur = conn.execute(
         f"INSERT INTO {qualified(target.schema, st.plan.target)} ({cols})"
-        f" SELECT {cols} FROM vz_rows_{i} ON CONFLICT ({', '.join(pq(k) for k in pk)})"
+        f" SELECT {cols} FROM vz_rows_{i} ON CONFLICT ({', '.join(ident(k) for k in pk)})"
         f" {action}".encode()
     )
     return max(cur.rowcount, 0)

@@ -30,20 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.cutover import capture, delta, hooks, keyverify
 from vendzz_migrate.cutover.journal import STEPS, Journal, open_journal
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import (
-    CheckFailed,
     ConnectionFailed,
     ExitCode,
+    KeysNotWritten,
     MismatchError,
+    PreflightFailed,
     StateError,
     VendzzError,
 )
+from vendzz_migrate.pg import LOAD_SESSION, connect, require_url
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.target import connect, require_url
 from vendzz_migrate.urls import mask
 
 if TYPE_CHECKING:
@@ -101,7 +102,9 @@ def _short(figures: dict[str, Any]) -> str:
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection:
-    return connect(require_url(plan.target_url()), autocommit=True, role="cutover")
+    return connect(
+        require_url(plan.target_url()), command="cutover", autocommit=True, session=LOAD_SESSION
+    )
 
 
 def report_of(plan: CutoverPlan, journal: Journal) -> CutoverReport:
@@ -144,7 +147,11 @@ def status(plan: CutoverPlan) -> CutoverReport:
             conn.close()
 
 
-def run(plan: CutoverPlan, *, resume: bool = False) -> CutoverReport:
+def run(
+    plan: CutoverPlan, *, resume: bool = False, on_event: events.Sink = events.discard
+) -> CutoverReport:
+    """Run (or ``resume``) the cutover to its end; steps, notes and the progress of the copy,
+    verify and warm-cache inside it go to ``on_event``; the journal records every step."""
     conn = _connect(plan)
     try:
         journal = open_journal(plan, conn)
@@ -164,7 +171,7 @@ def run(plan: CutoverPlan, *, resume: bool = False) -> CutoverReport:
                 f"cutover {plan.name!r} was interrupted ({state}, next step "
                 f"{journal.next_step()}): rerun with --resume, or --abort"
             )
-        Engine(plan, conn, journal).run()
+        Engine(plan, conn, journal, on_event).run()
         return report_of(plan, journal)
     finally:
         conn.close()
@@ -211,8 +218,15 @@ def _remove_copy_snapshot(journal: Journal) -> None:
 
 
 class Engine:
-    def __init__(self, plan: CutoverPlan, conn: psycopg.Connection, journal: Journal) -> None:
+    def __init__(
+        self,
+        plan: CutoverPlan,
+        conn: psycopg.Connection,
+        journal: Journal,
+        on_event: events.Sink = events.discard,
+    ) -> None:
         self.plan = plan
+        self.on_event = on_event
         self.conn = conn
         self.journal = journal
         self.url = require_url(plan.target_url())
@@ -245,7 +259,7 @@ class Engine:
         for number, step in enumerate(STEPS, 1):
             if self.journal.done(step):
                 continue
-            with console.step(number, len(STEPS), step):
+            with events.step(self.on_event, number, len(STEPS), step):
                 self.journal.record(step, "started")
                 _kill_point(step)
                 try:
@@ -313,15 +327,22 @@ class Engine:
     def preflight(self) -> dict[str, Any]:
         if not self.plan.preflight_profile:
             return {"skipped": "no preflight_profile in the plan"}
+        from vendzz_migrate.preflight.runner import PreflightOptions
         from vendzz_migrate.preflight.runner import run as preflight
         from vendzz_migrate.settings import Settings
 
         settings = Settings(database_url=self.url, redis_url=self.plan.cache_url())
-        report = preflight(settings, self.plan.preflight_profile, self.plan.source)
-        if not report.passed:
-            failed = [c for c in report.checks if c.status == "fail"]
+        opts = PreflightOptions.from_settings(
+            settings, profile=self.plan.preflight_profile, source=self.plan.source
+        )
+        try:
+            report = preflight(opts, self.on_event)
+        except PreflightFailed as exc:
+            failed = [c for c in exc.report.checks if c.status == "fail"]
             named = "; ".join(f"{c.id} ({c.measured})" for c in failed[:5])
-            raise CheckFailed(f"preflight failed ({len(failed)} check(s)): {named}", report=report)
+            raise PreflightFailed(
+                f"preflight failed ({len(failed)} check(s)): {named}", exc.report
+            ) from None
         return {"checks": len(report.checks)}
 
     def _skip(self) -> tuple[str, ...]:
@@ -363,7 +384,8 @@ class Engine:
                     resume=ours,
                     restart=prior is not None and not ours,
                     keep_snapshot=True,
-                )
+                ),
+                self.on_event,
             )  # the verify step reads it; removed by capture-off/abort
         run = Store(self.conn, self.plan.state_schema).active_run(self.plan.schema_name)
         assert run is not None
@@ -393,7 +415,8 @@ class Engine:
                 state_schema=self.plan.state_schema,
                 mapping_path=self.plan.mapping,
                 strict=not self.plan.allow_rejects,
-            )
+            ),
+            self.on_event,
         )
         return {
             "tables": report.total.tables,
@@ -423,9 +446,10 @@ class Engine:
             backlog = delta.count_backlog(self.plan.source, rep.upto)
             now = rep.keys / rep.seconds if rep.seconds > 0 else 0.0
             expect = f", expected freeze {backlog / now:.1f}s" if now else ""
-            console.info(
+            events.note(
+                self.on_event,
                 f"  catch-up {rounds}: {rep.keys} key(s) in {rep.seconds:.2f}s "
-                f"({now:,.0f} keys/s), backlog {backlog}{expect}"
+                f"({now:,.0f} keys/s), backlog {backlog}{expect}",
             )
             self._no_rejects(rep)
             if backlog <= self.plan.budgets.catchup_backlog_rows:
@@ -471,11 +495,15 @@ class Engine:
         if not self.plan.cache_spec or not self.plan.cache_url():
             return {"skipped": "no cache_spec or redis_url in the plan"}
         from vendzz_migrate.cache.spec import load_spec
-        from vendzz_migrate.cache.warm import warm
+        from vendzz_migrate.cache.warm import WarmOptions, warm
         from vendzz_migrate.settings import Settings
 
         settings = Settings(database_url=self.url, redis_url=self.plan.cache_url())
-        report = warm(settings, load_spec(self.plan.cache_spec))
+        opts = WarmOptions.from_settings(settings, spec=load_spec(self.plan.cache_spec))
+        try:
+            report = warm(opts, self.on_event)
+        except KeysNotWritten as exc:  # a cache is not the data: keys refused are in the report
+            report = exc.report
         return {"report": report.model_dump(mode="json")}
 
     def postpone(self) -> dict[str, Any]:
@@ -485,13 +513,18 @@ class Engine:
         told = False
         while flag.exists():
             if not told:
-                console.info(f"  holding: postpone flag file {flag} exists (remove it to go on)")
+                events.note(
+                    self.on_event,
+                    f"  holding: postpone flag file {flag} exists (remove it to go on)",
+                )
                 told = True
             self._panic_check()
             # keep the backlog small while holding, so the freeze stays short
             rep = self._delta()
             if rep.keys:
-                console.debug(f"  holding: {rep.keys} key(s) synced in {rep.seconds:.2f}s")
+                events.debug(
+                    self.on_event, f"  holding: {rep.keys} key(s) synced in {rep.seconds:.2f}s"
+                )
             time.sleep(0.5)
             held = time.monotonic() - started
         if held:  # what the hold applied is verified now, not in the freeze

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover.plan import CutoverPlan
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.pg import ident
 
 if TYPE_CHECKING:
     import psycopg
@@ -112,7 +112,7 @@ class Journal:
 
         try:
             self.conn.execute(
-                f"INSERT INTO {pq(self.plan.state_schema)}.cutover_journal (cutover, step,"
+                f"INSERT INTO {ident(self.plan.state_schema)}.cutover_journal (cutover, step,"
                 f" outcome, at, operator, figures) VALUES (%s, %s, %s, to_timestamp(%s), %s,"
                 f" %s)".encode(),
                 (
@@ -133,7 +133,7 @@ class Journal:
             self.path.rename(self.path.with_name(f"{self.path.name}.{int(time.time())}"))
         if self.conn is not None:
             self.conn.execute(
-                f"DELETE FROM {pq(self.plan.state_schema)}.cutover_journal"
+                f"DELETE FROM {ident(self.plan.state_schema)}.cutover_journal"
                 f" WHERE cutover = %s".encode(),
                 (self.plan.name,),
             )
@@ -156,13 +156,13 @@ class Journal:
         if self.conn is None:
             return []
         found = self.conn.execute(
-            "SELECT to_regclass(%s)", (f"{pq(self.plan.state_schema)}.cutover_journal",)
+            "SELECT to_regclass(%s)", (f"{ident(self.plan.state_schema)}.cutover_journal",)
         ).fetchone()
         if not found or found[0] is None:
             return []
         rows = self.conn.execute(
             f"SELECT step, outcome, extract(epoch FROM at), operator, figures FROM"
-            f" {pq(self.plan.state_schema)}.cutover_journal WHERE cutover = %s"
+            f" {ident(self.plan.state_schema)}.cutover_journal WHERE cutover = %s"
             " ORDER BY id".encode(),
             (self.plan.name,),
         ).fetchall()
@@ -215,8 +215,8 @@ class Journal:
 def open_journal(plan: CutoverPlan, conn: psycopg.Connection | None) -> Journal:
     """The plan's journal; creates its table when PostgreSQL is reachable."""
     if conn is not None:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {pq(plan.state_schema)}".encode())
-        conn.execute(JOURNAL_SQL.format(state=pq(plan.state_schema)).encode())
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(plan.state_schema)}".encode())
+        conn.execute(JOURNAL_SQL.format(state=ident(plan.state_schema)).encode())
     return Journal(plan, conn)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from vendzz_migrate.cutover import capture, delta
 from vendzz_migrate.source import qi
-from vendzz_migrate.target.ddl import pq
+from vendzz_migrate.state.store import Store
 from vendzz_migrate.verify import lite, pgside
 from vendzz_migrate.verify import spec as specs
 
@@ -110,12 +110,7 @@ def _spec(target: delta.Target, table: str) -> specs.Spec:
 
 
 def _rejected(target: delta.Target, table: str) -> int:
-    row = target.conn.execute(
-        f"SELECT count(DISTINCT source_key) FROM {pq(target.state_schema)}.rejects"
-        " WHERE run_id = %s AND table_name = %s".encode(),
-        (target.run_id, table),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return Store(target.conn, target.state_schema).rejected_rows(target.run_id, table)
 
 
 def _compare(

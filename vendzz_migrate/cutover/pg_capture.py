@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vendzz_migrate.pg import ident, qualified
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -70,12 +72,8 @@ class ChangedKeys:
         return sum(len(keys) for keys in self.keys.values())
 
 
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _function_sql(state: str) -> str:
-    s = q(state)
+    s = ident(state)
     return f"""
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE IF NOT EXISTS {s}.{LOG} (
@@ -131,9 +129,9 @@ def install(
     returns the current high-water sequence number, from which the changes count."""
     with conn.transaction():
         conn.execute(_function_sql(state_schema).encode())
-        fn = f"{q(state_schema)}.{FUNCTION}"
+        fn = f"{ident(state_schema)}.{FUNCTION}"
         for table in tables:
-            target = f"{q(schema)}.{q(table.name)}"
+            target = qualified(schema, table.name)
             args = ", ".join("'" + c.replace("'", "''") + "'" for c in table.key)
             level = "ROW" if table.key else "STATEMENT"  # keyless: the whole table changed
             conn.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {target}".encode())
@@ -161,14 +159,14 @@ def remove(
     with conn.transaction():
         tables = installed(conn, schema=schema)
         for name in tables:
-            target = f"{q(schema)}.{q(name)}"
+            target = qualified(schema, name)
             conn.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {target}".encode())
             conn.execute(f"DROP TRIGGER IF EXISTS {TRUNCATE_TRIGGER} ON {target}".encode())
         if not _has_schema(conn, state_schema):
             return tables
-        conn.execute(f"DROP FUNCTION IF EXISTS {q(state_schema)}.{FUNCTION}()".encode())
+        conn.execute(f"DROP FUNCTION IF EXISTS {ident(state_schema)}.{FUNCTION}()".encode())
         if not keep_log:
-            conn.execute(f"DROP TABLE IF EXISTS {q(state_schema)}.{LOG}".encode())
+            conn.execute(f"DROP TABLE IF EXISTS {ident(state_schema)}.{LOG}".encode())
     return tables
 
 
@@ -193,13 +191,13 @@ def high_water(conn: psycopg.Connection[Any], state_schema: str = "vendzz_migrat
     if not _log_exists(conn, state_schema):
         return 0
     row = conn.execute(
-        f"SELECT coalesce(max(seq), 0) FROM {q(state_schema)}.{LOG}".encode()
+        f"SELECT coalesce(max(seq), 0) FROM {ident(state_schema)}.{LOG}".encode()
     ).fetchone()
     return int(row[0]) if row else 0
 
 
 def _log_exists(conn: psycopg.Connection[Any], state_schema: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s)", (f"{q(state_schema)}.{LOG}",)).fetchone()
+    row = conn.execute("SELECT to_regclass(%s)", (f"{ident(state_schema)}.{LOG}",)).fetchone()
     return row is not None and row[0] is not None
 
 
@@ -214,7 +212,7 @@ def changes(
     if not _log_exists(conn, state_schema):
         return []
     sql = (
-        f"SELECT seq, table_name, key, op FROM {q(state_schema)}.{LOG} WHERE seq > %s"
+        f"SELECT seq, table_name, key, op FROM {ident(state_schema)}.{LOG} WHERE seq > %s"
         f" ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else "")
     )
     return [
@@ -247,7 +245,7 @@ def changed_keys(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
         ).fetchone()
         rows = conn.execute(
-            f"SELECT table_name, key, max(seq) AS last FROM {q(state_schema)}.{LOG}"
+            f"SELECT table_name, key, max(seq) AS last FROM {ident(state_schema)}.{LOG}"
             f" WHERE seq > %s{extra} GROUP BY table_name, key ORDER BY last".encode(),
             params,
         ).fetchall()
@@ -271,7 +269,7 @@ def backlog(
     if not _log_exists(conn, state_schema):
         return {}
     rows = conn.execute(
-        f"SELECT table_name, count(DISTINCT coalesce(key, 'null')) FROM {q(state_schema)}.{LOG}"
+        f"SELECT table_name, count(DISTINCT coalesce(key, 'null')) FROM {ident(state_schema)}.{LOG}"
         f" WHERE seq > %s GROUP BY 1 ORDER BY 1".encode(),
         (since,),
     ).fetchall()

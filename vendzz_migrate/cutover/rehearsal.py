@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.cutover import engine
 from vendzz_migrate.cutover.plan import CutoverPlan, parse
 from vendzz_migrate.errors import ConfigError, VendzzError
@@ -50,45 +50,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plan_for(
-    work: Path, source: Path, database: str, port: int, max_freeze_seconds: float = 5.0
-) -> CutoverPlan:
+def service_plan(
+    source: Path, database: str, work: Path, url: str, state_dir: Path
+) -> dict[str, Any]:
+    """A cutover plan (as the plan file's mapping) driving the reference service at ``url``,
+    run by ``examples.service.ctl`` from ``state_dir``: its maintenance endpoint freezes and
+    drains, a restart switches, two smoke requests check it."""
     ctl = [
         sys.executable,
         "-m",
         "examples.service.ctl",
         "restart",
         "--state-dir",
-        str(work / "service"),
+        str(state_dir),
         "--database-url",
     ]
-    url = f"http://127.0.0.1:{port}"
     admin = f"{url}/admin/maintenance"
-    return parse(
-        {
-            "name": "demo",
-            "source": str(source),
-            "database_url": database,
-            "work_dir": str(work),
-            "workers": 1,
-            "allow_rejects": True,
-            "service": {"url": url},
-            "hooks": {
-                "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
-                "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
-                "drain": {"kind": "http", "url": admin},
-                "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
-                "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
-            },
-            "smoke": [
-                {"path": "/health", "body_contains": '"status":"ok"'},
-                {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
-            ],
-            "watch": {"seconds": 3, "interval_seconds": 0.5},
-            "budgets": {"max_freeze_seconds": max_freeze_seconds},
+    return {
+        "name": "demo",
+        "source": str(source),
+        "database_url": database,
+        "work_dir": str(work),
+        "workers": 1,
+        "service": {"url": url},
+        "hooks": {
+            "freeze": {"http": {"url": admin, "json": {"enabled": True}}},
+            "unfreeze": {"http": {"url": admin, "json": {"enabled": False}}},
+            "drain": {"kind": "http", "url": admin},
+            "switch_to_pg": {"command": [*ctl, "$DATABASE_URL"]},
+            "switch_to_sqlite": {"command": [*ctl, "$VENDZZ_SQLITE_URL"]},
         },
-        "demo plan",
-    )
+        "smoke": [
+            {"path": "/health", "body_contains": '"status":"ok"'},
+            {"path": "/api/quizzes?limit=1", "body_contains": "ids"},
+        ],
+    }
+
+
+def plan_for(
+    work: Path, source: Path, database: str, port: int, max_freeze_seconds: float = 5.0
+) -> CutoverPlan:
+    plan = service_plan(source, database, work, f"http://127.0.0.1:{port}", work / "service")
+    plan["allow_rejects"] = True
+    plan["watch"] = {"seconds": 3, "interval_seconds": 0.5}
+    plan["budgets"] = {"max_freeze_seconds": max_freeze_seconds}
+    return parse(plan, "demo plan")
 
 
 def as_url(database: str) -> str:
@@ -125,6 +131,7 @@ def rehearse(
     rate: float = 20.0,
     with_rollback: bool = False,
     max_freeze_seconds: float = 5.0,
+    on_event: events.Sink = events.discard,
 ) -> CutoverDemo:
     """The cutover (and, ``with_rollback``, then the rollback to SQLite with the writer still
     writing, every acknowledged write of both eras checked in SQLite)."""
@@ -166,12 +173,13 @@ def rehearse(
     try:
         thread.start()
         _wait(lambda: ack_log.exists() and len(read_ack_log(ack_log)) >= 10, 60)
-        console.info(
+        events.note(
+            on_event,
             f"demo: cutover of the reference service (port {port}) with the writer "
-            f"at {rate:g} writes/s"
+            f"at {rate:g} writes/s",
         )
         try:
-            report = engine.run(plan)
+            report = engine.run(plan, on_event=on_event)
             state_name, freeze = report.state, report.freeze_seconds
             seen = len(read_ack_log(ack_log))
             _wait(lambda: len(read_ack_log(ack_log)) >= seen + 10, 30)  # writes on PostgreSQL
@@ -180,7 +188,7 @@ def rehearse(
             state_name, freeze = "aborted", None
         if with_rollback and state_name == "done":
             pg_acked = _pg_acked(database, ack_log)  # before the rollback: checked on PostgreSQL
-            back = _roll_back(plan, source, ack_log)
+            back = _roll_back(plan, source, ack_log, on_event)
     finally:
         writer.stop()
         thread.join(timeout=180)
@@ -214,12 +222,14 @@ def _pg_acked(database: str, ack_log: Path) -> tuple[list[str], set[str]]:
     return read_ack_log(ack_log), _pg_ids(database)
 
 
-def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
+def _roll_back(
+    plan: CutoverPlan, source: Path, ack_log: Path, on_event: events.Sink
+) -> RollbackDemo:
     """``cutover --rollback`` with the writer still writing (on PostgreSQL, then SQLite)."""
     from examples.service.client import read_ack_log
     from vendzz_migrate.cutover import rollback
 
-    console.info("demo: rollback to SQLite with the writer still writing")
+    events.note(on_event, "demo: rollback to SQLite with the writer still writing")
     try:
         report = rollback.rollback(plan)
         seen = len(read_ack_log(ack_log))
@@ -245,9 +255,9 @@ def _roll_back(plan: CutoverPlan, source: Path, ack_log: Path) -> RollbackDemo:
 
 
 def _pg_ids(database: str) -> set[str]:
-    import psycopg
+    from vendzz_migrate.pg import connect
 
-    with psycopg.connect(database) as conn:
+    with connect(database, command="demo", role="rehearsal") as conn:
         return {str(r[0]) for r in conn.execute("SELECT id FROM quiz_responses")}
 
 

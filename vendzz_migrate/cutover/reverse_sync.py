@@ -24,9 +24,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from vendzz_migrate.cutover.pg_capture import ChangedKeys, q
+from vendzz_migrate.cutover.pg_capture import ChangedKeys
+from vendzz_migrate.pg import ident, qualified
+from vendzz_migrate.source import qi
 from vendzz_migrate.typemap.convert import Kind, Reject
 from vendzz_migrate.typemap.mapping import Mapping
 from vendzz_migrate.typemap.reverse import (
@@ -95,15 +97,23 @@ class KeyDiff:
     postgres: str | None
 
 
+class RowCounts(NamedTuple):
+    """A table's rows on both sides after the reverse sync (the copy's rejects aside)."""
+
+    sqlite: int
+    postgres: int
+    rejects: int  # rows the copy quarantined: in SQLite, never in PostgreSQL
+
+
 @dataclass
 class ReverseVerify:
     diffs: list[KeyDiff] = field(default_factory=list)
-    counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sqlite, pg, rejects
+    counts: dict[str, RowCounts] = field(default_factory=dict)
     checked_keys: int = 0
 
     @property
-    def count_mismatches(self) -> dict[str, tuple[int, int, int]]:
-        return {t: c for t, c in self.counts.items() if c[0] != c[1] + c[2]}
+    def count_mismatches(self) -> dict[str, RowCounts]:
+        return {t: c for t, c in self.counts.items() if c.sqlite != c.postgres + c.rejects}
 
     @property
     def ok(self) -> bool:
@@ -138,7 +148,7 @@ def links(
             if cname in generated or cname not in declared:
                 continue
             conv = cmap.conversion()
-            enc = column_encoding(lite, name, cname, conv.kind, declared[cname])
+            enc = column_encoding(lite, name, cname, conv, declared[cname])
             cols.append(Column(cname, cmap.rename or cname, conv.kind, Reverser(conv, enc)))
         by_pg = {c.pg: c for c in cols}
         key = tuple(by_pg[k] for k in pg_keys.get(pg_name, ()) if k in by_pg)
@@ -148,12 +158,8 @@ def links(
 
 def _columns(lite: sqlite3.Connection, table: str) -> tuple[dict[str, str], set[str]]:
     """A SQLite table's columns (name -> declared type) and its generated columns."""
-    rows = lite.execute(f"PRAGMA table_xinfo({_lq(table)})").fetchall()
+    rows = lite.execute(f"PRAGMA table_xinfo({qi(table)})").fetchall()
     return {_s(r[1]): _s(r[2]) for r in rows}, {_s(r[1]) for r in rows if int(r[6]) in (2, 3)}
-
-
-def _lq(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _s(value: Any) -> str:
@@ -168,12 +174,13 @@ def pg_rows(
 ) -> list[tuple[dict[str, PgValue], dict[str, PgValue] | None]]:
     """For each key (a jsonb object of PostgreSQL key columns): its typed key values and the
     current PostgreSQL row (None when absent); jsonb columns as their text."""
-    table = f"{q(schema)}.{q(link.pg)}"
+    table = qualified(schema, link.pg)
     cols = ", ".join(
-        f"t.{q(c.pg)}::text" if c.kind is Kind.JSON else f"t.{q(c.pg)}" for c in link.columns
+        f"t.{ident(c.pg)}::text" if c.kind is Kind.JSON else f"t.{ident(c.pg)}"
+        for c in link.columns
     )
-    key_cols = ", ".join(f"kk.{q(c.pg)}" for c in link.key)
-    join = " AND ".join(f"t.{q(c.pg)} = kk.{q(c.pg)}" for c in link.key)
+    key_cols = ", ".join(f"kk.{ident(c.pg)}" for c in link.key)
+    join = " AND ".join(f"t.{ident(c.pg)} = kk.{ident(c.pg)}" for c in link.key)
     sql = (
         f"SELECT {key_cols}, t.ctid IS NOT NULL, {cols}"
         f" FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS k(key, ord)"
@@ -196,14 +203,14 @@ def sqlite_rows(
     """The SQLite rows of these keys (SQLite values), by key tuple."""
     if not keys:
         return {}
-    cols = ", ".join(f"typeof({_lq(c.sqlite)}), {_lq(c.sqlite)}" for c in link.columns)
-    key = ", ".join(_lq(c.sqlite) for c in link.key)
+    cols = ", ".join(f"typeof({qi(c.sqlite)}), {qi(c.sqlite)}" for c in link.columns)
+    key = ", ".join(qi(c.sqlite) for c in link.key)
     if len(link.key) == 1:  # a plain IN list: SQLite looks each key up in its index
         where = f"{key} IN ({', '.join('?' * len(keys))})"
     else:
         marks = ", ".join("(" + ", ".join("?" * len(link.key)) + ")" for _ in keys)
         where = f"({key}) IN (VALUES {marks})"
-    sql = f"SELECT {cols} FROM {_lq(link.sqlite)} WHERE {where}"
+    sql = f"SELECT {cols} FROM {qi(link.sqlite)} WHERE {where}"
     params = [v for k in keys for v in k]
     found: dict[tuple[Any, ...], dict[str, Raw]] = {}
     positions = [next(i for i, c in enumerate(link.columns) if c is k) for k in link.key]
@@ -235,13 +242,13 @@ def keys_to_carry(
         if link is None or not link.key:
             continue  # a keyless table is carried whole (see sync_whole)
         seen = {json.dumps(k, sort_keys=True): k for k in out.get(name, [])}
-        obj = ", ".join(f"'{c.pg.replace(chr(39), chr(39) * 2)}', {q(c.pg)}" for c in link.key)
+        obj = ", ".join(f"'{c.pg.replace(chr(39), chr(39) * 2)}', {ident(c.pg)}" for c in link.key)
         for (key,) in pg.execute(
-            f"SELECT jsonb_build_object({obj}) FROM {q(schema)}.{q(link.pg)}".encode()
+            f"SELECT jsonb_build_object({obj}) FROM {qualified(schema, link.pg)}".encode()
         ):
             seen.setdefault(json.dumps(key, sort_keys=True), key)
-        cols = ", ".join(_lq(c.sqlite) for c in link.key)
-        for row in lite.execute(f"SELECT {cols} FROM {_lq(link.sqlite)}"):
+        cols = ", ".join(qi(c.sqlite) for c in link.key)
+        for row in lite.execute(f"SELECT {cols} FROM {qi(link.sqlite)}"):
             key = {
                 c.pg: _s(v) if isinstance(v, bytes) else v
                 for c, v in zip(link.key, row, strict=True)
@@ -401,15 +408,15 @@ def _apply(
     with lite:
         if deletes:
             where = " OR ".join(
-                "(" + " AND ".join(f"{_lq(k)} = ?" for k in pk) + ")" for _ in deletes
+                "(" + " AND ".join(f"{qi(k)} = ?" for k in pk) + ")" for _ in deletes
             )
             table.delete_where(where, [v for key in deletes for v in key])
         if records:
             table.upsert_all(records, pk=pk if len(pk) > 1 else pk[0], batch_size=len(records))
         for name, value, key in odd:
-            cond = " AND ".join(f"{_lq(k)} = ?" for k in pk)
+            cond = " AND ".join(f"{qi(k)} = ?" for k in pk)
             lite.execute(
-                f"UPDATE {_lq(link.sqlite)} SET {_lq(name)} = CAST(? AS TEXT) WHERE {cond}",
+                f"UPDATE {qi(link.sqlite)} SET {qi(name)} = CAST(? AS TEXT) WHERE {cond}",
                 (value, *key),
             )
 
@@ -439,15 +446,19 @@ def _whole_plan(
     """Which SQLite rows (by rowid) have no equal PostgreSQL row, and which PostgreSQL rows have
     no equal SQLite row (equal: verify's canonical form, column by column); SQLite rows the
     copy rejected (never in PostgreSQL) are left alone."""
-    cols = ", ".join(f"{q(c.pg)}::text" if c.kind is Kind.JSON else q(c.pg) for c in link.columns)
+    cols = ", ".join(
+        f"{ident(c.pg)}::text" if c.kind is Kind.JSON else ident(c.pg) for c in link.columns
+    )
     names = [c.pg for c in link.columns]
     pg_rows = [
         dict(zip(names, row, strict=True))
-        for row in pg.execute(f"SELECT {cols} FROM {q(schema)}.{q(link.pg)}".encode()).fetchall()
+        for row in pg.execute(
+            f"SELECT {cols} FROM {qualified(schema, link.pg)}".encode()
+        ).fetchall()
     ]
-    lite_cols = ", ".join(f"typeof({_lq(c.sqlite)}), {_lq(c.sqlite)}" for c in link.columns)
+    lite_cols = ", ".join(f"typeof({qi(c.sqlite)}), {qi(c.sqlite)}" for c in link.columns)
     spare: dict[tuple[str | None, ...], list[int]] = {}
-    for row in lite.execute(f"SELECT rowid, {lite_cols} FROM {_lq(link.sqlite)}"):
+    for row in lite.execute(f"SELECT rowid, {lite_cols} FROM {qi(link.sqlite)}"):
         try:
             canon = tuple(
                 c.rule.canon(Raw(_s(row[1 + 2 * i]), row[2 + 2 * i]))
@@ -499,8 +510,7 @@ def sync_whole(
             for start in range(0, len(plan.deletes), 500):
                 chunk = plan.deletes[start : start + 500]
                 lite.execute(
-                    f"DELETE FROM {_lq(link.sqlite)} WHERE rowid IN"
-                    f" ({', '.join('?' * len(chunk))})",
+                    f"DELETE FROM {qi(link.sqlite)} WHERE rowid IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
             if records:
@@ -555,11 +565,13 @@ def verify_changed(
     for name, tmap in mapping.tables.items():
         if tmap.skip or not counts:
             continue
-        n_lite = lite.execute(f"SELECT count(*) FROM {_lq(name)}").fetchone()[0]
+        n_lite = lite.execute(f"SELECT count(*) FROM {qi(name)}").fetchone()[0]
         row = pg.execute(
-            f"SELECT count(*) FROM {q(schema)}.{q(mapping.target_table(name))}".encode()
+            f"SELECT count(*) FROM {qualified(schema, mapping.target_table(name))}".encode()
         ).fetchone()
-        report.counts[name] = (int(n_lite), int(row[0]) if row else 0, (rejects or {}).get(name, 0))
+        report.counts[name] = RowCounts(
+            int(n_lite), int(row[0]) if row else 0, (rejects or {}).get(name, 0)
+        )
     return report
 
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vendzz_migrate.cutover import hooks, pg_capture
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import MismatchError, RejectsError, StateError
+from vendzz_migrate.pg import LOAD_SESSION, connect, qualified, require_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -181,9 +182,13 @@ def settings_of(plan: CutoverPlan) -> RollbackSettings:
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection[Any]:
-    from vendzz_migrate.target import connect, require_url
-
-    conn = connect(require_url(plan.target_url()), autocommit=True, role="rollback")
+    conn = connect(
+        require_url(plan.target_url()),
+        command="cutover",
+        role="rollback",
+        autocommit=True,
+        session=LOAD_SESSION,
+    )
     conn.execute("SET TIME ZONE 'UTC'")
     return conn
 
@@ -208,7 +213,7 @@ def _rejects(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, int]
     run = store.active_run(plan.schema_name)
     if run is None:
         return {}
-    return {table: int(totals[2]) for table, totals in store.table_totals(run.run_id).items()}
+    return {table: t.rejected_rows for table, t in store.table_totals(run.run_id).items()}
 
 
 # -- the seam the cutover calls -------------------------------------------------------------------
@@ -397,9 +402,7 @@ class _Run:
         tables = pg_capture.installed(self.conn, schema=self.plan.schema_name)
         if not tables:
             return 0.0
-        names = ", ".join(
-            f"{pg_capture.q(self.plan.schema_name)}.{pg_capture.q(t)}" for t in tables
-        )
+        names = ", ".join(qualified(self.plan.schema_name, t) for t in tables)
         try:
             with self.conn.transaction():
                 self.conn.execute(
@@ -509,7 +512,9 @@ class _Run:
                 and (self._pg_name(d.table), json.dumps(d.key, sort_keys=True)) not in later
             ]
         self.report.verify_checked_keys += result.checked_keys
-        self.report.row_counts = result.counts or self.report.row_counts
+        self.report.row_counts = dict[str, tuple[int, int, int]](result.counts) or (
+            self.report.row_counts
+        )
         self.report.verify_diffs = [
             KeyDiffItem(
                 table=d.table, key=d.key, column=d.column, sqlite=d.sqlite, postgres=d.postgres

@@ -264,14 +264,21 @@ def write(plan: CutoverPlan, plan_path: Path) -> tuple[Path, str]:
     """Render with figures (journal read when PostgreSQL answers) and write it atomically."""
     from vendzz_migrate.cutover.journal import Journal
     from vendzz_migrate.fileio import atomic_write_text
-    from vendzz_migrate.target import connect
+    from vendzz_migrate.pg import LOAD_SESSION, connect
 
     journal = None
     conn = None
     try:
         url = plan.target_url()
         if url:
-            conn = connect(url, autocommit=True, timeout_s=3, role="rollback-plan")
+            conn = connect(
+                url,
+                command="cutover",
+                role="rollback-plan",
+                autocommit=True,
+                timeout_s=3,
+                session=LOAD_SESSION,
+            )
     except VendzzError:
         conn = None
     try:

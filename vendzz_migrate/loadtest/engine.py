@@ -343,12 +343,9 @@ class Run:
         (``cache.hits`` / ``cache.misses``, as the reference service reports them)."""
         try:
             if CONFIG.get("redis_url"):
-                import redis
+                from vendzz_migrate.loadtest.lookups import redis_lookups
 
-                client = redis.Redis.from_url(CONFIG["redis_url"], socket_timeout=3)
-                info = client.info("stats")
-                client.close()
-                return [int(info["keyspace_hits"]), int(info["keyspace_misses"])]
+                return list(redis_lookups(CONFIG["redis_url"]))
             import urllib.request
 
             from vendzz_migrate.urls import http_request

@@ -10,14 +10,17 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from vendzz_migrate.loadtest.lookups import Rates
 from vendzz_migrate.loadtest.model import Point, StageResult, Verdict
 from vendzz_migrate.preflight.profile import Targets
 
 BUCKETS_PER_S = 4  # the engine's
 SATURATED_CPU_PCT = 80.0
 BUSY_HOST_PCT = 90.0
+OTHERS_MAX_SHARE = 0.5  # other clients' part of a window's Redis lookups beyond which: unjudged
 
 Bucket = tuple[int, int, dict[int, int]]
+Lookups = tuple[int, int]  # cache hits, misses
 
 
 def latency_ms(key: int) -> float:
@@ -101,12 +104,32 @@ def _arrivals(data: dict[str, Any], start: float, end: float, span: float) -> fl
     return round(n / span, 2)
 
 
-def _hit_rate(stage: dict[str, Any]) -> float | None:
-    a, b = stage.get("redis_start"), stage.get("redis_end")
+def _lookups(raw: dict[str, Any], background: Rates | None, notes: list[str]) -> Lookups | None:
+    """Hits and misses the load test caused in the stage's window: the counters' change, less
+    what other clients moved them by over the same time (``background``, per second)."""
+    a, b = raw.get("redis_start"), raw.get("redis_end")
     if not a or not b:
         return None
     hits, misses = b[0] - a[0], b[1] - a[1]
-    return None if hits + misses <= 0 else round(hits / (hits + misses), 4)
+    if background is None:
+        return hits, misses
+    window = float(raw["end"]) - float(raw["measure_start"])
+    others = background[0] * window, background[1] * window
+    if sum(others) > OTHERS_MAX_SHARE * (hits + misses):
+        notes.append(
+            f"other clients of this Redis made most of its lookups in the window "
+            f"({sum(background):.1f}/s while no load ran): cache hit rate not judged"
+        )
+        return None
+    return max(round(hits - others[0]), 0), max(round(misses - others[1]), 0)
+
+
+def _cache_fields(own: Lookups | None) -> dict[str, Any]:
+    if own is None:
+        return {"cache_hits": None, "cache_misses": None, "cache_hit_rate": None}
+    hits, misses = own
+    rate = None if hits + misses <= 0 else round(hits / (hits + misses), 4)
+    return {"cache_hits": hits, "cache_misses": misses, "cache_hit_rate": rate}
 
 
 def verdicts(stage: StageResult, targets: Targets, mode: str) -> list[Verdict]:
@@ -157,7 +180,11 @@ def verdicts(stage: StageResult, targets: Targets, mode: str) -> list[Verdict]:
 
 
 def _stage(
-    raw: dict[str, Any], result: dict[str, Any], buckets: dict[int, Bucket], cfg: dict[str, Any]
+    raw: dict[str, Any],
+    result: dict[str, Any],
+    buckets: dict[int, Bucket],
+    cfg: dict[str, Any],
+    background: Rates | None,
 ) -> StageResult:
     start, measure, end = float(raw["start"]), float(raw["measure_start"]), float(raw["end"])
     parts, span = _window(buckets, measure, end)
@@ -183,6 +210,7 @@ def _stage(
         )
     if raw.get("interrupted"):
         notes.append("interrupted: partial stage")
+    cache = _cache_fields(_lookups(raw, background, notes))
     return StageResult(
         index=int(raw["index"]),
         users=users,
@@ -200,7 +228,7 @@ def _stage(
         rps=round(n / span, 2) if span > 0 else 0.0,
         arrivals_per_s=_arrivals(result.get("data", {}), measure, end, span),
         error_rate=round(fail / n, 6) if n else 0.0,
-        cache_hit_rate=_hit_rate(raw),
+        **cache,
         generator_cpu_pct=cpu,
         host_cpu_pct=host,
         saturated=saturated,
@@ -212,10 +240,15 @@ def _stage(
 
 
 def judge_stages(
-    result: dict[str, Any] | None, config: dict[str, Any], targets: Targets, mode: str
+    result: dict[str, Any] | None,
+    config: dict[str, Any],
+    targets: Targets,
+    mode: str,
+    background: Rates | None = None,
 ) -> tuple[list[StageResult], list[str]]:
     """Stage results with their verdicts; a stage passes when every measured target is met,
-    it saw requests, and its generator was not saturated."""
+    it saw requests, and its generator was not saturated. ``background``: the Redis lookups
+    per second of other clients (``--redis``), taken off each stage's."""
     if result is None:
         return [], ["interrupted before the first stage finished"]
     buckets = _buckets(result.get("data", {}))
@@ -223,7 +256,7 @@ def judge_stages(
     for raw in result.get("stages", []):
         if "end" not in raw:
             continue
-        stage = _stage(raw, result, buckets, config["stages"][int(raw["index"])])
+        stage = _stage(raw, result, buckets, config["stages"][int(raw["index"])], background)
         stage.verdicts = verdicts(stage, targets, mode)
         stage.passed = (
             stage.requests > 0
@@ -233,7 +266,13 @@ def judge_stages(
         )
         stages.append(stage)
     notes = []
-    if any(s.cache_hit_rate is None for s in stages):
+    if background is not None:
+        notes.append(
+            "cache figures from Redis INFO, which counts every client of the server: each "
+            "stage's is the change over its window less the other clients' "
+            f"{sum(background):.1f} lookups/s measured just before and after the load"
+        )
+    elif any(s.cache_hit_rate is None for s in stages):
         notes.append(
             "cache hit rate not measured (no cache counters in /health; give --redis "
             "REDIS_URL): not judged"

@@ -44,6 +44,12 @@ class StageResult(BaseModel):
     cache_hit_rate: float | None = Field(
         default=None, description="Cache hits / lookups in the window (Redis INFO or /health)."
     )
+    cache_hits: int | None = Field(
+        default=None,
+        description="Hits the load test caused in the window (with --redis: INFO's change less "
+        "other clients' background).",
+    )
+    cache_misses: int | None = Field(default=None, description="Misses, likewise.")
     generator_cpu_pct: float = Field(description="Highest mean CPU of one generator process.")
     host_cpu_pct: float | None = Field(
         default=None, description="Mean CPU of the generating machine (all cores, master's)."
@@ -66,6 +72,11 @@ class LoadtestReport(BaseModel):
     per_worker_requests: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    cache_background_per_s: float | None = Field(
+        default=None,
+        description="With --redis: lookups per second other clients of that Redis made while "
+        "no load ran (taken off each stage's figures).",
+    )
     interrupted: bool = False
     passed: bool
     started_at: float

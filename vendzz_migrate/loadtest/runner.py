@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vendzz_migrate.errors import ConfigError, ConnectionFailed, ExitCode, VendzzError
+from vendzz_migrate.loadtest import lookups
+from vendzz_migrate.loadtest.lookups import Rates
 from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
@@ -86,19 +88,19 @@ def check_options(options: Options) -> None:
         raise ConfigError(f"--redis must be a redis:// URL, not {mask(options.redis_url)!r}")
 
 
-def check_redis(url: str | None) -> None:
-    """The Redis whose INFO counts the cache hits answers (else that target goes unjudged)."""
+def redis_background(url: str | None, *, required: bool = True) -> Rates | None:
+    """The lookups per second other clients of the ``--redis`` server make while no load runs
+    (its INFO counters are the whole server's). ``required``: a Redis that does not answer
+    INFO is refused (else the cache-hit target would go unjudged); else None."""
     if not url:
-        return
+        return None
     import redis
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        try:
-            client.info("stats")
-        finally:
-            client.close()
-    except (redis.RedisError, OSError) as exc:
+        return lookups.background(url)
+    except (redis.RedisError, OSError, KeyError, ValueError) as exc:
+        if not required:
+            return None
         raise ConnectionFailed(f"--redis {mask(url)} does not answer INFO: {exc}") from None
 
 
@@ -249,11 +251,14 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
     profile = load_profile(options.profile)
     config = _config(options)
     check_ready(options.url)
-    check_redis(options.redis_url)
+    before = redis_background(options.redis_url)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="vz-loadtest-") as tmp:
         result, interrupted, _ = _drive(options, config, Path(tmp), on_event)
-    stages, notes = judge_stages(result, config, profile.targets, options.mode)
+    background = before
+    if before is not None and not interrupted:
+        background = lookups.mean(before, redis_background(options.redis_url, required=False))
+    stages, notes = judge_stages(result, config, profile.targets, options.mode, background)
     if (
         options.mode == "closed"
         and options.workers + options.remote_workers == 0
@@ -274,6 +279,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
         per_worker_requests=(result or {}).get("per_worker", {}),
         errors=data.get("errors", {}),
         notes=notes,
+        cache_background_per_s=None if background is None else round(sum(background), 2),
         interrupted=interrupted or any(s.interrupted for s in stages),
         passed=bool(stages) and all(s.passed for s in stages) and not interrupted,
         started_at=started,

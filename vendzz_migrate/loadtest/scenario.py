@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vendzz_migrate.errors import ConfigError
+from vendzz_migrate.modelfile import from_yaml
 
 DEFAULT_SCENARIO = "vendzz-reference"
 PACKAGED = ("vendzz-reference", "vendzz-node", "urls-example")
@@ -135,19 +135,7 @@ def _same_origin(path: str, base: str) -> bool:
 def load_scenario(name_or_path: str | Path | None) -> Scenario:
     """A packaged scenario by name, or a YAML file by path; errors name the field."""
     text, where = _read(str(name_or_path or DEFAULT_SCENARIO))
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario {where}: not valid YAML: {exc}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"scenario {where}: expected a mapping at the top level")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"scenario {where}: {field}: {first['msg']}{more}", field=field) from None
+    return from_yaml(Scenario, text, f"scenario {where}", unknown_first=False)
 
 
 def _read(name_or_path: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
+from vendzz_migrate.errors import VendzzError
 from vendzz_migrate.monitor.promql import Store
 from vendzz_migrate.urls import http_request
 
@@ -134,11 +135,15 @@ class PgProbe:
     def poll(self, store: Store, t: float) -> bool:
         import psycopg
 
+        from vendzz_migrate import pg
+
         try:
             if self.conn is None or self.conn.closed:
-                self.conn = psycopg.connect(self.url, connect_timeout=3, autocommit=True)
+                self.conn = pg.connect(
+                    self.url, command="monitor", autocommit=True, timeout_s=3, attempts=1
+                )
             row = self.conn.execute(_PG_SQL).fetchone()
-        except psycopg.Error:
+        except (psycopg.Error, VendzzError):
             self.close()
             return False
         if row is None:

@@ -2,11 +2,11 @@
 profile of the production spec, as a CI gate.
 
     from vendzz_migrate import preflight
-    report = preflight.run(settings, profile="dev", source=Path("vendzz.db"))
-    report.passed, report.exit_code, report.checks
-    report = preflight.run(settings, role="postgres")          # on the PostgreSQL machine
-    report = preflight.run(settings, only=[Area.POOLS, Area.POSTGRES, Area.REDIS])
-    fleet = preflight.merge([Path("app-1.json"), Path("postgres.json")])
+    opts = preflight.PreflightOptions.from_settings(settings, profile="dev", source=path)
+    report = preflight.run(opts)        # a failed gate raises PreflightFailed (its .report)
+    report = preflight.run(opts.model_copy(update={"role": Role.POSTGRES}))  # on that machine
+    report = preflight.run(opts.model_copy(update={"only": [Area.POOLS, Area.REDIS]}))
+    fleet = preflight.merge([Path("app-1.json"), Path("postgres.json")])  # or FleetFailed
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from vendzz_migrate.preflight.host import HostFacts, read_host_facts
 from vendzz_migrate.preflight.junit import render_fleet_junit, render_junit
 from vendzz_migrate.preflight.model import Area, Check, PreflightReport, Status
 from vendzz_migrate.preflight.profile import Profile, Role, load_profile
-from vendzz_migrate.preflight.runner import run
+from vendzz_migrate.preflight.runner import PreflightOptions, run
 
 __all__ = [
     "Area",
@@ -25,6 +25,7 @@ __all__ = [
     "FleetReport",
     "HostFacts",
     "MachineReport",
+    "PreflightOptions",
     "PreflightReport",
     "Profile",
     "Role",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from vendzz_migrate.preflight.model import Area, Check, Status, on_miss
+from vendzz_migrate.preflight.model import Area, Check, Status, make_check, on_miss
 from vendzz_migrate.preflight.profile import EnvironmentProfile
 from vendzz_migrate.urls import mask
 
@@ -52,15 +52,9 @@ def environment_checks(environ: Mapping[str, str], profile: EnvironmentProfile) 
             problem = parse_problem(name, value)
             status = Status.FAIL if problem else Status.PASS
             measured = f"{mask(value)}" + (f": {problem}" if problem else "")
+        expected = f"set to a {_SCHEMES[name][0]}:// URL the app can parse"
+        remedy = f"export {name}=... in the app's environment (see provision's .env)"
         checks.append(
-            Check(
-                id=f"environment.{name.lower()}",
-                area=Area.ENVIRONMENT,
-                title=name,
-                status=status,
-                measured=measured,
-                expected=f"set to a {_SCHEMES[name][0]}:// URL the app can parse",
-                remedy=f"export {name}=... in the app's environment (see provision's .env)",
-            )
+            make_check(Area.ENVIRONMENT, name.lower(), name, status, measured, expected, remedy)
         )
     return checks

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from vendzz_migrate.errors import ConfigError, ExitCode
+from vendzz_migrate.errors import ConfigError, ExitCode, FleetFailed
+from vendzz_migrate.modelfile import first_error
 from vendzz_migrate.preflight.model import PreflightReport
 
 
@@ -50,16 +51,36 @@ class FleetReport(BaseModel):
 
 
 def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
-    """Read preflight JSON reports; a missing or foreign file is a ConfigError naming it."""
+    """Read preflight JSON reports into one verdict: returned when every machine passed,
+    raised as :class:`FleetFailed` (carrying it) when one did not. A missing or foreign file,
+    or a report given twice (the same file, or a copy of it: a machine counted twice, or
+    another machine's report missing) is a ConfigError naming it."""
     loaded = [(path, read_report(path)) for path in paths]
     if not loaded:
         raise ConfigError("--merge needs at least one report file (preflight --json FILE)")
+    _refuse_repeats(loaded)
     labels = Counter(_label(report) for _, report in loaded)
     items = [
         MachineReport(file=str(path), label=_label(report, path, labels), report=report)
         for path, report in loaded
     ]
-    return FleetReport(reports=items, strict=strict)
+    fleet = FleetReport(reports=items, strict=strict)
+    if not fleet.passed:
+        failed = ", ".join(item.label for item in fleet.failed)
+        raise FleetFailed(f"fleet preflight failed ({failed})", fleet)
+    return fleet
+
+
+def _refuse_repeats(loaded: list[tuple[Path, PreflightReport]]) -> None:
+    for i, (path, report) in enumerate(loaded):
+        for first, earlier in loaded[:i]:
+            if path.samefile(first):
+                raise ConfigError(f"report {path} is given twice: merge each report once")
+            if report == earlier:
+                raise ConfigError(
+                    f"report {path} holds the same report as {first} ({_label(report)}): "
+                    "merge each machine's report once"
+                )
 
 
 def _label(
@@ -80,8 +101,7 @@ def read_report(path: Path) -> PreflightReport:
     try:
         return PreflightReport.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        field, message, _ = first_error(exc)
         raise ConfigError(
-            f"report {path}: not a preflight --json report ({where}: {first['msg']})"
+            f"report {path}: not a preflight --json report ({field}: {message})"
         ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,11 +22,13 @@ from vendzz_migrate.preflight.model import (
     floor_text,
     gib,
     human_bytes,
+    make_check,
     on_miss,
 )
 from vendzz_migrate.preflight.profile import HostProfile
 
 _VIRTUAL_DISKS = ("loop", "ram", "zram", "nbd", "sr", "fd")
+_check = partial(make_check, Area.HOST)
 
 
 class HostFacts(BaseModel):
@@ -156,50 +159,46 @@ def work_dir_check(work_dir: Path) -> Check:
     snapshots = work_dir.expanduser() / "snapshots"
     files = [p for p in snapshots.iterdir() if p.is_file()] if snapshots.is_dir() else []
     size = sum(p.stat().st_size for p in files)
-    return Check(
-        id="host.work_dir",
-        area=Area.HOST,
-        title="work dir (snapshots)",
-        status=Status.PASS,
-        measured=f"{len(files)} file(s), {human_bytes(size)} in {snapshots}",
-        expected="snapshots only of runs that may still be resumed",
-        remedy="sqlite-to-pg --restart removes a run's snapshot; a finished run removes its own",
+    return _check(
+        "work_dir",
+        "work dir (snapshots)",
+        Status.PASS,
+        f"{len(files)} file(s), {human_bytes(size)} in {snapshots}",
+        "snapshots only of runs that may still be resumed",
+        "sqlite-to-pg --restart removes a run's snapshot; a finished run removes its own",
     )
 
 
 def _cores(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
-    return Check(
-        id="host.cores",
-        area=Area.HOST,
-        title="CPU cores",
-        status=floor_status(facts.cores, profile.cores),
-        measured=f"{facts.cores} cores",
-        expected=floor_text(profile.cores),
-        remedy=f"give {machine} more cores (a larger machine or VM size)",
+    return _check(
+        "cores",
+        "CPU cores",
+        floor_status(facts.cores, profile.cores),
+        f"{facts.cores} cores",
+        floor_text(profile.cores),
+        f"give {machine} more cores (a larger machine or VM size)",
     )
 
 
 def _ram(facts: HostFacts, profile: HostProfile, machine: str) -> Check:
-    return Check(
-        id="host.ram",
-        area=Area.HOST,
-        title="RAM",
-        status=floor_status(gib(facts.ram_bytes), profile.ram_gb),
-        measured=human_bytes(facts.ram_bytes),
-        expected=floor_text(profile.ram_gb, " GiB"),
-        remedy=f"give {machine} more memory",
+    return _check(
+        "ram",
+        "RAM",
+        floor_status(gib(facts.ram_bytes), profile.ram_gb),
+        human_bytes(facts.ram_bytes),
+        floor_text(profile.ram_gb, " GiB"),
+        f"give {machine} more memory",
     )
 
 
 def _disk(facts: HostFacts, profile: HostProfile) -> Check:
-    return Check(
-        id="host.disk_free",
-        area=Area.HOST,
-        title="free disk on the data path",
-        status=floor_status(gib(facts.disk_free_bytes), profile.disk_free_gb),
-        measured=f"{human_bytes(facts.disk_free_bytes)} free at {facts.data_path}",
-        expected=floor_text(profile.disk_free_gb, " GiB"),
-        remedy="free space or grow the volume that holds the data path",
+    return _check(
+        "disk_free",
+        "free disk on the data path",
+        floor_status(gib(facts.disk_free_bytes), profile.disk_free_gb),
+        f"{human_bytes(facts.disk_free_bytes)} free at {facts.data_path}",
+        floor_text(profile.disk_free_gb, " GiB"),
+        "free space or grow the volume that holds the data path",
     )
 
 
@@ -210,14 +209,13 @@ def _ssd(facts: HostFacts, profile: HostProfile) -> Check:
         status = on_miss(profile.ssd) if facts.rotational else Status.PASS
         kind = "rotational" if facts.rotational else "SSD"
         measured = f"{kind} ({facts.disk_device})"
-    return Check(
-        id="host.ssd",
-        area=Area.HOST,
-        title="SSD storage",
-        status=status,
-        measured=measured,
-        expected="SSD (queue/rotational = 0)",
-        remedy="put the data path on SSD storage (spec: SSD with high IOPS)",
+    return _check(
+        "ssd",
+        "SSD storage",
+        status,
+        measured,
+        "SSD (queue/rotational = 0)",
+        "put the data path on SSD storage (spec: SSD with high IOPS)",
     )
 
 
@@ -227,12 +225,11 @@ def _nic(facts: HostFacts, profile: HostProfile) -> Check:
     else:
         status = floor_status(facts.nic_mbps, profile.nic_mbps)
         measured = f"{facts.nic_mbps} Mbit/s"
-    return Check(
-        id="host.nic",
-        area=Area.HOST,
-        title="network speed",
-        status=status,
-        measured=measured,
-        expected=floor_text(profile.nic_mbps, " Mbit/s"),
-        remedy="use a 1 Gbit/s or faster network interface",
+    return _check(
+        "nic",
+        "network speed",
+        status,
+        measured,
+        floor_text(profile.nic_mbps, " Mbit/s"),
+        "use a 1 Gbit/s or faster network interface",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
@@ -52,6 +54,10 @@ class PreflightReport(BaseModel):
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)
 
+    def counts(self) -> str:
+        """``12 pass, 1 fail``: the statuses met, in order."""
+        return ", ".join(f"{self.count(s)} {s.value}" for s in Status if self.count(s))
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
@@ -97,38 +103,37 @@ def on_miss(level: Level) -> Status:
     return Status.FAIL if level == "fail" else Status.WARN
 
 
-def floor_status(value: float, floor: Floor) -> Status:
-    if floor.min is not None and value < floor.min:
+def _grade(
+    value: float, fail: float | None, warn: float | None, beyond: Callable[[float, float], bool]
+) -> Status:
+    if fail is not None and beyond(value, fail):
         return Status.FAIL
-    if floor.recommended is not None and value < floor.recommended:
+    if warn is not None and beyond(value, warn):
         return Status.WARN
     return Status.PASS
+
+
+def _bounds(*bounds: tuple[float | None, str], unit: str) -> str:
+    """The bounds given, each as its ``text`` with ``{}`` the value: ``>= {} (minimum)``."""
+    return ", ".join(text.format(f"{v:g}{unit}") for v, text in bounds if v is not None) or "any"
+
+
+def floor_status(value: float, floor: Floor) -> Status:
+    return _grade(value, floor.min, floor.recommended, operator.lt)
 
 
 def floor_text(floor: Floor, unit: str = "") -> str:
-    parts = []
-    if floor.min is not None:
-        parts.append(f">= {floor.min:g}{unit} (minimum)")
-    if floor.recommended is not None:
-        parts.append(f">= {floor.recommended:g}{unit} (recommended)")
-    return ", ".join(parts) or "any"
+    return _bounds(
+        (floor.min, ">= {} (minimum)"), (floor.recommended, ">= {} (recommended)"), unit=unit
+    )
 
 
 def ceiling_status(value: float, ceiling: Ceiling) -> Status:
-    if ceiling.fail_above is not None and value > ceiling.fail_above:
-        return Status.FAIL
-    if ceiling.warn_above is not None and value > ceiling.warn_above:
-        return Status.WARN
-    return Status.PASS
+    return _grade(value, ceiling.fail_above, ceiling.warn_above, operator.gt)
 
 
 def ceiling_text(ceiling: Ceiling, unit: str = "") -> str:
-    parts = []
-    if ceiling.warn_above is not None:
-        parts.append(f"<= {ceiling.warn_above:g}{unit}")
-    if ceiling.fail_above is not None:
-        parts.append(f"fails above {ceiling.fail_above:g}{unit}")
-    return ", ".join(parts) or "any"
+    return _bounds((ceiling.warn_above, "<= {}"), (ceiling.fail_above, "fails above {}"), unit=unit)
 
 
 def gib(n_bytes: float) -> float:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vendzz_migrate.errors import VendzzError
 from vendzz_migrate.preflight.model import Area, Check, Status, make_check, on_miss, skip_check
 from vendzz_migrate.preflight.profile import PoolsProfile
 from vendzz_migrate.urls import mask_text
@@ -47,11 +48,16 @@ def read_pgbouncer_facts(admin_url: str, connect_timeout_s: int = 10) -> PgBounc
     """SHOW CONFIG / SHOW DATABASES on the admin console (simple query protocol)."""
     import psycopg
 
+    from vendzz_migrate import pg
+
     try:
-        with psycopg.connect(
+        with pg.connect(
             admin_url,
-            connect_timeout=connect_timeout_s,
+            command="preflight",
+            role="pgbouncer",
             autocommit=True,
+            timeout_s=connect_timeout_s,
+            attempts=1,
             cursor_factory=psycopg.ClientCursor,
         ) as conn:
             config = {str(r[0]): str(r[1]) for r in conn.execute("SHOW CONFIG").fetchall()}
@@ -60,7 +66,9 @@ def read_pgbouncer_facts(admin_url: str, connect_timeout_s: int = 10) -> PgBounc
                 dict(zip([d.name for d in cur.description or []], r, strict=True))
                 for r in cur.fetchall()
             ]
-    except psycopg.Error as exc:
+    except VendzzError as exc:  # connecting
+        return PgBouncerFacts(reachable=False, error=str(exc.data["reason"]))
+    except psycopg.Error as exc:  # SHOW CONFIG / SHOW DATABASES
         return PgBouncerFacts(reachable=False, error=mask_text((str(exc).splitlines() or [""])[0]))
     return _bouncer(config, dbs)
 

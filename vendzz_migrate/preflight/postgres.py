@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from vendzz_migrate.errors import VendzzError
 from vendzz_migrate.preflight.model import (
     Area,
     Check,
@@ -60,16 +61,14 @@ def is_local(url: str) -> bool:
 
 def read_pg_facts(url: str, schema: str, connect_timeout_s: int = 10) -> PgFacts:
     """Connect and read everything the checks need; unreachable is a fact, not an error."""
-    import psycopg
-
-    from vendzz_migrate.retry import policy
+    from vendzz_migrate import pg
 
     try:
-        conn = policy(attempts=2, budget_s=connect_timeout_s)(
-            psycopg.connect, url, connect_timeout=connect_timeout_s, autocommit=True
+        conn = pg.connect(
+            url, command="preflight", autocommit=True, timeout_s=connect_timeout_s, attempts=2
         )
-    except psycopg.Error as exc:
-        return PgFacts(reachable=False, error=_one_line(exc), local=is_local(url))
+    except VendzzError as exc:
+        return PgFacts(reachable=False, error=str(exc.data["reason"]), local=is_local(url))
     with conn:
         facts = PgFacts(reachable=True, local=is_local(url), latency_ms=_latency(conn))
         facts = facts.model_copy(update=_settings(conn))

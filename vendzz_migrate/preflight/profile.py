@@ -10,12 +10,12 @@ from __future__ import annotations
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vendzz_migrate.errors import ConfigError
+from vendzz_migrate.modelfile import from_yaml
 
 
 def _yaml_off(value: object) -> object:
@@ -219,20 +219,7 @@ def packaged_text(name: str) -> str:
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a packaged profile by name, or a YAML file by path; errors name the field."""
     text, where = _read(str(name_or_path))
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"profile {where}: not valid YAML: {exc}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"profile {where}: expected a mapping at the top level")
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        field = ".".join(str(p) for p in errors[0]["loc"]) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        message = f"profile {where}: {field}: {errors[0]['msg']}{more}"
-        raise ConfigError(message, field=field) from None
+    return from_yaml(Profile, text, f"profile {where}")
 
 
 def _read(name_or_path: str) -> tuple[str, str]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from vendzz_migrate.errors import ConfigError, SourceError
+from pydantic import Field
+
+from vendzz_migrate import events
+from vendzz_migrate.errors import ConfigError, PreflightFailed, SourceError
+from vendzz_migrate.options import CommandOptions
 from vendzz_migrate.preflight.areas import choose_areas, require_or_skip
 from vendzz_migrate.preflight.environment import environment_checks
 from vendzz_migrate.preflight.host import (
@@ -40,54 +44,66 @@ _MACHINE = {
 }
 
 
-def run(
-    settings: Settings,
-    profile: str | Path | Profile | None = None,
-    source: Path | None = None,
-    *,
-    role: Role | str = Role.APP,
-    only: Iterable[Area] = (),
-    skip: Iterable[Area] = (),
-    app_instances: int | None = None,
-    strict: bool = False,
-    host: HostFacts | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> PreflightReport:
-    """Check the machine of ``role`` and what it can reach against a profile.
+class PreflightOptions(CommandOptions):
+    """preflight's options (the shared ones: :class:`CommandOptions`; ``source`` is the SQLite
+    file to check, if any).
 
     ``role`` (app, postgres, redis) picks the host minimums and the areas that make sense there;
     ``only`` / ``skip`` narrow the areas further; every area not run is listed as skipped.
-    ``settings.database_url`` / ``redis_url`` / ``pgbouncer_admin_url`` name the servers;
-    ``host`` replaces the readings of this machine (tests, remote hosts); ``environ`` is what the
+    ``target_url`` / ``redis_url`` / ``pgbouncer_admin_url`` name the servers; ``host``
+    replaces the readings of this machine (tests, remote hosts); ``environ`` is what the
     environment checks look at (default: ``os.environ``).
-    Raises ConfigError (bad profile, an area asked for that cannot run) or SourceError
-    (unreadable source); failed checks never raise.
     """
+
+    redis_url: str | None = None
+    pgbouncer_admin_url: str | None = None
+    connect_timeout_s: int = 10
+    pgpool_min_connections: int = 10
+    pgpool_max_connections: int = 50
+    redis_max_connections: int = 20
+    profile: str | Path | Profile = "production-1000"
+    role: Role = Role.APP
+    only: list[Area] = Field(default_factory=list)
+    skip: list[Area] = Field(default_factory=list)
+    app_instances: int | None = None
+    strict: bool = False
+    host: HostFacts | None = None
+    environ: dict[str, str] | None = None
+
+
+def run(opts: PreflightOptions, on_event: events.Sink = events.discard) -> PreflightReport:
+    """Check the machine of ``opts.role`` and what it can reach against a profile; return the
+    report when the gate passes, raise :class:`PreflightFailed` (carrying it) when a check
+    failed (or warned, with ``strict``). Raises ConfigError (bad profile, an area asked for
+    that cannot run) or SourceError (unreadable source). Each area run is a note."""
     started = time.monotonic()
-    prof = (
-        profile
-        if isinstance(profile, Profile)
-        else load_profile(profile or settings.preflight_profile)
-    )
-    ctx = Context(settings, prof, Role(role), source, app_instances, host, environ)
-    areas, skipped = _areas(ctx, set(only), set(skip))
+    prof = opts.profile if isinstance(opts.profile, Profile) else load_profile(opts.profile)
+    settings = opts.settings()
+    ctx = Context(settings, prof, opts.role, opts.source, opts.app_instances, opts.host)
+    ctx.environ = opts.environ
+    areas, skipped = _areas(ctx, set(opts.only), set(opts.skip))
     ctx.areas = set(areas)
     if Area.SQLITE in ctx.areas:
         _ = ctx.sqlite  # an unreadable source stops the run before any server is contacted
     checks = [skip_check(a, "skipped", "area not run", why) for a, why in skipped.items()]
     for area in areas:
+        events.debug(on_event, f"preflight: {area.value}", area=area.value)
         checks += AREAS[area](ctx)
     checks.sort(key=lambda c: list(Area).index(c.area))
-    return PreflightReport(
+    report = PreflightReport(
         profile=prof.name,
         role=ctx.role,
         machine=ctx.facts.hostname or socket.gethostname(),
-        strict=strict,
+        strict=opts.strict,
         checks=checks,
         skipped_areas=skipped,
-        servers=_servers_shown(settings, source),
+        servers=_servers_shown(settings, opts.source),
         duration_s=round(time.monotonic() - started, 3),
     )
+    if not report.passed:
+        strict = " (strict)" if report.strict else ""
+        raise PreflightFailed(f"preflight failed: {report.counts()}{strict}", report)
+    return report
 
 
 @dataclass

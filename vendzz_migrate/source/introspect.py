@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import qi
@@ -135,6 +135,14 @@ class Trigger:
     sql: str
 
 
+class ExternalFts(NamedTuple):
+    """An external-content FTS table: its text is in ``content``'s ``columns``."""
+
+    fts: str
+    content: str
+    columns: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...]
@@ -143,7 +151,7 @@ class Schema:
     skipped: tuple[str, ...] = field(default_factory=tuple)
     notes: tuple[tuple[str, str], ...] = ()  # (object, why it was skipped or replaced)
     # external-content FTS tables: (FTS table, content table, indexed columns)
-    fts_external: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    fts_external: tuple[ExternalFts, ...] = ()
 
     def table(self, name: str) -> Table:
         for table in self.tables:
@@ -190,7 +198,7 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
     triggers: list[Trigger] = []
     dropped: list[str] = []
     notes: list[tuple[str, str]] = []
-    external: list[tuple[str, str, tuple[str, ...]]] = []
+    external: list[ExternalFts] = []
     for kind, name, tbl_name, sql in entries:
         if skipped(name, (TOOL_OBJECTS,)):
             continue
@@ -205,7 +213,8 @@ def introspect(conn: sqlite3.Connection, skip: Iterable[str] = DEFAULT_SKIP) -> 
                 dropped.append(name)
                 notes.append((name, why))
                 if table.fts_content:
-                    external.append((name, table.fts_content, tuple(c.name for c in table.columns)))
+                    columns = tuple(c.name for c in table.columns)
+                    external.append(ExternalFts(name, table.fts_content, columns))
             else:
                 tables.append(table)
         elif kind == "view":
@@ -374,22 +383,34 @@ def _indexes(conn: sqlite3.Connection, table: str) -> Iterable[Index]:
         yield Index(name, bool(unique), _s(origin), cols, sql or None, where)
 
 
+class _FkColumn(NamedTuple):
+    """One row of ``PRAGMA foreign_key_list``: a column of a foreign key."""
+
+    column: str
+    ref_column: str | None  # None: the parent's primary key
+    ref_table: str
+    on_update: str
+    on_delete: str
+
+
 def _foreign_keys(conn: sqlite3.Connection, table: str) -> Iterable[ForeignKey]:
-    groups: dict[int, list[tuple[str, str | None, str, str, str]]] = {}
+    groups: dict[int, list[_FkColumn]] = {}
     for fid, _seq, ref, src, dst, on_update, on_delete, _match in conn.execute(
         f"PRAGMA foreign_key_list({qi(table)})"
     ):
         groups.setdefault(fid, []).append(
-            (_s(src), _s(dst) if dst is not None else None, _s(ref), _s(on_update), _s(on_delete))
+            _FkColumn(
+                _s(src), _s(dst) if dst is not None else None, _s(ref), _s(on_update), _s(on_delete)
+            )
         )
     for parts in groups.values():
-        ref_cols = tuple(p[1] for p in parts if p[1] is not None)
+        first = parts[0]
         yield ForeignKey(
-            columns=tuple(p[0] for p in parts),
-            ref_table=parts[0][2],
-            ref_columns=ref_cols,
-            on_update=parts[0][3],
-            on_delete=parts[0][4],
+            columns=tuple(p.column for p in parts),
+            ref_table=first.ref_table,
+            ref_columns=tuple(p.ref_column for p in parts if p.ref_column is not None),
+            on_update=first.on_update,
+            on_delete=first.on_delete,
         )
 
 

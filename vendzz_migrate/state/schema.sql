@@ -71,7 +71,10 @@ CREATE TABLE IF NOT EXISTS {state}.orphans (
 );
 
 CREATE TABLE IF NOT EXISTS {state}.notes (
-    run_id  text NOT NULL REFERENCES {state}.runs ON DELETE CASCADE,
-    object  text NOT NULL,
-    message text NOT NULL
+    run_id      text NOT NULL REFERENCES {state}.runs ON DELETE CASCADE,
+    object      text NOT NULL,
+    message     text NOT NULL,            -- for humans
+    replacement jsonb                     -- the typed record verify reads (state/records.py)
 );
+-- state schemas made before notes had a replacement column
+ALTER TABLE {state}.notes ADD COLUMN IF NOT EXISTS replacement jsonb;

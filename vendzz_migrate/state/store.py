@@ -8,6 +8,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from vendzz_migrate.pg import ident
+from vendzz_migrate.state.records import (
+    DocumentedNote,
+    Note,
+    OrphanRecord,
+    Replacement,
+    StateObject,
+    Totals,
+)
 from vendzz_migrate.urls import mask
 
 if TYPE_CHECKING:
@@ -50,7 +59,7 @@ class Store:
     def __init__(self, conn: psycopg.Connection, schema: str = "vendzz_migrate") -> None:
         self.conn = conn
         self.schema = schema
-        self.q = '"' + schema.replace('"', '""') + '"'
+        self.q = ident(schema)
 
     def ensure(self) -> None:
         """Create the state schema and tables if missing. Two first runs at once (into two
@@ -144,7 +153,7 @@ class Store:
             loaded[target] = loaded.get(target, 0) + int(count)
         return loaded
 
-    def objects(self, target_schema: str) -> list[tuple[str, str]]:
+    def objects(self, target_schema: str) -> list[StateObject]:
         if not self.exists():
             return []
         rows = self.conn.execute(
@@ -152,7 +161,7 @@ class Store:
             f" WHERE r.target_schema = %s",
             (target_schema,),
         ).fetchall()
-        return [(str(k), str(n)) for k, n in rows]
+        return [StateObject(str(k), str(n)) for k, n in rows]
 
     def add_object(self, run_id: str, kind: str, name: str) -> None:
         self.conn.execute(
@@ -246,14 +255,33 @@ class Store:
                 ],
             )
 
-    def table_totals(self, run_id: str) -> dict[str, tuple[int, int, int, int, float]]:
+    def table_totals(self, run_id: str) -> dict[str, Totals]:
+        """Per source table, its totals over the run's units."""
         rows = self.conn.execute(
             f"SELECT table_name, coalesce(sum(source_rows),0), coalesce(sum(copied_rows),0),"
             f" coalesce(sum(rejected_rows),0), coalesce(sum(converted_values),0),"
             f" coalesce(sum(seconds),0) FROM {self.q}.units WHERE run_id = %s GROUP BY table_name",
             (run_id,),
         ).fetchall()
-        return {str(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows}
+        return {
+            str(r[0]): Totals(int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows
+        }
+
+    def rejected_keys(self, run_id: str) -> list[tuple[str, Any]]:
+        """(source table, source key as stored) of every row the run quarantined."""
+        rows = self.conn.execute(
+            f"SELECT table_name, source_key FROM {self.q}.rejects WHERE run_id = %s", (run_id,)
+        ).fetchall()
+        return [(str(t), _loaded(k)) for t, k in rows]
+
+    def rejected_rows(self, run_id: str, table: str) -> int:
+        """How many distinct rows of ``table`` (a source table) the run quarantined."""
+        row = self.conn.execute(
+            f"SELECT count(DISTINCT source_key) FROM {self.q}.rejects"
+            f" WHERE run_id = %s AND table_name = %s",
+            (run_id, table),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def add_orphans(
         self,
@@ -272,14 +300,54 @@ class Store:
             (run_id, table, constraint, ref_table, count, json.dumps(sample, default=str)),
         )
 
-    def add_note(self, run_id: str, obj: str, message: str) -> None:
-        self.conn.execute(f"INSERT INTO {self.q}.notes VALUES (%s, %s, %s)", (run_id, obj, message))
+    def orphan_rows(self, run_id: str) -> dict[str, int]:
+        """Per foreign key left NOT VALID, its orphan rows."""
+        rows = self.conn.execute(
+            f"SELECT constraint_name, orphan_rows FROM {self.q}.orphans WHERE run_id = %s",
+            (run_id,),
+        ).fetchall()
+        return {str(c): int(n) for c, n in rows}
 
-    def notes(self, run_id: str) -> list[tuple[str, str]]:
+    def orphans(self, run_id: str) -> list[OrphanRecord]:
+        """Every foreign key left NOT VALID, with its orphans counted and sampled."""
+        rows = self.conn.execute(
+            f"SELECT table_name, constraint_name, ref_table, orphan_rows, sample"
+            f" FROM {self.q}.orphans WHERE run_id = %s ORDER BY table_name",
+            (run_id,),
+        ).fetchall()
+        return [
+            OrphanRecord(str(t), str(c), str(r), int(n), list(_loaded(sample) or []))
+            for t, c, r, n, sample in rows
+        ]
+
+    def add_note(
+        self, run_id: str, obj: str, message: str, replacement: Replacement | None = None
+    ) -> None:
+        """A note for humans on ``obj``; with the typed record of the documented replacement
+        it tells of, if it tells of one (what verify reads: never the message)."""
+        self.conn.execute(
+            f"INSERT INTO {self.q}.notes (run_id, object, message, replacement)"
+            f" VALUES (%s, %s, %s, %s)",
+            (run_id, obj, message, _j(replacement.to_json() if replacement else None)),
+        )
+
+    def notes(self, run_id: str) -> list[Note]:
         rows = self.conn.execute(
             f"SELECT object, message FROM {self.q}.notes WHERE run_id = %s", (run_id,)
         ).fetchall()
-        return [(str(o), str(m)) for o, m in rows]
+        return [Note(str(o), str(m)) for o, m in rows]
+
+    def replacements(self, run_id: str) -> list[DocumentedNote]:
+        """The run's notes that record a documented replacement, with their records."""
+        # to_jsonb(n): no replacement for a note of a state schema older than the column
+        rows = self.conn.execute(
+            f"SELECT object, message, r FROM (SELECT object, message, to_jsonb(n) -> 'replacement'"
+            f" AS r FROM {self.q}.notes n WHERE run_id = %s) AS x WHERE jsonb_typeof(r) = 'object'",
+            (run_id,),
+        ).fetchall()
+        return [
+            DocumentedNote(str(o), str(m), Replacement.from_json(_loaded(r))) for o, m, r in rows
+        ]
 
     def finish_run(self, run_id: str) -> None:
         self.conn.execute(
@@ -293,3 +361,8 @@ _ENSURE_LOCK = 0x767A6D  # advisory lock class of Store.ensure ("vzm")
 
 def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+def _loaded(value: Any) -> Any:
+    """A jsonb value as psycopg returned it (already parsed, or text)."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -12,39 +12,17 @@ independent check of it. A row is hashed as the md5 of its canonical bytes
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 
-from vendzz_migrate.typemap.canonical import wrapped_json
-from vendzz_migrate.typemap.convert import Conversion, OnError, Reject
-from vendzz_migrate.typemap.values import Raw
+from vendzz_migrate.typemap.convert import Canon, Conversion
 
 # -- per column and per row ----------------------------------------------------------------
-
-Canon = Callable[[Raw], "str | None"]
 
 
 def column_canon(conv: Conversion) -> Canon:
     """The canonical value of one SQLite value of this column (None for NULL); raises Reject
-    when the copier would have rejected the row, and applies on_error: null / wrap."""
-    finish = conv.canon
-    not_null, policy = conv.not_null, conv.on_error
-
-    def canon(raw: Raw) -> str | None:
-        if raw.value is None:
-            if not_null:
-                raise Reject("NULL in a NOT NULL column")
-            return None
-        try:
-            text = conv.convert(raw)
-        except Reject:
-            if policy is OnError.NULL:
-                return None
-            if policy is OnError.WRAP and raw.kind == "text":
-                return wrapped_json(raw)
-            raise
-        return finish(text)
-
-    return canon
+    when the copier would have rejected the row, and applies on_error: null / wrap (the
+    conversion's own rule: :meth:`Conversion.source_canon`)."""
+    return conv.source_canon()
 
 
 VALUE = b"\xff"  # before each value's canonical bytes in a row

@@ -67,7 +67,9 @@ class TableResult(BaseModel):
 
 
 class SchemaCheck(BaseModel):
-    kind: Literal["table", "column", "primary key", "index", "foreign key", "view", "sequence"]
+    kind: Literal[
+        "table", "column", "primary key", "index", "foreign key", "view", "trigger", "sequence"
+    ]
     object: str
     status: Status
     detail: str = ""

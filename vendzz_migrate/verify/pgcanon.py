@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vendzz_migrate.target.ddl import pq
-from vendzz_migrate.typemap.convert import CONVERSIONS, Kind, kind_for
+from vendzz_migrate.pg import ident
+from vendzz_migrate.typemap.convert import Kind, kind_for, make
 
 
 def value_sql(column: str, pg_type: str) -> str:
     """Canonical text of one column (NULL stays NULL), by the conversion of its real type's
     kind (``Conversion.pg_canon_sql``)."""
-    return CONVERSIONS[kind_for(pg_type)].pg_canon_sql(pq(column))
+    return make(kind_for(pg_type), pg_type).pg_canon_sql(ident(column))
 
 
 # constants (folded when the query is planned), whatever standard_conforming_strings says
@@ -45,5 +45,5 @@ def key_sql(column: str, pg_type: str) -> str:
     """A key column as compared and ordered: integers as integers, the rest as bytes-ordered
     text (COLLATE "C" orders like SQLite's BINARY)."""
     if kind_for(pg_type) is Kind.INTEGER:
-        return pq(column)
+        return ident(column)
     return f'({value_sql(column, pg_type)}) COLLATE "C"'

@@ -11,8 +11,7 @@ import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vendzz_migrate.target import classify, connect
-from vendzz_migrate.target.ddl import qualified
+from vendzz_migrate.pg import LOAD_SESSION, classify, connect, qualified
 from vendzz_migrate.verify import pgcanon
 from vendzz_migrate.verify.spec import Key, Spec
 
@@ -23,7 +22,7 @@ FETCH = 20_000
 
 
 def open_target(url: str) -> psycopg.Connection:
-    conn = connect(url, autocommit=True)
+    conn = connect(url, command="verify", autocommit=True, session=LOAD_SESSION)
     conn.execute("SET default_transaction_read_only = on")
     conn.execute("SET client_encoding = 'UTF8'")  # textsend() gives UTF-8 (see pgcanon)
     # verify already runs one query per worker process on every core: parallel query workers

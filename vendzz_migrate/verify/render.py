@@ -1,85 +1,21 @@
-"""verify's report for people (a rich table on stdout) and for CI (JUnit XML)."""
+"""verify's report as lines (the differences) and for CI (JUnit XML); the table for people
+is :func:`vendzz_migrate.cli.render.verify_summary`."""
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
-from rich.markup import escape
-from rich.table import Table
-
-from vendzz_migrate import console
-from vendzz_migrate.verify.model import Difference, Status, TableResult, VerifyReport
+from vendzz_migrate.report.junit import Case, Outcome, Suite, seconds
+from vendzz_migrate.report.junit import render as render_junit
+from vendzz_migrate.verify.model import (
+    Difference,
+    SchemaCheck,
+    Status,
+    TableResult,
+    VerifyReport,
+)
 
 SHOWN = 20  # differences printed per table (all are in --json)
-_STYLE = {
-    Status.OK: "green",
-    Status.QUARANTINED: "yellow",
-    Status.MISMATCH: "red",
-    Status.DOCUMENTED: "cyan",
-}
-
-
-def summary(report: VerifyReport) -> None:
-    table = Table(
-        title=f"verify ({report.mode}) {report.source} -> {report.target} "
-        f"schema {report.schema_name}",
-        title_justify="left",
-    )
-    for header in (
-        "table",
-        "status",
-        "source rows",
-        "target rows",
-        "quarantined",
-        "missing",
-        "extra",
-        "changed",
-        "time",
-    ):
-        table.add_column(header, justify="left" if header in ("table", "status") else "right")
-    for t in report.tables:
-        style = _STYLE[t.status]
-        table.add_row(
-            escape(t.table),
-            f"[{style}]{t.status.value}[/{style}]",
-            f"{t.source_rows:,}",
-            f"{t.target_rows:,}",
-            f"{t.quarantined:,}",
-            f"{t.missing:,}",
-            f"{t.extra:,}",
-            f"{t.changed:,}",
-            f"{t.seconds:.2f}s",
-        )
-    tot = report.total
-    table.add_section()
-    table.add_row(
-        "total",
-        "",
-        f"{tot.source_rows:,}",
-        f"{tot.target_rows:,}",
-        f"{tot.quarantined:,}",
-        f"{tot.missing:,}",
-        f"{tot.extra:,}",
-        f"{tot.changed:,}",
-        f"{report.seconds:.2f}s",
-    )
-    console.out.print(table)
-    for t in report.tables:
-        for line in _lines(t):
-            console.out.print(line, markup=False)
-    for check in report.schema_checks:
-        if check.status is not Status.OK:
-            console.out.print(
-                f"schema {check.status.value}: {check.kind} {check.object}: {check.detail}",
-                markup=False,
-            )
-    verdict = (
-        "[green]verify: everything matches[/green]"
-        if report.ok
-        else f"[red]verify: {escape(report.summary())}[/red]"
-    )
-    console.out.print(verdict)
 
 
 def _lines(t: TableResult) -> list[str]:
@@ -110,42 +46,28 @@ def describe(diff: Difference) -> str:
 
 def junit(report: VerifyReport) -> str:
     """One testsuite for the data (a testcase per table), one for the schema checks."""
-    root = ET.Element("testsuites", name=f"vendzz-migrate verify ({report.mode})")
-    data = ET.SubElement(root, "testsuite", name="verify.data", tests=str(len(report.tables)))
-    failures = 0
-    for t in report.tables:
-        case = ET.SubElement(
-            data, "testcase", classname="verify.data", name=t.table, time=f"{t.seconds:.3f}"
+    data = [_table_case(t, report.strict) for t in report.tables]
+    schema = [_schema_case(check) for check in report.schema_checks]
+    suites = [Suite("verify.data", data), Suite("verify.schema", schema)]
+    return render_junit(f"vendzz-migrate verify ({report.mode})", suites, ("failures",))
+
+
+def _table_case(t: TableResult, strict: bool) -> Case:
+    body = "\n".join(_lines(t))
+    if t.status is Status.MISMATCH or (strict and t.quarantined > 0):
+        message = (
+            f"{t.missing} missing, {t.extra} extra, {t.changed} changed, "
+            f"{t.quarantined} quarantined"
         )
-        failed = t.status is Status.MISMATCH or (report.strict and t.quarantined > 0)
-        failures += failed
-        body = "\n".join(_lines(t))
-        if failed:
-            failure = ET.SubElement(
-                case,
-                "failure",
-                type=t.status.value,
-                message=f"{t.missing} missing, {t.extra} extra, {t.changed} "
-                f"changed, {t.quarantined} quarantined",
-            )
-            failure.text = body
-        elif body:
-            ET.SubElement(case, "system-out").text = body
-    data.set("failures", str(failures))
-    checks = ET.SubElement(
-        root, "testsuite", name="verify.schema", tests=str(len(report.schema_checks))
-    )
-    bad = 0
-    for check in report.schema_checks:
-        case = ET.SubElement(
-            checks, "testcase", classname=f"verify.schema.{check.kind}", name=check.object, time="0"
-        )
-        if check.status is Status.MISMATCH:
-            bad += 1
-            ET.SubElement(case, "failure", type="mismatch", message=check.detail)
-        elif check.detail:
-            ET.SubElement(case, "system-out").text = f"{check.status.value}: {check.detail}"
-    checks.set("failures", str(bad))
-    root.set("tests", str(len(report.tables) + len(report.schema_checks)))
-    root.set("failures", str(failures + bad))
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+        failure = Outcome("failure", message, type=t.status.value, text=body)
+        return Case("verify.data", t.table, seconds(t.seconds), outcome=failure)
+    return Case("verify.data", t.table, seconds(t.seconds), out=body)
+
+
+def _schema_case(check: SchemaCheck) -> Case:
+    classname = f"verify.schema.{check.kind}"
+    if check.status is Status.MISMATCH:
+        failure = Outcome("failure", check.detail, type="mismatch")
+        return Case(classname, check.object, outcome=failure)
+    out = f"{check.status.value}: {check.detail}" if check.detail else None
+    return Case(classname, check.object, out=out)

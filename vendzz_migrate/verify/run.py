@@ -3,7 +3,7 @@
     report = verify.run(VerifyOptions(source=Path("vendzz.db"), target_url=url))
 
 returns a :class:`VerifyReport` when everything matches and raises
-:class:`~vendzz_migrate.errors.MismatchError` (``.data["report"]``) when it does not.
+:class:`~vendzz_migrate.errors.MismatchFound` (``.report``) when it does not.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from vendzz_migrate import console
+from vendzz_migrate import events
 from vendzz_migrate.copy import plan as planner
-from vendzz_migrate.errors import ConfigError, MismatchError, SourceError
+from vendzz_migrate.errors import ConfigError, MismatchFound, SourceError
+from vendzz_migrate.options import CommandOptions
+from vendzz_migrate.pg import require_url
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Run, Store
-from vendzz_migrate.target import require_url
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask
@@ -40,11 +41,10 @@ if TYPE_CHECKING:
     import psycopg
 
 
-class VerifyOptions(BaseModel):
+class VerifyOptions(CommandOptions):
+    """verify's options (the shared ones: :class:`CommandOptions`)."""
+
     source: Path
-    target_url: str | None
-    schema_name: str = "public"
-    state_schema: str = "vendzz_migrate"
     mapping_path: Path | None = None
     mode: Mode = "checksum"
     tables: list[str] | None = None
@@ -77,25 +77,28 @@ class VerifyOptions(BaseModel):
 ATTEMPTS = 3  # tries to pin every reader on one instant before comparing in this process
 
 
-def run(opts: VerifyOptions) -> VerifyReport:
-    """Compare the SQLite file with the target; raise MismatchError (with the report) unless
-    everything matches (quarantined rows only fail with ``strict``)."""
+def run(opts: VerifyOptions, on_event: events.Sink = events.discard) -> VerifyReport:
+    """Compare the SQLite file with the target and return the report; raise
+    :class:`MismatchFound` (carrying the report) unless everything matches (quarantined rows
+    only fail with ``strict``). Debug lines go to ``on_event``."""
     started = time.monotonic()
     url = require_url(opts.target_url)
     target = pgside.open_target(url)
     try:
-        report = _attempts(opts, url, target)
+        report = _attempts(opts, url, target, on_event)
     finally:
         target.close()
     report.seconds = time.monotonic() - started
     if not opts.show_values:
         redact.redact_keys(report)
     if not report.ok:
-        raise MismatchError(f"verify: {report.summary()}", report=report)
+        raise MismatchFound(f"verify: {report.summary()}", report)
     return report
 
 
-def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> VerifyReport:
+def _attempts(
+    opts: VerifyOptions, url: str, target: psycopg.Connection, on_event: events.Sink
+) -> VerifyReport:
     """Workers only when their readers provably share this process's instant (see
     :mod:`workers`); a file that keeps changing is compared in this process, by one reader."""
     watcher = open_readonly(opts.source)
@@ -120,12 +123,14 @@ def _attempts(opts: VerifyOptions, url: str, target: psycopg.Connection) -> Veri
                         segment_rows=opts.segment_rows,
                     )
                 prepared = _prepare(opts, url, source, target, rows)
+                prepared.on_event = on_event
                 if pool is not None:
                     _cut(prepared, pool)
                     pool.wait_ready()
                     if _data_version(watcher) != version:
-                        console.debug(
-                            "verify: the source changed while workers started; starting over"
+                        events.debug(
+                            on_event,
+                            "verify: the source changed while workers started; starting over",
                         )
                         continue
                 report = _verify(prepared, pool)
@@ -186,6 +191,7 @@ class _Prepared:
     )
     # tables compared whole by a worker, submitted before the cuts are read
     whole: dict[str, Future[TableResult]] = field(default_factory=dict)
+    on_event: events.Sink = events.discard
 
 
 def _cut(p: _Prepared, pool: workers.Workers) -> None:
@@ -304,7 +310,7 @@ def _verify(p: _Prepared, pool: workers.Workers | None) -> VerifyReport:
             elif name in split:
                 report.tables.append(split[name].result())
             else:
-                console.debug(f"verify {name} ({opts.mode})")
+                events.debug(p.on_event, f"verify {name} ({opts.mode})")
                 report.tables.append(compare.compare_table(ctx, p.specs[name], opts.mode))
         if checks is not None:
             checks.result()
@@ -319,6 +325,7 @@ def _schema_checks(p: _Prepared) -> None:
         p.columns,
         p.store.notes(p.prior.run_id) if p.prior else [],
         _orphans(p.store, p.prior),
+        p.store.replacements(p.prior.run_id) if p.prior else [],
     )
     p.report.schema_checks = schema_check.check(
         p.target,
@@ -354,27 +361,16 @@ def _selected(plans: dict[str, TablePlan], wanted: list[str] | None) -> dict[str
 def _rejects(store: Store, prior: Run | None) -> dict[str, frozenset[str]]:
     if prior is None:
         return {}
-    rows = store.conn.execute(
-        f"SELECT table_name, source_key FROM {store.q}.rejects WHERE run_id = %s", (prior.run_id,)
-    ).fetchall()
     found: dict[str, set[str]] = {}
-    for table, key in rows:
-        found.setdefault(str(table), set()).add(json.dumps(_loaded(key), sort_keys=True))
+    for table, key in store.rejected_keys(prior.run_id):
+        found.setdefault(table, set()).add(json.dumps(key, sort_keys=True))
     return {t: frozenset(k) for t, k in found.items()}
-
-
-def _loaded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _orphans(store: Store, prior: Run | None) -> dict[str, int]:
     if prior is None:
         return {}
-    rows = store.conn.execute(
-        f"SELECT constraint_name, orphan_rows FROM {store.q}.orphans WHERE run_id = %s",
-        (prior.run_id,),
-    ).fetchall()
-    return {str(c): int(n) for c, n in rows}
+    return store.orphan_rows(prior.run_id)
 
 
 def _absent(plan: TablePlan, rows: int) -> TableResult:

@@ -1,25 +1,29 @@
 """Schema checks: every table and column with its mapped type, primary keys, each index (or
-its documented replacement), foreign keys (valid, or NOT VALID with orphans), views and
-sequences past max(id).
+its documented replacement), foreign keys (valid, or NOT VALID with orphans), views, triggers
+and sequences past max(id).
 
-A source index, foreign key or view absent from PostgreSQL is a difference unless the mapping
-drops it (``drop:``) or its replacement is one the README documents (a GIN index for a btree
-over JSON, an index repeating a unique one, an index over text too long for a btree, a primary
-key holding NULLs kept as a UNIQUE index): the copier's note says which. A note that only
-says why PostgreSQL refused it does not excuse it."""
+A source index, foreign key, view or trigger absent from PostgreSQL is a difference unless the
+mapping drops it (``drop:``) or its replacement is one the README documents (a GIN index for a
+btree over JSON, an index repeating a unique one, an index over text too long for a btree, a
+primary key holding NULLs kept as a UNIQUE index, a trigger left to translate by hand): the
+copy records which as a typed :class:`~vendzz_migrate.state.records.Replacement` beside its
+note, and only that record counts, never the note's wording. A note that only says why
+PostgreSQL refused it does not excuse it."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from vendzz_migrate.copy import ddl
+from vendzz_migrate.pg import classify, ident, qualified
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source.reader import TablePlan
-from vendzz_migrate.target import classify, ddl
-from vendzz_migrate.target.ddl import pq, qualified
+from vendzz_migrate.state.records import DocumentedNote, Replaced, Replacement
 from vendzz_migrate.typemap.mapping import Mapping, NullKey
 from vendzz_migrate.verify.model import SchemaCheck, Status
 
@@ -53,40 +57,65 @@ def normalise_type(text: str) -> str:
     return _ALIASES.get(name, name) + mods
 
 
+class PgIndex(NamedTuple):
+    """An index of the target schema (``columns``: key columns in order, None: expression)."""
+
+    name: str
+    table: str
+    unique: bool
+    method: str  # btree, gin...
+    columns: list[str | None]
+
+
+class PgConstraint(NamedTuple):
+    """A primary key (``p``), unique (``u``) or foreign key (``f``) of the target schema."""
+
+    name: str
+    table: str
+    kind: str
+    valid: bool
+    columns: list[str]
+    ref_table: str | None
+
+
+class PgTrigger(NamedTuple):
+    """A trigger of the target schema (internal ones left out)."""
+
+    name: str
+    table: str
+
+
 @dataclass
 class Catalog:
     relations: dict[str, str] = field(default_factory=dict)  # name -> relkind
-    indexes: list[tuple[str, str, bool, str, list[str | None]]] = field(default_factory=list)
-    constraints: list[tuple[str, str, str, bool, list[str], str | None]] = field(
-        default_factory=list
-    )
+    indexes: list[PgIndex] = field(default_factory=list)
+    constraints: list[PgConstraint] = field(default_factory=list)
+    triggers: list[PgTrigger] = field(default_factory=list)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     orphans: dict[str, int] = field(default_factory=dict)
+    documented: dict[str, DocumentedNote] = field(default_factory=dict)  # by source object
+
+    def replacement(self, mapping: Mapping, *names: str) -> DocumentedNote | None:
+        """How the object (known by any of ``names``) is documented as replaced, if it is:
+        the mapping's drop, else the copy's typed record."""
+        for name in names:
+            if mapping.drops(name):
+                return DocumentedNote(name, ddl.DROPPED, Replacement(Replaced.DROPPED, name))
+        return next((self.documented[n] for n in names if n in self.documented), None)
 
 
-# the notes of documented replacements (README: sqlite-to-pg steps 5-7) and of mapping drops
-_DOCUMENTED = (
-    ddl.DROPPED,
-    "same columns as the primary key or a unique index",
-    "values too long for a btree index",
-    "GIN index",
-    "full-text",
-)
-
-
-def documented(notes: list[str]) -> str | None:
-    """The note that documents an absent object, if one does."""
-    return next((n for n in notes if any(d in n for d in _DOCUMENTED)), None)
+ObjectKind = Literal["index", "foreign key", "view", "trigger"]
 
 
 def _absent(
-    kind: Literal["index", "foreign key", "view"], obj: str, notes: list[str]
+    kind: ObjectKind, obj: str, names: Sequence[str], cat: Catalog, mapping: Mapping
 ) -> SchemaCheck:
     """An object missing in the target: documented, or a difference with PostgreSQL's reason."""
-    why = documented(notes)
+    why = cat.replacement(mapping, *names)
     if why is not None:
-        return SchemaCheck(kind=kind, object=obj, status=Status.DOCUMENTED, detail=why)
+        return SchemaCheck(kind=kind, object=obj, status=Status.DOCUMENTED, detail=why.message)
+    notes = [n for name in names for n in cat.notes.get(name, [])]
     detail = f"missing in the target: {notes[0]}" if notes else "missing in the target"
     return SchemaCheck(kind=kind, object=obj, status=Status.MISMATCH, detail=detail)
 
@@ -109,21 +138,26 @@ def catalog(
     conn: psycopg.Connection,
     schema: str,
     columns: dict[str, dict[str, str]],
-    notes: list[tuple[str, str]],
+    notes: Sequence[tuple[str, str]],
     orphans: dict[str, int],
+    documented: Sequence[DocumentedNote] = (),
 ) -> Catalog:
+    """The target schema's catalog, with the copy's notes (for humans), the replacements it
+    recorded (what decides) and its orphans."""
     cat = Catalog(columns=columns, orphans=orphans)
     cat.relations = {str(n): str(k) for n, k in _fetch(conn, "relations", schema)}
     cat.indexes = [
-        (str(i), str(t), bool(u), str(m), list(c))
+        PgIndex(str(i), str(t), bool(u), str(m), list(c))
         for i, t, u, m, c in _fetch(conn, "indexes", schema)
     ]
     cat.constraints = [
-        (str(n), str(t), str(k), bool(v), list(c), r)
+        PgConstraint(str(n), str(t), str(k), bool(v), list(c), r)
         for n, t, k, v, c, r in _fetch(conn, "constraints", schema)
     ]
+    cat.triggers = [PgTrigger(str(n), str(t)) for n, t in _fetch(conn, "triggers", schema)]
     for obj, message in notes:
         cat.notes.setdefault(obj, []).append(message)
+    cat.documented = {d.replacement.object: d for d in documented}
     return cat
 
 
@@ -155,6 +189,7 @@ def check(
         out.extend(_indexes(plan, src.table(name), cat, mapping))
     out.extend(_foreign_keys(schema, plans, mapping, src, cat))
     out.extend(_views(src, cat, mapping))
+    out.extend(_triggers(plans, src, cat, mapping))
     out.extend(_sequences(conn, lite, schema, plans))
     return out
 
@@ -205,7 +240,7 @@ def _primary_key(plan: TablePlan, mapping: Mapping, cat: Catalog) -> list[Schema
         return _unique_key(plan, cat)
     if not wanted:
         return []
-    found = [c for n, t, k, _v, c, _r in cat.constraints if t == plan.target and k == "p"]
+    found = [c.columns for c in cat.constraints if c.table == plan.target and c.kind == "p"]
     obj = f"{plan.target} ({', '.join(str(w) for w in wanted)})"
     if found and found[0] == wanted:
         return [SchemaCheck(kind="primary key", object=obj, status=Status.OK)]
@@ -220,8 +255,8 @@ def _unique_key(plan: TablePlan, cat: Catalog) -> list[SchemaCheck]:
         return []
     obj = f"{plan.target} ({', '.join(str(c) for c in cols)})"
     name = ddl.unique_key_name(plan.target)
-    found = [i for i in cat.indexes if i[0] == name and i[1] == plan.target]
-    if found and found[0][2] and found[0][4] == cols:
+    found = [i for i in cat.indexes if i.name == name and i.table == plan.target]
+    if found and found[0].unique and found[0].columns == cols:
         return [
             SchemaCheck(
                 kind="primary key",
@@ -240,52 +275,49 @@ def _unique_key(plan: TablePlan, cat: Catalog) -> list[SchemaCheck]:
     ]
 
 
-def _dropped(mapping: Mapping, name: str, notes: list[str]) -> list[str]:
-    """The object's notes, with the mapping's drop (also for a copy made without it)."""
-    return [ddl.DROPPED, *notes] if mapping.drops(name) else notes
-
-
 def _indexes(
     plan: TablePlan, table: insp.Table, cat: Catalog, mapping: Mapping
 ) -> list[SchemaCheck]:
-    out = []
-    mine = [i for i in cat.indexes if i[1] == plan.target]
-    for index in table.indexes:
-        if index.origin == "pk":
-            continue
-        cols = [_target_col(plan, c) if c else None for c in index.columns]
-        out.append(
-            _index(index, cols, mine, _dropped(mapping, index.name, cat.notes.get(index.name, [])))
+    mine = {i.name: i for i in cat.indexes if i.table == plan.target}
+    return [
+        _index(
+            index, [_target_col(plan, c) if c else None for c in index.columns], mine, cat, mapping
         )
-    return out
+        for index in table.indexes
+        if index.origin != "pk"
+    ]
 
 
 def _index(
-    index: insp.Index, cols: list[str | None], mine: list[Any], notes: list[str]
+    index: insp.Index,
+    cols: list[str | None],
+    mine: dict[str, PgIndex],
+    cat: Catalog,
+    mapping: Mapping,
 ) -> SchemaCheck:
-    by_name = {i[0]: i for i in mine}
-    gin = [n for n in notes if "GIN index" in n]
-    if gin:
-        ok = by_name.get(index.name, ("", "", False, ""))[3] == "gin"
+    why = cat.replacement(mapping, index.name)
+    if why is not None and why.replacement.kind is Replaced.GIN_INDEX:
+        found = mine.get(why.replacement.replacement or index.name)
+        ok = found is not None and found.method == "gin"
         return SchemaCheck(
             kind="index",
             object=index.name,
             status=Status.DOCUMENTED if ok else Status.MISMATCH,
-            detail=gin[0] if ok else "documented GIN replacement is missing",
+            detail=why.message if ok else "documented GIN replacement is missing",
         )
-    if notes and documented(notes):
-        return _absent("index", index.name, notes)
-    if index.name in by_name:
-        found = by_name[index.name]
-        same = found[2] == index.unique and (index.has_expressions or found[4] == cols)
+    if why is not None:
+        return _absent("index", index.name, [index.name], cat, mapping)
+    if index.name in mine:
+        found = mine[index.name]
+        same = found.unique == index.unique and (index.has_expressions or found.columns == cols)
         return SchemaCheck(
             kind="index",
             object=index.name,
             status=Status.OK if same else Status.MISMATCH,
-            detail="" if same else f"the target's index is on {found[4]}",
+            detail="" if same else f"the target's index is on {found.columns}",
         )
     if index.name.startswith("sqlite_autoindex") and any(
-        i[2] == index.unique and i[4] == cols for i in mine
+        i.unique == index.unique and i.columns == cols for i in mine.values()
     ):
         return SchemaCheck(
             kind="index",
@@ -293,7 +325,7 @@ def _index(
             status=Status.OK,
             detail=f"unique on ({', '.join(str(c) for c in cols)})",
         )
-    check = _absent("index", index.name, notes)
+    check = _absent("index", index.name, [index.name], cat, mapping)
     check.detail += f" (on {', '.join(str(c) for c in cols)})"
     return check
 
@@ -302,16 +334,13 @@ def _foreign_keys(
     schema: str, plans: dict[str, TablePlan], mapping: Mapping, src: insp.Schema, cat: Catalog
 ) -> list[SchemaCheck]:
     out = []
-    fks = {n: (t, v) for n, t, k, v, _c, _r in cat.constraints if k == "f"}
-    for cname, child, parent, _alter, _orphans, _cols in ddl.foreign_keys(
-        schema, plans, mapping, src
-    ):
-        obj = f"{cname} ({child} -> {parent})"
+    fks = {c.name: c for c in cat.constraints if c.kind == "f"}
+    for fk in ddl.foreign_keys(schema, plans, mapping, src):
+        cname = fk.name
+        obj = f"{cname} ({fk.child} -> {fk.parent})"
         if cname not in fks:
-            out.append(
-                _absent("foreign key", obj, _dropped(mapping, cname, cat.notes.get(cname, [])))
-            )
-        elif fks[cname][1]:
+            out.append(_absent("foreign key", obj, [cname], cat, mapping))
+        elif fks[cname].valid:
             out.append(SchemaCheck(kind="foreign key", object=obj, status=Status.OK))
         elif cname in cat.orphans:
             out.append(
@@ -338,15 +367,30 @@ def _foreign_keys(
 def _views(src: insp.Schema, cat: Catalog, mapping: Mapping) -> list[SchemaCheck]:
     out = []
     for view in src.views:
-        notes = _dropped(
-            mapping,
-            view.name,
-            cat.notes.get(view.name, []) + cat.notes.get(f"view {view.name}", []),
-        )
         if cat.relations.get(view.name) in ("v", "m"):
             out.append(SchemaCheck(kind="view", object=view.name, status=Status.OK))
         else:
-            out.append(_absent("view", view.name, notes))
+            out.append(_absent("view", view.name, [view.name, f"view {view.name}"], cat, mapping))
+    return out
+
+
+def _triggers(
+    plans: dict[str, TablePlan], src: insp.Schema, cat: Catalog, mapping: Mapping
+) -> list[SchemaCheck]:
+    """Each SQLite trigger of a migrated table: a trigger of the same name on its target
+    table, or documented as left to translate by hand (the copy never translates one), or a
+    difference: never silent."""
+    have = {(t.name, t.table) for t in cat.triggers}
+    out = []
+    for trigger in src.triggers:
+        plan = plans.get(trigger.table)
+        if plan is None:
+            continue  # its table was not migrated (skipped, with a note)
+        obj = f"{trigger.name} (on {plan.target})"
+        if (trigger.name, plan.target) in have:
+            out.append(SchemaCheck(kind="trigger", object=obj, status=Status.OK))
+        else:
+            out.append(_absent("trigger", obj, [trigger.name], cat, mapping))
     return out
 
 
@@ -360,7 +404,7 @@ def _sequences(
         if table not in by_target:
             continue
         top = conn.execute(
-            f"SELECT max({pq(column)}) FROM {qualified(schema, table)}".encode()
+            f"SELECT max({ident(column)}) FROM {qualified(schema, table)}".encode()
         ).fetchone()
         last, called = conn.execute(
             f"SELECT last_value, is_called FROM {seq}".encode()

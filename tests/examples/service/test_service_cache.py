@@ -18,13 +18,12 @@ def _stats(url: str) -> tuple[int, int]:
 
 def test_a_warmed_cache_is_hit_and_health_agrees_with_redis(pg_copy: str, tmp_path: Path) -> None:
     from vendzz_migrate.cache.spec import load_spec
-    from vendzz_migrate.cache.warm import warm
+    from vendzz_migrate.cache.warm import WarmOptions, warm
     from vendzz_migrate.settings import load_settings
 
     with redis_server(tmp_path / "redis") as redis_url:
-        report = warm(
-            load_settings(database_url=pg_copy, redis_url=redis_url), load_spec(), only=["quiz"]
-        )
+        settings = load_settings(database_url=pg_copy, redis_url=redis_url)
+        report = warm(WarmOptions.from_settings(settings, spec=load_spec(), only=["quiz"]))
         assert sum(c.keys for c in report.caches) > 0
         client = redis.Redis.from_url(redis_url)
         warmed = sorted(
@@ -98,9 +97,11 @@ def test_without_redis_the_limiter_runs_in_process(sample: Sample, tmp_path: Pat
 def test_redis_down_answers_from_the_database_and_health_degrades(
     sample: Sample, tmp_path: Path
 ) -> None:
+    """Without the maintenance key (which fails closed, see test_service_maintenance) a Redis
+    that goes away stops nothing: reads, writes and logins are served by the database."""
     with (
         redis_server(tmp_path / "redis") as redis_url,
-        service(tmp_path / "svc", sample.url, redis_url) as svc,
+        service(tmp_path / "svc", sample.url, redis_url, VENDZZ_MAINTENANCE_KEY="off") as svc,
         svc.http() as http,
     ):
         quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]

@@ -75,6 +75,30 @@ def test_the_file_and_the_redis_key_turn_it_on(sample: Sample, tmp_path: Path) -
         assert not _frozen(http, quiz_id)
 
 
+def test_the_redis_key_fails_closed_when_redis_cannot_be_read(
+    sample: Sample, tmp_path: Path
+) -> None:
+    """A freeze set by the Redis key (a cutover's ``redis_key`` hook) must hold when Redis goes
+    away: the service cannot know the key, so it refuses writes; reads go on."""
+    with (
+        redis_server(tmp_path / "redis") as redis_url,
+        service(tmp_path / "svc", sample.url, redis_url) as svc,
+        svc.http() as http,
+    ):
+        quiz_id = http.get("/api/quizzes", params={"limit": 1}).json()["ids"][0]
+        redis.Redis.from_url(redis_url).set("vendzz:maintenance", "1")
+        assert _frozen(http, quiz_id)
+        rows = count_responses(sample.path)
+        redis.Redis.from_url(redis_url).shutdown(nosave=True)
+        frozen = [_frozen(http, quiz_id) for _ in range(3)]
+        state = http.get("/admin/maintenance").json()
+        read = http.get(f"/api/quizzes/{quiz_id}")
+    assert frozen == [True, True, True]
+    assert count_responses(sample.path) == rows  # refused, not performed
+    assert state == {"maintenance": True, "writes_in_flight": 0}
+    assert read.status_code == 200
+
+
 def test_a_write_in_flight_is_counted_and_drains(sample: Sample, tmp_path: Path) -> None:
     """A write waiting for the SQLite lock is in flight; freezing refuses new writes, and the
     one in flight still commits once the lock is released (the cutover waits for zero)."""

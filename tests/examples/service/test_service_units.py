@@ -56,6 +56,16 @@ def test_pool_sizes_follow_the_environment() -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("given", "key"), [(None, "vendzz:maintenance"), ("freeze:app", "freeze:app"), ("off", None)]
+)
+def test_maintenance_key_from_the_environment(given: str | None, key: str | None) -> None:
+    env = {"DATABASE_URL": "sqlite:///x.db"}
+    if given is not None:
+        env["VENDZZ_MAINTENANCE_KEY"] = given
+    assert ServiceConfig.from_env(env).maintenance_key == key
+
+
 def test_sqlite_runs_in_wal_with_a_busy_timeout(sample: Sample) -> None:
     engine = make_engine(ServiceConfig(database_url=sample.url))
     try:
@@ -136,3 +146,4 @@ def test_redis_client_has_the_spec_behaviour_and_connects_lazily() -> None:
     assert side.get_quiz("q1") is None
     assert side.cache_stats()["misses"] == 1 and side.status() == "down"
     assert side.allow_login("a@b.example") == (True, 60)  # the in-process limiter took over
+    assert side.maintenance_key() is None  # unknown: maintenance fails closed

@@ -18,7 +18,7 @@ import pytest
 from examples.service.client import Summary, Writer, read_ack_log
 from examples.service.client import main as client_main
 from tests.examples.service.conftest import PASSWORD, Sample
-from tests.examples.service.helpers import service, wait_until
+from tests.examples.service.helpers import count_responses, service, wait_until
 from vendzz_migrate.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -108,6 +108,23 @@ def test_the_cli_refuses_bad_arguments_in_one_line(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and args[0] in err
+
+
+def test_a_failed_login_stops_the_cli_before_any_write(
+    sample: Sample, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ack = tmp_path / "acked.txt"
+    with service(tmp_path / "svc", sample.url) as svc:
+        rows = count_responses(sample.path)
+        args = ["--url", svc.url, "--rate", "50", "--count", "3", "--ack-log", str(ack)]
+        code = client_main([*args, "--email", sample.email, "--password", "not-the-password"])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.CONNECTION
+    assert err.count("\n") == 1 and "login" in err and sample.email in err
+    assert "not-the-password" not in err + out and "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["login"] == "failed" and summary["attempted"] == 0
+    assert read_ack_log(ack) == [] and count_responses(sample.path) == rows
 
 
 def test_an_ack_log_that_cannot_be_written_stops_before_any_write(

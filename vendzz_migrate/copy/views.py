@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from vendzz_migrate.pg import qualified
 from vendzz_migrate.source.introspect import View
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.typemap.convert import Kind
@@ -134,8 +135,7 @@ def translate(schema: str, view: View, plans: dict[str, TablePlan]) -> str:
         _rewrite_select(select, cols)
     _check_functions(query)
     body = query.sql(dialect="postgres", identify=True)
-    name = '"' + schema.replace('"', '""') + '"."' + view.name.replace('"', '""') + '"'
-    return f"CREATE OR REPLACE VIEW {name} AS {body}"
+    return f"CREATE OR REPLACE VIEW {qualified(schema, view.name)} AS {body}"
 
 
 def _scope(select: exp.Select, cols: _Columns) -> dict[str, TablePlan]:
