@@ -12,7 +12,8 @@ import redis
 
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import WarmOptions, query, render, warm
+from vendzz_migrate import events
+from vendzz_migrate.cache import WarmOptions, load_spec, query, render, warm
 from vendzz_migrate.settings import Settings, load_settings
 
 USER_FIELDS_EXCLUDED = {"password", "refreshToken", "twoFactorSecret", "twoFactorBackupCodes",
@@ -279,3 +280,37 @@ def test_one_set_of_stream_connections_renders_every_cache(
         "quiz", "user", "plan", "quiz-analytics"
     ]  # fmt: skip
     assert opened == [False, True, True]
+
+
+@pytest.mark.parametrize("streams", [1, 2])
+def test_kept_stream_sessions_lost_between_caches_are_replaced(
+    vendzz_pg: str, servers: Servers, monkeypatch: pytest.MonkeyPatch, streams: int
+) -> None:
+    """The stream sessions kept after the first cache are terminated (as by a server restart):
+    the next cache opens new ones and every cache is written."""
+    opened: list[bool] = []
+    connect = query.connect
+
+    def counting(settings: Settings, *, raw: bool = False) -> query.PgConn:
+        opened.append(raw)
+        return connect(settings, raw=raw)
+
+    def kill_sessions_after_quiz(event: events.Event) -> None:
+        if event.kind == "progress" and event.fields == {"action": "finish", "task": "quiz"}:
+            with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+    monkeypatch.setattr(query, "connect", counting)
+    settings = load_settings(database_url=vendzz_pg, redis_url=servers.standalone())
+    spec = load_spec(None)
+    defaults = spec.defaults.model_copy(update={"streams": streams})
+    spec = spec.model_copy(update={"defaults": defaults})
+    opts = WarmOptions.from_settings(settings, spec=spec)
+    report = warm(opts, on_event=kill_sessions_after_quiz)
+    assert [c.name for c in report.caches if c.status == "written"] == [
+        "quiz", "user", "plan", "quiz-analytics"
+    ]  # fmt: skip
+    assert opened == [False] + [True] * 2 * streams

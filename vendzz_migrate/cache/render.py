@@ -19,6 +19,7 @@ from vendzz_migrate.cache import query
 from vendzz_migrate.cache.prefetch import prefetched_all
 from vendzz_migrate.cache.spec import CacheDef, CacheSpec
 from vendzz_migrate.cache.writer import Row
+from vendzz_migrate.errors import ConnectionFailed
 from vendzz_migrate.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,21 +39,36 @@ class Streams:
         self.conns: list[PgConn] = []
 
     def begin(self, cache: CacheDef) -> list[PgConn]:
-        """The connections, each in a new REPEATABLE READ transaction on one snapshot."""
-        from psycopg import IsolationLevel
-
+        """The connections, each in a new REPEATABLE READ transaction on one snapshot. Kept
+        sessions that were lost since the last cache (server restart, idle timeout) are
+        replaced once. On failure every connection is closed."""
+        reused = bool(self.conns)
         try:
-            while len(self.conns) < self.n:
-                conn = query.connect(self.settings, raw=True)
-                conn.isolation_level = IsolationLevel.REPEATABLE_READ
-                self.conns.append(conn)
-            for conn in self.conns:
-                query.guard(cache, conn, conn.rollback)  # idle: a snapshot is set first
-            if self.n > 1:
-                _share_snapshot(cache, self.conns)
+            try:
+                return self._begin(cache, reused)
+            except ConnectionFailed:
+                if not reused:
+                    raise
+                self.close()
+            return self._begin(cache, False)
         except BaseException:
             self.close()
             raise
+
+    def _begin(self, cache: CacheDef, reused: bool) -> list[PgConn]:
+        from psycopg import IsolationLevel
+
+        while len(self.conns) < self.n:
+            conn = query.connect(self.settings, raw=True)
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            self.conns.append(conn)
+        for conn in self.conns:
+            query.guard(cache, conn, conn.rollback)  # idle: a snapshot is set first
+        if self.n > 1:
+            _share_snapshot(cache, self.conns)
+        elif reused:  # its first statement: fails now if the session was lost
+            only = self.conns[0]
+            query.guard(cache, only, lambda: only.execute(b"SELECT 1"))
         return self.conns
 
     def close(self) -> None:
