@@ -77,6 +77,8 @@ def short_run(url: str, scenario: Path, profile_path: Path, **over: Any) -> Load
     fields: dict[str, Any] = {"users": (2,), "stage_duration_s": 4, "ramp_s": 1, **over}
     options = loadtest.Options(url=url, scenario=scenario, profile=profile_path, **fields)
     try:
-        return loadtest.run(options)
+        report = loadtest.run(options)
     except TargetsMissed as exc:
         return exc.report
+    assert report.passed or report.interrupted, "a missed target must raise TargetsMissed"
+    return report

@@ -65,10 +65,15 @@ def watching(
     stop, result = threading.Event(), []
 
     def run() -> None:
+        """The report, returned when the watch passed, carried by AlertsFired when not (a
+        failed report returned leaves ``result`` empty: the convention is broken)."""
         try:
-            result.append(monitor.run(options, lambda e: events.put(dict(e.fields)), stop))
+            report = monitor.run(options, lambda e: events.put(dict(e.fields)), stop)
         except AlertsFired as exc:
             result.append(exc.report)
+        else:
+            if report.passed or report.interrupted:
+                result.append(report)
 
     thread = threading.Thread(target=run)
     thread.start()
