@@ -7,7 +7,8 @@ Python caller gets everything the CLI would have printed.
 One convention for "the command ran to its end, and its report says it failed": the entry
 point raises a :class:`Finished` subclass carrying the typed report (:class:`RejectsFound`,
 :class:`MismatchFound`, :class:`PreflightFailed`, :class:`FleetFailed`,
-:class:`KeysNotWritten`); on success it returns the report.
+:class:`KeysNotWritten`, :class:`TargetsMissed`, :class:`AlertsFired`); on success it returns
+the report.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:  # the reports of the Finished[...] bases below (strings: no import cycle)
     from vendzz_migrate.cache.models import WarmReport  # noqa: F401
+    from vendzz_migrate.loadtest.model import LoadtestReport  # noqa: F401
+    from vendzz_migrate.monitor.runner import MonitorReport  # noqa: F401
     from vendzz_migrate.preflight.fleet import FleetReport  # noqa: F401
     from vendzz_migrate.preflight.model import PreflightReport  # noqa: F401
     from vendzz_migrate.report.copy import CopyReport  # noqa: F401
@@ -125,3 +128,11 @@ class FleetFailed(Finished["FleetReport"], CheckFailed):
 
 class KeysNotWritten(Finished["WarmReport"], TargetError):
     """warm-cache: Redis refused some keys (the report counts them per cache)."""
+
+
+class TargetsMissed(Finished["LoadtestReport"], CheckFailed):
+    """loadtest: a stage missed a target of the profile."""
+
+
+class AlertsFired(Finished["MonitorReport"], CheckFailed):
+    """monitor: an alert fired or the uptime target was missed."""

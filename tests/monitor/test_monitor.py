@@ -23,7 +23,7 @@ from tests.loadtest.servers import App, free_port
 from tests.support import ctrl_c_cli
 from vendzz_migrate import monitor
 from vendzz_migrate.cli import app as cli
-from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.errors import AlertsFired, ExitCode
 from vendzz_migrate.monitor.sources import HEALTH_FIELDS
 from vendzz_migrate.preflight.profile import packaged_text
 
@@ -63,7 +63,19 @@ def watching(
 ) -> Iterator[tuple[queue.Queue[dict[str, Any]], list[monitor.MonitorReport]]]:
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     stop, result = threading.Event(), []
-    thread = threading.Thread(target=lambda: result.append(monitor.run(options, events.put, stop)))
+
+    def run() -> None:
+        """The report, returned when the watch passed, carried by AlertsFired when not (a
+        failed report returned leaves ``result`` empty: the convention is broken)."""
+        try:
+            report = monitor.run(options, lambda e: events.put(dict(e.fields)), stop)
+        except AlertsFired as exc:
+            result.append(exc.report)
+        else:
+            if report.passed or report.interrupted:
+                result.append(report)
+
+    thread = threading.Thread(target=run)
     thread.start()
     try:
         yield events, result

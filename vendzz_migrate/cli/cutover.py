@@ -80,7 +80,7 @@ def cutover(
             result = (
                 rb.finish(plan)
                 if finish
-                else rb.rollback(plan, dry_run=dry_run, progress=console.info)
+                else rb.rollback(plan, dry_run=dry_run, on_event=console.EventRenderer())
             )
         elif status:
             result = engine.status(plan)

@@ -16,9 +16,10 @@ from vendzz_migrate.cli.common import (
     guarded,
     write_json,
 )
-from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.errors import CheckFailed, ExitCode
 
 if TYPE_CHECKING:
+    from vendzz_migrate.events import Event
     from vendzz_migrate.loadtest import LoadtestReport
 
 HELP = "Load the service in stages (100/500/1000 users) or at a --rate, judged against a profile."
@@ -111,7 +112,7 @@ def loadtest(
     report_dir: ReportOpt = None,
 ) -> None:
     from vendzz_migrate import loadtest as lib
-    from vendzz_migrate.errors import ConfigError
+    from vendzz_migrate.errors import ConfigError, TargetsMissed
     from vendzz_migrate.monitor.durations import parse_duration
     from vendzz_migrate.settings import load_settings
 
@@ -139,17 +140,22 @@ def loadtest(
             max_inflight=max_inflight,
             redis_url=load_settings(redis_url=redis).redis_url,
         )
-        report = lib.run(options, on_event=_progress)
+        try:
+            report = lib.run(options, on_event=_progress)
+        except TargetsMissed as exc:
+            output(exc.report)
+            raise
+        output(report)
+        return report
+
+    def output(report: LoadtestReport) -> None:
         if str(json_out) != "-":
             render(report)
         write_json(json_out, report)
         _files(report, junit, report_dir)
-        return report
 
-    report = guarded(go)
-    if report.interrupted:
+    if guarded(go, shown=(CheckFailed,)).interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
-    raise typer.Exit(int(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED))
 
 
 def _files(report: LoadtestReport, junit: Path | None, report_dir: Path | None) -> None:
@@ -165,7 +171,8 @@ def _files(report: LoadtestReport, junit: Path | None, report_dir: Path | None) 
         console.info(f"report: {report_dir / 'index.html'}")
 
 
-def _progress(event: dict[str, Any]) -> None:
+def _progress(line: Event) -> None:
+    event = line.fields
     kind = event.get("event")
     if kind == "stage_start":
         what = f"{event['users']} users" if event.get("users") else f"{event['rate']} arrivals/s"

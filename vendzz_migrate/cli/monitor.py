@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,9 +15,10 @@ from vendzz_migrate.cli.common import (
     guarded,
     write_json,
 )
-from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.errors import CheckFailed, ExitCode
 
 if TYPE_CHECKING:
+    from vendzz_migrate.events import Event
     from vendzz_migrate.monitor import MonitorReport
 
 HELP = "Watch the service (health, metrics, host, PostgreSQL, Redis) against the spec's alerts."
@@ -47,6 +48,7 @@ def monitor(
     json_out: JsonOpt = None,
 ) -> None:
     from vendzz_migrate import monitor as lib
+    from vendzz_migrate.errors import AlertsFired
     from vendzz_migrate.monitor.durations import parse_duration
     from vendzz_migrate.settings import load_settings
 
@@ -62,21 +64,27 @@ def monitor(
             redis_url=settings.redis_url,
             rate_window_s=parse_duration(rate_window),
         )
-        report = lib.run(options, on_event=_event)
+        try:
+            report = lib.run(options, on_event=_event)
+        except AlertsFired as exc:
+            output(exc.report)
+            raise
+        output(report)
+        return report
+
+    def output(report: MonitorReport) -> None:
         if str(json_out) != "-":
             render(report)
         write_json(json_out, report)
-        return report
 
-    report = guarded(go)
-    if report.interrupted:
+    if guarded(go, shown=(CheckFailed,)).interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
-    raise typer.Exit(int(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED))
 
 
-def _event(event: dict[str, Any]) -> None:
+def _event(line: Event) -> None:
     import time
 
+    event = line.fields
     stamp = time.strftime("%H:%M:%S", time.localtime(event["t"]))
     kind = event["event"]
     labels = ",".join(f"{k}={v}" for k, v in event.get("labels", {}).items())

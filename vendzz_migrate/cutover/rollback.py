@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vendzz_migrate import events
 from vendzz_migrate.cutover import hooks, pg_capture
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import MismatchError, RejectsError, StateError
@@ -59,7 +59,6 @@ STEPS = (
 CAPTURE_ON = "rollback:capture-on"
 ASSUMED_ROWS_PER_SECOND = 2000.0  # for the plan document's estimate (bench_rollback measures it)
 ASSUMED_HOOKS_SECONDS = 1.0
-Progress = Callable[[str], None]
 
 
 class RollbackSettings(BaseModel):
@@ -245,7 +244,7 @@ def _copied_keys(conn: psycopg.Connection[Any], plan: CutoverPlan) -> dict[str, 
 
 
 def rollback(
-    plan: CutoverPlan, *, dry_run: bool = False, progress: Progress | None = None
+    plan: CutoverPlan, *, dry_run: bool = False, on_event: events.Sink = events.discard
 ) -> RollbackReport:
     """Roll the cutover back from wherever its journal stands (see the module docstring)."""
     from vendzz_migrate.cutover.journal import open_journal
@@ -279,7 +278,7 @@ def rollback(
         report.since = int(journal.figures(CAPTURE_ON).get("since", 0))
         if dry_run:
             return _dry_run(conn, plan, report)
-        _Run(plan, settings, journal, conn, report, progress).all()
+        _Run(plan, settings, journal, conn, report, on_event).all()
         return report
 
 
@@ -321,10 +320,10 @@ class _Run:
         journal: Journal,
         conn: psycopg.Connection[Any],
         report: RollbackReport,
-        progress: Progress | None,
+        on_event: events.Sink,
     ) -> None:
         self.plan, self.settings, self.journal = plan, settings, journal
-        self.conn, self.report, self.progress = conn, report, progress
+        self.conn, self.report, self.on_event = conn, report, on_event
         self._mapping: Mapping | None = None
 
     def mapping(self) -> Mapping:
@@ -337,8 +336,9 @@ class _Run:
             name = f"rollback:{step}"
             if self.journal.done(name):
                 continue
-            if self.progress is not None:
-                self.progress(f"rollback step {STEPS.index(step) + 1}/{len(STEPS)}: {step}")
+            number = STEPS.index(step) + 1
+            message = f"rollback step {number}/{len(STEPS)}: {step}"
+            events.emit(self.on_event, "step", message, number=number, total=len(STEPS), title=step)
             self.journal.record(name, "started")
             figures = getattr(self, "step_" + step.replace("-", "_"))()
             self.journal.record(name, "done", figures)

@@ -137,18 +137,21 @@ def _judge(
 def monitor_watch(plan: CutoverPlan) -> WatchReport:
     """The window as ``vendzz-migrate monitor`` watches it (``watch.monitor_profile``)."""
     from vendzz_migrate import monitor
+    from vendzz_migrate.errors import AlertsFired
 
-    report = monitor.run(
-        monitor.Options(
-            url=plan.service.url.rstrip("/") + plan.service.health_path,
-            duration_s=max(plan.watch.seconds, 2 * plan.watch.interval_seconds),
-            interval_s=plan.watch.interval_seconds,
-            profile=plan.watch.monitor_profile or "production-1000",
-            database_url=plan.target_url(),
-            redis_url=plan.cache_url(),
-            rate_window_s=min(60.0, max(plan.watch.seconds, 2 * plan.watch.interval_seconds)),
-        )
+    options = monitor.Options(
+        url=plan.service.url.rstrip("/") + plan.service.health_path,
+        duration_s=max(plan.watch.seconds, 2 * plan.watch.interval_seconds),
+        interval_s=plan.watch.interval_seconds,
+        profile=plan.watch.monitor_profile or "production-1000",
+        database_url=plan.target_url(),
+        redis_url=plan.cache_url(),
+        rate_window_s=min(60.0, max(plan.watch.seconds, 2 * plan.watch.interval_seconds)),
     )
+    try:
+        report = monitor.run(options)
+    except AlertsFired as exc:  # the window's verdict, judged below
+        report = exc.report
     reasons = [f"alert {a.alert} fired (peak {a.peak:g}, {a.threshold})" for a in report.alerts]
     if not report.uptime_met:
         reasons.append(f"uptime {report.uptime_pct:.2f}% under {report.uptime_target_pct}%")

@@ -17,13 +17,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from vendzz_migrate.errors import ConfigError, ConnectionFailed, ExitCode, VendzzError
+from vendzz_migrate import events
+from vendzz_migrate.errors import (
+    ConfigError,
+    ConnectionFailed,
+    ExitCode,
+    TargetsMissed,
+    VendzzError,
+)
 from vendzz_migrate.loadtest import lookups
 from vendzz_migrate.loadtest.lookups import Rates
 from vendzz_migrate.loadtest.measure import judge_stages
@@ -32,7 +38,6 @@ from vendzz_migrate.loadtest.scenario import load_scenario
 from vendzz_migrate.preflight.profile import load_profile
 from vendzz_migrate.urls import http_request, mask
 
-EventFn = Callable[[dict[str, Any]], None]
 ENGINE = "vendzz_migrate.loadtest.engine"
 
 
@@ -179,8 +184,9 @@ def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
         proc.send_signal(sig)
 
 
-def _relay(proc: subprocess.Popen[str], on_event: EventFn | None, deadline: float) -> list[str]:
-    """Forward the engine's JSON lines until it exits; errors it reported are returned."""
+def _relay(proc: subprocess.Popen[str], on_event: events.Sink, deadline: float) -> list[str]:
+    """Forward the engine's JSON lines (progress events: ``fields`` is the line) until it
+    exits; errors it reported are returned."""
     errors: list[str] = []
     assert proc.stdout is not None
     watchdog = threading.Timer(max(deadline - time.time(), 0.0), _stop, (proc,))
@@ -193,15 +199,14 @@ def _relay(proc: subprocess.Popen[str], on_event: EventFn | None, deadline: floa
             continue
         if event.get("event") == "error":
             errors.append(str(event.get("message")))
-        if on_event is not None:
-            on_event(event)
+        on_event(events.Event("progress", str(event.get("event", "")), event))
     proc.wait()
     watchdog.cancel()
     return errors
 
 
 def _drive(
-    options: Options, config: dict[str, Any], work: Path, on_event: EventFn | None
+    options: Options, config: dict[str, Any], work: Path, on_event: events.Sink
 ) -> tuple[dict[str, Any] | None, bool, list[str]]:
     cfg_path, out = work / "config.json", work / "result.json"
     cfg_path.write_text(json.dumps(config), encoding="utf-8")
@@ -245,8 +250,11 @@ def _drive(
     return json.loads(out.read_text(encoding="utf-8")), interrupted, errors
 
 
-def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
-    """Run every stage against ``options.url`` and judge it against the profile's targets."""
+def run(options: Options, on_event: events.Sink = events.discard) -> LoadtestReport:
+    """Run every stage against ``options.url``, judge it against the profile's targets and
+    return the report; raise :class:`TargetsMissed` (carrying it) when a stage missed one.
+    Ctrl-C returns the stages run so far (``interrupted``). The engine's lines go to
+    ``on_event``."""
     check_options(options)
     profile = load_profile(options.profile)
     config = _config(options)
@@ -269,7 +277,7 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
             "on a small machine; add --workers N (saturated stages are marked)"
         )
     data = (result or {}).get("data", {})
-    return LoadtestReport(
+    report = LoadtestReport(
         url=mask(options.url),
         mode=options.mode,
         scenario=str(config["scenario_name"]),
@@ -285,6 +293,10 @@ def run(options: Options, on_event: EventFn | None = None) -> LoadtestReport:
         started_at=started,
         duration_s=time.time() - started,
     )
+    if not report.passed and not report.interrupted:
+        missed = [s for s in report.stages if s.passed is False]
+        raise TargetsMissed(f"loadtest: {len(missed)} stage(s) missed a target", report)
+    return report
 
 
 def run_worker(master: str, extra_env: dict[str, str] | None = None) -> int:

@@ -12,7 +12,6 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from vendzz_migrate.errors import ConfigError
+from vendzz_migrate import events
+from vendzz_migrate.errors import AlertsFired, ConfigError
 from vendzz_migrate.monitor import promql as pq
 from vendzz_migrate.monitor import sources
 from vendzz_migrate.monitor.alerts import AlertState, Transition, rules
 from vendzz_migrate.preflight.profile import load_profile
 from vendzz_migrate.urls import mask
 
-EventFn = Callable[[dict[str, Any]], None]
+_WARNINGS = {"firing", "down"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _check_source(url: str | None, flag: str, schemes: set[str]) -> None:
 
 
 class _Watch:
-    def __init__(self, options: Options, on_event: EventFn | None) -> None:
+    def __init__(self, options: Options, on_event: events.Sink) -> None:
         self.options, self.on_event = options, on_event
         self.profile = load_profile(options.profile)
         self.rules = rules(self.profile, options.rate_window_s)
@@ -118,8 +118,9 @@ class _Watch:
         self.pg = sources.PgProbe(options.database_url) if options.database_url else None
 
     def emit(self, event: str, **data: Any) -> None:
-        if self.on_event is not None:
-            self.on_event({"event": event, "t": time.time(), **data})
+        """An event whose ``fields`` are ``event`` (firing, resolved, down, up), ``t`` and data."""
+        kind: events.Kind = "warning" if event in _WARNINGS else "note"
+        self.on_event(events.Event(kind, event, {"event": event, "t": time.time(), **data}))
 
     def tick(self, t: float) -> None:
         o = self.options
@@ -259,10 +260,14 @@ class _Watch:
 
 
 def run(
-    options: Options, on_event: EventFn | None = None, stop: threading.Event | None = None
+    options: Options,
+    on_event: events.Sink = events.discard,
+    stop: threading.Event | None = None,
 ) -> MonitorReport:
-    """Watch ``options.url`` for ``options.duration_s``. Setting ``stop`` ends the watch early
-    (a cutover that has seen enough); Ctrl-C ends it with the report so far (``interrupted``)."""
+    """Watch ``options.url`` for ``options.duration_s`` and return the report; raise
+    :class:`AlertsFired` (carrying it) when an alert fired or uptime missed its target.
+    Setting ``stop`` ends the watch early (a cutover that has seen enough); Ctrl-C ends it with
+    the report so far (``interrupted``). Alerts and up/down changes go to ``on_event``."""
     stop = stop or threading.Event()
     check_options(options)
     watch = _Watch(options, on_event)
@@ -282,4 +287,8 @@ def run(
     finally:
         if watch.pg is not None:
             watch.pg.close()
-    return watch.report(started, interrupted)
+    report = watch.report(started, interrupted)
+    if not report.passed and not interrupted:
+        fired = f"{len(report.alerts)} alert(s) fired, uptime {report.uptime_pct:.2f}%"
+        raise AlertsFired(f"monitor: {fired}", report)
+    return report
