@@ -43,7 +43,7 @@ from vendzz_migrate.errors import (
     StateError,
     VendzzError,
 )
-from vendzz_migrate.pg import LOAD_SESSION, connect, require_url
+from vendzz_migrate.pg import DURABLE_SESSION, connect, require_url
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.urls import mask
 
@@ -103,7 +103,7 @@ def _short(figures: dict[str, Any]) -> str:
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection:
     return connect(
-        require_url(plan.target_url()), command="cutover", autocommit=True, session=LOAD_SESSION
+        require_url(plan.target_url()), command="cutover", autocommit=True, session=DURABLE_SESSION
     )
 
 

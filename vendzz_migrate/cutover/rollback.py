@@ -37,7 +37,7 @@ from vendzz_migrate import events
 from vendzz_migrate.cutover import hooks, pg_capture
 from vendzz_migrate.cutover.plan import CutoverPlan
 from vendzz_migrate.errors import MismatchError, RejectsError, StateError
-from vendzz_migrate.pg import LOAD_SESSION, connect, qualified, require_url
+from vendzz_migrate.pg import DURABLE_SESSION, connect, qualified, require_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -186,7 +186,7 @@ def _connect(plan: CutoverPlan) -> psycopg.Connection[Any]:
         command="cutover",
         role="rollback",
         autocommit=True,
-        session=LOAD_SESSION,
+        session=DURABLE_SESSION,
     )
     conn.execute("SET TIME ZONE 'UTC'")
     return conn

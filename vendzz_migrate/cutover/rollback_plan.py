@@ -264,7 +264,7 @@ def write(plan: CutoverPlan, plan_path: Path) -> tuple[Path, str]:
     """Render with figures (journal read when PostgreSQL answers) and write it atomically."""
     from vendzz_migrate.cutover.journal import Journal
     from vendzz_migrate.fileio import atomic_write_text
-    from vendzz_migrate.pg import LOAD_SESSION, connect
+    from vendzz_migrate.pg import DURABLE_SESSION, connect
 
     journal = None
     conn = None
@@ -277,7 +277,7 @@ def write(plan: CutoverPlan, plan_path: Path) -> tuple[Path, str]:
                 role="rollback-plan",
                 autocommit=True,
                 timeout_s=3,
-                session=LOAD_SESSION,
+                session=DURABLE_SESSION,
             )
     except VendzzError:
         conn = None

@@ -2,7 +2,7 @@
 
 - :func:`connect` opens a connection with the settings' timeout and an ``application_name``
   ``vendzz-migrate:<command>[:<role>]`` (retrying transient failures), then its session setup
-  (:data:`LOAD_SESSION` for the copy and what compares or replays its values);
+  (:data:`LOAD_SESSION` for the copy and verify, :data:`DURABLE_SESSION` for the cutover);
 - :func:`classify` maps a psycopg error to the project's hierarchy by SQLSTATE (the table is in
   :mod:`vendzz_migrate.pg.failures`), :func:`retryable` says whether to retry it;
 - :func:`ident` and :func:`qualified` quote identifiers with ``psycopg.sql``.
@@ -12,9 +12,16 @@ The DDL the copy creates lives with the copy (``copy/ddl.py``, ``copy/views.py``
 
 from vendzz_migrate.pg.failures import classify, retryable, sqlstate
 from vendzz_migrate.pg.quote import ident, qualified
-from vendzz_migrate.pg.session import LOAD_SESSION, application_name, connect, require_url
+from vendzz_migrate.pg.session import (
+    DURABLE_SESSION,
+    LOAD_SESSION,
+    application_name,
+    connect,
+    require_url,
+)
 
 __all__ = [
+    "DURABLE_SESSION",
     "LOAD_SESSION",
     "application_name",
     "classify",

@@ -22,6 +22,9 @@ LOAD_SESSION = (
     "SET synchronous_commit = off",  # safe: a unit's rows and its progress commit together
     "SET extra_float_digits = 3",
 )
+#: the cutover's session (journal, delta syncs, rollback): what it commits must survive a server
+#: crash, so synchronous_commit stays on (a final delta lost after the switch would be lost rows)
+DURABLE_SESSION = tuple(s for s in LOAD_SESSION if "synchronous_commit" not in s)
 #: ``connect_timeout_s`` of the settings (``VENDZZ_CONNECT_TIMEOUT_S``) when none is passed
 TIMEOUT_S: int = Settings.model_fields["connect_timeout_s"].default
 
