@@ -77,7 +77,7 @@ def _refuse_repeats(loaded: list[tuple[Path, PreflightReport]]) -> None:
         for first, earlier in loaded[:i]:
             if path.samefile(first):
                 raise ConfigError(f"report {path} is given twice: merge each report once")
-            if report == earlier:
+            if report.run_id == earlier.run_id:
                 raise ConfigError(
                     f"report {path} holds the same report as {first} ({_label(report)}): "
                     "merge each machine's report once"

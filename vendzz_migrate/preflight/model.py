@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import uuid
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -50,6 +51,9 @@ class PreflightReport(BaseModel):
     skipped_areas: dict[Area, str] = Field(default_factory=dict)  # area -> why it was not run
     servers: dict[str, str] = Field(default_factory=dict)
     duration_s: float = 0.0
+    #: this run's own id: a file merged twice (or a copy of it) carries the same one, two runs
+    #: of one machine never do (their checks may well be equal)
+    run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)
