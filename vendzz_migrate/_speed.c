@@ -10,8 +10,9 @@
 
    md5(data)  MD5 (RFC 1321) of bytes. Twin: hashlib.md5.
 
-   sums(...)  The per-row loop of lite.segment_sums for a table with a one-column text key:
-              see its docstring below. Twin: the loop in lite.segment_sums. */
+   sums(...)  The per-row loop of lite.segment_sums' fast tier: see its docstring below. No
+              twin: without it every row takes the reference (lite._row), and the tests
+              hold the two to the same sums. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -694,18 +695,99 @@ static int put_piece(Buffer *b, PyObject *piece)
     return put(b, PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece));
 }
 
-/* Bytes comparison as Python's: memcmp on the common length, then the shorter first. */
-static int bytes_le(PyObject *x, const char *key, Py_ssize_t key_size)
+static int is_kind(PyObject *kind, const char *name, Py_ssize_t size)
 {
-    Py_ssize_t n = PyBytes_GET_SIZE(x), common = n < key_size ? n : key_size;
-    int c = memcmp(PyBytes_AS_STRING(x), key, (size_t)common);
-    return c < 0 || (c == 0 && n <= key_size);
+    return PyBytes_Check(kind) && PyBytes_GET_SIZE(kind) == size
+           && memcmp(PyBytes_AS_STRING(kind), name, (size_t)size) == 0;
 }
 
 static int is_text_kind(PyObject *kind)
 {
-    return PyBytes_Check(kind) && PyBytes_GET_SIZE(kind) == 4
-           && memcmp(PyBytes_AS_STRING(kind), "text", 4) == 0;
+    return is_kind(kind, "text", 4);
+}
+
+/* A key value's rank in SQLite's BINARY order (lite.order_key): 1 numbers, 2 text, 3 blobs;
+   0 for NULL (its row goes to Python). */
+static long kind_rank(PyObject *kind)
+{
+    if (is_kind(kind, "integer", 7) || is_kind(kind, "real", 4))
+        return 1;
+    if (is_text_kind(kind))
+        return 2;
+    return is_kind(kind, "blob", 4) ? 3 : 0;
+}
+
+/* The segment starts as lite.order_key gives them: per start, per key column, its rank and
+   its value (borrowed from the marks list, which the caller holds). */
+typedef struct {
+    Py_ssize_t count, width;
+    long *ranks;
+    PyObject **values;
+} Marks;
+
+static int read_marks(Marks *m, PyObject *marks, Py_ssize_t width)
+{
+    Py_ssize_t s, i;
+
+    m->count = PyList_GET_SIZE(marks);
+    m->width = width;
+    m->ranks = PyMem_Calloc((size_t)(m->count * width + 1), sizeof *m->ranks);
+    m->values = PyMem_Calloc((size_t)(m->count * width + 1), sizeof *m->values);
+    if (m->ranks == NULL || m->values == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (s = 0; s < m->count; s++) {
+        PyObject *mark = PyList_GET_ITEM(marks, s);
+        if (!PyTuple_Check(mark) || PyTuple_GET_SIZE(mark) != width) {
+            PyErr_SetString(PyExc_TypeError, "a segment start is one (rank, value) per key column");
+            return -1;
+        }
+        for (i = 0; i < width; i++) {
+            PyObject *pair = PyTuple_GET_ITEM(mark, i);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+                PyErr_SetString(PyExc_TypeError, "a segment start's part is a (rank, value) tuple");
+                return -1;
+            }
+            m->ranks[s * width + i] = PyLong_AsLong(PyTuple_GET_ITEM(pair, 0));
+            if (m->ranks[s * width + i] == -1 && PyErr_Occurred())
+                return -1;
+            m->values[s * width + i] = PyTuple_GET_ITEM(pair, 1);
+        }
+    }
+    return 0;
+}
+
+/* The row's key against start s, as Python compares their order_key tuples: -1, 0 or 1;
+   -2 on an error (raised). Bytes by memcmp then length, as Python's. */
+static int key_cmp(const Marks *m, Py_ssize_t s, const long *ranks, PyObject *const *values)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < m->width; i++) {
+        long rank = m->ranks[s * m->width + i];
+        PyObject *mark = m->values[s * m->width + i], *value = values[i];
+        int lt;
+        if (ranks[i] != rank)
+            return ranks[i] < rank ? -1 : 1;
+        if (PyBytes_Check(value) && PyBytes_Check(mark)) {
+            Py_ssize_t n = PyBytes_GET_SIZE(value), k = PyBytes_GET_SIZE(mark);
+            int c = memcmp(PyBytes_AS_STRING(value), PyBytes_AS_STRING(mark),
+                           (size_t)(n < k ? n : k));
+            if (c != 0)
+                return c < 0 ? -1 : 1;
+            if (n != k)
+                return n < k ? -1 : 1;
+            continue;
+        }
+        lt = PyObject_RichCompareBool(value, mark, Py_LT);
+        if (lt != 0)
+            return lt < 0 ? -2 : -1;
+        lt = PyObject_RichCompareBool(mark, value, Py_LT);
+        if (lt != 0)
+            return lt < 0 ? -2 : 1;
+    }
+    return 0;
 }
 
 /* 1 and the row's canonical bytes in *b when the row takes this path; 0 when Python must
@@ -785,86 +867,104 @@ static int assemble(Scratch *s, Buffer *b, PyObject *row, PyObject *ops, PyObjec
     return markers == width;
 }
 
-/* sums(rows, ops, json, width, key, starts, rejected, reject, segments)
+/* 1 when the row's key can be placed here (no NULL, text keys UTF-8: a key that is not does
+   not convert, and Python sets its row aside), its ranks and values filled in; 0 when Python
+   must look at the row; -1 on an error (raised). */
+static int read_key(PyObject *row, PyObject *slots, long *ranks, PyObject **values)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < PyTuple_GET_SIZE(slots); i++) {
+        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(slots, i));
+        PyObject *kind, *decoded;
+        if (slot < 0 || slot + 1 >= PyTuple_GET_SIZE(row)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_IndexError, "a key slot beyond the row");
+            return -1;
+        }
+        kind = PyTuple_GET_ITEM(row, slot);
+        values[i] = PyTuple_GET_ITEM(row, slot + 1);
+        ranks[i] = kind_rank(kind);
+        if (ranks[i] == 0 || values[i] == Py_None)
+            return 0;
+        if (ranks[i] != 2)
+            continue;
+        if (!PyBytes_Check(values[i]))
+            return 0;
+        decoded = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(values[i]),
+                                       PyBytes_GET_SIZE(values[i]), "strict");
+        if (decoded == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                return -1;
+            PyErr_Clear();
+            return 0;
+        }
+        Py_DECREF(decoded);
+    }
+    return 1;
+}
+
+/* sums(rows, ops, json, width, key, marks, rejected, reject, segments)
    -> (counts, totals, deferred, read)
 
    rows: an iterator of rows as litesql.row_plan's SELECT gives them; ops, json (per op:
-   a JSON column, whose text values json_canon prints here) and width: the plan's; key: the slot of the one text key column's typeof (its value follows); starts: the
-   segment starts (bytes, sorted); rejected: a set of rowids or None; reject: the exception
-   a canonical function raises (Reject); segments: len(starts) + 1. Every row whose key is
-   text and whose canonical bytes this loop can build is counted here (md5, first 8 bytes as
-   a big-endian signed integer, summed per segment; read: how many); every other row is
-   returned in deferred, for the Python loop to take as before. */
+   a JSON column, whose text values json_canon prints here) and width: the plan's; key: the
+   plan's key slots (the typeof of each key column; its value follows), () for a table
+   without a key; marks: the segment starts as lite.order_key gives them, sorted; rejected:
+   a set of rowids or None; reject: the exception a canonical function raises (Reject);
+   segments: len(marks) + 1. Every row whose key can be placed (see read_key) and whose
+   canonical bytes this loop can build is counted here (md5, first 8 bytes as a big-endian
+   signed integer, summed per segment: bisect_right of its key among the marks; read: how
+   many); every other row is returned in deferred, for the reference to take. */
 static PyObject *sums(PyObject *module, PyObject *args)
 {
-    PyObject *rows, *ops, *json, *starts, *rejected, *reject, *iter = NULL, *row;
+    PyObject *rows, *ops, *json, *slots, *marks, *rejected, *reject, *iter = NULL, *row;
     PyObject *deferred = NULL, *counts = NULL, *totals = NULL, *out = NULL;
-    Py_ssize_t width, key, segments, read = 0, i;
+    PyObject **values = NULL;
+    Py_ssize_t width, segments, read = 0, i;
     Buffer b = {NULL, 0, 0};
+    Marks m = {0, 0, NULL, NULL};
     long long *count = NULL;
+    long *ranks = NULL;
     __int128 *total = NULL;
 
     Scratch *scratch = PyModule_GetState(module);
-    if (!PyArg_ParseTuple(args, "OO!O!nnO!OOn", &rows, &PyTuple_Type, &ops, &PyTuple_Type,
-                          &json, &width, &key, &PyList_Type, &starts, &rejected, &reject,
-                          &segments))
+    if (!PyArg_ParseTuple(args, "OO!O!nO!O!OOn", &rows, &PyTuple_Type, &ops, &PyTuple_Type,
+                          &json, &width, &PyTuple_Type, &slots, &PyList_Type, &marks, &rejected,
+                          &reject, &segments))
         return NULL;
-    if (segments != PyList_GET_SIZE(starts) + 1 || key < 0) {
-        PyErr_SetString(PyExc_ValueError, "segments must be len(starts) + 1");
+    if (segments != PyList_GET_SIZE(marks) + 1) {
+        PyErr_SetString(PyExc_ValueError, "segments must be len(marks) + 1");
         return NULL;
     }
-    for (i = 0; i < PyList_GET_SIZE(starts); i++) {
-        if (!PyBytes_Check(PyList_GET_ITEM(starts, i))) {
-            PyErr_SetString(PyExc_TypeError, "segment starts must be bytes");
-            return NULL;
-        }
-    }
+    if (read_marks(&m, marks, PyTuple_GET_SIZE(slots)) < 0)
+        goto done;
     count = PyMem_Calloc((size_t)segments, sizeof *count);
     total = PyMem_Calloc((size_t)segments, sizeof *total);
+    ranks = PyMem_Calloc((size_t)m.width + 1, sizeof *ranks);
+    values = PyMem_Calloc((size_t)m.width + 1, sizeof *values);
     deferred = PyList_New(0);
     iter = PyObject_GetIter(rows);
-    if (count == NULL || total == NULL || deferred == NULL || iter == NULL
-        || reserve(&b, 1024) < 0) {
+    if (count == NULL || total == NULL || ranks == NULL || values == NULL || deferred == NULL
+        || iter == NULL || reserve(&b, 1024) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
     }
     while ((row = PyIter_Next(iter)) != NULL) {
-        PyObject *kind, *value;
-        int ok = 0;
-        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) <= key + 1) {
+        int ok;
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 1) {
             Py_DECREF(row);
-            PyErr_SetString(PyExc_TypeError, "rows must be tuples holding the key");
+            PyErr_SetString(PyExc_TypeError, "rows must be tuples (rowid first)");
             goto done;
         }
-        kind = PyTuple_GET_ITEM(row, key);
-        value = PyTuple_GET_ITEM(row, key + 1);
-        if (is_text_kind(kind) && PyBytes_Check(value)) {
-            /* a key that is not UTF-8 does not convert: Python sets its row aside */
-            PyObject *decoded = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value),
-                                                     PyBytes_GET_SIZE(value), "strict");
-            ok = decoded != NULL;
-            Py_XDECREF(decoded);
-            if (!ok) {
-                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                    Py_DECREF(row);
-                    goto done;
-                }
-                PyErr_Clear();
-            }
+        ok = read_key(row, slots, ranks, values);
+        if (ok > 0 && rejected != Py_None) {
+            int found = PySet_Contains(rejected, PyTuple_GET_ITEM(row, 0));
+            ok = found < 0 ? -1 : !found;
         }
-        if (ok) {
-            if (rejected != Py_None) {
-                int found = PySet_Contains(rejected, PyTuple_GET_ITEM(row, 0));
-                if (found < 0) {
-                    Py_DECREF(row);
-                    goto done;
-                }
-                ok = !found;
-            }
-            if (ok)
-                ok = assemble(scratch, &b, row, ops, json, width, reject);
-        }
+        if (ok > 0)
+            ok = assemble(scratch, &b, row, ops, json, width, reject);
         if (ok < 0) {
             Py_DECREF(row);
             goto done;
@@ -878,15 +978,18 @@ static PyObject *sums(PyObject *module, PyObject *args)
         } else {
             unsigned char digest[16];
             uint64_t h = 0;
-            Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
-            const char *k = PyBytes_AS_STRING(value);
-            Py_ssize_t k_size = PyBytes_GET_SIZE(value);
+            Py_ssize_t lo = 0, hi = m.count;
             md5_digest((const unsigned char *)b.data, b.size, digest);
             for (i = 0; i < 8; i++)
                 h = h << 8 | digest[i];
-            while (lo < hi) {  /* bisect_right: the starts <= key */
+            while (lo < hi) {  /* bisect_right: the marks <= key */
                 Py_ssize_t mid = (lo + hi) / 2;
-                if (bytes_le(PyList_GET_ITEM(starts, mid), k, k_size))
+                int c = key_cmp(&m, mid, ranks, values);
+                if (c == -2) {
+                    Py_DECREF(row);
+                    goto done;
+                }
+                if (c >= 0)
                     lo = mid + 1;
                 else
                     hi = mid;
@@ -934,6 +1037,10 @@ done:
     Py_XDECREF(totals);
     PyMem_Free(count);
     PyMem_Free(total);
+    PyMem_Free(ranks);
+    PyMem_Free(values);
+    PyMem_Free(m.ranks);
+    PyMem_Free(m.values);
     PyMem_Free(b.data);
     return out;
 }

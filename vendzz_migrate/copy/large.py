@@ -4,10 +4,15 @@ A copy reader refuses any string or blob over :data:`LARGE_BYTES` (SQLite's leng
 :func:`bound`), so the fast path's line of such a row (the blob as hex, twice its size, built
 by SQLite, copied by Python) is never made: the unit's scan stops with "string or blob too
 big" and the unit is sent again row by row (:func:`unit_rows`). A row that holds a large value
-goes field by field: small values as usual, a large blob (``convert: bytes``) or plain text
-read from SQLite in :data:`CHUNK` pieces (incremental blob I/O) and written to COPY as they
-come, so memory holds a few chunks, whatever the value's size. Other large values (JSON, a
-length-checked varchar) are read whole, with the limit lifted for that one value.
+goes field by field: small values as usual, a large blob (``convert: bytes``), text (plain, or
+a ``varchar(n)``: its characters counted on the way) or a JSON object or array (sent as it is,
+as the fast path does: PostgreSQL's jsonb input validates it) read from SQLite in pieces and
+written to COPY as they come. A rowid table's value is read by incremental blob I/O in
+:data:`CHUNK` pieces, so memory holds a few chunks; a WITHOUT ROWID table has no rowid to open
+a blob by, so each :data:`KEYED_CHUNK` piece is a ``substr()`` by key, for which SQLite loads
+the value (the value's size, once at a time, never a multiple of it). Other large values (JSON
+that is not an object or array, or that Python must validate to apply ``on_error``; text of a
+file not stored as UTF-8) are read whole, with the limit lifted for that one value.
 """
 
 from __future__ import annotations
@@ -27,10 +32,28 @@ from vendzz_migrate.typemap.values import Raw
 # (64 kB), so that such a value always overflows its page, where typeof() does not load it
 LARGE_BYTES = 16 << 20
 CHUNK = 1 << 20
+KEYED_CHUNK = 4 << 20  # each piece of a WITHOUT ROWID value loads the whole value: fewer, larger
 _DEFAULT_LIMIT = 1_000_000_000  # SQLite's default SQLITE_LIMIT_LENGTH
 
 Write = Callable[[bytes], None]
 Field = bytes | Callable[[Write], None]  # a finished field, or one that writes itself
+
+
+class Row(NamedTuple):
+    """Where one row is: its rowid (incremental blob I/O), or only its key (WITHOUT ROWID)."""
+
+    table: str
+    where: str
+    params: list[Any]
+    rowid: int | None
+
+
+def _locate(plan: TablePlan, key: Any) -> Row:
+    """The row of a key as :func:`reader.unit_rows` yields it (a rowid, or a KeyTuple)."""
+    if plan.table.without_rowid:
+        where, params = reader.key_clause(plan.keys, reader.to_key(key))
+        return Row(plan.table.name, where, params, None)
+    return Row(plan.table.name, f"{plan.rowid} = ?", [key], key)
 
 
 class Refused(NamedTuple):
@@ -60,24 +83,12 @@ def unbounded(conn: sqlite3.Connection) -> Iterator[None]:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
 
 
-def streamable(plan: TablePlan) -> bool:
-    """Row by row needs rowids (incremental blob I/O reads a value by rowid)."""
-    return not plan.table.without_rowid
-
-
 def unit_rows(
     conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]
 ) -> Iterator[tuple[Any, bytes | list[Field] | Refused | None]]:
     """What :func:`reader.unit_rows` yields, row by row: (rowid, COPY line, or None for the
-    slow path), or for a row holding a large value (rowid, its fields or why it is refused)."""
-    rowid = plan.keys[0]
-    keys = [
-        k
-        for (k,) in conn.execute(
-            f"SELECT {rowid} FROM {qi(plan.table.name)} WHERE {where} ORDER BY {rowid}", params
-        )
-    ]
-    for key in keys:
+    slow path), or for a row holding a large value (key, its fields or why it is refused)."""
+    for key in _keys(conn, plan, where, params):
         one_where, one_params = reader.key_clause(plan.keys, reader.to_key(key))
         try:
             row = list(reader.unit_rows(conn, plan, one_where, one_params))
@@ -93,16 +104,35 @@ def unit_rows(
             yield row[0]
 
 
-def fields(conn: sqlite3.Connection, plan: TablePlan, rowid: int) -> list[Field]:
+def _keys(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]) -> list[Any]:
+    """The keys of the range in key order, as :func:`reader.unit_rows` yields them."""
+    table = qi(plan.table.name)
+    if not plan.table.without_rowid:
+        rowid = plan.keys[0]
+        sql = f"SELECT {rowid} FROM {table} WHERE {where} ORDER BY {rowid}"
+        return [k for (k,) in conn.execute(sql, params)]
+    typed = ", ".join(f"typeof({qi(k)}), {qi(k)}" for k in plan.keys)
+    order = ", ".join(qi(k) for k in plan.keys)
+    rows = conn.execute(f"SELECT {typed} FROM {table} WHERE {where} ORDER BY {order}", params)
+    return [reader.to_key(_raws(row)) for row in rows]
+
+
+def _raws(row: tuple[Any, ...]) -> tuple[Raw, ...]:
+    pairs = zip(row[::2], row[1::2], strict=True)
+    return tuple(Raw(k.decode() if isinstance(k, bytes) else k, v) for k, v in pairs)
+
+
+def fields(conn: sqlite3.Connection, plan: TablePlan, key: Any) -> list[Field]:
     """The COPY fields of one row, large values as writers. A value the slow path's rules
     reject raises :class:`_Refusal` (a large text is checked whole, in chunks, before
     anything is written)."""
     from vendzz_migrate.copy.unit import slow_field
 
+    row = _locate(plan, key)
     out: list[Field] = []
     for col in plan.columns:
         try:
-            out.append(_field(conn, plan, rowid, col.source, col.conversion, slow_field))
+            out.append(_field(conn, plan, row, col.source, col.conversion, slow_field))
         except Reject as rej:
             raise _Refusal(Refused(col.source, rej.reason)) from None
     return out
@@ -117,37 +147,48 @@ class _Refusal(Exception):
 def _field(
     conn: sqlite3.Connection,
     plan: TablePlan,
-    rowid: int,
+    row: Row,
     column: str,
     conv: Any,
     slow_field: Callable[..., tuple[str, bool]],
 ) -> Field:
-    table = plan.table.name
-    (kind,) = conn.execute(
-        f"SELECT typeof({qi(column)}) FROM {qi(table)} WHERE rowid = ?", (rowid,)
-    ).fetchone()
+    (kind,) = _one(conn, row, f"typeof({qi(column)})")
     kind = kind.decode() if isinstance(kind, bytes) else kind
-    size = _size(conn, table, column, rowid) if kind in ("text", "blob") else 0
+    size = _size(conn, row, column, kind) if kind in ("text", "blob") else 0
     if size > LARGE_BYTES and kind == "blob" and conv.kind is Kind.BYTES:
-        return _hex_writer(conn, table, column, rowid)
-    if (
-        size > LARGE_BYTES
-        and kind == "text"
-        and conv.kind is Kind.TEXT
-        and getattr(conv, "max_length", None) is None
-    ):
-        try:
-            _check_text(conn, table, column, rowid)
-        except Reject:
-            if conv.on_error is OnError.NULL:
-                return b"\\N"
-            raise
-        return _text_writer(conn, table, column, rowid)
+        return _hex_writer(conn, row, column)
+    if size > LARGE_BYTES and kind == "text" and _utf8(conn):
+        writer = _text_field(conn, row, column, conv)
+        if writer is not None:
+            return writer
     with unbounded(conn):
-        (value,) = conn.execute(
-            f"SELECT {qi(column)} FROM {qi(table)} WHERE rowid = ?", (rowid,)
-        ).fetchone()
+        (value,) = _one(conn, row, qi(column))
     return slow_field(plan, column, conv, Raw(kind, value))[0].encode()
+
+
+def _text_field(conn: sqlite3.Connection, row: Row, column: str, conv: Any) -> Field | None:
+    """A large text streamed as it is, when the slow path would send it unchanged: plain
+    text or a ``varchar(n)`` (checked: UTF-8, no NUL, at most n characters), or a JSON
+    object or array as the fast path sends it (see ``JsonConversion.ok_sql``: PostgreSQL's
+    jsonb input validates it; one holding a tab goes to Python there, which matters only
+    when ``on_error`` would keep an invalid one). None: read it whole."""
+    if conv.kind is Kind.JSON:
+        if next(_chunks(conn, row, column, size=1), b"") not in (b"{", b"["):
+            return None
+    elif conv.kind is not Kind.TEXT:
+        return None
+    try:
+        characters, tabs = _check_text(conn, row, column)
+        limit = getattr(conv, "max_length", None)
+        if limit is not None and characters > limit:
+            raise Reject(f"text of {characters} characters is longer than {conv.pg_type}")
+    except Reject:
+        if conv.on_error is OnError.NULL:
+            return b"\\N"
+        raise
+    if conv.kind is Kind.JSON and tabs and conv.on_error is not OnError.REJECT:
+        return None
+    return _text_writer(conn, row, column)
 
 
 def write_row(write: Write, row: list[Field]) -> None:
@@ -161,48 +202,84 @@ def write_row(write: Write, row: list[Field]) -> None:
     write(b"\n")
 
 
-def _size(conn: sqlite3.Connection, table: str, column: str, rowid: int) -> int:
-    with conn.blobopen(table, column, rowid, readonly=True) as blob:
-        return len(blob)
+def _one(conn: sqlite3.Connection, row: Row, expr: str) -> tuple[Any, ...]:
+    found = conn.execute(f"SELECT {expr} FROM {qi(row.table)} WHERE {row.where}", row.params)
+    return tuple(found.fetchone())
 
 
-def _chunks(conn: sqlite3.Connection, table: str, column: str, rowid: int) -> Iterator[bytes]:
-    with conn.blobopen(table, column, rowid, readonly=True) as blob:
-        while chunk := blob.read(CHUNK):
-            yield chunk
+def _utf8(conn: sqlite3.Connection) -> bool:
+    """Whether text is stored as UTF-8: the bytes read in pieces are then the text's."""
+    found = conn.execute("PRAGMA encoding").fetchone()[0]
+    return (found.decode() if isinstance(found, bytes) else str(found)) == "UTF-8"
 
 
-def _hex_writer(
-    conn: sqlite3.Connection, table: str, column: str, rowid: int
-) -> Callable[[Write], None]:
+def _size(conn: sqlite3.Connection, row: Row, column: str, kind: str) -> int:
+    if row.rowid is not None:
+        with conn.blobopen(row.table, column, row.rowid, readonly=True) as blob:
+            return len(blob)
+    if kind == "blob":  # length() of a blob does not load it
+        return int(_one(conn, row, f"length({qi(column)})")[0])
+    with unbounded(conn):  # a text's size in bytes: SQLite loads it (once)
+        return int(_one(conn, row, f"length(CAST({qi(column)} AS BLOB))")[0])
+
+
+def _chunks(
+    conn: sqlite3.Connection, row: Row, column: str, *, size: int | None = None
+) -> Iterator[bytes]:
+    """The value's bytes, a piece at a time (``size``: only the first piece, that long)."""
+    if row.rowid is not None:
+        with conn.blobopen(row.table, column, row.rowid, readonly=True) as blob:
+            while piece := blob.read(size or CHUNK):
+                yield piece
+                if size:
+                    return
+        return
+    # WITHOUT ROWID: no incremental blob I/O; substr() of the value, which SQLite loads whole
+    # for each piece (so: few pieces, and the limit lifted for each read only)
+    start, expr = 1, f"substr(CAST({qi(column)} AS BLOB), ?, ?)"
+    sql = f"SELECT {expr} FROM {qi(row.table)} WHERE {row.where}"
+    while True:
+        with unbounded(conn):
+            (piece,) = conn.execute(sql, [start, size or KEYED_CHUNK, *row.params]).fetchone()
+        if not piece:
+            return
+        yield piece
+        if size:
+            return
+        start += len(piece)
+
+
+def _hex_writer(conn: sqlite3.Connection, row: Row, column: str) -> Callable[[Write], None]:
     def write_hex(write: Write) -> None:
         write(b"\\\\x")  # bytea's hex input '\x...', its backslash escaped for COPY
-        for chunk in _chunks(conn, table, column, rowid):
+        for chunk in _chunks(conn, row, column):
             write(chunk.hex().upper().encode())
 
     return write_hex
 
 
-def _check_text(conn: sqlite3.Connection, table: str, column: str, rowid: int) -> None:
-    """What the slow path refuses in a text: invalid UTF-8, a NUL byte."""
+def _check_text(conn: sqlite3.Connection, row: Row, column: str) -> tuple[int, bool]:
+    """What the slow path refuses in a text: invalid UTF-8, a NUL byte; its characters, and
+    whether it holds a tab."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    done = 0
+    done = characters = 0
+    tabs = False
     try:
-        for chunk in _chunks(conn, table, column, rowid):
+        for chunk in _chunks(conn, row, column):
             if b"\x00" in chunk:
                 raise Reject("NUL byte in text (PostgreSQL text cannot hold it)")
-            decoder.decode(chunk)
+            tabs = tabs or b"\t" in chunk
+            characters += len(decoder.decode(chunk))
             done += len(chunk)
-        decoder.decode(b"", final=True)
+        characters += len(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         raise Reject(f"invalid UTF-8 at byte {done + exc.start}") from None
+    return characters, tabs
 
 
-def _text_writer(
-    conn: sqlite3.Connection, table: str, column: str, rowid: int
-) -> Callable[[Write], None]:
+def _text_writer(conn: sqlite3.Connection, row: Row, column: str) -> Callable[[Write], None]:
     def write_text(write: Write) -> None:
-        for chunk in _chunks(conn, table, column, rowid):
+        for chunk in _chunks(conn, row, column):
             write(
                 chunk.replace(b"\\", b"\\\\")
                 .replace(b"\n", b"\\n")

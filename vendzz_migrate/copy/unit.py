@@ -144,9 +144,6 @@ def _try_copy(
     except sqlite3.DataError as exc:
         if row_by_row or not large.too_big(exc):
             raise
-        if not large.streamable(plan):  # WITHOUT ROWID: no incremental I/O, read it whole
-            with large.unbounded(lite):
-                return _try_copy(pg, lite, plan, where, params, copy_sql, loaded)
         return _try_copy(pg, lite, plan, where, params, copy_sql, loaded, row_by_row=True)
     return attempt
 

@@ -119,7 +119,7 @@ def _set_aside(row: SrcRow, result: TableResult) -> bool:
     return False
 
 
-SourceSums = tuple[list[tuple[int, int]], list[SrcRow], int]  # see lite.segment_sums
+SourceSums = lite.Sums  # see lite.segment_sums
 Split = tuple[list[Bound], Callable[[], SourceSums]]  # segment starts, the source's sums
 
 
@@ -230,7 +230,7 @@ def _full(
             continue
         if key is None:
             assert not isinstance(raw, int)
-            row = lite.row_of(spec, raw)
+            row = lite.row_of(ctx.lite, spec, raw)
         else:
             row = lite.fetch(ctx.lite, spec, raw)
         if key is None:
@@ -269,7 +269,7 @@ def _report(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         diff = Difference(kind=DiffKind.MISSING, key=spec.key_dict(key), reason=row.failure)
         if ctx.show_values:
             found = lite.row_values(ctx.lite, spec, row.raw_key, row.rowid)
-            diff.source = _named(spec, _texts(found[1])) if found else None
+            diff.source = _named(spec, _texts(found[0])) if found else None
         result.add(diff)
     extra = sorted(tally.pg_only)
     shown = pgside.values_for(ctx.pg, spec, ctx.schema, extra[:DETAILED]) if ctx.show_values else {}
@@ -300,7 +300,7 @@ def _changed(ctx: Ctx, spec: Spec, result: TableResult, tally: Tally) -> None:
         diff = Difference(kind=DiffKind.CHANGED, key=spec.key_dict(key), reason=row.failure)
         if i < DETAILED:
             found = lite.row_values(ctx.lite, spec, row.raw_key, row.rowid)
-            _columns(ctx, spec, diff, found[1] if found else None, target.get(key))
+            _columns(ctx, spec, diff, found[0] if found else None, target.get(key))
         result.add(diff)
 
 

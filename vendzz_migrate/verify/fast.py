@@ -34,16 +34,17 @@ def c_sums(
     ops: tuple[tuple[int, Any], ...],
     json: tuple[bool, ...],
     width: int,
-    key: int,
-    starts: list[bytes],
+    key: tuple[int, ...],
+    marks: list[tuple[tuple[int, Any], ...]],
     rejected: set[int] | frozenset[int] | None,
     reject: type[Exception],
     segments: int,
 ) -> tuple[list[int], list[int], list[Any], int]:
-    """The per-row loop of :func:`vendzz_migrate.verify.lite.segment_sums` in C (see
+    """The fast tier of :func:`vendzz_migrate.verify.lite.segment_sums`, in C (see
     ``_speed.c``): (rows, sum of row hashes) per segment of the rows it took, the rows it left
-    to the Python loop, and how many it took."""
-    return _speed.sums(rows, ops, json, width, key, starts, rejected, reject, segments)
+    to the reference, and how many it took. ``key``: the key's typeof slots in the rows;
+    ``marks``: the segment starts as ``lite.order_key`` gives them."""
+    return _speed.sums(rows, ops, json, width, key, marks, rejected, reject, segments)
 
 
 def is_json(conv: Conversion) -> bool:

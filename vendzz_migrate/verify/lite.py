@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ from typing import Any
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import open_readonly, qi, source_error
 from vendzz_migrate.source.reader import key_clause, range_clause
-from vendzz_migrate.typemap.convert import LARGE_BLOB, Kind, Reject
+from vendzz_migrate.typemap.convert import Reject
 from vendzz_migrate.typemap.values import Raw
-from vendzz_migrate.verify import fast, litesql
-from vendzz_migrate.verify.canon import NULL, VALUE, row_bytes
+from vendzz_migrate.verify import blobs, fast, litesql
+from vendzz_migrate.verify.canon import NULL, VALUE
 from vendzz_migrate.verify.spec import Key, Spec, identity
 
 _KINDS = {b"null": "null", b"integer": "integer", b"real": "real", b"text": "text", b"blob": "blob"}
@@ -68,8 +68,12 @@ def _row_where(spec: Spec, rowid: int | None, key: tuple[Raw, ...] | None) -> tu
     return f"{spec.rowid} = ?", [rowid]
 
 
-def _select(spec: Spec, where: str, *, ordered: bool = True) -> str:
-    cols = ", ".join(f"typeof({qi(c.source)}), {qi(c.source)}" for c in spec.columns) or "NULL"
+def _select(spec: Spec, where: str, *, ordered: bool = True, streamed: bool = False) -> str:
+    """Whole rows: the rowid (NULL without one), then a typeof/value pair per column; with
+    ``streamed`` (every read of verify's), a large bytea value as a marker (see
+    :mod:`blobs`): such a row must go through :func:`_row` or :func:`row_values`."""
+    pairs = [blobs.pair_sql(spec, pos, streamed=streamed) for pos in range(len(spec.columns))]
+    cols = ", ".join(pairs) or "NULL"
     rowid = f"{spec.rowid}, " if spec.has_rowid else "NULL, "
     order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
     order_by = f" ORDER BY {order}" if ordered else ""
@@ -82,14 +86,14 @@ def rows(
     lo: tuple[Raw, ...] | None = None,
     hi: tuple[Raw, ...] | None = None,
 ) -> Iterator[SrcRow]:
-    """Every row of [lo, hi) in key order, hashed canonically."""
+    """Every row of [lo, hi) in key order, hashed canonically (the reference)."""
     where, params = (
         range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos else ("1", [])
     )
     try:
-        cursor = conn.execute(_select(spec, where), params)
+        cursor = conn.execute(_select(spec, where, streamed=True), params)
         for row in cursor:
-            yield _row(spec, row)
+            yield _row(conn, spec, row)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
 
@@ -98,58 +102,39 @@ def _raws(row: Sequence[Any], width: int) -> list[Raw]:
     return [Raw(_KINDS[row[1 + 2 * i]], row[2 + 2 * i]) for i in range(width)]
 
 
-def _row(spec: Spec, row: Sequence[Any]) -> SrcRow:
+def _row(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
+    """The reference: a row as read by ``_select`` (``streamed``), canonicalised value by
+    value, its large bytea values hashed from their bytes a piece at a time."""
     rowid = row[0]
+    row, large = blobs.set_apart(conn, spec, row)
     raw_key = tuple(Raw(_KINDS[row[1 + 2 * i]], row[2 + 2 * i]) for i in spec.key_pos)
     quarantined = None
-    if spec.rejects:
+    if spec.rejects:  # the identity holds key columns only: never a large value
         quarantined = identity(spec, _raws(row, len(spec.columns)), rowid)
         if quarantined not in spec.rejects:
             quarantined = None
-    large = _large_blobs(spec, row)
-    if large:  # canonicalised below as an empty blob, hashed from the value piece by piece
-        row = list(row)
-        for pos in large:
-            row[2 + 2 * pos] = b""
     values, failure = canonical(spec, row)
     key = _key(spec, values, row)
     digest = hashlib.md5(UNCONVERTIBLE).digest() if failure else row_digest(values, large)
     return SrcRow(key, raw_key, digest, rowid, quarantined, failure)
 
 
-def _large_blobs(spec: Spec, row: Sequence[Any]) -> dict[int, bytes]:
-    """Positions and values of the large blobs of bytea columns (see :func:`row_digest`)."""
-    found: dict[int, bytes] = {}
-    for pos, col in enumerate(spec.columns):
-        kind, value = row[1 + 2 * pos], row[2 + 2 * pos]
-        if (
-            kind == b"blob"
-            and len(value) > LARGE_BLOB
-            and col.conversion.kind is Kind.BYTES
-            and spec.pg_types[pos] == "bytea"
-            and pos not in spec.key_pos
-        ):
-            found[pos] = value
-    return found
-
-
-def row_digest(values: list[bytes | None], large: dict[int, bytes] | None = None) -> bytes:
-    """md5 of :func:`row_bytes` without joining them (a large value is not copied again);
-    ``large`` blobs (their canonical value, lowercase hex, stands empty in ``values``) are
-    hashed from their bytes, a piece at a time."""
+def row_digest(values: list[bytes | None], large: dict[int, blobs.Pieces] | None = None) -> bytes:
+    """md5 of :func:`canon.row_bytes` without joining them (a large value is not copied
+    again); ``large`` values (their canonical value, lowercase hex, stands empty in
+    ``values``) are hashed from their bytes, a piece at a time (see :mod:`blobs`)."""
     md5 = hashlib.md5()
     for pos, value in enumerate(values):
         if value is None:
             md5.update(NULL)
             continue
         md5.update(VALUE)
-        blob = large.get(pos) if large else None
-        if blob is None:
+        pieces = large.get(pos) if large else None
+        if pieces is None:
             md5.update(value)
             continue
-        view = memoryview(blob)
-        for start in range(0, len(view), LARGE_BLOB):
-            md5.update(binascii.hexlify(view[start : start + LARGE_BLOB]))
+        for piece in pieces:
+            md5.update(binascii.hexlify(piece))
     return md5.digest()
 
 
@@ -160,6 +145,10 @@ def order_key(pairs: Sequence[tuple[bytes, Any]]) -> tuple[tuple[int, Any], ...]
     """A non-NULL key as read, in SQLite's BINARY order: numbers, then text by bytes (which is
     PostgreSQL's COLLATE "C"), then blobs."""
     return tuple((_RANK[kind], value) for kind, value in pairs)
+
+
+def _order(row: SrcRow) -> tuple[tuple[int, Any], ...]:
+    return order_key([(_KIND_OF[r.kind], r.value) for r in row.raw_key])
 
 
 def splittable(spec: Spec) -> bool:
@@ -179,189 +168,132 @@ def rowid_ranges(conn: sqlite3.Connection, spec: Spec, parts: int) -> list[tuple
     return [(lo, min(lo + step, high + 1)) for lo in range(low, high + 1, step)]
 
 
-def _in_range(spec: Spec, sql: str, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
+def _rowid_where(spec: Spec, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
     if rowids is None:
-        return sql, ()
-    return f"{sql} WHERE {spec.rowid} >= ? AND {spec.rowid} < ?", rowids
+        return "1", ()
+    return f"{spec.rowid} >= ? AND {spec.rowid} < ?", rowids
+
+
+def _in_range(spec: Spec, sql: str, rowids: tuple[int, int] | None) -> tuple[str, tuple[int, ...]]:
+    where, params = _rowid_where(spec, rowids)
+    return f"{sql} WHERE {where}", params
+
+
+Sums = tuple[list[tuple[int, int]], list[SrcRow], int]
 
 
 def segment_sums(
     conn: sqlite3.Connection, spec: Spec, starts: list[Bound], rowids: tuple[int, int] | None = None
-) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
+) -> Sums:
     """One pass: (rows, sum of row hashes) per segment, the rows set aside (quarantined, or
     without a usable key) and the number of rows read; only rowids in [lo, hi) with
     ``rowids`` (see :func:`splittable`).
 
     The table is read in storage order (no index walk) and each row's segment is found by
-    bisecting the segment starts in key order; SQLite builds the simple values' canonical
-    pieces itself (see :mod:`litesql`)."""
-    if spec.rejects and spec.reject_rowids is None:
-        assert rowids is None, "rowid ranges need rejects told apart by rowid"
-        return _python_segment_sums(conn, spec, starts)
-    plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
-    sql, params = _in_range(spec, plan.sql, rowids)
+    bisecting the segment starts in key order. Two tiers: the fast one (SQLite builds the
+    simple values' canonical pieces, see :mod:`litesql`; the C row loop assembles, hashes
+    and counts them, see ``_speed.c``), and the reference (:func:`_row`), which takes every
+    row the fast tier is unsure of, and every row without the C extension or of a table
+    whose rejects cannot be told apart by rowid (WITHOUT ROWID)."""
     marks = [order_key([(_KIND_OF[r.kind], r.value) for r in raw]) for _, raw in starts]
     if marks != sorted(marks):
         raise ValueError("segment starts must be in key order (see bounds())")
-    counts, totals = [0] * (len(starts) + 1), [0] * (len(starts) + 1)
-    aside: list[SrcRow] = []
-    slots = plan.key_slots
-    one = slots[0] if len(slots) == 1 else None
-    texts = (
-        [m[0][1] for m in marks] if one is not None and all(m[0][0] == 2 for m in marks) else None
-    )
-    rejected = spec.reject_rowids if spec.rejects else None
-    md5, from_bytes, assemble, bisect = hashlib.md5, int.from_bytes, litesql.assemble, bisect_right
-    read = 0
+    tally = _Tally(marks)
     try:
-        rows: Iterable[Any] = conn.execute(sql, params)
-        if texts is not None and one is not None and fast.has_sums:
-            # the usual table (a text key): the loop below in C, but for the rows it defers
-            counts, totals, rows, read = fast.c_sums(
-                rows,
-                plan.ops,
-                plan.json,
-                plan.width,
-                one,
-                texts,
-                rejected or None,
-                Reject,
-                len(counts),
-            )
-        for row in rows:
-            read += 1
-            data = assemble(plan, row)
-            if (
-                data is None
-                or (rejected and row[0] in rejected)
-                or (
-                    row[one + 1] is None
-                    if one is not None
-                    else any(row[s + 1] is None for s in slots)
-                )
-                or not _utf8_keys(plan, row)
-            ):
-                found = _full_row(conn, spec, row[0], litesql.raw_key(plan, row))
-                if found.identity is not None or found.key is None:
-                    aside.append(found)
-                    continue
-                h = found.h64
-            else:
-                h = from_bytes(md5(data).digest()[:8], "big", signed=True)
-            if texts is not None and one is not None and row[one] == b"text":
-                seg = bisect(texts, row[one + 1])
-            else:
-                seg = bisect(marks, order_key(litesql.raw_key(plan, row)))
-            counts[seg] += 1
-            totals[seg] += h
+        if fast.has_sums and not (spec.rejects and spec.reject_rowids is None):
+            _fast_sums(conn, spec, rowids, tally)
+        else:
+            assert rowids is None or spec.has_rowid, "rowid ranges need rowids"
+            where, params = _rowid_where(spec, rowids)
+            for row in conn.execute(_select(spec, where, ordered=False, streamed=True), params):
+                tally.add(_row(conn, spec, row))
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
-    return list(zip(counts, totals, strict=True)), aside, read
+    return list(zip(tally.counts, tally.totals, strict=True)), tally.aside, tally.read
 
 
-def _utf8_keys(plan: litesql.RowPlan, row: Sequence[Any]) -> bool:
-    """Whether every text key value of the row is UTF-8: a key that is not does not convert,
-    and its row must be set aside (the drill-down of a segment skips rows without a key)."""
-    for slot in plan.key_slots:
-        if row[slot] == b"text":
-            try:
-                row[slot + 1].decode("utf-8")
-            except UnicodeDecodeError:
-                return False
-    return True
+class _Tally:
+    """Rows and sums per segment (the segments begin at ``marks``), and the rows set aside."""
+
+    def __init__(self, marks: list[tuple[tuple[int, Any], ...]]) -> None:
+        self.marks = marks
+        self.counts, self.totals = [0] * (len(marks) + 1), [0] * (len(marks) + 1)
+        self.aside: list[SrcRow] = []
+        self.read = 0
+
+    def add(self, row: SrcRow) -> None:
+        self.read += 1
+        if row.identity is not None or row.key is None:
+            self.aside.append(row)
+            return
+        seg = bisect_right(self.marks, _order(row)) if self.marks else 0
+        self.counts[seg] += 1
+        self.totals[seg] += row.h64
 
 
-def _python_segment_sums(
-    conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
-) -> tuple[list[tuple[int, int]], list[SrcRow], int]:
-    """segment_sums in key order, every row through Python: for a table whose rejects cannot
-    be told apart by rowid (WITHOUT ROWID), each row's identity is checked."""
-    sums = [(0, 0)] * (len(starts) + 1)
-    aside: list[SrcRow] = []
-    read = 0
-    for seg, rows in _segment_rows(conn, spec, starts):
-        read += len(rows)
-        _, n, total, found = hash_segment(spec, seg, rows)
-        sums[seg] = (n, total)
-        aside.extend(found)
-    return sums, aside, read
+def _fast_sums(
+    conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None, tally: _Tally
+) -> None:
+    """The fast tier: the C row loop over SQLite's pieces; the rows it defers (a value it is
+    unsure of, a NULL or non-UTF-8 key, a quarantined rowid) go to the reference, by rowid
+    (or by key without one)."""
+    plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
+    sql, params = _in_range(spec, plan.sql, rowids)
+    counts, totals, deferred, read = fast.c_sums(
+        conn.execute(sql, params),
+        plan.ops,
+        plan.json,
+        plan.width,
+        plan.key_slots,
+        tally.marks,
+        spec.reject_rowids if spec.rejects else None,
+        Reject,
+        len(tally.counts),
+    )
+    tally.counts, tally.totals, tally.read = counts, totals, read
+    for row in deferred:
+        tally.add(_full_row(conn, spec, row[0], litesql.raw_key(plan, row)))
 
 
 def _full_row(
     conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
 ) -> SrcRow:
-    return _row(spec, _as_read(conn, spec, rowid, raw))
+    return _row(conn, spec, _as_read(conn, spec, rowid, raw))
 
 
 def _as_read(
     conn: sqlite3.Connection, spec: Spec, rowid: int | None, raw: Sequence[Any]
 ) -> Sequence[Any]:
-    """One row in the layout of ``_select``, by rowid (or by key without one)."""
+    """One row in the layout of ``_select`` (``streamed``), by rowid (or by key without one)."""
     key = None if rowid is not None else tuple(Raw(_KINDS[k], v) for k, v in raw)
     where, params = _row_where(spec, rowid, key)
-    found = conn.execute(_select(spec, where), params).fetchone()
+    found = conn.execute(_select(spec, where, streamed=True), params).fetchone()
     if found is None:
         raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
     return found  # type: ignore[no-any-return]
-
-
-def _segment_rows(
-    conn: sqlite3.Connection, spec: Spec, starts: list[Bound]
-) -> Iterator[tuple[int, list[Any]]]:
-    marks = [tuple((_KIND_OF[r.kind], r.value) for r in raw) for _, raw in starts]
-    cols = [(1 + 2 * p, 2 + 2 * p) for p in spec.key_pos]
-    seg, rows = 0, list[Any]()
-    try:
-        for row in conn.execute(_select(spec, "1")):
-            if seg < len(marks) and tuple((row[k], row[v]) for k, v in cols) == marks[seg]:
-                yield seg, rows
-                seg, rows = seg + 1, []
-            rows.append(row)
-    except sqlite3.Error as exc:
-        raise SourceError(f"reading {spec.name}: {exc}") from None
-    yield seg, rows
-
-
-def hash_segment(spec: Spec, seg: int, rows: list[Any]) -> tuple[int, int, int, list[SrcRow]]:
-    """(segment, rows, sum of row hashes, rows set aside) of one segment's rows as read."""
-    aside: list[SrcRow] = []
-    md5, from_bytes = hashlib.md5, int.from_bytes
-    count = total = 0
-    for row in rows:
-        values, failure = canonical(spec, row)
-        if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
-            found = _row(spec, row)
-            if found.identity is not None or found.key is None:
-                aside.append(found)
-                continue
-        data = UNCONVERTIBLE if failure else row_bytes(values)
-        count += 1
-        total += from_bytes(md5(data).digest()[:8], "big", signed=True)
-    return seg, count, total, aside
 
 
 RawPairs = tuple[tuple[bytes, Any], ...]  # the key as read: (typeof, value) per key column
 # (canonical key, md5 of the canonical row, where to read the row again: its rowid, or its key
 # as read in a WITHOUT ROWID table), or (None, b"", the row as read) for a closer look
 Digest = tuple[Key | None, bytes, int | Sequence[Any] | RawPairs]
-BATCH = 10_000
 
 
 def digests(
     conn: sqlite3.Connection, spec: Spec, rowids: tuple[int, int] | None = None
 ) -> Iterator[Digest]:
     """Every row in storage order as a :data:`Digest`; a row that needs a closer look
-    (quarantined, unconvertible: see :func:`row_of`) comes whole; only rowids in [lo, hi)
-    with ``rowids``."""
+    (quarantined, unconvertible: see :func:`row_of`) comes as read (``_select``,
+    ``streamed``); only rowids in [lo, hi) with ``rowids``."""
     try:
         if not spec.rejects or spec.reject_rowids is not None:
             plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
             yield from _sql_digests(conn, spec, plan, rowids)
             return
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
-        cursor = conn.execute(_select(spec, "1", ordered=False))
-        while batch := cursor.fetchmany(BATCH):
-            yield from digest_batch(spec, batch)
+        # every row's identity is checked (WITHOUT ROWID rejects): each one as read
+        for row in conn.execute(_select(spec, "1", ordered=False, streamed=True)):
+            yield None, b"", row
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
 
@@ -382,30 +314,17 @@ def _sql_digests(
         yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
 
 
-def digest_batch(spec: Spec, rows: list[Any]) -> list[Digest]:
-    out: list[Digest] = []
-    md5 = hashlib.md5
-    for row in rows:
-        values, failure = canonical(spec, row)
-        if failure or spec.rejects or any(values[p] is None for p in spec.key_pos):
-            out.append((None, b"", row))
-            continue
-        key = tuple(values[p].decode("utf-8") for p in spec.key_pos)  # type: ignore[union-attr]
-        raw = tuple((row[1 + 2 * p], row[2 + 2 * p]) for p in spec.key_pos)
-        out.append((key, md5(row_bytes(values)).digest(), raw))
-    return out
-
-
-def row_of(spec: Spec, row: Sequence[Any]) -> SrcRow:
-    """The full :class:`SrcRow` of a row as read."""
-    return _row(spec, row)
+def row_of(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
+    """The full :class:`SrcRow` of a row as read (``_select``, ``streamed``), on the reader
+    that read it (its large values are read again from it)."""
+    return _row(conn, spec, row)
 
 
 def fetch(conn: sqlite3.Connection, spec: Spec, where: int | Sequence[Any]) -> SrcRow:
     """The full :class:`SrcRow` of one row, by rowid or by its key as read (point query)."""
     if isinstance(where, int):
-        return _row(spec, _as_read(conn, spec, where, ()))
-    return _row(spec, _as_read(conn, spec, None, where))
+        return _full_row(conn, spec, where, ())
+    return _full_row(conn, spec, None, where)
 
 
 def canonical(spec: Spec, row: Sequence[Any]) -> tuple[list[bytes | None], str | None]:
@@ -509,14 +428,19 @@ def _sampled_keys(
 
 def row_values(
     conn: sqlite3.Connection, spec: Spec, raw_key: tuple[Raw, ...] | None, rowid: int | None
-) -> tuple[list[Raw], list[bytes | None], str | None] | None:
-    """One row's raw and canonical values, by key (or rowid); None when it is gone."""
+) -> tuple[list[bytes | None], str | None] | None:
+    """One row's canonical values (a large bytea value as its size and md5: see
+    :func:`blobs.shown`), by key (or rowid); None when it is gone."""
     where, params = _row_where(spec, rowid, raw_key)
-    found = conn.execute(_select(spec, where), params).fetchone()
+    found = conn.execute(_select(spec, where, streamed=True), params).fetchone()
     if found is None:
         return None
-    values, failure = canonical(spec, found)
-    return _raws(found, len(spec.columns)), values, failure
+    row, large = blobs.set_apart(conn, spec, found)
+    values, failure = canonical(spec, row)
+    for pos, pieces in large.items():
+        if pos < len(values):  # not past the value that failed
+            values[pos] = blobs.shown(pieces)
+    return values, failure
 
 
 def count(conn: sqlite3.Connection, spec: Spec) -> int:

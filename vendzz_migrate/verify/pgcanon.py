@@ -10,13 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vendzz_migrate.pg import ident
-from vendzz_migrate.typemap.convert import Kind, kind_for, make
+from vendzz_migrate.typemap.convert import LARGE_BLOB, Kind, kind_for, make
 
 
 def value_sql(column: str, pg_type: str) -> str:
     """Canonical text of one column (NULL stays NULL), by the conversion of its real type's
     kind (``Conversion.pg_canon_sql``)."""
     return make(kind_for(pg_type), pg_type).pg_canon_sql(ident(column))
+
+
+def shown_sql(column: str, pg_type: str) -> str:
+    """A column as the differing columns of a changed row compare and show it: its canonical
+    text, but a bytea value over LARGE_BLOB as its size and the md5 of its bytes (the SQLite
+    side's ``blobs.shown``), not 2 MB of hex per MB fetched."""
+    value = value_sql(column, pg_type)
+    if kind_for(pg_type) is not Kind.BYTES:
+        return value
+    c = ident(column)
+    return (
+        f"CASE WHEN length({c}) > {LARGE_BLOB} THEN '<' || length({c}) || ' bytes, md5 '"
+        f" || md5({c}) || '>' ELSE {value} END"
+    )
 
 
 # constants (folded when the query is planned), whatever standard_conforming_strings says

@@ -167,15 +167,20 @@ def range_rows(
     return out
 
 
+def _shown(spec: Spec) -> list[str]:
+    return [
+        pgcanon.shown_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
+    ]
+
+
 def values_for(
     conn: psycopg.Connection, spec: Spec, schema: str, keys: list[Key]
 ) -> dict[Key, list[str | None]]:
-    """Canonical values of the rows with these keys."""
+    """Canonical values of the rows with these keys (a large bytea value as its size and md5:
+    see ``pgcanon.shown_sql``)."""
     if not keys:
         return {}
-    exprs = [
-        pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
-    ]
+    exprs = _shown(spec)
     cols = "(" + ", ".join(_keys(spec)) + ")"
     width = len(spec.key_pos)
     out: dict[Key, list[str | None]] = {}
@@ -207,9 +212,7 @@ def multiset(
 def ctid_values(
     conn: psycopg.Connection, spec: Spec, schema: str, ctid: str
 ) -> list[str | None] | None:
-    exprs = [
-        pgcanon.value_sql(c.target, t) for c, t in zip(spec.columns, spec.pg_types, strict=True)
-    ]
+    exprs = _shown(spec)
     rows = _run(
         conn,
         f"SELECT {', '.join(exprs) or 'NULL'} FROM"
