@@ -15,9 +15,9 @@ PostgreSQL share the same cores, so these are figures of this machine, not of th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.examples.service.helpers import redis_server  # noqa: E402
+from tests.support import free_port  # noqa: E402
 from vendzz_migrate import loadtest  # noqa: E402
 from vendzz_migrate.errors import TargetsMissed  # noqa: E402
 from vendzz_migrate.monitor.durations import parse_duration  # noqa: E402
@@ -38,10 +40,11 @@ from vendzz_migrate.monitor.durations import parse_duration  # noqa: E402
 BASE_PG = os.environ.get("VENDZZ_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def drop_database(dbname: str) -> None:
+    import psycopg
+
+    with psycopg.connect(BASE_PG, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -179,28 +182,14 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="vz-bench-lt-"))
     dbname = f"vz_bench_lt_{uuid.uuid4().hex[:8]}"
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        redis_url = stack.enter_context(redis_server(work / "redis"))
         db = work / "vendzz.db"
         generate(db, rows=args.rows, seed=7, clean=True)
         with psycopg.connect(BASE_PG, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
+        stack.callback(drop_database, dbname)
         pg_url = with_db(BASE_PG, dbname)
         subprocess.run(
             [
@@ -223,17 +212,9 @@ def main() -> int:
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", flush=True)
             results["sqlite"].append(run_backend("sqlite", f"sqlite:///{db}", None, args))
-            results["pg+redis"].append(
-                run_backend("pg+redis", pg_url, f"redis://127.0.0.1:{redis_port}/0", args)
-            )
+            results["pg+redis"].append(run_backend("pg+redis", pg_url, redis_url, args))
         print(f"load after: {uptime()}")
         summary(results, args.users)
-    finally:
-        redis.terminate()
-        redis.wait(10)
-        with psycopg.connect(BASE_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -29,7 +29,7 @@ def is_transient(exc: BaseException) -> bool:
     import psycopg
     import redis.exceptions as rexc
 
-    from vendzz_migrate.pg.sqlstate import retryable
+    from vendzz_migrate.pg.failures import retryable
 
     if isinstance(exc, psycopg.Error):
         return retryable(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 
 import psycopg
@@ -11,8 +12,9 @@ import redis
 
 from tests.cache.cache_helpers import Cli, check_hash, check_json, rows
 from tests.cache.cache_servers import Servers
-from vendzz_migrate.cache import WarmOptions, warm
-from vendzz_migrate.settings import load_settings
+from vendzz_migrate import events
+from vendzz_migrate.cache import WarmOptions, load_spec, query, render, warm
+from vendzz_migrate.settings import Settings, load_settings
 
 USER_FIELDS_EXCLUDED = {"password", "refreshToken", "twoFactorSecret", "twoFactorBackupCodes",
                         "telegramBotToken"}  # fmt: skip
@@ -235,3 +237,80 @@ def test_rows_with_a_null_key_column_are_skipped_and_counted(
     client = redis.Redis.from_url(redis_url)
     assert client.dbsize() == 150
     assert client.get("n:u00002:Silva") == b"user2@example.com"
+
+
+def test_estimate_counts_the_rows_max_keys_keeps(cli: Cli, tmp_path: Path) -> None:
+    """Rows are counted unsorted when ``max_keys`` cuts nothing; when it cuts, the count is of
+    the rows the cut keeps (here 5 by id, 3 of them with a lastName, i.e. a key)."""
+    spec = tmp_path / "s.yaml"
+    cache = (
+        "  - name: {0}\n    key: '{0}:{{id}}:{{lastName}}'\n    encoding: text\n"
+        "    fields: [email]\n    query: SELECT * FROM users\n"
+        "    order_by: '\"id\" DESC'\n    max_keys: {1}\n"
+    )
+    spec.write_text("caches:\n" + cache.format("cut", 5) + cache.format("all", 1000))
+    code, out, err = cli("warm-cache", "--spec", str(spec), "--dry-run", "--json", "-")
+    assert code == 0, err
+    counts = {c["name"]: (c["rows"], c["keys"]) for c in json.loads(out)["caches"]}
+    assert counts == {"cut": (5, 3), "all": (300, 150)}
+
+
+def test_streams_fetch_a_small_first_batch_then_full_batches() -> None:
+    """Redis gets rows after 1,000 rendered, not a whole batch; later batches are full size."""
+    assert list(islice(render.ramp(5000), 6)) == [1000, 2000, 4000, 5000, 5000, 5000]
+    assert list(islice(render.ramp(500), 3)) == [500, 500, 500]
+
+
+def test_one_set_of_stream_connections_renders_every_cache(
+    vendzz_pg: str, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run opens ``streams`` + 1 PostgreSQL sessions, not ``streams`` more per cache (the
+    default spec writes four caches here)."""
+    opened: list[bool] = []
+    connect = query.connect
+
+    def counting(settings: Settings, *, raw: bool = False) -> query.PgConn:
+        opened.append(raw)
+        return connect(settings, raw=raw)
+
+    monkeypatch.setattr(query, "connect", counting)
+    settings = load_settings(database_url=vendzz_pg, redis_url=servers.standalone())
+    report = warm(WarmOptions.from_settings(settings))
+    assert [c.name for c in report.caches if c.status == "written"] == [
+        "quiz", "user", "plan", "quiz-analytics"
+    ]  # fmt: skip
+    assert opened == [False, True, True]
+
+
+@pytest.mark.parametrize("streams", [1, 2])
+def test_kept_stream_sessions_lost_between_caches_are_replaced(
+    vendzz_pg: str, servers: Servers, monkeypatch: pytest.MonkeyPatch, streams: int
+) -> None:
+    """The stream sessions kept after the first cache are terminated (as by a server restart):
+    the next cache opens new ones and every cache is written."""
+    opened: list[bool] = []
+    connect = query.connect
+
+    def counting(settings: Settings, *, raw: bool = False) -> query.PgConn:
+        opened.append(raw)
+        return connect(settings, raw=raw)
+
+    def kill_sessions_after_quiz(event: events.Event) -> None:
+        if event.kind == "progress" and event.fields == {"action": "finish", "task": "quiz"}:
+            with psycopg.connect(vendzz_pg, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+    monkeypatch.setattr(query, "connect", counting)
+    settings = load_settings(database_url=vendzz_pg, redis_url=servers.standalone())
+    spec = load_spec(None)
+    defaults = spec.defaults.model_copy(update={"streams": streams})
+    spec = spec.model_copy(update={"defaults": defaults})
+    opts = WarmOptions.from_settings(settings, spec=spec)
+    report = warm(opts, on_event=kill_sessions_after_quiz)
+    assert [c.name for c in report.caches if c.status == "written"] == [
+        "quiz", "user", "plan", "quiz-analytics"
+    ]  # fmt: skip
+    assert opened == [False] + [True] * 2 * streams

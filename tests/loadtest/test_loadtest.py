@@ -72,7 +72,8 @@ def test_short_stage_passes_with_json_junit_and_html(
     assert stage["measured_s"] <= 3.0  # the window ends with the stage
     assert "PASS" in result.output
     root = ET.parse(junit).getroot()
-    assert root.get("failures") == "0" and int(root.get("tests", "0")) >= 3
+    assert root.get("failures") == "0" and root.get("errors") == "0"
+    assert int(root.get("tests", "0")) == len(stage["verdicts"]) == len(list(root.iter("testcase")))
     page = (html / "index.html").read_text()
     plots = _plots(page)
     assert [title for title, _ in plots] == ["4 users: latency over time", "4 users: throughput"]

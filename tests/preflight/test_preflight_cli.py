@@ -110,6 +110,7 @@ def test_failing_checks_exit_10_and_junit_has_failures(env: dict[str, str], tmp_
     assert sum(int(s.get("tests", "0")) for s in root.iter("testsuite")) == int(
         root.get("tests", "0")
     )
+    assert int(root.get("tests", "0")) == len(list(root.iter("testcase")))
 
 
 def test_json_to_stdout_is_only_json_and_no_password_anywhere(env: dict[str, str]) -> None:

@@ -18,7 +18,9 @@ from vendzz_migrate.settings import Settings
 GIB = 1024**3
 
 
-def report(hostname: str, role: str, cores: int, ram_gb: int) -> PreflightReport:
+def report(
+    hostname: str, role: str, cores: int, ram_gb: int, profile: str = "production-1000"
+) -> PreflightReport:
     """A real report of injected host facts (host area only)."""
     facts = HostFacts(
         hostname=hostname,
@@ -30,7 +32,7 @@ def report(hostname: str, role: str, cores: int, ram_gb: int) -> PreflightReport
         nic_mbps=10000,
     )
     settings = Settings(database_url=None, redis_url=None)
-    return checked(settings, "production-1000", role=role, only=[Area.HOST], host=facts)
+    return checked(settings, profile, role=role, only=[Area.HOST], host=facts)
 
 
 def write(tmp_path: Path, name: str, rep: PreflightReport) -> Path:
@@ -140,6 +142,17 @@ def test_the_same_report_twice_is_refused_not_counted_twice(
     again = write(tmp_path, "pg-again.json", report("db-1", "postgres", 8, 32))
     labels = [i.label for i in merge([pg, again]).reports]
     assert labels == ["db-1/postgres:pg.json", "db-1/postgres:pg-again.json"]
+
+
+def test_reports_of_different_profiles_are_refused(
+    fleet_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A machine checked against dev in a production gate would pass it by a lower bar."""
+    lenient = write(tmp_path, "app-3.json", report("app-3", "app", 8, 16, profile="dev"))
+    with pytest.raises(ConfigError, match="different profiles"):
+        merge([fleet_files["app-1"], lenient])
+    code, _, stderr = invoke("--merge", str(fleet_files["app-1"]), str(lenient))
+    assert code == 4 and "app-3.json: dev" in stderr and "production-1000" in stderr
 
 
 @pytest.mark.parametrize(

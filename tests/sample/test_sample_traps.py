@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from tests.verify.helpers import is_utf8
 from vendzz_migrate.sample import TRAP_KINDS, SampleStats, Trap
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -156,14 +157,6 @@ def declared_length(conn: sqlite3.Connection, trap: Trap) -> int:
     return int(re.fullmatch(r"VARCHAR\((\d+)\)", declared).group(1))  # type: ignore[union-attr]
 
 
-def decodes(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def parses(raw: bytes) -> bool:
     try:
         json.loads(raw)
@@ -188,7 +181,7 @@ CHECKS: dict[str, Callable[[sqlite3.Connection, Trap, Cell], bool]] = {
     ),
     "int8_beyond_int4": lambda _c, _t, cell: cell[0] == "integer" and cell[1] > 2**31 - 1,
     "nul_byte": lambda _c, _t, cell: cell[0] == "text" and b"\x00" in cell[2],
-    "invalid_utf8": lambda _c, _t, cell: cell[0] == "text" and not decodes(cell[2]),
+    "invalid_utf8": lambda _c, _t, cell: cell[0] == "text" and not is_utf8(cell[2]),
     "varchar_overflow": lambda c, t, cell: len(cell[2].decode()) > declared_length(c, t),
     "double_encoded_json": lambda _c, _t, cell: (
         isinstance(inner := json.loads(cell[2]), str) and isinstance(json.loads(inner), list | dict)

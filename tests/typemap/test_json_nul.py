@@ -21,7 +21,7 @@ from vendzz_migrate.source.snapshot import open_readonly
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.typemap.conversions.jsonb import NUL_REASON
-from vendzz_migrate.typemap.convert import Kind, Reject, line_sql, make
+from vendzz_migrate.typemap.convert import Kind, Reject, finish_line, line_sql, make
 from vendzz_migrate.typemap.reverse import back
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify.model import DiffKind, Status
@@ -50,12 +50,15 @@ def test_json_keeps_the_document_verbatim() -> None:
 
 def test_the_fast_path_leaves_the_nul_escape_to_python() -> None:
     lite = sqlite3.connect(":memory:")
+    lite.text_factory = bytes
     lite.execute("CREATE TABLE t (j TEXT)")
     lite.executemany("INSERT INTO t VALUES (?)", [(NUL_DOC,), ('{"a":1}',), (ESCAPED,)])
-    for pg_type, claimed in (("jsonb", [False, True, False]), ("json", [True, True, True])):
-        line, _nulls = line_sql([("j", make(Kind.JSON, pg_type))])
-        found = [row[0] is not None for row in lite.execute(f"SELECT {line} FROM t")]
-        assert found == claimed, pg_type
+    line, nulls = line_sql([("j", make(Kind.JSON, "jsonb"))])
+    lines = [
+        finish_line(row[0], 1, row[1]) for row in lite.execute(f"SELECT {line}, {nulls} FROM t")
+    ]
+    # the \\u0000 escape (and a backslash before u0000, to be safe) go to Python
+    assert [x is not None for x in lines] == [False, True, False]
 
 
 @pytest.fixture(scope="module")

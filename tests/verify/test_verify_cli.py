@@ -62,12 +62,12 @@ def test_mismatch_exits_9_redacted_unless_show_values(
     assert users["differences"][-1]["key"] == {"id": key}
     assert users["differences"][-1]["columns"] == ["email"]
     assert [t["table"] for t in data["tables"]] == ["users", "quizzes"]
-    failed = [
-        c.get("name")
-        for c in ET.parse(junit).getroot().iter("testcase")
-        if c.find("failure") is not None
-    ]
+    root = ET.parse(junit).getroot()
+    failed = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
     assert failed == ["users"]
+    bad_checks = sum(c["status"] == "mismatch" for c in data["schema_checks"])
+    assert int(root.get("failures", "-1")) == 1 + bad_checks
+    assert int(root.get("tests", "-1")) == len(data["tables"]) + len(data["schema_checks"])
     code, out, _ = _invoke(
         str(dirty.path), "--target", copied, "--tables", "users", "--show-values", "--mode", "full"
     )

@@ -140,14 +140,19 @@ def check_columns(cache: CacheDef, template: KeyTemplate, columns: list[Column])
         raise ConfigError(f"cache {cache.name!r}: the query returns a column name twice")
 
 
-def base_query(cache: CacheDef, tiebreak: sql.Composable | None = None) -> sql.Composed:
+def base_query(
+    cache: CacheDef, tiebreak: sql.Composable | None = None, *, ordered: bool = True
+) -> sql.Composed:
     """The cache's rows (``order_by``, ``max_keys``). ``tiebreak`` (the key) makes the order
     total when ``max_keys`` cuts it: ties go to the smaller key, and every stream of a split
-    cache cuts the same rows."""
+    cache cuts the same rows. ``ordered=False``: every row of the query, in no order (no sort:
+    for counting)."""
     from psycopg import sql
 
     text = (cache.query or "").strip().rstrip(";").strip()
     parts = [sql.SQL("SELECT * FROM ({}\n) AS q").format(sql.SQL(text))]
+    if not ordered:
+        return parts[0]
     order: list[sql.Composable] = [sql.SQL(cache.order_by)] if cache.order_by else []
     if cache.max_keys and tiebreak is not None:
         order.append(sql.SQL('({}) COLLATE "C"').format(tiebreak))
@@ -164,9 +169,12 @@ def _stage1(
     columns: list[Column],
     values: bool,
     part: tuple[int, int] | None = None,
+    *,
+    ordered: bool = True,
 ) -> sql.Composed:
     """Key, TTL and (when ``values``) the value expressions, one row per base row; with
-    ``part`` (i, n) only the rows whose key hashes to i mod n, chosen before values render."""
+    ``part`` (i, n) only the rows whose key hashes to i mod n, chosen before values render;
+    ``ordered``: see :func:`base_query`."""
     from psycopg import sql
 
     template = parse_template(cache.key)
@@ -188,7 +196,7 @@ def _stage1(
         sql.SQL("{} AS k").format(key),
         sql.SQL("{} AS t").format(ttl_sql),
     ]
-    source = sql.SQL("({}) AS q").format(base_query(cache, key))
+    source = sql.SQL("({}) AS q").format(base_query(cache, key, ordered=ordered))
     if part is not None:
         source = sql.SQL("(SELECT * FROM {} WHERE abs(hashtext({}) % {}) = {}) AS q").format(
             source, key, sql.Literal(part[1]), sql.Literal(part[0])
@@ -305,18 +313,26 @@ def estimate(
     columns: list[Column],
     script_sha: str,
 ) -> Estimate:
-    """Row count (exact) and command size (averaged over the first rows)."""
+    """Row count (exact) and command size (averaged over the first rows).
+
+    Counted without ``order_by``'s sort (a sort of every row, to disk for wide rows); only when
+    there are more rows than ``max_keys``, which rows the cut keeps matters: counted again,
+    sorted and cut."""
     from psycopg import sql
 
-    counts = sql.SQL(
-        "SELECT count(*), count(*) FILTER (WHERE s.k IS NOT NULL AND s.t > 0) FROM ({}) AS s"
-    ).format(_stage1(spec, cache, columns, values=False))
+    def counts(ordered: bool) -> sql.Composed:
+        return sql.SQL(
+            "SELECT count(*), count(*) FILTER (WHERE s.k IS NOT NULL AND s.t > 0) FROM ({}) AS s"
+        ).format(_stage1(spec, cache, columns, values=False, ordered=ordered))
+
     sample = sql.SQL("SELECT f.k, octet_length(f.frame) FROM ({}) AS f(k, frame) LIMIT {}").format(
         frame_query(spec, cache, columns, script_sha), sql.Literal(SAMPLE_ROWS)
     )
 
     def run() -> Estimate:
-        total = conn.execute(counts).fetchone() or (0, 0)
+        total = conn.execute(counts(ordered=False)).fetchone() or (0, 0)
+        if cache.max_keys and total[0] > cache.max_keys:
+            total = conn.execute(counts(ordered=True)).fetchone() or (0, 0)
         rows = conn.execute(sample).fetchall()
         conn.rollback()
         sizes = [int(n) for _, n in rows]

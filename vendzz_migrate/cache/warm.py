@@ -81,6 +81,7 @@ def _warm(opts: WarmOptions, progress: events.Progress) -> WarmReport:
     caches = spec.select(opts.only)
     started = time.monotonic()
     conn = query.connect(settings)
+    streams = render.Streams(settings, spec.defaults.streams)  # opened for the first cache
     try:
         plans = [_plan(conn, settings, spec, c) for c in caches]
         if opts.dry_run:
@@ -100,13 +101,14 @@ def _warm(opts: WarmOptions, progress: events.Progress) -> WarmReport:
             for plan in plans:
                 if not stale_possible:
                     plan.seen = None  # nothing to prune: do not remember keys
-                result = _run(settings, spec, target, plan, report, progress=progress)
+                result = _run(streams, spec, target, plan, report, progress=progress)
                 report.caches.append(result)
             if stale_possible:
                 _record_pruned(report, prune(target, plans))
         finally:
             target.close()
     finally:
+        streams.close()
         conn.close()
     report.seconds = round(time.monotonic() - started, 3)
     report.keys = sum(c.keys for c in report.caches)
@@ -176,7 +178,7 @@ def _mb(n: float) -> str:
 
 
 def _run(
-    settings: Settings,
+    streams: render.Streams,
     spec: CacheSpec,
     target: Target,
     plan: Plan,
@@ -194,7 +196,7 @@ def _run(
     seen = plan.seen
     started = time.monotonic()
     try:
-        with render.batches(settings, spec, plan.cache, plan.columns, sha) as batches:
+        with render.batches(streams, spec, plan.cache, plan.columns, sha) as batches:
             written = writer.write(_remember(batches, seen))
     except OutOfMemory as exc:
         raise _oom(exc, target, plan, writer.result.keys, report) from None

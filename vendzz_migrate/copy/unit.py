@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vendzz_migrate.copy import large
 from vendzz_migrate.errors import TargetError
-from vendzz_migrate.pg import ident
+from vendzz_migrate.pg import qualified
 from vendzz_migrate.source import reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
@@ -292,7 +292,7 @@ def _orphan(
     match = _MISSING_KEY.match(getattr(diag, "message_detail", None) or "")
     if diag is None or match is None or not diag.constraint_name or not diag.table_name:
         return None
-    table = f"{ident(diag.schema_name or 'public')}.{ident(diag.table_name)}"
+    table = qualified(diag.schema_name or "public", diag.table_name)
     found = pg.execute(
         "SELECT a.attname, c.confrelid = c.conrelid, cardinality(c.conkey), p.relname"
         " FROM pg_constraint c JOIN pg_class p ON p.oid = c.confrelid"

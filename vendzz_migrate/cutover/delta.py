@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel
 
@@ -204,9 +204,16 @@ def _apply(
         raise classify(exc) from None
 
 
+class DeferredKey(NamedTuple):
+    """A foreign key made deferrable for one sync (``table``: schema-qualified, quoted)."""
+
+    table: str
+    name: str
+
+
 def _defer_foreign_keys(
     conn: psycopg.Connection, target: Target, tables: list[str]
-) -> list[tuple[str, str]]:
+) -> list[DeferredKey]:
     """Make the target's immediate foreign keys deferred for this transaction only.
 
     Rows of one sync may depend on each other in any order (a parent's key changes and its
@@ -222,14 +229,14 @@ def _defer_foreign_keys(
         " AND (t.relname = ANY(%s) OR p.relname = ANY(%s))",  # only where rows move
         (target.schema, tables, tables),
     ).fetchall()
-    altered = [(str(t), str(c)) for t, c in rows]
+    altered = [DeferredKey(str(t), str(c)) for t, c in rows]
     for table, name in altered:
         conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {ident(name)} DEFERRABLE".encode())
     conn.execute("SET CONSTRAINTS ALL DEFERRED")
     return altered
 
 
-def _restore_foreign_keys(conn: psycopg.Connection, altered: list[tuple[str, str]]) -> None:
+def _restore_foreign_keys(conn: psycopg.Connection, altered: list[DeferredKey]) -> None:
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks every deferred row now
     for table, name in altered:
         conn.execute(f"ALTER TABLE {table} ALTER CONSTRAINT {ident(name)} NOT DEFERRABLE".encode())

@@ -111,6 +111,8 @@ def _lookups(raw: dict[str, Any], background: Rates | None, notes: list[str]) ->
     if not a or not b:
         return None
     hits, misses = b[0] - a[0], b[1] - a[1]
+    if hits < 0 or misses < 0:  # a counter went back: the server (or service) restarted
+        return None
     if background is None:
         return hits, misses
     window = float(raw["end"]) - float(raw["measure_start"])

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psutil
 
 from vendzz_migrate.errors import VendzzError
+from vendzz_migrate.loadtest.lookups import redis_lookups
 from vendzz_migrate.monitor.promql import Store
 from vendzz_migrate.urls import http_request
 
@@ -160,14 +161,10 @@ class PgProbe:
 
 
 def poll_redis(url: str) -> tuple[int, int] | None:
+    """Redis INFO's keyspace hits and misses, or None when it does not answer."""
     import redis
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-        try:
-            info = client.info("stats")
-        finally:
-            client.close()
+        return redis_lookups(url)
     except (redis.RedisError, OSError):
         return None
-    return int(info["keyspace_hits"]), int(info["keyspace_misses"])

@@ -4,15 +4,15 @@
   ``vendzz-migrate:<command>[:<role>]`` (retrying transient failures), then its session setup
   (:data:`LOAD_SESSION` for the copy and what compares or replays its values);
 - :func:`classify` maps a psycopg error to the project's hierarchy by SQLSTATE (the table is in
-  :mod:`vendzz_migrate.pg.sqlstate`), :func:`retryable` says whether to retry it;
+  :mod:`vendzz_migrate.pg.failures`), :func:`retryable` says whether to retry it;
 - :func:`ident` and :func:`qualified` quote identifiers with ``psycopg.sql``.
 
 The DDL the copy creates lives with the copy (``copy/ddl.py``, ``copy/views.py``).
 """
 
+from vendzz_migrate.pg.failures import classify, retryable, sqlstate
 from vendzz_migrate.pg.quote import ident, qualified
 from vendzz_migrate.pg.session import LOAD_SESSION, application_name, connect, require_url
-from vendzz_migrate.pg.sqlstate import classify, retryable, sqlstate
 
 __all__ = [
     "LOAD_SESSION",

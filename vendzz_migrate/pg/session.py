@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from vendzz_migrate import retry
 from vendzz_migrate.errors import ConfigError
-from vendzz_migrate.pg.sqlstate import classify
+from vendzz_migrate.pg.failures import classify
 from vendzz_migrate.settings import Settings
 from vendzz_migrate.urls import mask, mask_bare, mask_text
 

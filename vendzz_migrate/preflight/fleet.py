@@ -53,12 +53,13 @@ class FleetReport(BaseModel):
 def merge(paths: Iterable[Path], *, strict: bool = False) -> FleetReport:
     """Read preflight JSON reports into one verdict: returned when every machine passed,
     raised as :class:`FleetFailed` (carrying it) when one did not. A missing or foreign file,
-    or a report given twice (the same file, or a copy of it: a machine counted twice, or
-    another machine's report missing) is a ConfigError naming it."""
+    a report given twice (the same file, or a copy of it: a machine counted twice, or another
+    machine's report missing), or reports of different profiles are a ConfigError naming them."""
     loaded = [(path, read_report(path)) for path in paths]
     if not loaded:
         raise ConfigError("--merge needs at least one report file (preflight --json FILE)")
     _refuse_repeats(loaded)
+    _refuse_mixed_profiles(loaded)
     labels = Counter(_label(report) for _, report in loaded)
     items = [
         MachineReport(file=str(path), label=_label(report, path, labels), report=report)
@@ -81,6 +82,15 @@ def _refuse_repeats(loaded: list[tuple[Path, PreflightReport]]) -> None:
                     f"report {path} holds the same report as {first} ({_label(report)}): "
                     "merge each machine's report once"
                 )
+
+
+def _refuse_mixed_profiles(loaded: list[tuple[Path, PreflightReport]]) -> None:
+    """One bar for the fleet: a report checked against a laxer profile would pass the gate."""
+    if len({report.profile for _, report in loaded}) > 1:
+        which = ", ".join(f"{path.name}: {report.profile}" for path, report in loaded)
+        raise ConfigError(
+            f"reports checked against different profiles ({which}): merge reports of one profile"
+        )
 
 
 def _label(

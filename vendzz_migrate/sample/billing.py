@@ -15,6 +15,14 @@ PLANS = (  # subscription_plans: hand-written slugs
     ("enterprise", "Empresarial", 297.0),
 )
 DAY = 86_400
+SUBSCRIPTION_DATES = (  # stripe_subscriptions' epoch-second columns (dirty mode: some ISO text)
+    "trialStartDate",
+    "trialEndDate",
+    "currentPeriodStart",
+    "currentPeriodEnd",
+    "nextBillingDate",
+    "canceledAt",
+)
 
 
 def build(ctx: Context) -> None:
@@ -43,12 +51,7 @@ def stripe_subscriptions(ctx: Context) -> None:
         "activationFee",
         "monthlyPrice",
         "trialDays",
-        "trialStartDate",
-        "trialEndDate",
-        "currentPeriodStart",
-        "currentPeriodEnd",
-        "nextBillingDate",
-        "canceledAt",
+        *SUBSCRIPTION_DATES,
         "cancelAtPeriodEnd",
         "customerEmail",
         "metadata",

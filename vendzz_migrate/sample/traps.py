@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from vendzz_migrate.sample.billing import SUBSCRIPTION_DATES
 from vendzz_migrate.sample.core import structure
 from vendzz_migrate.sample.fake import Fake, dumps
 from vendzz_migrate.sample.models import Trap
@@ -97,14 +98,7 @@ def timestamps(p: Planter) -> None:
         "datetime({col}, 'unixepoch')",
         p.scaled(responses, 2000),
     )
-    for column in (
-        "trialStartDate",
-        "trialEndDate",
-        "currentPeriodStart",
-        "currentPeriodEnd",
-        "nextBillingDate",
-        "canceledAt",
-    ):
+    for column in SUBSCRIPTION_DATES:
         p.every_row("stripe_subscriptions", column, "iso_text_in_integer", ISO_SQL)
     p.expr(
         "stripe_plans",

@@ -1,6 +1,6 @@
 """verify's canonical texts: one encoding per PostgreSQL type, equal bytes for equal meanings.
 
-Each conversion (:mod:`vendzz_migrate.typemap.convert`) names its canonical form with these
+Each conversion (:mod:`vendzz_migrate.typemap.conversions`) names its canonical form with these
 functions (``Conversion.canon``: the reference), and the same form as PostgreSQL SQL
 (``Conversion.pg_canon_sql``):
 

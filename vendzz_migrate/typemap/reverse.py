@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from vendzz_migrate.source import qi
 from vendzz_migrate.typemap.conversions.base import (
     Conversion,
     Encoding,
@@ -59,7 +60,7 @@ def column_encoding(
 ) -> Encoding:
     """The dominant encoding of a SQLite column among its last ``sample`` non-NULL values
     (by rowid when the table has one), else the one its declared type suggests."""
-    t, c = _quote(table), _quote(column)
+    t, c = qi(table), qi(column)
     base = f"SELECT typeof({c}), CAST({c} AS BLOB) FROM {t} WHERE {c} IS NOT NULL"
     try:
         rows = conn.execute(f"{base} ORDER BY rowid DESC LIMIT {int(sample)}").fetchall()
@@ -75,10 +76,6 @@ def _raw(storage: Any, value: Any) -> Raw:
         number = bytes(value).decode() if isinstance(value, bytes | memoryview) else value
         return Raw(storage, int(number) if storage == "integer" else float(number))
     return Raw(storage, bytes(value))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Reverser:

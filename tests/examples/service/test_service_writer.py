@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,22 @@ def _in_sqlite(path: Path, ids: list[str]) -> set[str]:
         conn.close()
 
 
+@contextmanager
+def in_a_thread(writer: Writer, *, stop: bool = True) -> Iterator[dict[str, Summary]]:
+    """``writer.run()`` in a thread; at the end of the block it is stopped (unless ``stop`` is
+    off: it ends by itself) and joined; its summary is then under ``"summary"``."""
+    out: dict[str, Summary] = {}
+    thread = threading.Thread(target=lambda: out.update(summary=writer.run()))
+    thread.start()
+    try:
+        yield out
+    finally:
+        if stop:
+            writer.stop()
+        thread.join(300)
+        writer.stop()
+
+
 def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
     sample: Sample, tmp_path: Path
 ) -> None:
@@ -51,10 +69,7 @@ def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
             max_retry_s=120,
             seed=1,
         )
-        out: dict[str, Summary] = {}
-        thread = threading.Thread(target=lambda: out.update(summary=writer.run()))
-        thread.start()
-        try:
+        with in_a_thread(writer, stop=False) as out:
             wait_until(lambda: len(read_ack_log(ack)) >= 5, "five acknowledged writes")
             with svc.http() as http:
                 http.post("/admin/maintenance", json={"enabled": True})
@@ -63,9 +78,6 @@ def test_every_acknowledged_write_survives_a_freeze_and_a_restart(
             with svc.http() as http:
                 assert http.get("/admin/maintenance").json()["maintenance"] is True
                 http.post("/admin/maintenance", json={"enabled": False})
-        finally:
-            thread.join(180)
-            writer.stop()
     summary = out["summary"]
     acked = read_ack_log(ack)
     assert summary.login == "ok"
@@ -210,10 +222,7 @@ def test_a_rehearsed_cutover_keeps_every_acknowledged_write(
     ack = tmp_path / "acked.txt"
     with service(tmp_path / "svc", sample.url) as svc:
         writer = Writer(svc.url, rate=20, duration_s=600, ack_log=ack, max_retry_s=300, seed=2)
-        out: dict[str, Summary] = {}
-        thread = threading.Thread(target=lambda: out.update(summary=writer.run()))
-        thread.start()
-        try:
+        with in_a_thread(writer) as out:
             wait_until(lambda: len(read_ack_log(ack)) >= 10, "ten writes on SQLite")
             with svc.http() as http:
                 http.post("/admin/maintenance", json={"enabled": True})
@@ -231,9 +240,6 @@ def test_a_rehearsed_cutover_keeps_every_acknowledged_write(
                 lambda: len(read_ack_log(ack)) >= len(before_switch) + 10,
                 "ten writes on PostgreSQL",
             )
-        finally:
-            writer.stop()
-            thread.join(300)
     acked = read_ack_log(ack)
     assert switched["database"] == "postgresql"
     assert out["summary"].acknowledged == len(acked) >= len(before_switch) + 10

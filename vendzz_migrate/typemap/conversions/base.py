@@ -121,6 +121,7 @@ def copy_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
+JSON_NUL = b"\\u0000"  # the JSON escape jsonb refuses (see finish_line)
 NULL_FIELD = b"\xff"  # a NULL in a fast-path line: a byte no UTF-8 text holds (see finish_line)
 _SEPARATOR = "'\t'"
 
@@ -146,13 +147,17 @@ def finish_line(line: bytes, fields: int, nulls: int) -> bytes | None:
     """The second half of a fast-path COPY line of ``fields`` fields, ``nulls`` of them NULL
     (see :func:`line_sql`): the line escaped for COPY text format, or ``None`` when it cannot
     be finished safely and the row must take the slow path: a value holds a tab (a tab is then
-    not a separator), a NUL byte (PostgreSQL text cannot hold it) or a 0xFF byte (the NULL
-    mark: the mark count must be the NULL count for every mark to be a NULL)."""
+    not a separator), a NUL byte (PostgreSQL text cannot hold it), a 0xFF byte (the NULL
+    mark: the mark count must be the NULL count for every mark to be a NULL) or the JSON escape
+    ``\\u0000`` (jsonb cannot hold it: Python gives the row its reason; searched only in
+    lines holding a backslash, so the common line pays nothing)."""
     if line.count(b"\t") != max(fields - 1, 0) or b"\x00" in line:
         return None
     if nulls and line.count(NULL_FIELD) != nulls:
         return None
     if b"\\" in line:
+        if JSON_NUL in line:
+            return None
         line = line.replace(b"\\", b"\\\\")
     if nulls:
         line = line.replace(NULL_FIELD, b"\\N")

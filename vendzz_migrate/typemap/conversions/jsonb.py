@@ -47,11 +47,10 @@ class JsonConversion(Conversion):
     # -- forward -----------------------------------------------------------------------------
     def ok_sql(self, col: str) -> str:
         # An object or array goes as it is: PostgreSQL's input validates it, and one that is
-        # not valid JSON is refused on its COPY line and quarantined. jsonb cannot hold
-        # \u0000: such a text goes to Python, which rejects it with the reason. Strings
-        # (maybe double-encoded), scalars and anything odd go to Python.
-        nul = "" if self.verbatim else f" AND instr({col}, '{NUL_ESCAPE}') = 0"
-        return f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '['){nul}"
+        # not valid JSON is refused on its COPY line and quarantined (a line holding \u0000,
+        # which jsonb cannot hold, finish_line leaves to Python, which gives the reason).
+        # Strings (maybe double-encoded), scalars and anything odd go to Python.
+        return f"typeof({col}) = 'text' AND substr({col}, 1, 1) IN ('{{', '[')"
 
     def copy_sql(self, col: str) -> str:
         return col
