@@ -14,6 +14,7 @@ from vendzz_migrate.cli.common import (
     TargetOpt,
     check_output_path,
     guarded,
+    rendered,
     write_json,
 )
 
@@ -46,7 +47,6 @@ def warm_cache(
 ) -> None:
     from vendzz_migrate.cache import WarmOptions, load_spec, warm
     from vendzz_migrate.console import EventRenderer
-    from vendzz_migrate.errors import KeysNotWritten
     from vendzz_migrate.settings import load_settings
 
     def output(report: WarmReport) -> None:
@@ -62,11 +62,7 @@ def warm_cache(
             settings, spec=load_spec(spec), only=names, dry_run=dry_run,
             check_memory=not skip_memory_check,
         )  # fmt: skip
-        try:
-            output(warm(opts, EventRenderer()))
-        except KeysNotWritten as exc:
-            output(exc.report)
-            raise
+        rendered(lambda: warm(opts, EventRenderer()), output)
 
     guarded(run, interrupted="keys written so far stay (each with its TTL); rerun it")
 

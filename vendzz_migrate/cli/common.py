@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from rich.markup import escape
 
 from vendzz_migrate import console
-from vendzz_migrate.errors import ConfigError, ExitCode, VendzzError
+from vendzz_migrate.errors import ConfigError, ExitCode, Finished, VendzzError
 from vendzz_migrate.urls import mask_text
 
 T = TypeVar("T")
@@ -90,6 +90,18 @@ def guarded(
             soft_wrap=True,
         )
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def rendered(call: Callable[[], T], render: Callable[[T], None]) -> T:
+    """One library call, its report rendered whether the command passed (returned) or ran but
+    failed (an ``errors.Finished`` carrying the report, raised again for :func:`guarded`)."""
+    try:
+        report = call()
+    except Finished as exc:
+        render(exc.report)
+        raise
+    render(report)
+    return report
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,9 +15,12 @@ from vendzz_migrate.cli.common import (
     TargetOpt,
     check_output_path,
     guarded,
+    rendered,
     write_json,
 )
-from vendzz_migrate.errors import RejectsFound
+
+if TYPE_CHECKING:
+    from vendzz_migrate.report.copy import CopyReport
 
 HELP = (
     "Copy a SQLite file into PostgreSQL: consistent snapshot, batched COPY, tables in "
@@ -77,12 +80,9 @@ def sqlite_to_pg(
             allow_empty=allow_empty,
             keep_snapshot=keep_snapshot,
         )
-        try:
-            report = run(opts, on_event=EventRenderer())
-        except RejectsFound as exc:
-            copy_summary(exc.report)
-            write_json(json_out, exc.report)
-            raise
+        rendered(lambda: run(opts, on_event=EventRenderer()), output)
+
+    def output(report: CopyReport) -> None:
         copy_summary(report)
         write_json(json_out, report)
 

@@ -14,6 +14,7 @@ from vendzz_migrate.cli.common import (
     RedisOpt,
     check_outputs,
     guarded,
+    rendered,
     write_json,
 )
 from vendzz_migrate.errors import CheckFailed, ExitCode
@@ -112,7 +113,7 @@ def loadtest(
     report_dir: ReportOpt = None,
 ) -> None:
     from vendzz_migrate import loadtest as lib
-    from vendzz_migrate.errors import ConfigError, TargetsMissed
+    from vendzz_migrate.errors import ConfigError
     from vendzz_migrate.monitor.durations import parse_duration
     from vendzz_migrate.settings import load_settings
 
@@ -140,13 +141,7 @@ def loadtest(
             max_inflight=max_inflight,
             redis_url=load_settings(redis_url=redis).redis_url,
         )
-        try:
-            report = lib.run(options, on_event=_progress)
-        except TargetsMissed as exc:
-            output(exc.report)
-            raise
-        output(report)
-        return report
+        return rendered(lambda: lib.run(options, on_event=_progress), output)
 
     def output(report: LoadtestReport) -> None:
         if str(json_out) != "-":

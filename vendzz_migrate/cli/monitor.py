@@ -13,6 +13,7 @@ from vendzz_migrate.cli.common import (
     TargetOpt,
     check_outputs,
     guarded,
+    rendered,
     write_json,
 )
 from vendzz_migrate.errors import CheckFailed, ExitCode
@@ -48,7 +49,6 @@ def monitor(
     json_out: JsonOpt = None,
 ) -> None:
     from vendzz_migrate import monitor as lib
-    from vendzz_migrate.errors import AlertsFired
     from vendzz_migrate.monitor.durations import parse_duration
     from vendzz_migrate.settings import load_settings
 
@@ -64,13 +64,7 @@ def monitor(
             redis_url=settings.redis_url,
             rate_window_s=parse_duration(rate_window),
         )
-        try:
-            report = lib.run(options, on_event=_event)
-        except AlertsFired as exc:
-            output(exc.report)
-            raise
-        output(report)
-        return report
+        return rendered(lambda: lib.run(options, on_event=_event), output)
 
     def output(report: MonitorReport) -> None:
         if str(json_out) != "-":

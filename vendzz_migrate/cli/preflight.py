@@ -16,6 +16,7 @@ from vendzz_migrate.cli.common import (
     TargetOpt,
     check_output_path,
     guarded,
+    rendered,
     write_json,
 )
 
@@ -139,7 +140,7 @@ def preflight(
 ) -> None:
     from vendzz_migrate import preflight as lib
     from vendzz_migrate.console import EventRenderer
-    from vendzz_migrate.errors import CheckFailed, PreflightFailed
+    from vendzz_migrate.errors import CheckFailed
     from vendzz_migrate.settings import load_settings
 
     if merge or reports:
@@ -162,12 +163,10 @@ def preflight(
             strict=strict,
             **({"profile": profile} if profile else {}),
         )
-        try:
-            report = lib.run(opts, EventRenderer())
-        except PreflightFailed as exc:
-            _emit(exc.report, json_out, junit, render, lib.render_junit)
-            raise
-        _emit(report, json_out, junit, render, lib.render_junit)
+        rendered(
+            lambda: lib.run(opts, EventRenderer()),
+            lambda report: _emit(report, json_out, junit, render, lib.render_junit),
+        )
 
     guarded(go, shown=(CheckFailed,))
 
@@ -181,7 +180,7 @@ def _merge(
     strict: bool,
 ) -> None:
     from vendzz_migrate import preflight as lib
-    from vendzz_migrate.errors import CheckFailed, FleetFailed
+    from vendzz_migrate.errors import CheckFailed
 
     if not merge:
         raise typer.BadParameter(
@@ -193,12 +192,10 @@ def _merge(
     _refuse_checking_flags(ctx)
 
     def go() -> None:
-        try:
-            fleet = lib.merge(reports, strict=strict)
-        except FleetFailed as exc:
-            _emit(exc.report, json_out, junit, render_fleet, lib.render_fleet_junit)
-            raise
-        _emit(fleet, json_out, junit, render_fleet, lib.render_fleet_junit)
+        rendered(
+            lambda: lib.merge(reports, strict=strict),
+            lambda fleet: _emit(fleet, json_out, junit, render_fleet, lib.render_fleet_junit),
+        )
 
     guarded(go, shown=(CheckFailed,))
 

@@ -16,9 +16,9 @@ from vendzz_migrate.cli.common import (
     TargetOpt,
     check_output_path,
     guarded,
+    rendered,
     write_json,
 )
-from vendzz_migrate.errors import MismatchFound
 
 
 class ModeChoice(StrEnum):
@@ -92,10 +92,6 @@ def verify(
             allow_empty=allow_empty,
             **({"workers": workers} if workers else {}),
         )
-        try:
-            output(run(opts, on_event=EventRenderer()))
-        except MismatchFound as exc:
-            output(exc.report)
-            raise
+        rendered(lambda: run(opts, on_event=EventRenderer()), output)
 
     guarded(call, interrupted="verify changed nothing; rerun it")
