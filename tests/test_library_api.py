@@ -171,3 +171,26 @@ def test_vendzz_schema_and_state_schema_reach_copy_verify_and_warm_cache(
     # warm-cache read the tables in app (in another schema: "table 'quizzes' not found")
     quiz = next(c for c in warmed.caches if c.name == "quiz")
     assert (quiz.status, quiz.reason) == ("written", None) and quiz.keys > 0
+
+
+def test_connect_timeout_reaches_every_postgresql_connection(
+    pg_url: str, redis_url: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VENDZZ_CONNECT_TIMEOUT_S is the timeout of every connection copy, verify and warm-cache
+    open (copy and verify used the default of 10 s). Observed on the real connections."""
+    monkeypatch.setenv("VENDZZ_CONNECT_TIMEOUT_S", "7")
+    source = generate(home / "v.db", rows=200, seed=5, clean=True).path
+    settings = _settings(pg_url, redis_url, home)
+    seen: list[str] = []
+    real = psycopg.connect
+
+    def observed(*args: object, **kwargs: object) -> psycopg.Connection:
+        conn = real(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(conn.info.get_parameters().get("connect_timeout", "none"))
+        return conn
+
+    monkeypatch.setattr(psycopg, "connect", observed)
+    copy(CopyOptions.from_settings(settings, source=source, workers=1))
+    verify(VerifyOptions.from_settings(settings, source=source, workers=1))
+    warm(WarmOptions.from_settings(settings))
+    assert len(seen) >= 5 and set(seen) == {"7"}, seen

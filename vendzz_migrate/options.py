@@ -22,13 +22,15 @@ WORK_DIR = Path(".vendzz-migrate")
 
 
 class CommandOptions(BaseModel):
-    """Source, target, schema, state schema and work dir: the same names in every command."""
+    """Source, target, schema, state schema, work dir and connection timeout: the same names
+    in every command."""
 
     source: Path | None = None
     target_url: str | None = None
     schema_name: str = "public"
     state_schema: str = "vendzz_migrate"
     work_dir: Path = WORK_DIR
+    connect_timeout_s: int = 10  # every PostgreSQL (and Redis) connection of the command
 
     @classmethod
     def from_settings(cls, settings: Settings, **fields: Any) -> Self:

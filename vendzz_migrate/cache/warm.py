@@ -32,7 +32,6 @@ class WarmOptions(CommandOptions):
     Vendzz spec shipped inside."""
 
     redis_url: str | None = None
-    connect_timeout_s: int = 10
     redis_max_connections: int = 20
     spec: CacheSpec | None = None
     only: list[str] | None = None

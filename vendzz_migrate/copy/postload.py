@@ -50,6 +50,7 @@ class Step:
     url: str = ""
     workers: int = 1
     on_event: events.Sink = events.discard
+    timeout_s: int = 10  # connect_timeout_s of the connections the step opens
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:
@@ -335,7 +336,12 @@ def _concurrently(step: Step, statements: list[str]) -> None:
 def _connect(step: Step, role: str) -> psycopg.Connection:
     """An autocommit connection of the copy's step ``role`` (index, analyze, foreign-keys)."""
     return connect(
-        step.url, command="sqlite-to-pg", role=role, autocommit=True, session=LOAD_SESSION
+        step.url,
+        command="sqlite-to-pg",
+        role=role,
+        autocommit=True,
+        timeout_s=step.timeout_s,
+        session=LOAD_SESSION,
     )
 
 

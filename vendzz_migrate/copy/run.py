@@ -108,7 +108,13 @@ def run(opts: CopyOptions, on_event: events.Sink = events.discard) -> CopyReport
     started = time.monotonic()
     url = require_url(opts.target_url)
     snapshot.sweep(opts.work_dir / "snapshots")
-    admin = connect(url, command="sqlite-to-pg", autocommit=True, session=LOAD_SESSION)
+    admin = connect(
+        url,
+        command="sqlite-to-pg",
+        autocommit=True,
+        timeout_s=opts.connect_timeout_s,
+        session=LOAD_SESSION,
+    )
     try:
         ctx = Context(opts, url, admin, Store(admin, opts.state_schema), on_event=on_event)
         with _exclusive(ctx):
@@ -452,6 +458,7 @@ def _finish(ctx: Context) -> CopyReport:
                     ctx.url,
                     ctx.opts.workers,
                     ctx.on_event,
+                    timeout_s=ctx.opts.connect_timeout_s,
                 )
             )
             ctx.store.mark_step(ctx.run_id, name)
@@ -506,6 +513,7 @@ def copy_data(ctx: Context) -> None:
         ctx.plans,
         {name: _copy_statement(ctx.opts.schema_name, plan) for name, plan in ctx.plans.items()},
         ctx.opts.data_only,
+        ctx.opts.connect_timeout_s,
     )
     levels, chained = _levels(ctx)
     runner: workers.Pool | workers.Copier = (

@@ -43,6 +43,7 @@ class Job:
     plans: dict[str, TablePlan]
     copy_sql: dict[str, bytes]
     data_only: bool
+    timeout_s: int = 10  # connect_timeout_s
 
     @functools.cached_property
     def sources(self) -> dict[str, str]:
@@ -77,7 +78,13 @@ class Copier:
     def _once(self, unit: Unit) -> UnitResult:
         job = self.job
         if self.pg is None or self.pg.closed:
-            self.pg = connect(job.url, command="sqlite-to-pg", role="data", session=LOAD_SESSION)
+            self.pg = connect(
+                job.url,
+                command="sqlite-to-pg",
+                role="data",
+                timeout_s=job.timeout_s,
+                session=LOAD_SESSION,
+            )
         if self.lite is None:
             self.lite = large.bound(snapshot.open_snapshot(job.snapshot))
         store = Store(self.pg, job.state_schema)

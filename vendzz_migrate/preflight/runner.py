@@ -57,7 +57,6 @@ class PreflightOptions(CommandOptions):
 
     redis_url: str | None = None
     pgbouncer_admin_url: str | None = None
-    connect_timeout_s: int = 10
     pgpool_min_connections: int = 10
     pgpool_max_connections: int = 50
     redis_max_connections: int = 20

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 FETCH = 20_000
 
 
-def open_target(url: str) -> psycopg.Connection:
-    conn = connect(url, command="verify", autocommit=True, session=LOAD_SESSION)
+def open_target(url: str, timeout_s: int = 10) -> psycopg.Connection:
+    conn = connect(
+        url, command="verify", autocommit=True, timeout_s=timeout_s, session=LOAD_SESSION
+    )
     conn.execute("SET default_transaction_read_only = on")
     conn.execute("SET client_encoding = 'UTF8'")  # textsend() gives UTF-8 (see pgcanon)
     # verify already runs one query per worker process on every core: parallel query workers

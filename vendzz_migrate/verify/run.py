@@ -83,7 +83,7 @@ def run(opts: VerifyOptions, on_event: events.Sink = events.discard) -> VerifyRe
     only fail with ``strict``). Debug lines go to ``on_event``."""
     started = time.monotonic()
     url = require_url(opts.target_url)
-    target = pgside.open_target(url)
+    target = pgside.open_target(url, opts.connect_timeout_s)
     try:
         report = _attempts(opts, url, target, on_event)
     finally:
@@ -121,6 +121,7 @@ def _attempts(
                         schema=opts.schema_name,
                         show_values=opts.show_values,
                         segment_rows=opts.segment_rows,
+                        timeout_s=opts.connect_timeout_s,
                     )
                 prepared = _prepare(opts, url, source, target, rows)
                 prepared.on_event = on_event

@@ -30,12 +30,18 @@ _CTX: dict[str, compare.Ctx] = {}  # in a worker: its reader and connection
 
 
 def _start(
-    path: str, url: str, schema: str, show_values: bool, segment_rows: int, ready: Any
+    path: str,
+    url: str,
+    schema: str,
+    show_values: bool,
+    segment_rows: int,
+    ready: Any,
+    timeout_s: int = 10,
 ) -> None:
     """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
     try:
         reader = lite.open_source(Path(path))
-        target = pgside.open_target(url)
+        target = pgside.open_target(url, timeout_s)
     except errors.VendzzError as exc:
         ready.put((os.getpid(), type(exc).__name__, str(exc)))
         return
@@ -60,12 +66,22 @@ class Workers:
     that dies (killed, out of memory) fails the futures instead of leaving them pending."""
 
     def __init__(
-        self, path: Path, url: str, *, count: int, schema: str, show_values: bool, segment_rows: int
+        self,
+        path: Path,
+        url: str,
+        *,
+        count: int,
+        schema: str,
+        show_values: bool,
+        segment_rows: int,
+        timeout_s: int = 10,
     ) -> None:
         self.count = count
         self._ready = procs.context().Queue()
         self._pool = procs.WorkerPool(
-            count, _start, (str(path), url, schema, show_values, segment_rows, self._ready)
+            count,
+            _start,
+            (str(path), url, schema, show_values, segment_rows, self._ready, timeout_s),
         )
 
     def wait_ready(self) -> None:
