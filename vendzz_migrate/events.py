@@ -55,6 +55,33 @@ class Collector:
         return [e for e in self.events if e.kind == kind]
 
 
+class Kept:
+    """A sink that forwards every event to ``sink`` and keeps the lines of the ``kinds`` it
+    names (at most ``limit``): the notes and warnings a cutover step journals with its figures."""
+
+    def __init__(self, sink: Sink, kinds: tuple[Kind, ...], limit: int = 50) -> None:
+        self.sink, self.kinds, self.limit = sink, kinds, limit
+        self.kept: list[Event] = []
+        self.dropped = 0
+
+    def __call__(self, event: Event) -> None:
+        if event.kind in self.kinds:
+            if len(self.kept) < self.limit:
+                self.kept.append(event)
+            else:
+                self.dropped += 1
+        self.sink(event)
+
+    def lines(self) -> dict[str, Any]:
+        """``{"said": ["warning: ...", ...]}`` (plus ``said_dropped``), empty when nothing was."""
+        if not self.kept:
+            return {}
+        said: dict[str, Any] = {"said": [f"{e.kind}: {e.message}" for e in self.kept]}
+        if self.dropped:
+            said["said_dropped"] = self.dropped
+        return said
+
+
 def emit(sink: Sink, kind: Kind, message: str = "", **fields: Any) -> None:
     sink(Event(kind, message, MappingProxyType(fields)))
 

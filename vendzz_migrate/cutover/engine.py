@@ -256,27 +256,33 @@ class Engine:
             "capture-off": self.capture_off,
             "done": lambda: {},
         }
+        caller = self.on_event
         for number, step in enumerate(STEPS, 1):
             if self.journal.done(step):
                 continue
-            with events.step(self.on_event, number, len(STEPS), step):
-                self.journal.record(step, "started")
-                _kill_point(step)
-                try:
-                    self._panic_check()
-                    if step in FROZEN:
-                        self._budget_check()
-                    began = time.monotonic()
-                    figures = actions[step]()
-                    self._step_budget(step, time.monotonic() - began)
-                except VendzzError as exc:
-                    self._failed(step, exc)
-                    raise
-                _kill_point(step, after=True)
-            self.journal.record(step, "done", figures)
+            said = events.Kept(caller, ("note", "warning"))
+            self.on_event = said  # what the step's copy, verify, warm-cache... said, journaled
+            try:
+                with events.step(caller, number, len(STEPS), step):
+                    self.journal.record(step, "started")
+                    _kill_point(step)
+                    try:
+                        self._panic_check()
+                        if step in FROZEN:
+                            self._budget_check()
+                        began = time.monotonic()
+                        figures = actions[step]()
+                        self._step_budget(step, time.monotonic() - began)
+                    except VendzzError as exc:
+                        self._failed(step, exc, said.lines())
+                        raise
+                    _kill_point(step, after=True)
+            finally:
+                self.on_event = caller
+            self.journal.record(step, "done", {**figures, **said.lines()})
 
-    def _failed(self, step: str, exc: VendzzError) -> None:
-        self.journal.record(step, "failed", {"error": str(exc)})
+    def _failed(self, step: str, exc: VendzzError, said: dict[str, Any] | None = None) -> None:
+        self.journal.record(step, "failed", {"error": str(exc), **(said or {})})
         frozen = self.journal.started("freeze") is not None and not self.journal.done("unfreeze")
         decisive = isinstance(exc, MismatchError | CutoverAborted) or frozen
         if decisive and not self.journal.done("unfreeze") and not self.journal.done("abort"):
