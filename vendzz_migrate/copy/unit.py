@@ -161,24 +161,23 @@ def _send(
     size = 0
     slow_keys: list[KeyTuple] = []
     for key, line in rows:
-        if line is None:
+        if isinstance(line, bytes):  # the common row first: one test per row
+            attempt.keys.append(key)
+            buf.append(line)
+            size += len(line)
+            if size >= FLUSH_BYTES:
+                write(b"\n".join(buf) + b"\n")
+                buf, size = [], 0
+        elif line is None:
             slow_keys.append(reader.to_key(key))
-            continue
-        if isinstance(line, large.Refused):
+        elif isinstance(line, large.Refused):
             attempt.rejects.append((reader.to_key(key), line.column, None, line.reason))
-            continue
-        attempt.keys.append(key)
-        if isinstance(line, list):  # a row holding a large value: streamed
+        else:  # a row holding a large value: streamed
+            attempt.keys.append(key)
             if buf:
                 write(b"\n".join(buf) + b"\n")
                 buf, size = [], 0
             large.write_row(write, line)
-            continue
-        buf.append(line)
-        size += len(line)
-        if size >= FLUSH_BYTES:
-            write(b"\n".join(buf) + b"\n")
-            buf, size = [], 0
     for key in slow_keys:
         with large.unbounded(lite):
             values = reader.raw_values(lite, plan, key)
