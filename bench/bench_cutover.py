@@ -48,6 +48,7 @@ from vendzz_migrate.copy.run import run as copy_run  # noqa: E402
 from vendzz_migrate.cutover import capture, delta, engine  # noqa: E402
 from vendzz_migrate.cutover.journal import FROZEN_STEPS, open_journal  # noqa: E402
 from vendzz_migrate.cutover.rehearsal import plan_for  # noqa: E402
+from vendzz_migrate.net import free_port  # noqa: E402
 from vendzz_migrate.sample import generate  # noqa: E402
 from vendzz_migrate.source import introspect as insp  # noqa: E402
 from vendzz_migrate.source import snapshot  # noqa: E402
@@ -173,7 +174,7 @@ def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
         source = work / "vendzz-live.db"
         shutil.copyfile(sample(rows), source)
         with database() as url:
-            port = _free_port()
+            port = free_port()
             state = ctl.State(work / "service")
             ctl.start(
                 state,
@@ -238,14 +239,6 @@ def _step_seconds(journal: Any) -> dict[str, float]:
     return out
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _latencies(base: str, n: int, quiz: str) -> list[float]:
     import httpx
 
@@ -273,7 +266,7 @@ def fig_triggers(rows: int, requests: int, rounds: int) -> dict[str, float]:
     try:
         source = work / "vendzz.db"
         shutil.copyfile(sample(min(rows, 200_000)), source)
-        port = _free_port()
+        port = free_port()
         state = ctl.State(work / "service")
         ctl.start(
             state,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import pwd
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,17 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from vendzz_migrate.net import free_port  # noqa: F401 (the tests' one import of it)
+
 
 class Ended(NamedTuple):
     code: int
     stdout: str
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (on 127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(

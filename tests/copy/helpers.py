@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,27 @@ def rows(pg_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any,
     with psycopg.connect(pg_url) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         return conn.execute(sql.encode(), params).fetchall()
+
+
+def units_done(url: str) -> int:
+    """Copy units committed so far (0 before the state tables exist)."""
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM vendzz_migrate.units WHERE done").fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.errors.UndefinedTable:
+        return 0
+
+
+def started(source: Path, url: str, work: Path, units: int, **popen: Any) -> subprocess.Popen[str]:
+    """The copy (2 workers, units of 100 rows) in a process of its own, returned once ``units``
+    units are committed (or it ended, or 120 s passed); its stderr goes to
+    ``work / "stderr.txt"`` (a pipe nobody reads yet could fill up and stall it)."""
+    cmd = [sys.executable, "-m", "vendzz_migrate", "sqlite-to-pg", str(source), "--target", url]
+    cmd += ["--work-dir", str(work), "--batch-rows", "100", "--workers", "2"]
+    with open(work / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, **popen)
+    deadline = time.monotonic() + 120
+    while units_done(url) < units and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
+    return proc

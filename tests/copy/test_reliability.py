@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import with_dbname
-from tests.copy.helpers import cli, copy, copy_cli, rows, verified
+from tests.copy.helpers import cli, copy, copy_cli, rows, started, verified
 from tests.pg_cluster import Cluster, remove, start_cluster
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode, StateError
@@ -152,43 +151,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleStats:
     return generate(tmp_path_factory.mktemp("rel") / "vendzz.db", rows=30_000, seed=9, clean=True)
 
 
-def units_done(url: str) -> int:
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            row = conn.execute("SELECT count(*) FROM vendzz_migrate.units WHERE done").fetchone()
-            return int(row[0]) if row else 0
-    except psycopg.errors.UndefinedTable:
-        return 0
-
-
-def copy_process(
-    source: Path, url: str, tmp_path: Path, **popen: object
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "vendzz_migrate",
-        "sqlite-to-pg",
-        str(source),
-        "--target",
-        url,
-        "--work-dir",
-        str(tmp_path),
-        "--batch-rows",
-        "100",
-        "--workers",
-        "2",
-    ]
-    with open(tmp_path / "stderr.txt", "w") as err:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, **popen)  # type: ignore[call-overload, no-any-return]
-
-
-def wait_units(proc: subprocess.Popen[bytes], url: str, units: int) -> None:
-    deadline = time.monotonic() + 120
-    while units_done(url) < units and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
-
-
 def test_postgresql_restarted_mid_copy_exits_5_then_resume_is_exact(
     cluster: Cluster, sample: SampleStats, tmp_path: Path
 ) -> None:
@@ -199,8 +161,7 @@ def test_postgresql_restarted_mid_copy_exits_5_then_resume_is_exact(
     with psycopg.connect(cluster.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_dbname(cluster.url, name)
-    proc = copy_process(sample.path, url, tmp_path)
-    wait_units(proc, url, 10)
+    proc = started(sample.path, url, tmp_path, 10)
     assert proc.poll() is None, "the copy ended before PostgreSQL could be restarted"
     cluster.restart()
     proc.wait(timeout=300)
@@ -225,8 +186,7 @@ def test_postgresql_stopped_mid_copy_exits_5_then_resume_is_exact(
     with psycopg.connect(cluster.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_dbname(cluster.url, name)
-    proc = copy_process(sample.path, url, tmp_path)
-    wait_units(proc, url, 10)
+    proc = started(sample.path, url, tmp_path, 10)
     assert proc.poll() is None, "the copy ended before PostgreSQL could be stopped"
     cluster.ctl("-w", "-m", "fast", "stop")
     try:
@@ -438,8 +398,7 @@ def test_sigterm_stops_the_copy_like_ctrl_c_then_resume_finishes(
 ) -> None:
     """SIGTERM (a service manager's stop) to the copy: exit 130 and the --resume hint, no
     worker left running, and --resume copies every row once."""
-    proc = copy_process(sample.path, pg_url, tmp_path)
-    wait_units(proc, pg_url, 10)
+    proc = started(sample.path, pg_url, tmp_path, 10)
     workers = psutil.Process(proc.pid).children()
     assert workers, "the copy finished before it could be stopped"
     proc.send_signal(signal.SIGTERM)

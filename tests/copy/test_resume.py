@@ -5,18 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from tests.copy.helpers import copy, rows, verified
+from tests.copy.helpers import copy, rows, started, units_done, verified
 from vendzz_migrate.cli import app
 from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.sample import generate
@@ -32,44 +29,6 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> SampleStats:
     )
 
 
-def units_done(pg_url: str) -> int:
-    try:
-        with psycopg.connect(pg_url) as conn:
-            row = conn.execute("SELECT count(*) FROM vendzz_migrate.units WHERE done").fetchone()
-            return int(row[0]) if row else 0
-    except psycopg.errors.UndefinedTable:
-        return 0
-
-
-def started(
-    source: SampleStats, pg_url: str, tmp_path: Path, units: int, **popen: Any
-) -> subprocess.Popen[str]:
-    """The copy (2 workers, units of 100 rows) in a process of its own, once ``units`` units
-    are committed; its stderr goes to ``tmp_path / "stderr.txt"`` (a pipe nobody reads yet
-    could fill up and stall it)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "vendzz_migrate",
-        "sqlite-to-pg",
-        str(source.path),
-        "--target",
-        pg_url,
-        "--work-dir",
-        str(tmp_path),
-        "--batch-rows",
-        "100",
-        "--workers",
-        "2",
-    ]
-    with open(tmp_path / "stderr.txt", "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, **popen)
-    deadline = time.monotonic() + 120
-    while units_done(pg_url) < units and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling a condition in PostgreSQL, bounded by the deadline
-    return proc
-
-
 def resumed_exactly(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
     """--resume finishes the copy: every table holds exactly its rows, verify finds nothing."""
     report = copy(source.path, pg_url, tmp_path, resume=True, batch_rows=100)
@@ -82,7 +41,7 @@ def resumed_exactly(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
 
 
 def test_kill_9_then_resume(source: SampleStats, pg_url: str, tmp_path: Path) -> None:
-    proc = started(source, pg_url, tmp_path, 20)
+    proc = started(source.path, pg_url, tmp_path, 20)
     workers = psutil.Process(proc.pid).children()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -120,7 +79,7 @@ def test_a_worker_killed_stops_the_copy_with_one_line_then_resume_finishes(
 ) -> None:
     """A copy worker process killed (as by the OOM killer) stops the run with exit 12 and a
     one-line reason, no traceback; --resume then copies every row exactly once."""
-    proc = started(source, pg_url, tmp_path, 10)
+    proc = started(source.path, pg_url, tmp_path, 10)
     workers = psutil.Process(proc.pid).children()
     assert workers, "the copy finished before a worker could be killed"
     workers[0].kill()
@@ -138,7 +97,7 @@ def test_ctrl_c_stops_the_copy_and_its_workers_then_resume_finishes(
 ) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130 with one
     line and no traceback, no worker left running, and --resume copies every row once."""
-    proc = started(source, pg_url, tmp_path, 10, start_new_session=True)
+    proc = started(source.path, pg_url, tmp_path, 10, start_new_session=True)
     workers = psutil.Process(proc.pid).children()
     assert workers, "the copy finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)

@@ -5,7 +5,6 @@ write is in PostgreSQL, once. Needs the ``service`` extra (``pip install -e '.[s
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from vendzz_migrate import events
 from vendzz_migrate.cutover import engine
 from vendzz_migrate.cutover.plan import CutoverPlan, parse
 from vendzz_migrate.errors import ConfigError, VendzzError
+from vendzz_migrate.net import free_port
 from vendzz_migrate.urls import mask
 
 
@@ -42,12 +42,6 @@ class CutoverDemo(BaseModel):
     postgres: str
     error: str | None = None
     rollback: RollbackDemo | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_plan(
@@ -149,7 +143,7 @@ def rehearse(
     ack_log = work / "acked.txt"
     ack_log.unlink(missing_ok=True)
     (work / "cutover-demo.journal.jsonl").unlink(missing_ok=True)
-    port = _free_port()
+    port = free_port()
     state = ctl.State(work / "service")
     ctl.stop(state, timeout=30)
     state.maintenance_file.unlink(missing_ok=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from vendzz_migrate.loadtest.lookups import Rates
 from vendzz_migrate.loadtest.measure import judge_stages
 from vendzz_migrate.loadtest.model import LoadtestReport
 from vendzz_migrate.loadtest.scenario import load_scenario
+from vendzz_migrate.net import free_port
 from vendzz_migrate.preflight.profile import load_profile
 from vendzz_migrate.urls import http_request, mask
 
@@ -124,12 +124,6 @@ def check_ready(url: str) -> None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ConnectionFailed(f"nothing answers at {mask(url)}: {reason}") from None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(options: Options) -> dict[str, Any]:
