@@ -181,15 +181,13 @@ def settings_of(plan: CutoverPlan) -> RollbackSettings:
 
 
 def _connect(plan: CutoverPlan) -> psycopg.Connection[Any]:
-    conn = connect(
+    return connect(
         require_url(plan.target_url()),
         command="cutover",
         role="rollback",
         autocommit=True,
         session=DURABLE_SESSION,
     )
-    conn.execute("SET TIME ZONE 'UTC'")
-    return conn
 
 
 def _mapping(conn: psycopg.Connection[Any], plan: CutoverPlan) -> Mapping:

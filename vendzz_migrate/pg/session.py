@@ -15,16 +15,16 @@ from vendzz_migrate.urls import mask, mask_bare, mask_text
 if TYPE_CHECKING:
     import psycopg
 
-#: the session of the copy and of everything that compares or replays its values
-LOAD_SESSION = (
+#: the cutover's session (journal, delta syncs, rollback): what it commits must survive a server
+#: crash (a final delta lost after the switch would be lost rows); values read as the copy's
+DURABLE_SESSION = (
     "SET TIME ZONE 'UTC'",
     "SET DateStyle = 'ISO, YMD'",
-    "SET synchronous_commit = off",  # safe: a unit's rows and its progress commit together
     "SET extra_float_digits = 3",
 )
-#: the cutover's session (journal, delta syncs, rollback): what it commits must survive a server
-#: crash, so synchronous_commit stays on (a final delta lost after the switch would be lost rows)
-DURABLE_SESSION = tuple(s for s in LOAD_SESSION if "synchronous_commit" not in s)
+#: the session of the copy and of everything that compares its values: the same, with
+#: synchronous_commit off (safe: a unit's rows and its progress commit together)
+LOAD_SESSION = (*DURABLE_SESSION, "SET synchronous_commit = off")
 #: ``connect_timeout_s`` of the settings (``VENDZZ_CONNECT_TIMEOUT_S``) when none is passed
 TIMEOUT_S: int = Settings.model_fields["connect_timeout_s"].default
 
