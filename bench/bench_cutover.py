@@ -163,6 +163,17 @@ class _ChangingEngine(engine.Engine):
         return super().postpone()
 
 
+def _service(work: Path, source: Path) -> tuple[Any, int]:
+    """The reference service on ``source`` (no Redis), started from ``work``: its state, port."""
+    from examples.service import ctl
+
+    port = free_port()
+    state = ctl.State(work / "service")
+    env = {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""}
+    ctl.start(state, env, timeout=60)
+    return state, port
+
+
 def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
     import threading
 
@@ -174,13 +185,7 @@ def fig_freeze(rows: int, fraction: float, at: str) -> dict[str, Any]:
         source = work / "vendzz-live.db"
         shutil.copyfile(sample(rows), source)
         with database() as url:
-            port = free_port()
-            state = ctl.State(work / "service")
-            ctl.start(
-                state,
-                {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""},
-                timeout=60,
-            )
+            state, port = _service(work, source)
             ack = work / "acked.txt"
             writer = Writer(
                 f"http://127.0.0.1:{port}",
@@ -266,13 +271,7 @@ def fig_triggers(rows: int, requests: int, rounds: int) -> dict[str, float]:
     try:
         source = work / "vendzz.db"
         shutil.copyfile(sample(min(rows, 200_000)), source)
-        port = free_port()
-        state = ctl.State(work / "service")
-        ctl.start(
-            state,
-            {"DATABASE_URL": f"sqlite:///{source}", "PORT": str(port), "REDIS_URL": ""},
-            timeout=60,
-        )
+        state, port = _service(work, source)
         base = f"http://127.0.0.1:{port}"
         try:
             quiz = httpx.get(f"{base}/api/quizzes?limit=1&published=1").json()["ids"][0]
