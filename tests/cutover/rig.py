@@ -120,13 +120,15 @@ class Rig:
         self.thread.join(timeout=60)
         assert not self.thread.is_alive()
 
-    def journal_steps(self) -> list[tuple[str, str]]:
+    def journal_entries(self) -> list[dict[str, Any]]:
+        """The local journal mirror's entries, oldest first."""
         path = self.dir / "work" / "cutover-t.journal.jsonl"
         if not path.exists():
             return []
-        return [
-            (e["step"], e["outcome"]) for e in map(json.loads, path.read_text().splitlines()) if e
-        ]
+        return [e for e in map(json.loads, path.read_text().splitlines()) if e]
+
+    def journal_steps(self) -> list[tuple[str, str]]:
+        return [(e["step"], e["outcome"]) for e in self.journal_entries()]
 
     def wait_acks(self, more_than: int, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -212,7 +211,7 @@ def test_postpone_released_completes(tmp_path: Path, pg_url: str) -> None:
         assert not errors, errors
         _assert_on_pg(r, pg_url)
         # what the step said (its notes and warnings) is journaled with its figures
-        entries = [json.loads(line) for line in plan.journal_path().read_text().splitlines()]
+        entries = r.journal_entries()
         (postponed,) = [e for e in entries if e["step"] == "postpone" and e["outcome"] == "done"]
         assert any("holding: postpone flag file" in s for s in postponed["figures"]["said"])
 
