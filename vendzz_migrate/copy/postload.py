@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from vendzz_migrate import events
 from vendzz_migrate.copy import ddl, views
 from vendzz_migrate.errors import StateError
-from vendzz_migrate.pg import LOAD_SESSION, connect, ident, qualified
+from vendzz_migrate.pg import LOAD_SESSION, TIMEOUT_S, connect, ident, qualified
 from vendzz_migrate.report.copy import Orphans
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import snapshot
@@ -50,7 +50,7 @@ class Step:
     url: str = ""
     workers: int = 1
     on_event: events.Sink = events.discard
-    timeout_s: int = 10  # connect_timeout_s of the connections the step opens
+    timeout_s: int = TIMEOUT_S  # connect_timeout_s of the connections the step opens
 
 
 def refuse_existing(conn: psycopg.Connection, schema: str, plans: dict[str, TablePlan]) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from vendzz_migrate import errors, procs, retry
 from vendzz_migrate.copy import large
 from vendzz_migrate.copy.unit import UnitResult, copy_unit
-from vendzz_migrate.pg import LOAD_SESSION, classify, connect
+from vendzz_migrate.pg import LOAD_SESSION, TIMEOUT_S, classify, connect
 from vendzz_migrate.source import snapshot, source_error
 from vendzz_migrate.source.reader import TablePlan
 from vendzz_migrate.state.store import Store, Unit
@@ -43,7 +43,7 @@ class Job:
     plans: dict[str, TablePlan]
     copy_sql: dict[str, bytes]
     data_only: bool
-    timeout_s: int = 10  # connect_timeout_s
+    timeout_s: int = TIMEOUT_S  # connect_timeout_s
 
     @functools.cached_property
     def sources(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from vendzz_migrate.pg.quote import ident, qualified
 from vendzz_migrate.pg.session import (
     DURABLE_SESSION,
     LOAD_SESSION,
+    TIMEOUT_S,
     application_name,
     connect,
     require_url,
@@ -23,6 +24,7 @@ from vendzz_migrate.pg.session import (
 __all__ = [
     "DURABLE_SESSION",
     "LOAD_SESSION",
+    "TIMEOUT_S",
     "application_name",
     "classify",
     "connect",

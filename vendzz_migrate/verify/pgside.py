@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vendzz_migrate.pg import LOAD_SESSION, classify, connect, qualified
+from vendzz_migrate.pg import LOAD_SESSION, TIMEOUT_S, classify, connect, qualified
 from vendzz_migrate.verify import pgcanon
 from vendzz_migrate.verify.spec import Key, Spec
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 FETCH = 20_000
 
 
-def open_target(url: str, timeout_s: int = 10) -> psycopg.Connection:
+def open_target(url: str, timeout_s: int = TIMEOUT_S) -> psycopg.Connection:
     conn = connect(
         url, command="verify", autocommit=True, timeout_s=timeout_s, session=LOAD_SESSION
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vendzz_migrate import errors, procs
+from vendzz_migrate.pg import TIMEOUT_S
 from vendzz_migrate.verify import compare, lite, pgside
 from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
@@ -36,7 +37,7 @@ def _start(
     show_values: bool,
     segment_rows: int,
     ready: Any,
-    timeout_s: int = 10,
+    timeout_s: int = TIMEOUT_S,
 ) -> None:
     """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
     try:
@@ -74,7 +75,7 @@ class Workers:
         schema: str,
         show_values: bool,
         segment_rows: int,
-        timeout_s: int = 10,
+        timeout_s: int = TIMEOUT_S,
     ) -> None:
         self.count = count
         self._ready = procs.context().Queue()
