@@ -16,7 +16,7 @@ from tests.copy.helpers import copy, rows, verified
 from vendzz_migrate.copy import large
 from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import open_readonly
+from vendzz_migrate.source import open_readonly, pieces
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.typemap.convert import OnError
@@ -44,8 +44,8 @@ def test_large_values_are_streamed_exactly(
     size, as the real one is), rows holding large blobs and texts (tabs, newlines,
     backslashes, multi-byte characters) go the streamed way among ordinary rows; a large
     text that is not UTF-8 is rejected like any."""
-    monkeypatch.setattr(large, "LARGE_BYTES", 100_000)
-    monkeypatch.setattr(large, "CHUNK", 33_333)  # chunks cut through multi-byte characters
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)  # chunks cut through multi-byte characters
     streamed = _streamed(monkeypatch)
     src = tmp_path / "s.db"
     conn = sqlite3.connect(src)
@@ -141,20 +141,20 @@ def test_large_values_of_a_without_rowid_table_and_json_are_streamed(
     """A WITHOUT ROWID table (no incremental blob I/O: pieces read with substr() by key) and
     JSON objects and varchar(n) text of a rowid table: streamed, never read whole, every value
     exact; a varchar over its length is rejected with the slow path's reason."""
-    monkeypatch.setattr(large, "LARGE_BYTES", 100_000)
-    monkeypatch.setattr(large, "CHUNK", 33_333)
-    monkeypatch.setattr(large, "KEYED_CHUNK", 44_444)  # cuts through multi-byte characters
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    monkeypatch.setattr(pieces, "KEYED_CHUNK", 44_444)  # cuts through multi-byte characters
     streamed = _streamed(monkeypatch)
     read_whole: list[str] = []
-    real_one = large._one
+    real_one = pieces.one
 
-    def one(conn: sqlite3.Connection, row: large.Row, expr: str) -> tuple[object, ...]:
+    def one(conn: sqlite3.Connection, row: pieces.Row, expr: str) -> tuple[object, ...]:
         found = real_one(conn, row, expr)
         if isinstance(found[0], bytes) and len(found[0]) > 100_000:
             read_whole.append(expr)  # a large value read whole
         return found
 
-    monkeypatch.setattr(large, "_one", one)
+    monkeypatch.setattr(pieces, "one", one)
     src = tmp_path / "w.db"
     conn = sqlite3.connect(src)
     conn.executescript("""
