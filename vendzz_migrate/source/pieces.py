@@ -49,6 +49,16 @@ def too_big(exc: BaseException) -> bool:
 
 
 @contextmanager
+def bounded(conn: sqlite3.Connection) -> Iterator[None]:
+    """:func:`bound` for a while: the limit the connection had is set back after."""
+    before = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, LARGE_BYTES)
+    try:
+        yield
+    finally:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
+
+
+@contextmanager
 def unbounded(conn: sqlite3.Connection) -> Iterator[None]:
     """Lift the limit for one read that needs a large value whole."""
     before = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _DEFAULT_LIMIT)

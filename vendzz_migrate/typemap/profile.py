@@ -8,6 +8,12 @@ plain min / max / length aggregates, guessed from the affinity, give the statist
 classes show that the column holds one storage class (else one more scan computes them with
 a typeof() test per value). Tables too large for ranges (no rowid, or sparse rowids) fall
 back to a GROUP BY per column.
+
+A value over ``pieces.LARGE_BYTES`` is never loaded: the reader is bound (``pieces.bound``),
+so SQLite stops a scan that meets one before it reads it (each class test would load a copy:
+4 to 6 copies of a 100 MB text). The scan is then split in halves, down to the row that holds
+it (:func:`_apart`); that row's values are profiled one column at a time, and the large one
+is classed from its bytes read in pieces (:mod:`bigvalue`): memory holds a few pieces.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from vendzz_migrate.source import qi
+from vendzz_migrate.source import pieces, qi
 from vendzz_migrate.source.introspect import Column, Table
+from vendzz_migrate.typemap import bigvalue
 
 EPOCH_S = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
 EPOCH_MS = (EPOCH_S[0] * 1000, EPOCH_S[1] * 1000)
@@ -263,30 +270,57 @@ class _Unit:
     rowids: tuple[str, int, int] | None = None  # (rowid alias, first, last)
     grouped: bool = False  # a GROUP BY per column (tables too large or sparse for chunks)
     cost: float = 0.0
+    # (offset, count): rows by position in the table's order (a split of a scan that met a
+    # value too large to load, where there is no rowid range to split)
+    positions: tuple[int, int] | None = None
 
 
 @dataclass
 class _Partial:
     prof: ColumnProfile
     guessed: dict[str, Any]
+    exact: bool = False  # min / max / length set in ``prof`` (a GROUP BY's), none guessed
+
+
+def _rows_sql(unit: _Unit) -> tuple[str, tuple[int, ...]]:
+    """The FROM clause (and its parameters) of the rows a unit covers."""
+    t = qi(unit.table.name)
+    if unit.rowids is not None:
+        alias, first, last = unit.rowids
+        return f"{t} WHERE {alias} BETWEEN ? AND ?", (first, last)
+    if unit.positions is not None:  # the table's own order (rowid, or primary key)
+        offset, count = unit.positions
+        names = ", ".join(qi(c.name) for c in unit.columns)
+        return f"(SELECT {names} FROM {t} NOT INDEXED LIMIT ? OFFSET ?)", (count, offset)
+    return t, ()
 
 
 def _scan(conn: sqlite3.Connection, unit: _Unit) -> list[_Partial]:
-    t = qi(unit.table.name)
+    """A unit's partial profiles, one per column; a value too large to load sets its row
+    apart (:func:`_apart`)."""
+    try:
+        return _scan_once(conn, unit)
+    except sqlite3.DataError as exc:
+        if not pieces.too_big(exc):
+            raise
+    return _apart(conn, unit, (_scan, _scan_once), _merge_all, _large_partial)
+
+
+def _merge_all(halves: Sequence[list[_Partial]]) -> list[_Partial]:
+    return [_merge(list(parts)) for parts in zip(*halves, strict=True)]
+
+
+def _scan_once(conn: sqlite3.Connection, unit: _Unit) -> list[_Partial]:
     if unit.grouped:
-        return [_Partial(_profile_grouped(conn, t, col), {}) for col in unit.columns]
+        t = qi(unit.table.name)
+        return [_Partial(_profile_grouped(conn, t, col), {}, exact=True) for col in unit.columns]
     select = []
     for col in unit.columns:
         c = qi(col.name)
         select.append(f"group_concat({_class_sql(col)}, '')")
         select.extend(_GUESS_SQL[g].format(c) for g in _GUESSED[col.affinity])
-    sql = f"SELECT {', '.join(select)} FROM {t}"
-    params: tuple[int, ...] = ()
-    if unit.rowids is not None:
-        alias, first, last = unit.rowids
-        sql += f" WHERE {alias} BETWEEN ? AND ?"
-        params = (first, last)
-    values = list(conn.execute(sql, params).fetchone())
+    rows, params = _rows_sql(unit)
+    values = list(conn.execute(f"SELECT {', '.join(select)} FROM {rows}", params).fetchone())
     out = []
     for col in unit.columns:
         census = values.pop(0)
@@ -349,16 +383,24 @@ def _merge(parts: Sequence[_Partial]) -> _Partial:
     """One column's partial profiles over its rowid ranges, in rowid order."""
     if len(parts) == 1:
         return parts[0]
-    total = _Partial(ColumnProfile(), {})
+    total = _Partial(ColumnProfile(), {}, exact=all(p.exact for p in parts))
     for part in parts:
         for name in _COUNTERS:
             setattr(total.prof, name, getattr(total.prof, name) + getattr(part.prof, name))
+        _merge_stats(total.prof, part.prof)
         for g, value in part.guessed.items():
             try:
                 total.guessed[g] = _pick(_GUESS_MERGE[g], total.guessed.get(g), value)
             except TypeError:  # values of several storage classes: _finish() will not use it
                 total.guessed[g] = _MIXED
     return total
+
+
+def _merge_stats(total: ColumnProfile, part: ColumnProfile) -> None:
+    total.int_min = _pick(min, total.int_min, part.int_min)
+    total.int_max = _pick(max, total.int_max, part.int_max)
+    total.max_length = _pick(max, total.max_length, part.max_length)
+    total.real_max_abs = _pick(max, total.real_max_abs, part.real_max_abs)
 
 
 def _finish(part: _Partial) -> bool:
@@ -395,16 +437,196 @@ def _exact(
 ) -> None:
     """min / max / length with a typeof() test per value, for columns of mixed classes."""
     for i in range(0, len(cols), _MAX_COLUMNS):
-        group = cols[i : i + _MAX_COLUMNS]
-        row = list(
-            conn.execute(
-                f"SELECT {', '.join(_exact_stats_sql(qi(c.name)) for c in group)}"
-                f" FROM {qi(table.name)}"
-            ).fetchone()
-        )
-        for j, col in enumerate(group):
+        group = tuple(cols[i : i + _MAX_COLUMNS])
+        for col, stats in zip(group, _exact_stats(conn, _Unit(table, group)), strict=True):
             prof = profs[col.name]
-            prof.int_min, prof.int_max, prof.max_length, prof.real_max_abs = row[4 * j : 4 * j + 4]
+            prof.int_min, prof.int_max = stats.int_min, stats.int_max
+            prof.max_length, prof.real_max_abs = stats.max_length, stats.real_max_abs
+
+
+def _exact_stats(conn: sqlite3.Connection, unit: _Unit) -> list[ColumnProfile]:
+    """The exact statistics of a unit's columns (only their min / max / length fields set);
+    a value too large to load sets its row apart (:func:`_apart`)."""
+    try:
+        return _exact_once(conn, unit)
+    except sqlite3.DataError as exc:
+        if not pieces.too_big(exc):
+            raise
+    return _apart(conn, unit, (_exact_stats, _exact_once), _merge_exact, _large_stats)
+
+
+def _exact_once(conn: sqlite3.Connection, unit: _Unit) -> list[ColumnProfile]:
+    rows, params = _rows_sql(unit)
+    sql = f"SELECT {', '.join(_exact_stats_sql(qi(c.name)) for c in unit.columns)} FROM {rows}"
+    row = conn.execute(sql, params).fetchone()
+    out = []
+    for j in range(len(unit.columns)):
+        stats = ColumnProfile()
+        stats.int_min, stats.int_max, stats.max_length, stats.real_max_abs = row[4 * j : 4 * j + 4]
+        out.append(stats)
+    return out
+
+
+def _merge_exact(halves: Sequence[list[ColumnProfile]]) -> list[ColumnProfile]:
+    out = []
+    for parts in zip(*halves, strict=True):
+        total = ColumnProfile()
+        for part in parts:
+            _merge_stats(total, part)
+        out.append(total)
+    return out
+
+
+# -- values too large to load ----------------------------------------------------------------
+Scan = Callable[[sqlite3.Connection, _Unit], list[Any]]
+
+
+def _apart(
+    conn: sqlite3.Connection,
+    unit: _Unit,
+    scans: tuple[Scan, Scan],
+    merge: Callable[[Sequence[list[Any]]], list[Any]],
+    large: Callable[[sqlite3.Connection, _Unit, Column], Any],
+) -> list[Any]:
+    """A scan of a unit that met a value too large to load (``scans``: the scan that sets
+    such rows apart, and the scan that fails on them): of its two halves (each split again
+    while it meets one), down to the single row that holds it, whose values are then scanned
+    one column at a time, a column that meets it by ``large``. Memory holds no more
+    than a scan without large values (and a few pieces of the large one); a large value costs
+    about two scans of its unit (halves of halves)."""
+    scan, once = scans
+    halves = _halves(conn, unit)
+    if halves:
+        return merge([scan(conn, half) for half in halves])
+    out = []
+    for col in unit.columns:
+        one = replace(unit, columns=(col,))
+        try:
+            out.extend(once(conn, one))
+        except sqlite3.DataError as exc:
+            if not pieces.too_big(exc):
+                raise
+            out.append(large(conn, one, col))
+    return out
+
+
+def _halves(conn: sqlite3.Connection, unit: _Unit) -> list[_Unit] | None:
+    """The unit's rows in two halves (rowid ranges, or positions in the table's order when it
+    has none: the whole table, a GROUP BY's included); None: it is one row."""
+    if unit.rowids is not None:
+        alias, first, last = unit.rowids
+        if first >= last:
+            return None
+        middle = (first + last) // 2
+        return [
+            replace(unit, rowids=(alias, first, middle)),
+            replace(unit, rowids=(alias, middle + 1, last)),
+        ]
+    if unit.positions is None:
+        (rows,) = conn.execute(f"SELECT count(*) FROM {qi(unit.table.name)}").fetchone()
+        return [replace(unit, grouped=False, positions=(0, int(rows)))]
+    offset, count = unit.positions
+    if count <= 1:
+        return None
+    half = count // 2
+    return [
+        replace(unit, positions=(offset, half)),
+        replace(unit, positions=(offset + half, count - half)),
+    ]
+
+
+def _row_of(conn: sqlite3.Connection, unit: _Unit) -> pieces.Row | None:
+    """Where the one row of a unit is: by rowid, or by its primary key's values (WITHOUT
+    ROWID); None when it cannot be found again (a table whose columns hide rowid, oid and
+    _rowid_)."""
+    table = unit.table
+    if unit.rowids is not None:
+        name, first, _ = unit.rowids
+        return pieces.Row(table.name, f"{name} = ?", [first], first)
+    offset = unit.positions[0] if unit.positions else 0
+    t = qi(table.name)
+    alias = _rowid_alias(table)
+    if alias is not None:
+        sql = f"SELECT {alias} FROM {t} NOT INDEXED LIMIT 1 OFFSET ?"
+        (rowid,) = conn.execute(sql, (offset,)).fetchone()
+        return pieces.Row(table.name, f"{alias} = ?", [rowid], int(rowid))
+    if not table.without_rowid:
+        return None
+    keys = table.primary_key
+    with pieces.unbounded(conn):  # the key as SQL literals: exact whatever their types
+        found = conn.execute(
+            f"SELECT {', '.join(f'quote({qi(k)})' for k in keys)} FROM {t} NOT INDEXED"
+            " LIMIT 1 OFFSET ?",
+            (offset,),
+        ).fetchone()
+    where = " AND ".join(f"{qi(k)} IS {literal}" for k, literal in zip(keys, found, strict=True))
+    return pieces.Row(table.name, where, [], None)
+
+
+def _large_facts(
+    conn: sqlite3.Connection, unit: _Unit, col: Column
+) -> tuple[pieces.Row, str, bigvalue.TextFacts] | None:
+    """The row, storage class and text facts of one large value; None when it cannot be read
+    in pieces (a file not stored as UTF-8, a row that cannot be found again): then it is
+    scanned whole, the limit lifted for it (SQLite's copies of it, as before)."""
+    row = _row_of(conn, unit)
+    if row is None:
+        return None
+    (kind,) = pieces.one(conn, row, f"typeof({qi(col.name)})")
+    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    if kind != "text":
+        return row, kind, bigvalue.TextFacts(False, 0, -1)
+    if not pieces.utf8(conn):
+        return None
+    return row, kind, bigvalue.text_facts(pieces.chunks(conn, row, col.name))
+
+
+def _large_class(
+    conn: sqlite3.Connection, row: pieces.Row, col: Column, facts: bigvalue.TextFacts
+) -> str:
+    """The class :func:`_class_sql` gives a text too large for a date, a number or an
+    infinity: NUL, JSON (text-like columns only, as there) or plain text."""
+    if facts.nul:
+        return "nul"
+    if col.affinity not in ("TEXT", "BLOB", "NUMERIC"):
+        return "text"
+    if facts.first in (ord("{"), ord("[")):
+        valid = bigvalue.json_valid(pieces.chunks(conn, row, col.name))
+        return "json_c" if valid else "text"
+    if facts.first == ord('"'):
+        return bigvalue.json_class(pieces.chunks(conn, row, col.name))
+    return "text"
+
+
+def _large_partial(conn: sqlite3.Connection, unit: _Unit, col: Column) -> _Partial:
+    """The partial profile of one row's large value."""
+    found = _large_facts(conn, unit, col)
+    if found is None:
+        with pieces.unbounded(conn):
+            return _scan_once(conn, unit)[0]
+    row, kind, facts = found
+    prof = ColumnProfile()
+    if kind == "text":
+        _add(prof, _large_class(conn, row, col, facts), 1)
+    else:  # a blob (min() / max() load it): its class, and nothing to guess
+        _add(prof, "blob", 1)
+    guessed: dict[str, Any] = dict.fromkeys(_GUESSED[col.affinity], _MIXED)
+    if kind == "text" and "length" in guessed:
+        guessed["length"] = facts.characters
+    return _Partial(prof, guessed)
+
+
+def _large_stats(conn: sqlite3.Connection, unit: _Unit, col: Column) -> ColumnProfile:
+    """The exact statistics of one row's large value: a text's length in characters."""
+    found = _large_facts(conn, unit, col)
+    if found is None:
+        with pieces.unbounded(conn):
+            return _exact_once(conn, unit)[0]
+    stats = ColumnProfile()
+    _, kind, facts = found
+    if kind == "text":
+        stats.max_length = facts.characters
+    return stats
 
 
 def _rowid_alias(table: Table) -> str | None:
@@ -490,7 +712,12 @@ def _weights(conn: sqlite3.Connection, table: Table, cols: Sequence[Column]) -> 
             f"total({size}), total(CASE WHEN typeof({c}) = 'text' AND unicode({c})"
             f" IN (123, 91) THEN {size} END)"
         )
-    row = conn.execute(f"SELECT count(*), {', '.join(sizes)} FROM {source}").fetchone()
+    try:
+        row = conn.execute(f"SELECT count(*), {', '.join(sizes)} FROM {source}").fetchone()
+    except sqlite3.DataError as exc:  # a value too large to load among them: no estimate
+        if not pieces.too_big(exc):
+            raise
+        return [1.0] * len(cols)
     n = max(int(row[0]), 1)
     return [1.0 + (row[1 + 2 * i] + 5 * row[2 + 2 * i]) / (200 * n) for i in range(len(cols))]
 
@@ -501,18 +728,15 @@ def _pending(
     """Profiles of ``cols`` from their table's scans (in plan order), and the columns of mixed
     classes whose min / max / length still need the exact aggregates."""
     parts: dict[str, list[_Partial]] = {c.name: [] for c in cols}
-    grouped = set()
     for unit, partials in results:
         for col, part in zip(unit.columns, partials, strict=True):
             parts[col.name].append(part)
-            if unit.grouped:
-                grouped.add(col.name)
     profs: dict[str, ColumnProfile] = {}
     todo = []
     for col in cols:
         merged = _merge(parts[col.name])
         profs[col.name] = merged.prof
-        if col.name not in grouped and not _finish(merged):
+        if not merged.exact and not _finish(merged):
             todo.append(col)
     return profs, todo
 
@@ -530,10 +754,11 @@ def profile_table(conn: sqlite3.Connection, table: Table) -> dict[str, ColumnPro
 def _profile(
     conn: sqlite3.Connection, table: Table, cols: Sequence[Column], chunk_rows: int = CHUNK_ROWS
 ) -> dict[str, ColumnProfile]:
-    units = _plan(conn, table, cols, chunk_rows)
-    profs, todo = _pending(cols, [(u, _scan(conn, u)) for u in units])
-    if todo:
-        _exact(conn, table, todo, profs)
+    with pieces.bounded(conn):
+        units = _plan(conn, table, cols, chunk_rows)
+        profs, todo = _pending(cols, [(u, _scan(conn, u)) for u in units])
+        if todo:
+            _exact(conn, table, todo, profs)
     return profs
 
 
@@ -553,7 +778,7 @@ def profile_tables(
 
     def connection() -> sqlite3.Connection:
         if getattr(local, "conn", None) is None:
-            local.conn = opener()
+            local.conn = pieces.bound(opener())
             with lock:
                 opened.append(local.conn)
         conn: sqlite3.Connection = local.conn

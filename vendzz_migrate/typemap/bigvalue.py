@@ -1,0 +1,218 @@
+"""What the column profiles need of a text too large to load, read from its bytes in pieces.
+
+A profile's SQL classes each value (``profile._class_sql``) with several tests over it, and
+SQLite loads a copy of the value for each: 4 to 6 copies of a 100 MB text. The profile's
+reader is bound (``pieces.bound``), so a value over ``pieces.LARGE_BYTES`` stops its scan
+before it is loaded; the profile then finds the row and reads that value here, a piece at a
+time, for the facts its SQL would have computed: NUL bytes, the length in characters (as
+SQLite's ``length()`` counts them), and, for text that starts a JSON object, array or string,
+its validity (SQLite's ``json_valid()``) and whether a JSON string holds JSON again (double
+encoded). JSON is parsed as a stream (ijson's yajl parser, its events dropped as they come),
+so memory holds a few pieces whatever the document's size.
+
+Where the streamed answer could differ from SQLite's, it is made to agree: yajl takes vertical
+tab and form feed for white space (SQLite does not: any such byte makes SQLite's answer
+"invalid"), and SQLite refuses JSON nested deeper than 2,000 levels. One difference is left:
+text that is not valid UTF-8 is never valid JSON here (SQLite does not check), and the copy
+rejects such text whatever its class.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import itemgetter
+
+import ijson
+
+JSON_MAX_DEPTH = 2000  # SQLite's json_valid() refuses deeper nesting
+_DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
+# continuation bytes of UTF-8 (10xxxxxx): SQLite's length() skips them after a lead byte
+_CONTINUATION = bytes(range(0x80, 0xC0))
+# continuation bytes after an ASCII byte: no lead byte claims them, each is one character
+_STRAY = re.compile(rb"[\x00-\x7f]([\x80-\xbf]+)")
+_JSON_SPACE = " \t\n\r"
+
+
+@dataclass(frozen=True)
+class TextFacts:
+    """What the profile's class tests and length statistic need of one large text."""
+
+    nul: bool  # holds a NUL byte
+    characters: int  # SQLite's length(): characters before the first NUL
+    first: int  # its first byte (JSON may start with '{', '[' or '"')
+
+
+def text_facts(pieces: Iterable[bytes]) -> TextFacts:
+    """NUL bytes, length in characters and first byte of a UTF-8 text, one pass."""
+    nul = False
+    characters = 0
+    first = -1
+    stray = True  # continuation bytes here would be characters: none or ASCII before them
+    for whole in pieces:
+        if not whole:
+            continue
+        if first < 0:
+            first = whole[0]
+        end = whole.find(b"\x00")
+        nul = end >= 0
+        counted, stray = _characters(whole[:end] if nul else whole, stray)
+        characters += counted
+        if nul:  # length() stops at the first NUL; the rest need not be read
+            break
+    return TextFacts(nul, characters, first)
+
+
+def _characters(piece: bytes, stray: bool) -> tuple[int, bool]:
+    """SQLite's count of characters in ``length()``: every byte, but the continuation bytes
+    (10xxxxxx) that follow a lead byte (11xxxxxx) or its continuation bytes; ``stray``: the
+    last byte before ``piece`` that is no continuation byte is ASCII (or there is none).
+    Returns the count and ``stray`` after the piece."""
+    count = len(piece.translate(None, _CONTINUATION))
+    body = piece.lstrip(_CONTINUATION)
+    if stray:
+        count += len(piece) - len(body)
+    try:  # valid UTF-8 (its last character maybe cut): no continuation byte after ASCII
+        codecs.utf_8_decode(body, "strict", False)
+    except UnicodeDecodeError:
+        count += sum(len(m.group(1)) for m in _STRAY.finditer(body))
+    rest = piece.rstrip(_CONTINUATION)
+    return count, (rest[-1] < 0x80 if rest else stray)
+
+
+def json_valid(pieces: Iterable[bytes]) -> bool:
+    """SQLite's ``json_valid()`` of a UTF-8 text, parsed as a stream."""
+    return _parse(pieces) is not None
+
+
+def json_class(pieces: Iterable[bytes]) -> str:
+    """The profile's class of a large text that starts with '"': ``text`` (not valid JSON),
+    ``json_d`` (a JSON string whose content is a JSON object, array or string again: double
+    encoded) or ``json_s`` (a JSON string)."""
+    checked: list[bool] = []
+    top = _parse(_string_content(pieces, checked))
+    if not checked:  # the outer text was not one valid JSON string
+        return "text"
+    return "json_d" if top in ("start_map", "start_array", "string") else "json_s"
+
+
+def _parse(pieces: Iterable[bytes]) -> str | None:
+    """The first event of a valid JSON text (its top value's kind); None when not valid."""
+    events = ijson.sendable_list()
+    parser = ijson.basic_parse_coro(events)
+    depth = 0
+    top: str | None = None
+    try:
+        for piece in pieces:
+            if b"\x0b" in piece or b"\x0c" in piece:  # white space to yajl, not to SQLite
+                return None
+            parser.send(piece)
+            if events:
+                top = top or events[0][0]
+                # the deepest nesting in these events (C iterators: no Python per event)
+                steps = map(_DEPTH.get, map(itemgetter(0), events), repeat(0))
+                levels = accumulate(steps, initial=depth)
+                if max(levels) > JSON_MAX_DEPTH:
+                    return None
+                depth += sum(map(_DEPTH.get, map(itemgetter(0), events), repeat(0)))
+                events.clear()
+        parser.close()
+        top = top or next((event for event, _ in events), None)
+    except ijson.JSONError:
+        return None
+    return top
+
+
+class _NotOneString(Exception):
+    """The outer text is not one valid JSON string."""
+
+
+def _string_content(pieces: Iterable[bytes], checked: list[bool]) -> Iterator[bytes]:
+    """The decoded content (UTF-8) of a text that is one JSON string (with white space after
+    it), a piece at a time. Each piece of the escaped text is decoded by ``json.loads``
+    (strict, as SQLite: no control character, only JSON's escapes), cut where no escape is
+    split; a surrogate pair split between two pieces is joined. ``checked`` gets an item
+    once the whole text is known to be one string; the content stops early (and nothing is
+    added) when it is not."""
+    try:
+        yield from _string_pieces(pieces)
+    except _NotOneString:
+        return
+    checked.append(True)
+
+
+def _string_pieces(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buf, high = "", ""
+    started = ended = False
+    chunks = iter(pieces)
+    final = False
+    while not final:
+        chunk = next(chunks, None)
+        final = chunk is None
+        try:
+            buf += decoder.decode(chunk or b"", final=final)
+        except UnicodeDecodeError:
+            raise _NotOneString from None
+        if not started:
+            if not buf:
+                continue
+            if buf[0] != '"':
+                raise _NotOneString
+            buf, started = buf[1:], True
+        if ended:  # after the closing quote: white space only
+            if buf.strip(_JSON_SPACE):
+                raise _NotOneString
+            buf = ""
+            continue
+        cut = len(buf) if final else _safe_cut(buf)
+        piece, buf = buf[:cut], buf[cut:]
+        try:
+            text = json.loads('"' + piece + '"')
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data":  # a bad escape or control character
+                raise _NotOneString from None
+            try:  # a closing quote inside: the string ends there
+                text, end = json.decoder.scanstring('"' + piece, 1, True)  # type: ignore[attr-defined]
+            except ValueError:
+                raise _NotOneString from None
+            ended = True
+            if (piece[end - 1 :] + buf).strip(_JSON_SPACE):
+                raise _NotOneString from None
+            buf = ""
+        text, high = _join(high, text)
+        if text:
+            yield text.encode("utf-8", "surrogatepass")
+    if not ended:
+        raise _NotOneString
+    if high:
+        yield high.encode("utf-8", "surrogatepass")
+
+
+def _join(high: str, text: str) -> tuple[str, str]:
+    """``text`` after a pending high surrogate, a pair split between two pieces joined; and
+    the high surrogate it ends with, if any (its pair may start the next piece)."""
+    if high:
+        text = high + text
+        if len(text) > 1 and "\udc00" <= text[1] <= "\udfff":
+            text = text[:2].encode("utf-16", "surrogatepass").decode("utf-16") + text[2:]
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        return text[:-1], text[-1]
+    return text, ""
+
+
+def _safe_cut(buf: str) -> int:
+    """Where to cut escaped JSON string text so that no escape is split: before the
+    backslash run nearest the end when one reaches into the last 6 characters (the longest
+    escape, \\uXXXX, is 6 long)."""
+    cut = len(buf)
+    k = buf.find("\\", max(0, cut - 6))
+    if k < 0:
+        return cut
+    while k > 0 and buf[k - 1] == "\\":
+        k -= 1
+    return k
