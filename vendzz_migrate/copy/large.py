@@ -117,8 +117,7 @@ def _field(
     conv: Any,
     slow_field: Callable[..., tuple[str, bool]],
 ) -> Field:
-    (kind,) = pieces.one(conn, row, f"typeof({qi(column)})")
-    kind = kind.decode() if isinstance(kind, bytes) else kind
+    kind = pieces.kind(conn, row, column)
     size = pieces.size(conn, row, column, kind) if kind in ("text", "blob") else 0
     if size > pieces.LARGE_BYTES and kind == "blob" and conv.kind is Kind.BYTES:
         return _hex_writer(conn, row, column)

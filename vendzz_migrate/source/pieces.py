@@ -74,6 +74,21 @@ def one(conn: sqlite3.Connection, row: Row, expr: str) -> tuple[Any, ...]:
     return tuple(found.fetchone())
 
 
+def kind(conn: sqlite3.Connection, row: Row, column: str) -> str:
+    """The storage class of one value (``typeof()``). SQLite does not load a value for it,
+    but in a column of REAL affinity (whose values it converts as it reads them): there a
+    large text or blob is loaded, once, the limit lifted for it."""
+    expr = f"typeof({qi(column)})"
+    try:
+        (found,) = one(conn, row, expr)
+    except sqlite3.DataError as exc:
+        if not too_big(exc):
+            raise
+        with unbounded(conn):
+            (found,) = one(conn, row, expr)
+    return found.decode() if isinstance(found, bytes) else str(found)
+
+
 def utf8(conn: sqlite3.Connection) -> bool:
     """Whether text is stored as UTF-8: the bytes read in pieces are then the text's."""
     found = conn.execute("PRAGMA encoding").fetchone()[0]

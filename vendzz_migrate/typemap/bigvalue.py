@@ -29,6 +29,7 @@ from operator import itemgetter
 
 import ijson
 
+_HEAD = 16
 JSON_MAX_DEPTH = 2000  # SQLite's json_valid() refuses deeper nesting
 _DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 # continuation bytes of UTF-8 (10xxxxxx): SQLite's length() skips them after a lead byte
@@ -44,27 +45,27 @@ class TextFacts:
 
     nul: bool  # holds a NUL byte
     characters: int  # SQLite's length(): characters before the first NUL
-    first: int  # its first byte (JSON may start with '{', '[' or '"')
+    head: bytes  # its first bytes (JSON starts with '{', '[' or '"'; a date with 10 digits)
 
 
 def text_facts(pieces: Iterable[bytes]) -> TextFacts:
-    """NUL bytes, length in characters and first byte of a UTF-8 text, one pass."""
+    """NUL bytes, length in characters and first bytes of a UTF-8 text, one pass."""
     nul = False
     characters = 0
-    first = -1
+    head = b""
     stray = True  # continuation bytes here would be characters: none or ASCII before them
     for whole in pieces:
         if not whole:
             continue
-        if first < 0:
-            first = whole[0]
+        if len(head) < _HEAD:
+            head += whole[: _HEAD - len(head)]
         end = whole.find(b"\x00")
         nul = end >= 0
         counted, stray = _characters(whole[:end] if nul else whole, stray)
         characters += counted
         if nul:  # length() stops at the first NUL; the rest need not be read
             break
-    return TextFacts(nul, characters, first)
+    return TextFacts(nul, characters, head)
 
 
 def _characters(piece: bytes, stray: bool) -> tuple[int, bool]:
@@ -94,7 +95,10 @@ def json_class(pieces: Iterable[bytes]) -> str:
     ``json_d`` (a JSON string whose content is a JSON object, array or string again: double
     encoded) or ``json_s`` (a JSON string)."""
     checked: list[bool] = []
-    top = _parse(_string_content(pieces, checked))
+    content = _string_content(pieces, checked)
+    top = _parse(content)
+    for _ in content:  # the rest of the outer string, read to its end when the inner stopped
+        pass
     if not checked:  # the outer text was not one valid JSON string
         return "text"
     return "json_d" if top in ("start_map", "start_array", "string") else "json_s"

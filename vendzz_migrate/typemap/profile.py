@@ -26,13 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vendzz_migrate.source import pieces, qi
+from vendzz_migrate.source import pieces, qi, reader
 from vendzz_migrate.source.introspect import Column, Table
 from vendzz_migrate.typemap import bigvalue
+from vendzz_migrate.typemap.values import Raw
 
 EPOCH_S = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 in seconds
 EPOCH_MS = (EPOCH_S[0] * 1000, EPOCH_S[1] * 1000)
 _DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
+_DATE_START = re.compile(rb"[0-9]{4}-[0-1][0-9]-[0-3][0-9]")  # the GLOB, on a text's bytes
 TIME_NAME = re.compile(
     r"(?i)(_at|At|_date|Date|_time|Time|timestamp|expires|Expires)$"
     r"|^(created|updated|deleted|expires)"
@@ -553,14 +555,17 @@ def _row_of(conn: sqlite3.Connection, unit: _Unit) -> pieces.Row | None:
     if not table.without_rowid:
         return None
     keys = table.primary_key
-    with pieces.unbounded(conn):  # the key as SQL literals: exact whatever their types
+    typed = ", ".join(f"typeof({qi(k)}), {qi(k)}" for k in keys)
+    with pieces.unbounded(conn):  # a key as large as a value is still read
         found = conn.execute(
-            f"SELECT {', '.join(f'quote({qi(k)})' for k in keys)} FROM {t} NOT INDEXED"
-            " LIMIT 1 OFFSET ?",
-            (offset,),
+            f"SELECT {typed} FROM {t} NOT INDEXED LIMIT 1 OFFSET ?", (offset,)
         ).fetchone()
-    where = " AND ".join(f"{qi(k)} IS {literal}" for k, literal in zip(keys, found, strict=True))
-    return pieces.Row(table.name, where, [], None)
+    key = tuple(
+        Raw(kind.decode() if isinstance(kind, bytes) else kind, value)
+        for kind, value in zip(found[::2], found[1::2], strict=True)
+    )
+    where, params = reader.key_clause(keys, key)
+    return pieces.Row(table.name, where, params, None)
 
 
 def _large_facts(
@@ -572,10 +577,9 @@ def _large_facts(
     row = _row_of(conn, unit)
     if row is None:
         return None
-    (kind,) = pieces.one(conn, row, f"typeof({qi(col.name)})")
-    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    kind = pieces.kind(conn, row, col.name)
     if kind != "text":
-        return row, kind, bigvalue.TextFacts(False, 0, -1)
+        return row, kind, bigvalue.TextFacts(False, 0, b"")
     if not pieces.utf8(conn):
         return None
     return row, kind, bigvalue.text_facts(pieces.chunks(conn, row, col.name))
@@ -588,12 +592,18 @@ def _large_class(
     infinity: NUL, JSON (text-like columns only, as there) or plain text."""
     if facts.nul:
         return "nul"
+    if time_like(col) and _DATE_START.match(facts.head):  # julianday() reads it: once
+        with pieces.unbounded(conn):
+            (date,) = pieces.one(conn, row, f"julianday({qi(col.name)}) IS NOT NULL")
+        if date:
+            return "iso"  # longer than 10 characters: not a date alone
     if col.affinity not in ("TEXT", "BLOB", "NUMERIC"):
         return "text"
-    if facts.first in (ord("{"), ord("[")):
+    first = facts.head[:1]
+    if first in (b"{", b"["):
         valid = bigvalue.json_valid(pieces.chunks(conn, row, col.name))
         return "json_c" if valid else "text"
-    if facts.first == ord('"'):
+    if first == b'"':
         return bigvalue.json_class(pieces.chunks(conn, row, col.name))
     return "text"
 
