@@ -52,6 +52,7 @@ def _large_texts() -> list[str | bytes]:
         json.dumps(" " * BIG + "12"),  # a string holding a JSON number
         json.dumps("😀" * BIG, ensure_ascii=True),  # surrogate pairs across every cut
         json.dumps(json.dumps({"k": "😀" * BIG}, ensure_ascii=True), ensure_ascii=True),
+        json.dumps(json.dumps({"k": "é😀" * BIG}, ensure_ascii=False), ensure_ascii=True),
         json.dumps(s) + " \n\t\r",
         json.dumps(s) + " " * (3 * BIG),  # white space after it for many pieces
         json.dumps(s) + " x",  # something after the string

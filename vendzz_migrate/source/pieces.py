@@ -107,13 +107,18 @@ def size(conn: sqlite3.Connection, row: Row, column: str, kind: str) -> int:
 
 
 def chunks(
-    conn: sqlite3.Connection, row: Row, column: str, *, first: int | None = None
+    conn: sqlite3.Connection,
+    row: Row,
+    column: str,
+    *,
+    first: int | None = None,
+    size: int | None = None,
 ) -> Iterator[bytes]:
-    """The value's stored bytes, a piece at a time (``first``: only the first piece, that
-    long)."""
+    """The value's stored bytes, a piece at a time, of :data:`CHUNK` bytes or ``size``
+    (``first``: only the first piece, that long)."""
     if row.rowid is not None:
         with conn.blobopen(row.table, column, row.rowid, readonly=True) as blob:
-            while piece := blob.read(first or CHUNK):
+            while piece := blob.read(first or size or CHUNK):
                 yield piece
                 if first:
                     return

@@ -8,7 +8,8 @@ time, for the facts its SQL would have computed: NUL bytes, the length in charac
 SQLite's ``length()`` counts them), and, for text that starts a JSON object, array or string,
 its validity (SQLite's ``json_valid()``) and whether a JSON string holds JSON again (double
 encoded). JSON is parsed as a stream (ijson's yajl parser, its events dropped as they come),
-so memory holds a few pieces whatever the document's size.
+so memory holds a few pieces (:data:`PIECE`) and the longest string inside the document, which
+the parser holds whole.
 
 Where the streamed answer could differ from SQLite's, it is made to agree: yajl takes vertical
 tab and form feed for white space (SQLite does not: any such byte makes SQLite's answer
@@ -30,6 +31,10 @@ from operator import itemgetter
 import ijson
 
 _HEAD = 16
+# bytes parsed at a time: yajl lexes a string token cut between pieces again from its start
+# at each piece (a JSON document that is mostly one long string costs its size squared over
+# this), and the events of a piece are held until it is parsed (about 3 MB a MB of dense JSON)
+PIECE = 2 << 20
 JSON_MAX_DEPTH = 2000  # SQLite's json_valid() refuses deeper nesting
 _DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 # continuation bytes of UTF-8 (10xxxxxx): SQLite's length() skips them after a lead byte
@@ -210,13 +215,13 @@ def _join(high: str, text: str) -> tuple[str, str]:
 
 
 def _safe_cut(buf: str) -> int:
-    """Where to cut escaped JSON string text so that no escape is split: before the
-    backslash run nearest the end when one reaches into the last 6 characters (the longest
-    escape, \\uXXXX, is 6 long)."""
+    """Where to cut escaped JSON string text so that no escape is split: before the escape
+    that may start in the last 6 characters (the longest escape, \\uXXXX, is 6 long). In a
+    run of backslashes (escaped backslashes, maybe the start of an escape after them) the cut
+    falls after the run's whole pairs: a long run is consumed, never carried over."""
     cut = len(buf)
     k = buf.find("\\", max(0, cut - 6))
     if k < 0:
         return cut
-    while k > 0 and buf[k - 1] == "\\":
-        k -= 1
-    return k
+    start = len(buf[:k].rstrip("\\"))  # where the run of backslashes through k starts
+    return start + (k - start) // 2 * 2

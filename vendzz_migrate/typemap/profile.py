@@ -601,10 +601,10 @@ def _large_class(
         return "text"
     first = facts.head[:1]
     if first in (b"{", b"["):
-        valid = bigvalue.json_valid(pieces.chunks(conn, row, col.name))
+        valid = bigvalue.json_valid(pieces.chunks(conn, row, col.name, size=bigvalue.PIECE))
         return "json_c" if valid else "text"
     if first == b'"':
-        return bigvalue.json_class(pieces.chunks(conn, row, col.name))
+        return bigvalue.json_class(pieces.chunks(conn, row, col.name, size=bigvalue.PIECE))
     return "text"
 
 
