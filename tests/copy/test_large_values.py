@@ -19,9 +19,10 @@ from vendzz_migrate.copy import large
 from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly, pieces
+from vendzz_migrate.typemap import bigvalue
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
-from vendzz_migrate.typemap.convert import OnError
+from vendzz_migrate.typemap.convert import Kind, OnError
 
 BLOB_MB = 100
 
@@ -191,9 +192,9 @@ def test_large_values_of_a_without_rowid_table_and_json_are_streamed(
     assert rows(pg_url, "SELECT body FROM w WHERE k = 'm'") == [(text,)]
     assert rows(pg_url, "SELECT doc::text, length(code) FROM j WHERE id = 1") == [(doc, 149_000)]
     assert sorted(set(streamed)) == ["_hex_writer", "_text_writer"]
-    assert streamed.count("_text_writer") == 3  # w.body, j.doc, j.code
-    # a JSON document holding tabs, with on_error: wrap, is validated by Python, whole
-    assert read_whole == ['"doc"']
+    assert streamed.count("_text_writer") == 3  # w.body, j.doc, j.code (j.doc 4: parsed)
+    # a JSON document holding tabs, with on_error: wrap, is validated as a stream
+    assert read_whole == []
     verified(src, pg_url, mode="full")
 
 
@@ -233,3 +234,95 @@ def test_a_100_mb_text_copies_in_bounded_memory(pg_url: str, tmp_path: Path, kin
             " 'vvvvvvvvvv')) FROM generate_series(0, 3399999) AS i) FROM docs WHERE id = 1000",
         )[0]
         assert same
+
+
+def _json_values() -> list[str]:
+    n = 40_000
+    obj = {"a": list(range(n // 5)), "s": "é😀\t", "t": "x" * n}
+    pretty = json.dumps(obj, indent="\t")
+    nul = {"k": "a\u0000b", "pad": "x" * n}
+    return [
+        json.dumps(obj),
+        pretty,  # tabs: Python's rules, not PostgreSQL's
+        pretty[:-1],  # invalid, with tabs
+        "{" + "x" * n,  # invalid, no tab: PostgreSQL refuses it, as on the fast path
+        json.dumps(json.dumps(obj)),  # double encoded
+        json.dumps(json.dumps(json.dumps(pretty))),  # four times, tabs and newlines inside
+        " \t" + json.dumps(json.dumps(obj)) + " \n",  # white space around it
+        json.dumps("x" * n),  # a JSON string, no JSON inside
+        json.dumps(" " * n + "123"),  # a string holding a number
+        json.dumps(json.dumps("y" * n)),  # a string holding a string: kept as it is
+        " " * n + "12345",  # a number
+        "x" * n + " not JSON",
+        json.dumps(nul),  # \u0000: jsonb cannot hold it
+        json.dumps(json.dumps(nul)),  # the same, double encoded
+        json.dumps({"k": "\\u0000", "pad": "x" * n}),  # a backslash, then u0000: no NUL
+        json.dumps("😀" * n, ensure_ascii=True),  # surrogate pairs cut between pieces
+        json.dumps(json.dumps({"e": "é😀" * n}, ensure_ascii=False), ensure_ascii=True),
+    ]
+
+
+def test_large_json_converts_as_the_slow_path_does(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kind of large JSON text, in jsonb columns with on_error reject, null and wrap
+    and in json columns (verbatim): copied once streamed (threshold lowered: strings decoded
+    level by level, never read whole) and once whole (the slow path, the reference), the
+    two schemas hold the same values and the same rows are rejected for the same reasons."""
+    src = tmp_path / "j.db"
+    conn = sqlite3.connect(src)
+    configs = {"rej": ("jsonb", "reject"), "nul": ("jsonb", "null"), "wrap": ("jsonb", "wrap")}
+    configs |= {"verb": ("json", "reject"), "verbw": ("json", "wrap")}
+    for name in configs:
+        conn.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, doc TEXT)")
+        conn.executemany(f"INSERT INTO {name} VALUES (?, ?)", enumerate(_json_values()))
+    conn.commit()
+    reader = open_readonly(src)
+    mapping = inferrer.infer(reader, insp.introspect(reader), source=str(src))
+    reader.close()
+    conn.close()
+    for name, (pg_type, on_error) in configs.items():
+        col = mapping.tables[name].columns["doc"]
+        col.type, col.convert, col.on_error = pg_type, Kind.JSON, OnError(on_error)
+    (tmp_path / "m.yaml").write_text(maps.dump_yaml(mapping))
+    read_whole: list[int] = []
+    real_one = pieces.one
+
+    def one(conn: sqlite3.Connection, row: pieces.Row, expr: str) -> tuple[object, ...]:
+        found = real_one(conn, row, expr)
+        if isinstance(found[0], bytes) and len(found[0]) > 100_000:
+            read_whole.append(1)
+        return found
+
+    def run(schema: str) -> list[tuple[object, ...]]:
+        copy(
+            src,
+            pg_url,
+            tmp_path / schema,
+            workers=1,
+            batch_rows=4,
+            schema_name=schema,
+            mapping_path=tmp_path / "m.yaml",
+        )
+        out = []
+        for name in configs:
+            out += rows(pg_url, f"SELECT '{name}', id, doc::text FROM {schema}.{name} ORDER BY id")
+        run_id = rows(pg_url, "SELECT run_id FROM vendzz_migrate.rejects ORDER BY id DESC")[0][0]
+        return out + rows(
+            pg_url,
+            "SELECT table_name, source_key::text, reason FROM vendzz_migrate.rejects"
+            " WHERE run_id = %s ORDER BY 1, 2",
+            (run_id,),
+        )
+
+    whole = run("whole")
+    with monkeypatch.context() as patched:
+        patched.setattr(pieces, "LARGE_BYTES", 100_000)
+        patched.setattr(pieces, "CHUNK", 33_333)
+        patched.setattr(bigvalue, "PIECE", 22_222)
+        patched.setattr(pieces, "one", one)
+        streamed = run("streamed")
+    assert streamed == whole
+    assert not read_whole  # no large value read whole
+    reasons = {r[-1] for r in whole if len(r) == 3 and isinstance(r[-1], str) and " " in r[-1]}
+    assert any("\\u0000" in r for r in reasons) and any("invalid" in r for r in reasons)

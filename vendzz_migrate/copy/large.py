@@ -17,6 +17,7 @@ for that one value.
 from __future__ import annotations
 
 import codecs
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 from vendzz_migrate.source import pieces, qi, reader
 from vendzz_migrate.source.pieces import Row, bound, too_big, unbounded
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.typemap import bigvalue
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject
 from vendzz_migrate.typemap.values import Raw
 
@@ -131,15 +133,10 @@ def _field(
 
 
 def _text_field(conn: sqlite3.Connection, row: Row, column: str, conv: Any) -> Field | None:
-    """A large text streamed as it is, when the slow path would send it unchanged: plain
-    text or a ``varchar(n)`` (checked: UTF-8, no NUL, at most n characters), or a JSON
-    object or array as the fast path sends it (see ``JsonConversion.ok_sql``: PostgreSQL's
-    jsonb input validates it; one holding a tab goes to Python there, which matters only
-    when ``on_error`` would keep an invalid one). None: read it whole."""
-    if conv.kind is Kind.JSON:
-        if next(pieces.chunks(conn, row, column, first=1), b"") not in (b"{", b"["):
-            return None
-    elif conv.kind is not Kind.TEXT:
+    """A large text streamed as the slow path would send it: plain text or a ``varchar(n)``
+    (checked: UTF-8, no NUL, at most n characters) as it is, or JSON (:func:`_json_field`).
+    None: read it whole."""
+    if conv.kind not in (Kind.TEXT, Kind.JSON):
         return None
     try:
         characters, tabs = _check_text(conn, row, column)
@@ -150,9 +147,61 @@ def _text_field(conn: sqlite3.Connection, row: Row, column: str, conv: Any) -> F
         if conv.on_error is OnError.NULL:
             return b"\\N"
         raise
-    if conv.kind is Kind.JSON and tabs and conv.on_error is not OnError.REJECT:
-        return None
+    if conv.kind is Kind.JSON:
+        return _json_field(conn, row, column, conv, tabs)
     return _text_writer(conn, row, column)
+
+
+def _json_field(conn: sqlite3.Connection, row: Row, column: str, conv: Any, tabs: bool) -> Field:
+    """A large JSON text (valid UTF-8, no NUL byte) as the slow path converts it, never held
+    whole: an object or array as the fast path sends it (see ``JsonConversion.ok_sql``:
+    PostgreSQL's jsonb input validates it), unless it holds a tab (Python's rules there);
+    else what ``unwrap_json``
+    makes of it (the object or array inside JSON strings, decoded level by level, or the
+    text itself), checked for NUL characters (jsonb cannot hold them), and when it is not
+    valid JSON, ``on_error`` applied (wrap: the text as a JSON string, written as it is
+    read)."""
+    from vendzz_migrate.typemap.conversions.jsonb import NUL_REASON
+
+    def read() -> Iterator[bytes]:
+        return pieces.chunks(conn, row, column, size=bigvalue.PIECE)
+
+    first = next(pieces.chunks(conn, row, column, first=1), b"")
+    if first in (b"{", b"[") and not tabs:
+        return _text_writer(conn, row, column)
+    try:
+        try:
+            depth = bigvalue.unwrap_depth(read)
+        except ValueError:
+            raise Reject("invalid JSON") from None
+        if not conv.verbatim and bigvalue.holds_nul(lambda: bigvalue.levels(read, depth)):
+            raise Reject(NUL_REASON)
+    except Reject:
+        if conv.on_error is OnError.NULL:
+            return b"\\N"
+        if conv.on_error is OnError.WRAP:
+            return _wrapped_writer(conn, row, column)
+        raise
+
+    def write_json(write: Write) -> None:
+        for piece in bigvalue.levels(read, depth):
+            write(_escape(piece))
+
+    return write_json
+
+
+def _wrapped_writer(conn: sqlite3.Connection, row: Row, column: str) -> Callable[[Write], None]:
+    """``on_error: wrap`` of a large text: the text as a JSON string (``json.dumps``, as the
+    slow path writes it), a piece at a time."""
+
+    def write_wrapped(write: Write) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        write(b'"')
+        for chunk in pieces.chunks(conn, row, column):
+            write(_escape(json.dumps(decoder.decode(chunk))[1:-1].encode()))
+        write(_escape(json.dumps(decoder.decode(b"", final=True))[1:-1].encode()) + b'"')
+
+    return write_wrapped
 
 
 def write_row(write: Write, row: list[Field]) -> None:
@@ -197,11 +246,16 @@ def _check_text(conn: sqlite3.Connection, row: Row, column: str) -> tuple[int, b
 def _text_writer(conn: sqlite3.Connection, row: Row, column: str) -> Callable[[Write], None]:
     def write_text(write: Write) -> None:
         for chunk in pieces.chunks(conn, row, column):
-            write(
-                chunk.replace(b"\\", b"\\\\")
-                .replace(b"\n", b"\\n")
-                .replace(b"\r", b"\\r")
-                .replace(b"\t", b"\\t")
-            )
+            write(_escape(chunk))
 
     return write_text
+
+
+def _escape(chunk: bytes) -> bytes:
+    """Bytes of a text escaped for COPY's text format (as ``copy_escape``)."""
+    return (
+        chunk.replace(b"\\", b"\\\\")
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )

@@ -21,9 +21,10 @@ rejects such text whatever its class.
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from operator import itemgetter
@@ -31,6 +32,7 @@ from operator import itemgetter
 import ijson
 
 _HEAD = 16
+_NUL_ESCAPE = b"\\u0000"
 # bytes parsed at a time: yajl lexes a string token cut between pieces again from its start
 # at each piece (a JSON document that is mostly one long string costs its size squared over
 # this), and the events of a piece are held until it is parsed (about 3 MB a MB of dense JSON)
@@ -95,22 +97,85 @@ def json_valid(pieces: Iterable[bytes]) -> bool:
     return _parse(pieces) is not None
 
 
-def json_class(pieces: Iterable[bytes]) -> str:
+def json_class(read: Read) -> str:
     """The profile's class of a large text that starts with '"': ``text`` (not valid JSON),
     ``json_d`` (a JSON string whose content is a JSON object, array or string again: double
     encoded) or ``json_s`` (a JSON string)."""
-    checked: list[bool] = []
-    content = _string_content(pieces, checked)
-    top = _parse(content)
-    for _ in content:  # the rest of the outer string, read to its end when the inner stopped
-        pass
-    if not checked:  # the outer text was not one valid JSON string
+    if top_kind(read) != "string":
         return "text"
-    return "json_d" if top in ("start_map", "start_array", "string") else "json_s"
+    return "json_d" if top_kind(lambda: levels(read, 1)) in _WRAPS else "json_s"
 
 
-def _parse(pieces: Iterable[bytes]) -> str | None:
-    """The first event of a valid JSON text (its top value's kind); None when not valid."""
+Read = Callable[[], Iterator[bytes]]  # the pieces of a value, from its start, at each call
+_WRAPS = ("object", "array", "string")
+_KINDS = {"start_map": "object", "start_array": "array"}
+
+
+def top_kind(read: Read) -> str | None:
+    """The kind of the top value of a JSON text (``object``, ``array``, ``string`` or
+    ``scalar``); None when the text is not valid JSON (as SQLite's ``json_valid()``). A
+    string is checked by decoding it a piece at a time: the parser never holds it whole."""
+    first, pieces = _peek(read())
+    if first == b'"':
+        checked: list[bool] = []
+        for _ in _string_content(pieces, checked):
+            pass
+        return "string" if checked else None
+    top = _parse(pieces)
+    return None if top is None else _KINDS.get(top, "scalar")
+
+
+def levels(read: Read, depth: int) -> Iterator[bytes]:
+    """The content of a text that is a JSON string holding a JSON string... ``depth`` times
+    (0: the text itself), decoded a piece at a time (each level checked by the caller)."""
+    pieces: Iterator[bytes] = read()
+    for _ in range(depth):
+        pieces = _string_content(pieces, [])
+    return pieces
+
+
+def unwrap_depth(read: Read) -> int:
+    """What ``jsonb.unwrap_json`` does to a JSON text, without holding it: the number of JSON
+    string encodings around a JSON object or array (the copy sends :func:`levels` of that
+    depth), or 0 when it is no such thing (the text goes as it is). Raises ``ValueError``
+    when the text is not valid JSON."""
+    kind = top_kind(read)
+    if kind is None:
+        raise ValueError("invalid JSON")
+    depth = 0
+    while kind == "string":
+        inner = top_kind(lambda d=depth + 1: levels(read, d))  # type: ignore[misc]
+        if inner not in _WRAPS:
+            break
+        depth, kind = depth + 1, inner
+    return depth if kind in ("object", "array") else 0
+
+
+def holds_nul(read: Read) -> bool:
+    """Whether a valid JSON text holds a NUL character (the escape \\u0000 in a string or a
+    key, which jsonb cannot store); parsed only when the escape's six bytes appear."""
+    tail = b""
+    for piece in read():
+        if _NUL_ESCAPE in tail + piece:
+            return _parse(read(), nul=True) == "nul"
+        tail = piece[-len(_NUL_ESCAPE) :]
+    return False
+
+
+def _peek(pieces: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first byte that is not JSON white space, and the pieces, whole again."""
+    seen: list[bytes] = []
+    for piece in pieces:
+        seen.append(piece)
+        rest = piece.lstrip(b" \t\n\r")
+        if rest:
+            return rest[:1], itertools.chain(seen, pieces)
+    return b"", iter(seen)
+
+
+def _parse(pieces: Iterable[bytes], *, nul: bool = False) -> str | None:
+    """The first event of a valid JSON text (its top value's kind); None when not valid.
+    With ``nul``: ``"nul"`` when a string or key of it holds a NUL character."""
     events = ijson.sendable_list()
     parser = ijson.basic_parse_coro(events)
     depth = 0
@@ -122,6 +187,8 @@ def _parse(pieces: Iterable[bytes]) -> str | None:
             parser.send(piece)
             if events:
                 top = top or events[0][0]
+                if nul and any("\x00" in v for e, v in events if e in ("string", "map_key")):
+                    return "nul"
                 # the deepest nesting in these events (C iterators: no Python per event)
                 steps = map(_DEPTH.get, map(itemgetter(0), events), repeat(0))
                 levels = accumulate(steps, initial=depth)
@@ -131,6 +198,8 @@ def _parse(pieces: Iterable[bytes]) -> str | None:
                 events.clear()
         parser.close()
         top = top or next((event for event, _ in events), None)
+        if nul and any("\x00" in v for e, v in events if e in ("string", "map_key")):
+            return "nul"
     except ijson.JSONError:
         return None
     return top
@@ -168,6 +237,7 @@ def _string_pieces(pieces: Iterable[bytes]) -> Iterator[bytes]:
         except UnicodeDecodeError:
             raise _NotOneString from None
         if not started:
+            buf = buf.lstrip(_JSON_SPACE)
             if not buf:
                 continue
             if buf[0] != '"':

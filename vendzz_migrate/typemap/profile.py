@@ -604,7 +604,7 @@ def _large_class(
         valid = bigvalue.json_valid(pieces.chunks(conn, row, col.name, size=bigvalue.PIECE))
         return "json_c" if valid else "text"
     if first == b'"':
-        return bigvalue.json_class(pieces.chunks(conn, row, col.name, size=bigvalue.PIECE))
+        return bigvalue.json_class(lambda: pieces.chunks(conn, row, col.name, size=bigvalue.PIECE))
     return "text"
 
 
