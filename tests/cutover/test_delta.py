@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.copy.helpers import copy, verified
+from tests.copy.test_large_values import _streamed
 from tests.cutover.helpers import make_source, pg_rows, write
 from vendzz_migrate.cutover import capture, delta
 from vendzz_migrate.source import introspect as insp
-from vendzz_migrate.source import snapshot
+from vendzz_migrate.source import pieces, snapshot
 
 
 def _copy_with_capture(tmp_path: Path, pg_url: str) -> tuple[Path, int]:
@@ -164,3 +167,38 @@ def test_live_key_verify_compares_applied_keys_and_leaves_out_later_ones(
     assert live.keys == 1  # 20 only: 21 changed again since, left to the freeze
     assert [(d.key, d.kind) for d in frozen.differences] == [("21", "changed")]
     assert frozen.tables == 3
+
+
+def test_delta_streams_large_values(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live reader is bound like the copy's: rows changed to hold values over the limit
+    (lowered to 100 kB) are written from SQLite a piece at a time, converted as the copy
+    converts them (a double-encoded JSON document unwrapped); one PostgreSQL cannot hold is
+    quarantined with the copy's reason."""
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    streamed = _streamed(monkeypatch)
+    doc = json.dumps({"a": list(range(40_000)), "t": "é\t"})
+    inner = {"b": "é😀" * 30_000}
+    title = "é\t\\ntitle " * 20_000
+    write(src, "UPDATE quiz_responses SET answers = ? WHERE id = 7", (doc,))
+    write(
+        src, "UPDATE quiz_responses SET answers = ? WHERE id = 8", (json.dumps(json.dumps(inner)),)
+    )
+    write(src, "UPDATE quizzes SET title = ? WHERE id = 'q1'", (title,))
+    write(src, "INSERT INTO quizzes VALUES ('q99', 1, ?, NULL)", ("x" * 150_000 + "\x00",))
+    report = _sync(src, pg_url, mark)
+    assert report.rejected == 1
+    assert pg_rows(
+        pg_url,
+        "SELECT id, answers = %s::jsonb, answers = %s::jsonb FROM quiz_responses"
+        " WHERE id IN (7, 8) ORDER BY id",
+        (doc, json.dumps(inner)),
+    ) == [(7, True, False), (8, False, True)]
+    assert pg_rows(pg_url, "SELECT title FROM quizzes WHERE id = 'q1'") == [(title,)]
+    assert pg_rows(pg_url, "SELECT count(*) FROM quizzes WHERE id = 'q99'") == [(0,)]
+    (reason,) = pg_rows(pg_url, "SELECT reason FROM vendzz_migrate.rejects")[0]
+    assert "NUL" in str(reason)
+    assert streamed.count("_text_writer") >= 2  # the document and the title, never whole

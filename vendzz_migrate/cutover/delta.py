@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel
 
+from vendzz_migrate.copy import large
 from vendzz_migrate.copy import unit as copyunit
 from vendzz_migrate.cutover import capture
 from vendzz_migrate.errors import ConfigError, SourceError
@@ -75,11 +76,16 @@ class Target:
     order: list[str] = field(default_factory=list)  # source tables, parents first
 
 
+Line = bytes | list[large.Field]
+
+
 @dataclass
 class _Staged:
     plan: TablePlan
     whole: bool = False  # a table without a primary key: replaced whole
-    rows: list[bytes] = field(default_factory=list)
+    # COPY lines; a row holding a value too large to build whole: its fields, written from
+    # SQLite a piece at a time (copy.large) when the rows are copied, in the same read
+    rows: list[Line] = field(default_factory=list)
     row_keys: list[KeyTuple] = field(default_factory=list)  # the reader's key of each row
     keys: list[bytes] = field(default_factory=list)
     rejects: list[tuple[KeyTuple, str | None, Raw | None, str]] = field(default_factory=list)
@@ -114,10 +120,11 @@ def set_mark(conn: psycopg.Connection, state_schema: str, cutover: str, mark: in
 
 
 def open_source(source: Path) -> sqlite3.Connection:
-    """A reader of the live file (bytes for text, like the copy's snapshot readers)."""
+    """A reader of the live file (bytes for text, like the copy's snapshot readers), bound
+    like them: a value too large to build whole is streamed (copy.large)."""
     conn = open_readonly(source)
     conn.text_factory = bytes
-    return conn
+    return large.bound(conn)
 
 
 def sync(
@@ -190,9 +197,12 @@ def _apply(
             for i, table in enumerate(staged):
                 report.upserted += _upsert(conn, target, i, staged[table])
             _restore_foreign_keys(conn, altered)
-            rejects = [
-                copyunit._reject_row(lite, st.plan, r) for st in staged.values() for r in st.rejects
-            ]
+            with large.unbounded(lite):  # a rejected row is recorded whole
+                rejects = [
+                    copyunit._reject_row(lite, st.plan, r)
+                    for st in staged.values()
+                    for r in st.rejects
+                ]
             report.rejected = len(rejects)
             _quarantine(conn, target, rejects)
             for i in range(len(staged)):
@@ -276,13 +286,24 @@ def _stage(lite: sqlite3.Connection, literals: list[str], st: _Staged) -> None:
 
 
 def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
-    """The rows matching ``where`` as COPY lines, converted as the copy converts them."""
+    """The rows matching ``where`` as COPY lines, converted as the copy converts them; rows
+    holding a value too large to build whole as their fields (see :data:`Line`)."""
     plan = st.plan
     attempt = copyunit._Attempt()
+    try:
+        found: list[tuple[object, Line | large.Refused | None]] = list(
+            reader.unit_rows(lite, plan, where, [])
+        )
+    except sqlite3.DataError as exc:
+        if not large.too_big(exc):
+            raise
+        found = list(large.unit_rows(lite, plan, where, []))
     slow: list[KeyTuple] = []
-    for key, line in reader.unit_rows(lite, plan, where, []):
+    for key, line in found:
         if line is None:
             slow.append(reader.to_key(key))
+        elif isinstance(line, large.Refused):
+            attempt.rejects.append((reader.to_key(key), line.column, None, line.reason))
         else:
             st.rows.append(line)
             st.row_keys.append(reader.to_key(key))
@@ -315,12 +336,15 @@ def _load_temp(conn: psycopg.Connection, target: Target, i: int, st: _Staged) ->
     _copy_in(conn, f"vz_keys_{i}", keys, st.keys)
 
 
-def _copy_in(conn: psycopg.Connection, table: str, cols: str, lines: list[bytes]) -> None:
+def _copy_in(conn: psycopg.Connection, table: str, cols: str, lines: Sequence[Line]) -> None:
     if not lines:
         return
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN".encode()) as copy:
         for chunk in _chunks(lines):
-            copy.write(chunk)
+            if isinstance(chunk, bytes):
+                copy.write(chunk)
+            else:  # a large row: its fields, streamed
+                large.write_row(copy.write, chunk)
 
 
 def _copy_rows(conn: psycopg.Connection, table: str, st: _Staged) -> None:
@@ -335,7 +359,7 @@ def _copy_rows(conn: psycopg.Connection, table: str, st: _Staged) -> None:
         return
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
         pass
-    kept: list[bytes] = []
+    kept: list[Line] = []
     for line, key in zip(st.rows, st.row_keys, strict=True):
         try:
             with conn.transaction():
@@ -351,10 +375,17 @@ def _copy_rows(conn: psycopg.Connection, table: str, st: _Staged) -> None:
     st.rows = kept
 
 
-def _chunks(lines: list[bytes]) -> Iterator[bytes]:
+def _chunks(lines: Sequence[Line]) -> Iterator[Line]:
+    """The lines joined in batches of about FLUSH_BYTES; a large row's fields on their own."""
     buf: list[bytes] = []
     size = 0
     for line in lines:
+        if not isinstance(line, bytes):
+            if buf:
+                yield b"\n".join(buf) + b"\n"
+                buf, size = [], 0
+            yield line
+            continue
         buf.append(line)
         size += len(line) + 1
         if size >= copyunit.FLUSH_BYTES:
