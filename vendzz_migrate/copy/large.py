@@ -6,12 +6,14 @@ hex, twice its size, built by SQLite, copied by Python) is never made: the unit'
 with "string or blob too big" and the unit is sent again row by row (:func:`unit_rows`). A
 row that holds a large value goes field by field: small values as usual, a large blob
 (``convert: bytes``), text (plain, or a ``varchar(n)``: its characters counted on the way) or
-a JSON object or array (sent as it is, as the fast path does: PostgreSQL's jsonb input
-validates it) read from SQLite in pieces (``pieces.chunks``) and written to COPY as they
-come, so memory holds a few pieces (a WITHOUT ROWID table's: the value, once at a time).
-Other large values (JSON that is not an object or array, or that Python must validate to
-apply ``on_error``; text of a file not stored as UTF-8) are read whole, with the limit lifted
-for that one value.
+JSON read from SQLite in pieces (``pieces.chunks``) and written to COPY as they come, so
+memory holds a few pieces (a WITHOUT ROWID table's: the value, once at a time). JSON goes as
+the slow path converts it, checked as a stream (``typemap.bigvalue``): an object or array as
+it is (PostgreSQL's jsonb input validates it, as on the fast path), a double-encoded one
+decoded level by level, ``on_error`` applied to one that is not JSON (wrap: the text written
+as a JSON string as it is read). Still read whole, the limit lifted for that one value: text
+of a file not stored as UTF-8, and a large value that a conversion other than bytes, text
+and JSON meets (text in a number column, say: it is then rejected).
 """
 
 from __future__ import annotations
