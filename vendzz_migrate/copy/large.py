@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from vendzz_migrate.source import pieces, qi, reader
 from vendzz_migrate.source.pieces import Row, bound, too_big, unbounded
 from vendzz_migrate.source.reader import TablePlan
+from vendzz_migrate.state.store import LargeValue
 from vendzz_migrate.typemap import bigvalue
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject
 from vendzz_migrate.typemap.values import Raw
@@ -71,6 +72,45 @@ def unit_rows(
             continue
         if row:
             yield row[0]
+
+
+def raw_row(
+    conn: sqlite3.Connection, plan: TablePlan, key: reader.KeyTuple
+) -> tuple[dict[str, Any], tuple[LargeValue, ...]]:
+    """A rejected row's stored columns as :func:`reader.raw_row` encodes them, but a value
+    over ``pieces.LARGE_BYTES``, which is never read whole: for each, a :class:`LargeValue`
+    that reads its stored bytes in pieces (and ``{"type": kind}`` in the row, where the store
+    puts its reference)."""
+    with pieces.bounded(conn):
+        try:
+            return reader.raw_row(conn, plan, key), ()
+        except sqlite3.DataError as exc:
+            if not too_big(exc):
+                raise
+        row = _locate(plan, key if plan.table.without_rowid else key[0].value)
+        out: dict[str, Any] = {}
+        found: list[LargeValue] = []
+        for column in plan.table.stored_columns:
+            try:
+                out |= reader.raw_row(conn, plan, key, [column.name])
+                continue
+            except sqlite3.DataError as exc:
+                if not too_big(exc):
+                    raise
+            kind = pieces.kind(conn, row, column.name)
+            encoding = None if kind != "text" or pieces.utf8(conn) else _encoding(conn)
+            found.append(LargeValue(column.name, kind, _pieces(conn, row, column.name), encoding))
+            out[column.name] = {"type": kind}
+        return out, tuple(found)
+
+
+def _encoding(conn: sqlite3.Connection) -> str:
+    found = conn.execute("PRAGMA encoding").fetchone()[0]
+    return found.decode() if isinstance(found, bytes) else str(found)
+
+
+def _pieces(conn: sqlite3.Connection, row: Row, column: str) -> Callable[[], Iterator[bytes]]:
+    return lambda: pieces.chunks(conn, row, column)
 
 
 def _keys(conn: sqlite3.Connection, plan: TablePlan, where: str, params: list[Any]) -> list[Any]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vendzz_migrate.copy import large
 from vendzz_migrate.errors import TargetError
 from vendzz_migrate.pg import qualified
-from vendzz_migrate.source import reader
+from vendzz_migrate.source import pieces, reader
 from vendzz_migrate.source.reader import KeyTuple, TablePlan
 from vendzz_migrate.state.store import RejectRow, Store, Unit
 from vendzz_migrate.typemap.convert import Conversion, OnError, Reject, copy_escape
@@ -95,8 +95,8 @@ def copy_unit(
                 f"{plan.table.name}: unit {unit.seq} accounts for {result.copied}+"
                 f"{result.rejected} of {result.source_rows} rows"
             )
-        with large.unbounded(lite):  # a rejected row is recorded whole
-            store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
+        # a rejected row is recorded whole, its values over pieces.LARGE_BYTES in pieces
+        store.add_rejects(run_id, [_reject_row(lite, plan, r) for r in all_rejects])
         result.seconds = time.monotonic() - started
         store.finish_unit(
             run_id,
@@ -201,12 +201,18 @@ def _slow_line(
         try:
             text, changed = slow_field(plan, col.source, col.conversion, raw)
         except Reject as rej:
-            attempt.rejects.append((key, col.source, raw, rej.reason))
+            # a value too large to keep is read again, in pieces, for the reject's record
+            kept = None if _large(raw) else raw
+            attempt.rejects.append((key, col.source, kept, rej.reason))
             return None
         fields.append(text)
         converted += changed
     attempt.converted += converted
     return "\t".join(fields).encode("utf-8")
+
+
+def _large(raw: Raw) -> bool:
+    return isinstance(raw.value, bytes) and len(raw.value) > pieces.LARGE_BYTES
 
 
 def slow_field(plan: TablePlan, column: str, conv: Conversion, raw: Raw) -> tuple[str, bool]:
@@ -336,9 +342,14 @@ def _confirm(
 def _reject_row(
     lite: sqlite3.Connection, plan: TablePlan, rej: tuple[KeyTuple, str | None, Raw | None, str]
 ) -> RejectRow:
+    """The record of a rejected row. A value over ``pieces.LARGE_BYTES`` is not read whole: the
+    store copies its bytes in pieces and records a reference (see :func:`large.raw_row`)."""
     key, column, raw, reason = rej
-    row = reader.raw_row(lite, plan, key)
+    row, big = large.raw_row(lite, plan, key)
     if column is None:  # e.g. invalid UTF-8: PostgreSQL names the line, not the column
         column = next((c for c, v in row.items() if v["type"] == "text" and "base64" in v), None)
-    value = encode_raw(raw) if raw is not None else (row.get(column) if column else None)
-    return RejectRow(plan.table.name, reader.identity(lite, plan, key), column, value, row, reason)
+    in_pieces = any(v.column == column for v in big)
+    value = encode_raw(raw) if raw is not None and not in_pieces else row.get(column or "")
+    with large.unbounded(lite):  # the key's columns only
+        identity = reader.identity(lite, plan, key)
+    return RejectRow(plan.table.name, identity, column, value, row, reason, big)

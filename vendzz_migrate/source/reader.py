@@ -227,10 +227,15 @@ def first_key(
     return None if row is None else _key_of(row, len(plan.keys))
 
 
-def raw_row(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[str, Any]:
-    """Every stored column of one row, plus its identity, encoded losslessly."""
+def raw_row(
+    conn: sqlite3.Connection,
+    plan: TablePlan,
+    key: KeyTuple,
+    columns: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Every stored column of one row (or only ``columns``), encoded losslessly."""
     where, params = key_clause(plan.keys, key)
-    names = [c.name for c in plan.table.stored_columns]
+    names = [c.name for c in plan.table.stored_columns] if columns is None else list(columns)
     cols = ", ".join(f"typeof({qi(n)}), {qi(n)}" for n in names)
     row = conn.execute(f"SELECT {cols} FROM {qi(plan.table.name)} WHERE {where}", params).fetchone()
     return {n: encode_raw(_raw(row[2 * i], row[2 * i + 1])) for i, n in enumerate(names)}
@@ -247,6 +252,6 @@ def identity(conn: sqlite3.Connection, plan: TablePlan, key: KeyTuple) -> dict[s
     """The human identity of a row (primary key values, else rowid), JSON-safe."""
     if plan.keys == plan.identity_keys:
         return {k: _plain(encode_raw(r)) for k, r in zip(plan.keys, key, strict=True)}
-    data = raw_row(conn, plan, key)
+    data = raw_row(conn, plan, key, plan.identity_keys)  # the key's columns only
     found = {k: _plain(data[k]) for k in plan.identity_keys}
     return found | {"rowid": key[0].value}

@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS {state}.rejects (
 );
 CREATE INDEX IF NOT EXISTS rejects_run_table ON {state}.rejects (run_id, table_name);
 
+-- The bytes of a rejected row's values over 16 MB (source.pieces.LARGE_BYTES), which are never
+-- read whole: in raw_value / raw_row such a value is a reference,
+--   {"type": "text" | "blob", "large": {"bytes": N, "md5": "<hex>", "pieces": "<state>.reject_pieces"}}
+-- (plus "encoding": "UTF-16le" etc. for text of a file not stored as UTF-8: then the bytes are
+-- that encoding's), and its stored bytes are here, in pieces of about 1 MB, in order:
+--   SELECT string_agg(piece, '' ORDER BY seq) FROM {state}.reject_pieces
+--    WHERE reject_id = <rejects.id> AND column_name = <column>;
+-- (a bytea of the exact SQLite value; over 1 GB, read the pieces in seq order instead).
+-- Deferred: a reject's pieces are written before its row (whose reference holds their md5).
+CREATE TABLE IF NOT EXISTS {state}.reject_pieces (
+    reject_id    bigint NOT NULL REFERENCES {state}.rejects ON DELETE CASCADE
+                 DEFERRABLE INITIALLY DEFERRED,
+    column_name  text NOT NULL,
+    seq          integer NOT NULL,     -- 0, 1, ...: the pieces' order
+    piece        bytea NOT NULL,
+    PRIMARY KEY (reject_id, column_name, seq)
+);
+
 CREATE TABLE IF NOT EXISTS {state}.objects (
     run_id text NOT NULL REFERENCES {state}.runs ON DELETE CASCADE,
     kind   text NOT NULL,              -- table | view

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -44,6 +47,19 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class LargeValue:
+    """A value of a rejected row too large to be read whole (over ``pieces.LARGE_BYTES``):
+    ``pieces()`` gives its stored bytes a piece at a time. :meth:`Store.add_rejects` writes
+    them to ``reject_pieces`` and puts a reference in the row's ``raw_row`` (and ``raw_value``
+    when it is the rejected column)."""
+
+    column: str
+    kind: str  # 'text' | 'blob'
+    pieces: Callable[[], Iterable[bytes]]
+    encoding: str | None = None  # a text's stored encoding, when not UTF-8
+
+
+@dataclass(frozen=True)
 class RejectRow:
     table: str
     source_key: Any
@@ -51,6 +67,7 @@ class RejectRow:
     raw_value: Any
     raw_row: Any
     reason: str
+    large: tuple[LargeValue, ...] = ()
 
 
 class Store:
@@ -235,6 +252,10 @@ class Store:
         )
 
     def add_rejects(self, run_id: str, rejects: list[RejectRow]) -> None:
+        for r in rejects:
+            if r.large:
+                self._add_large_reject(run_id, r)
+        rejects = [r for r in rejects if not r.large]
         if not rejects:
             return
         with self.conn.cursor() as cur:
@@ -254,6 +275,51 @@ class Store:
                     for r in rejects
                 ],
             )
+
+    def _add_large_reject(self, run_id: str, r: RejectRow) -> None:
+        """One reject holding large values: each value's bytes copied to ``reject_pieces`` a
+        piece at a time (under the reject's id, taken first: the foreign key is deferred), then
+        the row, its references holding their size and md5."""
+        row = self.conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (f"{self.q}.rejects",)
+        ).fetchone()
+        assert row is not None
+        reject_id = int(row[0])
+        raw_row, raw_value = dict(r.raw_row), r.raw_value
+        copy_sql = (
+            f"COPY {self.q}.reject_pieces (reject_id, column_name, seq, piece)"
+            " FROM STDIN (FORMAT BINARY)"
+        )
+        with self.conn.cursor() as cur:
+            for value in r.large:
+                digest, size = hashlib.md5(), 0
+                with cur.copy(copy_sql.encode()) as copy:
+                    copy.set_types(["int8", "text", "int4", "bytea"])
+                    for seq, piece in enumerate(value.pieces()):
+                        copy.write_row((reject_id, value.column, seq, piece))
+                        digest.update(piece)
+                        size += len(piece)
+                large: dict[str, Any] = {"bytes": size, "md5": digest.hexdigest()}
+                if value.encoding is not None:
+                    large["encoding"] = value.encoding
+                large["pieces"] = f"{_name(self.schema)}.reject_pieces"
+                raw_row[value.column] = {"type": value.kind, "large": large}
+                if r.column == value.column:
+                    raw_value = raw_row[value.column]
+        self.conn.execute(
+            f"INSERT INTO {self.q}.rejects (id, run_id, table_name, source_key, column_name,"
+            f" raw_value, raw_row, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                reject_id,
+                run_id,
+                r.table,
+                json.dumps(r.source_key),
+                r.column,
+                _j(raw_value),
+                json.dumps(raw_row),
+                r.reason,
+            ),
+        )
 
     def table_totals(self, run_id: str) -> dict[str, Totals]:
         """Per source table, its totals over the run's units."""
@@ -357,6 +423,11 @@ class Store:
 
 
 _ENSURE_LOCK = 0x767A6D  # advisory lock class of Store.ensure ("vzm")
+
+
+def _name(schema: str) -> str:
+    """``schema`` as SQL names it: bare when it can be, else quoted."""
+    return schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else ident(schema)
 
 
 def _j(value: Any) -> str | None:
