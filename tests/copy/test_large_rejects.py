@@ -5,13 +5,22 @@ record holds a small lossless reference (size, md5)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import sys
 from pathlib import Path
 
-from tests.copy.helpers import rows
+import pytest
+
+from tests.copy.helpers import copy_cli, rows
 from tests.copy.test_large_values import peak_rss_mb
 from vendzz_migrate.errors import ExitCode
+from vendzz_migrate.source import introspect as insp
+from vendzz_migrate.source import open_readonly, pieces
+from vendzz_migrate.typemap import infer as inferrer
+from vendzz_migrate.typemap import mapping as maps
+from vendzz_migrate.typemap.convert import Kind
+from vendzz_migrate.typemap.values import Raw, encode_raw
 
 
 def _docs(path: Path, body: bytes) -> Path:
@@ -68,3 +77,160 @@ def test_a_48_mb_rejected_text_is_recorded_in_bounded_memory(pg_url: str, tmp_pa
     assert stored == (digest, nbytes, 46)  # 1 MiB pieces
     (count,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.reject_pieces")[0]
     assert count == 46  # the small reject has none
+
+
+def _expected(src: Path, table: str, key: object, column: str) -> bytes:
+    """A value's stored bytes, as SQLite holds them."""
+    conn = sqlite3.connect(src)
+    where = "k" if table == "w" else "id"
+    (value,) = conn.execute(
+        f"SELECT CAST({column} AS BLOB) FROM {table} WHERE {where} = ?", (key,)
+    ).fetchone()
+    conn.close()
+    return bytes(value)
+
+
+def _small(src: Path, table: str, key: object, column: str) -> dict[str, object]:
+    """A small value as the rejects table encodes it."""
+    conn = sqlite3.connect(src)
+    conn.text_factory = bytes
+    where = "k" if table == "w" else "id"
+    kind, value = conn.execute(
+        f"SELECT typeof({column}), {column} FROM {table} WHERE {where} = ?", (key,)
+    ).fetchone()
+    conn.close()
+    return encode_raw(Raw(kind.decode(), value))
+
+
+def _pieces_state(pg_url: str) -> tuple[int, int]:
+    """(pieces, pieces of no reject)."""
+    (found,) = rows(
+        pg_url,
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM"
+        " vendzz_migrate.rejects r WHERE r.id = p.reject_id)) FROM vendzz_migrate.reject_pieces p",
+    )
+    return int(found[0]), int(found[1])
+
+
+def test_large_values_of_rejected_rows_are_kept_exactly_in_pieces(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threshold lowered to 100 kB, odd piece sizes: in a rowid and a WITHOUT ROWID table,
+    rows rejected for a large text with a NUL, a large invalid UTF-8 text, a large varchar(n)
+    too long, a large blob in a bigint column, and a small NUL text beside a large blob keep
+    every large value's exact bytes in ``reject_pieces`` (size and md5 in the reference too),
+    the other values, reason, column and identity as before; exit 8; --restart leaves no
+    stale piece."""
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    monkeypatch.setattr(pieces, "KEYED_CHUNK", 44_444)
+    src = tmp_path / "r.db"
+    conn = sqlite3.connect(src)
+    columns = "body TEXT, code VARCHAR(150000), n INTEGER, data BLOB"
+    conn.executescript(f"""
+        CREATE TABLE r (id INTEGER PRIMARY KEY, {columns});
+        CREATE TABLE w (k TEXT PRIMARY KEY, {columns}) WITHOUT ROWID;
+    """)
+    nul = "é\tà\\n\n\r😀" * 10_000 + "\x00" + "end"
+    blob = os.urandom(150_000)
+    values = [
+        ("small", "x", 1, b"\x00\x01"),  # copied
+        (nul, "x", 2, blob),  # NUL in a large text; a large blob beside it
+        ("INVALID", "x", 3, None),  # a large text that is not UTF-8 (set below)
+        ("ok", "ü" * 150_001, 4, None),  # longer than varchar(150000)
+        ("ok", "x", os.urandom(120_000), b""),  # a large blob in a bigint column
+        ("a\x00b", "x", 6, blob),  # a small NUL text, a large blob beside it
+        ("é" * 80_000, "ü" * 149_000, 7, blob),  # copied, its values streamed
+    ]
+    for table, keys in (("r", range(1, 8)), ("w", "abcdefg")):
+        conn.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)",
+            [(k, *v) for k, v in zip(keys, values, strict=True)],
+        )
+        conn.execute(
+            f"UPDATE {table} SET body = CAST(? AS TEXT) WHERE body = 'INVALID'",
+            (b"\xff\xfeok" * 40_000,),
+        )
+    conn.commit()
+    reader = open_readonly(src)
+    mapping = inferrer.infer(reader, insp.introspect(reader), source=str(src))
+    reader.close()
+    for table in ("r", "w"):
+        mapping.tables[table].columns["code"].type = "varchar(150000)"
+        for name, kind, pg_type in (("n", Kind.INTEGER, "bigint"), ("data", Kind.BYTES, "bytea")):
+            mapping.tables[table].columns[name].convert = kind
+            mapping.tables[table].columns[name].type = pg_type
+    (tmp_path / "m.yaml").write_text(maps.dump_yaml(mapping))
+    conn.close()
+    args = ("--mapping", str(tmp_path / "m.yaml"), "--workers", "1", "--batch-rows", "2")
+    code, out = copy_cli(src, pg_url, tmp_path / "work", *args)
+    assert code == ExitCode.REJECTS, out
+    large_values = _check_rejects(pg_url, src)
+    # 2: body and data; 3: body; 4: code; 5: n; 6: data
+    assert large_values == 2 * 6
+    before = _pieces_state(pg_url)
+    assert before[0] > 0 and before[1] == 0
+    (ids,) = rows(pg_url, "SELECT array_agg(id) FROM vendzz_migrate.rejects")[0]
+    code, out = copy_cli(src, pg_url, tmp_path / "work", *args, "--restart")
+    assert code == ExitCode.REJECTS, out
+    assert _pieces_state(pg_url) == before  # the new run's pieces only
+    (stale,) = rows(
+        pg_url,
+        "SELECT count(*) FROM vendzz_migrate.reject_pieces WHERE reject_id = ANY(%s)",
+        (ids,),
+    )[0]
+    assert stale == 0
+    assert rows(pg_url, "SELECT body FROM r WHERE id = 7") == [("é" * 80_000,)]
+
+
+def _check_rejects(pg_url: str, src: Path) -> int:
+    """Every reject of the test below as expected; how many large values they hold."""
+    got = rows(
+        pg_url,
+        "SELECT id, table_name, source_key, column_name, reason, raw_value, raw_row"
+        " FROM vendzz_migrate.rejects ORDER BY table_name, id",
+    )
+    reasons = {
+        2: ("body", "NUL byte in text (PostgreSQL text cannot hold it)"),
+        3: ("body", "invalid UTF-8 at byte 0"),
+        4: ("code", "text of 150001 characters is longer than varchar(150000)"),
+        5: ("n", "is not an integer"),
+        6: ("body", "NUL byte in text (PostgreSQL text cannot hold it)"),
+    }
+    seen, large_values = [], 0
+    for reject_id, table, source_key, column, reason, raw_value, raw_row in got:
+        if table == "r":
+            assert source_key["id"] == source_key["rowid"]
+            key: object = source_key["id"]
+            number, key_column = int(source_key["id"]), "id"
+        else:
+            key = source_key["k"]
+            number, key_column = "abcdefg".index(str(key)) + 1, "k"
+            assert source_key == {"k": key}
+        seen.append((table, number))
+        assert column == reasons[number][0]
+        assert reasons[number][1] in reason
+        assert raw_value == raw_row[column]
+        assert set(raw_row) == {key_column, "body", "code", "n", "data"}
+        for name, encoded in raw_row.items():
+            if "large" not in encoded:
+                assert encoded == _small(src, table, key, name), (table, key, name)
+                continue
+            large_values += 1
+            expected = _expected(src, table, key, name)
+            assert len(expected) > 100_000
+            reference = encoded["large"]
+            assert reference == {
+                "bytes": len(expected),
+                "md5": hashlib.md5(expected).hexdigest(),
+                "pieces": "vendzz_migrate.reject_pieces",
+            }
+            (whole,) = rows(
+                pg_url,
+                "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+                " WHERE reject_id = %s AND column_name = %s",
+                (reject_id, name),
+            )[0]
+            assert bytes(whole) == expected, (table, key, name)
+    assert seen == [(t, n) for t in ("r", "w") for n in (2, 3, 4, 5, 6)]
+    return large_values
