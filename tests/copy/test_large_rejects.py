@@ -9,11 +9,13 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.copy.helpers import copy_cli, rows
 from tests.copy.test_large_values import peak_rss_mb
+from vendzz_migrate.copy import large
 from vendzz_migrate.errors import ExitCode
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import open_readonly, pieces
@@ -77,6 +79,13 @@ def test_a_48_mb_rejected_text_is_recorded_in_bounded_memory(pg_url: str, tmp_pa
     assert stored == (digest, nbytes, 46)  # 1 MiB pieces
     (count,) = rows(pg_url, "SELECT count(*) FROM vendzz_migrate.reject_pieces")[0]
     assert count == 46  # the small reject has none
+
+
+def _inferred(src: Path) -> maps.Mapping:
+    reader = open_readonly(src)
+    mapping = inferrer.infer(reader, insp.introspect(reader), source=str(src))
+    reader.close()
+    return mapping
 
 
 def _expected(src: Path, table: str, key: object, column: str) -> bytes:
@@ -152,9 +161,7 @@ def test_large_values_of_rejected_rows_are_kept_exactly_in_pieces(
             (b"\xff\xfeok" * 40_000,),
         )
     conn.commit()
-    reader = open_readonly(src)
-    mapping = inferrer.infer(reader, insp.introspect(reader), source=str(src))
-    reader.close()
+    mapping = _inferred(src)
     for table in ("r", "w"):
         mapping.tables[table].columns["code"].type = "varchar(150000)"
         for name, kind, pg_type in (("n", Kind.INTEGER, "bigint"), ("data", Kind.BYTES, "bytea")):
@@ -234,3 +241,63 @@ def _check_rejects(pg_url: str, src: Path) -> int:
             assert bytes(whole) == expected, (table, key, name)
     assert seen == [(t, n) for t in ("r", "w") for n in (2, 3, 4, 5, 6)]
     return large_values
+
+
+def test_a_slow_row_holding_a_large_value_is_never_read_whole(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row sent to the slow path by a small value (text in a bigint column of no
+    affinity), the fast query leaving its large text unread (NOT NULL: not counted as a NULL
+    either): read bound, it goes field by field, its large text streamed when the row is
+    copied, referenced in pieces when it is rejected."""
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    by_fields: list[object] = []
+    real = large.row_fields
+
+    def spy(*args: Any) -> Any:
+        by_fields.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(large, "row_fields", spy)
+    src = tmp_path / "s.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, n, body TEXT NOT NULL)")
+    text = "é\tà\\n\n\r" * 20_000
+    conn.executemany(
+        "INSERT INTO s VALUES (?, ?, ?)",
+        [(1, 1, "a"), (2, "abc", text), (3, "12", text), (4, 4, "b")],
+    )
+    conn.commit()
+    conn.close()
+    mapping = _inferred(src)
+    mapping.tables["s"].columns["n"].convert = Kind.INTEGER
+    mapping.tables["s"].columns["n"].type = "bigint"
+    (tmp_path / "m.yaml").write_text(maps.dump_yaml(mapping))
+    args = ("--mapping", str(tmp_path / "m.yaml"), "--workers", "1", "--batch-rows", "10")
+    code, out = copy_cli(src, pg_url, tmp_path / "work", *args)
+    assert code == ExitCode.REJECTS, out
+    assert rows(pg_url, "SELECT id, n, body = %s FROM s ORDER BY id", (text,)) == [
+        (1, 1, False),
+        (3, 12, True),
+        (4, 4, False),
+    ]
+    ((column, reason, raw_value, raw_row),) = rows(
+        pg_url, "SELECT column_name, reason, raw_value, raw_row FROM vendzz_migrate.rejects"
+    )
+    assert (column, raw_value) == ("n", {"type": "text", "value": "abc"})
+    assert "is not an integer" in reason
+    value = text.encode()
+    assert raw_row["body"] == {
+        "type": "text",
+        "large": {
+            "bytes": len(value),
+            "md5": hashlib.md5(value).hexdigest(),
+            "pieces": "vendzz_migrate.reject_pieces",
+        },
+    }
+    (whole,) = rows(
+        pg_url, "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+    )[0]
+    assert bytes(whole) == value
+    assert len(by_fields) == 2  # rows 2 and 3

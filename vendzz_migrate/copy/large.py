@@ -131,6 +131,16 @@ def _raws(row: tuple[Any, ...]) -> tuple[Raw, ...]:
     return tuple(Raw(k.decode() if isinstance(k, bytes) else k, v) for k, v in pairs)
 
 
+def row_fields(
+    conn: sqlite3.Connection, plan: TablePlan, key: reader.KeyTuple
+) -> list[Field] | Refused:
+    """:func:`fields` of the row with ``key``, or why it is refused."""
+    try:
+        return fields(conn, plan, key if plan.table.without_rowid else key[0].value)
+    except _Refusal as refusal:
+        return refusal.refused
+
+
 def fields(conn: sqlite3.Connection, plan: TablePlan, key: Any) -> list[Field]:
     """The COPY fields of one row, large values as writers. A value the slow path's rules
     reject raises :class:`_Refusal` (a large text is checked whole, in chunks, before

@@ -179,8 +179,24 @@ def _send(
                 buf, size = [], 0
             large.write_row(write, line)
     for key in slow_keys:
-        with large.unbounded(lite):
-            values = reader.raw_values(lite, plan, key)
+        try:
+            with pieces.bounded(lite):
+                values = reader.raw_values(lite, plan, key)
+        except sqlite3.DataError as exc:
+            if not large.too_big(exc):
+                raise
+            # a large value the fast query did not load (another value of the row sent it
+            # here): the row goes field by field, that value in pieces, or is refused
+            fields = large.row_fields(lite, plan, key)
+            if isinstance(fields, large.Refused):
+                attempt.rejects.append((key, fields.column, None, fields.reason))
+                continue
+            attempt.keys.append(key)
+            if buf:
+                write(b"\n".join(buf) + b"\n")
+                buf, size = [], 0
+            large.write_row(write, fields)
+            continue
         slow = _slow_line(plan, key, values, attempt)
         del values
         if slow is not None:
