@@ -301,3 +301,43 @@ def test_a_slow_row_holding_a_large_value_is_never_read_whole(
     )[0]
     assert bytes(whole) == value
     assert len(by_fields) == 2  # rows 2 and 3
+
+
+def test_a_large_rejected_text_of_a_utf16_file_keeps_its_stored_bytes(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file not stored as UTF-8: the pieces are the text's stored bytes, and the reference
+    names their encoding."""
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    src = tmp_path / "u.db"
+    conn = sqlite3.connect(src)
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, body TEXT)")
+    text = "é😀 lorem" * 10_000 + "\x00"
+    conn.executemany("INSERT INTO u VALUES (?, ?)", [(1, "a"), (2, text)])
+    conn.commit()
+    conn.close()
+    code, out = copy_cli(src, pg_url, tmp_path / "work", "--workers", "1")
+    assert code == ExitCode.REJECTS, out
+    ((key, reason, raw_value, raw_row),) = rows(
+        pg_url, "SELECT source_key, reason, raw_value, raw_row FROM vendzz_migrate.rejects"
+    )
+    stored = text.encode("utf-16-le")
+    assert key == {"id": 2, "rowid": 2}
+    assert reason == "NUL byte in text (PostgreSQL text cannot hold it)"
+    assert (
+        raw_value
+        == raw_row["body"]
+        == {
+            "type": "text",
+            "large": {
+                "bytes": len(stored),
+                "md5": hashlib.md5(stored).hexdigest(),
+                "encoding": "UTF-16le",
+                "pieces": "vendzz_migrate.reject_pieces",
+            },
+        }
+    )
+    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+    assert bytes(rows(pg_url, sql)[0][0]) == stored
