@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from tests.copy.helpers import copy, verified
-from vendzz_migrate.state.store import Store
+from vendzz_migrate.state.store import LargeValue, RejectRow, Store
 
 
 def waiting(pg_url: str, application: str) -> bool:
@@ -79,3 +80,64 @@ def test_concurrent_first_runs_into_two_schemas_both_succeed(pg_url: str, tmp_pa
     assert not errors, errors
     verified(src, pg_url, schema="one")
     verified(src, pg_url, schema="two")
+
+
+def test_rejects_holding_large_values_keep_their_order_and_pieces(pg_url: str) -> None:
+    """Store.add_rejects: rejects recorded in the order given (ids ascending), one holding
+    large values with its pieces (an empty value: none) and references; the references name
+    the state schema as SQL would (quoted when it must be); forgetting the run drops all."""
+    rejects = [
+        RejectRow("t", {"id": 1}, "a", {"type": "text", "value": "x"}, {"a": {}}, "first"),
+        RejectRow(
+            "t",
+            {"id": 2},
+            "a",
+            {"type": "text"},
+            {"a": {"type": "text"}, "b": {"type": "blob"}, "c": {"type": "null"}},
+            "second",
+            (
+                LargeValue("a", "text", lambda: iter([b"ab\x00", b"", b"\xffc"])),
+                LargeValue("b", "blob", lambda: iter([]), None),
+            ),
+        ),
+        RejectRow("t", {"id": 3}, None, None, {"a": {}}, "third"),
+    ]
+    with psycopg.connect(pg_url) as conn:
+        store = Store(conn, "My State")
+        store.ensure()
+        with conn.transaction():
+            run_id = store.create_run(
+                target_schema="public",
+                fingerprint="f",
+                source="s",
+                snapshot="n",
+                options={},
+                mapping={},
+            )
+            store.add_rejects(run_id, rejects)
+        got = conn.execute(
+            'SELECT id, reason, raw_value, raw_row FROM "My State".rejects ORDER BY id'
+        ).fetchall()
+        assert [g[1] for g in got] == ["first", "second", "third"]
+        name = '"My State".reject_pieces'
+        a = {"bytes": 5, "md5": hashlib.md5(b"ab\x00\xffc").hexdigest(), "pieces": name}
+        b = {"bytes": 0, "md5": hashlib.md5(b"").hexdigest(), "pieces": name}
+        assert got[1][2] == {"type": "text", "large": a}
+        assert got[1][3] == {
+            "a": {"type": "text", "large": a},
+            "b": {"type": "blob", "large": b},
+            "c": {"type": "null"},
+        }
+        pieces = conn.execute(
+            'SELECT reject_id, column_name, seq, piece FROM "My State".reject_pieces'
+            " ORDER BY column_name, seq"
+        ).fetchall()
+        assert [(p[0], p[1], p[2], bytes(p[3])) for p in pieces] == [
+            (got[1][0], "a", 0, b"ab\x00"),
+            (got[1][0], "a", 1, b""),
+            (got[1][0], "a", 2, b"\xffc"),
+        ]
+        with conn.transaction():
+            store.forget_runs("public")
+        left = conn.execute('SELECT count(*) FROM "My State".reject_pieces').fetchone()
+        assert left == (0,)

@@ -365,7 +365,10 @@ def _reject_row(
     if column is None:  # e.g. invalid UTF-8: PostgreSQL names the line, not the column
         column = next((c for c, v in row.items() if v["type"] == "text" and "base64" in v), None)
     in_pieces = any(v.column == column for v in big)
-    value = encode_raw(raw) if raw is not None and not in_pieces else row.get(column or "")
+    if raw is not None and not in_pieces:
+        value = encode_raw(raw)
+    else:
+        value = row.get(column) if column else None
     with large.unbounded(lite):  # the key's columns only
         identity = reader.identity(lite, plan, key)
     return RejectRow(plan.table.name, identity, column, value, row, reason, big)

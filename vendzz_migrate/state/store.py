@@ -252,10 +252,19 @@ class Store:
         )
 
     def add_rejects(self, run_id: str, rejects: list[RejectRow]) -> None:
+        """Record rejected rows, in order (ids ascending); one holding large values with its
+        pieces (:meth:`_add_large_reject`)."""
+        small: list[RejectRow] = []
         for r in rejects:
             if r.large:
+                self._add_small_rejects(run_id, small)
+                small = []
                 self._add_large_reject(run_id, r)
-        rejects = [r for r in rejects if not r.large]
+            else:
+                small.append(r)
+        self._add_small_rejects(run_id, small)
+
+    def _add_small_rejects(self, run_id: str, rejects: list[RejectRow]) -> None:
         if not rejects:
             return
         with self.conn.cursor() as cur:
