@@ -365,6 +365,7 @@ def _reject_row(
     if column is None:  # e.g. invalid UTF-8: PostgreSQL names the line, not the column
         column = next((c for c, v in row.items() if v["type"] == "text" and "base64" in v), None)
     in_pieces = any(v.column == column for v in big)
+    value: dict[str, Any] | None
     if raw is not None and not in_pieces:
         value = encode_raw(raw)
     else:
