@@ -343,3 +343,48 @@ def test_a_large_rejected_text_of_a_utf16_file_keeps_its_stored_bytes(
     )
     sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
     assert bytes(rows(pg_url, sql)[0][0]) == stored
+
+
+def test_a_large_value_postgresql_refuses_is_recorded_in_pieces(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large JSON object streamed into COPY that jsonb refuses (PostgreSQL names the line
+    and column): the row is rejected with PostgreSQL's reason, the document in pieces."""
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    src = tmp_path / "j.db"
+    conn = sqlite3.connect(src)
+    conn.execute("CREATE TABLE j (id INTEGER PRIMARY KEY, doc JSON)")
+    broken = '{"a": [' + ", ".join(f'"é{i}"' for i in range(20_000)) + "}"
+    conn.executemany("INSERT INTO j VALUES (?, ?)", [(1, "{}"), (2, broken), (3, "[1]")])
+    conn.commit()
+    conn.close()
+    mapping = _inferred(src)
+    mapping.tables["j"].columns["doc"].convert = Kind.JSON
+    mapping.tables["j"].columns["doc"].type = "jsonb"
+    (tmp_path / "m.yaml").write_text(maps.dump_yaml(mapping))
+    args = ("--mapping", str(tmp_path / "m.yaml"), "--workers", "1")
+    code, out = copy_cli(src, pg_url, tmp_path / "work", *args)
+    assert code == ExitCode.REJECTS, out
+    ((key, column, reason, raw_value, raw_row),) = rows(
+        pg_url,
+        "SELECT source_key, column_name, reason, raw_value, raw_row FROM vendzz_migrate.rejects",
+    )
+    assert (key, column) == ({"id": 2, "rowid": 2}, "doc")
+    assert reason.startswith("PostgreSQL refused the value: invalid input syntax for type json")
+    value = broken.encode()
+    assert (
+        raw_value
+        == raw_row["doc"]
+        == {
+            "type": "text",
+            "large": {
+                "bytes": len(value),
+                "md5": hashlib.md5(value).hexdigest(),
+                "pieces": "vendzz_migrate.reject_pieces",
+            },
+        }
+    )
+    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+    assert bytes(rows(pg_url, sql)[0][0]) == value
+    assert rows(pg_url, "SELECT id FROM j ORDER BY id") == [(1,), (3,)]
