@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -199,6 +200,17 @@ def test_delta_streams_large_values(
     ) == [(7, True, False), (8, False, True)]
     assert pg_rows(pg_url, "SELECT title FROM quizzes WHERE id = 'q1'") == [(title,)]
     assert pg_rows(pg_url, "SELECT count(*) FROM quizzes WHERE id = 'q99'") == [(0,)]
-    (reason,) = pg_rows(pg_url, "SELECT reason FROM vendzz_migrate.rejects")[0]
+    (reason, raw_value) = pg_rows(pg_url, "SELECT reason, raw_value FROM vendzz_migrate.rejects")[0]
     assert "NUL" in str(reason)
+    stored = ("x" * 150_000 + "\x00").encode()
+    assert raw_value == {  # in pieces, never read whole
+        "type": "text",
+        "large": {
+            "bytes": len(stored),
+            "md5": hashlib.md5(stored).hexdigest(),
+            "pieces": "vendzz_migrate.reject_pieces",
+        },
+    }
+    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+    assert bytes(pg_rows(pg_url, sql)[0][0]) == stored
     assert streamed.count("_text_writer") >= 2  # the document and the title, never whole

@@ -197,12 +197,10 @@ def _apply(
             for i, table in enumerate(staged):
                 report.upserted += _upsert(conn, target, i, staged[table])
             _restore_foreign_keys(conn, altered)
-            with large.unbounded(lite):  # a rejected row is recorded whole
-                rejects = [
-                    copyunit._reject_row(lite, st.plan, r)
-                    for st in staged.values()
-                    for r in st.rejects
-                ]
+            # a rejected row is recorded whole, its values over pieces.LARGE_BYTES in pieces
+            rejects = [
+                copyunit._reject_row(lite, st.plan, r) for st in staged.values() for r in st.rejects
+            ]
             report.rejected = len(rejects)
             _quarantine(conn, target, rejects)
             for i in range(len(staged)):
@@ -308,7 +306,20 @@ def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
             st.rows.append(line)
             st.row_keys.append(reader.to_key(key))
     for key in slow:
-        text = copyunit._slow_line(plan, key, reader.raw_values(lite, plan, key), attempt)
+        try:
+            values = reader.raw_values(lite, plan, key)
+        except sqlite3.DataError as exc:
+            if not large.too_big(exc):
+                raise
+            # a large value the fast query did not load (a NOT NULL column): field by field
+            fields = large.row_fields(lite, plan, key)
+            if isinstance(fields, large.Refused):
+                attempt.rejects.append((key, fields.column, None, fields.reason))
+            else:
+                st.rows.append(fields)
+                st.row_keys.append(key)
+            continue
+        text = copyunit._slow_line(plan, key, values, attempt)
         if text is not None:
             st.rows.append(text)
             st.row_keys.append(key)

@@ -61,10 +61,9 @@ CREATE INDEX IF NOT EXISTS rejects_run_table ON {state}.rejects (run_id, table_n
 --   SELECT string_agg(piece, '' ORDER BY seq) FROM {state}.reject_pieces
 --    WHERE reject_id = <rejects.id> AND column_name = <column>;
 -- (a bytea of the exact SQLite value; over 1 GB, read the pieces in seq order instead).
--- Deferred: a reject's pieces are written before its row (whose reference holds their md5).
+-- A reject's row is written first, then its pieces, then its references' size and md5.
 CREATE TABLE IF NOT EXISTS {state}.reject_pieces (
-    reject_id    bigint NOT NULL REFERENCES {state}.rejects ON DELETE CASCADE
-                 DEFERRABLE INITIALLY DEFERRED,
+    reject_id    bigint NOT NULL REFERENCES {state}.rejects ON DELETE CASCADE,
     column_name  text NOT NULL,
     seq          integer NOT NULL,     -- 0, 1, ...: the pieces' order
     piece        bytea NOT NULL,

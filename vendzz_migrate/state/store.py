@@ -286,19 +286,35 @@ class Store:
             )
 
     def _add_large_reject(self, run_id: str, r: RejectRow) -> None:
-        """One reject holding large values: each value's bytes copied to ``reject_pieces`` a
-        piece at a time (under the reject's id, taken first: the foreign key is deferred), then
-        the row, its references holding their size and md5."""
+        """One reject holding large values: its row, then each value's bytes copied to
+        ``reject_pieces`` a piece at a time, then its references completed (size and md5,
+        known once the pieces are read) in place (``raw_row || refs``: top-level keys)."""
+        name = f"{_name(self.schema)}.reject_pieces"
+        raw_row = dict(r.raw_row)
+        for value in r.large:  # until the pieces are read
+            raw_row[value.column] = {"type": value.kind, "large": {"pieces": name}}
+        in_pieces = r.column is not None and any(v.column == r.column for v in r.large)
+        raw_value = raw_row[r.column] if in_pieces else r.raw_value
         row = self.conn.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (f"{self.q}.rejects",)
+            f"INSERT INTO {self.q}.rejects (run_id, table_name, source_key, column_name,"
+            f" raw_value, raw_row, reason) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                run_id,
+                r.table,
+                json.dumps(r.source_key),
+                r.column,
+                _j(raw_value),
+                json.dumps(raw_row),
+                r.reason,
+            ),
         ).fetchone()
         assert row is not None
         reject_id = int(row[0])
-        raw_row, raw_value = dict(r.raw_row), r.raw_value
         copy_sql = (
             f"COPY {self.q}.reject_pieces (reject_id, column_name, seq, piece)"
             " FROM STDIN (FORMAT BINARY)"
         )
+        refs: dict[str, Any] = {}
         with self.conn.cursor() as cur:
             for value in r.large:
                 digest, size = hashlib.md5(), 0
@@ -311,23 +327,12 @@ class Store:
                 large: dict[str, Any] = {"bytes": size, "md5": digest.hexdigest()}
                 if value.encoding is not None:
                     large["encoding"] = value.encoding
-                large["pieces"] = f"{_name(self.schema)}.reject_pieces"
-                raw_row[value.column] = {"type": value.kind, "large": large}
-                if r.column == value.column:
-                    raw_value = raw_row[value.column]
+                large["pieces"] = name
+                refs[value.column] = {"type": value.kind, "large": large}
         self.conn.execute(
-            f"INSERT INTO {self.q}.rejects (id, run_id, table_name, source_key, column_name,"
-            f" raw_value, raw_row, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                reject_id,
-                run_id,
-                r.table,
-                json.dumps(r.source_key),
-                r.column,
-                _j(raw_value),
-                json.dumps(raw_row),
-                r.reason,
-            ),
+            f"UPDATE {self.q}.rejects SET raw_row = raw_row || %s::jsonb,"
+            f" raw_value = coalesce(%s::jsonb, raw_value) WHERE id = %s",
+            (json.dumps(refs), _j(refs.get(r.column)) if r.column else None, reject_id),
         )
 
     def table_totals(self, run_id: str) -> dict[str, Totals]:
