@@ -214,3 +214,26 @@ def test_delta_streams_large_values(
     sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
     assert bytes(pg_rows(pg_url, sql)[0][0]) == stored
     assert streamed.count("_text_writer") >= 2  # the document and the title, never whole
+
+
+def test_delta_reads_a_slow_row_holding_a_large_value_bound(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed row sent to the slow path by a small value (a date that is none), its large
+    NOT NULL text left unread by the fast query: read bound, it is refused field by field,
+    its large text recorded in pieces (it stopped the sync with 'too big')."""
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    email = "é" * 80_000 + "@example.com"
+    write(src, "UPDATE users SET email = ?, created_at = 'no date' WHERE id = 15", (email,))
+    report = _sync(src, pg_url, mark)
+    assert report.rejected == 1
+    ((column, raw_value, raw_row),) = pg_rows(
+        pg_url, "SELECT column_name, raw_value, raw_row FROM vendzz_migrate.rejects"
+    )
+    assert (column, raw_value) == ("created_at", {"type": "text", "value": "no date"})
+    stored = email.encode()
+    assert raw_row["email"]["large"]["md5"] == hashlib.md5(stored).hexdigest()  # type: ignore[index]
+    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
+    assert bytes(pg_rows(pg_url, sql)[0][0]) == stored  # type: ignore[arg-type]
