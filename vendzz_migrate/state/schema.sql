@@ -57,7 +57,8 @@ CREATE INDEX IF NOT EXISTS rejects_run_table ON {state}.rejects (run_id, table_n
 -- read whole: in raw_value / raw_row such a value is a reference,
 --   {"type": "text" | "blob", "large": {"bytes": N, "md5": "<hex>", "pieces": "<state>.reject_pieces"}}
 -- (plus "encoding": "UTF-16le" etc. for text of a file not stored as UTF-8: then the bytes are
--- that encoding's), and its stored bytes are here, in pieces of about 1 MB, in order:
+-- that encoding's), and its stored bytes are here, in pieces of 1 MB (4 MB in a WITHOUT ROWID
+-- table), in order:
 --   SELECT string_agg(piece, '' ORDER BY seq) FROM {state}.reject_pieces
 --    WHERE reject_id = <rejects.id> AND column_name = <column>;
 -- (a bytea of the exact SQLite value; over 1 GB, read the pieces in seq order instead).
