@@ -13,7 +13,9 @@ it is (PostgreSQL's jsonb input validates it, as on the fast path), a double-enc
 decoded level by level, ``on_error`` applied to one that is not JSON (wrap: the text written
 as a JSON string as it is read). Still read whole, the limit lifted for that one value: text
 of a file not stored as UTF-8, and a large value that a conversion other than bytes, text
-and JSON meets (text in a number column, say: it is then rejected).
+and JSON meets (text in a number column, say: it is then rejected). The record of a rejected
+row (:func:`raw_row`) never reads such a value: the state store copies its bytes a piece at a
+time into ``reject_pieces`` and records a reference.
 """
 
 from __future__ import annotations
