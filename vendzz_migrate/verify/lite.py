@@ -108,15 +108,19 @@ def _scan(
     typed = ", ".join(f"typeof({qi(c)}), {qi(c)}" for c in spec.key_columns)
     ident = f"{spec.rowid if spec.has_rowid else 'NULL'}{', ' + typed if typed else ''}"
     last: Any = None
+
+    def rest() -> tuple[str, list[Any]]:  # the rows after ``last``
+        if last is None:
+            return where, list(params)
+        after, more = (
+            (f"{spec.rowid} > ?", [last])
+            if by_rowid
+            else range_clause(spec.key_columns, last, None)
+        )
+        return f"({where}) AND {after}", [*params, *more]
+
     while True:
-        w, p = where, list(params)
-        if last is not None:
-            after, more = (
-                (f"{spec.rowid} > ?", [last])
-                if by_rowid
-                else range_clause(spec.key_columns, last, None)
-            )
-            w, p = f"({where}) AND {after}", [*params, *more]
+        w, p = rest()
         try:
             for row in conn.execute(f"{head} WHERE {w}{' ORDER BY ' + order if order else ''}", p):
                 last = at(row)
@@ -125,6 +129,8 @@ def _scan(
         except sqlite3.DataError as exc:
             if not pieces.too_big(exc):
                 raise
+        w, p = rest()  # (the cursor reads a row ahead: the refused value is the next row's or
+        # the one after: the next row is read column by column, the scan goes on after it)
         if not order:
             raise SourceError(
                 f"{spec.name}: a value over {pieces.LARGE_BYTES} bytes in a table without"
