@@ -259,6 +259,8 @@ def _settled(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow
             quarantined = None
     values, failure = canonical(spec, row)
     key = _key(spec, values, row)
+    if quarantined is not None and apart:  # set aside by its identity: its values unread
+        return SrcRow(key, raw_key, hashlib.md5(UNCONVERTIBLE).digest(), rowid, quarantined, None)
     if failure:
         for pos, value in apart.items():
             if pos < len(values):  # before the value that failed: it must convert first
