@@ -31,6 +31,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import hashlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -195,15 +196,19 @@ def _text(
 _TABLE = "vz_verify_large"
 _open: Callable[[], psycopg.Connection] | None = None
 _conn: list[psycopg.Connection] = []  # the connection, once opened
+_owner: list[int] = []  # the process that opened it
 
 
 def use(url: str | None, timeout_s: int | None = None) -> None:
     """Canonicalise large JSON values on a connection of their own to ``url`` (opened when
-    first needed); None: close it (large JSON values are then read whole)."""
+    first needed); None: close it (large JSON values are then read whole). A forked worker
+    leaves its parent's connection alone (see ``procs``): it only forgets it."""
     global _open
-    for conn in _conn:
-        conn.close()
+    if _owner == [os.getpid()]:
+        for conn in _conn:
+            conn.close()
     _conn.clear()
+    _owner.clear()
     if url is None:
         _open = None
         return
@@ -232,9 +237,8 @@ def using(conn: psycopg.Connection) -> Iterator[None]:
 
 def _target() -> psycopg.Connection | None:
     if not _conn and _open is not None:
-        conn = _open()
-        conn.execute("SET client_encoding = 'UTF8'")
-        _conn.append(conn)
+        _conn.append(_open())
+        _owner[:] = [os.getpid()]
     return _conn[0] if _conn else None
 
 
@@ -255,6 +259,7 @@ def _json(conn: sqlite3.Connection, at: pieces.Row, spec: Spec, pos: int) -> Ite
         raise Unsure("not an object or array, or no connection")
     try:
         with pg.transaction():
+            pg.execute("SET LOCAL client_encoding = 'UTF8'")  # the bytes COPY sends
             pg.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {_TABLE} (v text, c bytea)"
             )  # uncompressed: no time lost compressing, and a substring reads its piece only

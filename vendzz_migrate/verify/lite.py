@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,17 +97,19 @@ def _scan(
     by_rowid: bool,
     at: Position,
     aside: list[Sequence[Any]] | None = None,
+    after: Any = None,
 ) -> Iterator[Sequence[Any]]:
     """The rows of ``head WHERE where`` in rowid order (``by_rowid``) or key order, whatever
     their values' sizes, on a bound reader (:func:`open_source`): a statement that meets a
     value over ``pieces.LARGE_BYTES`` stops before loading it; that row (the next one after
     the last read, ``at`` says where each is) is then read column by column, its large
     values as markers (``large.read_row``, ``_select``'s layout): yielded in its place or,
-    with ``aside``, put there; and the scan goes on after it."""
+    with ``aside``, put there; and the scan goes on after it. ``after``: begin after that
+    position."""
     order = spec.rowid if by_rowid else ", ".join(qi(c) for c in spec.key_columns)
     typed = ", ".join(f"typeof({qi(c)}), {qi(c)}" for c in spec.key_columns)
     ident = f"{spec.rowid if spec.has_rowid else 'NULL'}{', ' + typed if typed else ''}"
-    last: Any = None
+    last: Any = after
 
     def rest() -> tuple[str, list[Any]]:  # the rows after ``last``
         if last is None:
@@ -503,13 +505,34 @@ def _sql_digests(
     by_rowid = spec.has_rowid
     aside: list[Sequence[Any]] = []  # rows holding a value over LARGE_BYTES (see _scan)
     at = _plan_at(plan, by_rowid=by_rowid)
-    for row in _scan(conn, spec, plan.sql, where, params, by_rowid=by_rowid, at=at, aside=aside):
-        data = litesql.assemble(plan, row)
-        key = litesql.key_of(plan, row) if data is not None else None
-        if key is None or data is None or (rejected and row[0] in rejected):
-            yield None, b"", _as_read(conn, spec, row[0], litesql.raw_key(plan, row))
-            continue
-        yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
+    order = spec.rowid if by_rowid else ", ".join(qi(c) for c in spec.key_columns)
+    sql = f"{plan.sql} WHERE {where}{' ORDER BY ' + order if order else ''}"
+    scan: Iterable[Sequence[Any]] | None = None  # after a value over LARGE_BYTES: _scan's rows
+    row: Sequence[Any] | None = None
+    while True:  # the cursor itself (no per-row cost), then _scan
+        try:
+            for row in scan if scan is not None else conn.execute(sql, params):
+                data = litesql.assemble(plan, row)
+                key = litesql.key_of(plan, row) if data is not None else None
+                if key is None or data is None or (rejected and row[0] in rejected):
+                    yield None, b"", _as_read(conn, spec, row[0], litesql.raw_key(plan, row))
+                    continue
+                yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
+            break
+        except sqlite3.DataError as exc:
+            if not pieces.too_big(exc) or scan is not None:
+                raise
+            scan = _scan(
+                conn,
+                spec,
+                plan.sql,
+                where,
+                params,
+                by_rowid=by_rowid,
+                at=at,
+                aside=aside,
+                after=None if row is None else at(row),
+            )
     for read in aside:
         src = _row(conn, spec, read)
         if src.key is None or src.identity is not None or (rejected and read[0] in rejected):
