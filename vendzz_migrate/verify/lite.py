@@ -214,7 +214,8 @@ def rows(
     lo: tuple[Raw, ...] | None = None,
     hi: tuple[Raw, ...] | None = None,
 ) -> Iterator[SrcRow]:
-    """Every row of [lo, hi) in key order, hashed canonically (the reference)."""
+    """Every row of [lo, hi) in key order, hashed canonically (the reference); of a keyed
+    table, only the rows whose key has no NULL (the others are set aside by the sums)."""
     where, params = (
         range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos else ("1", [])
     )
