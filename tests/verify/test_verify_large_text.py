@@ -38,9 +38,10 @@ def _text(seed: int) -> str:
 
 def _doc(seed: int) -> str:
     """~300 kB of JSON whose jsonb text differs from it: keys out of order, a key twice,
-    spaces, numbers jsonb keeps as written."""
+    spaces, numbers jsonb keeps as written, escapes, newlines and tabs between tokens."""
     items = ", ".join(f'"k{i}":[{i}, "v{seed}", 2.50, {{"z": 1,"a": null}}]' for i in range(6_000))
-    return '{"zz": 1, ' + items + ', "zz": "last", "é": "✓"}'
+    escaped = '"esc":\n\t"a\\\\b\\n\\"q\\" \\u00e9\\t"'  # COPY's special bytes, as is
+    return '{"zz": 1, ' + items + ', "zz": "last",\r\n "é": "✓", ' + escaped + "}"
 
 
 def _build(path: Path) -> None:
