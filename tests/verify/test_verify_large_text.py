@@ -84,7 +84,7 @@ def copied(tmp_path: Path, pg_url: str) -> tuple[Path, str]:
 @pytest.fixture
 def lowered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The threshold lowered (pieces that cut characters); every large value read in pieces
-    is recorded as (table, column)."""
+    is recorded as (table, column), every row read whole again as (table, "read whole")."""
     monkeypatch.setattr(pieces, "LARGE_BYTES", LARGE)
     monkeypatch.setattr(pieces, "CHUNK", 33_333)
     monkeypatch.setattr(pieces, "KEYED_CHUNK", 44_444)
@@ -102,6 +102,13 @@ def lowered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         return found
 
     monkeypatch.setattr(large, "read_row", spy)
+    real_whole = lite._whole
+
+    def whole(conn: sqlite3.Connection, spec: Any, row: Any) -> Any:
+        seen.append((spec.name, "read whole"))
+        return real_whole(conn, spec, row)
+
+    monkeypatch.setattr(lite, "_whole", whole)
     return seen
 
 
