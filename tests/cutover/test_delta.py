@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -237,3 +238,62 @@ def test_delta_reads_a_slow_row_holding_a_large_value_bound(
     assert raw_row["email"]["large"]["md5"] == hashlib.md5(stored).hexdigest()  # type: ignore[index]
     sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
     assert bytes(pg_rows(pg_url, sql)[0][0]) == stored  # type: ignore[arg-type]
+
+
+def test_key_verify_reads_a_large_value_in_pieces(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed key whose row holds a large text and a large JSON (over the lowered
+    pieces.LARGE_BYTES): compared as size and md5 of the canonical text, the values read in
+    pieces (never whole); one character changed in PostgreSQL is found, in its column."""
+    from vendzz_migrate.cutover import keyverify
+    from vendzz_migrate.source import pieces
+    from vendzz_migrate.verify import large
+
+    src, mark = _copy_with_capture(tmp_path, pg_url)
+    doc = json.dumps({f"k{i}": [i, "vvvv", {"z": 1, "a": None}] for i in range(5_000)})
+    title = "héllo wörld ✓ " * 20_000
+    write(src, "UPDATE quiz_responses SET answers = ? WHERE id = 20", (doc,))
+    write(src, "UPDATE quizzes SET title = ? WHERE id = 'q1'", (title,))
+    _sync(src, pg_url, mark)
+    monkeypatch.setattr(pieces, "LARGE_BYTES", 100_000)
+    monkeypatch.setattr(pieces, "CHUNK", 33_333)
+    marked: list[str] = []
+    real = large.read_row
+
+    def spy(conn: sqlite3.Connection, spec: Any, at: pieces.Row) -> Any:
+        found = real(conn, spec, at)
+        marked.extend(
+            spec.columns[p].source
+            for p in range(len(spec.columns))
+            if found is not None and found[1 + 2 * p] in large.MARKS
+        )
+        return found
+
+    monkeypatch.setattr(large, "read_row", spy)
+
+    def key_verify() -> list[tuple[str, str, str, str]]:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            target = delta.target_for(conn, src, "public", "vendzz_migrate")
+            lite = delta.open_source(src)
+            lite.execute("BEGIN")
+            try:
+                report = keyverify.run(target, lite, mark)
+            finally:
+                lite.close()
+        return [(d.table, d.key, d.kind, d.detail) for d in report.differences]
+
+    assert key_verify() == []
+    assert sorted(marked) == ["answers", "title"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE quizzes SET title = overlay(title placing 'X' from 150000) WHERE id = 'q1'"
+        )
+        conn.execute(
+            "UPDATE quiz_responses SET answers = jsonb_set(answers, '{k2500,1}', '\"w\"')"
+            " WHERE id = 20"
+        )
+    assert sorted(key_verify()) == [
+        ("quiz_responses", "20", "changed", "answers"),
+        ("quizzes", "q1", "changed", "title"),
+    ]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from vendzz_migrate.cutover import capture, delta
 from vendzz_migrate.source import qi
 from vendzz_migrate.state.store import Store
-from vendzz_migrate.verify import lite, pgside
+from vendzz_migrate.verify import large, lite, pgside
 from vendzz_migrate.verify import spec as specs
 
 
@@ -125,8 +125,11 @@ def _compare(
         f"({', '.join(qi(k) for k in pk)}) IN (VALUES {', '.join(f'({lit})' for lit in literals)})"
     )
     source: dict[tuple[str, ...], list[bytes | None]] = {}
-    for row in conn.execute(lite._select(spec, where, ordered=False)):  # one read per batch
-        values, failure = lite.canonical(spec, row)
+    # one read per batch, streamed: a value over pieces.LARGE_BYTES is never read whole, and
+    # is compared as its size and md5, as pgside.values_for gives it (verify.large)
+    with large.using(target.conn):
+        found = list(lite.shown_rows(conn, spec, where))
+    for values, failure in found:
         if failure is not None:
             continue  # quarantined (not in PostgreSQL by design; counted with the rejects)
         key = tuple((values[p] or b"").decode("utf-8") for p in spec.key_pos)

@@ -11,8 +11,9 @@ hex a piece at a time, so the row's digest is the very md5 of its canonical byte
 
 A path that missed the marker cannot take it for NULL: ``b"large"`` is no storage class, so
 any canonicaliser fails on it (KeyError) rather than answer. WITHOUT ROWID tables have no
-rowid to open a blob by: their values are read whole (see :func:`streams`), and only their
-hex text is built a piece at a time.
+rowid to open a blob by: their values up to ``pieces.LARGE_BYTES`` are read whole (see
+:func:`streams`), and only their hex text is built a piece at a time; larger values, of any
+table, are :mod:`vendzz_migrate.verify.large`'s.
 """
 
 from __future__ import annotations

@@ -7,21 +7,21 @@ primary key (text keys compare by bytes, BINARY, as PostgreSQL's COLLATE "C").
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vendzz_migrate.errors import SourceError
-from vendzz_migrate.source import open_readonly, qi, source_error
+from vendzz_migrate.source import open_readonly, pieces, qi, source_error
 from vendzz_migrate.source.reader import key_clause, range_clause
-from vendzz_migrate.typemap.convert import Reject
+from vendzz_migrate.typemap.convert import Kind, Reject, kind_for
 from vendzz_migrate.typemap.values import Raw
-from vendzz_migrate.verify import blobs, fast, litesql
+from vendzz_migrate.verify import blobs, fast, large, litesql
 from vendzz_migrate.verify.canon import NULL, VALUE
 from vendzz_migrate.verify.spec import Key, Spec, identity
 
@@ -50,7 +50,7 @@ Bound = tuple[Key, tuple[Raw, ...]]  # canonical key (for PostgreSQL) and raw ke
 
 def open_source(path: Path) -> sqlite3.Connection:
     """Open read-only and start ONE read transaction: every read sees the same instant."""
-    conn = open_readonly(path)
+    conn = pieces.bound(open_readonly(path))  # values over LARGE_BYTES: see _scan
     conn.text_factory = bytes
     try:
         conn.execute("BEGIN")
@@ -72,12 +72,140 @@ def _select(spec: Spec, where: str, *, ordered: bool = True, streamed: bool = Fa
     """Whole rows: the rowid (NULL without one), then a typeof/value pair per column; with
     ``streamed`` (every read of verify's), a large bytea value as a marker (see
     :mod:`blobs`): such a row must go through :func:`_row` or :func:`row_values`."""
+    order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
+    order_by = f" ORDER BY {order}" if ordered else ""
+    return f"{_head(spec, streamed=streamed)} WHERE {where}{order_by}"
+
+
+def _head(spec: Spec, *, streamed: bool) -> str:
     pairs = [blobs.pair_sql(spec, pos, streamed=streamed) for pos in range(len(spec.columns))]
     cols = ", ".join(pairs) or "NULL"
     rowid = f"{spec.rowid}, " if spec.has_rowid else "NULL, "
-    order = ", ".join(qi(c) for c in spec.key_columns) or (spec.rowid if spec.has_rowid else "1")
-    order_by = f" ORDER BY {order}" if ordered else ""
-    return f"SELECT {rowid}{cols} FROM {qi(spec.name)} WHERE {where}{order_by}"
+    return f"SELECT {rowid}{cols} FROM {qi(spec.name)}"
+
+
+Position = Callable[[Sequence[Any]], Any]  # where a row read by a scan is: rowid, or raw key
+
+
+def _scan(
+    conn: sqlite3.Connection,
+    spec: Spec,
+    head: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    by_rowid: bool,
+    at: Position,
+    aside: list[Sequence[Any]] | None = None,
+    after: Any = None,
+) -> Iterator[Sequence[Any]]:
+    """The rows of ``head WHERE where`` in rowid order (``by_rowid``) or key order, whatever
+    their values' sizes, on a bound reader (:func:`open_source`): a statement that meets a
+    value over ``pieces.LARGE_BYTES`` stops before loading it; that row (the next one after
+    the last read, ``at`` says where each is) is then read column by column, its large
+    values as markers (``large.read_row``, ``_select``'s layout): yielded in its place or,
+    with ``aside``, put there; and the scan goes on after it. ``after``: begin after that
+    position."""
+    order = spec.rowid if by_rowid else ", ".join(qi(c) for c in spec.key_columns)
+    typed = ", ".join(f"typeof({qi(c)}), {qi(c)}" for c in spec.key_columns)
+    ident = f"{spec.rowid if spec.has_rowid else 'NULL'}{', ' + typed if typed else ''}"
+    last: Any = after
+
+    def rest() -> tuple[str, list[Any]]:  # the rows after ``last``
+        if last is None:
+            return where, list(params)
+        after, more = (
+            (f"{spec.rowid} > ?", [last])
+            if by_rowid
+            else range_clause(spec.key_columns, last, None)
+        )
+        return f"({where}) AND {after}", [*params, *more]
+
+    while True:
+        w, p = rest()
+        try:
+            for row in conn.execute(f"{head} WHERE {w}{' ORDER BY ' + order if order else ''}", p):
+                last = at(row)
+                yield row
+            return
+        except sqlite3.DataError as exc:
+            if not pieces.too_big(exc):
+                raise
+        w, p = rest()  # (the cursor reads a row ahead: the refused value is the next row's or
+        # the one after: the next row is read column by column, the scan goes on after it)
+        if not order:
+            raise SourceError(
+                f"{spec.name}: a value over {pieces.LARGE_BYTES} bytes in a table without"
+                " rowids whose key verify does not compare"
+            )
+        sql = f"SELECT {ident} FROM {qi(spec.name)} WHERE {w} ORDER BY {order} LIMIT 1"
+        found = conn.execute(sql, p).fetchone()
+        if found is None:  # (the refused value was not a row's: say so)
+            raise SourceError(f"reading {spec.name}: a value over the length limit")
+        key = tuple(
+            Raw(_KINDS[found[1 + 2 * i]], found[2 + 2 * i]) for i in range(len(spec.key_pos))
+        )
+        if found[0] is not None:
+            place = pieces.Row(spec.name, f"{spec.rowid} = ?", [found[0]], found[0])
+        else:
+            kw, kp = key_clause(spec.key_columns, key)
+            place = pieces.Row(spec.name, kw, kp, None)
+        read = large.read_row(conn, spec, place)
+        if read is None:
+            raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
+        if aside is None:
+            yield read
+        else:
+            aside.append(read)
+        last = found[0] if by_rowid else key
+
+
+def _select_at(spec: Spec, *, by_rowid: bool) -> Position:
+    """Where a row in ``_select``'s layout is (see :func:`_scan`)."""
+    if by_rowid:
+        return lambda row: row[0]
+    slots = [1 + 2 * p for p in spec.key_pos]
+    return lambda row: tuple(Raw(_KINDS[row[s]], row[s + 1]) for s in slots)
+
+
+def _plan_at(plan: litesql.RowPlan, *, by_rowid: bool) -> Position:
+    """Where a row of a row plan is (see :func:`_scan`)."""
+    if by_rowid:
+        return lambda row: row[0]
+    slots = plan.key_slots
+    return lambda row: tuple(Raw(_KINDS[row[s]], row[s + 1]) for s in slots)
+
+
+@contextmanager
+def bounded(conn: sqlite3.Connection) -> Iterator[None]:
+    """Another reader bound as verify's (see :func:`open_source`), meanwhile."""
+    before = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, pieces.LARGE_BYTES)
+    try:
+        yield
+    finally:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
+
+
+def _one(conn: sqlite3.Connection, spec: Spec, where: str, params: Sequence[Any]) -> Any:
+    """One row in ``_select``'s layout (``streamed``), its large values as markers; None:
+    gone."""
+    try:
+        return conn.execute(_select(spec, where, streamed=True), params).fetchone()
+    except sqlite3.DataError as exc:
+        if not pieces.too_big(exc):
+            raise
+    return large.read_row(conn, spec, pieces.Row(spec.name, where, list(params), None))
+
+
+def _whole(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> Sequence[Any]:
+    """A row read whole again (the limit lifted), for a large value :mod:`large` cannot
+    settle in pieces (see ``large.Unsure``): as before, exactly."""
+    at = large.locate(spec, row)
+    with pieces.unbounded(conn):
+        found = conn.execute(_select(spec, at.where, streamed=True), at.params).fetchone()
+    if found is None:
+        raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
+    return found  # type: ignore[no-any-return]
 
 
 def rows(
@@ -86,13 +214,24 @@ def rows(
     lo: tuple[Raw, ...] | None = None,
     hi: tuple[Raw, ...] | None = None,
 ) -> Iterator[SrcRow]:
-    """Every row of [lo, hi) in key order, hashed canonically (the reference)."""
+    """Every row of [lo, hi) in key order, hashed canonically (the reference); of a keyed
+    table, only the rows whose key has no NULL (the others are set aside by the sums)."""
     where, params = (
         range_clause(spec.key_columns, lo, hi, from_lo=True) if spec.key_pos else ("1", [])
     )
+    if spec.key_pos:  # (rows without a key are set aside by the sums: not needed here)
+        where += "".join(f" AND {qi(c)} IS NOT NULL" for c in spec.key_columns)
+    by_rowid = spec.has_rowid and not spec.key_pos
     try:
-        cursor = conn.execute(_select(spec, where, streamed=True), params)
-        for row in cursor:
+        for row in _scan(
+            conn,
+            spec,
+            _head(spec, streamed=True),
+            where,
+            params,
+            by_rowid=by_rowid,
+            at=_select_at(spec, by_rowid=by_rowid),
+        ):
             yield _row(conn, spec, row)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -104,9 +243,17 @@ def _raws(row: Sequence[Any], width: int) -> list[Raw]:
 
 def _row(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
     """The reference: a row as read by ``_select`` (``streamed``), canonicalised value by
-    value, its large bytea values hashed from their bytes a piece at a time."""
+    value, its large values hashed a piece at a time (see :mod:`large`); read whole again
+    when one of them cannot be (``large.Unsure``)."""
+    try:
+        return _settled(conn, spec, row)
+    except large.Unsure:
+        return _settled(conn, spec, _whole(conn, spec, row))
+
+
+def _settled(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
     rowid = row[0]
-    row, large = blobs.set_apart(conn, spec, row)
+    row, apart = large.set_apart(conn, spec, row)
     raw_key = tuple(Raw(_KINDS[row[1 + 2 * i]], row[2 + 2 * i]) for i in spec.key_pos)
     quarantined = None
     if spec.rejects:  # the identity holds key columns only: never a large value
@@ -115,26 +262,35 @@ def _row(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
             quarantined = None
     values, failure = canonical(spec, row)
     key = _key(spec, values, row)
-    digest = hashlib.md5(UNCONVERTIBLE).digest() if failure else row_digest(values, large)
+    if quarantined is not None and apart:  # set aside by its identity: its values unread
+        return SrcRow(key, raw_key, hashlib.md5(UNCONVERTIBLE).digest(), rowid, quarantined, None)
+    if failure:
+        for pos, value in apart.items():
+            if pos < len(values):  # before the value that failed: it must convert first
+                for _ in value.canonical():
+                    pass
+        digest = hashlib.md5(UNCONVERTIBLE).digest()
+    else:
+        digest = row_digest(values, apart)
     return SrcRow(key, raw_key, digest, rowid, quarantined, failure)
 
 
-def row_digest(values: list[bytes | None], large: dict[int, blobs.Pieces] | None = None) -> bytes:
+def row_digest(values: list[bytes | None], apart: dict[int, large.Value] | None = None) -> bytes:
     """md5 of :func:`canon.row_bytes` without joining them (a large value is not copied
-    again); ``large`` values (their canonical value, lowercase hex, stands empty in
-    ``values``) are hashed from their bytes, a piece at a time (see :mod:`blobs`)."""
+    again); values set ``apart`` (their canonical value stands for a placeholder in
+    ``values``) are hashed from their canonical bytes, a piece at a time (see :mod:`large`)."""
     md5 = hashlib.md5()
     for pos, value in enumerate(values):
         if value is None:
             md5.update(NULL)
             continue
         md5.update(VALUE)
-        pieces = large.get(pos) if large else None
-        if pieces is None:
+        held = apart.get(pos) if apart else None
+        if held is None:
             md5.update(value)
             continue
-        for piece in pieces:
-            md5.update(binascii.hexlify(piece))
+        for piece in held.canonical():
+            md5.update(piece)
     return md5.digest()
 
 
@@ -205,7 +361,15 @@ def segment_sums(
         else:
             assert rowids is None or spec.has_rowid, "rowid ranges need rowids"
             where, params = _rowid_where(spec, rowids)
-            for row in conn.execute(_select(spec, where, ordered=False, streamed=True), params):
+            for row in _scan(
+                conn,
+                spec,
+                _head(spec, streamed=True),
+                where,
+                params,
+                by_rowid=spec.has_rowid,
+                at=_select_at(spec, by_rowid=spec.has_rowid),
+            ):
                 tally.add(_row(conn, spec, row))
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -239,8 +403,38 @@ def _fast_sums(
     (or by key without one)."""
     plan = litesql.row_plan(spec, ordered=False, utf8=litesql.utf8(conn))
     sql, params = _in_range(spec, plan.sql, rowids)
-    counts, totals, deferred, read = fast.c_sums(
-        conn.execute(sql, params),
+    aside: list[Sequence[Any]] = []
+    try:
+        found = _c_sums(conn.execute(sql, params), plan, spec, tally)
+    except sqlite3.DataError as exc:
+        if not pieces.too_big(exc):
+            raise
+        # a value over LARGE_BYTES (see _scan): the range again, that row set aside
+        where, params = _rowid_where(spec, rowids)
+        scan = _scan(
+            conn,
+            spec,
+            plan.sql,
+            where,
+            params,
+            by_rowid=spec.has_rowid,
+            at=_plan_at(plan, by_rowid=spec.has_rowid),
+            aside=aside,
+        )
+        found = _c_sums(scan, plan, spec, tally)
+    counts, totals, deferred, read = found
+    tally.counts, tally.totals, tally.read = counts, totals, read
+    for row in deferred:
+        tally.add(_full_row(conn, spec, row[0], litesql.raw_key(plan, row)))
+    for row in aside:
+        tally.add(_row(conn, spec, row))
+
+
+def _c_sums(
+    rows: Any, plan: litesql.RowPlan, spec: Spec, tally: _Tally
+) -> tuple[list[int], list[int], list[Any], int]:
+    return fast.c_sums(
+        rows,
         plan.ops,
         plan.json,
         plan.width,
@@ -250,9 +444,6 @@ def _fast_sums(
         Reject,
         len(tally.counts),
     )
-    tally.counts, tally.totals, tally.read = counts, totals, read
-    for row in deferred:
-        tally.add(_full_row(conn, spec, row[0], litesql.raw_key(plan, row)))
 
 
 def _full_row(
@@ -267,7 +458,7 @@ def _as_read(
     """One row in the layout of ``_select`` (``streamed``), by rowid (or by key without one)."""
     key = None if rowid is not None else tuple(Raw(_KINDS[k], v) for k, v in raw)
     where, params = _row_where(spec, rowid, key)
-    found = conn.execute(_select(spec, where, streamed=True), params).fetchone()
+    found = _one(conn, spec, where, params)
     if found is None:
         raise SourceError(f"{spec.name}: a row vanished inside one read transaction")
     return found  # type: ignore[no-any-return]
@@ -292,7 +483,15 @@ def digests(
             return
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         # every row's identity is checked (WITHOUT ROWID rejects): each one as read
-        for row in conn.execute(_select(spec, "1", ordered=False, streamed=True)):
+        for row in _scan(
+            conn,
+            spec,
+            _head(spec, streamed=True),
+            "1",
+            (),
+            by_rowid=spec.has_rowid,
+            at=_select_at(spec, by_rowid=spec.has_rowid),
+        ):
             yield None, b"", row
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -303,15 +502,49 @@ def _sql_digests(
 ) -> Iterator[Digest]:
     md5 = hashlib.md5
     rejected = spec.reject_rowids if spec.rejects else None
-    sql, params = _in_range(spec, plan.sql, rowids)
+    where, params = _rowid_where(spec, rowids)
     by_rowid = spec.has_rowid
-    for row in conn.execute(sql, params):
-        data = litesql.assemble(plan, row)
-        key = litesql.key_of(plan, row) if data is not None else None
-        if key is None or data is None or (rejected and row[0] in rejected):
-            yield None, b"", _as_read(conn, spec, row[0], litesql.raw_key(plan, row))
+    aside: list[Sequence[Any]] = []  # rows holding a value over LARGE_BYTES (see _scan)
+    at = _plan_at(plan, by_rowid=by_rowid)
+    order = spec.rowid if by_rowid else ", ".join(qi(c) for c in spec.key_columns)
+    sql = f"{plan.sql} WHERE {where}{' ORDER BY ' + order if order else ''}"
+    scan: Iterable[Sequence[Any]] | None = None  # after a value over LARGE_BYTES: _scan's rows
+    row: Sequence[Any] | None = None
+    while True:  # the cursor itself (no per-row cost), then _scan
+        try:
+            for row in scan if scan is not None else conn.execute(sql, params):
+                data = litesql.assemble(plan, row)
+                key = litesql.key_of(plan, row) if data is not None else None
+                if key is None or data is None or (rejected and row[0] in rejected):
+                    yield None, b"", _as_read(conn, spec, row[0], litesql.raw_key(plan, row))
+                    continue
+                yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
+            break
+        except sqlite3.DataError as exc:
+            if not pieces.too_big(exc) or scan is not None:
+                raise
+            scan = _scan(
+                conn,
+                spec,
+                plan.sql,
+                where,
+                params,
+                by_rowid=by_rowid,
+                at=at,
+                aside=aside,
+                after=None if row is None else at(row),
+            )
+    for read in aside:
+        src = _row(conn, spec, read)
+        if src.key is None or src.identity is not None or (rejected and read[0] in rejected):
+            yield None, b"", read
             continue
-        yield key, md5(data).digest(), row[0] if by_rowid else litesql.raw_key(plan, row)
+        yield src.key, src.digest, read[0] if by_rowid else _pairs(spec, read)
+
+
+def _pairs(spec: Spec, row: Sequence[Any]) -> RawPairs:
+    """The key as read (typeof, value per key column) of a row in ``_select``'s layout."""
+    return tuple((row[1 + 2 * p], row[2 + 2 * p]) for p in spec.key_pos)
 
 
 def row_of(conn: sqlite3.Connection, spec: Spec, row: Sequence[Any]) -> SrcRow:
@@ -432,15 +665,54 @@ def row_values(
     """One row's canonical values (a large bytea value as its size and md5: see
     :func:`blobs.shown`), by key (or rowid); None when it is gone."""
     where, params = _row_where(spec, rowid, raw_key)
-    found = conn.execute(_select(spec, where, streamed=True), params).fetchone()
+    found = _one(conn, spec, where, params)
     if found is None:
         return None
-    row, large = blobs.set_apart(conn, spec, found)
+    return _shown_values(conn, spec, found)
+
+
+def _shown_values(
+    conn: sqlite3.Connection, spec: Spec, found: Sequence[Any]
+) -> tuple[list[bytes | None], str | None]:
+    """A row's values as a changed row's columns show them (``pgcanon.shown_sql``): a large
+    bytea value as its size and md5, any other canonical text over ``pieces.LARGE_BYTES``
+    likewise (see :func:`large.shown`)."""
+    try:
+        return _shown(conn, spec, found)
+    except large.Unsure:
+        return _shown(conn, spec, _whole(conn, spec, found))
+
+
+def _shown(
+    conn: sqlite3.Connection, spec: Spec, found: Sequence[Any]
+) -> tuple[list[bytes | None], str | None]:
+    row, apart = large.set_apart(conn, spec, found)
     values, failure = canonical(spec, row)
-    for pos, pieces in large.items():
-        if pos < len(values):  # not past the value that failed
-            values[pos] = blobs.shown(pieces)
+    for pos in range(len(values)):  # not past the value that failed
+        if pos in apart:
+            values[pos] = large.shown(apart[pos])
+        elif kind_for(spec.pg_types[pos]) is not Kind.BYTES:
+            values[pos] = large.shown_whole(values[pos])
     return values, failure
+
+
+def shown_rows(
+    conn: sqlite3.Connection, spec: Spec, where: str, params: Sequence[Any] = ()
+) -> Iterator[tuple[list[bytes | None], str | None]]:
+    """The rows of ``where``, each as :func:`row_values` gives it, on any reader (bound as
+    verify's meanwhile): no value over ``pieces.LARGE_BYTES`` is read whole."""
+    by_rowid = spec.has_rowid
+    with bounded(conn):
+        for row in _scan(
+            conn,
+            spec,
+            _head(spec, streamed=True),
+            where,
+            params,
+            by_rowid=by_rowid,
+            at=_select_at(spec, by_rowid=by_rowid),
+        ):
+            yield _shown_values(conn, spec, row)
 
 
 def count(conn: sqlite3.Connection, spec: Spec) -> int:

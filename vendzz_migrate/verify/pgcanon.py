@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vendzz_migrate.pg import ident
+from vendzz_migrate.source import pieces
 from vendzz_migrate.typemap.convert import LARGE_BLOB, Kind, kind_for, make
 
 
@@ -22,10 +23,15 @@ def value_sql(column: str, pg_type: str) -> str:
 def shown_sql(column: str, pg_type: str) -> str:
     """A column as the differing columns of a changed row compare and show it: its canonical
     text, but a bytea value over LARGE_BLOB as its size and the md5 of its bytes (the SQLite
-    side's ``blobs.shown``), not 2 MB of hex per MB fetched."""
+    side's ``blobs.shown``), not 2 MB of hex per MB fetched; any other canonical text over
+    ``pieces.LARGE_BYTES`` bytes as its size and the md5 of its bytes (``large.shown``)."""
     value = value_sql(column, pg_type)
     if kind_for(pg_type) is not Kind.BYTES:
-        return value
+        v, limit = f"convert_to({value}, 'UTF8')", pieces.LARGE_BYTES
+        return (
+            f"CASE WHEN octet_length({v}) > {limit} THEN '<' || octet_length({v})"
+            f" || ' bytes, md5 ' || md5({v}) || '>' ELSE {value} END"
+        )
     c = ident(column)
     return (
         f"CASE WHEN length({c}) > {LARGE_BLOB} THEN '<' || length({c}) || ' bytes, md5 '"

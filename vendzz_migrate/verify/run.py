@@ -33,7 +33,7 @@ from vendzz_migrate.state.store import Run, Store
 from vendzz_migrate.typemap import infer as inferrer
 from vendzz_migrate.typemap import mapping as maps
 from vendzz_migrate.urls import mask
-from vendzz_migrate.verify import compare, lite, pgside, redact, schema_check, workers
+from vendzz_migrate.verify import compare, large, lite, pgside, redact, schema_check, workers
 from vendzz_migrate.verify import spec as specs
 from vendzz_migrate.verify.model import Mode, Status, TableResult, VerifyReport
 
@@ -84,9 +84,11 @@ def run(opts: VerifyOptions, on_event: events.Sink = events.discard) -> VerifyRe
     started = time.monotonic()
     url = require_url(opts.target_url)
     target = pgside.open_target(url, opts.connect_timeout_s)
+    large.use(url, opts.connect_timeout_s)  # large JSON values' canonical text (large._json)
     try:
         report = _attempts(opts, url, target, on_event)
     finally:
+        large.use(None)
         target.close()
     report.seconds = time.monotonic() - started
     if not opts.show_values:

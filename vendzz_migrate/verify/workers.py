@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from vendzz_migrate import errors, procs
 from vendzz_migrate.pg import TIMEOUT_S
-from vendzz_migrate.verify import compare, lite, pgside
+from vendzz_migrate.verify import compare, large, lite, pgside
 from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
 from vendzz_migrate.verify.spec import Spec
@@ -47,6 +47,7 @@ def _start(
         ready.put((os.getpid(), type(exc).__name__, str(exc)))
         return
     _CTX["ctx"] = compare.Ctx(reader, target, schema, show_values, segment_rows)
+    large.use(url, timeout_s)  # large JSON values' canonical text (see large._json)
     ready.put((os.getpid(), None, None))
 
 
