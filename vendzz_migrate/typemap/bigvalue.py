@@ -162,6 +162,11 @@ def holds_nul(read: Read) -> bool:
     return False
 
 
+def first_byte(read: Read) -> bytes:
+    """The first byte of a text that is not JSON white space (b"" for none)."""
+    return _peek(read())[0]
+
+
 def _peek(pieces: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
     """The first byte that is not JSON white space, and the pieces, whole again."""
     seen: list[bytes] = []

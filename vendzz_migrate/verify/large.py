@@ -12,10 +12,11 @@ gives the value's canonical bytes a piece at a time (:class:`Value`):
 - a text column whose text is its canonical form (text, varchar(n), citext...): the value's
   bytes, checked as they come like the whole-value path checks them (UTF-8, no NUL, a
   varchar's length in characters);
-- a jsonb column holding an object or array: jsonb's own text, which only a JSON parser can
-  give (keys reordered, duplicates dropped); PostgreSQL computes it: the SQLite text is
-  streamed by COPY into a temporary table of a connection of verify's own
-  (:func:`use`) and the canonical text is read back in pieces.
+- a JSON column: the text the copy sends (a double-encoded document decoded level by level,
+  ``typemap.bigvalue``); for ``json``, that text; for ``jsonb``, jsonb's own text, which only
+  a JSON parser can give (keys reordered, duplicates dropped): PostgreSQL computes it, the
+  text streamed by COPY into a temporary table of a connection of verify's own (:func:`use`)
+  and the canonical text read back in pieces.
 
 Anything else (another conversion, a value that does not pass a check, JSON that PostgreSQL
 refuses, no connection for JSON) raises :class:`Unsure` while its pieces are read: the row is
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from vendzz_migrate.errors import SourceError
 from vendzz_migrate.source import pieces, qi
 from vendzz_migrate.source.reader import key_clause
+from vendzz_migrate.typemap import bigvalue
 from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.values import Raw
 from vendzz_migrate.verify import blobs
@@ -151,7 +153,7 @@ def set_apart(
         elif conv.kind is Kind.TEXT and not getattr(conv, "is_uuid", True):
             large[pos] = Value(_text(conn, at, spec, pos, kind == TEXT))
             placeholder = (b"text", b"")
-        elif conv.kind is Kind.JSON and not getattr(conv, "verbatim", True) and kind == TEXT:
+        elif conv.kind is Kind.JSON and kind == TEXT:
             large[pos] = Value(_json(conn, at, spec, pos))
             placeholder = (b"text", b"[]")
         else:
@@ -160,10 +162,12 @@ def set_apart(
     return apart, large
 
 
-def _chunks(conn: sqlite3.Connection, at: pieces.Row, spec: Spec, pos: int) -> Iterator[bytes]:
+def _chunks(
+    conn: sqlite3.Connection, at: pieces.Row, spec: Spec, pos: int, size: int | None = None
+) -> Iterator[bytes]:
     column = spec.columns[pos].source
     try:
-        yield from pieces.chunks(conn, at, column)
+        yield from pieces.chunks(conn, at, column, size=size)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}.{column}: {exc}") from None
 
@@ -243,20 +247,40 @@ def _target() -> psycopg.Connection | None:
 
 
 def _json(conn: sqlite3.Connection, at: pieces.Row, spec: Spec, pos: int) -> Iterator[bytes]:
-    """A JSON object or array's jsonb text, as PostgreSQL prints it: the SQLite text streamed
-    by COPY into a temporary table, cast there, read back in pieces (``substring`` of an
-    uncompressed bytea reads only its piece). A refusal (invalid JSON, UTF-8, NUL...):
-    :class:`Unsure` (the row is read whole, and Python gives the reason)."""
+    """A JSON value's canonical text: what the copy sends (``unwrap_json``: the object or
+    array inside JSON strings, decoded level by level by ``typemap.bigvalue``, or the text
+    itself), as it is for a ``json`` column, and for ``jsonb`` as PostgreSQL prints it: that
+    text streamed by COPY into a temporary table, cast there, read back in pieces
+    (``substring`` of an uncompressed bytea reads only its piece). An object or array goes
+    to PostgreSQL unparsed (its jsonb input validates it, as the copy's). A refusal (invalid
+    JSON, UTF-8, NUL...): :class:`Unsure` (the row is read whole, and Python gives the
+    reason)."""
     import psycopg
 
     from vendzz_migrate.pg import classify
 
     if not pieces.utf8(conn):
         raise Unsure("text not stored as UTF-8")
-    first = next(pieces.chunks(conn, at, spec.columns[pos].source, first=1), b"")
+    verbatim = bool(getattr(spec.columns[pos].conversion, "verbatim", False))
+
+    def read() -> Iterator[bytes]:
+        return _chunks(conn, at, spec, pos, size=bigvalue.PIECE)
+
+    if bigvalue.first_byte(read) in (b"{", b"["):
+        depth = 0
+        if verbatim and not bigvalue.json_valid(read()):
+            raise Unsure("invalid JSON")
+    else:
+        try:
+            depth = bigvalue.unwrap_depth(read)
+        except ValueError:
+            raise Unsure("invalid JSON") from None
+    if verbatim:  # the text itself, checked above
+        yield from bigvalue.levels(read, depth)
+        return
     pg = _target()
-    if first not in (b"{", b"[") or pg is None:
-        raise Unsure("not an object or array, or no connection")
+    if pg is None:
+        raise Unsure("no connection")
     try:
         with pg.transaction():
             pg.execute("SET LOCAL client_encoding = 'UTF8'")  # the bytes COPY sends
@@ -268,7 +292,7 @@ def _json(conn: sqlite3.Connection, at: pieces.Row, spec: Spec, pos: int) -> Ite
             )
             pg.execute(f"TRUNCATE {_TABLE}")
             with pg.cursor().copy(f"COPY {_TABLE} (v) FROM STDIN") as copy:
-                for chunk in _chunks(conn, at, spec, pos):
+                for chunk in bigvalue.levels(read, depth):
                     copy.write(
                         chunk.replace(b"\\", b"\\\\")
                         .replace(b"\n", b"\\n")
