@@ -133,6 +133,21 @@ def _raws(row: tuple[Any, ...]) -> tuple[Raw, ...]:
     return tuple(Raw(k.decode() if isinstance(k, bytes) else k, v) for k, v in pairs)
 
 
+def slow_row(
+    conn: sqlite3.Connection, plan: TablePlan, key: reader.KeyTuple
+) -> tuple[list[Raw], None] | tuple[None, list[Field] | Refused]:
+    """A row the fast path left to Python, read bound: its raw values; or, when it holds a
+    large value the fast query did not load (another value of the row sent it there, or a
+    NOT NULL column), its fields (that value in pieces) or why it is refused."""
+    try:
+        with pieces.bounded(conn):
+            return reader.raw_values(conn, plan, key), None
+    except sqlite3.DataError as exc:
+        if not too_big(exc):
+            raise
+    return None, row_fields(conn, plan, key)
+
+
 def row_fields(
     conn: sqlite3.Connection, plan: TablePlan, key: reader.KeyTuple
 ) -> list[Field] | Refused:

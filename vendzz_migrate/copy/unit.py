@@ -179,23 +179,16 @@ def _send(
                 buf, size = [], 0
             large.write_row(write, line)
     for key in slow_keys:
-        try:
-            with pieces.bounded(lite):
-                values = reader.raw_values(lite, plan, key)
-        except sqlite3.DataError as exc:
-            if not large.too_big(exc):
-                raise
-            # a large value the fast query did not load (another value of the row sent it
-            # here): the row goes field by field, that value in pieces, or is refused
-            fields = large.row_fields(lite, plan, key)
-            if isinstance(fields, large.Refused):
-                attempt.rejects.append((key, fields.column, None, fields.reason))
-                continue
+        values, big = large.slow_row(lite, plan, key)
+        if isinstance(big, large.Refused):
+            attempt.rejects.append((key, big.column, None, big.reason))
+            continue
+        if values is None:  # a large value the fast query did not load: field by field
             attempt.keys.append(key)
             if buf:
                 write(b"\n".join(buf) + b"\n")
                 buf, size = [], 0
-            large.write_row(write, fields)
+            large.write_row(write, big or [])
             continue
         slow = _slow_line(plan, key, values, attempt)
         del values

@@ -306,18 +306,13 @@ def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
             st.rows.append(line)
             st.row_keys.append(reader.to_key(key))
     for key in slow:
-        try:
-            values = reader.raw_values(lite, plan, key)
-        except sqlite3.DataError as exc:
-            if not large.too_big(exc):
-                raise
-            # a large value the fast query did not load (a NOT NULL column): field by field
-            fields = large.row_fields(lite, plan, key)
-            if isinstance(fields, large.Refused):
-                attempt.rejects.append((key, fields.column, None, fields.reason))
-            else:
-                st.rows.append(fields)
-                st.row_keys.append(key)
+        values, big = large.slow_row(lite, plan, key)
+        if isinstance(big, large.Refused):
+            attempt.rejects.append((key, big.column, None, big.reason))
+            continue
+        if values is None:  # a large value the fast query did not load: field by field
+            st.rows.append(big or [])
+            st.row_keys.append(key)
             continue
         text = copyunit._slow_line(plan, key, values, attempt)
         if text is not None:
