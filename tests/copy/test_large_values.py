@@ -198,26 +198,33 @@ def test_large_values_of_a_without_rowid_table_and_json_are_streamed(
     verified(src, pg_url, mode="full")
 
 
+def big_source(path: Path, kind: str, small: list[str]) -> tuple[float, str]:
+    """A file whose table ``docs (id, body TEXT)`` holds the ``small`` texts and, at id 1000,
+    one text of about 110 MB (``kind`` text) or JSON document (``json``): its size in MB and
+    its md5."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.executemany("INSERT INTO docs VALUES (?, ?)", enumerate(small))
+    if kind == "json":
+        value = json.dumps({f"k{i}": [i, "vvvvvvvvvv"] for i in range(3_400_000)})
+    else:
+        value = "lorem ipsum é dolor " * 5_300_000
+    data = value.encode()
+    del value
+    conn.execute("INSERT INTO docs VALUES (1000, ?)", (data.decode(),))
+    conn.commit()
+    conn.close()
+    return len(data) / 1e6, hashlib.md5(data).hexdigest()
+
+
 @pytest.mark.parametrize("kind", ["text", "json"])
 def test_a_100_mb_text_copies_in_bounded_memory(pg_url: str, tmp_path: Path, kind: str) -> None:
     """Measured: the whole copy (its mapping step profiles the value, its data step streams
     it) of a row holding a 100 MB text or JSON document peaks below the value's size: 543
     and 868 MB before the profile set such values apart (typemap.bigvalue)."""
     src = tmp_path / "big.db"
-    conn = sqlite3.connect(src)
-    conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT)")
-    small = [(i, json.dumps({"i": i}) if kind == "json" else f"row {i}") for i in range(20)]
-    conn.executemany("INSERT INTO docs VALUES (?, ?)", small)
-    if kind == "json":
-        value = json.dumps({f"k{i}": [i, "vvvvvvvvvv"] for i in range(3_400_000)})
-    else:
-        value = "lorem ipsum é dolor " * 5_300_000
-    size_mb = len(value.encode()) / 1e6
-    conn.execute("INSERT INTO docs VALUES (1000, ?)", (value,))
-    conn.commit()
-    conn.close()
-    digest = hashlib.md5(value.encode()).hexdigest()
-    del value
+    small = [json.dumps({"i": i}) if kind == "json" else f"row {i}" for i in range(20)]
+    size_mb, digest = big_source(src, kind, small)
     cmd = [sys.executable, "-m", "vendzz_migrate", "-q", "sqlite-to-pg", str(src)]
     peak = peak_rss_mb(*cmd, "--target", pg_url, "--work-dir", str(tmp_path))
     print(f"copy of a {size_mb:.0f} MB {kind}: peak RSS {peak:.0f} MB")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.copy.test_large_values import peak_rss_mb
+from tests.copy.test_large_values import big_source, peak_rss_mb
 from tests.typemap.test_profile import oracle_profile
 from vendzz_migrate.sample import generate
 from vendzz_migrate.source import pieces
@@ -224,20 +224,8 @@ def test_a_100_mb_text_infers_in_bounded_memory(tmp_path: Path, kind: str) -> No
     """Measured: ``schema infer`` of a file holding a 100 MB text (or JSON document) peaks
     below the value's size (521 MB for 126 MB of text, 846 MB for 109 MB of JSON before)."""
     src = tmp_path / "big.db"
-    conn = sqlite3.connect(src)
-    conn.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT)")
-    conn.executemany(  # JSON, but for the large one 5 in 6 (under jsonb's 9 in 10)
-        "INSERT INTO docs VALUES (?, ?)", [(i, json.dumps({"i": i})) for i in range(5)]
-    )
-    if kind == "json":
-        value = json.dumps({f"k{i}": [i, "vvvvvvvvvv"] for i in range(3_400_000)})
-    else:
-        value = "lorem ipsum é dolor " * 5_300_000
-    size_mb = len(value.encode()) / 1e6
-    conn.execute("INSERT INTO docs VALUES (1000, ?)", (value,))
-    conn.commit()
-    conn.close()
-    del value
+    # JSON, but for the large one 5 in 6 (under jsonb's 9 in 10)
+    size_mb, _ = big_source(src, kind, [json.dumps({"i": i}) for i in range(5)])
     out = tmp_path / "m.toml"
     cmd = [
         sys.executable,
