@@ -34,7 +34,22 @@ from vendzz_migrate.typemap import bigvalue
 from vendzz_migrate.typemap.convert import Kind, OnError, Reject
 from vendzz_migrate.typemap.values import Raw
 
-__all__ = ["Field", "Refused", "Row", "bound", "fields", "too_big", "unbounded", "unit_rows"]
+__all__ = [  # with what the copy's callers take from source.pieces through this module
+    "Field",
+    "LargeRow",
+    "Refused",
+    "Row",
+    "Write",
+    "bound",
+    "fields",
+    "raw_row",
+    "row_fields",
+    "slow_row",
+    "too_big",
+    "unbounded",
+    "unit_rows",
+    "write_row",
+]
 
 Write = Callable[[bytes], None]
 Field = bytes | Callable[[Write], None]  # a finished field, or one that writes itself
@@ -133,19 +148,25 @@ def _raws(row: tuple[Any, ...]) -> tuple[Raw, ...]:
     return tuple(Raw(k.decode() if isinstance(k, bytes) else k, v) for k, v in pairs)
 
 
+class LargeRow(NamedTuple):
+    """A row holding a large value: its fields (that value in pieces), or why it is refused."""
+
+    fields: list[Field] | Refused
+
+
 def slow_row(
     conn: sqlite3.Connection, plan: TablePlan, key: reader.KeyTuple
-) -> tuple[list[Raw], None] | tuple[None, list[Field] | Refused]:
+) -> list[Raw] | LargeRow:
     """A row the fast path left to Python, read bound: its raw values; or, when it holds a
     large value the fast query did not load (another value of the row sent it there, or a
-    NOT NULL column), its fields (that value in pieces) or why it is refused."""
+    NOT NULL column), a :class:`LargeRow`."""
     try:
         with pieces.bounded(conn):
-            return reader.raw_values(conn, plan, key), None
+            return reader.raw_values(conn, plan, key)
     except sqlite3.DataError as exc:
         if not too_big(exc):
             raise
-    return None, row_fields(conn, plan, key)
+    return LargeRow(row_fields(conn, plan, key))
 
 
 def row_fields(

@@ -179,16 +179,16 @@ def _send(
                 buf, size = [], 0
             large.write_row(write, line)
     for key in slow_keys:
-        values, big = large.slow_row(lite, plan, key)
-        if isinstance(big, large.Refused):
-            attempt.rejects.append((key, big.column, None, big.reason))
-            continue
-        if values is None:  # a large value the fast query did not load: field by field
+        values = large.slow_row(lite, plan, key)
+        if isinstance(values, large.LargeRow):  # a large value the fast query did not load
+            if isinstance(values.fields, large.Refused):
+                attempt.rejects.append((key, values.fields.column, None, values.fields.reason))
+                continue
             attempt.keys.append(key)
             if buf:
                 write(b"\n".join(buf) + b"\n")
                 buf, size = [], 0
-            large.write_row(write, big or [])
+            large.write_row(write, values.fields)
             continue
         slow = _slow_line(plan, key, values, attempt)
         del values

@@ -306,13 +306,14 @@ def _stage_rows(lite: sqlite3.Connection, st: _Staged, where: str) -> None:
             st.rows.append(line)
             st.row_keys.append(reader.to_key(key))
     for key in slow:
-        values, big = large.slow_row(lite, plan, key)
-        if isinstance(big, large.Refused):
-            attempt.rejects.append((key, big.column, None, big.reason))
-            continue
-        if values is None:  # a large value the fast query did not load: field by field
-            st.rows.append(big or [])
-            st.row_keys.append(key)
+        values = large.slow_row(lite, plan, key)
+        if isinstance(values, large.LargeRow):  # a large value the fast query did not load
+            if isinstance(values.fields, large.Refused):
+                refused = values.fields
+                attempt.rejects.append((key, refused.column, None, refused.reason))
+            else:
+                st.rows.append(values.fields)
+                st.row_keys.append(key)
             continue
         text = copyunit._slow_line(plan, key, values, attempt)
         if text is not None:
