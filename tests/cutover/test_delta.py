@@ -19,8 +19,10 @@ from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import pieces, snapshot
 
 
-def _copy_with_capture(tmp_path: Path, pg_url: str) -> tuple[Path, int]:
+def _copy_with_capture(tmp_path: Path, pg_url: str, *extra: str) -> tuple[Path, int]:
     src = make_source(tmp_path / "live.db")
+    for sql in extra:  # more of the schema, before the capture
+        write(src, sql)
     capture.install(src, insp.DEFAULT_SKIP)
     write(src, "UPDATE users SET email = 'before-copy@example.com' WHERE id = 1")
     report = copy(src, pg_url, tmp_path / "work", keep_snapshot=True)
@@ -297,3 +299,41 @@ def test_key_verify_reads_a_large_value_in_pieces(
         ("quiz_responses", "20", "changed", "answers"),
         ("quizzes", "q1", "changed", "title"),
     ]
+
+
+def test_key_verify_compares_a_large_bytea_as_the_copy_stored_it(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A changed key whose row holds a bytea over 1 MB (verify.blobs' threshold, under the
+    copy's 16 MB): both sides compared as size and md5 (it once compared SQLite's hex with
+    PostgreSQL's size and md5: never equal); one byte changed in PostgreSQL is found."""
+    from vendzz_migrate.cutover import keyverify
+
+    src, mark = _copy_with_capture(
+        tmp_path,
+        pg_url,
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, data BLOB)",
+        "INSERT INTO files VALUES (1, x'00'), (2, x'01')",
+    )
+    data = bytes(range(256)) * 9_000  # 2.3 MB
+    write(src, "UPDATE files SET data = ? WHERE id = 1", (data,))
+    _sync(src, pg_url, mark)
+    assert pg_rows(pg_url, "SELECT md5(data) FROM files WHERE id = 1") == [
+        (hashlib.md5(data).hexdigest(),)
+    ]
+
+    def key_verify() -> list[tuple[str, str, str, str]]:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            target = delta.target_for(conn, src, "public", "vendzz_migrate")
+            lite = delta.open_source(src)
+            lite.execute("BEGIN")
+            try:
+                report = keyverify.run(target, lite, mark)
+            finally:
+                lite.close()
+        return [(d.table, d.key, d.kind, d.detail) for d in report.differences]
+
+    assert key_verify() == []
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE files SET data = set_byte(data, 1000000, 7) WHERE id = 1")
+    assert key_verify() == [("files", "1", "changed", "data")]
