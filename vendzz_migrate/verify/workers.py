@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from vendzz_migrate import errors, procs
 from vendzz_migrate.pg import TIMEOUT_S
+from vendzz_migrate.source import pieces
 from vendzz_migrate.verify import compare, large, lite, pgside
 from vendzz_migrate.verify.lite import Bound, Digest
 from vendzz_migrate.verify.model import Mode, TableResult
@@ -38,8 +39,13 @@ def _start(
     segment_rows: int,
     ready: Any,
     timeout_s: int = TIMEOUT_S,
+    limits: tuple[int, int, int] | None = None,
 ) -> None:
-    """Pool initializer: open this worker's reader (its snapshot starts now) and connection."""
+    """Pool initializer: open this worker's reader (its snapshot starts now) and connection;
+    ``limits``: the parent's large-value limit and piece sizes (``source.pieces``), which a
+    spawned worker would not otherwise share."""
+    if limits is not None:
+        pieces.LARGE_BYTES, pieces.CHUNK, pieces.KEYED_CHUNK = limits
     try:
         reader = lite.open_source(Path(path))
         target = pgside.open_target(url, timeout_s)
@@ -83,7 +89,16 @@ class Workers:
         self._pool = procs.WorkerPool(
             count,
             _start,
-            (str(path), url, schema, show_values, segment_rows, self._ready, timeout_s),
+            (
+                str(path),
+                url,
+                schema,
+                show_values,
+                segment_rows,
+                self._ready,
+                timeout_s,
+                (pieces.LARGE_BYTES, pieces.CHUNK, pieces.KEYED_CHUNK),
+            ),
         )
 
     def wait_ready(self) -> None:
