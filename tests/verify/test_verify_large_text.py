@@ -173,7 +173,8 @@ def test_one_character_a_length_or_a_null_in_a_large_text_or_json_is_a_changed_r
     """Clean: everything matches, every large value read in pieces. Then every change of
     CHANGES is found, in its row, with its column, the values shown as size and md5; the
     very report that reading the values whole gives. Workers are spawned (as when the parent
-    runs threads), not forked: the lowered threshold reaches them as the parent's limits."""
+    runs threads): they take the parent's (lowered) limits with their start arguments; what
+    they read is not observed here (other processes), only that the report is the same."""
     if workers > 1:
         monkeypatch.setattr(procs, "context", lambda: multiprocessing.get_context("spawn"))
     source, pg_url = copied
