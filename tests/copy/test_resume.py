@@ -183,15 +183,18 @@ def test_dropped_connections_are_retried(source: SampleStats, pg_url: str, tmp_p
     thread = threading.Thread(target=work)
     thread.start()
     deadline = time.monotonic() + 120
-    while units_done(pg_url) < 10 and thread.is_alive() and time.monotonic() < deadline:
+    killed = 0  # once 10 units are in, the data connections are killed (again while none is)
+    while not killed and thread.is_alive() and time.monotonic() < deadline:
+        if units_done(pg_url) >= 10:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                found = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'vendzz-migrate:sqlite-to-pg:data'"
+                    " AND datname = current_database()"
+                ).fetchone()
+            killed = int(found[0]) if found else 0
         time.sleep(0.02)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = 'vendzz-migrate:sqlite-to-pg:data'"
-            " AND datname = current_database()"
-        ).fetchone()
     thread.join(300)
-    assert killed and killed[0] >= 1, "no copy connection was there to kill"
+    assert killed >= 1, "no copy connection was there to kill"
     assert "error" not in result, result.get("error")
     verified(source.path, pg_url)
