@@ -1,15 +1,20 @@
-"""What the column profiles need of a text too large to load, read from its bytes in pieces.
+"""A text too large to load, read from its bytes in pieces: what SQLite's tests and Python's
+JSON rules would say of it, without holding it.
 
-A profile's SQL classes each value (``profile._class_sql``) with several tests over it, and
-SQLite loads a copy of the value for each: 4 to 6 copies of a 100 MB text. The profile's
-reader is bound (``pieces.bound``), so a value over ``pieces.LARGE_BYTES`` stops its scan
-before it is loaded; the profile then finds the row and reads that value here, a piece at a
-time, for the facts its SQL would have computed: NUL bytes, the length in characters (as
-SQLite's ``length()`` counts them), and, for text that starts a JSON object, array or string,
-its validity (SQLite's ``json_valid()``) and whether a JSON string holds JSON again (double
-encoded). JSON is parsed as a stream (ijson's yajl parser, its events dropped as they come),
-so memory holds a few pieces (:data:`PIECE`) and the longest string inside the document, which
-the parser holds whole.
+- The column profiles (``typemap.profile``): their SQL classes each value with several tests,
+  and SQLite loads a copy of the value for each (4 to 6 copies of a 100 MB text). Their
+  reader is bound (``pieces.bound``), so a value over ``pieces.LARGE_BYTES`` stops a scan
+  before it is loaded; its facts come from here instead: NUL bytes, the length in characters
+  as SQLite's ``length()`` counts them (:func:`text_facts`), SQLite's ``json_valid()``
+  (:func:`json_valid`) and its double-encoding test (:func:`json_class`).
+- The copy (``copy.large``) and verify (``verify.large``): what ``jsonb.unwrap_json`` makes of
+  a JSON text (:func:`unwrap_depth`), its content decoded level by level (:func:`levels`),
+  and whether it holds a NUL character (:func:`holds_nul`).
+
+JSON is parsed as a stream (ijson's yajl parser, its events dropped as they come), so memory
+holds a few pieces (:data:`PIECE`) and the longest string inside the document, which the
+parser holds whole; a JSON string itself is decoded piece by piece (``json.loads`` of pieces
+cut where no escape is split), never given to the parser whole.
 
 Where the streamed answer could differ from SQLite's, it is made to agree: yajl takes vertical
 tab and form feed for white space (SQLite does not: any such byte makes SQLite's answer
