@@ -25,6 +25,20 @@ from vendzz_migrate.typemap.convert import Kind
 from vendzz_migrate.typemap.values import Raw, encode_raw
 
 
+def large_ref(value: bytes, kind: str = "text", encoding: str | None = None) -> dict[str, Any]:
+    """The reference a reject record holds for a large value (its stored bytes ``value``)."""
+    large: dict[str, Any] = {"bytes": len(value), "md5": hashlib.md5(value).hexdigest()}
+    if encoding is not None:
+        large["encoding"] = encoding
+    return {"type": kind, "large": large | {"pieces": "vendzz_migrate.reject_pieces"}}
+
+
+def reassembled(pg_url: str, where: str = "", params: tuple[Any, ...] = ()) -> bytes:
+    """A large rejected value's bytes put back together from ``reject_pieces``."""
+    sql = f"SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces {where}"
+    return bytes(rows(pg_url, sql, params)[0][0])
+
+
 def _docs(path: Path, body: bytes) -> Path:
     """Table ``docs``: 100 small rows and row 1000, ``body`` stored as text."""
     conn = sqlite3.connect(path)
@@ -228,19 +242,11 @@ def _check_rejects(pg_url: str, src: Path) -> int:
             large_values += 1
             expected = _expected(src, table, key, name)
             assert len(expected) > 100_000
-            reference = encoded["large"]
-            assert reference == {
-                "bytes": len(expected),
-                "md5": hashlib.md5(expected).hexdigest(),
-                "pieces": "vendzz_migrate.reject_pieces",
-            }
-            (whole,) = rows(
-                pg_url,
-                "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-                " WHERE reject_id = %s AND column_name = %s",
-                (reject_id, name),
-            )[0]
-            assert bytes(whole) == expected, (table, key, name)
+            assert encoded["large"] == large_ref(expected)["large"]
+            whole = reassembled(
+                pg_url, "WHERE reject_id = %s AND column_name = %s", (reject_id, name)
+            )
+            assert whole == expected, (table, key, name)
     assert sorted(seen) == [(t, n) for t in ("r", "w") for n in (2, 3, 4, 5, 6, 7)]
     return large_values
 
@@ -290,18 +296,8 @@ def test_a_slow_row_holding_a_large_value_is_never_read_whole(
     assert (column, raw_value) == ("n", {"type": "text", "value": "abc"})
     assert "is not an integer" in reason
     value = text.encode()
-    assert raw_row["body"] == {
-        "type": "text",
-        "large": {
-            "bytes": len(value),
-            "md5": hashlib.md5(value).hexdigest(),
-            "pieces": "vendzz_migrate.reject_pieces",
-        },
-    }
-    (whole,) = rows(
-        pg_url, "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-    )[0]
-    assert bytes(whole) == value
+    assert raw_row["body"] == large_ref(value)
+    assert reassembled(pg_url) == value
     assert len(by_fields) == 2  # rows 2 and 3
 
 
@@ -328,21 +324,8 @@ def test_a_large_rejected_text_of_a_utf16_file_keeps_its_stored_bytes(
     stored = text.encode("utf-16-le")
     assert key == {"id": 2, "rowid": 2}
     assert reason == "NUL byte in text (PostgreSQL text cannot hold it)"
-    assert (
-        raw_value
-        == raw_row["body"]
-        == {
-            "type": "text",
-            "large": {
-                "bytes": len(stored),
-                "md5": hashlib.md5(stored).hexdigest(),
-                "encoding": "UTF-16le",
-                "pieces": "vendzz_migrate.reject_pieces",
-            },
-        }
-    )
-    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-    assert bytes(rows(pg_url, sql)[0][0]) == stored
+    assert raw_value == raw_row["body"] == large_ref(stored, encoding="UTF-16le")
+    assert reassembled(pg_url) == stored
 
 
 def test_a_large_value_postgresql_refuses_is_recorded_in_pieces(
@@ -373,18 +356,6 @@ def test_a_large_value_postgresql_refuses_is_recorded_in_pieces(
     assert (key, column) == ({"id": 2, "rowid": 2}, "doc")
     assert reason.startswith("PostgreSQL refused the value: invalid input syntax for type json")
     value = broken.encode()
-    assert (
-        raw_value
-        == raw_row["doc"]
-        == {
-            "type": "text",
-            "large": {
-                "bytes": len(value),
-                "md5": hashlib.md5(value).hexdigest(),
-                "pieces": "vendzz_migrate.reject_pieces",
-            },
-        }
-    )
-    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-    assert bytes(rows(pg_url, sql)[0][0]) == value
+    assert raw_value == raw_row["doc"] == large_ref(value)
+    assert reassembled(pg_url) == value
     assert rows(pg_url, "SELECT id FROM j ORDER BY id") == [(1,), (3,)]

@@ -12,11 +12,13 @@ import psycopg
 import pytest
 
 from tests.copy.helpers import copy, verified
+from tests.copy.test_large_rejects import large_ref, reassembled
 from tests.copy.test_large_values import _streamed
 from tests.cutover.helpers import make_source, pg_rows, write
-from vendzz_migrate.cutover import capture, delta
+from vendzz_migrate.cutover import capture, delta, keyverify
 from vendzz_migrate.source import introspect as insp
 from vendzz_migrate.source import pieces, snapshot
+from vendzz_migrate.verify import large
 
 
 def _copy_with_capture(tmp_path: Path, pg_url: str, *extra: str) -> tuple[Path, int]:
@@ -44,6 +46,19 @@ def _sync(src: Path, pg_url: str, after: int) -> delta.DeltaReport:
         report = delta.sync(src, target, "t", after)
         delta.set_sequences(src, target)
         return report
+
+
+def _key_verify(src: Path, pg_url: str, mark: int) -> list[tuple[str, str, str, str]]:
+    """The cutover's key verify of the keys changed after ``mark``: its differences."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        target = delta.target_for(conn, src, "public", "vendzz_migrate")
+        lite = delta.open_source(src)
+        lite.execute("BEGIN")
+        try:
+            report = keyverify.run(target, lite, mark)
+        finally:
+            lite.close()
+    return [(d.table, d.key, d.kind, d.detail) for d in report.differences]
 
 
 def test_capture_triggers_record_keys_and_key_changes(tmp_path: Path) -> None:
@@ -153,8 +168,6 @@ def test_delta_quarantines_a_row_postgres_refuses(tmp_path: Path, pg_url: str) -
 def test_live_key_verify_compares_applied_keys_and_leaves_out_later_ones(
     tmp_path: Path, pg_url: str
 ) -> None:
-    from vendzz_migrate.cutover import keyverify
-
     src, mark = _copy_with_capture(tmp_path, pg_url)
     write(src, "UPDATE quiz_responses SET score = 1 WHERE id IN (20, 21)")
     applied = _sync(src, pg_url, mark).upto
@@ -206,16 +219,8 @@ def test_delta_streams_large_values(
     (reason, raw_value) = pg_rows(pg_url, "SELECT reason, raw_value FROM vendzz_migrate.rejects")[0]
     assert "NUL" in str(reason)
     stored = ("x" * 150_000 + "\x00").encode()
-    assert raw_value == {  # in pieces, never read whole
-        "type": "text",
-        "large": {
-            "bytes": len(stored),
-            "md5": hashlib.md5(stored).hexdigest(),
-            "pieces": "vendzz_migrate.reject_pieces",
-        },
-    }
-    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-    assert bytes(pg_rows(pg_url, sql)[0][0]) == stored
+    assert raw_value == large_ref(stored)  # in pieces, never read whole
+    assert reassembled(pg_url) == stored
     assert streamed.count("_text_writer") >= 2  # the document and the title, never whole
 
 
@@ -238,8 +243,7 @@ def test_delta_reads_a_slow_row_holding_a_large_value_bound(
     assert (column, raw_value) == ("created_at", {"type": "text", "value": "no date"})
     stored = email.encode()
     assert raw_row["email"]["large"]["md5"] == hashlib.md5(stored).hexdigest()  # type: ignore[index]
-    sql = "SELECT string_agg(piece, '' ORDER BY seq) FROM vendzz_migrate.reject_pieces"
-    assert bytes(pg_rows(pg_url, sql)[0][0]) == stored  # type: ignore[arg-type]
+    assert reassembled(pg_url) == stored
 
 
 def test_key_verify_reads_a_large_value_in_pieces(
@@ -248,10 +252,6 @@ def test_key_verify_reads_a_large_value_in_pieces(
     """A changed key whose row holds a large text and a large JSON (over the lowered
     pieces.LARGE_BYTES): compared as size and md5 of the canonical text, the values read in
     pieces (never whole); one character changed in PostgreSQL is found, in its column."""
-    from vendzz_migrate.cutover import keyverify
-    from vendzz_migrate.source import pieces
-    from vendzz_migrate.verify import large
-
     src, mark = _copy_with_capture(tmp_path, pg_url)
     doc = json.dumps({f"k{i}": [i, "vvvv", {"z": 1, "a": None}] for i in range(5_000)})
     title = "héllo wörld ✓ " * 20_000
@@ -274,18 +274,7 @@ def test_key_verify_reads_a_large_value_in_pieces(
 
     monkeypatch.setattr(large, "read_row", spy)
 
-    def key_verify() -> list[tuple[str, str, str, str]]:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            target = delta.target_for(conn, src, "public", "vendzz_migrate")
-            lite = delta.open_source(src)
-            lite.execute("BEGIN")
-            try:
-                report = keyverify.run(target, lite, mark)
-            finally:
-                lite.close()
-        return [(d.table, d.key, d.kind, d.detail) for d in report.differences]
-
-    assert key_verify() == []
+    assert _key_verify(src, pg_url, mark) == []
     assert sorted(marked) == ["answers", "title"]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
@@ -295,7 +284,7 @@ def test_key_verify_reads_a_large_value_in_pieces(
             "UPDATE quiz_responses SET answers = jsonb_set(answers, '{k2500,1}', '\"w\"')"
             " WHERE id = 20"
         )
-    assert sorted(key_verify()) == [
+    assert sorted(_key_verify(src, pg_url, mark)) == [
         ("quiz_responses", "20", "changed", "answers"),
         ("quizzes", "q1", "changed", "title"),
     ]
@@ -307,7 +296,6 @@ def test_key_verify_compares_a_large_bytea_as_the_copy_stored_it(
     """A changed key whose row holds a bytea over 1 MB (verify.blobs' threshold, under the
     copy's 16 MB): both sides compared as size and md5 (it once compared SQLite's hex with
     PostgreSQL's size and md5: never equal); one byte changed in PostgreSQL is found."""
-    from vendzz_migrate.cutover import keyverify
 
     src, mark = _copy_with_capture(
         tmp_path,
@@ -322,18 +310,7 @@ def test_key_verify_compares_a_large_bytea_as_the_copy_stored_it(
         (hashlib.md5(data).hexdigest(),)
     ]
 
-    def key_verify() -> list[tuple[str, str, str, str]]:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            target = delta.target_for(conn, src, "public", "vendzz_migrate")
-            lite = delta.open_source(src)
-            lite.execute("BEGIN")
-            try:
-                report = keyverify.run(target, lite, mark)
-            finally:
-                lite.close()
-        return [(d.table, d.key, d.kind, d.detail) for d in report.differences]
-
-    assert key_verify() == []
+    assert _key_verify(src, pg_url, mark) == []
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE files SET data = set_byte(data, 1000000, 7) WHERE id = 1")
-    assert key_verify() == [("files", "1", "changed", "data")]
+    assert _key_verify(src, pg_url, mark) == [("files", "1", "changed", "data")]

@@ -11,7 +11,6 @@ import hashlib
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +159,26 @@ def _scan(
         last = found[0] if by_rowid else key
 
 
+def _rows_read(
+    conn: sqlite3.Connection,
+    spec: Spec,
+    where: str,
+    params: Sequence[Any],
+    *,
+    by_rowid: bool,
+) -> Iterator[Sequence[Any]]:
+    """:func:`_scan` of whole rows in ``_select``'s layout (``streamed``)."""
+    return _scan(
+        conn,
+        spec,
+        _head(spec, streamed=True),
+        where,
+        params,
+        by_rowid=by_rowid,
+        at=_select_at(spec, by_rowid=by_rowid),
+    )
+
+
 def _select_at(spec: Spec, *, by_rowid: bool) -> Position:
     """Where a row in ``_select``'s layout is (see :func:`_scan`)."""
     if by_rowid:
@@ -174,16 +193,6 @@ def _plan_at(plan: litesql.RowPlan, *, by_rowid: bool) -> Position:
         return lambda row: row[0]
     slots = plan.key_slots
     return lambda row: tuple(Raw(_KINDS[row[s]], row[s + 1]) for s in slots)
-
-
-@contextmanager
-def bounded(conn: sqlite3.Connection) -> Iterator[None]:
-    """Another reader bound as verify's (see :func:`open_source`), meanwhile."""
-    before = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, pieces.LARGE_BYTES)
-    try:
-        yield
-    finally:
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
 
 
 def _one(conn: sqlite3.Connection, spec: Spec, where: str, params: Sequence[Any]) -> Any:
@@ -223,15 +232,7 @@ def rows(
         where += "".join(f" AND {qi(c)} IS NOT NULL" for c in spec.key_columns)
     by_rowid = spec.has_rowid and not spec.key_pos
     try:
-        for row in _scan(
-            conn,
-            spec,
-            _head(spec, streamed=True),
-            where,
-            params,
-            by_rowid=by_rowid,
-            at=_select_at(spec, by_rowid=by_rowid),
-        ):
+        for row in _rows_read(conn, spec, where, params, by_rowid=by_rowid):
             yield _row(conn, spec, row)
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -361,15 +362,7 @@ def segment_sums(
         else:
             assert rowids is None or spec.has_rowid, "rowid ranges need rowids"
             where, params = _rowid_where(spec, rowids)
-            for row in _scan(
-                conn,
-                spec,
-                _head(spec, streamed=True),
-                where,
-                params,
-                by_rowid=spec.has_rowid,
-                at=_select_at(spec, by_rowid=spec.has_rowid),
-            ):
+            for row in _rows_read(conn, spec, where, params, by_rowid=spec.has_rowid):
                 tally.add(_row(conn, spec, row))
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -483,15 +476,7 @@ def digests(
             return
         assert rowids is None, "rowid ranges need rejects told apart by rowid"
         # every row's identity is checked (WITHOUT ROWID rejects): each one as read
-        for row in _scan(
-            conn,
-            spec,
-            _head(spec, streamed=True),
-            "1",
-            (),
-            by_rowid=spec.has_rowid,
-            at=_select_at(spec, by_rowid=spec.has_rowid),
-        ):
+        for row in _rows_read(conn, spec, "1", (), by_rowid=spec.has_rowid):
             yield None, b"", row
     except sqlite3.Error as exc:
         raise SourceError(f"reading {spec.name}: {exc}") from None
@@ -701,17 +686,8 @@ def shown_rows(
 ) -> Iterator[tuple[list[bytes | None], str | None]]:
     """The rows of ``where``, each as :func:`row_values` gives it, on any reader (bound as
     verify's meanwhile): no value over ``pieces.LARGE_BYTES`` is read whole."""
-    by_rowid = spec.has_rowid
-    with bounded(conn):
-        for row in _scan(
-            conn,
-            spec,
-            _head(spec, streamed=True),
-            where,
-            params,
-            by_rowid=by_rowid,
-            at=_select_at(spec, by_rowid=by_rowid),
-        ):
+    with pieces.bounded(conn):
+        for row in _rows_read(conn, spec, where, params, by_rowid=spec.has_rowid):
             yield _shown_values(conn, spec, row)
 
 
